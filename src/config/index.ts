@@ -1,0 +1,146 @@
+/**
+ * Shelfmark's configuration: read from the environment once, in this module only, typed, and
+ * passed down. Development defaults exist so `npm start` needs nothing set; with
+ * NODE_ENV=production every secret must be given and the defaults refuse to run.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+export const SUBGRAPH_NAMES = ['library', 'overdue', 'churn', 'recommendations', 'segmentation', 'demand'] as const;
+export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
+export const MODEL_NAMES = ['overdue', 'churn', 'recommendations', 'segmentation', 'demand'] as const;
+export type ModelName = (typeof MODEL_NAMES)[number];
+
+export const DEFAULT_PORTS: Record<SubgraphName | 'gateway', number> = {
+  gateway: 4000,
+  library: 4001,
+  overdue: 4002,
+  churn: 4003,
+  recommendations: 4004,
+  segmentation: 4005,
+  demand: 4006,
+};
+
+export const DEVELOPMENT_JWT_SECRET = 'shelfmark-development-secret-not-for-production';
+export const DEVELOPMENT_INTERNAL_SECRET = 'shelfmark-development-internal-secret-not-for-production';
+
+export type Role = 'staff' | 'analyst' | 'partner';
+export const ROLES: readonly Role[] = ['staff', 'analyst', 'partner'];
+
+export interface RateLimit {
+  max: number;
+  windowSeconds: number;
+}
+
+export interface Config {
+  nodeEnv: string;
+  isProduction: boolean;
+  projectRoot: string;
+  /** `sqlite:<path>` (embedded default) or `postgres://...`. */
+  databaseUrl: string;
+  redisUrl: string | undefined;
+  modelsDir: string;
+  host: string;
+  ports: Record<SubgraphName | 'gateway', number>;
+  subgraphUrls: Record<SubgraphName, string>;
+  jwt: {
+    algorithm: 'HS256' | 'RS256';
+    /** HS256 secret or RS256 public key (PEM). */
+    verifyKey: string;
+    /** Only in development: the key the `token` command signs with. */
+    signingKey: string | undefined;
+    issuer: string;
+    audience: string;
+    clockToleranceSeconds: number;
+    usesDevelopmentSecret: boolean;
+  };
+  /** The gateway signs a short-lived token per request that subgraphs verify. */
+  internalSecret: string;
+  rateLimits: Record<Role, RateLimit>;
+  /** How long the gateway waits for a subgraph before answering without its fields. */
+  subgraphTimeoutMs: number;
+  /** How often a model subgraph looks for a newly promoted version. */
+  modelReloadIntervalMs: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export function findProjectRoot(start: string = __dirname): string {
+  let dir = start;
+  for (;;) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'schema'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`no Shelfmark project (package.json and schema/) above ${start}`);
+    dir = parent;
+  }
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const nodeEnv = env.NODE_ENV ?? 'development';
+  const isProduction = nodeEnv === 'production';
+  const projectRoot = env.SHELFMARK_ROOT ?? findProjectRoot();
+  const host = env.HOST ?? '127.0.0.1';
+
+  const ports = { ...DEFAULT_PORTS };
+  for (const name of Object.keys(ports) as (keyof typeof ports)[]) {
+    ports[name] = integer(env, `${name.toUpperCase()}_PORT`, ports[name]);
+  }
+  const subgraphUrls = Object.fromEntries(
+    SUBGRAPH_NAMES.map((name) => [name, env[`${name.toUpperCase()}_URL`] ?? `http://${host}:${ports[name]}/graphql`]),
+  ) as Record<SubgraphName, string>;
+
+  const publicKey = env.JWT_PUBLIC_KEY;
+  const secret = env.JWT_SECRET;
+  if (isProduction && !publicKey && !secret) {
+    throw new ConfigError('NODE_ENV=production needs JWT_SECRET or JWT_PUBLIC_KEY; the development secret is refused');
+  }
+  if (isProduction && !env.INTERNAL_JWT_SECRET) {
+    throw new ConfigError('NODE_ENV=production needs INTERNAL_JWT_SECRET for gateway-to-subgraph identity');
+  }
+  const usesDevelopmentSecret = !publicKey && !secret;
+  const jwt: Config['jwt'] = {
+    algorithm: publicKey ? 'RS256' : 'HS256',
+    verifyKey: publicKey ?? secret ?? DEVELOPMENT_JWT_SECRET,
+    signingKey: publicKey ? env.JWT_PRIVATE_KEY : (secret ?? DEVELOPMENT_JWT_SECRET),
+    issuer: env.JWT_ISSUER ?? 'shelfmark',
+    audience: env.JWT_AUDIENCE ?? 'shelfmark-graph',
+    clockToleranceSeconds: integer(env, 'JWT_CLOCK_TOLERANCE_SECONDS', 5),
+    usesDevelopmentSecret,
+  };
+
+  const rateLimits: Record<Role, RateLimit> = {
+    staff: { max: integer(env, 'RATE_LIMIT_STAFF_MAX', 100_000), windowSeconds: integer(env, 'RATE_LIMIT_STAFF_WINDOW_SECONDS', 3600) },
+    analyst: { max: integer(env, 'RATE_LIMIT_ANALYST_MAX', 20_000), windowSeconds: integer(env, 'RATE_LIMIT_ANALYST_WINDOW_SECONDS', 3600) },
+    partner: { max: integer(env, 'RATE_LIMIT_PARTNER_MAX', 1000), windowSeconds: integer(env, 'RATE_LIMIT_PARTNER_WINDOW_SECONDS', 3600) },
+  };
+
+  const logLevel = (env.LOG_LEVEL ?? 'info') as Config['logLevel'];
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error, got "${logLevel}"`);
+
+  return {
+    nodeEnv,
+    isProduction,
+    projectRoot,
+    databaseUrl: env.DATABASE_URL ?? `sqlite:${path.join(projectRoot, 'data', 'shelfmark.db')}`,
+    redisUrl: env.REDIS_URL || undefined,
+    modelsDir: env.MODELS_DIR ?? path.join(projectRoot, 'models'),
+    host,
+    ports,
+    subgraphUrls,
+    jwt,
+    internalSecret: env.INTERNAL_JWT_SECRET ?? DEVELOPMENT_INTERNAL_SECRET,
+    rateLimits,
+    subgraphTimeoutMs: integer(env, 'SUBGRAPH_TIMEOUT_MS', 3000),
+    modelReloadIntervalMs: integer(env, 'MODEL_RELOAD_INTERVAL_MS', 1000),
+    logLevel,
+  };
+}

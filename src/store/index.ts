@@ -1,0 +1,77 @@
+/**
+ * The data-access layer: every SQL statement in Shelfmark goes through the Kysely instance
+ * made here, so the same code runs on the embedded SQLite file and on PostgreSQL.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, type LogEvent } from 'kysely';
+import { Pool } from 'pg';
+import type { Database } from './schema';
+
+export type { Database, TableName } from './schema';
+export { createIndexes, createSchema, dropAll } from './schema';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface StoreOptions {
+  /** Called after every statement, e.g. to count queries per table in tests and metrics. */
+  onQuery?: (sqlText: string, durationMs: number) => void;
+  readonly?: boolean;
+}
+
+export interface Store {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  url: string;
+  close(): Promise<void>;
+}
+
+export function sqlitePath(databaseUrl: string): string | undefined {
+  if (databaseUrl.startsWith('sqlite:')) return databaseUrl.slice('sqlite:'.length);
+  if (databaseUrl.endsWith('.db') || databaseUrl === ':memory:') return databaseUrl;
+  return undefined;
+}
+
+export function openStore(databaseUrl: string, options: StoreOptions = {}): Store {
+  const log = options.onQuery
+    ? (event: LogEvent) => options.onQuery!(event.query.sql, event.queryDurationMillis)
+    : undefined;
+  const file = sqlitePath(databaseUrl);
+  if (file !== undefined) {
+    if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    const sqlite = new SqliteDatabase(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    if (!options.readonly) {
+      sqlite.pragma('journal_mode = WAL');
+      sqlite.pragma('synchronous = NORMAL');
+    }
+    sqlite.pragma('cache_size = -65536');
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log });
+    return { db, dialect: 'sqlite', url: databaseUrl, close: () => db.destroy() };
+  }
+  if (databaseUrl.startsWith('postgres://') || databaseUrl.startsWith('postgresql://')) {
+    const pool = new Pool({ connectionString: databaseUrl, max: 10 });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
+    return { db, dialect: 'postgres', url: databaseUrl, close: () => db.destroy() };
+  }
+  throw new Error(`DATABASE_URL must be sqlite:<path> or postgres://..., got "${databaseUrl}"`);
+}
+
+/** The tables a statement reads or writes, for counting queries per table. */
+export function tablesOf(sqlText: string): string[] {
+  const names = new Set<string>();
+  for (const match of sqlText.matchAll(/\b(?:from|join|into|update)\s+"?([a-z_]+)"?/gi)) names.add(match[1]!.toLowerCase());
+  return [...names];
+}
+
+/** The system's notion of "now": the last simulated day, fixed so results are reproducible. */
+export async function readAsOf(store: Store): Promise<string> {
+  const row = await store.db.selectFrom('meta').select('value').where('key', '=', 'as_of').executeTakeFirst();
+  if (!row) throw new Error(`the store at ${store.url} has no as_of date: run \`npm run generate\` first`);
+  return row.value;
+}
+
+export async function readMeta(store: Store): Promise<Record<string, string>> {
+  const rows = await store.db.selectFrom('meta').selectAll().execute();
+  return Object.fromEntries(rows.map((r) => [r.key, r.value]));
+}
