@@ -1,0 +1,54 @@
+/**
+ * Who is asking, as the gateway verified it, and how it travels to subgraphs.
+ *
+ * The gateway verifies the client's JWT, then signs a short-lived internal token with its own
+ * secret for every subgraph request (header `x-shelfmark-identity`). Subgraphs verify that
+ * token and nothing else: a bare role header from outside the gateway is never trusted.
+ */
+import jwt from 'jsonwebtoken';
+import { ROLES, type Role } from '../config';
+
+export const IDENTITY_HEADER = 'x-shelfmark-identity';
+const INTERNAL_ISSUER = 'shelfmark-gateway';
+const INTERNAL_AUDIENCE = 'shelfmark-subgraph';
+const INTERNAL_TTL_SECONDS = 60;
+
+export interface Identity {
+  sub: string;
+  role: Role;
+}
+
+export function canSeePii(identity: Identity): boolean {
+  return identity.role === 'staff';
+}
+
+export function signInternalIdentity(identity: Identity, secret: string): string {
+  return jwt.sign({ role: identity.role }, secret, {
+    algorithm: 'HS256',
+    subject: identity.sub,
+    issuer: INTERNAL_ISSUER,
+    audience: INTERNAL_AUDIENCE,
+    expiresIn: INTERNAL_TTL_SECONDS,
+  });
+}
+
+export class IdentityError extends Error {}
+
+/** Throws IdentityError with a reason when the token is missing, forged, expired or malformed. */
+export function verifyInternalIdentity(token: string | undefined, secret: string): Identity {
+  if (!token) throw new IdentityError(`missing ${IDENTITY_HEADER}: subgraphs answer only requests relayed by the gateway`);
+  let payload: jwt.JwtPayload;
+  try {
+    payload = jwt.verify(token, secret, {
+      algorithms: ['HS256'],
+      issuer: INTERNAL_ISSUER,
+      audience: INTERNAL_AUDIENCE,
+      clockTolerance: 5,
+    }) as jwt.JwtPayload;
+  } catch (error) {
+    throw new IdentityError(`invalid ${IDENTITY_HEADER}: ${(error as Error).message}`);
+  }
+  const role = payload.role as Role;
+  if (!payload.sub || !ROLES.includes(role)) throw new IdentityError(`invalid ${IDENTITY_HEADER}: no subject or unknown role`);
+  return { sub: payload.sub, role };
+}

@@ -1,0 +1,64 @@
+/**
+ * Prometheus metrics for one process (gateway or subgraph), served on GET /metrics.
+ * Model metrics carry the model name as a label so one scrape of a subgraph shows how many
+ * inference runs a query cost and how large each batch was.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+
+export interface ProcessMetrics {
+  registry: Registry;
+  inferenceRuns: Counter<'model'>;
+  inferenceBatchSize: Histogram<'model'>;
+  inferenceSeconds: Histogram<'model'>;
+  featureQueries: Counter<'model'>;
+  modelVersion: Gauge<'model' | 'version'>;
+  httpRequestSeconds: Histogram<'route' | 'status'>;
+}
+
+export function createProcessMetrics(service: string): ProcessMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    inferenceRuns: new Counter({
+      name: 'model_inference_runs_total',
+      help: 'ONNX inference runs (one run scores a whole batch)',
+      labelNames: ['model'],
+      registers: [registry],
+    }),
+    inferenceBatchSize: new Histogram({
+      name: 'model_inference_batch_size',
+      help: 'Entities scored per inference run',
+      labelNames: ['model'],
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000],
+      registers: [registry],
+    }),
+    inferenceSeconds: new Histogram({
+      name: 'model_inference_seconds',
+      help: 'Wall time of one inference run',
+      labelNames: ['model'],
+      buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      registers: [registry],
+    }),
+    featureQueries: new Counter({
+      name: 'model_feature_batches_total',
+      help: 'Feature extractions (each one query per table for a whole batch)',
+      labelNames: ['model'],
+      registers: [registry],
+    }),
+    modelVersion: new Gauge({
+      name: 'model_version_info',
+      help: 'The model version being served (value 1)',
+      labelNames: ['model', 'version'],
+      registers: [registry],
+    }),
+    httpRequestSeconds: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration',
+      labelNames: ['route', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+  };
+}
