@@ -10,6 +10,7 @@ import type { Selectable } from 'kysely';
 import type { Store } from '../../src/store';
 import type { BookTable, BranchTable, LoanTable, MemberTable } from '../../src/store/schema';
 import { dayToMs } from '../../src/util/dates';
+import { parseId } from '../../src/util/ids';
 import { Book, Branch, Loan, Member } from './types';
 
 export function toMember(row: Selectable<MemberTable>): Member {
@@ -48,11 +49,6 @@ export function toLoan(row: Selectable<LoanTable>): Loan {
 
 function toBranch(row: Selectable<BranchTable>): Branch {
   return Object.assign(new Branch(), { id: String(row.id), name: row.name });
-}
-
-/** Ids arrive as strings from GraphQL; anything that is not a positive integer matches no row. */
-export function parseId(id: string): number | undefined {
-  return /^[1-9]\d{0,15}$/.test(id) ? Number(id) : undefined;
 }
 
 function byId<T extends { id: string }>(keys: readonly string[], rows: T[]): (T | null)[] {

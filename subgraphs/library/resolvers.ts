@@ -5,7 +5,8 @@ import { badUserInput, ErrorCode } from '../../src/errors';
 import { canSeePii } from '../../src/identity';
 import { daysBetween } from '../../src/util/dates';
 import type { LibraryContext } from './context';
-import { parseId, toBook, toMember } from './loaders';
+import { parseId } from '../../src/util/ids';
+import { toBook, toMember } from './loaders';
 import { Book, BookConnection, Branch, Loan, LoanStatus, Member, MemberConnection } from './types';
 
 /** The largest page a client may ask for in one list field. */

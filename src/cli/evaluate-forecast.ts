@@ -1,0 +1,171 @@
+/**
+ * Back-test of the demand model on the real LibrariesWest monthly issues
+ * (../shared/data/librarieswest/issues_monthly_2016-07_2018-12.csv; series = authority x
+ * item type): train on months up to a cutoff (2017-12) through the same code as the
+ * `forecast` command, forecast the next 12 months, and compare with seasonal naive and
+ * trend-scaled seasonal naive by summed absolute error.
+ *
+ * Scoring: every series with history up to the cutoff is scored on every forecast month, a
+ * month it has no row for counting as 0 loans (the reader's rule). Series that first appear
+ * after the cutoff cannot be forecast by any method and are left out, and counted.
+ *
+ * Runnable: node dist/src/cli/evaluate-forecast.js [--data CSV] [--cutoff YYYY-MM]
+ *   [--horizon N] [--seed N] [--seeds N] [--epochs N] [--strategy recursive|direct]
+ */
+import { readFileSync } from 'node:fs';
+import { trendScaledSeasonalNaive, seasonalNaive } from '../ml/forecasting/baselines';
+import { parseMonthlyHistory } from '../ml/forecasting/history';
+import type { HistoryColumns } from '../ml/forecasting/history';
+import { ratioToSeasonalNaive, summedAbsoluteError } from '../ml/forecasting/metrics';
+import { monthIndex, monthPeriod } from '../ml/forecasting/periods';
+import type { DemandModelOptions, ForecastMethod } from '../ml/lstm';
+import { forecastMonthlyHistory } from './forecast';
+
+export const LIBRARIES_WEST_COLUMNS: HistoryColumns = {
+  periodColumn: 'month_issued',
+  valueColumn: 'issues',
+  seriesColumns: ['authority', 'item_type'],
+};
+
+export interface EvaluateForecastOptions {
+  /** Last month used for training, YYYY-MM. */
+  cutoff?: string;
+  horizon?: number;
+  seed?: number;
+  training?: Omit<DemandModelOptions, 'seasonLength'>;
+  log?: (line: string) => void;
+}
+
+export interface MethodErrors {
+  lstm: number;
+  seasonalNaive: number;
+  trendScaledSeasonalNaive: number;
+}
+
+export interface ForecastEvaluation {
+  cutoff: string;
+  horizon: number;
+  forecastMonths: [string, string];
+  seriesScored: number;
+  /** Series (and their loans in the forecast months) with no history up to the cutoff. */
+  seriesWithoutHistory: number;
+  loansWithoutHistory: number;
+  /** How many scored series each method of the model's forecast used. */
+  methods: Record<ForecastMethod, number>;
+  /** Summed absolute error over all scored series and months. */
+  errors: MethodErrors;
+  /** The same, over only the series the LSTM itself forecast. */
+  errorsOnLstmSeries: MethodErrors;
+  ratioToSeasonalNaive: { lstm: number; trendScaledSeasonalNaive: number; lstmOnLstmSeries: number };
+  actualLoans: number;
+  trainingSeconds: number;
+}
+
+export async function evaluateForecast(dataPath: string, { cutoff = '2017-12', horizon = 12, seed = 1, training, log }: EvaluateForecastOptions = {}): Promise<ForecastEvaluation> {
+  const cutoffMonth = monthIndex(cutoff);
+  if (cutoffMonth === null) throw new Error(`cutoff must be a month as YYYY-MM, got "${cutoff}"`);
+  const text = readFileSync(dataPath, 'utf8');
+  const full = parseMonthlyHistory(text, LIBRARIES_WEST_COLUMNS);
+  if (full.lastMonth < cutoffMonth + horizon) {
+    throw new Error(`${dataPath} ends in ${monthPeriod(full.lastMonth)}: no actuals for ${horizon} months after ${cutoff}`);
+  }
+  const history = parseMonthlyHistory(text, LIBRARIES_WEST_COLUMNS, { untilMonth: cutoffMonth });
+  const run = await forecastMonthlyHistory(history, { horizon, seed, training, log });
+
+  const actualOf = new Map(full.series.map((s) => [JSON.stringify(s.key), s]));
+  const actual = history.series.map((s) => {
+    const f = actualOf.get(JSON.stringify(s.key))!;
+    return Array.from({ length: horizon }, (_, h) => f.values[cutoffMonth + 1 + h - f.firstMonth] ?? 0);
+  });
+  const scored = new Set(history.series.map((s) => JSON.stringify(s.key)));
+  const unscored = full.series.filter((s) => !scored.has(JSON.stringify(s.key)));
+  const loansWithoutHistory = unscored.reduce(
+    (sum, s) => sum + s.values.slice(cutoffMonth + 1 - s.firstMonth, cutoffMonth + 1 + horizon - s.firstMonth).reduce((a, b) => a + b, 0),
+    0,
+  );
+
+  const lstm = run.forecasts.map((f) => f.values);
+  const naive = history.series.map((s) => seasonalNaive(s.values, 12, horizon));
+  const trend = history.series.map((s) => trendScaledSeasonalNaive(s.values, 12, horizon));
+  const errorsOver = (keep: (i: number) => boolean): MethodErrors => {
+    const pick = <T>(rows: T[]): T[] => rows.filter((_, i) => keep(i));
+    return {
+      lstm: summedAbsoluteError(pick(actual), pick(lstm)),
+      seasonalNaive: summedAbsoluteError(pick(actual), pick(naive)),
+      trendScaledSeasonalNaive: summedAbsoluteError(pick(actual), pick(trend)),
+    };
+  };
+  const errors = errorsOver(() => true);
+  const errorsOnLstmSeries = errorsOver((i) => run.forecasts[i]!.method === 'lstm');
+  const methods: Record<ForecastMethod, number> = { lstm: 0, 'seasonal-naive': 0, 'last-value': 0 };
+  for (const f of run.forecasts) methods[f.method] += 1;
+  return {
+    cutoff,
+    horizon,
+    forecastMonths: [monthPeriod(cutoffMonth + 1), monthPeriod(cutoffMonth + horizon)],
+    seriesScored: history.series.length,
+    seriesWithoutHistory: unscored.length,
+    loansWithoutHistory,
+    methods,
+    errors,
+    errorsOnLstmSeries,
+    ratioToSeasonalNaive: {
+      lstm: ratioToSeasonalNaive(errors.lstm, errors.seasonalNaive),
+      trendScaledSeasonalNaive: ratioToSeasonalNaive(errors.trendScaledSeasonalNaive, errors.seasonalNaive),
+      lstmOnLstmSeries: ratioToSeasonalNaive(errorsOnLstmSeries.lstm, errorsOnLstmSeries.seasonalNaive),
+    },
+    actualLoans: actual.flat().reduce((a, b) => a + b, 0),
+    trainingSeconds: run.trainingSeconds,
+  };
+}
+
+export function formatEvaluation(e: ForecastEvaluation): string {
+  const n = (x: number): string => Math.round(x).toLocaleString('en-GB');
+  const r = (x: number): string => x.toFixed(3);
+  return [
+    `LibrariesWest demand back-test: trained to ${e.cutoff}, forecast ${e.forecastMonths[0]} to ${e.forecastMonths[1]} (horizon ${e.horizon})`,
+    `series scored: ${e.seriesScored} (LSTM ${e.methods.lstm}, seasonal naive fallback ${e.methods['seasonal-naive']}, last-value fallback ${e.methods['last-value']}); ` +
+      `left out: ${e.seriesWithoutHistory} series with no history before ${e.forecastMonths[0]} (${n(e.loansWithoutHistory)} loans)`,
+    `actual loans in the forecast months: ${n(e.actualLoans)}`,
+    `summed absolute error          all series   LSTM-forecast series`,
+    `  LSTM                         ${n(e.errors.lstm).padStart(10)}   ${n(e.errorsOnLstmSeries.lstm).padStart(10)}`,
+    `  seasonal naive               ${n(e.errors.seasonalNaive).padStart(10)}   ${n(e.errorsOnLstmSeries.seasonalNaive).padStart(10)}`,
+    `  trend-scaled seasonal naive  ${n(e.errors.trendScaledSeasonalNaive).padStart(10)}   ${n(e.errorsOnLstmSeries.trendScaledSeasonalNaive).padStart(10)}`,
+    `ratio to seasonal naive: LSTM ${r(e.ratioToSeasonalNaive.lstm)} (on LSTM series ${r(e.ratioToSeasonalNaive.lstmOnLstmSeries)}), ` +
+      `trend-scaled seasonal naive ${r(e.ratioToSeasonalNaive.trendScaledSeasonalNaive)}`,
+    `training time: ${e.trainingSeconds.toFixed(1)} s`,
+  ].join('\n');
+}
+
+const DEFAULT_DATA = '../shared/data/librarieswest/issues_monthly_2016-07_2018-12.csv';
+
+async function main(argv: string[]): Promise<number> {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i += 2) flags.set(argv[i]!.replace(/^--/, ''), argv[i + 1] ?? '');
+  const training: Omit<DemandModelOptions, 'seasonLength'> = {};
+  if (flags.has('epochs')) training.epochs = Number(flags.get('epochs'));
+  const strategy = flags.get('strategy');
+  if (strategy === 'recursive' || strategy === 'direct') training.strategy = strategy;
+  else if (strategy !== undefined) throw new Error(`--strategy must be recursive or direct, got "${strategy}"`);
+  const evaluation = await evaluateForecast(flags.get('data') ?? DEFAULT_DATA, {
+    cutoff: flags.get('cutoff') ?? '2017-12',
+    horizon: Number(flags.get('horizon') ?? 12),
+    seed: Number(flags.get('seed') ?? 1),
+    training,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(`${formatEvaluation(evaluation)}\n`);
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`evaluate-forecast: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

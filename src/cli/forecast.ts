@@ -1,0 +1,207 @@
+/**
+ * `npm run forecast -- --history CSV --period-col C --value-col C --series-cols A,B --horizon N --out CSV`
+ *
+ * Trains the demand model on the whole monthly history, exports it to ONNX, forecasts the
+ * next N months of every series through onnxruntime and writes `period,<series cols>,forecast`.
+ * Bad input exits with code 2 and one line naming the file and line; progress goes to stderr.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { HistoryInputError, parseMonthlyHistory } from '../ml/forecasting/history';
+import type { HistoryColumns, MonthlyHistory } from '../ml/forecasting/history';
+import { monthPeriod } from '../ml/forecasting/periods';
+import { DemandForecaster, encodeDemandModel, trainDemandModel } from '../ml/lstm';
+import type { DemandModel, DemandModelOptions, SeriesForecast } from '../ml/lstm';
+
+const SEASON_MONTHS = 12;
+/** One year to compare with and one month to learn from: the least the model can train on. */
+export const MIN_HISTORY_MONTHS = SEASON_MONTHS + 1;
+
+export const FORECAST_USAGE = `usage: npm run forecast -- --history CSV --period-col C --value-col C [--series-cols A,B] --horizon N --out CSV
+                          [--seed N] [--epochs N] [--model-out PATH]
+
+Trains the LSTM demand model on monthly history (one row per month and series, months as
+YYYY-MM, a month missing for a series counts as 0), exports it to ONNX, forecasts the
+--horizon months after the file's last month through onnxruntime and writes
+period,<series cols>,forecast.
+Series with less than ${MIN_HISTORY_MONTHS} months of history are forecast by seasonal naive
+(the same month last year), or by their last month when they have under 12.
+
+  --history CSV      monthly history with a header row
+  --period-col C     column holding the month (YYYY-MM)
+  --value-col C      column holding loans (non-negative numbers)
+  --series-cols A,B  columns identifying a series (omit for a single series)
+  --horizon N        months to forecast (1 to 120)
+  --out CSV          where to write the forecast
+  --seed N           training seed (default 1): same seed, same forecast
+  --epochs N         training epochs (default 150)
+  --model-out PATH   also save the trained model.onnx there
+  --help             this text`;
+
+/** A problem with what the user gave us: exit code 2, one line, no stack trace. */
+export class UsageError extends Error {}
+
+export interface ForecastArgs extends HistoryColumns {
+  history: string;
+  horizon: number;
+  out: string;
+  seed: number;
+  epochs?: number;
+  modelOut?: string;
+}
+
+export function parseForecastArgs(argv: string[]): ForecastArgs | 'help' {
+  const values = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    if (flag === '--help' || flag === '-h') return 'help';
+    if (!flag.startsWith('--')) throw new UsageError(`unexpected argument "${flag}" (see --help)`);
+    const value = argv[i + 1];
+    if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value (see --help)`);
+    values.set(flag.slice(2), value);
+    i += 1;
+  }
+  const known = new Set(['history', 'period-col', 'value-col', 'series-cols', 'horizon', 'out', 'seed', 'epochs', 'model-out']);
+  for (const name of values.keys()) if (!known.has(name)) throw new UsageError(`unknown option --${name} (see --help)`);
+  const required = (name: string): string => {
+    const v = values.get(name);
+    if (v === undefined || v === '') throw new UsageError(`missing --${name} (see --help)`);
+    return v;
+  };
+  const integer = (name: string, text: string, min: number, max: number): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${text}"`);
+    return n;
+  };
+  const args: ForecastArgs = {
+    history: required('history'),
+    periodColumn: required('period-col'),
+    valueColumn: required('value-col'),
+    seriesColumns: (values.get('series-cols') ?? '').split(',').map((c) => c.trim()).filter((c) => c !== ''),
+    horizon: integer('horizon', required('horizon'), 1, 120),
+    out: required('out'),
+    seed: integer('seed', values.get('seed') ?? '1', 0, 2 ** 32 - 1),
+  };
+  const epochs = values.get('epochs');
+  if (epochs !== undefined) args.epochs = integer('epochs', epochs, 1, 100_000);
+  const modelOut = values.get('model-out');
+  if (modelOut !== undefined) args.modelOut = modelOut;
+  return args;
+}
+
+export interface ForecastRun {
+  model: DemandModel;
+  modelOnnx: Uint8Array;
+  /** One per history series, in the same order. */
+  forecasts: SeriesForecast[];
+  trainingSeconds: number;
+}
+
+export interface ForecastRunOptions {
+  horizon: number;
+  seed?: number;
+  /** Overrides of the demand model's training options (season length stays 12). */
+  training?: Omit<DemandModelOptions, 'seasonLength'>;
+  /** Progress lines, e.g. to stderr. */
+  log?: (line: string) => void;
+}
+
+/**
+ * Trains on every series of `history`, exports the model and forecasts through ONNX: the
+ * path the command and its evaluation both take.
+ */
+export async function forecastMonthlyHistory(history: MonthlyHistory, { horizon, seed = 1, training = {}, log }: ForecastRunOptions): Promise<ForecastRun> {
+  if (history.months < MIN_HISTORY_MONTHS) {
+    throw new HistoryInputError(
+      `only ${history.months} month(s) of history (${monthPeriod(history.firstMonth)} to ${monthPeriod(history.lastMonth)}); ` +
+        `the demand model needs at least ${MIN_HISTORY_MONTHS}, one year and one month`,
+    );
+  }
+  const started = Date.now();
+  const progressEvery = Math.max(1, Math.round((training.epochs ?? 150) / 5));
+  const model = await trainDemandModel(history.series, {
+    ...training,
+    seasonLength: SEASON_MONTHS,
+    seed,
+    onEpoch: (epoch, epochs, loss) => {
+      if (epoch % progressEvery === 0 || epoch === epochs) log?.(`training: epoch ${epoch}/${epochs}, loss ${loss.toFixed(5)}`);
+    },
+  });
+  const trainingSeconds = (Date.now() - started) / 1000;
+  const modelOnnx = encodeDemandModel(model, { 'shelfmark.demand.trained_until': monthPeriod(history.lastMonth) });
+  const forecaster = await DemandForecaster.create(modelOnnx);
+  const forecasts = await forecaster.forecast(history.series, horizon);
+  return { model, modelOnnx, forecasts, trainingSeconds };
+}
+
+function csvField(value: string): string {
+  return /[",\r\n]/.test(value) || value !== value.trim() ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+/** The output file: one row per series and month ahead, series in order of first appearance. */
+export function forecastCsv(history: MonthlyHistory, columns: HistoryColumns, forecasts: SeriesForecast[]): string {
+  const lines = [['period', ...columns.seriesColumns, 'forecast'].map(csvField).join(',')];
+  history.series.forEach((s, i) => {
+    forecasts[i]!.values.forEach((v, h) => {
+      lines.push([monthPeriod(history.lastMonth + 1 + h), ...s.key, (Math.round(v * 100) / 100).toString()].map(csvField).join(','));
+    });
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+/** Runs the command; returns the process exit code. */
+export async function runForecastCommand(argv: string[], stdout: (s: string) => void, stderr: (s: string) => void): Promise<number> {
+  let args: ForecastArgs | 'help';
+  try {
+    args = parseForecastArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      stderr(`forecast: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (args === 'help') {
+    stdout(FORECAST_USAGE);
+    return 0;
+  }
+  if (!existsSync(args.history)) {
+    stderr(`forecast: ${args.history}: no such file`);
+    return 2;
+  }
+  try {
+    const history = parseMonthlyHistory(readFileSync(args.history, 'utf8'), args);
+    stderr(`forecast: ${history.rows} rows, ${history.series.length} series, ${monthPeriod(history.firstMonth)} to ${monthPeriod(history.lastMonth)}`);
+    const run = await forecastMonthlyHistory(history, {
+      horizon: args.horizon,
+      seed: args.seed,
+      training: args.epochs === undefined ? {} : { epochs: args.epochs },
+      log: (line) => stderr(`forecast: ${line}`),
+    });
+    const fallback = run.forecasts.filter((f) => f.method !== 'lstm').length;
+    if (fallback > 0) {
+      stderr(`forecast: ${fallback} series with under ${MIN_HISTORY_MONTHS} months of history forecast by seasonal naive or last value`);
+    }
+    if (args.modelOut) writeFileSync(args.modelOut, run.modelOnnx);
+    writeFileSync(args.out, forecastCsv(history, args, run.forecasts));
+    stderr(`forecast: trained in ${run.trainingSeconds.toFixed(1)} s; wrote ${history.series.length * args.horizon} rows to ${args.out}`);
+    return 0;
+  } catch (err) {
+    if (err instanceof HistoryInputError) {
+      stderr(`forecast: ${args.history}${err.line === undefined ? '' : `:${err.line}`}: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+if (require.main === module) {
+  runForecastCommand(process.argv.slice(2), (s) => process.stdout.write(`${s}\n`), (s) => process.stderr.write(`${s}\n`)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`forecast: unexpected failure: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

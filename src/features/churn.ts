@@ -1,0 +1,74 @@
+/**
+ * Churn features: what a member's borrowing looked like on a cut-off day. The label the model
+ * learns is "no checkout in the 90 days after the cut-off" (`churnLabels`).
+ */
+import type { Store } from '../store';
+import { addDays } from '../util/dates';
+import { loadMemberActivity, type MemberActivity } from './member-activity';
+
+export const CHURN_WINDOW_DAYS = 90;
+
+export const CHURN_FEATURES = [
+  { name: 'days_since_last_loan', type: 'float', description: 'Days since the last checkout (tenure when none)' },
+  { name: 'loans_30d', type: 'float', description: 'Checkouts in the last 30 days' },
+  { name: 'loans_90d', type: 'float', description: 'Checkouts in the last 90 days' },
+  { name: 'loans_prev_90d', type: 'float', description: 'Checkouts 91 to 180 days ago' },
+  { name: 'loans_365d', type: 'float', description: 'Checkouts in the last 365 days' },
+  { name: 'engagement_trend', type: 'float', description: '(loans_90d + 1) / (loans_prev_90d + 1)' },
+  { name: 'tenure_days', type: 'float', description: 'Days since joining' },
+  { name: 'mean_gap_days', type: 'float', description: 'Mean days between checkouts in the last year' },
+  { name: 'late_share', type: 'float', description: 'Share of returned loans that came back late' },
+  { name: 'open_loans', type: 'float', description: 'Loans not yet returned' },
+  { name: 'mean_renewals', type: 'float', description: 'Mean renewals per loan in the last year' },
+] as const;
+
+export const CHURN_FEATURE_NAMES: readonly string[] = CHURN_FEATURES.map((f) => f.name);
+
+export function churnFeatureRow(a: MemberActivity): number[] {
+  return [
+    a.daysSinceLastLoan,
+    a.loans30d,
+    a.loans90d,
+    a.loansPrev90d,
+    a.loans365d,
+    (a.loans90d + 1) / (a.loansPrev90d + 1),
+    a.tenureDays,
+    a.meanGapDays365d,
+    a.lateShare,
+    a.openLoans,
+    a.meanRenewals365d,
+  ];
+}
+
+export interface ChurnFeatureBatch {
+  /** Members found (joined by the cut-off), in request order. */
+  memberIds: number[];
+  /** Row-major memberIds.length x CHURN_FEATURES.length. */
+  values: Float32Array;
+  /** For each requested id, its row in `values`, or -1. */
+  rowOf: number[];
+}
+
+/** Features of a batch of members on `cutoff`: one query on members, one on loans. */
+export async function churnFeatures(store: Store, memberIds: readonly number[], cutoff: string): Promise<ChurnFeatureBatch> {
+  const activity = await loadMemberActivity(store, memberIds, cutoff);
+  const d = CHURN_FEATURES.length;
+  const found: MemberActivity[] = [];
+  const rowOf = activity.map((a) => (a ? found.push(a) - 1 : -1));
+  const values = new Float32Array(found.length * d);
+  found.forEach((a, i) => values.set(churnFeatureRow(a), i * d));
+  return { memberIds: found.map((a) => a.memberId), values, rowOf };
+}
+
+/** 1 when the member made no checkout in (cutoff, cutoff + 90 days]; one query on loans. */
+export async function churnLabels(store: Store, memberIds: readonly number[], cutoff: string): Promise<Uint8Array> {
+  const active = await store.db
+    .selectFrom('loans')
+    .select('member_id')
+    .distinct()
+    .where('checked_out_at', '>', cutoff)
+    .where('checked_out_at', '<=', addDays(cutoff, CHURN_WINDOW_DAYS))
+    .execute();
+  const activeIds = new Set(active.map((r) => r.member_id));
+  return Uint8Array.from(memberIds, (id) => (activeIds.has(id) ? 0 : 1));
+}

@@ -1,0 +1,112 @@
+/**
+ * Starts the whole graph as real processes: one per subgraph, then the gateway, each waiting
+ * for the previous ones to listen. Used by `npm start`, the integration tests and the
+ * benchmark, so all three run the graph the same way.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type { SubgraphName } from '../config';
+
+export interface LaunchOptions {
+  /** Directory holding dist/ (the project root). */
+  projectRoot: string;
+  subgraphs: readonly SubgraphName[];
+  /** Environment for every process (DATABASE_URL, MODELS_DIR, ...). */
+  env?: NodeJS.ProcessEnv;
+  /** Fixed ports; 0 or absent lets the system choose (tests). */
+  ports?: Partial<Record<SubgraphName | 'gateway', number>>;
+  /** 'inherit' shows the processes' logs; 'ignore' keeps a test's output clean. */
+  logs?: 'inherit' | 'ignore';
+  startTimeoutMs?: number;
+}
+
+export interface LaunchedGraph {
+  gatewayUrl: string;
+  subgraphUrls: Partial<Record<SubgraphName, string>>;
+  processes: Map<string, ChildProcess>;
+  /** Stops one subgraph process (to test partial answers). */
+  stopProcess(name: string): Promise<void>;
+  /** Starts a stopped subgraph again on its previous port. */
+  restartSubgraph(name: SubgraphName): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface Listening {
+  type: 'listening';
+  name: string;
+  url: string;
+}
+
+function spawnAndWait(script: string, args: string[], env: NodeJS.ProcessEnv, logs: 'inherit' | 'ignore', timeoutMs: number): Promise<{ child: ChildProcess; url: string }> {
+  const child = fork(script, args, { env, stdio: ['ignore', logs, logs, 'ipc'] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM');
+      reject(new Error(`${args[0] ?? path.basename(script)} did not start within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('message', (message: Listening) => {
+      if (message?.type === 'listening') {
+        clearTimeout(timer);
+        resolve({ child, url: message.url });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${args[0] ?? path.basename(script)} exited with code ${code} before listening`));
+    });
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+export async function launchGraph(options: LaunchOptions): Promise<LaunchedGraph> {
+  const dist = path.join(options.projectRoot, 'dist', 'src', 'cli');
+  const logs = options.logs ?? 'inherit';
+  const timeout = options.startTimeoutMs ?? 60_000;
+  const baseEnv = { ...process.env, ...options.env };
+  const processes = new Map<string, ChildProcess>();
+  const subgraphUrls: Partial<Record<SubgraphName, string>> = {};
+  const ports: Partial<Record<SubgraphName, string>> = {};
+
+  const startSubgraph = async (name: SubgraphName, port: number) => {
+    const { child, url } = await spawnAndWait(path.join(dist, 'subgraph.js'), [name, '--port', String(port)], baseEnv, logs, timeout);
+    processes.set(name, child);
+    subgraphUrls[name] = url;
+    ports[name] = new URL(url).port;
+  };
+
+  try {
+    await Promise.all(options.subgraphs.map((name) => startSubgraph(name, options.ports?.[name] ?? 0)));
+    const gatewayEnv: NodeJS.ProcessEnv = { ...baseEnv };
+    for (const [name, url] of Object.entries(subgraphUrls)) gatewayEnv[`${name.toUpperCase()}_URL`] = url;
+    const gateway = await spawnAndWait(path.join(dist, 'gateway.js'), ['--port', String(options.ports?.gateway ?? 0)], gatewayEnv, logs, timeout);
+    processes.set('gateway', gateway.child);
+    return {
+      gatewayUrl: gateway.url,
+      subgraphUrls,
+      processes,
+      stopProcess: async (name) => {
+        const child = processes.get(name);
+        if (child) await stopChild(child);
+      },
+      restartSubgraph: (name) => startSubgraph(name, Number(ports[name] ?? 0)),
+      stop: async () => {
+        await stopChild(processes.get('gateway')!);
+        await Promise.all([...processes.values()].map(stopChild));
+      },
+    };
+  } catch (error) {
+    await Promise.all([...processes.values()].map(stopChild));
+    throw error;
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * A ModelSlot holds the production version of one model inside a running subgraph and swaps
+ * it for a newly promoted (or rolled-back) version without a restart.
+ *
+ * Contract: `run()` always scores with one complete, validated version and reports which
+ * version that was. A candidate version is loaded and checked (sha256 of every file, tensor
+ * names against its metadata) before the swap; a candidate that fails is logged and never
+ * served, and the old version keeps answering. A replaced session is released only after
+ * the runs that started on it have finished, so no request in flight fails during a switch.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { InferenceSession, type Tensor } from 'onnxruntime-node';
+import { ErrorCode, shelfmarkError } from '../errors';
+import type { Logger } from '../logging';
+import type { ProcessMetrics } from '../metrics';
+
+/** Where the production version of a model lives now, as the registry says. */
+export interface ProductionPointer {
+  version: string;
+  dir: string;
+}
+
+/** The parts of metadata.json the serving path relies on. */
+export interface ServingMetadata {
+  name: string;
+  version: string;
+  sha256: string;
+  featureSpec?: { name: string; type?: string }[];
+  inputs: { name: string }[];
+  outputs: { name: string }[];
+  files?: Record<string, { sha256: string }>;
+  /** Serving constants the trainer measured: reference values for explanations, thresholds, lookups. */
+  serving?: Record<string, unknown>;
+}
+
+export interface LoadedModel {
+  name: string;
+  version: string;
+  dir: string;
+  metadata: ServingMetadata;
+  /** `model` is model.onnx; other keys are extra graphs of the same version (e.g. `similar`). */
+  sessions: Record<string, InferenceSession>;
+  /** Extra JSON artefacts of the version (e.g. index maps), by file name without extension. */
+  artefacts: Record<string, unknown>;
+}
+
+export interface ModelSlotOptions {
+  name: string;
+  locate: () => Promise<ProductionPointer | undefined>;
+  logger: Logger;
+  metrics: ProcessMetrics;
+  reloadIntervalMs: number;
+  /** Extra .onnx files of a version to open beside model.onnx, e.g. ['similar']. */
+  extraGraphs?: string[];
+  /** Extra JSON files of a version to read, e.g. ['index'] for index.json. */
+  artefacts?: string[];
+  /** Further checks on a candidate; throw to refuse it. */
+  validate?: (candidate: LoadedModel) => Promise<void> | void;
+}
+
+interface Held {
+  model: LoadedModel;
+  inFlight: number;
+  retired: boolean;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export class ModelSlot {
+  private held: Held | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private checking = false;
+  private lastRefused: string | undefined;
+
+  constructor(private readonly options: ModelSlotOptions) {}
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  /** Loads the current production version (if any) and starts watching for changes. */
+  async start(): Promise<void> {
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh(), this.options.reloadIntervalMs);
+    this.timer.unref();
+  }
+
+  isReady(): boolean {
+    return this.held !== undefined;
+  }
+
+  /** The version being served, or a MODEL_UNAVAILABLE error. */
+  current(): LoadedModel {
+    if (!this.held) {
+      throw shelfmarkError(ErrorCode.MODEL_UNAVAILABLE, `no production version of the ${this.name} model is loaded`, { model: this.name });
+    }
+    return this.held.model;
+  }
+
+  /**
+   * One inference run over a whole batch. `build` receives the model that will run so feeds
+   * can follow that version's spec; the result names the version that produced it.
+   */
+  async run<T>(
+    batchSize: number,
+    build: (model: LoadedModel) => Record<string, Tensor>,
+    read: (outputs: InferenceSession.ReturnType, model: LoadedModel) => T,
+    graph = 'model',
+  ): Promise<{ result: T; model: LoadedModel }> {
+    const held = this.held;
+    if (!held) this.current();
+    const h = held as Held;
+    h.inFlight += 1;
+    try {
+      const session = h.model.sessions[graph];
+      if (!session) throw new Error(`${this.name} ${h.model.version} has no graph "${graph}"`);
+      const feeds = build(h.model);
+      const stopTimer = this.options.metrics.inferenceSeconds.startTimer({ model: this.name });
+      const outputs = await session.run(feeds);
+      stopTimer();
+      this.options.metrics.inferenceRuns.inc({ model: this.name });
+      this.options.metrics.inferenceBatchSize.observe({ model: this.name }, batchSize);
+      return { result: read(outputs, h.model), model: h.model };
+    } finally {
+      h.inFlight -= 1;
+      if (h.retired && h.inFlight === 0) void this.release(h);
+    }
+  }
+
+  /** Checks the registry once; loads and swaps in a new production version if there is one. */
+  async refresh(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      const pointer = await this.options.locate();
+      if (!pointer) return;
+      const key = `${pointer.version}@${pointer.dir}`;
+      if (this.held && this.held.model.version === pointer.version && this.held.model.dir === pointer.dir) return;
+      if (this.lastRefused === key) return;
+      let candidate: LoadedModel;
+      try {
+        candidate = await this.load(pointer);
+      } catch (error) {
+        this.lastRefused = key;
+        this.options.logger.error({ model: this.name, version: pointer.version, err: (error as Error).message }, 'refused to load a model version; still serving the previous one');
+        return;
+      }
+      const previous = this.held;
+      this.held = { model: candidate, inFlight: 0, retired: false };
+      this.options.metrics.modelVersion.reset();
+      this.options.metrics.modelVersion.set({ model: this.name, version: candidate.version }, 1);
+      this.options.logger.info({ model: this.name, version: candidate.version, previous: previous?.model.version }, 'serving model version');
+      if (previous) {
+        previous.retired = true;
+        if (previous.inFlight === 0) await this.release(previous);
+      }
+    } catch (error) {
+      this.options.logger.error({ model: this.name, err: (error as Error).message }, 'model registry check failed');
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  private async load(pointer: ProductionPointer): Promise<LoadedModel> {
+    const metadata = JSON.parse(await readFile(path.join(pointer.dir, 'metadata.json'), 'utf8')) as ServingMetadata;
+    if (metadata.name !== this.name) throw new Error(`metadata names model "${metadata.name}", expected "${this.name}"`);
+    if (metadata.version !== pointer.version) throw new Error(`metadata says version ${metadata.version}, registry says ${pointer.version}`);
+    const sessions: Record<string, InferenceSession> = {};
+    try {
+      for (const graph of ['model', ...(this.options.extraGraphs ?? [])]) {
+        const file = `${graph}.onnx`;
+        const bytes = await readFile(path.join(pointer.dir, file));
+        const expected = graph === 'model' ? metadata.sha256 : metadata.files?.[file]?.sha256;
+        const actual = sha256(bytes);
+        if (expected !== actual) throw new Error(`${file}: sha256 ${actual} does not match metadata (${expected ?? 'none recorded'})`);
+        sessions[graph] = await InferenceSession.create(bytes);
+      }
+      const main = sessions.model!;
+      for (const input of metadata.inputs) {
+        if (!main.inputNames.includes(input.name)) throw new Error(`model.onnx has no input "${input.name}" (it has ${main.inputNames.join(', ')})`);
+      }
+      for (const output of metadata.outputs) {
+        if (!main.outputNames.includes(output.name)) throw new Error(`model.onnx has no output "${output.name}" (it has ${main.outputNames.join(', ')})`);
+      }
+      const artefacts: Record<string, unknown> = {};
+      for (const artefact of this.options.artefacts ?? []) {
+        artefacts[artefact] = JSON.parse(await readFile(path.join(pointer.dir, `${artefact}.json`), 'utf8'));
+      }
+      const candidate: LoadedModel = { name: this.name, version: pointer.version, dir: pointer.dir, metadata, sessions, artefacts };
+      await this.options.validate?.(candidate);
+      return candidate;
+    } catch (error) {
+      await Promise.all(Object.values(sessions).map((s) => s.release()));
+      throw error;
+    }
+  }
+
+  private async release(held: Held): Promise<void> {
+    await Promise.all(Object.values(held.model.sessions).map((s) => s.release().catch(() => undefined)));
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    if (this.held) {
+      this.held.retired = true;
+      if (this.held.inFlight === 0) await this.release(this.held);
+    }
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The composition root shared by the model subgraphs: opens the store, loads each model's
+ * production version into a hot-reloading slot, and starts the subgraph server. A subgraph is
+ * ready when its store answers and every slot holds a version.
+ */
+import DataLoader from 'dataloader';
+import type { GraphQLSchema } from 'graphql';
+import type { Config, SubgraphName } from '../config';
+import type { Identity } from '../identity';
+import { createLogger, type Logger } from '../logging';
+import { createProcessMetrics, type ProcessMetrics } from '../metrics';
+import { openStore, readAsOf, type Store } from '../store';
+import { startSubgraphServer, type RunningSubgraph, type SubgraphContext } from '../subgraph-server';
+import { locateProduction } from './locate';
+import { ModelSlot, type LoadedModel } from './model-slot';
+
+export interface ModelSubgraphDeps {
+  store: Store;
+  asOf: string;
+  slots: Record<string, ModelSlot>;
+  logger: Logger;
+  metrics: ProcessMetrics;
+  config: Config;
+}
+
+export interface SlotSpec {
+  model: string;
+  extraGraphs?: string[];
+  artefacts?: string[];
+  validate?: (candidate: LoadedModel) => Promise<void> | void;
+}
+
+export interface ModelSubgraphSpec<TContext extends SubgraphContext> {
+  name: SubgraphName;
+  schema: GraphQLSchema;
+  slots: SlotSpec[];
+  createContext: (identity: Identity, deps: ModelSubgraphDeps) => TContext;
+}
+
+/**
+ * A DataLoader that waits for every resolver of the current request to have asked before it
+ * runs: `setImmediate` fires after all pending promise jobs, however many awaits deep the
+ * resolvers are, so one `_entities` call becomes one batch.
+ */
+export function entityLoader<K, V>(batch: (keys: readonly K[]) => Promise<(V | Error)[]>): DataLoader<K, V> {
+  return new DataLoader<K, V>(batch, { batchScheduleFn: (callback) => setImmediate(callback), maxBatchSize: 5000 });
+}
+
+export async function startModelSubgraph<TContext extends SubgraphContext>(
+  config: Config,
+  spec: ModelSubgraphSpec<TContext>,
+  port: number = config.ports[spec.name],
+): Promise<RunningSubgraph & { deps: ModelSubgraphDeps }> {
+  const logger = createLogger(spec.name, config.logLevel);
+  const metrics = createProcessMetrics(spec.name);
+  const store = openStore(config.databaseUrl, { readonly: config.databaseUrl.startsWith('sqlite:') });
+  const asOf = await readAsOf(store);
+  const slots: Record<string, ModelSlot> = {};
+  for (const slotSpec of spec.slots) {
+    const slot = new ModelSlot({
+      name: slotSpec.model,
+      locate: () => locateProduction(config.modelsDir, slotSpec.model),
+      logger,
+      metrics,
+      reloadIntervalMs: config.modelReloadIntervalMs,
+      extraGraphs: slotSpec.extraGraphs,
+      artefacts: slotSpec.artefacts,
+      validate: slotSpec.validate,
+    });
+    await slot.start();
+    if (!slot.isReady()) logger.warn({ model: slotSpec.model, modelsDir: config.modelsDir }, 'no production version found yet; its fields answer MODEL_UNAVAILABLE until one is promoted');
+    slots[slotSpec.model] = slot;
+  }
+  const deps: ModelSubgraphDeps = { store, asOf, slots, logger, metrics, config };
+  const running = await startSubgraphServer<TContext>(
+    {
+      name: spec.name,
+      schema: spec.schema,
+      config,
+      logger,
+      metrics,
+      createContext: (identity) => spec.createContext(identity, deps),
+      isReady: () => Object.values(slots).every((s) => s.isReady()),
+      onStop: async () => {
+        await Promise.all(Object.values(slots).map((s) => s.stop()));
+        await store.close();
+      },
+    },
+    port,
+  );
+  return { ...running, deps };
+}

@@ -1,0 +1,57 @@
+/** The churn subgraph (:4003). One feature extraction and one inference run per request batch. */
+import type { GraphQLSchema } from 'graphql';
+import type { Config } from '../../src/config';
+import { churnFeatures, CHURN_FEATURE_NAMES } from '../../src/features/churn';
+import type { RiskPrediction } from '../../src/graphql/prediction-types';
+import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
+import type { Identity } from '../../src/identity';
+import { parseId } from '../../src/util/ids';
+import { entityLoader, startModelSubgraph, type ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
+import { checkFeatureNames, riskServing, scoreRisks } from '../../src/model-runtime/risk';
+import type { ChurnContext } from './context';
+import { ChurnResolver, Member } from './schema';
+
+export type { ChurnContext } from './context';
+
+export function buildChurnSchema(): Promise<GraphQLSchema> {
+  return buildFederatedSchema(
+    { resolvers: [ChurnResolver], orphanedTypes: [Member] },
+    { Member: { __resolveReference: (ref) => Object.assign(new Member(), { id: ref.id }) } },
+  );
+}
+
+/** Churn risk of a batch of member ids, in key order; null for ids that are not members. */
+export async function predictChurn(deps: ModelSubgraphDeps, keys: readonly string[]): Promise<(RiskPrediction | null)[]> {
+  const ids = keys.map(parseId);
+  const known = ids.filter((id): id is number => id !== undefined);
+  deps.metrics.featureQueries.inc({ model: 'churn' });
+  const features = await churnFeatures(deps.store, known, deps.asOf);
+  const { risks, model } = await scoreRisks(deps.slots.churn!, {
+    values: features.values,
+    n: features.memberIds.length,
+    names: CHURN_FEATURE_NAMES,
+  });
+  let k = 0;
+  return ids.map((id) => {
+    if (id === undefined) return null;
+    const row = features.rowOf[k++]!;
+    return row < 0 ? null : { ...risks[row]!, model };
+  });
+}
+
+export function createChurnContext(identity: Identity, deps: ModelSubgraphDeps): ChurnContext {
+  return { identity, churnRisk: entityLoader((keys) => predictChurn(deps, keys)) };
+}
+
+export async function startChurnSubgraph(config: Config, port?: number) {
+  return startModelSubgraph<ChurnContext>(
+    config,
+    {
+      name: 'churn',
+      schema: await buildChurnSchema(),
+      slots: [{ model: 'churn', validate: (m) => { checkFeatureNames(m, CHURN_FEATURE_NAMES); riskServing(m); } }],
+      createContext: createChurnContext,
+    },
+    port,
+  );
+}
