@@ -30,7 +30,8 @@ export interface ServingMetadata {
   featureSpec?: { name: string; type?: string }[];
   inputs: { name: string }[];
   outputs: { name: string }[];
-  files?: Record<string, { sha256: string }>;
+  /** Every other file of the version with its sha256 (as the registry wrote them). */
+  files?: { path: string; sha256: string }[];
   /** Serving constants the trainer measured: reference values for explanations, thresholds, lookups. */
   serving?: Record<string, unknown>;
 }
@@ -174,7 +175,7 @@ export class ModelSlot {
       for (const graph of ['model', ...(this.options.extraGraphs ?? [])]) {
         const file = `${graph}.onnx`;
         const bytes = await readFile(path.join(pointer.dir, file));
-        const expected = graph === 'model' ? metadata.sha256 : metadata.files?.[file]?.sha256;
+        const expected = graph === 'model' ? metadata.sha256 : metadata.files?.find((f) => f.path === file)?.sha256;
         const actual = sha256(bytes);
         if (expected !== actual) throw new Error(`${file}: sha256 ${actual} does not match metadata (${expected ?? 'none recorded'})`);
         sessions[graph] = await InferenceSession.create(bytes);
