@@ -1,0 +1,255 @@
+/**
+ * `npm run models -- <command>`: the model registry's lifecycle from the command line.
+ *
+ * Exit codes: 0 done, 1 refused or failed (validation failed, unknown version, registry busy),
+ * 2 the command line itself is wrong. Errors are one line on stderr, without a stack trace.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from '../config';
+import { renderModelCard } from '../model-cards';
+import type { ChartData } from '../model-cards';
+import {
+  archiveVersion,
+  CHARTS_FILE,
+  currentUser,
+  DEFAULT_REGRESSION_TOLERANCE,
+  listModels,
+  promoteVersion,
+  readMetadata,
+  RegistryError,
+  rollback,
+  validateVersion,
+} from '../registry';
+import type { RegisteredVersion, ValidationReport } from '../registry';
+import { isVersion } from '../registry/semver';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+export const USAGE = `Usage: npm run models -- <command> [options]
+
+Commands:
+  list [model]                           every registered version: stage, headline metric vs baseline, created
+  validate <model> <version>             run the promotion checks and print them
+  promote <model> <version>              validate, then make the version production (the old one is archived)
+  rollback <model>                       restore the previous production version
+  archive <model> <version>              move a version to archived/
+  card <model> <version>                 write the version's model card (HTML) to a file
+
+Options:
+  --reason <text>     why, kept in the stage history (needed with --force)
+  --force             promote (or archive a production version) although checks fail; needs --reason
+  --who <name>        who is acting, for the history (default: the OS user)
+  --tolerance <x>     allowed relative regression of the headline metric (default ${DEFAULT_REGRESSION_TOLERANCE})
+  --out <file>        where \`card\` writes (default: ./<model>-<version>-card.html)
+  -h, --help          this help
+
+Models are read from MODELS_DIR (default ./models).
+Exit codes: 0 done, 1 refused or failed, 2 wrong usage.`;
+
+export interface ModelsCommandContext {
+  modelsDir: string;
+  out?: (line: string) => void;
+  err?: (line: string) => void;
+  /** Where relative --out paths resolve. */
+  cwd?: string;
+}
+
+class UsageError extends Error {}
+
+interface ParsedArgs {
+  positional: string[];
+  force: boolean;
+  help: boolean;
+  reason?: string;
+  who?: string;
+  tolerance?: number;
+  out?: string;
+}
+
+const VALUE_FLAGS = new Set(['--reason', '--who', '--tolerance', '--out']);
+
+function parseArgs(argv: string[]): ParsedArgs {
+  const parsed: ParsedArgs = { positional: [], force: false, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '-h' || arg === '--help') {
+      parsed.help = true;
+      continue;
+    }
+    if (arg === '--force') {
+      parsed.force = true;
+      continue;
+    }
+    if (arg.startsWith('--')) {
+      const equals = arg.indexOf('=');
+      const flag = equals > 0 ? arg.slice(0, equals) : arg;
+      if (!VALUE_FLAGS.has(flag)) throw new UsageError(`unknown option ${flag}`);
+      const value = equals > 0 ? arg.slice(equals + 1) : argv[++i];
+      if (value === undefined || (equals < 0 && value.startsWith('--'))) throw new UsageError(`${flag} needs a value`);
+      switch (flag) {
+        case '--reason':
+          if (!value.trim()) throw new UsageError('--reason must not be empty');
+          parsed.reason = value;
+          break;
+        case '--who':
+          parsed.who = value;
+          break;
+        case '--tolerance': {
+          const tolerance = Number(value);
+          if (!Number.isFinite(tolerance) || tolerance < 0) throw new UsageError(`--tolerance must be a non-negative number such as 0.02, got "${value}"`);
+          parsed.tolerance = tolerance;
+          break;
+        }
+        case '--out':
+          parsed.out = value;
+          break;
+      }
+      continue;
+    }
+    parsed.positional.push(arg);
+  }
+  return parsed;
+}
+
+function expectArgs(command: string, args: string[], names: string[], optional = 0): void {
+  const min = names.length - optional;
+  if (args.length < min || args.length > names.length) {
+    throw new UsageError(`${command} takes ${names.map((n, i) => (i >= min ? `[${n}]` : `<${n}>`)).join(' ')}`);
+  }
+  const versionIndex = names.indexOf('version');
+  if (versionIndex >= 0 && args[versionIndex] !== undefined && !isVersion(args[versionIndex]!)) {
+    throw new UsageError(`expected a version as MAJOR.MINOR.PATCH (e.g. 1.2.0), got "${args[versionIndex]}"`);
+  }
+}
+
+function formatMetric(value: number | null): string {
+  if (value === null) return '—';
+  return Number.isInteger(value) ? String(value) : value.toPrecision(3);
+}
+
+export function formatTable(versions: RegisteredVersion[]): string[] {
+  const header = ['MODEL', 'VERSION', 'STAGE', 'HEADLINE', 'BASELINE', 'CREATED'];
+  const rows = versions.map((v) => [
+    v.name,
+    v.version,
+    v.stage,
+    `${v.headlineMetric.name} ${formatMetric(v.headlineMetric.value)}`,
+    `${formatMetric(v.baselineValue)} (${v.baselineName})`,
+    v.created.slice(0, 10),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
+}
+
+function formatReport(report: ValidationReport): string[] {
+  const width = Math.max(...report.checks.map((c) => c.name.length));
+  return [
+    `${report.name} ${report.version} (${report.stage})`,
+    ...report.checks.map((check) => `  ${check.passed ? 'ok  ' : 'FAIL'}  ${check.name.padEnd(width)}  ${check.detail}`),
+    report.passed ? 'all checks passed' : `${report.checks.filter((c) => !c.passed).length} check(s) failed`,
+  ];
+}
+
+function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+export async function runModelsCommand(argv: string[], context: ModelsCommandContext): Promise<number> {
+  const out = context.out ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const err = context.err ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const { modelsDir } = context;
+  try {
+    const args = parseArgs(argv);
+    const [command, ...rest] = args.positional;
+    if (args.help || command === 'help') {
+      out(USAGE);
+      return EXIT_OK;
+    }
+    if (command === undefined) throw new UsageError('no command given');
+    if (args.force && !args.reason) throw new UsageError('--force needs --reason "why the checks may be overridden"');
+    const who = args.who ?? currentUser();
+
+    switch (command) {
+      case 'list': {
+        expectArgs(command, rest, ['model'], 1);
+        const versions = listModels(modelsDir, rest[0]);
+        if (versions.length === 0) out(rest[0] ? `no versions of ${rest[0]} are registered in ${modelsDir}` : `no model versions are registered in ${modelsDir}`);
+        else formatTable(versions).forEach((line) => out(line));
+        return EXIT_OK;
+      }
+      case 'validate': {
+        expectArgs(command, rest, ['model', 'version']);
+        const report = await validateVersion(modelsDir, rest[0]!, rest[1]!, { regressionTolerance: args.tolerance });
+        formatReport(report).forEach((line) => out(line));
+        return report.passed ? EXIT_OK : EXIT_FAILED;
+      }
+      case 'promote': {
+        expectArgs(command, rest, ['model', 'version']);
+        const [name, version] = [rest[0]!, rest[1]!];
+        const result = await promoteVersion(modelsDir, name, version, {
+          who,
+          reason: args.reason,
+          force: args.force ? { reason: args.reason! } : undefined,
+          regressionTolerance: args.tolerance,
+        });
+        if (result.forced) {
+          const failed = result.report.checks.filter((c) => !c.passed).map((c) => c.name);
+          err(`warning: promoted despite failed checks (${failed.join(', ')}); recorded with reason "${args.reason}"`);
+        }
+        out(`promoted ${name} ${version} to production${result.previous ? ` (${result.previous} archived)` : ''}`);
+        return EXIT_OK;
+      }
+      case 'rollback': {
+        expectArgs(command, rest, ['model']);
+        const result = await rollback(modelsDir, rest[0]!, { who, reason: args.reason });
+        const withdrawn = result.withdrawn ? `; ${result.withdrawn.version} back in ${result.withdrawn.to}` : '';
+        out(`rolled back ${rest[0]}: ${result.restored} is in production again${withdrawn}`);
+        return EXIT_OK;
+      }
+      case 'archive': {
+        expectArgs(command, rest, ['model', 'version']);
+        await archiveVersion(modelsDir, rest[0]!, rest[1]!, { who, reason: args.reason, force: args.force ? { reason: args.reason! } : undefined });
+        out(`archived ${rest[0]} ${rest[1]}`);
+        return EXIT_OK;
+      }
+      case 'card': {
+        expectArgs(command, rest, ['model', 'version']);
+        const [name, version] = [rest[0]!, rest[1]!];
+        const entry = listModels(modelsDir, name).find((v) => v.version === version);
+        if (!entry) throw new RegistryError('not-found', `${name} has no registered version ${version}`);
+        const dir = path.join(modelsDir, entry.dir);
+        const chartsFile = path.join(dir, CHARTS_FILE);
+        const charts = existsSync(chartsFile) ? (JSON.parse(readFileSync(chartsFile, 'utf8')) as ChartData[]) : [];
+        const target = path.resolve(context.cwd ?? process.cwd(), args.out ?? `${name}-${version}-card.html`);
+        writeFileSync(target, renderModelCard(readMetadata(dir), charts));
+        out(target);
+        return EXIT_OK;
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      err(`models: ${error.message} (see --help)`);
+      return EXIT_USAGE;
+    }
+    err(`models: ${oneLine(error instanceof Error ? error.message : String(error))}`);
+    return EXIT_FAILED;
+  }
+}
+
+if (require.main === module) {
+  let modelsDir: string;
+  try {
+    modelsDir = loadConfig().modelsDir;
+  } catch (error) {
+    process.stderr.write(`models: ${oneLine((error as Error).message)}\n`);
+    process.exit(EXIT_FAILED);
+  }
+  void runModelsCommand(process.argv.slice(2), { modelsDir }).then((code) => {
+    process.exitCode = code;
+  });
+}
