@@ -11,7 +11,7 @@ import { createLogger, type Logger } from '../logging';
 import { createProcessMetrics, type ProcessMetrics } from '../metrics';
 import { openStore, readAsOf, type Store } from '../store';
 import { startSubgraphServer, type RunningSubgraph, type SubgraphContext } from '../subgraph-server';
-import { locateProduction } from './locate';
+import { readProductionPointer } from '../registry';
 import { ModelSlot, type LoadedModel } from './model-slot';
 
 export interface ModelSubgraphDeps {
@@ -59,7 +59,7 @@ export async function startModelSubgraph<TContext extends SubgraphContext>(
   for (const slotSpec of spec.slots) {
     const slot = new ModelSlot({
       name: slotSpec.model,
-      locate: () => locateProduction(config.modelsDir, slotSpec.model),
+      locate: async () => readProductionPointer(config.modelsDir, slotSpec.model) ?? undefined,
       logger,
       metrics,
       reloadIntervalMs: config.modelReloadIntervalMs,

@@ -1,8 +1,8 @@
-/** `Query.models`: the model versions in production, read from the registry's folders. */
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+/** `Query.models`: every model's production version, as the registry records it. */
 import { DateTimeResolver } from 'graphql-scalars';
 import { Ctx, Field, Float, ObjectType, Query, Resolver } from 'type-graphql';
+import { MODEL_NAMES } from '../../src/config';
+import { getProduction } from '../../src/registry';
 import type { LibraryContext } from './context';
 
 @ObjectType({ description: 'One named figure of a model, measured on held-out data.' })
@@ -28,23 +28,20 @@ export class ModelInfo {
   @Field(() => DateTimeResolver)
   trainedAt!: Date;
 
-  @Field(() => ModelMetric, { nullable: true, description: 'The figure the promotion gate compares.' })
-  headlineMetric?: ModelMetric | null;
+  @Field(() => ModelMetric, { description: 'The figure the promotion gate compares.' })
+  headlineMetric!: ModelMetric;
 
   @Field(() => [ModelMetric], { description: 'Held-out metrics of this version.' })
   metrics!: ModelMetric[];
 
-  @Field(() => [ModelMetric], { description: 'The same metrics for the simple baseline it is compared with.' })
-  baselineMetrics!: ModelMetric[];
-}
+  @Field(() => String, { description: 'The simple baseline it is compared with.' })
+  baselineName!: string;
 
-interface MetadataShape {
-  name: string;
-  version: string;
-  stage: string;
-  created: string;
-  headlineMetric?: { name: string; value: number };
-  metrics?: { heldOut?: Record<string, number>; baseline?: { metrics?: Record<string, number> } };
+  @Field(() => [ModelMetric], { description: 'The baseline\'s figures on the same held-out data.' })
+  baselineMetrics!: ModelMetric[];
+
+  @Field(() => [ModelMetric], { description: 'On simulated data: the figures of the true probabilities (the ceiling). Empty otherwise.' })
+  oracleMetrics!: ModelMetric[];
 }
 
 function toMetrics(record: Record<string, number> | undefined): ModelMetric[] {
@@ -54,40 +51,29 @@ function toMetrics(record: Record<string, number> | undefined): ModelMetric[] {
 }
 
 export function readProductionModels(modelsDir: string): ModelInfo[] {
-  const productionDir = path.join(modelsDir, 'production');
-  let names: string[];
-  try {
-    names = readdirSync(productionDir).sort();
-  } catch {
-    return [];
-  }
   const models: ModelInfo[] = [];
-  for (const name of names) {
-    let versions: string[];
-    try {
-      versions = readdirSync(path.join(productionDir, name)).filter((v) => !v.startsWith('.'));
-    } catch {
-      continue;
-    }
-    for (const version of versions) {
-      const metadata = JSON.parse(readFileSync(path.join(productionDir, name, version, 'metadata.json'), 'utf8')) as MetadataShape;
-      models.push({
-        name: metadata.name,
-        version: metadata.version,
-        stage: 'production',
-        trainedAt: new Date(metadata.created),
-        headlineMetric: metadata.headlineMetric ? { name: metadata.headlineMetric.name, value: metadata.headlineMetric.value } : null,
-        metrics: toMetrics(metadata.metrics?.heldOut),
-        baselineMetrics: toMetrics(metadata.metrics?.baseline?.metrics),
-      });
-    }
+  for (const name of MODEL_NAMES) {
+    const production = getProduction(modelsDir, name);
+    if (!production) continue;
+    const { metadata } = production;
+    models.push({
+      name: metadata.name,
+      version: metadata.version,
+      stage: metadata.stage,
+      trainedAt: new Date(metadata.created),
+      headlineMetric: { name: metadata.headlineMetric.name, value: metadata.headlineMetric.value },
+      metrics: toMetrics(metadata.metrics.heldOut),
+      baselineName: metadata.metrics.baseline.name,
+      baselineMetrics: toMetrics(metadata.metrics.baseline.metrics),
+      oracleMetrics: toMetrics(metadata.metrics.oracle?.metrics),
+    });
   }
   return models;
 }
 
 @Resolver()
 export class ModelsResolver {
-  @Query(() => [ModelInfo], { description: "Every model's production version, with its held-out metrics and baseline." })
+  @Query(() => [ModelInfo], { description: "Every model's production version, with its held-out metrics next to its baseline." })
   models(@Ctx() ctx: LibraryContext): ModelInfo[] {
     return readProductionModels(ctx.modelsDir);
   }
