@@ -32,6 +32,24 @@ export interface RateLimit {
   windowSeconds: number;
 }
 
+export interface GatewayConfig {
+  /** Prefix of every Redis key the gateway writes (rate-limit counters, APQ cache). */
+  redisKeyPrefix: string;
+  /** A Redis command slower than this counts as Redis being down: the gateway never waits longer. */
+  redisCommandTimeoutMs: number;
+  apqTtlSeconds: number;
+  maxDepth: number;
+  maxAliases: number;
+  maxTokens: number;
+  maxDocumentBytes: number;
+  maxBodyBytes: number;
+  maxBatchOperations: number;
+  /** Largest `first` a client may ask for on any list field. */
+  maxListSize: number;
+  /** Largest estimated number of response nodes (list sizes multiplied along each path). */
+  maxEstimatedNodes: number;
+}
+
 export interface Config {
   nodeEnv: string;
   isProduction: boolean;
@@ -57,6 +75,8 @@ export interface Config {
   /** The gateway signs a short-lived token per request that subgraphs verify. */
   internalSecret: string;
   rateLimits: Record<Role, RateLimit>;
+  /** What the gateway accepts from clients, and how it uses Redis. */
+  gateway: GatewayConfig;
   /** How long the gateway waits for a subgraph before answering without its fields. */
   subgraphTimeoutMs: number;
   /** How often a model subgraph looks for a newly promoted version. */
@@ -139,6 +159,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwt,
     internalSecret: env.INTERNAL_JWT_SECRET ?? DEVELOPMENT_INTERNAL_SECRET,
     rateLimits,
+    gateway: {
+      redisKeyPrefix: env.REDIS_KEY_PREFIX ?? 'shelfmark:',
+      redisCommandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 250),
+      apqTtlSeconds: integer(env, 'APQ_TTL_SECONDS', 86_400),
+      maxDepth: integer(env, 'GATEWAY_MAX_DEPTH', 12),
+      maxAliases: integer(env, 'GATEWAY_MAX_ALIASES', 30),
+      maxTokens: integer(env, 'GATEWAY_MAX_TOKENS', 10_000),
+      maxDocumentBytes: integer(env, 'GATEWAY_MAX_DOCUMENT_BYTES', 64 * 1024),
+      maxBodyBytes: integer(env, 'GATEWAY_MAX_BODY_BYTES', 256 * 1024),
+      maxBatchOperations: integer(env, 'GATEWAY_MAX_BATCH_OPERATIONS', 10),
+      maxListSize: integer(env, 'GATEWAY_MAX_LIST_SIZE', 500),
+      maxEstimatedNodes: integer(env, 'GATEWAY_MAX_ESTIMATED_NODES', 50_000),
+    },
     subgraphTimeoutMs: integer(env, 'SUBGRAPH_TIMEOUT_MS', 3000),
     modelReloadIntervalMs: integer(env, 'MODEL_RELOAD_INTERVAL_MS', 1000),
     logLevel,

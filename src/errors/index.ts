@@ -11,7 +11,13 @@ export enum ErrorCode {
   PERSISTED_QUERY_NOT_FOUND = 'PERSISTED_QUERY_NOT_FOUND',
   BAD_USER_INPUT = 'BAD_USER_INPUT',
   MODEL_UNAVAILABLE = 'MODEL_UNAVAILABLE',
+  /** A subgraph that serves no model (the library) did not answer in time. */
+  SUBGRAPH_UNAVAILABLE = 'SUBGRAPH_UNAVAILABLE',
   QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX',
+  /** The request body or the GraphQL document is larger than the gateway accepts (HTTP 413). */
+  PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
+  /** An HTTP request batches more operations than the gateway accepts. */
+  BATCH_TOO_LARGE = 'BATCH_TOO_LARGE',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 
