@@ -92,7 +92,7 @@ export async function trainChurn(store: Store, options: TrainOptions): Promise<T
         ...(oracle ? { oracle: { metrics: { ...classifierFigures(oracle, testLabels) } } } : {}),
       },
       headlineMetric: { name: 'auc', value: heldOut.auc, higherIsBetter: true },
-      hyperparameters: { ...CHURN_PARAMS, seed } as Record<string, number>,
+      hyperparameters: { ...CHURN_PARAMS, seed },
       serving: {
         reference: featureMedians(train.values, train.memberIds.length, d),
         riskThresholds: CHURN_RISK_THRESHOLDS,

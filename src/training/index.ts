@@ -7,6 +7,7 @@ import type { ModelName } from '../config';
 import { promoteVersion, registerVersion, type RegisteredModel } from '../registry';
 import type { Store } from '../store';
 import { trainChurn } from './churn';
+import { trainOverdue } from './overdue';
 import type { TrainedModel, TrainOptions } from './types';
 
 export type { Progress, TrainedModel, TrainOptions } from './types';
@@ -14,6 +15,7 @@ export type { Progress, TrainedModel, TrainOptions } from './types';
 export type Trainer = (store: Store, options: TrainOptions) => Promise<TrainedModel>;
 
 export const TRAINERS: Partial<Record<ModelName, Trainer>> = {
+  overdue: trainOverdue,
   churn: trainChurn,
 };
 

@@ -1,0 +1,169 @@
+/**
+ * Overdue features: what was known about a loan and its borrower when the book went out
+ * (plus the renewals since). The label is "returned after its final due date" (or, for a loan
+ * still out, already past it on the system date).
+ *
+ * Contract: `overdueFeatures` takes loans and the borrowers' full loan histories and is the
+ * one place features are computed, for training and serving alike. Loaders fetch those rows
+ * with one query per table: by loan ids (serving), by members' open loans (serving) or by a
+ * checkout window (training).
+ */
+import type { Store } from '../store';
+import { dayToMs, daysBetween } from '../util/dates';
+
+export const OVERDUE_FEATURES = [
+  { name: 'member_late_share', type: 'numeric', description: "Share of the borrower's loans returned before this checkout that came back late (smoothed towards 10%)" },
+  { name: 'member_returned_loans', type: 'count', description: 'Loans the borrower had returned before this checkout' },
+  { name: 'member_loans_365d', type: 'count', description: 'Checkouts by the borrower in the year before this one' },
+  { name: 'member_open_loans', type: 'count', description: 'Other loans the borrower had out at checkout' },
+  { name: 'member_tenure_days', type: 'numeric', description: 'Days from joining to this checkout' },
+  { name: 'loan_days', type: 'numeric', description: 'Days from checkout to the final due date' },
+  { name: 'renewals', type: 'count', description: 'Renewals of this loan' },
+  { name: 'due_month_sin', type: 'numeric', description: 'Season of the due date (sine of the month angle)' },
+  { name: 'due_month_cos', type: 'numeric', description: 'Season of the due date (cosine of the month angle)' },
+  { name: 'book_popularity', type: 'numeric', description: 'log(1 + Goodreads ratings count) of the title' },
+  { name: 'is_dvd', type: 'binary', description: 'The item is a DVD (one-week loans)' },
+  { name: 'is_large_print', type: 'binary', description: 'The item is large print' },
+  { name: 'is_children', type: 'binary', description: "The item is from a children's or teen collection" },
+] as const;
+
+export const OVERDUE_FEATURE_NAMES: readonly string[] = OVERDUE_FEATURES.map((f) => f.name);
+
+/** Smoothing of the borrower's late share: LATE_PRIOR_WEIGHT pseudo-loans at LATE_PRIOR_RATE. */
+const LATE_PRIOR_RATE = 0.1;
+const LATE_PRIOR_WEIGHT = 2;
+
+export interface LoanRecord {
+  id: number;
+  member_id: number;
+  book_id: number;
+  checked_out_at: string;
+  due_at: string;
+  returned_at: string | null;
+  renewals: number;
+}
+
+export interface BookRecord {
+  id: number;
+  collection: string;
+  ratings_count: number;
+}
+
+export interface OverdueFeatureBatch {
+  loanIds: number[];
+  values: Float32Array;
+}
+
+/** Was the loan late, as known on `asOf`? Undefined while it is out and not yet due. */
+export function loanWasLate(loan: LoanRecord, asOf: string): boolean | undefined {
+  if (loan.returned_at !== null && loan.returned_at <= asOf) return loan.returned_at > loan.due_at;
+  return loan.due_at < asOf ? true : undefined;
+}
+
+/**
+ * Features of `targets`. `histories` holds every loan of the borrowers (any order); only what
+ * was known on each target's checkout day is used, except the target's own renewals.
+ */
+export function overdueFeatures(
+  targets: readonly LoanRecord[],
+  histories: readonly LoanRecord[],
+  books: ReadonlyMap<number, BookRecord>,
+  joinedAt: ReadonlyMap<number, string>,
+): OverdueFeatureBatch {
+  const byMember = new Map<number, LoanRecord[]>();
+  for (const loan of histories) {
+    const list = byMember.get(loan.member_id);
+    if (list) list.push(loan);
+    else byMember.set(loan.member_id, [loan]);
+  }
+  const d = OVERDUE_FEATURES.length;
+  const values = new Float32Array(targets.length * d);
+  targets.forEach((loan, i) => {
+    const checkout = loan.checked_out_at;
+    const yearBefore = dayToMs(checkout) - 365 * 86_400_000;
+    let returned = 0, late = 0, lastYear = 0, open = 0;
+    for (const other of byMember.get(loan.member_id) ?? []) {
+      if (other.id === loan.id || other.checked_out_at > checkout) continue;
+      if (other.returned_at !== null && other.returned_at < checkout) {
+        returned++;
+        if (other.returned_at > other.due_at) late++;
+      } else if (other.checked_out_at <= checkout) open++;
+      if (dayToMs(other.checked_out_at) >= yearBefore) lastYear++;
+    }
+    const book = books.get(loan.book_id);
+    const collection = book?.collection ?? '';
+    const month = Number(loan.due_at.slice(5, 7)) - 1;
+    const angle = (2 * Math.PI * month) / 12;
+    const joined = joinedAt.get(loan.member_id) ?? checkout;
+    values.set(
+      [
+        (late + LATE_PRIOR_RATE * LATE_PRIOR_WEIGHT) / (returned + LATE_PRIOR_WEIGHT),
+        returned,
+        lastYear,
+        open,
+        Math.max(0, daysBetween(joined, checkout)),
+        daysBetween(checkout, loan.due_at),
+        loan.renewals,
+        Math.sin(angle),
+        Math.cos(angle),
+        Math.log1p(book?.ratings_count ?? 0),
+        collection === 'DVD' ? 1 : 0,
+        collection === 'Large Print' ? 1 : 0,
+        /^(Child|YA)/.test(collection) ? 1 : 0,
+      ],
+      i * d,
+    );
+  });
+  return { loanIds: targets.map((l) => l.id), values };
+}
+
+const LOAN_COLUMNS = ['id', 'member_id', 'book_id', 'checked_out_at', 'due_at', 'returned_at', 'renewals'] as const;
+
+async function booksAndMembers(store: Store, targets: readonly LoanRecord[]) {
+  const bookIds = [...new Set(targets.map((l) => l.book_id))];
+  const memberIds = [...new Set(targets.map((l) => l.member_id))];
+  const [books, members] = await Promise.all([
+    bookIds.length ? store.db.selectFrom('books').select(['id', 'collection', 'ratings_count']).where('id', 'in', bookIds).execute() : [],
+    memberIds.length ? store.db.selectFrom('members').select(['id', 'joined_at']).where('id', 'in', memberIds).execute() : [],
+  ]);
+  return { books: new Map(books.map((b) => [b.id, b])), joinedAt: new Map(members.map((m) => [m.id, m.joined_at])) };
+}
+
+/**
+ * Serving: the loans with these ids and their features. One query on loans (the targets and
+ * their borrowers' histories together), one on books, one on members.
+ */
+export async function overdueFeaturesForLoans(store: Store, loanIds: readonly number[]): Promise<{ loans: LoanRecord[]; features: OverdueFeatureBatch }> {
+  if (loanIds.length === 0) return { loans: [], features: { loanIds: [], values: new Float32Array(0) } };
+  const wanted = new Set(loanIds);
+  const histories = await store.db
+    .selectFrom('loans')
+    .select(LOAN_COLUMNS)
+    .where('member_id', 'in', (eb) => eb.selectFrom('loans').select('member_id').where('id', 'in', [...wanted]))
+    .execute();
+  const loans = histories.filter((l) => wanted.has(l.id));
+  const { books, joinedAt } = await booksAndMembers(store, loans);
+  return { loans, features: overdueFeatures(loans, histories, books, joinedAt) };
+}
+
+/** Serving: the open loans (not returned on `asOf`) of these members, with their features. */
+export async function overdueFeaturesForMembers(store: Store, memberIds: readonly number[], asOf: string): Promise<{ loans: LoanRecord[]; features: OverdueFeatureBatch }> {
+  if (memberIds.length === 0) return { loans: [], features: { loanIds: [], values: new Float32Array(0) } };
+  const histories = await store.db.selectFrom('loans').select(LOAN_COLUMNS).where('member_id', 'in', [...new Set(memberIds)]).where('checked_out_at', '<=', asOf).execute();
+  const open = histories.filter((l) => l.returned_at === null || l.returned_at > asOf);
+  const { books, joinedAt } = await booksAndMembers(store, open);
+  return { loans: open, features: overdueFeatures(open, histories, books, joinedAt) };
+}
+
+/** Training: every loan checked out in [from, to), with features and the label known on `asOf`. */
+export async function overdueTrainingSet(store: Store, from: string, to: string, asOf: string) {
+  const histories = await store.db.selectFrom('loans').select(LOAN_COLUMNS).where('checked_out_at', '<', to).execute();
+  const targets = histories.filter((l) => l.checked_out_at >= from && loanWasLate(l, asOf) !== undefined);
+  const [books, members] = await Promise.all([
+    store.db.selectFrom('books').select(['id', 'collection', 'ratings_count']).execute(),
+    store.db.selectFrom('members').select(['id', 'joined_at']).execute(),
+  ]);
+  const features = overdueFeatures(targets, histories, new Map(books.map((b) => [b.id, b])), new Map(members.map((m) => [m.id, m.joined_at])));
+  const labels = Uint8Array.from(targets, (l) => (loanWasLate(l, asOf) ? 1 : 0));
+  return { loans: targets, features, labels };
+}
