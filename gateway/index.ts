@@ -1,23 +1,40 @@
 /**
  * The gateway (:4000): Apollo Server running @apollo/gateway from the committed supergraph.
- * It authenticates the client, relays a signed identity to each subgraph, and answers
- * /health/live, /health/ready and /metrics.
+ * This is its composition root; each concern lives in its own folder:
+ *
+ *   /graphql  authenticate (auth/) → body size and batch limits (limits/) → documentId aliases
+ *             (persisted-queries/) → rate limit (rate-limit/) → Apollo, with the plugins for
+ *             persisted queries, query limits and partial answers (availability/)
+ *   GET /     GraphiQL from the gateway's own bundle (graphiql/)
+ *   /health/live, /health/ready (200 only when every subgraph answers), /metrics
+ *
+ * Each subgraph request carries a short-lived identity token signed by the gateway; subgraphs
+ * answer nothing without it.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { existsSync } from 'node:fs';
+import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
-import express from 'express';
-import { GraphQLError } from 'graphql';
-import type { Config, SubgraphName } from '../src/config';
+import express, { type ErrorRequestHandler } from 'express';
+import { DEVELOPMENT_INTERNAL_SECRET, DEVELOPMENT_JWT_SECRET, type Config, type SubgraphName } from '../src/config';
 import { ErrorCode } from '../src/errors';
 import { IDENTITY_HEADER, signInternalIdentity, type Identity } from '../src/identity';
 import { createLogger, type Logger } from '../src/logging';
 import { createProcessMetrics } from '../src/metrics';
-import { AuthenticationError, bearerToken, verifyClientToken } from './auth';
+import { authenticate, identityOf } from './auth';
+import { availability, fieldOwnership, SubgraphDataSource } from './availability';
+import { createErrorFormatter, sendError } from './errors';
+import { exampleTabs, graphiql } from './graphiql';
+import { bodyErrors, httpLimits, queryLimits, type LimitEvents } from './limits';
+import { createGatewayMetrics } from './metrics';
+import { documentIdAliases, loadManifest, manifestPath, MemoryKeyValueCache, persistedQueries, RedisKeyValueCache, type KeyValueCache, type PersistedOperation } from './persisted-queries';
+import { operationsDir } from './persisted-queries/manifest';
+import { MemoryWindowCounter, RedisWindowCounter, ResilientWindowCounter, rateLimit, type WindowCounter } from './rate-limit';
+import { connectGatewayRedis, type GatewayRedis } from './redis';
 import { healthUrl, loadSupergraph, subgraphsIn } from './subgraphs';
 
 export interface GatewayContext {
@@ -41,36 +58,82 @@ async function subgraphReady(url: string, timeoutMs: number): Promise<boolean> {
   }
 }
 
-function unauthenticated(message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
+/** Production must never run with a secret anyone can read in this repository. */
+function refuseDevelopmentSecrets(config: Config): void {
+  if (!config.isProduction) return;
+  if (config.jwt.usesDevelopmentSecret || config.jwt.verifyKey === DEVELOPMENT_JWT_SECRET) {
+    throw new Error('refusing to start with NODE_ENV=production and the development JWT secret: set JWT_SECRET or JWT_PUBLIC_KEY');
+  }
+  if (config.internalSecret === DEVELOPMENT_INTERNAL_SECRET) {
+    throw new Error('refusing to start with NODE_ENV=production and the development INTERNAL_JWT_SECRET');
+  }
+}
+
+function readManifest(config: Config, logger: Logger): ReadonlyMap<string, PersistedOperation> {
+  const file = manifestPath(config.projectRoot);
+  if (!existsSync(file)) {
+    logger.warn({ file }, 'no persisted-query manifest: partners can run nothing until `npm run pq:manifest` writes one');
+    return new Map();
+  }
+  return loadManifest(file);
 }
 
 export async function startGateway(config: Config, port: number = config.ports.gateway, logger: Logger = createLogger('gateway', config.logLevel)): Promise<RunningGateway> {
+  refuseDevelopmentSecrets(config);
   const supergraphSdl = loadSupergraph(config);
   const subgraphs = subgraphsIn(supergraphSdl);
   const metrics = createProcessMetrics('gateway');
+  const counters = createGatewayMetrics(metrics.registry);
+  const limits = config.gateway;
+
+  const redis: GatewayRedis | undefined = config.redisUrl
+    ? await connectGatewayRedis({ url: config.redisUrl, commandTimeoutMs: limits.redisCommandTimeoutMs, logger })
+    : undefined;
+  const memoryCounter = new MemoryWindowCounter();
+  const counter: WindowCounter = redis
+    ? new ResilientWindowCounter(new RedisWindowCounter(redis.client, limits.redisKeyPrefix), memoryCounter, redis.isReady, {
+        onFallback: (reason) => counters.redisFallbacks.inc({ use: 'rate_limit', reason }),
+      })
+    : memoryCounter;
+  const apqCache: KeyValueCache = redis
+    ? new RedisKeyValueCache(redis.client, limits.redisKeyPrefix, redis.isReady, new MemoryKeyValueCache(), () => counters.redisFallbacks.inc({ use: 'apq', reason: 'error' }))
+    : new MemoryKeyValueCache();
+  const limitEvents: LimitEvents = { onRefused: (limit) => counters.limitRefusals.inc({ limit }) };
 
   const gateway = new ApolloGateway({
     supergraphSdl,
     buildService: ({ name }) =>
-      new RemoteGraphQLDataSource<GatewayContext>({
+      new SubgraphDataSource<GatewayContext & Record<string, unknown>>({
+        name,
         url: config.subgraphUrls[name as SubgraphName],
-        fetcher: (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(config.subgraphTimeoutMs) }),
-        willSendRequest: ({ request, context }) => {
-          request.http?.headers.set(IDENTITY_HEADER, context.internalToken);
+        timeoutMs: config.subgraphTimeoutMs,
+        logger,
+        prepare: (headers, context) => {
+          if (typeof context.internalToken === 'string') headers.set(IDENTITY_HEADER, context.internalToken);
         },
       }),
   });
 
   const app = express();
+  app.disable('x-powered-by');
   const httpServer = http.createServer(app);
   const server = new ApolloServer<GatewayContext>({
     gateway,
     csrfPrevention: true,
-    includeStacktraceInErrorResponses: !config.isProduction,
+    // Details of unexpected errors go to the log (see createErrorFormatter), never to clients.
+    includeStacktraceInErrorResponses: false,
     introspection: true,
+    allowBatchedHttpRequests: true,
+    persistedQueries: { cache: apqCache, ttl: limits.apqTtlSeconds },
+    formatError: createErrorFormatter(logger, { logDetails: !config.isProduction }),
     logger,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled()],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginLandingPageDisabled(),
+      persistedQueries({ manifest: readManifest(config, logger) }),
+      queryLimits(limits, limitEvents),
+      availability({ ownership: fieldOwnership(supergraphSdl), onUnavailable: (subgraph) => counters.subgraphUnavailable.inc({ subgraph }) }),
+    ],
   });
   await server.start();
 
@@ -80,11 +143,14 @@ export async function startGateway(config: Config, port: number = config.ports.g
   app.get('/health/ready', async (_req, res) => {
     const checks = await Promise.all(subgraphs.map(async (name) => [name, await subgraphReady(config.subgraphUrls[name], 1000)] as const));
     const ready = checks.every(([, ok]) => ok);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', subgraphs: Object.fromEntries(checks) });
+    // Redis down degrades (in-process fallbacks) but does not make the gateway unready.
+    const redisState = redis ? (redis.isReady() ? 'ready' : 'unavailable') : 'not configured';
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', subgraphs: Object.fromEntries(checks), redis: redisState });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+  app.use(graphiql({ projectRoot: config.projectRoot, tabs: exampleTabs(operationsDir(config.projectRoot)) }));
   app.use(
     '/graphql',
     (_req, res, next) => {
@@ -92,19 +158,23 @@ export async function startGateway(config: Config, port: number = config.ports.g
       res.on('finish', () => end({ status: String(res.statusCode) }));
       next();
     },
-    express.json({ limit: '1mb' }),
+    authenticate({ jwt: config.jwt, onRefused: () => counters.authFailures.inc() }),
+    ...httpLimits(limits, limitEvents),
+    documentIdAliases(),
+    rateLimit({ limits: config.rateLimits, counter, onLimited: (identity) => counters.rateLimited.inc({ role: identity.role }) }),
     expressMiddleware(server, {
-      context: async ({ req }) => {
-        try {
-          const identity = verifyClientToken(bearerToken(req.headers.authorization), config.jwt);
-          return { identity, internalToken: signInternalIdentity(identity, config.internalSecret) };
-        } catch (error) {
-          if (error instanceof AuthenticationError) throw unauthenticated(error.message);
-          throw error;
-        }
+      context: async ({ res }) => {
+        const identity = identityOf(res.locals);
+        return { identity, internalToken: signInternalIdentity(identity, config.internalSecret) };
       },
     }),
   );
+  app.use('/graphql', bodyErrors(limits, limitEvents));
+  const unexpected: ErrorRequestHandler = (error: Error, req, res, _next) => {
+    logger.error({ err: config.isProduction ? error.message : error, path: req.path }, 'unexpected error outside GraphQL execution');
+    if (!res.headersSent) sendError(res, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
+  };
+  app.use(unexpected);
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -112,6 +182,14 @@ export async function startGateway(config: Config, port: number = config.ports.g
   });
   const actualPort = (httpServer.address() as AddressInfo).port;
   const url = `http://${config.host}:${actualPort}/graphql`;
-  logger.info({ url, subgraphs }, `gateway listening at ${url}`);
-  return { url, port: actualPort, stop: () => server.stop() };
+  logger.info({ url, subgraphs, redis: redis ? 'configured' : 'in-process' }, `gateway listening at ${url}`);
+  return {
+    url,
+    port: actualPort,
+    stop: async () => {
+      await server.stop();
+      memoryCounter.close();
+      await redis?.close();
+    },
+  };
 }

@@ -3,9 +3,12 @@
  * configured key with the algorithm pinned (HS256 secret or RS256 public key), `exp` and `sub`
  * required, issuer and audience checked, a small configured clock tolerance.
  */
+import type { RequestHandler } from 'express';
 import jwt from 'jsonwebtoken';
 import { ROLES, type Config, type Role } from '../../src/config';
+import { ErrorCode } from '../../src/errors';
 import type { Identity } from '../../src/identity';
+import { sendError } from '../errors';
 
 export class AuthenticationError extends Error {}
 
@@ -49,4 +52,40 @@ export function signDevelopmentToken(config: Config, identity: Identity, ttl: st
     audience: config.jwt.audience,
     expiresIn: ttl as jwt.SignOptions['expiresIn'],
   });
+}
+
+/** The identity `authenticate` verified, kept on `res.locals` for the middleware after it. */
+export function identityOf(locals: Record<string, unknown>): Identity {
+  const identity = locals.identity as Identity | undefined;
+  if (!identity) throw new Error('no verified identity on this request: authenticate() must run first');
+  return identity;
+}
+
+export interface AuthenticateOptions {
+  jwt: Config['jwt'];
+  /** Fires for every refused token, with the reason (for the log and the metrics). */
+  onRefused?: (reason: string) => void;
+}
+
+/**
+ * Express middleware: verifies the bearer token before anything else reads the request (the body
+ * is not even parsed for a stranger), and answers 401 UNAUTHENTICATED with a `WWW-Authenticate`
+ * challenge when it is missing or invalid.
+ */
+export function authenticate({ jwt: jwtConfig, onRefused }: AuthenticateOptions): RequestHandler {
+  return (req, res, next) => {
+    try {
+      res.locals.identity = verifyClientToken(bearerToken(req.headers.authorization), jwtConfig);
+      next();
+    } catch (error) {
+      if (!(error instanceof AuthenticationError)) {
+        next(error);
+        return;
+      }
+      onRefused?.(error.message);
+      // RFC 6750: a request with no credentials gets the bare challenge, a bad token the error.
+      res.setHeader('WWW-Authenticate', req.headers.authorization ? 'Bearer realm="shelfmark", error="invalid_token"' : 'Bearer realm="shelfmark"');
+      sendError(res, 401, ErrorCode.UNAUTHENTICATED, error.message);
+    }
+  };
 }

@@ -1,0 +1,146 @@
+/**
+ * Query limits, checked before the work they guard against is done:
+ * - HTTP: body size (413 PAYLOAD_TOO_LARGE, enforced while reading, so an oversized body is
+ *   never held in memory) and operations per batch (400 BATCH_TOO_LARGE);
+ * - before parsing: document size (413 PAYLOAD_TOO_LARGE), then tokens, depth and aliases
+ *   (400 QUERY_TOO_COMPLEX), measured on a parse that stops at the token limit and remembered
+ *   per document hash, so GraphQL validation never runs on a document built to be expensive;
+ * - before execution: `first` above the list maximum and the estimated response size
+ *   (400 QUERY_TOO_COMPLEX, variables included), and introspection for partners (403 FORBIDDEN).
+ */
+import type { ApolloServerPlugin } from '@apollo/server';
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import { GraphQLError, parse } from 'graphql';
+import type { GatewayConfig } from '../../src/config';
+import { ErrorCode } from '../../src/errors';
+import type { Identity } from '../../src/identity';
+import { httpError, sendError } from '../errors';
+import { documentShape, estimatedNodes, STANDARD_INTROSPECTION_DEPTH, type DocumentShape } from './analysis';
+
+export { documentShape, estimatedNodes, STANDARD_INTROSPECTION_DEPTH } from './analysis';
+
+export type QueryLimits = Pick<GatewayConfig, 'maxDepth' | 'maxAliases' | 'maxTokens' | 'maxDocumentBytes' | 'maxListSize' | 'maxEstimatedNodes'>;
+export type HttpLimits = Pick<GatewayConfig, 'maxBodyBytes' | 'maxBatchOperations'>;
+
+/** Which limit refused a request, in `extensions.limit`, for clients and for /metrics. */
+export type LimitName = 'bodyBytes' | 'batchOperations' | 'documentBytes' | 'tokens' | 'depth' | 'aliases' | 'introspectionDepth' | 'listSize' | 'estimatedNodes' | 'introspection';
+
+export interface LimitEvents {
+  /** Fires for each request a limit refuses. */
+  onRefused?(limit: LimitName): void;
+}
+
+function tooComplex(limit: LimitName, message: string, allowed: number, found: number): GraphQLError {
+  return httpError(400, ErrorCode.QUERY_TOO_COMPLEX, message, { limit, allowed, found });
+}
+
+/** Express middleware: the JSON body parser with the size limit, then the batch limit. */
+export function httpLimits({ maxBodyBytes, maxBatchOperations }: HttpLimits, events: LimitEvents = {}): RequestHandler[] {
+  return [
+    express.json({ limit: maxBodyBytes }),
+    (req, res, next) => {
+      if (Array.isArray(req.body) && req.body.length > maxBatchOperations) {
+        events.onRefused?.('batchOperations');
+        sendError(res, 400, ErrorCode.BATCH_TOO_LARGE, `a batch may hold at most ${maxBatchOperations} operations; this one holds ${req.body.length}`, {
+          limit: 'batchOperations', allowed: maxBatchOperations, found: req.body.length,
+        });
+        return;
+      }
+      next();
+    },
+  ];
+}
+
+/** Express error handler for what the body parser refuses, answered in the GraphQL error shape. */
+export function bodyErrors({ maxBodyBytes }: HttpLimits, events: LimitEvents = {}): ErrorRequestHandler {
+  return (error: { type?: string; status?: number; message?: string }, _req, res, next) => {
+    if (error.type === 'entity.too.large') {
+      events.onRefused?.('bodyBytes');
+      sendError(res, 413, ErrorCode.PAYLOAD_TOO_LARGE, `request body larger than ${maxBodyBytes} bytes`, { limit: 'bodyBytes', allowed: maxBodyBytes });
+    } else if (error.type === 'entity.parse.failed' || error.type === 'charset.unsupported' || error.type === 'encoding.unsupported') {
+      sendError(res, 400, ErrorCode.BAD_USER_INPUT, `request body is not valid JSON: ${error.message ?? ''}`.trim());
+    } else next(error);
+  };
+}
+
+type Verdict = { shape: DocumentShape } | { refusal: GraphQLError };
+
+/** Measures a document without letting it cost more than the token limit to parse. */
+function measure(source: string, limits: QueryLimits): Verdict {
+  const bytes = Buffer.byteLength(source, 'utf8');
+  if (bytes > limits.maxDocumentBytes) {
+    return { refusal: httpError(413, ErrorCode.PAYLOAD_TOO_LARGE, `GraphQL document is ${bytes} bytes; at most ${limits.maxDocumentBytes} are accepted`, { limit: 'documentBytes', allowed: limits.maxDocumentBytes, found: bytes }) };
+  }
+  let shape: DocumentShape;
+  try {
+    shape = documentShape(parse(source, { maxTokens: limits.maxTokens, noLocation: true }));
+  } catch (error) {
+    if (error instanceof GraphQLError && /more than \d+ tokens/.test(error.message)) {
+      return { refusal: tooComplex('tokens', `GraphQL document has more than ${limits.maxTokens} tokens`, limits.maxTokens, limits.maxTokens + 1) };
+    }
+    // Any other syntax error is Apollo's to report, as GRAPHQL_PARSE_FAILED with its location.
+    return { shape: { depth: 0, aliases: 0, introspectionDepth: 0 } };
+  }
+  if (shape.depth > limits.maxDepth) return { refusal: tooComplex('depth', `query depth ${shape.depth} exceeds the maximum of ${limits.maxDepth}`, limits.maxDepth, shape.depth) };
+  if (shape.aliases > limits.maxAliases) return { refusal: tooComplex('aliases', `query uses ${shape.aliases} aliases; at most ${limits.maxAliases} are allowed`, limits.maxAliases, shape.aliases) };
+  if (shape.introspectionDepth > STANDARD_INTROSPECTION_DEPTH) {
+    return { refusal: tooComplex('introspectionDepth', `introspection depth ${shape.introspectionDepth} exceeds that of the standard introspection query (${STANDARD_INTROSPECTION_DEPTH})`, STANDARD_INTROSPECTION_DEPTH, shape.introspectionDepth) };
+  }
+  return { shape };
+}
+
+/** Remembers verdicts by document hash, the oldest forgotten first, so a repeated document is measured once. */
+class VerdictCache {
+  private readonly verdicts = new Map<string, Verdict>();
+  constructor(private readonly maxEntries: number) {}
+  get(hash: string, compute: () => Verdict): Verdict {
+    const known = this.verdicts.get(hash);
+    if (known) return known;
+    const verdict = compute();
+    this.verdicts.set(hash, verdict);
+    if (this.verdicts.size > this.maxEntries) this.verdicts.delete(this.verdicts.keys().next().value!);
+    return verdict;
+  }
+}
+
+interface WithIdentity {
+  identity: Identity;
+}
+
+/** Apollo plugin for the document and operation limits. */
+export function queryLimits(limits: QueryLimits, events: LimitEvents = {}): ApolloServerPlugin<WithIdentity> {
+  const verdicts = new VerdictCache(1000);
+  const refuse = (error: GraphQLError): never => {
+    events.onRefused?.(error.extensions.limit as LimitName);
+    throw error;
+  };
+  return {
+    async requestDidStart() {
+      let shape: DocumentShape | undefined;
+      return {
+        /** Fires once the document text is known (sent, registered or from the APQ cache), before Apollo parses it. */
+        async didResolveSource({ source, queryHash }) {
+          const verdict = verdicts.get(queryHash, () => measure(source, limits));
+          if ('refusal' in verdict) refuse(verdict.refusal);
+          else shape = verdict.shape;
+        },
+        /** Fires after validation, when the operation and its variables are known. */
+        async didResolveOperation({ contextValue, document, operation, schema, request }) {
+          if (shape && shape.introspectionDepth > 0 && contextValue.identity.role === 'partner') {
+            // Partners reach here only through registered operations; this keeps it so if one ever introspects.
+            events.onRefused?.('introspection');
+            throw httpError(403, ErrorCode.FORBIDDEN, 'introspection is available to staff and analysts only', { limit: 'introspection' });
+          }
+          if (!operation) return;
+          const cost = estimatedNodes(schema, document, operation, request.variables ?? {});
+          if (cost.largestList && cost.largestList.size > limits.maxListSize) {
+            refuse(tooComplex('listSize', `${cost.largestList.field}(first: ${cost.largestList.size}) asks for more than ${limits.maxListSize} items`, limits.maxListSize, cost.largestList.size));
+          }
+          if (cost.nodes > limits.maxEstimatedNodes) {
+            refuse(tooComplex('estimatedNodes', `query would return about ${cost.nodes} values (list sizes multiplied along each path); at most ${limits.maxEstimatedNodes} are allowed`, limits.maxEstimatedNodes, cost.nodes));
+          }
+        },
+      };
+    },
+  };
+}

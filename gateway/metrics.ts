@@ -1,0 +1,44 @@
+/** The gateway's own counters, registered beside the process metrics every Shelfmark process has. */
+import { Counter, type Registry } from 'prom-client';
+
+export interface GatewayMetrics {
+  authFailures: Counter;
+  rateLimited: Counter<'role'>;
+  redisFallbacks: Counter<'use' | 'reason'>;
+  limitRefusals: Counter<'limit'>;
+  subgraphUnavailable: Counter<'subgraph'>;
+}
+
+export function createGatewayMetrics(registry: Registry): GatewayMetrics {
+  return {
+    authFailures: new Counter({
+      name: 'gateway_auth_failures_total',
+      help: 'Requests refused with 401 (missing, expired, forged or misaddressed tokens)',
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: 'gateway_rate_limited_total',
+      help: 'Requests refused with 429, by role',
+      labelNames: ['role'],
+      registers: [registry],
+    }),
+    redisFallbacks: new Counter({
+      name: 'gateway_redis_fallback_total',
+      help: 'Operations served by the in-process fallback because Redis could not be used (use: rate_limit or apq)',
+      labelNames: ['use', 'reason'],
+      registers: [registry],
+    }),
+    limitRefusals: new Counter({
+      name: 'gateway_limit_refusals_total',
+      help: 'Requests refused by a query or HTTP limit, by limit',
+      labelNames: ['limit'],
+      registers: [registry],
+    }),
+    subgraphUnavailable: new Counter({
+      name: 'gateway_subgraph_unavailable_total',
+      help: 'Operations answered without the fields of a subgraph that was down or too slow',
+      labelNames: ['subgraph'],
+      registers: [registry],
+    }),
+  };
+}

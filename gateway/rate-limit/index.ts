@@ -1,0 +1,105 @@
+/**
+ * Rate limits per identity (role and subject), with graphql-rate-limit deciding and a
+ * `WindowCounter` counting. Every operation counts: a batched HTTP request of five operations
+ * costs five. Every answer carries `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`
+ * and `RateLimit-Policy`; a refused one is HTTP 429 with `Retry-After` and code RATE_LIMITED.
+ *
+ * graphql-rate-limit's own stores read the timestamps, decide, then write them back, so two
+ * concurrent requests can both take the last slot. Here its store is a thin adapter whose read
+ * is the counter's atomic `take` (which already recorded the request when it fits), and whose
+ * write has nothing left to do.
+ */
+import type { RequestHandler } from 'express';
+import type { GraphQLResolveInfo } from 'graphql';
+import { getGraphQLRateLimiter, Store, type Identity as LimiterIdentity } from 'graphql-rate-limit';
+import type { RateLimit, Role } from '../../src/config';
+import { ErrorCode } from '../../src/errors';
+import type { Identity } from '../../src/identity';
+import { identityOf } from '../auth';
+import { sendError } from '../errors';
+import type { Decision, Quota, WindowCounter } from './counter';
+
+export { MemoryWindowCounter, RedisWindowCounter, ResilientWindowCounter, type Decision, type Quota, type WindowCounter } from './counter';
+
+/** graphql-rate-limit's store for one request: `getForIdentity` counts atomically, once. */
+class AtomicTakeStore extends Store {
+  decision: Decision | undefined;
+
+  constructor(
+    private readonly counter: WindowCounter,
+    private readonly cost: number,
+    private readonly quota: Quota,
+  ) {
+    super();
+  }
+
+  async getForIdentity(identity: LimiterIdentity): Promise<readonly number[]> {
+    this.decision = await this.counter.take(`rate:${identity.contextIdentity}:${identity.fieldIdentity}`, this.cost, this.quota);
+    // Only the count matters to the limiter; all stamps "now" keeps its window filter from
+    // dropping any and disagreeing with the counter's decision.
+    return new Array<number>(this.decision.used).fill(Date.now());
+  }
+
+  setForIdentity(): void {
+    // Already recorded by the atomic take in getForIdentity (and refused requests are not counted).
+  }
+}
+
+export interface RateLimitOptions {
+  limits: Record<Role, RateLimit>;
+  counter: WindowCounter;
+  /** Fires for each refused request. */
+  onLimited?: (identity: Identity) => void;
+}
+
+function seconds(ms: number): number {
+  return Math.max(0, Math.ceil(ms / 1000));
+}
+
+/** How many operations one HTTP request carries (a JSON array body is a batch). */
+export function operationCount(body: unknown): number {
+  return Array.isArray(body) ? Math.max(body.length, 1) : 1;
+}
+
+/** Express middleware; runs after `authenticate` and after the body is parsed. */
+export function rateLimit({ limits, counter, onLimited }: RateLimitOptions): RequestHandler {
+  for (const [role, { max, windowSeconds }] of Object.entries(limits)) {
+    if (max < 1 || windowSeconds < 1) throw new Error(`rate limit for ${role} must allow at least 1 request in at least 1 second, got ${max} per ${windowSeconds} s`);
+  }
+  return async (req, res, next) => {
+    const identity = identityOf(res.locals);
+    const { max, windowSeconds } = limits[identity.role];
+    const cost = operationCount(req.body);
+    const store = new AtomicTakeStore(counter, cost, { max, windowMs: windowSeconds * 1000 });
+    const limiter = getGraphQLRateLimiter({
+      store,
+      identifyContext: (subject: Identity) => `${subject.role}:${subject.sub}`,
+      formatError: ({ max: allowed }) => `rate limit exceeded: ${identity.role} "${identity.sub}" may make ${allowed} requests per ${windowSeconds} s`,
+    });
+    let refusal: string | undefined;
+    try {
+      refusal = await limiter(
+        // The limiter reads only `fieldName` from the resolver info and `operations` from args.
+        { parent: undefined, args: { operations: new Array(cost).fill(null) }, context: identity, info: { fieldName: 'operations' } as GraphQLResolveInfo },
+        { max, window: `${windowSeconds}s`, arrayLengthField: 'operations', uncountRejected: true },
+      );
+    } catch (error) {
+      next(error);
+      return;
+    }
+    const decision = store.decision!;
+    const remaining = decision.admitted ? max - decision.used - cost : Math.max(0, max - decision.used);
+    res.setHeader('RateLimit-Limit', String(max));
+    res.setHeader('RateLimit-Remaining', String(Math.max(0, remaining)));
+    res.setHeader('RateLimit-Reset', String(seconds(decision.resetMs)));
+    res.setHeader('RateLimit-Policy', `${max};w=${windowSeconds}`);
+    if (!refusal) {
+      next();
+      return;
+    }
+    onLimited?.(identity);
+    const retryAfter = Math.max(1, seconds(decision.retryAfterMs));
+    res.setHeader('Retry-After', String(retryAfter));
+    sendError(res, 429, ErrorCode.RATE_LIMITED, refusal, { retryAfterSeconds: retryAfter });
+  };
+}
