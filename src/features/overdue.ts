@@ -70,25 +70,48 @@ export function overdueFeatures(
   books: ReadonlyMap<number, BookRecord>,
   joinedAt: ReadonlyMap<number, string>,
 ): OverdueFeatureBatch {
-  const byMember = new Map<number, LoanRecord[]>();
+  const dayCache = new Map<string, number>();
+  const day = (iso: string): number => {
+    let value = dayCache.get(iso);
+    if (value === undefined) {
+      value = dayToMs(iso) / 86_400_000;
+      dayCache.set(iso, value);
+    }
+    return value;
+  };
+  interface History { ids: Int32Array; checkout: Float64Array; returned: Float64Array; late: Uint8Array }
+  const grouped = new Map<number, LoanRecord[]>();
   for (const loan of histories) {
-    const list = byMember.get(loan.member_id);
+    const list = grouped.get(loan.member_id);
     if (list) list.push(loan);
-    else byMember.set(loan.member_id, [loan]);
+    else grouped.set(loan.member_id, [loan]);
+  }
+  const byMember = new Map<number, History>();
+  for (const [member, loans] of grouped) {
+    byMember.set(member, {
+      ids: Int32Array.from(loans, (l) => l.id),
+      checkout: Float64Array.from(loans, (l) => day(l.checked_out_at)),
+      returned: Float64Array.from(loans, (l) => (l.returned_at === null ? Infinity : day(l.returned_at))),
+      late: Uint8Array.from(loans, (l) => (l.returned_at !== null && l.returned_at > l.due_at ? 1 : 0)),
+    });
   }
   const d = OVERDUE_FEATURES.length;
   const values = new Float32Array(targets.length * d);
   targets.forEach((loan, i) => {
     const checkout = loan.checked_out_at;
-    const yearBefore = dayToMs(checkout) - 365 * 86_400_000;
+    const checkoutDay = day(checkout);
+    const yearBefore = checkoutDay - 365;
     let returned = 0, late = 0, lastYear = 0, open = 0;
-    for (const other of byMember.get(loan.member_id) ?? []) {
-      if (other.id === loan.id || other.checked_out_at > checkout) continue;
-      if (other.returned_at !== null && other.returned_at < checkout) {
+    const history = byMember.get(loan.member_id);
+    const n = history ? history.ids.length : 0;
+    for (let k = 0; k < n; k++) {
+      const otherCheckout = history!.checkout[k]!;
+      if (history!.ids[k] === loan.id || otherCheckout > checkoutDay) continue;
+      if (history!.returned[k]! < checkoutDay) {
         returned++;
-        if (other.returned_at > other.due_at) late++;
-      } else if (other.checked_out_at <= checkout) open++;
-      if (dayToMs(other.checked_out_at) >= yearBefore) lastYear++;
+        late += history!.late[k]!;
+      } else open++;
+      if (otherCheckout >= yearBefore) lastYear++;
     }
     const book = books.get(loan.book_id);
     const collection = book?.collection ?? '';

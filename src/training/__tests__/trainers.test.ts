@@ -1,0 +1,59 @@
+/**
+ * Every trainer, on a small simulated library: the exported ONNX graph answers like the
+ * trainer's own model (parity), the figures are computed on held-out rows next to the
+ * baseline and the oracle, and retraining with the same seed gives the same model.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { checkParity, getProduction, type ParityFile } from '../../registry';
+import { openStore, type Store } from '../../store';
+import { TRAINERS } from '..';
+import { smallLibrary, type SmallLibrary } from '../../../test/fixtures/small-library';
+
+let library: SmallLibrary;
+let store: Store;
+
+beforeAll(async () => {
+  library = await smallLibrary();
+  store = openStore(library.databaseUrl, { readonly: true });
+}, 300_000);
+afterAll(async () => {
+  await store.close();
+});
+
+describe.each(Object.keys(TRAINERS))('the %s trainer', (name) => {
+  it('registered a production version whose ONNX output equals the trainer output on its parity rows', async () => {
+    const production = getProduction(library.modelsDir, name);
+    expect(production).not.toBeNull();
+    const bytes = readFileSync(path.join(production!.dir, 'model.onnx'));
+    const parity = JSON.parse(readFileSync(path.join(production!.dir, 'parity.json'), 'utf8')) as ParityFile;
+    const outcome = await checkParity(new Uint8Array(bytes), parity);
+    expect(outcome.problems).toEqual([]);
+    expect(outcome.result.passed).toBe(true);
+    expect(outcome.result.rows).toBeGreaterThan(10);
+    expect(outcome.result.maxAbsError!).toBeLessThanOrEqual(parity.tolerance);
+  });
+
+  it('reports held-out metrics next to a named baseline', () => {
+    const { metadata } = getProduction(library.modelsDir, name)!;
+    expect(metadata.trainingData.rows.test).toBeGreaterThan(0);
+    expect(metadata.metrics.baseline.name.length).toBeGreaterThan(3);
+    expect(metadata.metrics.heldOut[metadata.headlineMetric.name]).toBe(metadata.headlineMetric.value);
+  });
+
+  it('gives the same model bytes when retrained with the same seed', async () => {
+    const trainer = TRAINERS[name as keyof typeof TRAINERS]!;
+    const first = await trainer(store, { seed: 11, progress: () => {} });
+    const second = await trainer(store, { seed: 11, progress: () => {} });
+    expect(Buffer.from(second.onnxBytes).equals(Buffer.from(first.onnxBytes))).toBe(true);
+  }, 120_000);
+});
+
+describe('the classifiers on simulated data', () => {
+  it.each(['churn', 'overdue'])('%s has an oracle and beats a coin toss on held-out rows', (name) => {
+    const { metadata } = getProduction(library.modelsDir, name)!;
+    expect(metadata.metrics.oracle?.metrics.auc).toBeGreaterThan(0.6);
+    expect(metadata.metrics.heldOut.auc).toBeGreaterThan(0.6);
+  });
+});

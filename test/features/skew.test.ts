@@ -1,0 +1,83 @@
+/**
+ * Training/serving skew: the same entities through the trainer's path and the subgraph's path
+ * must give the same feature rows and the same probabilities.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import path from 'node:path';
+import { churnFeatures, CHURN_FEATURE_NAMES } from '../../src/features/churn';
+import { overdueFeaturesForLoans, overdueTrainingSet } from '../../src/features/overdue';
+import { createLogger } from '../../src/logging';
+import { createProcessMetrics } from '../../src/metrics';
+import { ModelSlot } from '../../src/model-runtime/model-slot';
+import type { ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
+import { readProductionPointer } from '../../src/registry';
+import { openStore, readAsOf, type Store } from '../../src/store';
+import { addDays } from '../../src/util/dates';
+import { predictChurn } from '../../subgraphs/churn';
+import { smallLibrary, type SmallLibrary } from '../fixtures/small-library';
+
+let library: SmallLibrary;
+let store: Store;
+let asOf: string;
+
+beforeAll(async () => {
+  library = await smallLibrary();
+  store = openStore(library.databaseUrl, { readonly: true });
+  asOf = await readAsOf(store);
+}, 180_000);
+afterAll(async () => {
+  await store.close();
+});
+
+describe('churn features', () => {
+  it('are the same row for a member whether computed in the full training batch or alone', async () => {
+    const all = (await store.db.selectFrom('members').select('id').orderBy('id').execute()).map((r) => r.id);
+    const bulk = await churnFeatures(store, all, asOf);
+    const d = CHURN_FEATURE_NAMES.length;
+    for (const id of [all[0]!, all[17]!, all[all.length - 1]!]) {
+      const single = await churnFeatures(store, [id], asOf);
+      const row = bulk.rowOf[all.indexOf(id)]!;
+      expect(Array.from(single.values)).toEqual(Array.from(bulk.values.subarray(row * d, (row + 1) * d)));
+    }
+  });
+
+  it('served probabilities equal the production model run on the training path rows', async () => {
+    const pointer = readProductionPointer(library.modelsDir, 'churn')!;
+    const metrics = createProcessMetrics('test');
+    const slot = new ModelSlot({ name: 'churn', locate: async () => pointer, logger: createLogger('test', 'silent'), metrics, reloadIntervalMs: 60_000 });
+    await slot.start();
+    const deps = { store, asOf, slots: { churn: slot }, metrics } as unknown as ModelSubgraphDeps;
+    const ids = ['5', '42', 'nope', '999999', '77', '5'];
+    const served = await predictChurn(deps, ids);
+    expect(served[2]).toBeNull();
+    expect(served[3]).toBeNull();
+    const training = await churnFeatures(store, [5, 42, 77], asOf);
+    const session = await InferenceSession.create(path.join(pointer.dir, 'model.onnx'));
+    const out = await session.run({ features: new Tensor('float32', training.values, [3, CHURN_FEATURE_NAMES.length]) });
+    const expected = Array.from(out.probability!.data as Float32Array);
+    expect([served[0]!.probability, served[1]!.probability, served[4]!.probability, served[5]!.probability]).toEqual([
+      expected[0], expected[1], expected[2], expected[0],
+    ]);
+    await slot.stop();
+    await session.release();
+  });
+});
+
+describe('overdue features', () => {
+  it('are the same rows through the training loader and the serving loader', async () => {
+    const to = addDays(asOf, -60);
+    const from = addDays(to, -60);
+    const training = await overdueTrainingSet(store, from, to, asOf);
+    expect(training.loans.length).toBeGreaterThan(50);
+    const sample = training.loans.filter((_, i) => i % 7 === 0).map((l) => l.id);
+    const served = await overdueFeaturesForLoans(store, sample);
+    const d = training.features.values.length / training.loans.length;
+    for (const [k, id] of sample.entries()) {
+      const i = training.features.loanIds.indexOf(id);
+      const j = served.features.loanIds.indexOf(id);
+      expect({ id, row: Array.from(served.features.values.subarray(j * d, (j + 1) * d)) }).toEqual({ id, row: Array.from(training.features.values.subarray(i * d, (i + 1) * d)) });
+      if (k > 40) break;
+    }
+  });
+});

@@ -1,0 +1,86 @@
+/**
+ * The real graph over HTTP: subgraph processes and the gateway, started as `npm start` starts
+ * them, on a small simulated library with trained models.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import jwt from 'jsonwebtoken';
+import path from 'node:path';
+import { DEVELOPMENT_JWT_SECRET, SUBGRAPH_NAMES, type SubgraphName } from '../../src/config';
+import { launchGraph, type LaunchedGraph } from '../../src/graph-launcher';
+import { loadSupergraph, subgraphsIn } from '../../gateway/subgraphs';
+import { loadConfig } from '../../src/config';
+import { metricValue, smallLibrary } from '../fixtures/small-library';
+
+let graph: LaunchedGraph;
+
+function token(role: 'staff' | 'analyst' | 'partner'): string {
+  return jwt.sign({ role }, DEVELOPMENT_JWT_SECRET, { algorithm: 'HS256', subject: `test-${role}`, issuer: 'shelfmark', audience: 'shelfmark-graph', expiresIn: '5m' });
+}
+
+async function query(body: string, role: 'staff' | 'analyst' = 'staff') {
+  const response = await fetch(graph.gatewayUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token(role)}` },
+    body: JSON.stringify({ query: body }),
+  });
+  return { status: response.status, body: (await response.json()) as { data?: any; errors?: { message: string; path?: string[]; extensions?: Record<string, unknown> }[] } };
+}
+
+async function metrics(name: SubgraphName): Promise<string> {
+  return (await fetch(graph.subgraphUrls[name]!.replace(/\/graphql$/, '/metrics'))).text();
+}
+
+beforeAll(async () => {
+  const library = await smallLibrary();
+  const root = path.join(__dirname, '..', '..');
+  const subgraphs = subgraphsIn(loadSupergraph(loadConfig({ SHELFMARK_ROOT: root })));
+  expect(subgraphs.length).toBeGreaterThanOrEqual(2);
+  graph = await launchGraph({ projectRoot: root, subgraphs, env: library.env, logs: 'ignore' });
+}, 180_000);
+
+afterAll(async () => {
+  await graph?.stop();
+});
+
+describe('the graph end to end', () => {
+  it('answers 100 members with a churn probability each, at the cost of one inference run of batch 100', async () => {
+    const before = await metrics('churn');
+    const { status, body } = await query(`{ members(first: 100) { totalCount nodes { id name churnRisk { probability level model { name version } } } } }`);
+    expect(status).toBe(200);
+    expect(body.errors).toBeUndefined();
+    const nodes = body.data.members.nodes as { id: string; name: string; churnRisk: { probability: number; level: string; model: { name: string; version: string } } }[];
+    expect(body.data.members.totalCount).toBe(600);
+    expect(nodes).toHaveLength(100);
+    for (const node of nodes) {
+      expect(node.name).toEqual(expect.any(String));
+      expect(node.churnRisk.probability).toBeGreaterThanOrEqual(0);
+      expect(node.churnRisk.probability).toBeLessThanOrEqual(1);
+      expect(node.churnRisk.model).toEqual({ name: 'churn', version: '1.0.0' });
+    }
+    expect(new Set(nodes.map((n) => n.churnRisk.probability)).size).toBeGreaterThan(10);
+    const after = await metrics('churn');
+    const runs = metricValue(after, 'model_inference_runs_total', { model: 'churn' }) - metricValue(before, 'model_inference_runs_total', { model: 'churn' });
+    const rows = metricValue(after, 'model_inference_batch_size_sum', { model: 'churn' }) - metricValue(before, 'model_inference_batch_size_sum', { model: 'churn' });
+    expect({ runs, rows }).toEqual({ runs: 1, rows: 100 });
+  });
+
+  it('reports ready only when every subgraph answers', async () => {
+    const ready = await fetch(graph.gatewayUrl.replace(/\/graphql$/, '/health/ready'));
+    expect(ready.status).toBe(200);
+    const live = await fetch(graph.gatewayUrl.replace(/\/graphql$/, '/health/live'));
+    expect(live.status).toBe(200);
+    const gatewayMetrics = await (await fetch(graph.gatewayUrl.replace(/\/graphql$/, '/metrics'))).text();
+    expect(gatewayMetrics).toContain('http_request_duration_seconds');
+  });
+
+  it('refuses a request without a token with 401 UNAUTHENTICATED', async () => {
+    const response = await fetch(graph.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ members(first: 1) { totalCount } }' }) });
+    expect(response.status).toBe(401);
+    const body = (await response.json()) as { errors: { extensions: { code: string } }[] };
+    expect(body.errors[0]!.extensions.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('lists every subgraph name the supergraph declares among the known ones', () => {
+    for (const name of Object.keys(graph.subgraphUrls)) expect(SUBGRAPH_NAMES).toContain(name);
+  });
+});
