@@ -2,9 +2,10 @@
  * The gateway (:4000): Apollo Server running @apollo/gateway from the committed supergraph.
  * This is its composition root; each concern lives in its own folder:
  *
- *   /graphql  authenticate (auth/) → body size and batch limits (limits/) → documentId aliases
- *             (persisted-queries/) → rate limit (rate-limit/) → Apollo, with the plugins for
- *             persisted queries, query limits and partial answers (availability/)
+ *   /graphql  authenticate (auth/) → body size and batch limits (limits/) → rate limit
+ *             (rate-limit/) → per operation: persisted-query resolution (persisted-queries/)
+ *             and document limits (limits/) → Apollo, with the plugins for operation limits
+ *             (limits/) and partial answers (availability/)
  *   GET /     GraphiQL from the gateway's own bundle (graphiql/)
  *   /health/live, /health/ready (200 only when every subgraph answers), /metrics
  *
@@ -29,10 +30,10 @@ import { authenticate, identityOf } from './auth';
 import { availability, fieldOwnership, SubgraphDataSource } from './availability';
 import { createErrorFormatter, sendError } from './errors';
 import { exampleTabs, graphiql } from './graphiql';
-import { bodyErrors, httpLimits, queryLimits, type LimitEvents } from './limits';
+import { bodyErrors, documentLimits, httpLimits, queryLimits, type LimitEvents } from './limits';
 import { createGatewayMetrics } from './metrics';
-import { documentIdAliases, loadManifest, manifestPath, MemoryKeyValueCache, persistedQueries, RedisKeyValueCache, type KeyValueCache, type PersistedOperation } from './persisted-queries';
-import { operationsDir } from './persisted-queries/manifest';
+import { operationSteps } from './operations';
+import { loadManifest, manifestPath, MemoryKeyValueCache, operationsDir, persistedQueries, RedisKeyValueCache, type KeyValueCache, type PersistedOperation } from './persisted-queries';
 import { MemoryWindowCounter, RedisWindowCounter, ResilientWindowCounter, rateLimit, type WindowCounter } from './rate-limit';
 import { connectGatewayRedis, type GatewayRedis } from './redis';
 import { healthUrl, loadSupergraph, subgraphsIn } from './subgraphs';
@@ -91,14 +92,15 @@ export async function startGateway(config: Config, port: number = config.ports.g
     : undefined;
   const memoryCounter = new MemoryWindowCounter();
   const counter: WindowCounter = redis
-    ? new ResilientWindowCounter(new RedisWindowCounter(redis.client, limits.redisKeyPrefix), memoryCounter, redis.isReady, {
+    ? new ResilientWindowCounter(new RedisWindowCounter(redis.run, limits.redisKeyPrefix), memoryCounter, redis.isReady, {
         onFallback: (reason) => counters.redisFallbacks.inc({ use: 'rate_limit', reason }),
       })
     : memoryCounter;
   const apqCache: KeyValueCache = redis
-    ? new RedisKeyValueCache(redis.client, limits.redisKeyPrefix, redis.isReady, new MemoryKeyValueCache(), () => counters.redisFallbacks.inc({ use: 'apq', reason: 'error' }))
+    ? new RedisKeyValueCache(redis.run, limits.redisKeyPrefix, redis.isReady, new MemoryKeyValueCache(), () => counters.redisFallbacks.inc({ use: 'apq', reason: 'error' }))
     : new MemoryKeyValueCache();
   const limitEvents: LimitEvents = { onRefused: (limit) => counters.limitRefusals.inc({ limit }) };
+  const persisted = persistedQueries({ manifest: readManifest(config, logger), apqCache, apqTtlSeconds: limits.apqTtlSeconds });
 
   const gateway = new ApolloGateway({
     supergraphSdl,
@@ -124,13 +126,13 @@ export async function startGateway(config: Config, port: number = config.ports.g
     includeStacktraceInErrorResponses: false,
     introspection: true,
     allowBatchedHttpRequests: true,
-    persistedQueries: { cache: apqCache, ttl: limits.apqTtlSeconds },
+    // Persisted queries (manifest and APQ) are resolved before Apollo, in `persisted`.
+    persistedQueries: false,
     formatError: createErrorFormatter(logger, { logDetails: !config.isProduction }),
     logger,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
-      persistedQueries({ manifest: readManifest(config, logger) }),
       queryLimits(limits, limitEvents),
       availability({ ownership: fieldOwnership(supergraphSdl), onUnavailable: (subgraph) => counters.subgraphUnavailable.inc({ subgraph }) }),
     ],
@@ -160,8 +162,8 @@ export async function startGateway(config: Config, port: number = config.ports.g
     },
     authenticate({ jwt: config.jwt, onRefused: () => counters.authFailures.inc() }),
     ...httpLimits(limits, limitEvents),
-    documentIdAliases(),
     rateLimit({ limits: config.rateLimits, counter, onLimited: (identity) => counters.rateLimited.inc({ role: identity.role }) }),
+    operationSteps(persisted.resolve, documentLimits(limits, limitEvents), persisted.register),
     expressMiddleware(server, {
       context: async ({ res }) => {
         const identity = identityOf(res.locals);

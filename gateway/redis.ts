@@ -1,7 +1,13 @@
 /**
  * The gateway's one Redis connection (rate-limit counters, APQ cache), set up so that Redis
  * being slow or gone never holds a request: no offline queue (a command fails at once while
- * disconnected), no retries per command, a command timeout, and reconnection in the background.
+ * disconnected), no retries per command, a deadline on every command, and reconnection in the
+ * background.
+ *
+ * The deadline is not ioredis's `commandTimeout`: a busy gateway's event loop runs due timers
+ * before it reads sockets, so under a burst that timeout fires for replies that have already
+ * arrived, and every such request would be counted in process instead of exactly in Redis.
+ * `withDeadline` declares a timeout only after one more pass over pending I/O found no reply.
  */
 import { Redis } from 'ioredis';
 import type { Logger } from '../src/logging';
@@ -10,7 +16,38 @@ export interface GatewayRedis {
   client: Redis;
   /** True while commands can be sent; callers skip Redis (and fall back) otherwise. */
   isReady(): boolean;
+  /** Runs commands under the deadline; rejects with RedisTimeoutError when Redis does not answer in time. */
+  run<T>(commands: (client: Redis) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+export class RedisTimeoutError extends Error {}
+
+/** `work`, or a RedisTimeoutError once `ms` have passed and a poll of pending I/O brought no answer. */
+export function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    // setImmediate runs after the event loop's poll phase: a reply already in the socket is read first.
+    const timer = setTimeout(() => setImmediate(() => {
+      if (settled) return;
+      settled = true;
+      reject(new RedisTimeoutError(`Redis did not answer within ${ms} ms`));
+    }), ms);
+    work.then(
+      (value) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
 }
 
 export interface GatewayRedisOptions {
@@ -25,7 +62,6 @@ export async function connectGatewayRedis({ url, commandTimeoutMs, logger, conne
   const client = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    commandTimeout: commandTimeoutMs,
     connectTimeout: Math.max(commandTimeoutMs, 1000),
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
   });
@@ -52,6 +88,7 @@ export async function connectGatewayRedis({ url, commandTimeoutMs, logger, conne
   return {
     client,
     isReady: () => client.status === 'ready',
+    run: (commands) => withDeadline(commands(client), commandTimeoutMs),
     close: async () => {
       client.disconnect();
     },

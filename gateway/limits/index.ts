@@ -2,12 +2,14 @@
  * Query limits, checked before the work they guard against is done:
  * - HTTP: body size (413 PAYLOAD_TOO_LARGE, enforced while reading, so an oversized body is
  *   never held in memory) and operations per batch (400 BATCH_TOO_LARGE);
- * - before parsing: document size (413 PAYLOAD_TOO_LARGE), then tokens, depth and aliases
- *   (400 QUERY_TOO_COMPLEX), measured on a parse that stops at the token limit and remembered
- *   per document hash, so GraphQL validation never runs on a document built to be expensive;
+ * - before Apollo parses (an operation step): document size (413 PAYLOAD_TOO_LARGE), then
+ *   tokens, depth and aliases (400 QUERY_TOO_COMPLEX), measured on a parse that stops at the
+ *   token limit and remembered per document, so GraphQL validation (whose field-merging check
+ *   grows with the square of the aliases) never runs on a document built to be expensive;
  * - before execution: `first` above the list maximum and the estimated response size
  *   (400 QUERY_TOO_COMPLEX, variables included), and introspection for partners (403 FORBIDDEN).
  */
+import { createHash } from 'node:crypto';
 import type { ApolloServerPlugin } from '@apollo/server';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { GraphQLError, parse } from 'graphql';
@@ -15,6 +17,7 @@ import type { GatewayConfig } from '../../src/config';
 import { ErrorCode } from '../../src/errors';
 import type { Identity } from '../../src/identity';
 import { httpError, sendError } from '../errors';
+import type { OperationStep } from '../operations';
 import { documentShape, estimatedNodes, STANDARD_INTROSPECTION_DEPTH, type DocumentShape } from './analysis';
 
 export { documentShape, estimatedNodes, STANDARD_INTROSPECTION_DEPTH } from './analysis';
@@ -93,7 +96,8 @@ function measure(source: string, limits: QueryLimits): Verdict {
 class VerdictCache {
   private readonly verdicts = new Map<string, Verdict>();
   constructor(private readonly maxEntries: number) {}
-  get(hash: string, compute: () => Verdict): Verdict {
+  get(source: string, compute: () => Verdict): Verdict {
+    const hash = createHash('sha256').update(source).digest('base64');
     const known = this.verdicts.get(hash);
     if (known) return known;
     const verdict = compute();
@@ -103,35 +107,44 @@ class VerdictCache {
   }
 }
 
+/**
+ * Operation step (see ../operations): document size, tokens, depth and aliases, checked on a
+ * parse that stops at the token limit, before Apollo parses and validates the document.
+ */
+export function documentLimits(limits: QueryLimits, events: LimitEvents = {}): OperationStep {
+  const verdicts = new VerdictCache(1000);
+  return (operation) => {
+    if (typeof operation.query !== 'string') return;
+    const source = operation.query;
+    // Too large to be worth hashing: refused on its size alone.
+    const verdict = Buffer.byteLength(source, 'utf8') > limits.maxDocumentBytes ? measure(source, limits) : verdicts.get(source, () => measure(source, limits));
+    if ('refusal' in verdict) {
+      events.onRefused?.(verdict.refusal.extensions.limit as LimitName);
+      throw verdict.refusal;
+    }
+  };
+}
+
 interface WithIdentity {
   identity: Identity;
 }
 
-/** Apollo plugin for the document and operation limits. */
+/** Apollo plugin for the limits that need the validated operation and its variables. */
 export function queryLimits(limits: QueryLimits, events: LimitEvents = {}): ApolloServerPlugin<WithIdentity> {
-  const verdicts = new VerdictCache(1000);
   const refuse = (error: GraphQLError): never => {
     events.onRefused?.(error.extensions.limit as LimitName);
     throw error;
   };
   return {
     async requestDidStart() {
-      let shape: DocumentShape | undefined;
       return {
-        /** Fires once the document text is known (sent, registered or from the APQ cache), before Apollo parses it. */
-        async didResolveSource({ source, queryHash }) {
-          const verdict = verdicts.get(queryHash, () => measure(source, limits));
-          if ('refusal' in verdict) refuse(verdict.refusal);
-          else shape = verdict.shape;
-        },
-        /** Fires after validation, when the operation and its variables are known. */
+        /** Fires after validation, when the operation and its variables are known; a throw here is answered with its status. */
         async didResolveOperation({ contextValue, document, operation, schema, request }) {
-          if (shape && shape.introspectionDepth > 0 && contextValue.identity.role === 'partner') {
-            // Partners reach here only through registered operations; this keeps it so if one ever introspects.
-            events.onRefused?.('introspection');
-            throw httpError(403, ErrorCode.FORBIDDEN, 'introspection is available to staff and analysts only', { limit: 'introspection' });
-          }
           if (!operation) return;
+          if (contextValue.identity.role === 'partner' && documentShape(document).introspectionDepth > 0) {
+            // Partners reach here only through registered operations; this keeps it so if one ever introspects.
+            refuse(httpError(403, ErrorCode.FORBIDDEN, 'introspection is available to staff and analysts only', { limit: 'introspection' }));
+          }
           const cost = estimatedNodes(schema, document, operation, request.variables ?? {});
           if (cost.largestList && cost.largestList.size > limits.maxListSize) {
             refuse(tooComplex('listSize', `${cost.largestList.field}(first: ${cost.largestList.size}) asks for more than ${limits.maxListSize} items`, limits.maxListSize, cost.largestList.size));

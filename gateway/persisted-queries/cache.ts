@@ -39,7 +39,8 @@ export class MemoryKeyValueCache implements KeyValueCache {
 
 export class RedisKeyValueCache implements KeyValueCache {
   constructor(
-    private readonly client: Redis,
+    /** Runs commands under the gateway's Redis deadline (see ../redis). */
+    private readonly run: <T>(commands: (client: Redis) => Promise<T>) => Promise<T>,
     private readonly keyPrefix: string,
     private readonly isReady: () => boolean,
     private readonly fallback: KeyValueCache,
@@ -49,7 +50,7 @@ export class RedisKeyValueCache implements KeyValueCache {
   async get(key: string): Promise<string | undefined> {
     if (!this.isReady()) return this.fallback.get(key);
     try {
-      return (await this.client.get(this.keyPrefix + key)) ?? undefined;
+      return (await this.run((client) => client.get(this.keyPrefix + key))) ?? undefined;
     } catch (error) {
       this.onFallback((error as Error).message);
       return this.fallback.get(key);
@@ -59,8 +60,8 @@ export class RedisKeyValueCache implements KeyValueCache {
   async set(key: string, value: string, options?: { ttl?: number | null }): Promise<void> {
     if (!this.isReady()) return this.fallback.set(key, value, options);
     try {
-      if (options?.ttl) await this.client.set(this.keyPrefix + key, value, 'EX', options.ttl);
-      else await this.client.set(this.keyPrefix + key, value);
+      const ttl = options?.ttl;
+      await this.run((client) => (ttl ? client.set(this.keyPrefix + key, value, 'EX', ttl) : client.set(this.keyPrefix + key, value)));
     } catch (error) {
       this.onFallback((error as Error).message);
       await this.fallback.set(key, value, options);
@@ -70,7 +71,7 @@ export class RedisKeyValueCache implements KeyValueCache {
   async delete(key: string): Promise<boolean> {
     if (!this.isReady()) return Boolean(await this.fallback.delete(key));
     try {
-      return (await this.client.del(this.keyPrefix + key)) > 0;
+      return (await this.run((client) => client.del(this.keyPrefix + key))) > 0;
     } catch (error) {
       this.onFallback((error as Error).message);
       return Boolean(await this.fallback.delete(key));

@@ -9,6 +9,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { RedisTimeoutError } from '../redis';
 
 export interface Quota {
   max: number;
@@ -107,20 +108,22 @@ const TAKE_SCRIPT_SHA = createHash('sha1').update(TAKE_SCRIPT).digest('hex');
 
 export class RedisWindowCounter implements WindowCounter {
   constructor(
-    private readonly client: Redis,
+    /** Runs commands under the gateway's Redis deadline (see ../redis). */
+    private readonly run: <T>(commands: (client: Redis) => Promise<T>) => Promise<T>,
     private readonly keyPrefix: string,
   ) {}
 
   async take(key: string, cost: number, { max, windowMs }: Quota): Promise<Decision> {
     const args = [`${this.keyPrefix}${key}`, max, windowMs, cost, randomUUID()] as const;
-    let reply: unknown;
-    try {
-      reply = await this.client.evalsha(TAKE_SCRIPT_SHA, 1, ...args);
-    } catch (error) {
-      // The first call on a Redis that has not seen the script yet (or was restarted).
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      reply = await this.client.eval(TAKE_SCRIPT, 1, ...args);
-    }
+    const reply = await this.run(async (client) => {
+      try {
+        return await client.evalsha(TAKE_SCRIPT_SHA, 1, ...args);
+      } catch (error) {
+        // The first call on a Redis that has not seen the script yet (or was restarted).
+        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+        return client.eval(TAKE_SCRIPT, 1, ...args);
+      }
+    });
     if (!Array.isArray(reply) || reply.length !== 4) throw new Error(`rate-limit script answered ${JSON.stringify(reply)}, expected [admitted, used, resetMs, retryAfterMs]`);
     const [admitted, used, resetMs, retryAfterMs] = reply.map(Number) as [number, number, number, number];
     return { admitted: admitted === 1, used, resetMs, retryAfterMs };
@@ -152,7 +155,7 @@ export class ResilientWindowCounter implements WindowCounter {
     try {
       return await this.primary.take(key, cost, quota);
     } catch (error) {
-      this.events.onFallback(error instanceof Error && /timed? ?out/i.test(error.message) ? 'timeout' : 'error');
+      this.events.onFallback(error instanceof RedisTimeoutError ? 'timeout' : 'error');
       return this.fallback.take(key, cost, quota);
     }
   }

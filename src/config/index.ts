@@ -161,7 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimits,
     gateway: {
       redisKeyPrefix: env.REDIS_KEY_PREFIX ?? 'shelfmark:',
-      redisCommandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 250),
+      redisCommandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 500),
       apqTtlSeconds: integer(env, 'APQ_TTL_SECONDS', 86_400),
       maxDepth: integer(env, 'GATEWAY_MAX_DEPTH', 12),
       maxAliases: integer(env, 'GATEWAY_MAX_ALIASES', 30),

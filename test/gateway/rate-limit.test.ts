@@ -38,12 +38,13 @@ describe('rate limits', () => {
     const shared = { REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix('burst'), RATE_LIMIT_PARTNER_MAX: '100', RATE_LIMIT_PARTNER_WINDOW_SECONDS: '3600' };
     const [a, b] = await Promise.all([startGateway(shared), startGateway(shared)]);
     const partner = token('partner', { sub: 'burst-partner' });
+    const started = Date.now();
     const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => post((i % 2 === 0 ? a : b).url, registered, partner)));
+    const seconds = ((Date.now() - started) / 1000).toFixed(2);
 
     const ok = answers.filter((r) => r.status === 200);
     const limited = answers.filter((r) => r.status === 429);
-    process.stderr.write(`rate-limit burst: ${ok.length} answered, ${limited.length} refused with 429 (gateway A ${answers.filter((r, i) => i % 2 === 0 && r.status === 200).length} answered, gateway B ${answers.filter((r, i) => i % 2 === 1 && r.status === 200).length})\n`);
-    process.stderr.write((await (await fetch(`${a.origin}/metrics`)).text()).split("\n").filter((l) => l.startsWith("gateway_redis")).join("\n") + "\n");
+    process.stderr.write(`rate-limit burst: ${ok.length} answered, ${limited.length} refused with 429 (gateway A ${answers.filter((r, i) => i % 2 === 0 && r.status === 200).length} answered, gateway B ${answers.filter((r, i) => i % 2 === 1 && r.status === 200).length}) in ${seconds} s\n`);
     expect(ok).toHaveLength(100);
     expect(limited).toHaveLength(200);
     for (const answer of ok) expect(answer.body).toEqual({ data: { book: expect.objectContaining({ id: '1', title: 'Book 1' }) } });
