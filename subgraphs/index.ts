@@ -7,6 +7,7 @@ import type { Config, SubgraphName } from '../src/config';
 import type { RunningSubgraph } from '../src/subgraph-server';
 import { buildChurnSchema, startChurnSubgraph } from './churn';
 import { buildLibrarySchema, startLibrarySubgraph } from './library';
+import { buildOverdueSchema, startOverdueSubgraph } from './overdue';
 
 export interface SubgraphEntry {
   buildSchema: () => Promise<GraphQLSchema>;
@@ -15,6 +16,7 @@ export interface SubgraphEntry {
 
 export const SUBGRAPHS: Partial<Record<SubgraphName, SubgraphEntry>> = {
   library: { buildSchema: buildLibrarySchema, start: startLibrarySubgraph },
+  overdue: { buildSchema: buildOverdueSchema, start: startOverdueSubgraph },
   churn: { buildSchema: buildChurnSchema, start: startChurnSubgraph },
 };
 

@@ -152,30 +152,41 @@ async function booksAndMembers(store: Store, targets: readonly LoanRecord[]) {
   return { books: new Map(books.map((b) => [b.id, b])), joinedAt: new Map(members.map((m) => [m.id, m.joined_at])) };
 }
 
+export interface ServingBatch {
+  /** The loans scored: the requested loans, then the members' open loans. */
+  loans: LoanRecord[];
+  /** How many of `loans` are requested loans (the rest are members' open loans). */
+  requestedCount: number;
+  features: OverdueFeatureBatch;
+}
+
 /**
- * Serving: the loans with these ids and their features. One query on loans (the targets and
- * their borrowers' histories together), one on books, one on members.
+ * Serving: features of the loans with `loanIds` and of the open loans of `memberIds` that are
+ * not yet due on `asOf`, together. One query on loans (the targets and their borrowers'
+ * histories at once), one on books, one on members.
  */
-export async function overdueFeaturesForLoans(store: Store, loanIds: readonly number[]): Promise<{ loans: LoanRecord[]; features: OverdueFeatureBatch }> {
-  if (loanIds.length === 0) return { loans: [], features: { loanIds: [], values: new Float32Array(0) } };
-  const wanted = new Set(loanIds);
+export async function overdueServingFeatures(
+  store: Store,
+  { loanIds = [], memberIds = [] }: { loanIds?: readonly number[]; memberIds?: readonly number[] },
+  asOf: string,
+): Promise<ServingBatch> {
+  if (loanIds.length === 0 && memberIds.length === 0) return { loans: [], requestedCount: 0, features: { loanIds: [], values: new Float32Array(0) } };
+  const wantedLoans = new Set(loanIds);
+  const wantedMembers = new Set(memberIds);
   const histories = await store.db
     .selectFrom('loans')
     .select(LOAN_COLUMNS)
-    .where('member_id', 'in', (eb) => eb.selectFrom('loans').select('member_id').where('id', 'in', [...wanted]))
+    .where((eb) => {
+      const borrowers = eb.selectFrom('loans').select('member_id').where('id', 'in', wantedLoans.size ? [...wantedLoans] : [-1]);
+      return wantedMembers.size ? eb.or([eb('member_id', 'in', borrowers), eb('member_id', 'in', [...wantedMembers])]) : eb('member_id', 'in', borrowers);
+    })
     .execute();
-  const loans = histories.filter((l) => wanted.has(l.id));
+  const requested = histories.filter((l) => wantedLoans.has(l.id));
+  // A loan already past its due date is late for certain; only loans still due are at risk.
+  const open = histories.filter((l) => wantedMembers.has(l.member_id) && l.checked_out_at <= asOf && l.due_at >= asOf && (l.returned_at === null || l.returned_at > asOf));
+  const loans = [...requested, ...open];
   const { books, joinedAt } = await booksAndMembers(store, loans);
-  return { loans, features: overdueFeatures(loans, histories, books, joinedAt) };
-}
-
-/** Serving: the open loans (not returned on `asOf`) of these members, with their features. */
-export async function overdueFeaturesForMembers(store: Store, memberIds: readonly number[], asOf: string): Promise<{ loans: LoanRecord[]; features: OverdueFeatureBatch }> {
-  if (memberIds.length === 0) return { loans: [], features: { loanIds: [], values: new Float32Array(0) } };
-  const histories = await store.db.selectFrom('loans').select(LOAN_COLUMNS).where('member_id', 'in', [...new Set(memberIds)]).where('checked_out_at', '<=', asOf).execute();
-  const open = histories.filter((l) => l.returned_at === null || l.returned_at > asOf);
-  const { books, joinedAt } = await booksAndMembers(store, open);
-  return { loans: open, features: overdueFeatures(open, histories, books, joinedAt) };
+  return { loans, requestedCount: requested.length, features: overdueFeatures(loans, histories, books, joinedAt) };
 }
 
 /** Training: every loan checked out in [from, to), with features and the label known on `asOf`. */

@@ -7,15 +7,16 @@ import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
 import { parseId } from '../../src/util/ids';
 import { entityLoader, startModelSubgraph, type ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
+import { rankedWatchlist } from '../../src/model-runtime/watchlist';
 import { checkFeatureNames, riskServing, scoreRisks } from '../../src/model-runtime/risk';
 import type { ChurnContext } from './context';
-import { ChurnResolver, Member } from './schema';
+import { ChurnResolver, ChurnWatchlistResolver, MAX_WATCHLIST, Member, type ChurnWatchEntry } from './schema';
 
 export type { ChurnContext } from './context';
 
 export function buildChurnSchema(): Promise<GraphQLSchema> {
   return buildFederatedSchema(
-    { resolvers: [ChurnResolver], orphanedTypes: [Member] },
+    { resolvers: [ChurnResolver, ChurnWatchlistResolver], orphanedTypes: [Member] },
     { Member: { __resolveReference: (ref) => Object.assign(new Member(), { id: ref.id }) } },
   );
 }
@@ -39,18 +40,35 @@ export async function predictChurn(deps: ModelSubgraphDeps, keys: readonly strin
   });
 }
 
-export function createChurnContext(identity: Identity, deps: ModelSubgraphDeps): ChurnContext {
-  return { identity, churnRisk: entityLoader((keys) => predictChurn(deps, keys)) };
+/** Members most likely to churn, explained through the same batched path. */
+export function createWatchlist(deps: ModelSubgraphDeps) {
+  const slot = deps.slots.churn!;
+  const top = rankedWatchlist('churnWatchlist', MAX_WATCHLIST, slot, async () => {
+    const ids = (await deps.store.db.selectFrom('members').select('id').execute()).map((r) => r.id);
+    const features = await churnFeatures(deps.store, ids, deps.asOf);
+    const { risks, model } = await scoreRisks(slot, { values: features.values, n: features.memberIds.length, names: CHURN_FEATURE_NAMES }, { explain: false });
+    return { version: model.version, ranked: features.memberIds.map((id, i) => ({ key: id, probability: risks[i]!.probability })) };
+  });
+  return async (first: number, minProbability: number): Promise<ChurnWatchEntry[]> => {
+    const entries = await top(first, minProbability);
+    const explained = await predictChurn(deps, entries.map((e) => String(e.key)));
+    return entries.map((e, i) => ({ member: Object.assign(new Member(), { id: String(e.key) }), risk: explained[i]! }));
+  };
+}
+
+export function createChurnContext(identity: Identity, deps: ModelSubgraphDeps, watchlist: ReturnType<typeof createWatchlist>): ChurnContext {
+  return { identity, churnRisk: entityLoader((keys) => predictChurn(deps, keys)), watchlist };
 }
 
 export async function startChurnSubgraph(config: Config, port?: number) {
+  let watchlist: ReturnType<typeof createWatchlist> | undefined;
   return startModelSubgraph<ChurnContext>(
     config,
     {
       name: 'churn',
       schema: await buildChurnSchema(),
       slots: [{ model: 'churn', validate: (m) => { checkFeatureNames(m, CHURN_FEATURE_NAMES); riskServing(m); } }],
-      createContext: createChurnContext,
+      createContext: (identity, deps) => createChurnContext(identity, deps, (watchlist ??= createWatchlist(deps))),
     },
     port,
   );

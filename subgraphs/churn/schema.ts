@@ -1,5 +1,5 @@
 /** Member.churnRisk: will this member make no checkout in the next 90 days? */
-import { Ctx, Directive, Field, FieldResolver, ID, ObjectType, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, Directive, Field, FieldResolver, Float, ID, Int, ObjectType, Query, Resolver, Root } from 'type-graphql';
 import { RiskPrediction } from '../../src/graphql/prediction-types';
 import type { ChurnContext } from './context';
 
@@ -20,5 +20,30 @@ export class ChurnResolver {
   })
   churnRisk(@Root() member: Member, @Ctx() ctx: ChurnContext): Promise<RiskPrediction | null> {
     return ctx.churnRisk.load(member.id);
+  }
+}
+
+@ObjectType({ description: 'A member and their risk of not borrowing in the next 90 days.' })
+export class ChurnWatchEntry {
+  @Field(() => Member)
+  member!: Member;
+
+  @Field(() => RiskPrediction)
+  risk!: RiskPrediction;
+}
+
+export const MAX_WATCHLIST = 500;
+
+@Resolver()
+export class ChurnWatchlistResolver {
+  @Query(() => [ChurnWatchEntry], {
+    description: `Members most likely to stop borrowing, riskiest first, with their factors. first: at most ${MAX_WATCHLIST}.`,
+  })
+  churnWatchlist(
+    @Ctx() ctx: ChurnContext,
+    @Arg('first', () => Int, { defaultValue: 20 }) first: number,
+    @Arg('minProbability', () => Float, { defaultValue: 0 }) minProbability: number,
+  ): Promise<ChurnWatchEntry[]> {
+    return ctx.watchlist(first, minProbability);
   }
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import path from 'node:path';
 import { churnFeatures, CHURN_FEATURE_NAMES } from '../../src/features/churn';
-import { overdueFeaturesForLoans, overdueTrainingSet } from '../../src/features/overdue';
+import { overdueServingFeatures, overdueTrainingSet } from '../../src/features/overdue';
 import { createLogger } from '../../src/logging';
 import { createProcessMetrics } from '../../src/metrics';
 import { ModelSlot } from '../../src/model-runtime/model-slot';
@@ -71,7 +71,7 @@ describe('overdue features', () => {
     const training = await overdueTrainingSet(store, from, to, asOf);
     expect(training.loans.length).toBeGreaterThan(50);
     const sample = training.loans.filter((_, i) => i % 7 === 0).map((l) => l.id);
-    const served = await overdueFeaturesForLoans(store, sample);
+    const served = await overdueServingFeatures(store, { loanIds: sample }, asOf);
     const d = training.features.values.length / training.loans.length;
     for (const [k, id] of sample.entries()) {
       const i = training.features.loanIds.indexOf(id);
