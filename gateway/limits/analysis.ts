@@ -97,7 +97,7 @@ export function documentShape(document: DocumentNode): DocumentShape {
  * it) goes: introspection is allowed that deep and no deeper, whatever the depth limit.
  */
 export const STANDARD_INTROSPECTION_DEPTH = documentShape(
-  parse(getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true, oneOf: true })),
+  parse(getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true })),
 ).introspectionDepth;
 
 export interface ListCost {

@@ -78,7 +78,7 @@ function measure(source: string, limits: QueryLimits): Verdict {
   try {
     shape = documentShape(parse(source, { maxTokens: limits.maxTokens, noLocation: true }));
   } catch (error) {
-    if (error instanceof GraphQLError && /more than \d+ tokens/.test(error.message)) {
+    if (error instanceof GraphQLError && /contains more tha[nt] \d+ tokens/.test(error.message)) {
       return { refusal: tooComplex('tokens', `GraphQL document has more than ${limits.maxTokens} tokens`, limits.maxTokens, limits.maxTokens + 1) };
     }
     // Any other syntax error is Apollo's to report, as GRAPHQL_PARSE_FAILED with its location.
