@@ -62,6 +62,12 @@ export interface SimMemberTruthTable {
   churned_at: string | null;
   /** JSON object: genre -> weight of the member's latent taste. */
   taste: string;
+  /** JSON array: the authors the member returns to (the author side of their taste). */
+  favourite_authors: string;
+  /** Borrowing visits per month when the member's simulated history starts (before the trend). */
+  intensity: number;
+  /** The kind of reader: 'adult', 'senior', 'family' or 'teen'. */
+  profile: string;
 }
 
 /** The true probability of "no loan in the 90 days after `cutoff`" for a member. */
@@ -139,6 +145,9 @@ export async function createSchema(db: Kysely<Database>): Promise<void> {
     .addColumn('engagement_trend', 'real', (c) => c.notNull())
     .addColumn('churned_at', 'text')
     .addColumn('taste', 'text', (c) => c.notNull())
+    .addColumn('favourite_authors', 'text', (c) => c.notNull())
+    .addColumn('intensity', 'real', (c) => c.notNull())
+    .addColumn('profile', 'text', (c) => c.notNull())
     .execute();
   await db.schema
     .createTable('sim_churn_truth').ifNotExists()

@@ -1,0 +1,146 @@
+/**
+ * `npm run generate -- [--seed N] [--members N] [--db PATH] [--force]`: builds a simulated
+ * library. Progress goes to stderr, the summary to stdout.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config';
+import {
+  DEFAULT_AS_OF,
+  DEFAULT_MEMBERS,
+  DEFAULT_SEED,
+  DEFAULT_YEARS,
+  generateLibrary,
+  LATE_TARGETS,
+  TargetExistsError,
+  withDefaultPostgresUser,
+  type GenerationProgress,
+  type GenerationSummary,
+} from '../simulator';
+
+const HELP = `Usage: npm run generate -- [options]
+
+Builds a simulated library: the real goodbooks-10k catalogue, simulated members and three
+years of loans, with the true probabilities behind every simulated outcome (sim_* tables).
+The same seed always gives the same data.
+
+Options:
+  --seed N       random seed (default ${DEFAULT_SEED})
+  --members N    number of members (default ${DEFAULT_MEMBERS}; about 50 loans each)
+  --db PATH      SQLite file (or sqlite:PATH), or postgres://user@host:port/db
+                 (default: DATABASE_URL, else data/shelfmark.db)
+  --force        replace an existing database (SQLite: the file; PostgreSQL: the tables
+                 in the connection's current schema). Stop servers using it first.
+  --as-of DATE   last simulated day, the system's "now" (default ${DEFAULT_AS_OF})
+  --years N      years simulated up to --as-of (default ${DEFAULT_YEARS})
+  -h, --help     show this help
+
+An SQLite database is built in a temporary file beside the target (<db>-tmp-<pid>) and
+renamed into place when complete; PostgreSQL tables are replaced in one transaction. An
+interrupted run (Ctrl-C) leaves any previous database untouched; the next run removes the
+temporary file it left behind.`;
+
+class UsageError extends Error {}
+
+function integerFlag(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value)) throw new UsageError(`--${name} must be a whole number, got "${raw}"`);
+  return value;
+}
+
+function formatSeconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+function printProgress(progress: GenerationProgress): void {
+  process.stderr.write(`[${formatSeconds(progress.elapsedMs).padStart(6)}] ${progress.phase.padEnd(9)} ${progress.message}\n`);
+}
+
+function formatCount(n: number): string {
+  return n.toLocaleString('en-GB');
+}
+
+function percent(x: number): string {
+  return `${(100 * x).toFixed(1)}%`;
+}
+
+function printSummary(summary: GenerationSummary): void {
+  const lines: string[] = [];
+  lines.push(`Generated in ${formatSeconds(summary.elapsedMs)}: ${summary.target}`);
+  lines.push(`seed ${summary.seed}, ${formatCount(summary.members)} members, loans ${summary.windowStart} .. ${summary.asOf} (as of ${summary.asOf})`);
+  lines.push('', 'table                    rows');
+  for (const [table, rows] of Object.entries(summary.rowCounts)) lines.push(`${table.padEnd(18)} ${formatCount(rows).padStart(10)}`);
+  lines.push('', 'overdue share by collection (loans due before the as-of day)');
+  lines.push(`${'collection'.padEnd(20)} ${'loans'.padStart(9)} ${'overdue'.padStart(8)} ${'share'.padStart(7)} ${'target'.padStart(7)}`);
+  for (const row of summary.overdueByCollection) {
+    const target = row.collection === 'All' ? '' : percent(LATE_TARGETS[row.collection]);
+    lines.push(
+      `${row.collection.padEnd(20)} ${formatCount(row.matured).padStart(9)} ${formatCount(row.overdue).padStart(8)} ${percent(row.share).padStart(7)} ${target.padStart(7)}`,
+    );
+  }
+  lines.push(`late oracle AUC (true probability vs outcome): ${summary.lateOracleAuc.toFixed(3)}`);
+  lines.push('', 'churn: no loan in the 90 days after the cut-off');
+  lines.push(`${'cut-off'.padEnd(10)} ${'members'.padStart(8)} ${'realised'.padStart(9)} ${'oracle mean'.padStart(12)} ${'oracle AUC'.padStart(11)}`);
+  for (const check of summary.churn) {
+    lines.push(
+      `${check.cutoff.padEnd(10)} ${formatCount(check.members).padStart(8)} ${percent(check.realisedRate).padStart(9)} ${percent(check.meanProbability).padStart(12)} ${check.oracleAuc.toFixed(3).padStart(11)}`,
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        seed: { type: 'string' },
+        members: { type: 'string' },
+        db: { type: 'string' },
+        force: { type: 'boolean', default: false },
+        'as-of': { type: 'string' },
+        years: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const db = withDefaultPostgresUser(values.db ?? loadConfig(env).databaseUrl, env);
+  const summary = await generateLibrary(
+    {
+      db,
+      seed: integerFlag('seed', values.seed, DEFAULT_SEED),
+      members: integerFlag('members', values.members, DEFAULT_MEMBERS),
+      years: integerFlag('years', values.years, DEFAULT_YEARS),
+      asOf: values['as-of'] ?? DEFAULT_AS_OF,
+      force: values.force,
+    },
+    printProgress,
+  );
+  printSummary(summary);
+  return 0;
+}
+
+main(process.argv.slice(2), process.env).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError || error instanceof RangeError) {
+      process.stderr.write(`generate: ${error.message}\n\n${HELP}\n`);
+      process.exit(2);
+    }
+    if (error instanceof TargetExistsError) {
+      process.stderr.write(`generate: ${error.message}\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`generate: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,241 @@
+/**
+ * Simulated members: who they are (name, branch, join date) and the hidden traits the models
+ * have to recover from their loans (reliability, engagement, taste).
+ */
+import type { Random } from '../util/random';
+import type { Calendar } from './calendar';
+import { GENRES, type CatalogueBook, type Genre } from './catalogue';
+import { BRANCHES, drawIdentity } from './people';
+import type { SeasonalShape } from './seasonality';
+import { pickFromShelf, type Shelves } from './shelves';
+import { streamRandom } from './streams';
+
+export type Profile = 'adult' | 'senior' | 'family' | 'teen';
+export const PROFILES: readonly Profile[] = ['adult', 'senior', 'family', 'teen'];
+
+export interface SimMember {
+  id: number;
+  name: string;
+  email: string;
+  /** Index into BRANCHES. */
+  branch: number;
+  joinDay: number;
+  /** First simulated day: the join day, or the window's start for earlier members. */
+  startDay: number;
+  profile: Profile;
+  shape: SeasonalShape;
+  /** In (0, 1): the higher, the less often loans come back late. */
+  reliability: number;
+  /** Visits per month on `startDay`. */
+  intensity: number;
+  /** Monthly multiplier of intensity (< 1: declining engagement). */
+  engagementTrend: number;
+  logTrend: number;
+  /** Mean number of extra items borrowed per visit (Poisson). */
+  extraItemsPerVisit: number;
+  /** Chance of renewing a loan each time it falls due. */
+  renewalPropensity: number;
+  dvdShare: number;
+  largePrintShare: number;
+  /** Weights over GENRES (summing to 1 up to rounding to 4 decimals: the stored taste is the one used). */
+  taste: Float64Array;
+  favouriteAuthors: string[];
+  /** The day the member stopped borrowing, -1 while still borrowing. Set by the borrowing phase. */
+  churnDay: number;
+}
+
+interface ProfileSpec {
+  share: number;
+  shape: SeasonalShape;
+  reliability: readonly [number, number];
+  /** Median visits per month. */
+  medianIntensity: number;
+  extraItemsPerVisit: number;
+  renewal: readonly [number, number];
+  dvdShare: number;
+  largePrintShare: number;
+  /** Mean taste, in GENRES order. */
+  taste: Readonly<Record<Genre, number>>;
+}
+
+function taste(weights: readonly number[]): Record<Genre, number> {
+  return Object.fromEntries(GENRES.map((g, i) => [g, weights[i]!])) as Record<Genre, number>;
+}
+
+// Genres in order: Fiction, Fantasy, Science Fiction, Mystery, Thriller, Romance, Horror, Young Adult,
+// Children, Classics, Non-fiction, History, Biography, Poetry, Graphic Novels.
+const PROFILE_SPECS: Readonly<Record<Profile, ProfileSpec>> = {
+  adult: {
+    share: 0.58,
+    shape: 'adult',
+    reliability: [6, 2],
+    medianIntensity: 1.0,
+    extraItemsPerVisit: 0.7,
+    renewal: [2, 4],
+    dvdShare: 0.02,
+    largePrintShare: 0.01,
+    taste: taste([0.17, 0.09, 0.05, 0.1, 0.11, 0.1, 0.04, 0.03, 0.01, 0.06, 0.09, 0.04, 0.05, 0.02, 0.04]),
+  },
+  senior: {
+    share: 0.12,
+    shape: 'adult',
+    reliability: [10, 1.6],
+    medianIntensity: 1.4,
+    extraItemsPerVisit: 1.0,
+    renewal: [2.5, 3.5],
+    dvdShare: 0.01,
+    largePrintShare: 0.5,
+    taste: taste([0.2, 0.02, 0.02, 0.18, 0.12, 0.12, 0.01, 0.005, 0.005, 0.08, 0.06, 0.09, 0.08, 0.02, 0.005]),
+  },
+  family: {
+    share: 0.2,
+    shape: 'young',
+    reliability: [5, 2],
+    medianIntensity: 1.3,
+    extraItemsPerVisit: 2.2,
+    renewal: [2, 4],
+    dvdShare: 0.04,
+    largePrintShare: 0,
+    taste: taste([0.06, 0.04, 0.01, 0.03, 0.04, 0.04, 0.01, 0.06, 0.62, 0.02, 0.03, 0.01, 0.01, 0.005, 0.015]),
+  },
+  teen: {
+    share: 0.1,
+    shape: 'young',
+    reliability: [3, 1.8],
+    medianIntensity: 0.8,
+    extraItemsPerVisit: 0.5,
+    renewal: [1.5, 5],
+    dvdShare: 0.03,
+    largePrintShare: 0,
+    taste: taste([0.04, 0.15, 0.06, 0.03, 0.03, 0.04, 0.04, 0.44, 0.03, 0.04, 0.01, 0.01, 0.01, 0.02, 0.05]),
+  },
+};
+
+/** Scales every member's intensity so the default library lends ~500,000 items in three years. */
+const INTENSITY_SCALE = 0.7;
+const INTENSITY_SPREAD = 0.75;
+/** Dirichlet concentration of taste around the profile's mean: low, so tastes are distinct. */
+const TASTE_CONCENTRATION = 5;
+/** Share of members who joined before the simulated window (and how far back they go). */
+const JOINED_BEFORE_WINDOW = 0.68;
+const MAX_YEARS_BEFORE_WINDOW = 12;
+/** A quarter of adults are film fans who borrow DVDs far more often. */
+const FILM_FAN_SHARE = 0.25;
+const FILM_FAN_DVD_SHARE = 0.12;
+/** Engagement trends: a mixture of declining, steady and growing members. */
+const DECLINING_SHARE = 0.3;
+const GROWING_SHARE = 0.15;
+
+export interface MemberWindow {
+  startDay: number;
+  endDay: number;
+}
+
+function pickIndex(rng: Random, weights: readonly number[]): number {
+  const cumulative: number[] = [];
+  let total = 0;
+  for (const w of weights) cumulative.push((total += w));
+  return rng.pickCumulative(cumulative);
+}
+
+function drawJoinDay(rng: Random, window: MemberWindow, calendar: Calendar): number {
+  if (rng.bernoulli(JOINED_BEFORE_WINDOW)) {
+    // Skewed towards recent years: long-standing members are fewer, as cards lapse.
+    const yearsBefore = MAX_YEARS_BEFORE_WINDOW * Math.pow(rng.next(), 1.5);
+    return window.startDay - 1 - Math.floor(yearsBefore * 365.25);
+  }
+  // New cards follow the borrowing season (the summer peak brings in families): rejection
+  // sampling against the largest combined seasonal factor (~3.5, a Saturday in August).
+  const span = window.endDay - window.startDay + 1;
+  for (;;) {
+    const day = window.startDay + rng.int(span);
+    if (rng.next() * 3.6 < calendar.seasonalFactor('young', day) + calendar.seasonalFactor('adult', day)) return day;
+  }
+}
+
+function drawTrend(rng: Random): number {
+  const u = rng.next();
+  if (u < DECLINING_SHARE) return 0.88 + 0.09 * rng.next();
+  if (u < DECLINING_SHARE + GROWING_SHARE) return 1.01 + 0.03 * rng.next();
+  return Math.exp(rng.normal(0, 0.01));
+}
+
+function drawTaste(rng: Random, mean: Readonly<Record<Genre, number>>): Float64Array {
+  const draws = GENRES.map((g) => (mean[g] > 0 ? rng.gamma(TASTE_CONCENTRATION * mean[g]) : 0));
+  const total = draws.reduce((a, b) => a + b, 0);
+  const weights = new Float64Array(GENRES.length);
+  if (total <= 0) {
+    // Vanishingly rare with these parameters; fall back to the profile's mean taste.
+    GENRES.forEach((g, i) => (weights[i] = Math.round(mean[g] * 1e4) / 1e4));
+    return weights;
+  }
+  draws.forEach((d, i) => (weights[i] = Math.round((d / total) * 1e4) / 1e4));
+  return weights;
+}
+
+function drawFavouriteAuthors(rng: Random, memberTaste: Float64Array, shelves: Shelves, catalogue: readonly CatalogueBook[]): string[] {
+  const wanted = pickIndex(rng, [0.35, 0.3, 0.2, 0.15]);
+  const favourites: string[] = [];
+  for (let attempt = 0; favourites.length < wanted && attempt < 10; attempt++) {
+    const shelf = shelves.byFormat.print[pickIndex(rng, Array.from(memberTaste))];
+    if (!shelf) continue;
+    const author = catalogue[pickFromShelf(shelf, rng)]!.authors[0];
+    if (author !== undefined && !favourites.includes(author)) favourites.push(author);
+  }
+  return favourites;
+}
+
+export function drawMembers(
+  count: number,
+  seed: number,
+  window: MemberWindow,
+  calendar: Calendar,
+  shelves: Shelves,
+  catalogue: readonly CatalogueBook[],
+): SimMember[] {
+  const names = streamRandom(seed, 'names');
+  const takenEmails = new Set<string>();
+  const profileShares = PROFILES.map((p) => PROFILE_SPECS[p].share);
+  const branchSizes = BRANCHES.map((b) => b.size);
+  const members: SimMember[] = [];
+  for (let id = 1; id <= count; id++) {
+    const rng = streamRandom(seed, 'members', id);
+    const profile = PROFILES[pickIndex(rng, profileShares)]!;
+    const spec = PROFILE_SPECS[profile];
+    const branch = pickIndex(rng, branchSizes);
+    const joinDay = drawJoinDay(rng, window, calendar);
+    const reliability = rng.beta(spec.reliability[0], spec.reliability[1]);
+    const intensity = spec.medianIntensity * INTENSITY_SCALE * Math.exp(rng.normal(0, INTENSITY_SPREAD));
+    const engagementTrend = drawTrend(rng);
+    const extraItemsPerVisit = spec.extraItemsPerVisit * Math.exp(rng.normal(0, 0.3));
+    const renewalPropensity = rng.beta(spec.renewal[0], spec.renewal[1]);
+    const filmFan = profile === 'adult' && rng.bernoulli(FILM_FAN_SHARE);
+    const dvdShare = filmFan ? FILM_FAN_DVD_SHARE : spec.dvdShare;
+    const largePrintShare = Math.min(0.9, spec.largePrintShare * (0.6 + 0.8 * rng.next()));
+    const memberTaste = drawTaste(rng, spec.taste);
+    const favouriteAuthors = drawFavouriteAuthors(rng, memberTaste, shelves, catalogue);
+    const { name, email } = drawIdentity(id, names, takenEmails);
+    members.push({
+      id,
+      name,
+      email,
+      branch,
+      joinDay,
+      startDay: Math.max(joinDay, window.startDay),
+      profile,
+      shape: spec.shape,
+      reliability,
+      intensity,
+      engagementTrend,
+      logTrend: Math.log(engagementTrend),
+      extraItemsPerVisit,
+      renewalPropensity,
+      dvdShare,
+      largePrintShare,
+      taste: memberTaste,
+      favouriteAuthors,
+      churnDay: -1,
+    });
+  }
+  return members;
+}

@@ -1,0 +1,282 @@
+/**
+ * Loads generated rows into a store in large multi-row INSERTs inside one transaction, then
+ * builds the indexes. An interrupted run never leaves a half-built database where the product
+ * looks for one:
+ *  - SQLite: everything goes into a temporary file beside the target, renamed over it at the end;
+ *  - PostgreSQL: drop, create, load and index run in one transaction (PostgreSQL's DDL is
+ *    transactional), so the previous tables stay until the commit.
+ */
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import path from 'node:path';
+import { sql, type Insertable, type Kysely } from 'kysely';
+import { createIndexes, createSchema, dropAll, openStore, sqlitePath, type Database, type TableName } from '../store';
+
+/** SQLite's limit on bound variables per statement; PostgreSQL's (65,535) is higher. */
+const MAX_VARIABLES_PER_STATEMENT = 32_766;
+/** Rows per statement beyond which bigger batches stop paying off. */
+const MAX_ROWS_PER_STATEMENT = 5_000;
+
+export const TABLE_ORDER: readonly TableName[] = [
+  'meta', 'branches', 'members', 'books', 'loans', 'sim_loan_truth', 'sim_member_truth', 'sim_churn_truth',
+];
+
+/** One table's rows, produced on demand so the whole table never sits in memory as objects. */
+export interface TableRows<T extends TableName> {
+  table: T;
+  count: number;
+  row(index: number): Insertable<Database[T]>;
+}
+export type AnyTableRows = { [T in TableName]: TableRows<T> }[TableName];
+
+export type WriteTarget = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
+export class TargetExistsError extends Error {
+  constructor(where: string) {
+    super(`${where} already holds a Shelfmark database; pass --force to replace it`);
+    this.name = 'TargetExistsError';
+  }
+}
+
+/** `--db` accepts a file path, a `sqlite:` URL or a `postgres://` URL. */
+export function resolveTarget(db: string): WriteTarget {
+  if (db.startsWith('postgres://') || db.startsWith('postgresql://')) return { kind: 'postgres', url: db };
+  if (db === ':memory:') throw new Error('--db :memory: would be thrown away at the end; give a file path');
+  return { kind: 'sqlite', file: path.resolve(sqlitePath(db) ?? db) };
+}
+
+/**
+ * libpq, and so psql, connect as the operating-system user when a URL names none; node-postgres
+ * reads only PGUSER or USER, which a service or container may not set.
+ */
+export function withDefaultPostgresUser(url: string, env: NodeJS.ProcessEnv): string {
+  if (!/^postgres(ql)?:\/\//.test(url) || env.PGUSER || env.USER) return url;
+  const parsed = new URL(url);
+  if (parsed.username) return url;
+  parsed.username = userInfo().username;
+  return parsed.toString();
+}
+
+/** The target for messages: PostgreSQL URLs without their password. */
+export function describeTarget(target: WriteTarget): string {
+  if (target.kind === 'sqlite') return target.file;
+  const url = new URL(target.url);
+  if (url.password) url.password = '***';
+  return url.toString();
+}
+
+const TEMPORARY_INFIX = '-tmp-';
+
+/** The temporary file an SQLite target is built in (beside it, so the final rename is atomic). */
+export function temporaryFileFor(file: string, pid: number = process.pid): string {
+  return `${file}${TEMPORARY_INFIX}${pid}`;
+}
+
+function removeSqliteFiles(file: string): void {
+  for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(`${file}${suffix}`, { force: true });
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * An interrupted run (Ctrl-C kills the process at once, mid-simulation or mid-load) leaves its
+ * temporary file behind; the next run for the same target removes those of dead processes.
+ */
+function removeAbandonedTemporaryFiles(file: string): void {
+  const directory = path.dirname(file);
+  if (!existsSync(directory)) return;
+  const prefix = `${path.basename(file)}${TEMPORARY_INFIX}`;
+  for (const entry of readdirSync(directory)) {
+    if (!entry.startsWith(prefix)) continue;
+    const pid = Number(/^(\d+)/.exec(entry.slice(prefix.length))?.[1]);
+    if (Number.isInteger(pid) && pid !== process.pid && !processIsAlive(pid)) rmSync(path.join(directory, entry), { force: true });
+  }
+}
+
+async function existingTables(db: Kysely<Database>): Promise<string[]> {
+  const result = await sql<{ table_name: string }>`
+    select table_name from information_schema.tables
+    where table_schema = current_schema() and table_name in (${sql.join([...TABLE_ORDER])})`.execute(db);
+  return result.rows.map((r) => r.table_name);
+}
+
+/** Refuses early, before any simulation work, when the target exists and `force` is not set. */
+export async function checkTarget(target: WriteTarget, force: boolean): Promise<void> {
+  if (target.kind === 'sqlite') {
+    removeAbandonedTemporaryFiles(target.file);
+    if (!force && existsSync(target.file)) throw new TargetExistsError(target.file);
+    return;
+  }
+  if (force) return;
+  const store = openStore(target.url);
+  try {
+    if ((await existingTables(store.db)).length > 0) throw new TargetExistsError(describeTarget(target));
+  } finally {
+    await store.close();
+  }
+}
+
+export interface WriteProgress {
+  table: TableName | 'indexes';
+  rows: number;
+  of: number;
+}
+
+async function insertTable<T extends TableName>(
+  db: Kysely<Database>,
+  rows: TableRows<T>,
+  onProgress: (progress: WriteProgress) => void,
+): Promise<void> {
+  if (rows.count === 0) return;
+  const columns = Object.keys(rows.row(0)).length;
+  const batch = Math.max(1, Math.min(MAX_ROWS_PER_STATEMENT, Math.floor(MAX_VARIABLES_PER_STATEMENT / columns)));
+  for (let start = 0; start < rows.count; start += batch) {
+    const end = Math.min(rows.count, start + batch);
+    const values: Insertable<Database[T]>[] = [];
+    for (let i = start; i < end; i++) values.push(rows.row(i));
+    // Kysely cannot relate a generic table name to its row type; `values` was typed against T above.
+    await db.insertInto(rows.table as TableName).values(values as never).execute();
+    onProgress({ table: rows.table, rows: end, of: rows.count });
+  }
+}
+
+async function loadAll(db: Kysely<Database>, tables: readonly AnyTableRows[], onProgress: (progress: WriteProgress) => void): Promise<void> {
+  for (const rows of tables) await insertTable(db, rows as TableRows<TableName>, onProgress);
+}
+
+interface ForeignKey {
+  table: string;
+  name: string;
+  definition: string;
+}
+
+/**
+ * PostgreSQL checks a foreign key with a trigger per inserted row, which makes a bulk load
+ * several times slower; as its manual advises for populating a database, the keys are dropped
+ * for the load and added back afterwards, which checks every row in one pass.
+ */
+async function dropForeignKeys(db: Kysely<Database>): Promise<ForeignKey[]> {
+  const result = await sql<ForeignKey>`
+    select conrelid::regclass::text as table, conname as name, pg_get_constraintdef(oid) as definition
+    from pg_constraint
+    where contype = 'f' and connamespace = current_schema()::regnamespace
+      and conrelid::regclass::text in (${sql.join([...TABLE_ORDER])})
+    order by conrelid::regclass::text, conname`.execute(db);
+  for (const key of result.rows) await sql`alter table ${sql.table(key.table)} drop constraint ${sql.ref(key.name)}`.execute(db);
+  return result.rows;
+}
+
+async function restoreForeignKeys(db: Kysely<Database>, keys: readonly ForeignKey[]): Promise<void> {
+  for (const key of keys) {
+    await sql`alter table ${sql.table(key.table)} add constraint ${sql.ref(key.name)} ${sql.raw(key.definition)}`.execute(db);
+  }
+}
+
+/** SQLite's equivalent of restoring the keys: check every row once after the load. */
+async function checkSqliteForeignKeys(db: Kysely<Database>): Promise<void> {
+  const violations = await sql<{ table: string; rowid: number; parent: string }>`PRAGMA foreign_key_check`.execute(db);
+  if (violations.rows.length > 0) {
+    const first = violations.rows[0]!;
+    throw new Error(`${violations.rows.length} rows break a foreign key, e.g. ${first.table} rowid ${first.rowid} -> ${first.parent}`);
+  }
+}
+
+async function countRows(db: Kysely<Database>): Promise<Record<TableName, number>> {
+  const counts = {} as Record<TableName, number>;
+  for (const table of TABLE_ORDER) {
+    const result = await sql<{ n: number | string }>`select count(*) as n from ${sql.table(table)}`.execute(db);
+    counts[table] = Number(result.rows[0]!.n);
+  }
+  return counts;
+}
+
+/** Writes the tables (in foreign-key order) and returns the row count of each table as stored. */
+export async function writeTables(
+  target: WriteTarget,
+  force: boolean,
+  tables: readonly AnyTableRows[],
+  onProgress: (progress: WriteProgress) => void = () => {},
+): Promise<Record<TableName, number>> {
+  const ordered = [...tables].sort((a, b) => TABLE_ORDER.indexOf(a.table) - TABLE_ORDER.indexOf(b.table));
+  return target.kind === 'sqlite' ? writeSqlite(target.file, force, ordered, onProgress) : writePostgres(target.url, force, ordered, onProgress);
+}
+
+async function writeSqlite(
+  file: string,
+  force: boolean,
+  tables: readonly AnyTableRows[],
+  onProgress: (progress: WriteProgress) => void,
+): Promise<Record<TableName, number>> {
+  if (!force && existsSync(file)) throw new TargetExistsError(file);
+  const temporary = temporaryFileFor(file);
+  removeAbandonedTemporaryFiles(file);
+  removeSqliteFiles(temporary);
+  const store = openStore(`sqlite:${temporary}`);
+  let counts: Record<TableName, number>;
+  try {
+    // A crash mid-load only loses the temporary file, so durability is not worth paying for here.
+    await sql`PRAGMA journal_mode = MEMORY`.execute(store.db);
+    await sql`PRAGMA synchronous = OFF`.execute(store.db);
+    await createSchema(store.db);
+    // Checking keys row by row during the load costs more than one check of all rows after it.
+    await sql`PRAGMA foreign_keys = OFF`.execute(store.db);
+    await store.db.transaction().execute((trx) => loadAll(trx, tables, onProgress));
+    await checkSqliteForeignKeys(store.db);
+    await sql`PRAGMA foreign_keys = ON`.execute(store.db);
+    onProgress({ table: 'indexes', rows: 0, of: 1 });
+    await createIndexes(store.db);
+    await sql`ANALYZE`.execute(store.db);
+    onProgress({ table: 'indexes', rows: 1, of: 1 });
+    counts = await countRows(store.db);
+    // Leave no sidecar files behind; openStore switches the file to WAL when it opens it for writing.
+    await sql`PRAGMA journal_mode = DELETE`.execute(store.db);
+  } catch (error) {
+    await store.close();
+    removeSqliteFiles(temporary);
+    throw error;
+  }
+  await store.close();
+  if (!force && existsSync(file)) {
+    removeSqliteFiles(temporary);
+    throw new TargetExistsError(file);
+  }
+  // Stale -wal/-shm files of the replaced database would be replayed into the new one.
+  for (const suffix of ['-wal', '-shm', '-journal']) rmSync(`${file}${suffix}`, { force: true });
+  renameSync(temporary, file);
+  return counts;
+}
+
+async function writePostgres(
+  url: string,
+  force: boolean,
+  tables: readonly AnyTableRows[],
+  onProgress: (progress: WriteProgress) => void,
+): Promise<Record<TableName, number>> {
+  const store = openStore(url);
+  try {
+    await store.db.transaction().execute(async (trx) => {
+      // Serialises concurrent generators on the same database; released at commit or rollback.
+      await sql`select pg_advisory_xact_lock(hashtext('shelfmark-generate'))`.execute(trx);
+      if (!force && (await existingTables(trx)).length > 0) throw new TargetExistsError(describeTarget({ kind: 'postgres', url }));
+      await dropAll(trx);
+      await createSchema(trx);
+      const foreignKeys = await dropForeignKeys(trx);
+      await loadAll(trx, tables, onProgress);
+      await restoreForeignKeys(trx, foreignKeys);
+      onProgress({ table: 'indexes', rows: 0, of: 1 });
+      await createIndexes(trx);
+      onProgress({ table: 'indexes', rows: 1, of: 1 });
+    });
+    await sql`ANALYZE ${sql.join(TABLE_ORDER.map((table) => sql.table(table)))}`.execute(store.db);
+    return await countRows(store.db);
+  } finally {
+    await store.close();
+  }
+}
