@@ -2,6 +2,10 @@
  * A seeded pseudo-random generator (mulberry32) with the draws the simulator and the trainers
  * need. Same seed, same sequence, on every machine.
  */
+// Bound once: jest's module sandbox makes each global `Math.*` lookup much slower, and
+// simulations and trainers call these millions of times.
+const { imul, sqrt, log, cos, exp, floor, pow, round, max, PI } = Math;
+
 export class Random {
   private state: number;
 
@@ -13,14 +17,14 @@ export class Random {
   next(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;
     let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    t = imul(t ^ (t >>> 15), t | 1);
+    t ^= t + imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 
   /** Integer in [0, n). */
   int(n: number): number {
-    return Math.floor(this.next() * n);
+    return floor(this.next() * n);
   }
 
   bernoulli(p: number): boolean {
@@ -30,14 +34,14 @@ export class Random {
   normal(mean = 0, sd = 1): number {
     const u = 1 - this.next();
     const v = this.next();
-    return mean + sd * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+    return mean + sd * sqrt(-2 * log(u)) * cos(2 * PI * v);
   }
 
   /** Poisson draw (Knuth for small means, normal approximation above 30). */
   poisson(mean: number): number {
     if (mean <= 0) return 0;
-    if (mean > 30) return Math.max(0, Math.round(this.normal(mean, Math.sqrt(mean))));
-    const limit = Math.exp(-mean);
+    if (mean > 30) return max(0, round(this.normal(mean, sqrt(mean))));
+    const limit = exp(-mean);
     let k = 0;
     let p = this.next();
     while (p > limit) {
@@ -54,9 +58,9 @@ export class Random {
   }
 
   gamma(shape: number): number {
-    if (shape < 1) return this.gamma(shape + 1) * Math.pow(this.next(), 1 / shape);
+    if (shape < 1) return this.gamma(shape + 1) * pow(this.next(), 1 / shape);
     const d = shape - 1 / 3;
-    const c = 1 / Math.sqrt(9 * d);
+    const c = 1 / sqrt(9 * d);
     for (;;) {
       let x: number;
       let v: number;
@@ -66,7 +70,7 @@ export class Random {
       } while (v <= 0);
       v = v * v * v;
       const u = this.next();
-      if (u < 1 - 0.0331 * x ** 4 || Math.log(u) < 0.5 * x * x + d * (1 - v + Math.log(v))) return d * v;
+      if (u < 1 - 0.0331 * x ** 4 || log(u) < 0.5 * x * x + d * (1 - v + log(v))) return d * v;
     }
   }
 
