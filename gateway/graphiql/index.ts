@@ -90,6 +90,12 @@ export function graphiql({ projectRoot, endpoint = '/graphql', tabs = [] }: Grap
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.type('html').send(html);
   });
-  router.use('/graphiql', express.static(dir, { index: false, maxAge: '1h', fallthrough: false }));
+  // Browsers ask for it on every page; an empty answer keeps their consoles free of 404s.
+  router.get('/favicon.ico', (_req, res) => {
+    res.status(204).end();
+  });
+  router.use('/graphiql', express.static(dir, { index: false, maxAge: '1h' }), (_req, res) => {
+    res.status(404).type('text/plain').send('not part of the GraphiQL bundle\n');
+  });
   return router;
 }

@@ -29,6 +29,8 @@ createRoot(document.getElementById('graphiql')).render(
   createElement(GraphiQL, {
     fetcher,
     defaultTabs: settings.tabs,
+    // GraphiQL 4 fills the variables editor of the first tab from this prop, not from the tab.
+    variables: settings.tabs[0] && settings.tabs[0].variables,
     defaultHeaders: settings.defaultHeaders,
     defaultEditorToolsVisibility: 'headers',
     isHeadersEditorEnabled: true,
