@@ -8,6 +8,7 @@ import { promoteVersion, registerVersion, type RegisteredModel } from '../regist
 import type { Store } from '../store';
 import { trainChurn } from './churn';
 import { trainOverdue } from './overdue';
+import { trainMemberSegmentation } from './segmentation';
 import type { TrainedModel, TrainOptions } from './types';
 
 export type { Progress, TrainedModel, TrainOptions } from './types';
@@ -17,6 +18,7 @@ export type Trainer = (store: Store, options: TrainOptions) => Promise<TrainedMo
 export const TRAINERS: Partial<Record<ModelName, Trainer>> = {
   overdue: trainOverdue,
   churn: trainChurn,
+  segmentation: trainMemberSegmentation,
 };
 
 export function beatsBaseline(trained: TrainedModel): boolean {

@@ -1,0 +1,80 @@
+/**
+ * Segmentation features: where a member stands on a cut-off day in recency, frequency,
+ * monetary value, engagement and tenure, the five measures the k-means segments are built on.
+ * Derived from `loadMemberActivity`, as churn's are, so the trainer and the subgraph read the
+ * same rows.
+ *
+ * Choices (checked on the default simulated library at two cut-offs, asOf and asOf - 90 days):
+ * - monetary = loan-days in the last year (time spent with the library's books), not distinct
+ *   titles: a member almost never borrows the same title twice within a year, so distinct
+ *   titles repeat frequency (correlation 0.99999 in log units) and would weigh "how often" twice.
+ *   It is kept on its raw scale: after log1p it is still a near-copy of log frequency
+ *   (correlation 0.97), while raw loan-days (0.68) single out the members who keep the most
+ *   books the longest, which is what sets Champions apart from Loyal.
+ * - engagement = monthly log change of the loan rate, last 90 days against the 90 before:
+ *   ln((loans_90d + 1) / (loans_prev_90d + 1)) / 3. Scale-free, so a member going from 2 loans
+ *   to 1 declines as much as one going from 20 to 10; a difference of counts made the heaviest
+ *   borrowers the "declining" segment every December (summer peak before, December dip after)
+ *   although they were the least likely to lapse. It is in the units of the simulator's hidden
+ *   monthly trend, and what a segment description calls "monthly loan trend" (-0.1 = about 10%
+ *   fewer loans each month).
+ * - log1p on recency, frequency and tenure: counts whose low end matters most (5 against 50
+ *   days since the last loan, 2 against 20 months of membership) and whose long tails (a few
+ *   members borrow hundreds of times a year, or lapsed years ago) would otherwise decide where
+ *   the centroids sit.
+ * With these, every segment name ranks where it should by the members' later 90-day lapse rate
+ * (Champions and Loyal lowest, Hibernating highest) at both cut-offs; the segments are as
+ * stable across seeds either way.
+ */
+import type { SegmentFeature } from '../ml/kmeans';
+import type { Store } from '../store';
+import { loadMemberActivity, type MemberActivity } from './member-activity';
+
+export const SEGMENTATION_FEATURES = [
+  { name: 'recency_days', type: 'numeric', description: 'Days since the last checkout (tenure when none)', role: 'recency', log1p: true },
+  { name: 'frequency_365d', type: 'count', description: 'Checkouts in the last 365 days', role: 'frequency', log1p: true },
+  { name: 'monetary_loan_days_365d', type: 'numeric', description: 'Loan-days in the last 365 days (checkout to return, or to the cut-off)', role: 'monetary', log1p: false },
+  { name: 'engagement_monthly_log_change', type: 'numeric', description: 'ln((loans_90d + 1) / (loans_prev_90d + 1)) / 3: monthly log change of the loan rate', role: 'engagement', log1p: false },
+  { name: 'tenure_days', type: 'numeric', description: 'Days since joining', role: 'tenure', log1p: true },
+] as const;
+
+export const SEGMENTATION_FEATURE_NAMES: readonly string[] = SEGMENTATION_FEATURES.map((f) => f.name);
+
+/** The same columns as the k-means trainer takes them: name, role and transform. */
+export const SEGMENT_FEATURES: SegmentFeature[] = SEGMENTATION_FEATURES.map((f) => ({ name: f.name, role: f.role, log1p: f.log1p }));
+
+/** The engagement change compares two 90-day windows, three months apart. */
+const MONTHS_PER_QUARTER = 3;
+
+export function engagementMonthlyLogChange(a: Pick<MemberActivity, 'loans90d' | 'loansPrev90d'>): number {
+  return Math.log((a.loans90d + 1) / (a.loansPrev90d + 1)) / MONTHS_PER_QUARTER;
+}
+
+export function segmentationFeatureRow(a: MemberActivity): number[] {
+  return [a.daysSinceLastLoan, a.loans365d, a.loanDays365d, engagementMonthlyLogChange(a), a.tenureDays];
+}
+
+export interface SegmentationFeatureBatch {
+  /** Members found (joined by the cut-off), in request order. */
+  memberIds: number[];
+  /** Row-major memberIds.length x SEGMENTATION_FEATURES.length, float32 as the ONNX input takes them. */
+  values: Float32Array;
+  /** For each requested id, its row in `values`, or -1. */
+  rowOf: number[];
+}
+
+/** Features of a batch of members on `cutoff`: one query on members, one on loans. */
+export async function segmentationFeatures(store: Store, memberIds: readonly number[], cutoff: string): Promise<SegmentationFeatureBatch> {
+  const activity = await loadMemberActivity(store, memberIds, cutoff);
+  const d = SEGMENTATION_FEATURES.length;
+  const found: MemberActivity[] = [];
+  const rowOf = activity.map((a) => (a ? found.push(a) - 1 : -1));
+  const values = new Float32Array(found.length * d);
+  found.forEach((a, i) => values.set(segmentationFeatureRow(a), i * d));
+  return { memberIds: found.map((a) => a.memberId), values, rowOf };
+}
+
+/** Rows of a batch as the k-means model takes them (the float32 values the ONNX graph sees). */
+export function featureRows(values: Float32Array, d: number = SEGMENTATION_FEATURES.length): Float32Array[] {
+  return Array.from({ length: values.length / d }, (_, i) => values.subarray(i * d, (i + 1) * d));
+}
