@@ -46,17 +46,16 @@ export function entityLoader<K, V>(batch: (keys: readonly K[]) => Promise<(V | E
   return new DataLoader<K, V>(batch, { batchScheduleFn: (callback) => setImmediate(callback), maxBatchSize: 5000 });
 }
 
-export async function startModelSubgraph<TContext extends SubgraphContext>(
-  config: Config,
-  spec: ModelSubgraphSpec<TContext>,
-  port: number = config.ports[spec.name],
-): Promise<RunningSubgraph & { deps: ModelSubgraphDeps }> {
-  const logger = createLogger(spec.name, config.logLevel);
-  const metrics = createProcessMetrics(spec.name);
+/**
+ * Opens what a model subgraph serves from: the store, its system date and one hot-reloading
+ * slot per model. The subgraph server and the benchmark's in-process floor both start here, so
+ * the floor measures exactly the serving path minus HTTP and GraphQL.
+ */
+export async function openModelDeps(config: Config, name: string, slotSpecs: readonly SlotSpec[], logger: Logger = createLogger(name, config.logLevel), metrics: ProcessMetrics = createProcessMetrics(name)): Promise<ModelSubgraphDeps> {
   const store = openStore(config.databaseUrl, { readonly: config.databaseUrl.startsWith('sqlite:') });
   const asOf = await readAsOf(store);
   const slots: Record<string, ModelSlot> = {};
-  for (const slotSpec of spec.slots) {
+  for (const slotSpec of slotSpecs) {
     const slot = new ModelSlot({
       name: slotSpec.model,
       locate: async () => readProductionPointer(config.modelsDir, slotSpec.model) ?? undefined,
@@ -71,7 +70,22 @@ export async function startModelSubgraph<TContext extends SubgraphContext>(
     if (!slot.isReady()) logger.warn({ model: slotSpec.model, modelsDir: config.modelsDir }, 'no production version found yet; its fields answer MODEL_UNAVAILABLE until one is promoted');
     slots[slotSpec.model] = slot;
   }
-  const deps: ModelSubgraphDeps = { store, asOf, slots, logger, metrics, config };
+  return { store, asOf, slots, logger, metrics, config };
+}
+
+/** Stops the slots' reload timers, releases their sessions and closes the store. */
+export async function closeModelDeps(deps: ModelSubgraphDeps): Promise<void> {
+  await Promise.all(Object.values(deps.slots).map((s) => s.stop()));
+  await deps.store.close();
+}
+
+export async function startModelSubgraph<TContext extends SubgraphContext>(
+  config: Config,
+  spec: ModelSubgraphSpec<TContext>,
+  port: number = config.ports[spec.name],
+): Promise<RunningSubgraph & { deps: ModelSubgraphDeps }> {
+  const deps = await openModelDeps(config, spec.name, spec.slots);
+  const { logger, metrics, slots } = deps;
   const running = await startSubgraphServer<TContext>(
     {
       name: spec.name,
@@ -81,10 +95,7 @@ export async function startModelSubgraph<TContext extends SubgraphContext>(
       metrics,
       createContext: (identity) => spec.createContext(identity, deps),
       isReady: () => Object.values(slots).every((s) => s.isReady()),
-      onStop: async () => {
-        await Promise.all(Object.values(slots).map((s) => s.stop()));
-        await store.close();
-      },
+      onStop: () => closeModelDeps(deps),
     },
     port,
   );

@@ -1,0 +1,91 @@
+/**
+ * The floor of scenarios 1 and 2: the same feature extraction and inference runs the model
+ * subgraphs perform for the same members, called in this process through each subgraph's own
+ * batch function, with no HTTP and no GraphQL. Models run one after another here; in the graph
+ * they run in parallel processes, so the floor of a request is between the slowest model and
+ * the sum.
+ */
+import type { Config, SubgraphName } from '../src/config';
+import { createLogger } from '../src/logging';
+import { closeModelDeps, openModelDeps, type ModelSubgraphDeps } from '../src/model-runtime/model-subgraph';
+import { predictChurn } from '../subgraphs/churn';
+import { predictOverdue } from '../subgraphs/overdue';
+import { summarise, type LatencySummary } from './load';
+
+interface FloorModel {
+  subgraph: SubgraphName;
+  /** The batch function the subgraph's member loader calls, for member ids. */
+  predictMembers: (deps: ModelSubgraphDeps, memberIds: string[]) => Promise<unknown>;
+}
+
+/** Member-level predictions of each model subgraph that exists in this build. */
+const FLOOR_MODELS: FloorModel[] = [
+  { subgraph: 'overdue', predictMembers: (deps, ids) => predictOverdue(deps, ids.map((id) => `M:${id}` as const)) },
+  { subgraph: 'churn', predictMembers: (deps, ids) => predictChurn(deps, ids) },
+];
+
+export interface FloorResult {
+  batchSize: number;
+  iterations: number;
+  /** Milliseconds per call, by model subgraph. */
+  models: Record<string, LatencySummary>;
+  /** Every model one after another (the single-process cost of one request's predictions). */
+  sequential: LatencySummary;
+  /** The slowest model of each iteration (the floor of perfectly parallel subgraphs). */
+  slowest: LatencySummary;
+  /** Model subgraphs of the scenario that have no floor function yet. */
+  notMeasured: string[];
+}
+
+export interface Floor {
+  measure(memberBatch: (i: number) => string[], seconds: number): Promise<FloorResult>;
+  close(): Promise<void>;
+}
+
+export async function openFloor(config: Config, models: readonly SubgraphName[]): Promise<Floor> {
+  const logger = createLogger('bench-floor', 'warn');
+  const measured = FLOOR_MODELS.filter((m) => models.includes(m.subgraph));
+  const deps = new Map<SubgraphName, ModelSubgraphDeps>();
+  for (const model of measured) deps.set(model.subgraph, await openModelDeps(config, `bench-floor-${model.subgraph}`, [{ model: model.subgraph }], logger));
+  const notMeasured = models.filter((m) => !measured.some((f) => f.subgraph === m));
+
+  return {
+    async measure(memberBatch, seconds) {
+      const perModel = new Map<string, number[]>(measured.map((m) => [m.subgraph, []]));
+      const sequential: number[] = [];
+      const slowest: number[] = [];
+      const warmup = 20;
+      let deadline = Infinity;
+      let i = 0;
+      for (; performance.now() < deadline; i++) {
+        if (i === warmup) deadline = performance.now() + seconds * 1000;
+        const ids = memberBatch(i);
+        let sum = 0;
+        let max = 0;
+        for (const model of measured) {
+          const start = performance.now();
+          await model.predictMembers(deps.get(model.subgraph)!, ids);
+          const ms = performance.now() - start;
+          if (i >= warmup) perModel.get(model.subgraph)!.push(ms);
+          sum += ms;
+          max = Math.max(max, ms);
+        }
+        if (i >= warmup) {
+          sequential.push(sum);
+          slowest.push(max);
+        }
+      }
+      return {
+        batchSize: memberBatch(0).length,
+        iterations: i - warmup,
+        models: Object.fromEntries([...perModel].map(([name, ms]) => [name, summarise(ms)])),
+        sequential: summarise(sequential),
+        slowest: summarise(slowest),
+        notMeasured,
+      };
+    },
+    async close() {
+      await Promise.all([...deps.values()].map(closeModelDeps));
+    },
+  };
+}

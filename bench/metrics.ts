@@ -1,0 +1,88 @@
+/**
+ * Prometheus scrapes of the gateway and the subgraphs, and the deltas between two scrapes that
+ * the benchmark reports: inference runs and rows per model, and the time each process spent
+ * answering /graphql (exact sums and counts of the request-duration histograms).
+ */
+
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+export function parsePrometheus(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!match) continue;
+    const labels: Record<string, string> = {};
+    for (const pair of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[pair[1]!] = pair[2]!;
+    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
+  }
+  return samples;
+}
+
+/** Sum of every sample of `name` whose labels include `where`. */
+export function total(samples: readonly Sample[], name: string, where: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const s of samples) {
+    if (s.name !== name) continue;
+    if (Object.entries(where).every(([k, v]) => s.labels[k] === v)) sum += s.value;
+  }
+  return sum;
+}
+
+export interface ProcessCounters {
+  /** Inference runs and rows scored, by model. */
+  runs: Record<string, number>;
+  rows: Record<string, number>;
+  /** /graphql requests answered and the seconds spent on them. */
+  requests: number;
+  seconds: number;
+}
+
+function counters(samples: readonly Sample[]): ProcessCounters {
+  const runs: Record<string, number> = {};
+  const rows: Record<string, number> = {};
+  for (const s of samples) {
+    if (s.name === 'model_inference_runs_total') runs[s.labels.model!] = (runs[s.labels.model!] ?? 0) + s.value;
+    if (s.name === 'model_inference_batch_size_sum') rows[s.labels.model!] = (rows[s.labels.model!] ?? 0) + s.value;
+  }
+  return {
+    runs,
+    rows,
+    requests: total(samples, 'http_request_duration_seconds_count', { route: '/graphql' }),
+    seconds: total(samples, 'http_request_duration_seconds_sum', { route: '/graphql' }),
+  };
+}
+
+export function metricsUrl(graphqlUrl: string): string {
+  return graphqlUrl.replace(/\/graphql$/, '/metrics');
+}
+
+/** Scrapes every process; a process that does not answer is left out. */
+export async function scrapeAll(urls: ReadonlyMap<string, string>): Promise<Map<string, ProcessCounters>> {
+  const entries = await Promise.all(
+    [...urls].map(async ([name, url]) => {
+      try {
+        const response = await fetch(metricsUrl(url), { signal: AbortSignal.timeout(5000) });
+        return [name, counters(parsePrometheus(await response.text()))] as const;
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  return new Map(entries.filter((e): e is readonly [string, ProcessCounters] => e !== undefined));
+}
+
+export function difference(after: ProcessCounters, before: ProcessCounters | undefined): ProcessCounters {
+  const minus = (a: Record<string, number>, b: Record<string, number> = {}) =>
+    Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - (b[k] ?? 0)]));
+  return {
+    runs: minus(after.runs, before?.runs),
+    rows: minus(after.rows, before?.rows),
+    requests: after.requests - (before?.requests ?? 0),
+    seconds: after.seconds - (before?.seconds ?? 0),
+  };
+}

@@ -1,0 +1,390 @@
+/**
+ * `npm run bench`: the graph under load against its own floor. Starts the graph (or uses the one
+ * answering on the gateway port), warms it, runs each scenario at fixed concurrency levels and
+ * at a fixed rate, and prints latency, throughput, errors, CPU and memory of every process,
+ * inference runs per request per model, and where the time of scenarios 1 and 2 goes.
+ */
+import 'reflect-metadata';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, type Config, type SubgraphName } from '../config';
+import { signDevelopmentToken } from '../../gateway/auth';
+import { loadSupergraph, subgraphsIn } from '../../gateway/subgraphs';
+import { launchGraph, type LaunchedGraph } from '../graph-launcher';
+import { openStore, sqlitePath } from '../store';
+import { openFloor, type FloorResult } from '../../bench/floor';
+import { closedLoop, fixedRate, type LoadResult, type LoadTarget } from '../../bench/load';
+import { difference, scrapeAll, type ProcessCounters } from '../../bench/metrics';
+import { loadAverage, pidsListeningOn, sampleProcess, UsageWindow, type ProcessUsage } from '../../bench/processes';
+import { buildScenarios, choosePartnerOperation, entitySequence, PAGE_SIZE, SCENARIO_IDS, type PersistedOperationRef, type Scenario, type ScenarioId } from '../../bench/scenarios';
+import { parseFlags } from './flags';
+
+const USAGE = `usage: npm run bench -- [options]
+  Load-tests the graph on 127.0.0.1 and prints p50/p95/p99 latency, requests/s, errors, CPU and RSS of
+  every process, inference runs per request per model, and the in-process floor of scenarios 1 and 2.
+  Scenarios: 1 member (one member's predictions), 2 page (${PAGE_SIZE} members), 3 book (similar books,
+  demand), 4 partner (a persisted query by id). Fields of subgraphs not yet in schema/supergraph.graphql
+  are left out and listed.
+
+  --scenarios LIST     ids or numbers, comma-separated (default: all)                e.g. member,page or 1,2
+  --concurrency LIST   closed-loop connection counts (default 1,8,32)
+  --duration S         seconds per concurrency level (default 10)
+  --warmup S           seconds of warm-up per scenario, not measured (default 3)
+  --rate R             requests/s of the fixed-rate run of scenario 1 (default 100; 0 skips it)
+  --rate-seconds S     length of the fixed-rate run (default 20)
+  --floor-seconds S    time spent measuring each floor (default 3; 0 skips the floor)
+  --soak S             instead of the scenarios: S seconds at --rate of scenarios 1, 3 and 4 in turn,
+                       reporting RSS growth of every process and failed requests (issue 6: 300)
+  --launch             always start a fresh graph on free ports (default: use the graph answering on
+                       the gateway port, else start one and stop it afterwards)
+  --label TEXT         stored in the JSON, e.g. the optimisation being measured
+  --json FILE          where to write the results (default bench/results/bench-<time>.json)`;
+
+interface GraphHandle {
+  gatewayUrl: string;
+  /** Every process's /graphql URL (its /metrics is beside it). */
+  urls: Map<string, string>;
+  pids: Map<string, number>;
+  launched: LaunchedGraph | undefined;
+}
+
+interface RunRecord {
+  scenario: ScenarioId;
+  mode: 'closed' | 'rate';
+  /** Connections (closed loop) or requests/s (fixed rate). */
+  level: number;
+  load: LoadResult;
+  processes: ProcessUsage[];
+  /** Inference runs per answered request, by model. */
+  runsPerRequest: Record<string, number>;
+  /** Mean rows per inference run, by model. */
+  rowsPerRun: Record<string, number>;
+  /** Milliseconds each process spent on /graphql per gateway request. */
+  msPerRequest: Record<string, number>;
+  /** /graphql requests each subgraph received per gateway request. */
+  callsPerRequest: Record<string, number>;
+  /**
+   * CPU milliseconds each graph process spent per answered request, and their sum ("graph"):
+   * unlike latency, barely moved by other work on the same cores, so it compares two runs of a
+   * busy machine.
+   */
+  cpuMsPerRequest: Record<string, number>;
+}
+
+async function isReady(gatewayUrl: string): Promise<boolean> {
+  try {
+    const response = await fetch(gatewayUrl.replace(/\/graphql$/, '/health/ready'), { signal: AbortSignal.timeout(2000) });
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+function generateLibrary(config: Config, file: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(config.projectRoot, 'dist', 'src', 'cli', 'generate.js'), '--db', file], { stdio: 'inherit' });
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`generating the library failed (exit code ${code})`))));
+  });
+}
+
+async function openGraph(config: Config, subgraphs: SubgraphName[], forceLaunch: boolean): Promise<GraphHandle> {
+  const existing = `http://127.0.0.1:${config.ports.gateway}/graphql`;
+  if (!forceLaunch && (await isReady(existing))) {
+    const ports = new Map<string, number>([['gateway', config.ports.gateway], ...subgraphs.map((s) => [s, Number(new URL(config.subgraphUrls[s]).port)] as [string, number])]);
+    const urls = new Map<string, string>([['gateway', existing], ...subgraphs.map((s) => [s, config.subgraphUrls[s]] as [string, string])]);
+    for (const url of urls.values()) {
+      if (!['127.0.0.1', 'localhost'].includes(new URL(url).hostname)) throw new Error(`the benchmark talks to loopback only; ${url} is not`);
+    }
+    process.stderr.write(`Using the graph already answering at ${existing}.\n`);
+    return { gatewayUrl: existing, urls, pids: pidsListeningOn(ports), launched: undefined };
+  }
+  const file = sqlitePath(config.databaseUrl);
+  if (file && !existsSync(file)) {
+    process.stderr.write(`No library at ${file} yet: generating the default simulated library first.\n`);
+    await generateLibrary(config, file);
+  }
+  process.stderr.write(`Starting the graph (${subgraphs.join(', ')}) on free loopback ports...\n`);
+  const launched = await launchGraph({ projectRoot: config.projectRoot, subgraphs, env: { HOST: '127.0.0.1', LOG_LEVEL: 'warn' }, logs: 'inherit' });
+  const urls = new Map<string, string>([['gateway', launched.gatewayUrl], ...Object.entries(launched.subgraphUrls) as [string, string][]]);
+  const pids = new Map<string, number>([...launched.processes].map(([name, child]) => [name, child.pid!]));
+  return { gatewayUrl: launched.gatewayUrl, urls, pids, launched };
+}
+
+function librarySize(config: Config): Promise<{ maxMemberId: number; maxBookId: number }> {
+  const store = openStore(config.databaseUrl, { readonly: config.databaseUrl.startsWith('sqlite:') });
+  return Promise.all([
+    store.db.selectFrom('members').select((eb) => eb.fn.max('id').as('max')).executeTakeFirstOrThrow(),
+    store.db.selectFrom('books').select((eb) => eb.fn.max('id').as('max')).executeTakeFirstOrThrow(),
+  ]).then(async ([members, books]) => {
+    await store.close();
+    return { maxMemberId: Number(members.max), maxBookId: Number(books.max) };
+  });
+}
+
+function partnerOperations(config: Config): PersistedOperationRef[] {
+  const file = path.join(config.projectRoot, 'schema', 'persisted-queries.json');
+  if (!existsSync(file)) return [];
+  const manifest = JSON.parse(readFileSync(file, 'utf8')) as { operations?: PersistedOperationRef[] };
+  return manifest.operations ?? [];
+}
+
+/** Tokens spread over many identities, so the benchmark measures the rate limiter without meeting it. */
+function tokenPool(config: Config): LoadTarget['tokenFor'] {
+  const pools = new Map<string, string[]>();
+  return (role, i) => {
+    let pool = pools.get(role);
+    if (!pool) {
+      pool = Array.from({ length: role === 'partner' ? 512 : 32 }, (_, k) => signDevelopmentToken(config, { sub: `bench-${role}-${k}`, role }, '4h'));
+      pools.set(role, pool);
+    }
+    return pool[i % pool.length]!;
+  };
+}
+
+async function checkScenario(scenario: Scenario, target: LoadTarget): Promise<string | undefined> {
+  const request = scenario.request(0);
+  const response = await fetch(target.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${target.tokenFor(request.role, 0)}` },
+    body: request.body,
+  });
+  const text = await response.text();
+  if (!response.ok || text.includes('"errors"')) return `HTTP ${response.status}: ${text.slice(0, 400)}`;
+  return undefined;
+}
+
+function perRequest(deltas: Map<string, ProcessCounters>, gatewayRequests: number) {
+  const runsPerRequest: Record<string, number> = {};
+  const rowsPerRun: Record<string, number> = {};
+  const msPerRequest: Record<string, number> = {};
+  const callsPerRequest: Record<string, number> = {};
+  for (const [name, delta] of deltas) {
+    msPerRequest[name] = gatewayRequests ? (delta.seconds * 1000) / gatewayRequests : NaN;
+    if (name !== 'gateway') callsPerRequest[name] = gatewayRequests ? delta.requests / gatewayRequests : NaN;
+    for (const [model, runs] of Object.entries(delta.runs)) {
+      runsPerRequest[model] = (runsPerRequest[model] ?? 0) + (gatewayRequests ? runs / gatewayRequests : NaN);
+      rowsPerRun[model] = runs ? (delta.rows[model] ?? 0) / runs : 0;
+    }
+  }
+  return { runsPerRequest, rowsPerRun, msPerRequest, callsPerRequest };
+}
+
+async function measured(graph: GraphHandle, scenario: Scenario, mode: RunRecord['mode'], level: number, run: () => Promise<LoadResult>): Promise<RunRecord> {
+  const before = await scrapeAll(graph.urls);
+  const usage = new UsageWindow(new Map([...graph.pids, ['bench (load generator)', process.pid]]));
+  const load = await run();
+  // Requests the load generator gave up on are still being answered: let them land in this window.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const processes = usage.finish();
+  const after = await scrapeAll(graph.urls);
+  const deltas = new Map([...after].map(([name, counters]) => [name, difference(counters, before.get(name))]));
+  const gatewayRequests = deltas.get('gateway')?.requests ?? load.requests;
+  const windowSeconds = load.seconds + 0.3;
+  const cpuMsPerRequest: Record<string, number> = {};
+  for (const p of processes) {
+    if (!graph.pids.has(p.name)) continue;
+    cpuMsPerRequest[p.name] = load.requests ? (p.cpuPercent * 10 * windowSeconds) / load.requests : NaN;
+  }
+  cpuMsPerRequest.graph = Object.values(cpuMsPerRequest).reduce((a, b) => a + b, 0);
+  return { scenario: scenario.id, mode, level, load, processes, cpuMsPerRequest, ...perRequest(deltas, gatewayRequests) };
+}
+
+const fmt = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+
+function printRun(scenario: Scenario, record: RunRecord): void {
+  const { load } = record;
+  const runs = scenario.models.map((m) => `${m} ${fmt(record.runsPerRequest[m] ?? 0, 2)}`).join(', ');
+  const rows = scenario.models.map((m) => `${m} ${fmt(record.rowsPerRun[m] ?? 0, 1)}`).join(', ');
+  const level = record.mode === 'closed' ? `c=${record.level}` : `${record.level}/s`;
+  process.stdout.write(
+    `  ${level.padEnd(7)} ${fmt(load.requestsPerSecond).padStart(7)} ${fmt(load.latency.p50, 2).padStart(8)} ${fmt(load.latency.p95, 2).padStart(8)} ${fmt(load.latency.p99, 2).padStart(8)} ${fmt(load.latency.max, 1).padStart(8)} ${String(load.errors).padStart(6)}   runs/req: ${runs || '-'}; rows/run: ${rows || '-'}\n`,
+  );
+  process.stdout.write(`          cpu% / rss MB: ${record.processes.map((p) => `${p.name} ${fmt(p.cpuPercent, 0)}/${fmt(p.rssMb, 0)}`).join(', ')}\n`);
+  process.stdout.write(`          cpu ms per request: ${Object.entries(record.cpuMsPerRequest).map(([name, ms]) => `${name} ${fmt(ms, 2)}`).join(', ')}\n`);
+  if (load.errors) process.stdout.write(`          errors, e.g.: ${load.errorSamples.join(' | ')}\n`);
+}
+
+function printBreakdown(scenario: Scenario, record: RunRecord | undefined, floor: FloorResult | undefined): void {
+  process.stdout.write(`\n  where the time goes (scenario ${scenario.number}, concurrency 1, mean ms per request):\n`);
+  if (floor) {
+    const models = Object.entries(floor.models).map(([m, s]) => `${m} p50 ${fmt(s.p50, 2)}`).join(', ');
+    process.stdout.write(`    floor, in process (features + inference, ${floor.batchSize} member${floor.batchSize > 1 ? 's' : ''}, ${floor.iterations} iterations): ${models}; all models one after another p50 ${fmt(floor.sequential.p50, 2)}, slowest model p50 ${fmt(floor.slowest.p50, 2)}\n`);
+    if (floor.notMeasured.length) process.stdout.write(`      (no floor function yet for: ${floor.notMeasured.join(', ')})\n`);
+  }
+  if (!record) return;
+  const subgraphs = Object.entries(record.msPerRequest).filter(([name]) => name !== 'gateway');
+  for (const [name, ms] of subgraphs) process.stdout.write(`    ${name.padEnd(16)} ${fmt(ms, 2).padStart(7)} ms in its /graphql handler (${fmt(record.callsPerRequest[name] ?? 0, 2)} calls per request)\n`);
+  const library = record.msPerRequest.library ?? 0;
+  const slowestModel = Math.max(0, ...scenario.models.map((m) => record.msPerRequest[m] ?? 0));
+  const gateway = record.msPerRequest.gateway ?? NaN;
+  process.stdout.write(`    gateway total    ${fmt(gateway, 2).padStart(7)} ms; client-side mean ${fmt(record.load.latency.mean, 2)} ms\n`);
+  process.stdout.write(`    gateway's own    ${fmt(gateway - library - slowestModel, 2).padStart(7)} ms (gateway total - library - slowest model subgraph: the plan fetches library, then the model subgraphs in parallel)\n`);
+}
+
+async function main(): Promise<void> {
+  const { flags } = parseFlags(
+    process.argv.slice(2),
+    { scenarios: 'string', concurrency: 'string', duration: 'number', warmup: 'number', rate: 'number', 'rate-seconds': 'number', 'floor-seconds': 'number', soak: 'number', launch: 'boolean', label: 'string', json: 'string' },
+    USAGE,
+  );
+  const config = loadConfig();
+  const duration = flags.duration ?? 10;
+  const warmup = flags.warmup ?? 3;
+  const rate = flags.rate ?? 100;
+  const rateSeconds = flags['rate-seconds'] ?? 20;
+  const floorSeconds = flags['floor-seconds'] ?? 3;
+  const levels = (flags.concurrency ?? '1,8,32').split(',').map(Number);
+  if (levels.some((c) => !Number.isInteger(c) || c < 1)) throw new Error(`--concurrency takes positive integers, got "${flags.concurrency}"\n${USAGE}`);
+  const wanted = (flags.scenarios ?? SCENARIO_IDS.join(',')).split(',').map((s) => {
+    const id = /^\d$/.test(s) ? SCENARIO_IDS[Number(s) - 1] : (s as ScenarioId);
+    if (!id || !SCENARIO_IDS.includes(id)) throw new Error(`unknown scenario "${s}"; known: ${SCENARIO_IDS.join(', ')}\n${USAGE}`);
+    return id;
+  });
+
+  const subgraphs = subgraphsIn(loadSupergraph(config));
+  const size = await librarySize(config);
+  const partner = choosePartnerOperation(partnerOperations(config));
+  const scenarios = buildScenarios(subgraphs, size, partner);
+  const graph = await openGraph(config, subgraphs, flags.launch ?? false);
+  const tokenFor = tokenPool(config);
+  const started = new Date();
+  const results: Record<string, unknown> = {
+    label: flags.label ?? null,
+    startedAt: started.toISOString(),
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: os.totalmem() / 2 ** 30, node: process.version, loadAverageAtStart: loadAverage() },
+    graph: { subgraphs, launched: graph.launched !== undefined, library: size },
+    settings: { duration, warmup, levels, rate, rateSeconds, floorSeconds },
+    idleRssMb: Object.fromEntries([...graph.pids].map(([name, pid]) => [name, (sampleProcess(pid)?.rssBytes ?? 0) / 2 ** 20])),
+  };
+
+  const stopGraph = async () => {
+    if (graph.launched) await graph.launched.stop();
+  };
+  process.once('SIGINT', () => void stopGraph().then(() => process.exit(130)));
+
+  try {
+    const idle = Object.values(results.idleRssMb as Record<string, number>).reduce((a, b) => a + b, 0);
+    process.stdout.write(
+      `Shelfmark benchmark — ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, load average ${loadAverage()}\n` +
+        `graph: ${subgraphs.join(', ')} + gateway (${graph.launched ? 'started by the benchmark' : 'already running'}); ${size.maxMemberId} members, ${size.maxBookId} books\n` +
+        `whole graph RSS at rest: ${fmt(idle, 0)} MB (${Object.entries(results.idleRssMb as Record<string, number>).map(([n, mb]) => `${n} ${fmt(mb, 0)}`).join(', ')})\n`,
+    );
+
+    if (flags.soak !== undefined) {
+      results.soak = await soak(graph, scenarios.filter((s) => s.id !== 'page'), { url: graph.gatewayUrl, tokenFor }, rate, flags.soak, warmup);
+    } else {
+      results.runs = await runScenarios(graph, scenarios.filter((s) => wanted.includes(s.id)), tokenFor, { duration, warmup, levels, rate, rateSeconds, floorSeconds, config });
+    }
+    results.loadAverageAtEnd = loadAverage();
+    const out = flags.json ?? path.join(config.projectRoot, 'bench', 'results', `bench-${started.toISOString().replace(/[:.]/g, '-')}.json`);
+    mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+    process.stdout.write(`\nresults: ${out}\n`);
+  } finally {
+    await stopGraph();
+  }
+}
+
+interface RunSettings {
+  duration: number;
+  warmup: number;
+  levels: number[];
+  rate: number;
+  rateSeconds: number;
+  floorSeconds: number;
+  config: Config;
+}
+
+async function runScenarios(graph: GraphHandle, scenarios: Scenario[], tokenFor: LoadTarget['tokenFor'], settings: RunSettings) {
+  const records: (RunRecord | { scenario: ScenarioId; skipped: string })[] = [];
+  const floors: Record<string, FloorResult> = {};
+  for (const scenario of scenarios) {
+    let offset = 0;
+    // Each run continues the scenario's entity sequence, so no run replays the previous one's entities.
+    const target: LoadTarget = { url: graph.gatewayUrl, tokenFor, next: (i) => scenario.request(offset + i) };
+    process.stdout.write(`\nscenario ${scenario.number} — ${scenario.title}\n`);
+    if (scenario.missing.length) process.stdout.write(`  left out (subgraph not in the supergraph yet): ${scenario.missing.join(', ')}\n`);
+    const problem = await checkScenario(scenario, target);
+    if (problem) {
+      process.stdout.write(`  skipped: the first request failed: ${problem}\n`);
+      records.push({ scenario: scenario.id, skipped: problem });
+      continue;
+    }
+    await closedLoop(target, 8, settings.warmup);
+    offset += 100_000;
+    process.stdout.write(`  level   req/s    p50 ms   p95 ms   p99 ms   max ms errors\n`);
+    let atOne: RunRecord | undefined;
+    for (const level of settings.levels) {
+      const record = await measured(graph, scenario, 'closed', level, () => closedLoop(target, level, settings.duration));
+      offset += 100_000;
+      if (level === 1) atOne = record;
+      records.push(record);
+      printRun(scenario, record);
+    }
+    if (scenario.id === 'member' && settings.rate > 0) {
+      const record = await measured(graph, scenario, 'rate', settings.rate, () => fixedRate(target, { rate: settings.rate, seconds: settings.rateSeconds }));
+      offset += 100_000;
+      records.push(record);
+      printRun(scenario, record);
+    }
+    if ((scenario.id === 'member' || scenario.id === 'page') && settings.floorSeconds > 0) {
+      const floor = await openFloor(settings.config, scenario.models);
+      try {
+        const size = await librarySizeCached(settings.config);
+        const batch =
+          scenario.id === 'member'
+            ? ((at) => (i: number) => [String(at(i))])(entitySequence(7, size.maxMemberId))
+            : ((at) => (i: number) => Array.from({ length: PAGE_SIZE }, (_, k) => String(at(i) + k)))(entitySequence(8, size.maxMemberId - PAGE_SIZE));
+        floors[scenario.id] = await floor.measure(batch, settings.floorSeconds);
+      } finally {
+        await floor.close();
+      }
+    }
+    if (scenario.id === 'member' || scenario.id === 'page') printBreakdown(scenario, atOne, floors[scenario.id]);
+  }
+  return { records, floors, scenarios: scenarios.map(({ id, number, title, models, missing, document }) => ({ id, number, title, models, missing, document })) };
+}
+
+let sizeCache: Promise<{ maxMemberId: number; maxBookId: number }> | undefined;
+function librarySizeCached(config: Config) {
+  return (sizeCache ??= librarySize(config));
+}
+
+/** The memory run: a steady rate for a long time, RSS sampled along the way. */
+async function soak(graph: GraphHandle, scenarios: Scenario[], base: Omit<LoadTarget, 'next'>, rate: number, seconds: number, warmup: number) {
+  const mix: LoadTarget = { ...base, next: (i) => scenarios[i % scenarios.length]!.request(Math.floor(i / scenarios.length)) };
+  process.stdout.write(`\nmemory run: ${seconds} s at ${rate} requests/s, scenarios ${scenarios.map((s) => s.number).join(', ')} in turn (after ${Math.max(warmup, 30)} s of warm-up at the same rate)\n`);
+  await fixedRate({ ...mix, next: (i) => mix.next(i + 10_000_000) }, { rate, seconds: Math.max(warmup, 30) });
+  const rss = () => Object.fromEntries([...graph.pids].map(([name, pid]) => [name, (sampleProcess(pid)?.rssBytes ?? 0) / 2 ** 20]));
+  const timeline: { second: number; rssMb: Record<string, number> }[] = [{ second: 0, rssMb: rss() }];
+  let nextSample = 10;
+  const record = await measured(graph, scenarios[0]!, 'rate', rate, () =>
+    fixedRate(mix, {
+      rate,
+      seconds,
+      onTick: (elapsed) => {
+        if (elapsed >= nextSample) {
+          timeline.push({ second: Math.round(elapsed), rssMb: rss() });
+          nextSample += 10;
+        }
+      },
+    }),
+  );
+  timeline.push({ second: seconds, rssMb: rss() });
+  const first = timeline[0]!.rssMb;
+  const last = timeline[timeline.length - 1]!.rssMb;
+  const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+  const growth = Object.fromEntries(Object.keys(first).map((name) => [name, ((last[name]! - first[name]!) / first[name]!) * 100]));
+  process.stdout.write(`  answered ${record.load.requests}, failed ${record.load.errors}; p50 ${fmt(record.load.latency.p50, 2)} ms, p99 ${fmt(record.load.latency.p99, 2)} ms, max ${fmt(record.load.latency.max, 1)} ms\n`);
+  if (record.load.errors) process.stdout.write(`  errors, e.g.: ${record.load.errorSamples.join(' | ')}\n`);
+  process.stdout.write(`  RSS MB at start → end (growth): ${Object.keys(first).map((n) => `${n} ${fmt(first[n]!, 0)} → ${fmt(last[n]!, 0)} (${fmt(growth[n]!, 1)}%)`).join(', ')}\n`);
+  process.stdout.write(`  whole graph: ${fmt(sum(first), 0)} MB → ${fmt(sum(last), 0)} MB (${fmt(((sum(last) - sum(first)) / sum(first)) * 100, 2)}%), peak ${fmt(Math.max(...timeline.map((t) => sum(t.rssMb))), 0)} MB\n`);
+  return { record, timeline, growthPercent: growth, wholeGraphGrowthPercent: ((sum(last) - sum(first)) / sum(first)) * 100 };
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`bench: ${error.message}\n`);
+  process.exit(1);
+});
