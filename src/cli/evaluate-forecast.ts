@@ -9,16 +9,21 @@
  * month it has no row for counting as 0 loans (the reader's rule). Series that first appear
  * after the cutoff cannot be forecast by any method and are left out, and counted.
  *
+ * `compareStrategiesOnSynthetic` runs the same comparison, plus recursive against direct
+ * multi-period forecasting, on synthetic series long enough for a direct model to train.
+ *
  * Runnable: node dist/src/cli/evaluate-forecast.js [--data CSV] [--cutoff YYYY-MM]
- *   [--horizon N] [--seed N] [--seeds N] [--epochs N] [--strategy recursive|direct]
+ *   [--horizon N] [--seed N] [--epochs N] [--strategy recursive|direct] [--synthetic]
  */
 import { readFileSync } from 'node:fs';
-import { trendScaledSeasonalNaive, seasonalNaive } from '../ml/forecasting/baselines';
+import { seasonalNaive, trendScaledSeasonalNaive } from '../ml/forecasting/baselines';
 import { parseMonthlyHistory } from '../ml/forecasting/history';
 import type { HistoryColumns } from '../ml/forecasting/history';
 import { ratioToSeasonalNaive, summedAbsoluteError } from '../ml/forecasting/metrics';
 import { monthIndex, monthPeriod } from '../ml/forecasting/periods';
-import type { DemandModelOptions, ForecastMethod } from '../ml/lstm';
+import { syntheticDemand } from '../ml/forecasting/synthetic';
+import { DemandForecaster, encodeDemandModel, trainDemandModel } from '../ml/lstm';
+import type { DemandModelOptions, ForecastMethod, ForecastStrategy } from '../ml/lstm';
 import { forecastMonthlyHistory } from './forecast';
 
 export const LIBRARIES_WEST_COLUMNS: HistoryColumns = {
@@ -56,8 +61,11 @@ export interface ForecastEvaluation {
   errors: MethodErrors;
   /** The same, over only the series the LSTM itself forecast. */
   errorsOnLstmSeries: MethodErrors;
+  /** Summed absolute error per period ahead (index 0 = first forecast month). */
+  errorsByPeriod: MethodErrors[];
   ratioToSeasonalNaive: { lstm: number; trendScaledSeasonalNaive: number; lstmOnLstmSeries: number };
   actualLoans: number;
+  strategy: ForecastStrategy;
   trainingSeconds: number;
 }
 
@@ -87,8 +95,8 @@ export async function evaluateForecast(dataPath: string, { cutoff = '2017-12', h
   const lstm = run.forecasts.map((f) => f.values);
   const naive = history.series.map((s) => seasonalNaive(s.values, 12, horizon));
   const trend = history.series.map((s) => trendScaledSeasonalNaive(s.values, 12, horizon));
-  const errorsOver = (keep: (i: number) => boolean): MethodErrors => {
-    const pick = <T>(rows: T[]): T[] => rows.filter((_, i) => keep(i));
+  const errorsOver = (keep: (i: number) => boolean, periods: [number, number] = [0, horizon]): MethodErrors => {
+    const pick = (rows: number[][]): number[][] => rows.filter((_, i) => keep(i)).map((r) => r.slice(...periods));
     return {
       lstm: summedAbsoluteError(pick(actual), pick(lstm)),
       seasonalNaive: summedAbsoluteError(pick(actual), pick(naive)),
@@ -97,6 +105,7 @@ export async function evaluateForecast(dataPath: string, { cutoff = '2017-12', h
   };
   const errors = errorsOver(() => true);
   const errorsOnLstmSeries = errorsOver((i) => run.forecasts[i]!.method === 'lstm');
+  const errorsByPeriod = Array.from({ length: horizon }, (_, h) => errorsOver(() => true, [h, h + 1]));
   const methods: Record<ForecastMethod, number> = { lstm: 0, 'seasonal-naive': 0, 'last-value': 0 };
   for (const f of run.forecasts) methods[f.method] += 1;
   return {
@@ -109,19 +118,35 @@ export async function evaluateForecast(dataPath: string, { cutoff = '2017-12', h
     methods,
     errors,
     errorsOnLstmSeries,
+    errorsByPeriod,
     ratioToSeasonalNaive: {
       lstm: ratioToSeasonalNaive(errors.lstm, errors.seasonalNaive),
       trendScaledSeasonalNaive: ratioToSeasonalNaive(errors.trendScaledSeasonalNaive, errors.seasonalNaive),
       lstmOnLstmSeries: ratioToSeasonalNaive(errorsOnLstmSeries.lstm, errorsOnLstmSeries.seasonalNaive),
     },
     actualLoans: actual.flat().reduce((a, b) => a + b, 0),
+    strategy: run.model.options.strategy,
     trainingSeconds: run.trainingSeconds,
   };
+}
+
+function sumErrors(rows: MethodErrors[]): MethodErrors {
+  return rows.reduce(
+    (a, e) => ({ lstm: a.lstm + e.lstm, seasonalNaive: a.seasonalNaive + e.seasonalNaive, trendScaledSeasonalNaive: a.trendScaledSeasonalNaive + e.trendScaledSeasonalNaive }),
+    { lstm: 0, seasonalNaive: 0, trendScaledSeasonalNaive: 0 },
+  );
 }
 
 export function formatEvaluation(e: ForecastEvaluation): string {
   const n = (x: number): string => Math.round(x).toLocaleString('en-GB');
   const r = (x: number): string => x.toFixed(3);
+  const half = Math.ceil(e.horizon / 2);
+  const halves = [sumErrors(e.errorsByPeriod.slice(0, half)), sumErrors(e.errorsByPeriod.slice(half))];
+  const byHalf = e.horizon < 2 ? [] : halves.map(
+    (h, i) =>
+      `  months ${i === 0 ? `1-${half}` : `${half + 1}-${e.horizon}`} ahead: LSTM ${r(h.lstm / h.seasonalNaive)}, ` +
+      `trend-scaled seasonal naive ${r(h.trendScaledSeasonalNaive / h.seasonalNaive)} (seasonal naive error ${n(h.seasonalNaive)})`,
+  );
   return [
     `LibrariesWest demand back-test: trained to ${e.cutoff}, forecast ${e.forecastMonths[0]} to ${e.forecastMonths[1]} (horizon ${e.horizon})`,
     `series scored: ${e.seriesScored} (LSTM ${e.methods.lstm}, seasonal naive fallback ${e.methods['seasonal-naive']}, last-value fallback ${e.methods['last-value']}); ` +
@@ -133,20 +158,81 @@ export function formatEvaluation(e: ForecastEvaluation): string {
     `  trend-scaled seasonal naive  ${n(e.errors.trendScaledSeasonalNaive).padStart(10)}   ${n(e.errorsOnLstmSeries.trendScaledSeasonalNaive).padStart(10)}`,
     `ratio to seasonal naive: LSTM ${r(e.ratioToSeasonalNaive.lstm)} (on LSTM series ${r(e.ratioToSeasonalNaive.lstmOnLstmSeries)}), ` +
       `trend-scaled seasonal naive ${r(e.ratioToSeasonalNaive.trendScaledSeasonalNaive)}`,
-    `training time: ${e.trainingSeconds.toFixed(1)} s`,
+    `ratio to seasonal naive by half of the horizon:`,
+    ...byHalf,
+    `strategy: ${e.strategy}; training time: ${e.trainingSeconds.toFixed(1)} s`,
   ].join('\n');
+}
+
+export interface SyntheticComparison {
+  series: number;
+  historyPeriods: number;
+  horizon: number;
+  seasonalNaive: number;
+  /** Ratios to seasonal naive's summed absolute error. */
+  ratio: { trendScaledSeasonalNaive: number; recursive: number; direct: number };
+  trainingSeconds: { recursive: number; direct: number };
+}
+
+/**
+ * Recursive against direct on synthetic monthly series (trend and season known), both
+ * forecast through ONNX, with the two baselines for scale.
+ */
+export async function compareStrategiesOnSynthetic({
+  series = 60,
+  historyPeriods = 48,
+  horizon = 12,
+  seed = 5,
+  training = {},
+}: { series?: number; historyPeriods?: number; horizon?: number; seed?: number; training?: Omit<DemandModelOptions, 'seasonLength'> } = {}): Promise<SyntheticComparison> {
+  const all = syntheticDemand({ series, periods: historyPeriods + horizon, seed });
+  const history = all.map((s) => ({ values: Array.from(s.values).slice(0, historyPeriods), firstPhase: s.firstPhase }));
+  const actual = all.map((s) => Array.from(s.values).slice(historyPeriods));
+  const naive = summedAbsoluteError(actual, history.map((s) => seasonalNaive(s.values, 12, horizon)));
+  const trend = summedAbsoluteError(actual, history.map((s) => trendScaledSeasonalNaive(s.values, 12, horizon)));
+  const lstm = async (strategy: ForecastStrategy): Promise<[number, number]> => {
+    const started = Date.now();
+    const model = await trainDemandModel(history, { ...training, seasonLength: 12, strategy, outputs: strategy === 'direct' ? horizon : undefined });
+    const seconds = (Date.now() - started) / 1000;
+    const forecasts = await (await DemandForecaster.create(encodeDemandModel(model))).forecast(history, horizon);
+    return [summedAbsoluteError(actual, forecasts.map((f) => f.values)) / naive, seconds];
+  };
+  const [recursive, recursiveSeconds] = await lstm('recursive');
+  const [direct, directSeconds] = await lstm('direct');
+  return {
+    series,
+    historyPeriods,
+    horizon,
+    seasonalNaive: naive,
+    ratio: { trendScaledSeasonalNaive: trend / naive, recursive, direct },
+    trainingSeconds: { recursive: recursiveSeconds, direct: directSeconds },
+  };
 }
 
 const DEFAULT_DATA = '../shared/data/librarieswest/issues_monthly_2016-07_2018-12.csv';
 
 async function main(argv: string[]): Promise<number> {
   const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i += 2) flags.set(argv[i]!.replace(/^--/, ''), argv[i + 1] ?? '');
+  for (let i = 0; i < argv.length; i++) {
+    const value = argv[i + 1];
+    const hasValue = value !== undefined && !value.startsWith('--');
+    flags.set(argv[i]!.replace(/^--/, ''), hasValue ? value : '');
+    if (hasValue) i += 1;
+  }
   const training: Omit<DemandModelOptions, 'seasonLength'> = {};
   if (flags.has('epochs')) training.epochs = Number(flags.get('epochs'));
   const strategy = flags.get('strategy');
   if (strategy === 'recursive' || strategy === 'direct') training.strategy = strategy;
   else if (strategy !== undefined) throw new Error(`--strategy must be recursive or direct, got "${strategy}"`);
+  if (flags.has('synthetic')) {
+    const c = await compareStrategiesOnSynthetic({ training });
+    process.stdout.write(
+      `synthetic: ${c.series} series, ${c.historyPeriods} months of history, ${c.horizon} ahead; ratio to seasonal naive: ` +
+        `trend-scaled seasonal naive ${c.ratio.trendScaledSeasonalNaive.toFixed(3)}, LSTM recursive ${c.ratio.recursive.toFixed(3)} ` +
+        `(${c.trainingSeconds.recursive.toFixed(1)} s), LSTM direct ${c.ratio.direct.toFixed(3)} (${c.trainingSeconds.direct.toFixed(1)} s)\n`,
+    );
+    return 0;
+  }
   const evaluation = await evaluateForecast(flags.get('data') ?? DEFAULT_DATA, {
     cutoff: flags.get('cutoff') ?? '2017-12',
     horizon: Number(flags.get('horizon') ?? 12),

@@ -9,12 +9,15 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { HistoryInputError, parseMonthlyHistory } from '../ml/forecasting/history';
 import type { HistoryColumns, MonthlyHistory } from '../ml/forecasting/history';
 import { monthPeriod } from '../ml/forecasting/periods';
-import { DemandForecaster, encodeDemandModel, trainDemandModel } from '../ml/lstm';
+import { DemandForecaster, encodeDemandModel, minTrainingHistory, strategyFor, trainDemandModel } from '../ml/lstm';
 import type { DemandModel, DemandModelOptions, SeriesForecast } from '../ml/lstm';
 
 const SEASON_MONTHS = 12;
-/** One year to compare with and one month to learn from: the least the model can train on. */
-export const MIN_HISTORY_MONTHS = SEASON_MONTHS + 1;
+/**
+ * The least history a series needs for the LSTM to learn from (16 months: a year before its
+ * first complete input row, a window of 3 such rows, and the month after them).
+ */
+export const MIN_HISTORY_MONTHS = minTrainingHistory({ seasonLength: SEASON_MONTHS });
 
 export const FORECAST_USAGE = `usage: npm run forecast -- --history CSV --period-col C --value-col C [--series-cols A,B] --horizon N --out CSV
                           [--seed N] [--epochs N] [--model-out PATH]
@@ -23,7 +26,8 @@ Trains the LSTM demand model on monthly history (one row per month and series, m
 YYYY-MM, a month missing for a series counts as 0), exports it to ONNX, forecasts the
 --horizon months after the file's last month through onnxruntime and writes
 period,<series cols>,forecast.
-Series with less than ${MIN_HISTORY_MONTHS} months of history are forecast by seasonal naive
+The file must span at least ${MIN_HISTORY_MONTHS} months.
+Series with less than ${MIN_HISTORY_MONTHS - 1} months of history are forecast by seasonal naive
 (the same month last year), or by their last month when they have under 12.
 
   --history CSV      monthly history with a header row
@@ -33,7 +37,7 @@ Series with less than ${MIN_HISTORY_MONTHS} months of history are forecast by se
   --horizon N        months to forecast (1 to 120)
   --out CSV          where to write the forecast
   --seed N           training seed (default 1): same seed, same forecast
-  --epochs N         training epochs (default 150)
+  --epochs N         training epochs (default: 150, fewer on long histories)
   --model-out PATH   also save the trained model.onnx there
   --help             this text`;
 
@@ -113,17 +117,21 @@ export async function forecastMonthlyHistory(history: MonthlyHistory, { horizon,
   if (history.months < MIN_HISTORY_MONTHS) {
     throw new HistoryInputError(
       `only ${history.months} month(s) of history (${monthPeriod(history.firstMonth)} to ${monthPeriod(history.lastMonth)}); ` +
-        `the demand model needs at least ${MIN_HISTORY_MONTHS}, one year and one month`,
+        `the demand model needs at least ${MIN_HISTORY_MONTHS}`,
     );
   }
+  // Every series runs to the file's last month, so the earliest spans the whole file.
+  const longest = history.months;
+  const strategy = training.strategy ? {} : strategyFor(longest, horizon, { ...training, seasonLength: SEASON_MONTHS });
+  log?.(`training a ${strategy.strategy ?? training.strategy} LSTM on ${history.series.filter((s) => s.values.length >= MIN_HISTORY_MONTHS).length} series`);
   const started = Date.now();
-  const progressEvery = Math.max(1, Math.round((training.epochs ?? 150) / 5));
   const model = await trainDemandModel(history.series, {
     ...training,
+    ...strategy,
     seasonLength: SEASON_MONTHS,
     seed,
     onEpoch: (epoch, epochs, loss) => {
-      if (epoch % progressEvery === 0 || epoch === epochs) log?.(`training: epoch ${epoch}/${epochs}, loss ${loss.toFixed(5)}`);
+      if (epoch % Math.max(1, Math.round(epochs / 5)) === 0 || epoch === epochs) log?.(`training: epoch ${epoch}/${epochs}, loss ${loss.toFixed(5)}`);
     },
   });
   const trainingSeconds = (Date.now() - started) / 1000;
@@ -179,7 +187,7 @@ export async function runForecastCommand(argv: string[], stdout: (s: string) => 
     });
     const fallback = run.forecasts.filter((f) => f.method !== 'lstm').length;
     if (fallback > 0) {
-      stderr(`forecast: ${fallback} series with under ${MIN_HISTORY_MONTHS} months of history forecast by seasonal naive or last value`);
+      stderr(`forecast: ${fallback} series with under ${MIN_HISTORY_MONTHS - 1} months of history forecast by seasonal naive or last value`);
     }
     if (args.modelOut) writeFileSync(args.modelOut, run.modelOnnx);
     writeFileSync(args.out, forecastCsv(history, args, run.forecasts));
