@@ -8,6 +8,7 @@ import type { RunningSubgraph } from '../src/subgraph-server';
 import { buildChurnSchema, startChurnSubgraph } from './churn';
 import { buildLibrarySchema, startLibrarySubgraph } from './library';
 import { buildOverdueSchema, startOverdueSubgraph } from './overdue';
+import { buildSegmentationSchema, startSegmentationSubgraph } from './segmentation';
 
 export interface SubgraphEntry {
   buildSchema: () => Promise<GraphQLSchema>;
@@ -18,6 +19,7 @@ export const SUBGRAPHS: Partial<Record<SubgraphName, SubgraphEntry>> = {
   library: { buildSchema: buildLibrarySchema, start: startLibrarySubgraph },
   overdue: { buildSchema: buildOverdueSchema, start: startOverdueSubgraph },
   churn: { buildSchema: buildChurnSchema, start: startChurnSubgraph },
+  segmentation: { buildSchema: buildSegmentationSchema, start: startSegmentationSubgraph },
 };
 
 export function subgraphEntry(name: string): SubgraphEntry {
