@@ -35,7 +35,9 @@ describe('rate limits', () => {
   };
 
   it('300 concurrent requests from one partner over two gateways sharing Redis, limit 100: exactly 100 answered, 200 refused with 429', async () => {
-    const shared = { REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix('burst'), RATE_LIMIT_PARTNER_MAX: '100', RATE_LIMIT_PARTNER_WINDOW_SECONDS: '3600' };
+    // A generous Redis deadline: this test is about exact counting, and a loaded CI machine can
+    // starve Redis past the default; the deadline itself is tested in gateway/rate-limit.
+    const shared = { REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix('burst'), RATE_LIMIT_PARTNER_MAX: '100', RATE_LIMIT_PARTNER_WINDOW_SECONDS: '3600', REDIS_COMMAND_TIMEOUT_MS: '3000' };
     const [a, b] = await Promise.all([startGateway(shared), startGateway(shared)]);
     const partner = token('partner', { sub: 'burst-partner' });
     const started = Date.now();
@@ -92,7 +94,7 @@ describe('rate limits', () => {
     const started = Date.now();
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) statuses.push((await post(gateway.url, registered, partner)).status);
-    expect(Date.now() - started).toBeLessThan(3000);
+    expect(Date.now() - started).toBeLessThan(5000);
     // The in-process limiter still limits.
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
     expect(await metric(gateway.origin, 'gateway_redis_fallback_total', { use: 'rate_limit' })).toBe(5);
@@ -131,7 +133,7 @@ describe('rate limits', () => {
       });
       const started = Date.now();
       const after = await Promise.all(Array.from({ length: 10 }, () => post(gateway.url, registered, partner)));
-      expect(Date.now() - started).toBeLessThan(3000);
+      expect(Date.now() - started).toBeLessThan(5000);
       expect(after.map((r) => r.status)).toEqual(new Array(10).fill(200));
       for (const answer of after) expect(answer.headers.get('ratelimit-limit')).toBe('1000');
       expect(await metric(gateway.origin, 'gateway_redis_fallback_total', { use: 'rate_limit' })).toBe(10);
