@@ -1,0 +1,42 @@
+import { describe, expect, it } from '@jest/globals';
+import { buildSchema, GraphQLError, parse, type OperationDefinitionNode } from 'graphql';
+import { loadConfig, type Role } from '../../../src/config';
+import { loadSupergraph } from '../../subgraphs';
+import { queryLimits, type LimitName } from '..';
+
+const config = loadConfig({ NODE_ENV: 'test' });
+const schema = buildSchema(loadSupergraph(config), { assumeValidSDL: true });
+
+/** Runs the plugin's didResolveOperation as Apollo would, and returns the refusal, if any. */
+async function refusalFor(role: Role, source: string, variables: Record<string, unknown> = {}) {
+  const refused: LimitName[] = [];
+  const plugin = queryLimits(config.gateway, { onRefused: (limit) => refused.push(limit) });
+  const document = parse(source);
+  const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === 'OperationDefinition');
+  // The hooks read only these members of Apollo's request context.
+  const requestContext = { contextValue: { identity: { sub: 'x', role } }, document, operation, schema, request: { variables } } as never;
+  const listener = await plugin.requestDidStart!(requestContext);
+  try {
+    await listener!.didResolveOperation!(requestContext);
+    return { refused, error: undefined };
+  } catch (error) {
+    if (!(error instanceof GraphQLError)) throw error;
+    return { refused, error: { message: error.message, extensions: error.extensions } };
+  }
+}
+
+describe('queryLimits plugin', () => {
+  it('refuses introspection to partners only', async () => {
+    const introspection = '{ __schema { queryType { name } } }';
+    expect((await refusalFor('partner', introspection)).error).toMatchObject({ message: 'introspection is available to staff and analysts only', extensions: { code: 'FORBIDDEN', http: { status: 403 } } });
+    expect((await refusalFor('analyst', introspection)).error).toBeUndefined();
+    expect((await refusalFor('staff', '{ __type(name: "Member") { name } }')).error).toBeUndefined();
+    expect((await refusalFor('partner', '{ models { name __typename } }')).error).toBeUndefined();
+  });
+
+  it('refuses list sizes above the maximum, given as variables too, and says which limit', async () => {
+    const { error, refused } = await refusalFor('analyst', 'query ($n: Int) { books(first: $n) { nodes { title } } }', { n: 501 });
+    expect(error).toMatchObject({ message: 'Query.books(first: 501) asks for more than 500 items', extensions: { code: 'QUERY_TOO_COMPLEX', limit: 'listSize', allowed: 500, found: 501 } });
+    expect(refused).toEqual(['listSize']);
+  });
+});
