@@ -14,7 +14,7 @@
  * mapped to the same names, scored the same way where a score applies to it.
  */
 import { CHURN_WINDOW_DAYS, churnLabels } from '../features/churn';
-import { SEGMENT_FEATURES, SEGMENTATION_FEATURES, featureRows, segmentationFeatures } from '../features/segmentation';
+import { SEGMENT_FEATURES, SEGMENTATION_FEATURES, featureRows, segmentationFeaturesInChunks } from '../features/segmentation';
 import type { ChartData } from '../model-cards';
 import {
   SEGMENTATION_INPUT,
@@ -235,7 +235,7 @@ export async function trainMemberSegmentation(store: Store, options: TrainOption
   const d = SEGMENTATION_FEATURES.length;
 
   progress('segmentation: member features on the system date', { cutoff: asOf });
-  const current = await segmentationFeatures(store, allIds, asOf);
+  const current = await segmentationFeaturesInChunks(store, allIds, asOf);
   const rows = featureRows(current.values, d);
 
   progress('segmentation: k-means', { rows: rows.length, k: SEGMENTATION_PARAMS.k, seed });
@@ -249,7 +249,7 @@ export async function trainMemberSegmentation(store: Store, options: TrainOption
   const agreements = retrains.map((m) => agreement(names, m.assignNames(rows)));
 
   progress('segmentation: members 90 days earlier', { cutoff: earlier });
-  const past = await segmentationFeatures(store, allIds, earlier);
+  const past = await segmentationFeaturesInChunks(store, allIds, earlier);
   const pastRows = featureRows(past.values, d);
   const pastLabels = model.assign(pastRows);
   const lapsed = await churnLabels(store, past.memberIds, earlier);

@@ -7,7 +7,13 @@
 import type { GraphQLSchema } from 'graphql';
 import { Tensor } from 'onnxruntime-node';
 import type { Config } from '../../src/config';
-import { SEGMENTATION_FEATURES, SEGMENTATION_FEATURE_NAMES, segmentationFeatures, type SegmentationFeatureBatch } from '../../src/features/segmentation';
+import {
+  SEGMENTATION_FEATURES,
+  SEGMENTATION_FEATURE_NAMES,
+  segmentationFeatures,
+  segmentationFeaturesInChunks,
+  type SegmentationFeatureBatch,
+} from '../../src/features/segmentation';
 import type { ModelRef } from '../../src/graphql/prediction-types';
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
@@ -115,8 +121,9 @@ export interface SegmentOverview {
 
 /**
  * Sizes, shares and profiles of every segment over all members. The features are read once per
- * process (the system date is fixed, so they cannot change); each model version then costs one
- * run over them, so a hot reload answers within one run's time.
+ * process, in chunks so requests keep being answered meanwhile (the system date is fixed, so
+ * they cannot change); each model version then costs one run over them, so after a hot reload
+ * the overview is ready within one run's time.
  */
 export function createSegmentOverview(deps: ModelSubgraphDeps): SegmentOverview {
   const slot = deps.slots[MODEL]!;
@@ -128,7 +135,7 @@ export function createSegmentOverview(deps: ModelSubgraphDeps): SegmentOverview 
     features ??= (async () => {
       const ids = (await deps.store.db.selectFrom('members').select('id').orderBy('id').execute()).map((r) => r.id);
       deps.metrics.featureQueries.inc({ model: MODEL });
-      return segmentationFeatures(deps.store, ids, deps.asOf);
+      return segmentationFeaturesInChunks(deps.store, ids, deps.asOf);
     })().catch((error: unknown) => {
       features = undefined;
       throw error;

@@ -7,7 +7,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import path from 'node:path';
-import { SEGMENT_FEATURES, SEGMENTATION_FEATURES, featureRows, segmentationFeatures, type SegmentationFeatureBatch } from '../../features/segmentation';
+import {
+  SEGMENT_FEATURES,
+  SEGMENTATION_FEATURES,
+  featureRows,
+  segmentationFeatures,
+  segmentationFeaturesInChunks,
+  type SegmentationFeatureBatch,
+} from '../../features/segmentation';
 import { SEGMENT_RULES, adjustedRandIndex, trainSegmentation } from '../../ml/kmeans';
 import { getProduction, type ModelMetadata } from '../../registry';
 import { openStore, readAsOf, type Store } from '../../store';
@@ -80,6 +87,18 @@ describe('the segmentation trainer', () => {
       expect(s.description.startsWith(SEGMENT_RULES.find((r) => r.name === s.name)!.summary)).toBe(true);
       if (s.size > 0) expect(Object.keys(s.memberMeans!)).toEqual(SEGMENTATION_FEATURES.map((f) => f.name));
     }
+  });
+});
+
+describe('segmentation features', () => {
+  it('are the same batch whether read at once or in chunks, unknown ids included', async () => {
+    const asOf = await readAsOf(store);
+    const ids = [...members.memberIds.slice(0, 100), 999_999, ...members.memberIds.slice(100, 180), -3, members.memberIds[7]!];
+    const chunked = await segmentationFeaturesInChunks(store, ids, asOf, 37);
+    const whole = await segmentationFeatures(store, ids, asOf);
+    expect(chunked.memberIds).toEqual(whole.memberIds);
+    expect(chunked.rowOf).toEqual(whole.rowOf);
+    expect(Array.from(chunked.values)).toEqual(Array.from(whole.values));
   });
 });
 
