@@ -147,7 +147,10 @@ export function queryLimits(limits: QueryLimits, events: LimitEvents = {}): Apol
           }
           const cost = estimatedNodes(schema, document, operation, request.variables ?? {});
           if (cost.largestList && cost.largestList.size > limits.maxListSize) {
-            refuse(tooComplex('listSize', `${cost.largestList.field}(first: ${cost.largestList.size}) asks for more than ${limits.maxListSize} items`, limits.maxListSize, cost.largestList.size));
+            // An argument value above its documented maximum is bad input, not a complex query.
+            refuse(httpError(400, ErrorCode.BAD_USER_INPUT, `${cost.largestList.field}(first: ${cost.largestList.size}) asks for more than ${limits.maxListSize} items`, {
+              limit: 'listSize', argumentName: 'first', allowed: limits.maxListSize, found: cost.largestList.size,
+            }));
           }
           if (cost.nodes > limits.maxEstimatedNodes) {
             refuse(tooComplex('estimatedNodes', `query would return about ${cost.nodes} values (list sizes multiplied along each path); at most ${limits.maxEstimatedNodes} are allowed`, limits.maxEstimatedNodes, cost.nodes));

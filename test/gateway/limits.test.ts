@@ -67,7 +67,7 @@ describe('query limits', () => {
 
     const listSize = await post(url, { query: 'query Big($n: Int) { members(first: $n) { nodes { id } } }', variables: { n: 5000 } }, analyst);
     expect(listSize.status).toBe(400);
-    expect(listSize.body.errors[0]).toMatchObject({ message: 'Query.members(first: 5000) asks for more than 500 items', extensions: { code: 'QUERY_TOO_COMPLEX', limit: 'listSize' } });
+    expect(listSize.body.errors[0]).toMatchObject({ message: 'Query.members(first: 5000) asks for more than 500 items', extensions: { code: 'BAD_USER_INPUT', limit: 'listSize' } });
 
     const fanOut = await post(url, { query: '{ members(first: 500) { nodes { loans(first: 500) { book { title } } } } }' }, analyst);
     expect(fanOut.status).toBe(400);

@@ -36,7 +36,7 @@ describe('queryLimits plugin', () => {
 
   it('refuses list sizes above the maximum, given as variables too, and says which limit', async () => {
     const { error, refused } = await refusalFor('analyst', 'query ($n: Int) { books(first: $n) { nodes { title } } }', { n: 501 });
-    expect(error).toMatchObject({ message: 'Query.books(first: 501) asks for more than 500 items', extensions: { code: 'QUERY_TOO_COMPLEX', limit: 'listSize', allowed: 500, found: 501 } });
+    expect(error).toMatchObject({ message: 'Query.books(first: 501) asks for more than 500 items', extensions: { code: 'BAD_USER_INPUT', limit: 'listSize', allowed: 500, found: 501 } });
     expect(refused).toEqual(['listSize']);
   });
 });
