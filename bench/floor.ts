@@ -7,21 +7,23 @@
  */
 import type { Config, SubgraphName } from '../src/config';
 import { createLogger } from '../src/logging';
-import { closeModelDeps, openModelDeps, type ModelSubgraphDeps } from '../src/model-runtime/model-subgraph';
+import { closeModelDeps, openModelDeps, type MemoName, type ModelSubgraphDeps } from '../src/model-runtime/model-subgraph';
 import { predictChurn } from '../subgraphs/churn';
 import { predictOverdue } from '../subgraphs/overdue';
 import { summarise, type LatencySummary } from './load';
 
 interface FloorModel {
   subgraph: SubgraphName;
+  /** The memos its subgraph fills at start (the floor measures them filled, as a warmed subgraph serves). */
+  memos: MemoName[];
   /** The batch function the subgraph's member loader calls, for member ids. */
   predictMembers: (deps: ModelSubgraphDeps, memberIds: string[]) => Promise<unknown>;
 }
 
 /** Member-level predictions of each model subgraph that exists in this build. */
 const FLOOR_MODELS: FloorModel[] = [
-  { subgraph: 'overdue', predictMembers: (deps, ids) => predictOverdue(deps, ids.map((id) => `M:${id}` as const)) },
-  { subgraph: 'churn', predictMembers: (deps, ids) => predictChurn(deps, ids) },
+  { subgraph: 'overdue', memos: ['openLoans'], predictMembers: (deps, ids) => predictOverdue(deps, ids.map((id) => `M:${id}` as const)) },
+  { subgraph: 'churn', memos: ['memberActivity'], predictMembers: (deps, ids) => predictChurn(deps, ids) },
 ];
 
 export interface FloorResult {
@@ -46,7 +48,8 @@ export async function openFloor(config: Config, models: readonly SubgraphName[])
   const logger = createLogger('bench-floor', 'warn');
   const measured = FLOOR_MODELS.filter((m) => models.includes(m.subgraph));
   const deps = new Map<SubgraphName, ModelSubgraphDeps>();
-  for (const model of measured) deps.set(model.subgraph, await openModelDeps(config, `bench-floor-${model.subgraph}`, [{ model: model.subgraph }], logger));
+  for (const model of measured) deps.set(model.subgraph, await openModelDeps(config, `bench-floor-${model.subgraph}`, [{ model: model.subgraph }], { warm: model.memos, logger }));
+  await Promise.all([...deps.values()].map((d) => d.memosWarmed));
   const notMeasured = models.filter((m) => !measured.some((f) => f.subgraph === m));
 
   return {

@@ -40,6 +40,8 @@ export interface ProcessCounters {
   /** /graphql requests answered and the seconds spent on them. */
   requests: number;
   seconds: number;
+  /** Entities held in feature memos (a gauge, summed over memos). */
+  memoEntries: number;
 }
 
 function counters(samples: readonly Sample[]): ProcessCounters {
@@ -54,6 +56,7 @@ function counters(samples: readonly Sample[]): ProcessCounters {
     rows,
     requests: total(samples, 'http_request_duration_seconds_count', { route: '/graphql' }),
     seconds: total(samples, 'http_request_duration_seconds_sum', { route: '/graphql' }),
+    memoEntries: total(samples, 'feature_memo_entries'),
   };
 }
 
@@ -84,5 +87,23 @@ export function difference(after: ProcessCounters, before: ProcessCounters | und
     rows: minus(after.rows, before?.rows),
     requests: after.requests - (before?.requests ?? 0),
     seconds: after.seconds - (before?.seconds ?? 0),
+    memoEntries: after.memoEntries,
   };
+}
+
+/**
+ * Waits until the graph is at rest: no /graphql request still being answered (counts stable
+ * between two scrapes) and no feature memo still filling. Returns the memo entries held.
+ */
+export async function quiesce(urls: ReadonlyMap<string, string>, { pollMs = 300, timeoutMs = 120_000 } = {}): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  const key = (m: Map<string, ProcessCounters>) => [...m].map(([name, c]) => `${name}:${c.requests}:${c.memoEntries}`).join(',');
+  let previous = key(await scrapeAll(urls));
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+    const now = await scrapeAll(urls);
+    const current = key(now);
+    if (current === previous || Date.now() > deadline) return [...now.values()].reduce((sum, c) => sum + c.memoEntries, 0);
+    previous = current;
+  }
 }

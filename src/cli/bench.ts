@@ -9,14 +9,15 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, type Config, type SubgraphName } from '../config';
+import { loadConfig, MODEL_NAMES, SUBGRAPH_NAMES, type Config, type SubgraphName } from '../config';
+import { readProductionPointer } from '../registry';
 import { signDevelopmentToken } from '../../gateway/auth';
 import { loadSupergraph, subgraphsIn } from '../../gateway/subgraphs';
 import { launchGraph, type LaunchedGraph } from '../graph-launcher';
 import { openStore, sqlitePath } from '../store';
-import { openFloor, type FloorResult } from '../../bench/floor';
+import { openFloor, type Floor, type FloorResult } from '../../bench/floor';
 import { closedLoop, fixedRate, type LoadResult, type LoadTarget } from '../../bench/load';
-import { difference, scrapeAll, type ProcessCounters } from '../../bench/metrics';
+import { difference, quiesce, scrapeAll, type ProcessCounters } from '../../bench/metrics';
 import { loadAverage, pidsListeningOn, sampleProcess, UsageWindow, type ProcessUsage } from '../../bench/processes';
 import { buildScenarios, choosePartnerOperation, entitySequence, PAGE_SIZE, SCENARIO_IDS, type PersistedOperationRef, type Scenario, type ScenarioId } from '../../bench/scenarios';
 import { parseFlags } from './flags';
@@ -39,6 +40,8 @@ const USAGE = `usage: npm run bench -- [options]
                        reporting RSS growth of every process and failed requests (issue 6: 300)
   --launch             always start a fresh graph on free ports (default: use the graph answering on
                        the gateway port, else start one and stop it afterwards)
+  --profile DIR        with a graph the benchmark starts: every process writes a V8 CPU profile into DIR
+                       when it stops (summarise one with node dist/bench/profile-summary.js FILE)
   --label TEXT         stored in the JSON, e.g. the optimisation being measured
   --json FILE          where to write the results (default bench/results/bench-<time>.json)`;
 
@@ -89,9 +92,9 @@ function generateLibrary(config: Config, file: string): Promise<void> {
   });
 }
 
-async function openGraph(config: Config, subgraphs: SubgraphName[], forceLaunch: boolean): Promise<GraphHandle> {
+async function openGraph(config: Config, subgraphs: SubgraphName[], forceLaunch: boolean, profileDir: string | undefined): Promise<GraphHandle> {
   const existing = `http://127.0.0.1:${config.ports.gateway}/graphql`;
-  if (!forceLaunch && (await isReady(existing))) {
+  if (!forceLaunch && !profileDir && (await isReady(existing))) {
     const ports = new Map<string, number>([['gateway', config.ports.gateway], ...subgraphs.map((s) => [s, Number(new URL(config.subgraphUrls[s]).port)] as [string, number])]);
     const urls = new Map<string, string>([['gateway', existing], ...subgraphs.map((s) => [s, config.subgraphUrls[s]] as [string, string])]);
     for (const url of urls.values()) {
@@ -106,7 +109,10 @@ async function openGraph(config: Config, subgraphs: SubgraphName[], forceLaunch:
     await generateLibrary(config, file);
   }
   process.stderr.write(`Starting the graph (${subgraphs.join(', ')}) on free loopback ports...\n`);
-  const launched = await launchGraph({ projectRoot: config.projectRoot, subgraphs, env: { HOST: '127.0.0.1', LOG_LEVEL: 'warn' }, logs: 'inherit' });
+  const env: NodeJS.ProcessEnv = { HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const execArgv = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : undefined;
+  const launched = await launchGraph({ projectRoot: config.projectRoot, subgraphs, env, logs: 'inherit', execArgv });
   const urls = new Map<string, string>([['gateway', launched.gatewayUrl], ...Object.entries(launched.subgraphUrls) as [string, string][]]);
   const pids = new Map<string, number>([...launched.processes].map(([name, child]) => [name, child.pid!]));
   return { gatewayUrl: launched.gatewayUrl, urls, pids, launched };
@@ -226,7 +232,7 @@ function printBreakdown(scenario: Scenario, record: RunRecord | undefined, floor
 async function main(): Promise<void> {
   const { flags } = parseFlags(
     process.argv.slice(2),
-    { scenarios: 'string', concurrency: 'string', duration: 'number', warmup: 'number', rate: 'number', 'rate-seconds': 'number', 'floor-seconds': 'number', soak: 'number', launch: 'boolean', label: 'string', json: 'string' },
+    { scenarios: 'string', concurrency: 'string', duration: 'number', warmup: 'number', rate: 'number', 'rate-seconds': 'number', 'floor-seconds': 'number', soak: 'number', launch: 'boolean', profile: 'string', label: 'string', json: 'string' },
     USAGE,
   );
   const config = loadConfig();
@@ -244,17 +250,20 @@ async function main(): Promise<void> {
   });
 
   const subgraphs = subgraphsIn(loadSupergraph(config));
+  // A model subgraph without a production version answers MODEL_UNAVAILABLE: its fields wait too.
+  const unservable = subgraphs.filter((s) => (MODEL_NAMES as readonly string[]).includes(s) && !readProductionPointer(config.modelsDir, s));
+  const serving = subgraphs.filter((s) => !unservable.includes(s));
   const size = await librarySize(config);
   const partner = choosePartnerOperation(partnerOperations(config));
-  const scenarios = buildScenarios(subgraphs, size, partner);
-  const graph = await openGraph(config, subgraphs, flags.launch ?? false);
+  const scenarios = buildScenarios(serving, size, partner);
+  const graph = await openGraph(config, subgraphs, flags.launch ?? false, flags.profile);
   const tokenFor = tokenPool(config);
   const started = new Date();
   const results: Record<string, unknown> = {
     label: flags.label ?? null,
     startedAt: started.toISOString(),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: os.totalmem() / 2 ** 30, node: process.version, loadAverageAtStart: loadAverage() },
-    graph: { subgraphs, launched: graph.launched !== undefined, library: size },
+    graph: { subgraphs, unservable, launched: graph.launched !== undefined, library: size },
     settings: { duration, warmup, levels, rate, rateSeconds, floorSeconds },
     idleRssMb: Object.fromEntries([...graph.pids].map(([name, pid]) => [name, (sampleProcess(pid)?.rssBytes ?? 0) / 2 ** 20])),
   };
@@ -269,8 +278,14 @@ async function main(): Promise<void> {
     process.stdout.write(
       `Shelfmark benchmark — ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, load average ${loadAverage()}\n` +
         `graph: ${subgraphs.join(', ')} + gateway (${graph.launched ? 'started by the benchmark' : 'already running'}); ${size.maxMemberId} members, ${size.maxBookId} books\n` +
+        `not benchmarked yet: ${[...SUBGRAPH_NAMES.filter((s) => !subgraphs.includes(s)).map((s) => `${s} (not in the supergraph)`), ...unservable.map((s) => `${s} (no production model)`)].join(', ') || 'none'}\n` +
         `whole graph RSS at rest: ${fmt(idle, 0)} MB (${Object.entries(results.idleRssMb as Record<string, number>).map(([n, mb]) => `${n} ${fmt(mb, 0)}`).join(', ')})\n`,
     );
+
+    const settleStarted = Date.now();
+    const memoEntries = await quiesce(graph.urls, { pollMs: 1000 });
+    process.stdout.write(`feature memos filled: ${memoEntries} entries (waited ${((Date.now() - settleStarted) / 1000).toFixed(1)} s for the graph to be at rest)\n`);
+    results.memoEntries = memoEntries;
 
     if (flags.soak !== undefined) {
       results.soak = await soak(graph, scenarios.filter((s) => s.id !== 'page'), { url: graph.gatewayUrl, tokenFor }, rate, flags.soak, warmup);
@@ -300,49 +315,53 @@ interface RunSettings {
 async function runScenarios(graph: GraphHandle, scenarios: Scenario[], tokenFor: LoadTarget['tokenFor'], settings: RunSettings) {
   const records: (RunRecord | { scenario: ScenarioId; skipped: string })[] = [];
   const floors: Record<string, FloorResult> = {};
-  for (const scenario of scenarios) {
-    let offset = 0;
-    // Each run continues the scenario's entity sequence, so no run replays the previous one's entities.
-    const target: LoadTarget = { url: graph.gatewayUrl, tokenFor, next: (i) => scenario.request(offset + i) };
-    process.stdout.write(`\nscenario ${scenario.number} — ${scenario.title}\n`);
-    if (scenario.missing.length) process.stdout.write(`  left out (subgraph not in the supergraph yet): ${scenario.missing.join(', ')}\n`);
-    const problem = await checkScenario(scenario, target);
-    if (problem) {
-      process.stdout.write(`  skipped: the first request failed: ${problem}\n`);
-      records.push({ scenario: scenario.id, skipped: problem });
-      continue;
-    }
-    await closedLoop(target, 8, settings.warmup);
-    offset += 100_000;
-    process.stdout.write(`  level   req/s    p50 ms   p95 ms   p99 ms   max ms errors\n`);
-    let atOne: RunRecord | undefined;
-    for (const level of settings.levels) {
-      const record = await measured(graph, scenario, 'closed', level, () => closedLoop(target, level, settings.duration));
+  let floor: Floor | undefined;
+  try {
+    for (const scenario of scenarios) {
+      let offset = 0;
+      // Each run continues the scenario's entity sequence, so no run replays the previous one's entities.
+      const target: LoadTarget = { url: graph.gatewayUrl, tokenFor, next: (i) => scenario.request(offset + i) };
+      process.stdout.write(`\nscenario ${scenario.number} — ${scenario.title}\n`);
+      if (scenario.missing.length) process.stdout.write(`  left out (their subgraph is not benchmarked yet): ${scenario.missing.join(', ')}\n`);
+      const problem = await checkScenario(scenario, target);
+      if (problem) {
+        process.stdout.write(`  skipped: the first request failed: ${problem}\n`);
+        records.push({ scenario: scenario.id, skipped: problem });
+        continue;
+      }
+      await closedLoop(target, 8, settings.warmup);
+      await quiesce(graph.urls);
       offset += 100_000;
-      if (level === 1) atOne = record;
-      records.push(record);
-      printRun(scenario, record);
-    }
-    if (scenario.id === 'member' && settings.rate > 0) {
-      const record = await measured(graph, scenario, 'rate', settings.rate, () => fixedRate(target, { rate: settings.rate, seconds: settings.rateSeconds }));
-      offset += 100_000;
-      records.push(record);
-      printRun(scenario, record);
-    }
-    if ((scenario.id === 'member' || scenario.id === 'page') && settings.floorSeconds > 0) {
-      const floor = await openFloor(settings.config, scenario.models);
-      try {
+      process.stdout.write(`  level   req/s    p50 ms   p95 ms   p99 ms   max ms errors\n`);
+      let atOne: RunRecord | undefined;
+      for (const level of settings.levels) {
+        const record = await measured(graph, scenario, 'closed', level, () => closedLoop(target, level, settings.duration));
+        await quiesce(graph.urls);
+        offset += 100_000;
+        if (level === 1) atOne = record;
+        records.push(record);
+        printRun(scenario, record);
+      }
+      if (scenario.id === 'member' && settings.rate > 0) {
+        const record = await measured(graph, scenario, 'rate', settings.rate, () => fixedRate(target, { rate: settings.rate, seconds: settings.rateSeconds }));
+        await quiesce(graph.urls);
+        offset += 100_000;
+        records.push(record);
+        printRun(scenario, record);
+      }
+      if ((scenario.id === 'member' || scenario.id === 'page') && settings.floorSeconds > 0) {
+        floor ??= await openFloor(settings.config, scenario.models);
         const size = await librarySizeCached(settings.config);
         const batch =
           scenario.id === 'member'
             ? ((at) => (i: number) => [String(at(i))])(entitySequence(7, size.maxMemberId))
             : ((at) => (i: number) => Array.from({ length: PAGE_SIZE }, (_, k) => String(at(i) + k)))(entitySequence(8, size.maxMemberId - PAGE_SIZE));
         floors[scenario.id] = await floor.measure(batch, settings.floorSeconds);
-      } finally {
-        await floor.close();
       }
+      if (scenario.id === 'member' || scenario.id === 'page') printBreakdown(scenario, atOne, floors[scenario.id]);
     }
-    if (scenario.id === 'member' || scenario.id === 'page') printBreakdown(scenario, atOne, floors[scenario.id]);
+  } finally {
+    await floor?.close();
   }
   return { records, floors, scenarios: scenarios.map(({ id, number, title, models, missing, document }) => ({ id, number, title, models, missing, document })) };
 }

@@ -51,7 +51,11 @@ export interface ChurnFeatureBatch {
 
 /** Features of a batch of members on `cutoff`: one query on members, one on loans. */
 export async function churnFeatures(store: Store, memberIds: readonly number[], cutoff: string): Promise<ChurnFeatureBatch> {
-  const activity = await loadMemberActivity(store, memberIds, cutoff);
+  return churnFeatureBatch(await loadMemberActivity(store, memberIds, cutoff));
+}
+
+/** The batch of rows for members' activity (from `loadMemberActivity`, in request order). */
+export function churnFeatureBatch(activity: readonly (MemberActivity | undefined)[]): ChurnFeatureBatch {
   const d = CHURN_FEATURES.length;
   const found: MemberActivity[] = [];
   const rowOf = activity.map((a) => (a ? found.push(a) - 1 : -1));

@@ -67,6 +67,13 @@ export async function loadMemberActivity(store: Store, memberIds: readonly numbe
   return memberIds.map((id) => byId.get(id));
 }
 
+/** `loadMemberActivity` keyed by member id, for memoising per member (members not found are absent). */
+export async function memberActivityById(store: Store, memberIds: readonly number[], cutoff: string): Promise<Map<number, MemberActivity>> {
+  const found = new Map<number, MemberActivity>();
+  for (const activity of await loadMemberActivity(store, memberIds, cutoff)) if (activity) found.set(activity.memberId, activity);
+  return found;
+}
+
 export function summarise(memberId: number, branchId: number, joinedAt: string, loans: LoanRow[], cutoff: string): MemberActivity {
   const tenureDays = Math.max(0, daysBetween(joinedAt, cutoff));
   const ages = loans.map((l) => daysBetween(l.checked_out_at, cutoff)).sort((a, b) => a - b);

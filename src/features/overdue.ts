@@ -201,3 +201,38 @@ export async function overdueTrainingSet(store: Store, from: string, to: string,
   const labels = Uint8Array.from(targets, (l) => (loanWasLate(l, asOf) ? 1 : 0));
   return { loans: targets, features, labels };
 }
+
+/** A member's open loans not yet due on the as-of date, with their feature rows. */
+export interface MemberOpenLoans {
+  loans: LoanRecord[];
+  /** Row-major loans.length x OVERDUE_FEATURES.length. */
+  values: Float32Array;
+}
+
+/**
+ * Serving, per member: `overdueServingFeatures` for the members' open loans, split by member,
+ * so each member's rows can be kept and reused. Every member of the store gets an entry (no
+ * open loans: an empty one); ids that are not members get none. One more query, on members.
+ */
+export async function memberOpenLoanFeatures(store: Store, memberIds: readonly number[], asOf: string): Promise<Map<number, MemberOpenLoans>> {
+  const result = new Map<number, MemberOpenLoans>();
+  if (memberIds.length === 0) return result;
+  const [batch, members] = await Promise.all([
+    overdueServingFeatures(store, { memberIds }, asOf),
+    store.db.selectFrom('members').select('id').where('id', 'in', [...new Set(memberIds)]).execute(),
+  ]);
+  const d = OVERDUE_FEATURES.length;
+  const rowsOf = new Map<number, number[]>();
+  batch.loans.forEach((loan, i) => {
+    const rows = rowsOf.get(loan.member_id);
+    if (rows) rows.push(i);
+    else rowsOf.set(loan.member_id, [i]);
+  });
+  for (const { id } of members) {
+    const rows = rowsOf.get(id) ?? [];
+    const values = new Float32Array(rows.length * d);
+    rows.forEach((row, k) => values.set(batch.features.values.subarray(row * d, (row + 1) * d), k * d));
+    result.set(id, { loans: rows.map((row) => batch.loans[row]!), values });
+  }
+  return result;
+}

@@ -18,6 +18,8 @@ export interface LaunchOptions {
   /** 'inherit' shows the processes' logs; 'ignore' keeps a test's output clean. */
   logs?: 'inherit' | 'ignore';
   startTimeoutMs?: number;
+  /** Node flags for every process, e.g. ['--cpu-prof'] (the benchmark's --profile). */
+  execArgv?: string[];
 }
 
 export interface LaunchedGraph {
@@ -37,8 +39,8 @@ interface Listening {
   url: string;
 }
 
-function spawnAndWait(script: string, args: string[], env: NodeJS.ProcessEnv, logs: 'inherit' | 'ignore', timeoutMs: number): Promise<{ child: ChildProcess; url: string }> {
-  const child = fork(script, args, { env, stdio: ['ignore', logs, logs, 'ipc'] });
+function spawnAndWait(script: string, args: string[], env: NodeJS.ProcessEnv, logs: 'inherit' | 'ignore', timeoutMs: number, execArgv?: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const child = fork(script, args, { env, stdio: ['ignore', logs, logs, 'ipc'], ...(execArgv ? { execArgv } : {}) });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGTERM');
@@ -79,7 +81,7 @@ export async function launchGraph(options: LaunchOptions): Promise<LaunchedGraph
   const ports: Partial<Record<SubgraphName, string>> = {};
 
   const startSubgraph = async (name: SubgraphName, port: number) => {
-    const { child, url } = await spawnAndWait(path.join(dist, 'subgraph.js'), [name, '--port', String(port)], baseEnv, logs, timeout);
+    const { child, url } = await spawnAndWait(path.join(dist, 'subgraph.js'), [name, '--port', String(port)], baseEnv, logs, timeout, options.execArgv);
     processes.set(name, child);
     subgraphUrls[name] = url;
     ports[name] = new URL(url).port;
@@ -89,7 +91,7 @@ export async function launchGraph(options: LaunchOptions): Promise<LaunchedGraph
     await Promise.all(options.subgraphs.map((name) => startSubgraph(name, options.ports?.[name] ?? 0)));
     const gatewayEnv: NodeJS.ProcessEnv = { ...baseEnv };
     for (const [name, url] of Object.entries(subgraphUrls)) gatewayEnv[`${name.toUpperCase()}_URL`] = url;
-    const gateway = await spawnAndWait(path.join(dist, 'gateway.js'), ['--port', String(options.ports?.gateway ?? 0)], gatewayEnv, logs, timeout);
+    const gateway = await spawnAndWait(path.join(dist, 'gateway.js'), ['--port', String(options.ports?.gateway ?? 0)], gatewayEnv, logs, timeout, options.execArgv);
     processes.set('gateway', gateway.child);
     return {
       gatewayUrl: gateway.url,

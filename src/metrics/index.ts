@@ -13,6 +13,8 @@ export interface ProcessMetrics {
   featureQueries: Counter<'model'>;
   modelVersion: Gauge<'model' | 'version'>;
   httpRequestSeconds: Histogram<'route' | 'status'>;
+  /** Entities whose feature inputs a subgraph holds precomputed at the as-of date, by memo. */
+  featureMemoEntries: Gauge<'memo'>;
 }
 
 export function createProcessMetrics(service: string): ProcessMetrics {
@@ -58,6 +60,12 @@ export function createProcessMetrics(service: string): ProcessMetrics {
       help: 'HTTP request duration',
       labelNames: ['route', 'status'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    featureMemoEntries: new Gauge({
+      name: 'feature_memo_entries',
+      help: 'Entities whose feature inputs are held precomputed at the as-of date, by memo',
+      labelNames: ['memo'],
       registers: [registry],
     }),
   };

@@ -12,6 +12,9 @@ import { createProcessMetrics, type ProcessMetrics } from '../metrics';
 import { openStore, readAsOf, type Store } from '../store';
 import { startSubgraphServer, type RunningSubgraph, type SubgraphContext } from '../subgraph-server';
 import { readProductionPointer } from '../registry';
+import { memberActivityById, type MemberActivity } from '../features/member-activity';
+import { memberOpenLoanFeatures, type MemberOpenLoans } from '../features/overdue';
+import { AsOfMemo } from './as-of-memo';
 import { ModelSlot, type LoadedModel } from './model-slot';
 
 export interface ModelSubgraphDeps {
@@ -21,6 +24,30 @@ export interface ModelSubgraphDeps {
   logger: Logger;
   metrics: ProcessMetrics;
   config: Config;
+  /**
+   * Per-member feature inputs at `asOf`, computed by the feature functions on first use and
+   * kept (see AsOfMemo). Absent, the subgraphs read the store on every request (tests compare
+   * both paths).
+   */
+  memos?: ServingMemos;
+  /** Settles when the memos the subgraph serves from hold every member (see `openModelDeps`). */
+  memosWarmed?: Promise<void>;
+}
+
+export type MemoName = keyof ServingMemos;
+
+export interface ServingMemos {
+  /** `loadMemberActivity` per member: churn and segmentation features. */
+  memberActivity: AsOfMemo<MemberActivity>;
+  /** `memberOpenLoanFeatures` per member: Member.overdueRisk. */
+  openLoans: AsOfMemo<MemberOpenLoans>;
+}
+
+export function createServingMemos(store: Store, asOf: string, onSize?: (memo: MemoName, size: number) => void): ServingMemos {
+  return {
+    memberActivity: new AsOfMemo((ids) => memberActivityById(store, ids, asOf), (size) => onSize?.('memberActivity', size)),
+    openLoans: new AsOfMemo((ids) => memberOpenLoanFeatures(store, ids, asOf), (size) => onSize?.('openLoans', size)),
+  };
 }
 
 export interface SlotSpec {
@@ -34,6 +61,8 @@ export interface ModelSubgraphSpec<TContext extends SubgraphContext> {
   name: SubgraphName;
   schema: GraphQLSchema;
   slots: SlotSpec[];
+  /** Memos the subgraph's fields read, filled for every member in the background after start. */
+  memos?: MemoName[];
   createContext: (identity: Identity, deps: ModelSubgraphDeps) => TContext;
 }
 
@@ -47,11 +76,18 @@ export function entityLoader<K, V>(batch: (keys: readonly K[]) => Promise<(V | E
 }
 
 /**
- * Opens what a model subgraph serves from: the store, its system date and one hot-reloading
- * slot per model. The subgraph server and the benchmark's in-process floor both start here, so
- * the floor measures exactly the serving path minus HTTP and GraphQL.
+ * Opens what a model subgraph serves from: the store, its system date, one hot-reloading slot
+ * per model, and the per-member feature memos; those named in `warm` start filling for every
+ * member in the background (a request for a member not reached yet computes it on the spot).
+ * The subgraph server and the benchmark's in-process floor both start here, so the floor
+ * measures exactly the serving path minus HTTP and GraphQL.
  */
-export async function openModelDeps(config: Config, name: string, slotSpecs: readonly SlotSpec[], logger: Logger = createLogger(name, config.logLevel), metrics: ProcessMetrics = createProcessMetrics(name)): Promise<ModelSubgraphDeps> {
+export async function openModelDeps(
+  config: Config,
+  name: string,
+  slotSpecs: readonly SlotSpec[],
+  { warm = [], logger = createLogger(name, config.logLevel), metrics = createProcessMetrics(name) }: { warm?: readonly MemoName[]; logger?: Logger; metrics?: ProcessMetrics } = {},
+): Promise<ModelSubgraphDeps> {
   const store = openStore(config.databaseUrl, { readonly: config.databaseUrl.startsWith('sqlite:') });
   const asOf = await readAsOf(store);
   const slots: Record<string, ModelSlot> = {};
@@ -70,7 +106,20 @@ export async function openModelDeps(config: Config, name: string, slotSpecs: rea
     if (!slot.isReady()) logger.warn({ model: slotSpec.model, modelsDir: config.modelsDir }, 'no production version found yet; its fields answer MODEL_UNAVAILABLE until one is promoted');
     slots[slotSpec.model] = slot;
   }
-  return { store, asOf, slots, logger, metrics, config };
+  const memos = createServingMemos(store, asOf, (memo, size) => metrics.featureMemoEntries.set({ memo }, size));
+  return { store, asOf, slots, logger, metrics, config, memos, memosWarmed: warmMemos(store, memos, warm, logger) };
+}
+
+async function warmMemos(store: Store, memos: ServingMemos, names: readonly MemoName[], logger: Logger): Promise<void> {
+  if (names.length === 0) return;
+  const started = Date.now();
+  try {
+    const members = (await store.db.selectFrom('members').select('id').orderBy('id').execute()).map((m) => m.id);
+    for (const name of names) await memos[name].warm(members);
+    logger.info({ memos: names, members: members.length, ms: Date.now() - started }, 'feature memos filled');
+  } catch (error) {
+    logger.warn({ memos: names, err: (error as Error).message }, 'filling the feature memos stopped; members are computed on first request instead');
+  }
 }
 
 /** Stops the slots' reload timers, releases their sessions and closes the store. */
@@ -84,7 +133,7 @@ export async function startModelSubgraph<TContext extends SubgraphContext>(
   spec: ModelSubgraphSpec<TContext>,
   port: number = config.ports[spec.name],
 ): Promise<RunningSubgraph & { deps: ModelSubgraphDeps }> {
-  const deps = await openModelDeps(config, spec.name, spec.slots);
+  const deps = await openModelDeps(config, spec.name, spec.slots, { warm: spec.memos });
   const { logger, metrics, slots } = deps;
   const running = await startSubgraphServer<TContext>(
     {

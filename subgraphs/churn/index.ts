@@ -1,7 +1,7 @@
 /** The churn subgraph (:4003). One feature extraction and one inference run per request batch. */
 import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../../src/config';
-import { churnFeatures, CHURN_FEATURE_NAMES } from '../../src/features/churn';
+import { churnFeatureBatch, churnFeatures, CHURN_FEATURE_NAMES } from '../../src/features/churn';
 import type { RiskPrediction } from '../../src/graphql/prediction-types';
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
@@ -26,7 +26,7 @@ export async function predictChurn(deps: ModelSubgraphDeps, keys: readonly strin
   const ids = keys.map(parseId);
   const known = ids.filter((id): id is number => id !== undefined);
   deps.metrics.featureQueries.inc({ model: 'churn' });
-  const features = await churnFeatures(deps.store, known, deps.asOf);
+  const features = deps.memos ? churnFeatureBatch(await deps.memos.memberActivity.load(known)) : await churnFeatures(deps.store, known, deps.asOf);
   const { risks, model } = await scoreRisks(deps.slots.churn!, {
     values: features.values,
     n: features.memberIds.length,
@@ -67,6 +67,7 @@ export async function startChurnSubgraph(config: Config, port?: number) {
     {
       name: 'churn',
       schema: await buildChurnSchema(),
+      memos: ['memberActivity'],
       slots: [{ model: 'churn', validate: (m) => { checkFeatureNames(m, CHURN_FEATURE_NAMES); riskServing(m); } }],
       createContext: (identity, deps) => createChurnContext(identity, deps, (watchlist ??= createWatchlist(deps))),
     },

@@ -4,11 +4,11 @@
  */
 import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../../src/config';
-import { OVERDUE_FEATURE_NAMES, overdueServingFeatures } from '../../src/features/overdue';
+import { OVERDUE_FEATURE_NAMES, overdueServingFeatures, type LoanRecord } from '../../src/features/overdue';
 import type { ModelRef, RiskPrediction } from '../../src/graphql/prediction-types';
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
-import { entityLoader, startModelSubgraph, type ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
+import { entityLoader, startModelSubgraph, type ModelSubgraphDeps, type ServingMemos } from '../../src/model-runtime/model-subgraph';
 import { rankedWatchlist } from '../../src/model-runtime/watchlist';
 import { checkFeatureNames, riskLevel, riskServing, scoreRisks, type ScoredRisk } from '../../src/model-runtime/risk';
 import { parseId } from '../../src/util/ids';
@@ -43,6 +43,49 @@ export function combineOpenLoans(risks: ScoredRisk[], model: ModelRef, threshold
   return { probability, level: riskLevel(probability, thresholds), factors: riskiest.factors, model };
 }
 
+/** The loans to score for one request: requested loans first, then the members' open loans. */
+interface OverdueRows {
+  loans: LoanRecord[];
+  requestedCount: number;
+  values: Float32Array;
+  knownMembers: Set<number>;
+}
+
+/** Reads every row from the store: one feature extraction for loans and members together. */
+async function rowsFromStore(deps: ModelSubgraphDeps, loanIds: number[], memberIds: number[]): Promise<OverdueRows> {
+  const [batch, knownMembers] = await Promise.all([
+    overdueServingFeatures(deps.store, { loanIds, memberIds }, deps.asOf),
+    memberIds.length ? deps.store.db.selectFrom('members').select('id').where('id', 'in', memberIds).execute() : Promise.resolve([]),
+  ]);
+  return { loans: batch.loans, requestedCount: batch.requestedCount, values: batch.features.values, knownMembers: new Set(knownMembers.map((m) => m.id)) };
+}
+
+/** Members' open-loan rows from the memo (computed by the same function on first use); loans from the store. */
+async function rowsWithMemo(deps: ModelSubgraphDeps, memos: ServingMemos, loanIds: number[], memberIds: number[]): Promise<OverdueRows> {
+  const distinctMembers = [...new Set(memberIds)];
+  const [requested, perMember] = await Promise.all([
+    loanIds.length ? overdueServingFeatures(deps.store, { loanIds }, deps.asOf) : undefined,
+    memos.openLoans.load(distinctMembers),
+  ]);
+  const d = OVERDUE_FEATURE_NAMES.length;
+  const loans: LoanRecord[] = [...(requested?.loans ?? [])];
+  const knownMembers = new Set<number>();
+  let rows = loans.length;
+  perMember.forEach((open, i) => {
+    if (!open) return;
+    knownMembers.add(distinctMembers[i]!);
+    rows += open.loans.length;
+  });
+  const values = new Float32Array(rows * d);
+  if (requested) values.set(requested.features.values);
+  for (const open of perMember) {
+    if (!open || open.loans.length === 0) continue;
+    values.set(open.values, loans.length * d);
+    loans.push(...open.loans);
+  }
+  return { loans, requestedCount: requested?.requestedCount ?? 0, values, knownMembers };
+}
+
 export async function predictOverdue(deps: ModelSubgraphDeps, keys: readonly OverdueKey[]): Promise<(RiskPrediction | null)[]> {
   const loanIds: number[] = [];
   const memberIds: number[] = [];
@@ -52,12 +95,9 @@ export async function predictOverdue(deps: ModelSubgraphDeps, keys: readonly Ove
     (key.startsWith('L:') ? loanIds : memberIds).push(id);
   }
   deps.metrics.featureQueries.inc({ model: 'overdue' });
-  const [batch, knownMembers] = await Promise.all([
-    overdueServingFeatures(deps.store, { loanIds, memberIds }, deps.asOf),
-    memberIds.length ? deps.store.db.selectFrom('members').select('id').where('id', 'in', memberIds).execute() : Promise.resolve([]),
-  ]);
+  const batch = deps.memos ? await rowsWithMemo(deps, deps.memos, loanIds, memberIds) : await rowsFromStore(deps, loanIds, memberIds);
   const slot = deps.slots.overdue!;
-  const { risks, model } = await scoreRisks(slot, { values: batch.features.values, n: batch.loans.length, names: OVERDUE_FEATURE_NAMES });
+  const { risks, model } = await scoreRisks(slot, { values: batch.values, n: batch.loans.length, names: OVERDUE_FEATURE_NAMES });
   const thresholds = riskServing(slot.current()).riskThresholds;
   const requested = new Map<number, ScoredRisk>();
   const openByMember = new Map<number, ScoredRisk[]>();
@@ -70,7 +110,7 @@ export async function predictOverdue(deps: ModelSubgraphDeps, keys: readonly Ove
     if (list) list.push(risks[i]!);
     else openByMember.set(loan.member_id, [risks[i]!]);
   });
-  const members = new Set(knownMembers.map((m) => m.id));
+  const members = batch.knownMembers;
   return keys.map((key) => {
     const id = parseId(key.slice(2));
     if (id === undefined) return null;
@@ -113,6 +153,7 @@ export async function startOverdueSubgraph(config: Config, port?: number) {
     {
       name: 'overdue',
       schema: await buildOverdueSchema(),
+      memos: ['openLoans'],
       slots: [{ model: 'overdue', validate: (m) => { checkFeatureNames(m, OVERDUE_FEATURE_NAMES); riskServing(m); } }],
       createContext: (identity, deps) => createOverdueContext(identity, deps, (watchlist ??= createWatchlist(deps))),
     },

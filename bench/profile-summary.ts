@@ -1,0 +1,76 @@
+/**
+ * `node dist/bench/profile-summary.js <file.cpuprofile> [--top N]`: where a process's CPU went,
+ * from a V8 profile written by `node --cpu-prof` (see `npm run bench -- --profile DIR`): self
+ * time by package (node_modules/<name>, node: internals, the project's own folders) and by
+ * function, as shares of the samples.
+ */
+import { readFileSync } from 'node:fs';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+  children?: number[];
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples?: number[];
+  timeDeltas?: number[];
+}
+
+/** Which package or part of the project a script URL belongs to. */
+export function bucketOf(url: string): string {
+  if (url === '') return '(native/idle/gc)';
+  if (url.startsWith('node:')) return 'node internals';
+  const modules = url.lastIndexOf('node_modules/');
+  if (modules >= 0) {
+    const rest = url.slice(modules + 'node_modules/'.length).split('/');
+    return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
+  }
+  const dist = url.indexOf('/dist/');
+  if (dist >= 0) return `shelfmark ${url.slice(dist + 6).split('/').slice(0, 2).join('/')}`;
+  return url;
+}
+
+export function summariseProfile(profile: CpuProfile, top = 25) {
+  const self = new Map<number, number>();
+  if (profile.samples && profile.timeDeltas) {
+    profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + Math.max(0, profile.timeDeltas![i] ?? 0)));
+  } else {
+    for (const node of profile.nodes) self.set(node.id, node.hitCount ?? 0);
+  }
+  let total = 0;
+  const byBucket = new Map<string, number>();
+  const byFunction = new Map<string, number>();
+  for (const node of profile.nodes) {
+    const t = self.get(node.id) ?? 0;
+    if (t === 0) continue;
+    total += t;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const bucket = functionName === '(idle)' ? '(idle)' : functionName === '(garbage collector)' ? '(garbage collector)' : bucketOf(url);
+    byBucket.set(bucket, (byBucket.get(bucket) ?? 0) + t);
+    const name = `${functionName || '(anonymous)'} ${url ? `${url.replace(/^.*\/(node_modules|dist)\//, '$1/')}:${lineNumber + 1}` : ''}`;
+    byFunction.set(name, (byFunction.get(name) ?? 0) + t);
+  }
+  const share = (entries: Map<string, number>) =>
+    [...entries].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, t]) => ({ name, percent: (t / total) * 100 }));
+  return { totalMs: total / 1000, byBucket: share(byBucket), byFunction: share(byFunction) };
+}
+
+function main(): void {
+  const [file, ...rest] = process.argv.slice(2);
+  if (!file || file === '--help') {
+    process.stdout.write('usage: node dist/bench/profile-summary.js <file.cpuprofile> [--top N]\n');
+    process.exit(file ? 0 : 2);
+  }
+  const topIndex = rest.indexOf('--top');
+  const top = topIndex >= 0 ? Number(rest[topIndex + 1]) : 25;
+  const summary = summariseProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, top);
+  process.stdout.write(`${file}: ${summary.totalMs.toFixed(0)} ms sampled\n\nself time by package:\n`);
+  for (const b of summary.byBucket) process.stdout.write(`  ${b.percent.toFixed(1).padStart(5)}%  ${b.name}\n`);
+  process.stdout.write('\nself time by function:\n');
+  for (const f of summary.byFunction) process.stdout.write(`  ${f.percent.toFixed(1).padStart(5)}%  ${f.name}\n`);
+}
+
+if (require.main === module) main();
