@@ -3,11 +3,12 @@
  * configured key with the algorithm pinned (HS256 secret or RS256 public key), `exp` and `sub`
  * required, issuer and audience checked, a small configured clock tolerance.
  */
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import jwt from 'jsonwebtoken';
 import { ROLES, type Config, type Role } from '../../src/config';
 import { ErrorCode } from '../../src/errors';
-import type { Identity } from '../../src/identity';
+import { hmacKey, type Identity } from '../../src/identity';
 import { sendError } from '../errors';
 
 export class AuthenticationError extends Error {}
@@ -19,10 +20,21 @@ export function bearerToken(header: string | undefined): string {
   return match[1]!;
 }
 
+/** The verification key as a KeyObject, parsed once (jsonwebtoken would parse a string on every call). */
+const verifyKeys = new Map<string, KeyObject>();
+function verifyKeyOf(jwtConfig: Config['jwt']): KeyObject {
+  let key = verifyKeys.get(jwtConfig.verifyKey);
+  if (!key) {
+    key = jwtConfig.algorithm === 'HS256' ? hmacKey(jwtConfig.verifyKey) : createPublicKey(jwtConfig.verifyKey);
+    verifyKeys.set(jwtConfig.verifyKey, key);
+  }
+  return key;
+}
+
 export function verifyClientToken(token: string, jwtConfig: Config['jwt']): Identity {
   let payload: jwt.JwtPayload;
   try {
-    const decoded = jwt.verify(token, jwtConfig.verifyKey, {
+    const decoded = jwt.verify(token, verifyKeyOf(jwtConfig), {
       algorithms: [jwtConfig.algorithm],
       issuer: jwtConfig.issuer,
       audience: jwtConfig.audience,
