@@ -67,6 +67,15 @@ interface Held {
   retired: boolean;
 }
 
+/**
+ * One thread per session. A model subgraph scores one small batch at a time, several Shelfmark
+ * processes share the machine's cores, and onnxruntime's default pool (a thread per core, spinning
+ * while it waits for work) doubled both the wall and the CPU time of a run on the 2-core
+ * benchmark machine: 1,200 rows of the churn model took 7.8 ms and 3.9 ms of CPU with it,
+ * 3.2 ms and 1.6 ms of CPU without it (BENCHMARKS.md).
+ */
+const SESSION_OPTIONS: InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' };
+
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
@@ -178,7 +187,7 @@ export class ModelSlot {
         const expected = graph === 'model' ? metadata.sha256 : metadata.files?.find((f) => f.path === file)?.sha256;
         const actual = sha256(bytes);
         if (expected !== actual) throw new Error(`${file}: sha256 ${actual} does not match metadata (${expected ?? 'none recorded'})`);
-        sessions[graph] = await InferenceSession.create(bytes);
+        sessions[graph] = await InferenceSession.create(bytes, SESSION_OPTIONS);
       }
       const main = sessions.model!;
       for (const input of metadata.inputs) {
