@@ -15,6 +15,7 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { MODEL_NAMES, type ModelName } from '../../src/config';
 import { ErrorCode } from '../../src/errors';
 import type { Logger } from '../../src/logging';
+import { subgraphFetcher } from '../subgraph-fetch';
 import { unresolvedFields, type FieldOwnership } from './ownership';
 
 export { fieldOwnership, unresolvedFields, type FieldOwnership } from './ownership';
@@ -53,7 +54,7 @@ export class SubgraphDataSource<TContext extends Record<string, unknown>> extend
   constructor({ name, url, timeoutMs, logger, prepare }: SubgraphDataSourceOptions<TContext>) {
     super({
       url,
-      fetcher: (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(timeoutMs) }),
+      fetcher: subgraphFetcher({ timeoutMs }),
       willSendRequest: ({ request, context }) => {
         if (request.http) prepare(request.http.headers, context);
       },
