@@ -18,6 +18,8 @@ export interface StoreOptions {
   /** Called after every statement, e.g. to count queries per table in tests and metrics. */
   onQuery?: (sqlText: string, durationMs: number) => void;
   readonly?: boolean;
+  /** SQLite page cache of this connection, in KiB (default 64 MiB: training scans whole tables). */
+  cacheSizeKb?: number;
 }
 
 export interface Store {
@@ -45,7 +47,7 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
       sqlite.pragma('journal_mode = WAL');
       sqlite.pragma('synchronous = NORMAL');
     }
-    sqlite.pragma('cache_size = -65536');
+    sqlite.pragma(`cache_size = -${Math.max(1, Math.round(options.cacheSizeKb ?? 65_536))}`);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log });
     return { db, dialect: 'sqlite', url: databaseUrl, close: () => db.destroy() };
   }
