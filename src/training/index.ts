@@ -8,6 +8,7 @@ import { promoteVersion, registerVersion, type RegisteredModel } from '../regist
 import type { Store } from '../store';
 import { trainChurn } from './churn';
 import { trainOverdue } from './overdue';
+import { trainRecommendations } from './recommendations';
 import { trainMemberSegmentation } from './segmentation';
 import type { TrainedModel, TrainOptions } from './types';
 
@@ -18,6 +19,7 @@ export type Trainer = (store: Store, options: TrainOptions) => Promise<TrainedMo
 export const TRAINERS: Partial<Record<ModelName, Trainer>> = {
   overdue: trainOverdue,
   churn: trainChurn,
+  recommendations: trainRecommendations,
   segmentation: trainMemberSegmentation,
 };
 
