@@ -6,10 +6,12 @@
  */
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, MODEL_NAMES, SUBGRAPH_NAMES, type Config, type SubgraphName } from '../config';
+import jwt from 'jsonwebtoken';
+import { loadConfig, MODEL_NAMES, SUBGRAPH_NAMES, type Config, type Role, type SubgraphName } from '../config';
 import { readProductionPointer } from '../registry';
 import { signDevelopmentToken } from '../../gateway/auth';
 import { loadSupergraph, subgraphsIn } from '../../gateway/subgraphs';
@@ -38,6 +40,9 @@ const USAGE = `usage: npm run bench -- [options]
   --floor-seconds S    time spent measuring each floor (default 3; 0 skips the floor)
   --soak S             instead of the scenarios: S seconds at --rate of scenarios 1, 3 and 4 in turn,
                        reporting RSS growth of every process and failed requests (issue 6: 300)
+  --mode M             production (default) or development: how a graph the benchmark starts runs.
+                       production is what serves (NODE_ENV=production, secrets generated for the run);
+                       graphql-js skips its development-only checks there
   --launch             always start a fresh graph on free ports (default: use the graph answering on
                        the gateway port, else start one and stop it afterwards)
   --profile DIR        with a graph the benchmark starts: every process writes a V8 CPU profile into DIR
@@ -47,6 +52,9 @@ const USAGE = `usage: npm run bench -- [options]
 
 interface GraphHandle {
   gatewayUrl: string;
+  /** How the graph runs, and the client-token secret when the benchmark chose it. */
+  mode: 'production' | 'development' | 'as running';
+  jwtSecret?: string;
   /** Every process's /graphql URL (its /metrics is beside it). */
   urls: Map<string, string>;
   pids: Map<string, number>;
@@ -92,7 +100,7 @@ function generateLibrary(config: Config, file: string): Promise<void> {
   });
 }
 
-async function openGraph(config: Config, subgraphs: SubgraphName[], forceLaunch: boolean, profileDir: string | undefined): Promise<GraphHandle> {
+async function openGraph(config: Config, subgraphs: SubgraphName[], forceLaunch: boolean, profileDir: string | undefined, mode: 'production' | 'development'): Promise<GraphHandle> {
   const existing = `http://127.0.0.1:${config.ports.gateway}/graphql`;
   if (!forceLaunch && !profileDir && (await isReady(existing))) {
     const ports = new Map<string, number>([['gateway', config.ports.gateway], ...subgraphs.map((s) => [s, Number(new URL(config.subgraphUrls[s]).port)] as [string, number])]);
@@ -101,21 +109,26 @@ async function openGraph(config: Config, subgraphs: SubgraphName[], forceLaunch:
       if (!['127.0.0.1', 'localhost'].includes(new URL(url).hostname)) throw new Error(`the benchmark talks to loopback only; ${url} is not`);
     }
     process.stderr.write(`Using the graph already answering at ${existing}.\n`);
-    return { gatewayUrl: existing, urls, pids: pidsListeningOn(ports), launched: undefined };
+    return { gatewayUrl: existing, mode: 'as running', urls, pids: pidsListeningOn(ports), launched: undefined };
   }
   const file = sqlitePath(config.databaseUrl);
   if (file && !existsSync(file)) {
     process.stderr.write(`No library at ${file} yet: generating the default simulated library first.\n`);
     await generateLibrary(config, file);
   }
-  process.stderr.write(`Starting the graph (${subgraphs.join(', ')}) on free loopback ports...\n`);
+  process.stderr.write(`Starting the graph (${subgraphs.join(', ')}) in ${mode} mode on free loopback ports...\n`);
   const env: NodeJS.ProcessEnv = { HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
+  let jwtSecret: string | undefined;
+  if (mode === 'production') {
+    jwtSecret = randomBytes(32).toString('hex');
+    Object.assign(env, { NODE_ENV: 'production', JWT_SECRET: jwtSecret, INTERNAL_JWT_SECRET: randomBytes(32).toString('hex') });
+  }
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const execArgv = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : undefined;
   const launched = await launchGraph({ projectRoot: config.projectRoot, subgraphs, env, logs: 'inherit', execArgv });
   const urls = new Map<string, string>([['gateway', launched.gatewayUrl], ...Object.entries(launched.subgraphUrls) as [string, string][]]);
   const pids = new Map<string, number>([...launched.processes].map(([name, child]) => [name, child.pid!]));
-  return { gatewayUrl: launched.gatewayUrl, urls, pids, launched };
+  return { gatewayUrl: launched.gatewayUrl, mode, jwtSecret, urls, pids, launched };
 }
 
 function librarySize(config: Config): Promise<{ maxMemberId: number; maxBookId: number }> {
@@ -137,12 +150,16 @@ function partnerOperations(config: Config): PersistedOperationRef[] {
 }
 
 /** Tokens spread over many identities, so the benchmark measures the rate limiter without meeting it. */
-function tokenPool(config: Config): LoadTarget['tokenFor'] {
+function tokenPool(config: Config, graph: GraphHandle): LoadTarget['tokenFor'] {
   const pools = new Map<string, string[]>();
+  const sign = (sub: string, role: Role) =>
+    graph.jwtSecret
+      ? jwt.sign({ role }, graph.jwtSecret, { algorithm: 'HS256', subject: sub, issuer: config.jwt.issuer, audience: config.jwt.audience, expiresIn: '4h' })
+      : signDevelopmentToken(config, { sub, role }, '4h');
   return (role, i) => {
     let pool = pools.get(role);
     if (!pool) {
-      pool = Array.from({ length: role === 'partner' ? 512 : 32 }, (_, k) => signDevelopmentToken(config, { sub: `bench-${role}-${k}`, role }, '4h'));
+      pool = Array.from({ length: role === 'partner' ? 512 : 32 }, (_, k) => sign(`bench-${role}-${k}`, role));
       pools.set(role, pool);
     }
     return pool[i % pool.length]!;
@@ -232,7 +249,7 @@ function printBreakdown(scenario: Scenario, record: RunRecord | undefined, floor
 async function main(): Promise<void> {
   const { flags } = parseFlags(
     process.argv.slice(2),
-    { scenarios: 'string', concurrency: 'string', duration: 'number', warmup: 'number', rate: 'number', 'rate-seconds': 'number', 'floor-seconds': 'number', soak: 'number', launch: 'boolean', profile: 'string', label: 'string', json: 'string' },
+    { scenarios: 'string', concurrency: 'string', duration: 'number', warmup: 'number', rate: 'number', 'rate-seconds': 'number', 'floor-seconds': 'number', soak: 'number', launch: 'boolean', mode: 'string', profile: 'string', label: 'string', json: 'string' },
     USAGE,
   );
   const config = loadConfig();
@@ -256,14 +273,16 @@ async function main(): Promise<void> {
   const size = await librarySize(config);
   const partner = choosePartnerOperation(partnerOperations(config));
   const scenarios = buildScenarios(serving, size, partner);
-  const graph = await openGraph(config, subgraphs, flags.launch ?? false, flags.profile);
-  const tokenFor = tokenPool(config);
+  const mode = flags.mode ?? 'production';
+  if (mode !== 'production' && mode !== 'development') throw new Error(`--mode is production or development, got "${mode}"\n${USAGE}`);
+  const graph = await openGraph(config, subgraphs, flags.launch ?? false, flags.profile, mode);
+  const tokenFor = tokenPool(config, graph);
   const started = new Date();
   const results: Record<string, unknown> = {
     label: flags.label ?? null,
     startedAt: started.toISOString(),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: os.totalmem() / 2 ** 30, node: process.version, loadAverageAtStart: loadAverage() },
-    graph: { subgraphs, unservable, launched: graph.launched !== undefined, library: size },
+    graph: { subgraphs, unservable, launched: graph.launched !== undefined, mode: graph.mode, library: size },
     settings: { duration, warmup, levels, rate, rateSeconds, floorSeconds },
     idleRssMb: Object.fromEntries([...graph.pids].map(([name, pid]) => [name, (sampleProcess(pid)?.rssBytes ?? 0) / 2 ** 20])),
   };
@@ -277,7 +296,7 @@ async function main(): Promise<void> {
     const idle = Object.values(results.idleRssMb as Record<string, number>).reduce((a, b) => a + b, 0);
     process.stdout.write(
       `Shelfmark benchmark — ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, load average ${loadAverage()}\n` +
-        `graph: ${subgraphs.join(', ')} + gateway (${graph.launched ? 'started by the benchmark' : 'already running'}); ${size.maxMemberId} members, ${size.maxBookId} books\n` +
+        `graph: ${subgraphs.join(', ')} + gateway (${graph.launched ? `started by the benchmark, ${graph.mode} mode` : 'already running'}); ${size.maxMemberId} members, ${size.maxBookId} books\n` +
         `not benchmarked yet: ${[...SUBGRAPH_NAMES.filter((s) => !subgraphs.includes(s)).map((s) => `${s} (not in the supergraph)`), ...unservable.map((s) => `${s} (no production model)`)].join(', ') || 'none'}\n` +
         `whole graph RSS at rest: ${fmt(idle, 0)} MB (${Object.entries(results.idleRssMb as Record<string, number>).map(([n, mb]) => `${n} ${fmt(mb, 0)}`).join(', ')})\n`,
     );

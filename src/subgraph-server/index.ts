@@ -6,6 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type BaseContext } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
@@ -52,7 +53,9 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
 
   const server = new ApolloServer<TContext>({
     schema: options.schema,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+    // Both default plugins hook every resolved field; the gateway neither asks for federated
+    // traces nor caches responses, so they cost time (about 5% of a 100-member page) for nothing.
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginCacheControlDisabled(), ApolloServerPluginInlineTraceDisabled()],
     includeStacktraceInErrorResponses: !config.isProduction,
     csrfPrevention: true,
     logger,
