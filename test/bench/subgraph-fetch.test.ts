@@ -17,7 +17,7 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      if (req.url === '/slow') return void setTimeout(() => res.end('{}'), 2000);
+      if (req.url === '/slow') return void setTimeout(() => res.end('{}'), 2000).unref();
       const status = req.url === '/refused' ? 401 : 200;
       res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-echo-identity': String(req.headers['x-shelfmark-identity'] ?? '') });
       res.end(JSON.stringify({ data: { method: req.method, body: Buffer.concat(chunks).toString(), prénom: 'Zoë' } }));
