@@ -8,6 +8,7 @@ import type { RunningSubgraph } from '../src/subgraph-server';
 import { buildChurnSchema, startChurnSubgraph } from './churn';
 import { buildLibrarySchema, startLibrarySubgraph } from './library';
 import { buildOverdueSchema, startOverdueSubgraph } from './overdue';
+import { buildRecommendationsSchema, startRecommendationsSubgraph } from './recommendations';
 import { buildSegmentationSchema, startSegmentationSubgraph } from './segmentation';
 
 export interface SubgraphEntry {
@@ -19,6 +20,7 @@ export const SUBGRAPHS: Partial<Record<SubgraphName, SubgraphEntry>> = {
   library: { buildSchema: buildLibrarySchema, start: startLibrarySubgraph },
   overdue: { buildSchema: buildOverdueSchema, start: startOverdueSubgraph },
   churn: { buildSchema: buildChurnSchema, start: startChurnSubgraph },
+  recommendations: { buildSchema: buildRecommendationsSchema, start: startRecommendationsSubgraph },
   segmentation: { buildSchema: buildSegmentationSchema, start: startSegmentationSubgraph },
 };
 

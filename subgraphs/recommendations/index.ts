@@ -1,0 +1,321 @@
+/**
+ * The recommendations subgraph (:4004). All Member.recommendations of a request cost one
+ * history query (members + loans) and one run of the recommendations graph; all
+ * Book.similarBooks one run of the similar-books graph. The index maps, the co-borrowing
+ * evidence behind reasons and the branch lists for members without history come from the
+ * version (index.json, metadata.serving), so a hot reload swaps them with the model.
+ */
+import type { GraphQLSchema } from 'graphql';
+import { Tensor, type InferenceSession } from 'onnxruntime-node';
+import type { Config } from '../../src/config';
+import {
+  borrowingHistories,
+  recommendationIndex,
+  recommendationQuery,
+  type BorrowingHistory,
+  type RecommendationIndex,
+  type RecommendationQueryRow,
+} from '../../src/features/recommendations';
+import type { ModelRef } from '../../src/graphql/prediction-types';
+import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
+import type { Identity } from '../../src/identity';
+import { RECOMMENDER_TENSORS, SEEN_ITEMS_PAD, SIMILAR_ITEMS_TENSORS, type RankedItems } from '../../src/ml/recommender';
+import type { LoadedModel } from '../../src/model-runtime/model-slot';
+import { entityLoader, startModelSubgraph, type ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
+import type { Store } from '../../src/store';
+import { recommendationsServing, type RecommendationsServing } from '../../src/training/recommendations';
+import { parseId } from '../../src/util/ids';
+import type { ListLoader, RecommendationsContext } from './context';
+import { Book, BookSimilarResolver, Member, MemberRecommendationsResolver, type Recommendation } from './schema';
+
+export type { RecommendationsContext } from './context';
+
+const MODEL = 'recommendations';
+const SIMILAR_GRAPH = 'similar';
+
+export const REASONS = {
+  branchPopular: 'popular at your branch',
+  libraryPopular: 'popular across the library',
+  taste: 'readers with tastes like yours borrowed it',
+  similarTaste: 'borrowed by readers with similar tastes',
+  coBorrowed: (title: string) => `readers of “${title}” also borrowed it`,
+  sameAuthor: (title: string) => `same author as “${title}”`,
+} as const;
+
+export function buildRecommendationsSchema(): Promise<GraphQLSchema> {
+  return buildFederatedSchema(
+    { resolvers: [MemberRecommendationsResolver, BookSimilarResolver], orphanedTypes: [Member, Book] },
+    {
+      Member: { __resolveReference: (ref) => Object.assign(new Member(), { id: ref.id }) },
+      Book: { __resolveReference: (ref) => Object.assign(new Book(), { id: ref.id }) },
+    },
+  );
+}
+
+interface VersionServing {
+  index: RecommendationIndex;
+  serving: RecommendationsServing;
+}
+
+const servingByVersion = new WeakMap<LoadedModel, VersionServing>();
+
+/** The version's index maps and serving constants, read once per loaded version. */
+function servingOf(model: LoadedModel): VersionServing {
+  let found = servingByVersion.get(model);
+  if (!found) {
+    found = { index: recommendationIndex(model.artefacts.index), serving: recommendationsServing(model.metadata.serving) };
+    servingByVersion.set(model, found);
+  }
+  return found;
+}
+
+/** Refuses a version this subgraph could not serve: no index, no serving constants, or a missing tensor. */
+export function validateRecommendationsVersion(model: LoadedModel): void {
+  servingOf(model);
+  const similar = model.sessions[SIMILAR_GRAPH];
+  if (!similar) throw new Error(`${model.name} ${model.version} has no similar.onnx`);
+  const needed = Object.values(SIMILAR_ITEMS_TENSORS.inputs);
+  if (!needed.every((name) => similar.inputNames.includes(name))) {
+    throw new Error(`${model.name} ${model.version}: similar.onnx has inputs [${similar.inputNames.join(', ')}], expected [${needed.join(', ')}]`);
+  }
+}
+
+interface CatalogueBook {
+  title: string;
+  authors: string[];
+}
+
+/**
+ * Titles and authors of the catalogue, read once per process: reasons quote them. The store
+ * does not change under a running subgraph (the system date is fixed at start), and 10,000
+ * books are a few hundred kilobytes.
+ */
+export type Catalogue = () => Promise<ReadonlyMap<number, CatalogueBook>>;
+
+export function createCatalogue(store: Store): Catalogue {
+  let loading: Promise<ReadonlyMap<number, CatalogueBook>> | undefined;
+  return () => {
+    loading ??= store.db
+      .selectFrom('books')
+      .select(['id', 'title', 'authors'])
+      .execute()
+      .then((rows) => new Map(rows.map((r) => [r.id, { title: r.title, authors: JSON.parse(r.authors) as string[] }])))
+      .catch((error: unknown) => {
+        loading = undefined;
+        throw error;
+      });
+    return loading;
+  };
+}
+
+/** Ranked lists from a top-k run, dropping the -inf tail the graph fills with excluded items. */
+function rankedLists(outputs: InferenceSession.ReturnType, rows: number): RankedItems[] {
+  const scores = outputs[RECOMMENDER_TENSORS.outputs.scores]!;
+  const items = outputs[RECOMMENDER_TENSORS.outputs.items]!;
+  const width = scores.dims[1] ?? 0;
+  const scoreData = scores.data as Float32Array;
+  const itemData = items.data as BigInt64Array;
+  return Array.from({ length: rows }, (_, row) => {
+    const list: RankedItems = { items: [], scores: [] };
+    for (let rank = 0; rank < width; rank++) {
+      const score = scoreData[row * width + rank]!;
+      if (!Number.isFinite(score)) break;
+      list.items.push(Number(itemData[row * width + rank]!));
+      list.scores.push(score);
+    }
+    return list;
+  });
+}
+
+const modelRef = (model: LoadedModel): ModelRef => ({ name: model.name, version: model.version });
+const bookRef = (bookId: number): Book => Object.assign(new Book(), { id: String(bookId) });
+
+/** The most recent book of the history that explains `item`, as a reason; the taste reason otherwise. */
+function memberReason(item: number, query: RecommendationQueryRow, index: RecommendationIndex, authorsSeen: Map<string, number>, books: ReadonlyMap<number, CatalogueBook>): string {
+  const title = (j: number): string => books.get(index.bookIds[j]!)?.title ?? `book ${index.bookIds[j]}`;
+  for (const j of query.seenItems) if (index.coBorrowed[j]!.includes(item)) return REASONS.coBorrowed(title(j));
+  for (const author of books.get(index.bookIds[item]!)?.authors ?? []) {
+    const j = authorsSeen.get(author);
+    if (j !== undefined) return REASONS.sameAuthor(title(j));
+  }
+  return query.userIndex < 0 ? REASONS.libraryPopular : REASONS.taste;
+}
+
+/** Author -> the most recent book of the history by them. */
+function authorsOf(seenItems: readonly number[], index: RecommendationIndex, books: ReadonlyMap<number, CatalogueBook>): Map<string, number> {
+  const authors = new Map<string, number>();
+  for (const j of seenItems) for (const author of books.get(index.bookIds[j]!)?.authors ?? []) if (!authors.has(author)) authors.set(author, j);
+  return authors;
+}
+
+/** A member without history: their branch's most borrowed books, then the graph's (popularity) list. */
+function coldStartList(history: BorrowingHistory, ranked: RankedItems, version: VersionServing, model: ModelRef, k: number): Recommendation[] {
+  const branch = String(history.branchId);
+  const borrowers = version.serving.branchBorrowers[branch] ?? 0;
+  const list: Recommendation[] = (version.serving.branchPopular[branch] ?? []).slice(0, k).map((b) => ({
+    book: bookRef(b.bookId),
+    score: borrowers > 0 ? b.borrowers / borrowers : 0,
+    reason: REASONS.branchPopular,
+    model,
+  }));
+  const listed = new Set(list.map((r) => r.book.id));
+  ranked.items.forEach((item, rank) => {
+    const bookId = version.index.bookIds[item]!;
+    if (list.length >= k || listed.has(String(bookId))) return;
+    list.push({ book: bookRef(bookId), score: ranked.scores[rank]!, reason: REASONS.libraryPopular, model });
+  });
+  return list;
+}
+
+/** The top `k` books of each requested member id, in key order; null for ids that are not members on the system date. */
+export async function recommendForMembers(deps: ModelSubgraphDeps, catalogue: Catalogue, keys: readonly string[], k: number): Promise<(Recommendation[] | null)[]> {
+  const ids = keys.map(parseId);
+  const known = ids.filter((id): id is number => id !== undefined);
+  deps.metrics.featureQueries.inc({ model: MODEL });
+  const histories = await borrowingHistories(deps.store, known, deps.asOf);
+  const byId = new Map(histories.filter((h): h is BorrowingHistory => h !== undefined).map((h) => [h.memberId, h]));
+  const found = [...byId.values()];
+  // Nobody to recommend for: answer null without touching the model, so unknown ids never cost a run.
+  if (found.length === 0) return keys.map(() => null);
+  const [books] = await Promise.all([catalogue()]);
+  let queries: RecommendationQueryRow[] = [];
+  const { inputs } = RECOMMENDER_TENSORS;
+  const { result: lists, model } = await deps.slots[MODEL]!.run(
+    found.length,
+    (m) => {
+      const { index } = servingOf(m);
+      queries = found.map((h) => recommendationQuery(index, h));
+      const width = queries.reduce((max, q) => Math.max(max, q.seenItems.length), 0);
+      const seen = new BigInt64Array(found.length * width).fill(BigInt(SEEN_ITEMS_PAD));
+      queries.forEach((q, row) => q.seenItems.forEach((item, column) => (seen[row * width + column] = BigInt(item))));
+      return {
+        [inputs.userIndex]: new Tensor('int64', BigInt64Array.from(queries, (q) => BigInt(q.userIndex)), [found.length]),
+        [inputs.seenItems]: new Tensor('int64', seen, [found.length, width]),
+        [inputs.k]: new Tensor('int64', BigInt64Array.of(BigInt(k)), [1]),
+      };
+    },
+    (outputs) => rankedLists(outputs, found.length),
+  );
+  const version = servingOf(model);
+  const ref = modelRef(model);
+  const answers = new Map<number, Recommendation[]>();
+  found.forEach((history, row) => {
+    const ranked = lists[row]!;
+    if (history.bookIds.length === 0) {
+      answers.set(history.memberId, coldStartList(history, ranked, version, ref, k));
+      return;
+    }
+    const query = queries[row]!;
+    const authorsSeen = authorsOf(query.seenItems, version.index, books);
+    answers.set(
+      history.memberId,
+      ranked.items.map((item, rank) => ({
+        book: bookRef(version.index.bookIds[item]!),
+        score: ranked.scores[rank]!,
+        reason: memberReason(item, query, version.index, authorsSeen, books),
+        model: ref,
+      })),
+    );
+  });
+  return ids.map((id) => (id === undefined ? null : answers.get(id) ?? null));
+}
+
+function similarReason(source: number, item: number, index: RecommendationIndex, books: ReadonlyMap<number, CatalogueBook>): string {
+  const sourceBook = books.get(index.bookIds[source]!);
+  const title = sourceBook?.title ?? `book ${index.bookIds[source]}`;
+  if (index.coBorrowed[source]!.includes(item) || index.coBorrowed[item]!.includes(source)) return REASONS.coBorrowed(title);
+  const authors = new Set(sourceBook?.authors ?? []);
+  if ((books.get(index.bookIds[item]!)?.authors ?? []).some((a) => authors.has(a))) return REASONS.sameAuthor(title);
+  return REASONS.similarTaste;
+}
+
+/** The `k` books most like each requested book id, in key order; null for ids the version does not know. */
+export async function similarForBooks(deps: ModelSubgraphDeps, catalogue: Catalogue, keys: readonly string[], k: number): Promise<(Recommendation[] | null)[]> {
+  const slot = deps.slots[MODEL]!;
+  const ids = keys.map(parseId);
+  const { index: currentIndex } = servingOf(slot.current());
+  const found = [...new Set(ids.filter((id): id is number => id !== undefined && currentIndex.itemIndexOf.has(id)))];
+  if (found.length === 0) return keys.map(() => null);
+  const books = await catalogue();
+  let items: (number | undefined)[] = [];
+  const { inputs } = SIMILAR_ITEMS_TENSORS;
+  const { result: lists, model } = await slot.run(
+    found.length,
+    (m) => {
+      // The version that runs may have been swapped in since `found` was chosen: map with its own index.
+      const { index } = servingOf(m);
+      items = found.map((id) => index.itemIndexOf.get(id));
+      return {
+        [inputs.itemIndex]: new Tensor('int64', BigInt64Array.from(items, (i) => BigInt(i ?? 0)), [found.length]),
+        [inputs.k]: new Tensor('int64', BigInt64Array.of(BigInt(k)), [1]),
+      };
+    },
+    (outputs) => rankedLists(outputs, found.length),
+    SIMILAR_GRAPH,
+  );
+  const { index } = servingOf(model);
+  const ref = modelRef(model);
+  const answers = new Map<number, Recommendation[]>();
+  found.forEach((bookId, row) => {
+    const source = items[row];
+    if (source === undefined) return;
+    const ranked = lists[row]!;
+    answers.set(
+      bookId,
+      ranked.items.map((item, rank) => ({ book: bookRef(index.bookIds[item]!), score: ranked.scores[rank]!, reason: similarReason(source, item, index, books), model: ref })),
+    );
+  });
+  return ids.map((id) => (id === undefined ? null : answers.get(id) ?? null));
+}
+
+/**
+ * A per-request loader of ranked lists: every `load` of one tick joins one batch, which runs
+ * with the longest `first` asked for; a later, longer `first` for an id already answered
+ * computes it again rather than returning a short list.
+ */
+function listLoader(batch: (keys: readonly string[], k: number) => Promise<(Recommendation[] | null)[]>): ListLoader {
+  let longest = 1;
+  const computedWith = new Map<string, number>();
+  const loader = entityLoader<string, Recommendation[] | null>(async (keys) => {
+    const k = longest;
+    const lists = await batch(keys, k);
+    for (const key of keys) computedWith.set(key, k);
+    return lists;
+  });
+  return {
+    load(id, first) {
+      longest = Math.max(longest, first);
+      if ((computedWith.get(id) ?? Infinity) < first) {
+        loader.clear(id);
+        computedWith.delete(id);
+      }
+      return loader.load(id);
+    },
+  };
+}
+
+export function createRecommendationsContext(identity: Identity, deps: ModelSubgraphDeps, catalogue: Catalogue): RecommendationsContext {
+  return {
+    identity,
+    recommendations: listLoader((keys, k) => recommendForMembers(deps, catalogue, keys, k)),
+    similarBooks: listLoader((keys, k) => similarForBooks(deps, catalogue, keys, k)),
+  };
+}
+
+export async function startRecommendationsSubgraph(config: Config, port?: number) {
+  let catalogue: Catalogue | undefined;
+  const running = await startModelSubgraph<RecommendationsContext>(
+    config,
+    {
+      name: 'recommendations',
+      schema: await buildRecommendationsSchema(),
+      slots: [{ model: MODEL, extraGraphs: [SIMILAR_GRAPH], artefacts: ['index'], validate: validateRecommendationsVersion }],
+      createContext: (identity, deps) => createRecommendationsContext(identity, deps, (catalogue ??= createCatalogue(deps.store))),
+    },
+    port,
+  );
+  catalogue ??= createCatalogue(running.deps.store);
+  // The first request should not be the one that reads the catalogue.
+  void catalogue().catch((error: unknown) => running.deps.logger.warn({ model: MODEL, err: (error as Error).message }, 'could not read the catalogue ahead of the first request'));
+  return running;
+}

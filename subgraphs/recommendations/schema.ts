@@ -1,0 +1,93 @@
+/**
+ * Member.recommendations and Book.similarBooks: books to borrow next, each with the score it
+ * was ranked by and the evidence behind it.
+ */
+import { Arg, Ctx, Directive, Field, FieldResolver, Float, ID, Int, ObjectType, Resolver, Root } from 'type-graphql';
+import { badUserInput } from '../../src/errors';
+import { ModelRef } from '../../src/graphql/prediction-types';
+import { MAX_RECOMMENDATIONS } from '../../src/training/recommendations';
+import type { RecommendationsContext } from './context';
+
+@ObjectType()
+@Directive('@key(fields: "id")')
+export class Member {
+  @Field(() => ID)
+  id!: string;
+}
+
+/** An entity reference: title, authors and the rest come from the library subgraph. */
+@ObjectType()
+@Directive('@key(fields: "id")')
+export class Book {
+  @Field(() => ID)
+  id!: string;
+}
+
+@ObjectType({ description: 'One recommended book, the score it was ranked by, and why it was chosen.' })
+export class Recommendation {
+  @Field(() => Book)
+  book!: Book;
+
+  @Field(() => Float, {
+    description:
+      "The ranking score. Member.recommendations: the hybrid model's score (latent taste + popularity + co-borrowing), or for a member " +
+      'without history the share of the branch\'s borrowers who took the book in the last year. Book.similarBooks: cosine similarity of ' +
+      'the two books\' latent factors. Comparable within one list only.',
+  })
+  score!: number;
+
+  @Field(() => String, {
+    description:
+      'How the book was found, in a few words: "readers of <title> also borrowed it" (co-borrowing with a book of your history), ' +
+      '"same author as <title>", "readers with tastes like yours borrowed it" (latent factors), "popular at your branch" (no history yet) ' +
+      'or "popular across the library".',
+  })
+  reason!: string;
+
+  @Field(() => ModelRef)
+  model!: ModelRef;
+}
+
+function checkFirst(first: number): void {
+  if (!Number.isInteger(first) || first < 0 || first > MAX_RECOMMENDATIONS) {
+    throw badUserInput(`first must be between 0 and ${MAX_RECOMMENDATIONS}, got ${first}`, { argument: 'first', maximum: MAX_RECOMMENDATIONS });
+  }
+}
+
+@Resolver(() => Member)
+export class MemberRecommendationsResolver {
+  @FieldResolver(() => [Recommendation], {
+    nullable: true,
+    description:
+      `Books the member has never borrowed, best first (at most ${MAX_RECOMMENDATIONS}). A member without history gets the most borrowed ` +
+      'books of their branch and the reason says so. Null for an unknown member. All members of a request share one inference run.',
+  })
+  async recommendations(
+    @Root() member: Member,
+    @Ctx() ctx: RecommendationsContext,
+    @Arg('first', () => Int, { defaultValue: 10 }) first: number,
+  ): Promise<Recommendation[] | null> {
+    checkFirst(first);
+    const list = await ctx.recommendations.load(member.id, first);
+    return list && list.slice(0, first);
+  }
+}
+
+@Resolver(() => Book)
+export class BookSimilarResolver {
+  @FieldResolver(() => [Recommendation], {
+    nullable: true,
+    description:
+      `Books most like this one (cosine similarity of latent factors learnt from who borrows what, at most ${MAX_RECOMMENDATIONS}), never ` +
+      'the book itself. Null for a book the model does not know. All books of a request share one inference run.',
+  })
+  async similarBooks(
+    @Root() book: Book,
+    @Ctx() ctx: RecommendationsContext,
+    @Arg('first', () => Int, { defaultValue: 5 }) first: number,
+  ): Promise<Recommendation[] | null> {
+    checkFirst(first);
+    const list = await ctx.similarBooks.load(book.id, first);
+    return list && list.slice(0, first);
+  }
+}
