@@ -48,10 +48,13 @@ export class Recommendation {
   model!: ModelRef;
 }
 
-function checkFirst(first: number): void {
+/** `first` as asked (null means the default); anything outside 0..MAX_RECOMMENDATIONS is refused. */
+function checkFirst(first: number | null, defaultValue: number): number {
+  if (first === null) return defaultValue;
   if (!Number.isInteger(first) || first < 0 || first > MAX_RECOMMENDATIONS) {
     throw badUserInput(`first must be between 0 and ${MAX_RECOMMENDATIONS}, got ${first}`, { argument: 'first', maximum: MAX_RECOMMENDATIONS });
   }
+  return first;
 }
 
 @Resolver(() => Member)
@@ -65,11 +68,11 @@ export class MemberRecommendationsResolver {
   async recommendations(
     @Root() member: Member,
     @Ctx() ctx: RecommendationsContext,
-    @Arg('first', () => Int, { defaultValue: 10 }) first: number,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 10 }) first: number | null,
   ): Promise<Recommendation[] | null> {
-    checkFirst(first);
-    const list = await ctx.recommendations.load(member.id, first);
-    return list && list.slice(0, first);
+    const length = checkFirst(first, 10);
+    const list = await ctx.recommendations.load(member.id, length);
+    return list && list.slice(0, length);
   }
 }
 
@@ -84,10 +87,10 @@ export class BookSimilarResolver {
   async similarBooks(
     @Root() book: Book,
     @Ctx() ctx: RecommendationsContext,
-    @Arg('first', () => Int, { defaultValue: 5 }) first: number,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 5 }) first: number | null,
   ): Promise<Recommendation[] | null> {
-    checkFirst(first);
-    const list = await ctx.similarBooks.load(book.id, first);
-    return list && list.slice(0, first);
+    const length = checkFirst(first, 5);
+    const list = await ctx.similarBooks.load(book.id, length);
+    return list && list.slice(0, length);
   }
 }
