@@ -130,22 +130,36 @@ function rankedLists(outputs: InferenceSession.ReturnType, rows: number): Ranked
 const modelRef = (model: LoadedModel): ModelRef => ({ name: model.name, version: model.version });
 const bookRef = (bookId: number): Book => Object.assign(new Book(), { id: String(bookId) });
 
-/** The most recent book of the history that explains `item`, as a reason; the taste reason otherwise. */
-function memberReason(item: number, query: RecommendationQueryRow, index: RecommendationIndex, authorsSeen: Map<string, number>, books: ReadonlyMap<number, CatalogueBook>): string {
-  const title = (j: number): string => books.get(index.bookIds[j]!)?.title ?? `book ${index.bookIds[j]}`;
-  for (const j of query.seenItems) if (index.coBorrowed[j]!.includes(item)) return REASONS.coBorrowed(title(j));
-  for (const author of books.get(index.bookIds[item]!)?.authors ?? []) {
-    const j = authorsSeen.get(author);
-    if (j !== undefined) return REASONS.sameAuthor(title(j));
-  }
-  return query.userIndex < 0 ? REASONS.libraryPopular : REASONS.taste;
+/**
+ * The evidence a member's history offers, built once per member: for each co-borrowed book and
+ * each author, the most recent book of the history that links to it.
+ */
+interface HistoryEvidence {
+  coBorrowedWith: Map<number, number>;
+  authorOf: Map<string, number>;
 }
 
-/** Author -> the most recent book of the history by them. */
-function authorsOf(seenItems: readonly number[], index: RecommendationIndex, books: ReadonlyMap<number, CatalogueBook>): Map<string, number> {
-  const authors = new Map<string, number>();
-  for (const j of seenItems) for (const author of books.get(index.bookIds[j]!)?.authors ?? []) if (!authors.has(author)) authors.set(author, j);
-  return authors;
+function historyEvidence(seenItems: readonly number[], index: RecommendationIndex, books: ReadonlyMap<number, CatalogueBook>): HistoryEvidence {
+  const coBorrowedWith = new Map<number, number>();
+  const authorOf = new Map<string, number>();
+  for (const j of seenItems) {
+    for (const neighbour of index.coBorrowed[j]!) if (!coBorrowedWith.has(neighbour)) coBorrowedWith.set(neighbour, j);
+    for (const author of books.get(index.bookIds[j]!)?.authors ?? []) if (!authorOf.has(author)) authorOf.set(author, j);
+  }
+  return { coBorrowedWith, authorOf };
+}
+
+/** Co-borrowing with the most recent book that explains `item`, else a shared author, else what the score rests on. */
+function memberReason(item: number, userIndex: number, evidence: HistoryEvidence, index: RecommendationIndex, books: ReadonlyMap<number, CatalogueBook>): string {
+  const title = (j: number): string => books.get(index.bookIds[j]!)?.title ?? `book ${index.bookIds[j]}`;
+  const coBorrowed = evidence.coBorrowedWith.get(item);
+  if (coBorrowed !== undefined) return REASONS.coBorrowed(title(coBorrowed));
+  for (const author of books.get(index.bookIds[item]!)?.authors ?? []) {
+    const j = evidence.authorOf.get(author);
+    if (j !== undefined) return REASONS.sameAuthor(title(j));
+  }
+  // A member the version does not know is scored by popularity plus co-borrowing only.
+  return userIndex < 0 ? REASONS.libraryPopular : REASONS.taste;
 }
 
 /** A member without history: their branch's most borrowed books, then the graph's (popularity) list. */
@@ -206,13 +220,13 @@ export async function recommendForMembers(deps: ModelSubgraphDeps, catalogue: Ca
       return;
     }
     const query = queries[row]!;
-    const authorsSeen = authorsOf(query.seenItems, version.index, books);
+    const evidence = historyEvidence(query.seenItems, version.index, books);
     answers.set(
       history.memberId,
       ranked.items.map((item, rank) => ({
         book: bookRef(version.index.bookIds[item]!),
         score: ranked.scores[rank]!,
-        reason: memberReason(item, query, version.index, authorsSeen, books),
+        reason: memberReason(item, query.userIndex, evidence, version.index, books),
         model: ref,
       })),
     );
