@@ -59,8 +59,12 @@ const PARITY_K = 10;
 const CHART_KS = [1, 3, 5, 10, 20];
 const METRIC_K = 10;
 
-/** The trainer's settings besides the recommender's defaults (src/ml/recommender/model.ts). */
-export const RECOMMENDATIONS_HYPERPARAMETERS = { factors: 32, iterations: 10, neighbours: 50 } as const;
+/**
+ * The trainer's settings besides the recommender's defaults (src/ml/recommender/model.ts). Six
+ * ALS sweeps instead of ten: on the default library NDCG@10 0.0431 against 0.0435, in 38 s
+ * instead of 55 s (three fits: blend validation, evaluation, production).
+ */
+export const RECOMMENDATIONS_HYPERPARAMETERS = { factors: 32, iterations: 6, neighbours: 50 } as const;
 
 export interface BranchPopularBook {
   bookId: number;
