@@ -7,23 +7,41 @@
  */
 import type { Config, SubgraphName } from '../src/config';
 import { createLogger } from '../src/logging';
-import { closeModelDeps, openModelDeps, type MemoName, type ModelSubgraphDeps } from '../src/model-runtime/model-subgraph';
+import { closeModelDeps, openModelDeps, type MemoName, type ModelSubgraphDeps, type SlotSpec } from '../src/model-runtime/model-subgraph';
 import { predictChurn } from '../subgraphs/churn';
 import { predictOverdue } from '../subgraphs/overdue';
+import { createCatalogue, recommendForMembers, validateRecommendationsVersion, type Catalogue } from '../subgraphs/recommendations';
+import { predictSegments, validateSegmentationVersion } from '../subgraphs/segmentation';
 import { summarise, type LatencySummary } from './load';
 
 interface FloorModel {
   subgraph: SubgraphName;
+  /** The model slots its subgraph opens (the same spec as the subgraph's). */
+  slots: SlotSpec[];
   /** The memos its subgraph fills at start (the floor measures them filled, as a warmed subgraph serves). */
   memos: MemoName[];
   /** The batch function the subgraph's member loader calls, for member ids. */
   predictMembers: (deps: ModelSubgraphDeps, memberIds: string[]) => Promise<unknown>;
 }
 
-/** Member-level predictions of each model subgraph that exists in this build. */
+const catalogues = new WeakMap<ModelSubgraphDeps, Catalogue>();
+function catalogueOf(deps: ModelSubgraphDeps): Catalogue {
+  let catalogue = catalogues.get(deps);
+  if (!catalogue) catalogues.set(deps, (catalogue = createCatalogue(deps.store)));
+  return catalogue;
+}
+
+/** Member-level predictions of each model subgraph, as its member loader asks for them. */
 const FLOOR_MODELS: FloorModel[] = [
-  { subgraph: 'overdue', memos: ['openLoans'], predictMembers: (deps, ids) => predictOverdue(deps, ids.map((id) => `M:${id}` as const)) },
-  { subgraph: 'churn', memos: ['memberActivity'], predictMembers: (deps, ids) => predictChurn(deps, ids) },
+  { subgraph: 'overdue', slots: [{ model: 'overdue' }], memos: ['openLoans'], predictMembers: (deps, ids) => predictOverdue(deps, ids.map((id) => `M:${id}` as const)) },
+  { subgraph: 'churn', slots: [{ model: 'churn' }], memos: ['memberActivity'], predictMembers: (deps, ids) => predictChurn(deps, ids) },
+  { subgraph: 'segmentation', slots: [{ model: 'segmentation', validate: validateSegmentationVersion }], memos: ['memberActivity'], predictMembers: (deps, ids) => predictSegments(deps, ids) },
+  {
+    subgraph: 'recommendations',
+    slots: [{ model: 'recommendations', extraGraphs: ['similar'], artefacts: ['index'], validate: validateRecommendationsVersion }],
+    memos: ['borrowingHistory'],
+    predictMembers: (deps, ids) => recommendForMembers(deps, catalogueOf(deps), ids, 5),
+  },
 ];
 
 export interface FloorResult {
@@ -48,7 +66,7 @@ export async function openFloor(config: Config, models: readonly SubgraphName[])
   const logger = createLogger('bench-floor', 'warn');
   const measured = FLOOR_MODELS.filter((m) => models.includes(m.subgraph));
   const deps = new Map<SubgraphName, ModelSubgraphDeps>();
-  for (const model of measured) deps.set(model.subgraph, await openModelDeps(config, `bench-floor-${model.subgraph}`, [{ model: model.subgraph }], { warm: model.memos, logger }));
+  for (const model of measured) deps.set(model.subgraph, await openModelDeps(config, `bench-floor-${model.subgraph}`, model.slots, { warm: model.memos, logger }));
   await Promise.all([...deps.values()].map((d) => d.memosWarmed));
   const notMeasured = models.filter((m) => !measured.some((f) => f.subgraph === m));
 

@@ -65,7 +65,11 @@ export interface SegmentationFeatureBatch {
 
 /** Features of a batch of members on `cutoff`: one query on members, one on loans. */
 export async function segmentationFeatures(store: Store, memberIds: readonly number[], cutoff: string): Promise<SegmentationFeatureBatch> {
-  const activity = await loadMemberActivity(store, memberIds, cutoff);
+  return segmentationFeatureBatch(await loadMemberActivity(store, memberIds, cutoff));
+}
+
+/** The batch of rows for members' activity (from `loadMemberActivity`, in request order). */
+export function segmentationFeatureBatch(activity: readonly (MemberActivity | undefined)[]): SegmentationFeatureBatch {
   const d = SEGMENTATION_FEATURES.length;
   const found: MemberActivity[] = [];
   const rowOf = activity.map((a) => (a ? found.push(a) - 1 : -1));

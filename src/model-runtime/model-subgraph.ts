@@ -14,6 +14,7 @@ import { startSubgraphServer, type RunningSubgraph, type SubgraphContext } from 
 import { readProductionPointer } from '../registry';
 import { memberActivityById, type MemberActivity } from '../features/member-activity';
 import { memberOpenLoanFeatures, type MemberOpenLoans } from '../features/overdue';
+import { borrowingHistories, type BorrowingHistory } from '../features/recommendations';
 import { AsOfMemo } from './as-of-memo';
 import { ModelSlot, type LoadedModel } from './model-slot';
 
@@ -41,12 +42,15 @@ export interface ServingMemos {
   memberActivity: AsOfMemo<MemberActivity>;
   /** `memberOpenLoanFeatures` per member: Member.overdueRisk. */
   openLoans: AsOfMemo<MemberOpenLoans>;
+  /** `borrowingHistories` per member: Member.recommendations. */
+  borrowingHistory: AsOfMemo<BorrowingHistory>;
 }
 
 export function createServingMemos(store: Store, asOf: string, onSize?: (memo: MemoName, size: number) => void): ServingMemos {
   return {
     memberActivity: new AsOfMemo((ids) => memberActivityById(store, ids, asOf), (size) => onSize?.('memberActivity', size)),
     openLoans: new AsOfMemo((ids) => memberOpenLoanFeatures(store, ids, asOf), (size) => onSize?.('openLoans', size)),
+    borrowingHistory: new AsOfMemo((ids) => borrowingHistoriesById(store, ids, asOf), (size) => onSize?.('borrowingHistory', size)),
   };
 }
 
@@ -110,6 +114,12 @@ export async function openModelDeps(
   }
   const memos = createServingMemos(store, asOf, (memo, size) => metrics.featureMemoEntries.set({ memo }, size));
   return { store, asOf, slots, logger, metrics, config, memos, memosWarmed: warmMemos(store, memos, warm, logger) };
+}
+
+async function borrowingHistoriesById(store: Store, memberIds: readonly number[], asOf: string): Promise<Map<number, BorrowingHistory>> {
+  const found = new Map<number, BorrowingHistory>();
+  for (const history of await borrowingHistories(store, memberIds, asOf)) if (history) found.set(history.memberId, history);
+  return found;
 }
 
 async function warmMemos(store: Store, memos: ServingMemos, names: readonly MemoName[], logger: Logger): Promise<void> {

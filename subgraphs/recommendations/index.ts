@@ -186,7 +186,7 @@ export async function recommendForMembers(deps: ModelSubgraphDeps, catalogue: Ca
   const ids = keys.map(parseId);
   const known = ids.filter((id): id is number => id !== undefined);
   deps.metrics.featureQueries.inc({ model: MODEL });
-  const histories = await borrowingHistories(deps.store, known, deps.asOf);
+  const histories = deps.memos ? await deps.memos.borrowingHistory.load(known) : await borrowingHistories(deps.store, known, deps.asOf);
   const byId = new Map(histories.filter((h): h is BorrowingHistory => h !== undefined).map((h) => [h.memberId, h]));
   const found = [...byId.values()];
   // Nobody to recommend for: answer null without touching the model, so unknown ids never cost a run.
@@ -324,6 +324,7 @@ export async function startRecommendationsSubgraph(config: Config, port?: number
       name: 'recommendations',
       schema: await buildRecommendationsSchema(),
       slots: [{ model: MODEL, extraGraphs: [SIMILAR_GRAPH], artefacts: ['index'], validate: validateRecommendationsVersion }],
+      memos: ['borrowingHistory'],
       createContext: (identity, deps) => createRecommendationsContext(identity, deps, (catalogue ??= createCatalogue(deps.store))),
     },
     port,

@@ -10,6 +10,7 @@ import type { Config } from '../../src/config';
 import {
   SEGMENTATION_FEATURES,
   SEGMENTATION_FEATURE_NAMES,
+  segmentationFeatureBatch,
   segmentationFeatures,
   segmentationFeaturesInChunks,
   type SegmentationFeatureBatch,
@@ -89,7 +90,7 @@ export async function predictSegments(deps: ModelSubgraphDeps, keys: readonly st
   const ids = keys.map(parseId);
   const known = ids.filter((id): id is number => id !== undefined);
   deps.metrics.featureQueries.inc({ model: MODEL });
-  const batch = await segmentationFeatures(deps.store, known, deps.asOf);
+  const batch = deps.memos ? segmentationFeatureBatch(await deps.memos.memberActivity.load(known)) : await segmentationFeatures(deps.store, known, deps.asOf);
   // Nobody to assign: answer null without touching the model, so unknown ids never cost a run.
   if (batch.memberIds.length === 0) return keys.map(() => null);
   const { ids: segmentIds, serving, model } = await assignSegments(deps.slots[MODEL]!, batch);
@@ -210,6 +211,7 @@ export async function startSegmentationSubgraph(config: Config, port?: number) {
       name: 'segmentation',
       schema: await buildSegmentationSchema(),
       slots: [{ model: MODEL, validate: validateSegmentationVersion }],
+      memos: ['memberActivity'],
       createContext: (identity, deps) => createSegmentationContext(identity, deps, (overview ??= createSegmentOverview(deps))),
     },
     port,

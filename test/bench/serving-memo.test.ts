@@ -1,7 +1,8 @@
 /**
  * The benchmark's optimisations keep answers identical: predictions served with the per-member
- * feature memo (cold, then warm, then for batches mixing cached and new members) equal those of
- * the plain path that reads every row from the store, for the same keys.
+ * feature memos (cold, then warm, then for batches mixing cached and new members) equal those of
+ * the plain path that reads every row from the store, for the same keys, for every model
+ * subgraph that serves members.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../src/config';
@@ -9,6 +10,8 @@ import { AsOfMemo } from '../../src/model-runtime/as-of-memo';
 import { closeModelDeps, createServingMemos, openModelDeps, type ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
 import { predictChurn } from '../../subgraphs/churn';
 import { predictOverdue, type OverdueKey } from '../../subgraphs/overdue';
+import { createCatalogue, recommendForMembers, validateRecommendationsVersion } from '../../subgraphs/recommendations';
+import { predictSegments, validateSegmentationVersion } from '../../subgraphs/segmentation';
 import { smallLibrary } from '../fixtures/small-library';
 
 let withMemo: ModelSubgraphDeps;
@@ -17,9 +20,14 @@ let memberCount: number;
 let loanIds: number[];
 
 beforeAll(async () => {
-  const library = await smallLibrary({ models: ['overdue', 'churn'] });
+  const library = await smallLibrary();
   const config = loadConfig({ ...process.env, ...library.env, SHELFMARK_ROOT: `${__dirname}/../..`, LOG_LEVEL: 'error' });
-  withMemo = await openModelDeps(config, 'memo-test', [{ model: 'overdue' }, { model: 'churn' }]);
+  withMemo = await openModelDeps(config, 'memo-test', [
+    { model: 'overdue' },
+    { model: 'churn' },
+    { model: 'segmentation', validate: validateSegmentationVersion },
+    { model: 'recommendations', extraGraphs: ['similar'], artefacts: ['index'], validate: validateRecommendationsVersion },
+  ]);
   plain = { ...withMemo, memos: undefined };
   memberCount = Number((await withMemo.store.db.selectFrom('members').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
   const loans = await withMemo.store.db.selectFrom('loans').select('id').where('returned_at', 'is', null).limit(40).execute();
@@ -77,6 +85,29 @@ describe('overdue with the open-loan memo', () => {
     const keys: OverdueKey[] = Array.from({ length: memberCount }, (_, k) => `M:${k + 1}` as const);
     expect(await predictOverdue(fresh, keys)).toEqual(await predictOverdue(plain, keys));
     expect(fresh.memos!.openLoans.size).toBe(memberCount);
+  });
+});
+
+describe('segmentation with the member-activity memo', () => {
+  it('answers exactly what the plain path answers, cold and warm', async () => {
+    const keys = memberKeys(100, 70);
+    const expected = await predictSegments(plain, keys);
+    expect(expected.filter((s) => s !== null).length).toBeGreaterThan(60);
+    expect(await predictSegments(withMemo, keys)).toEqual(expected);
+    expect(await predictSegments(withMemo, keys)).toEqual(expected);
+  });
+});
+
+describe('recommendations with the borrowing-history memo', () => {
+  it('answers exactly what the plain path answers, cold and warm', async () => {
+    const catalogue = createCatalogue(withMemo.store);
+    const keys = memberKeys(150, 40);
+    const expected = await recommendForMembers(plain, catalogue, keys, 5);
+    expect(expected.filter((r) => r !== null && r.length === 5).length).toBeGreaterThan(30);
+    expect(await recommendForMembers(withMemo, catalogue, keys, 5)).toEqual(expected);
+    expect(await recommendForMembers(withMemo, catalogue, keys, 5)).toEqual(expected);
+    const mixed = memberKeys(170, 40);
+    expect(await recommendForMembers(withMemo, catalogue, mixed, 10)).toEqual(await recommendForMembers(plain, catalogue, mixed, 10));
   });
 });
 
