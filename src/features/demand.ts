@@ -1,0 +1,388 @@
+/**
+ * Demand features: how many loans a book had each week, and a collection series (a genre, a
+ * branch, both or the whole library) each month, up to the system date. The demand model's
+ * engineered inputs (season, lags, trend: src/ml/forecasting/features.ts) are computed from
+ * these counts, so the counts are the one thing the trainer and the subgraph must read alike.
+ *
+ * Contract:
+ * - Periods are complete calendar periods: weeks start on Monday (`weekStart`) and a week
+ *   counts once its Sunday is on or before the system date; a month counts once its last day
+ *   is. The week or month in progress on the system date is not part of the history: it is
+ *   the first period a forecast is for. A history starts at the first complete period of the
+ *   loan window (the simulator's `window_start`, else the first checkout) and holds at most
+ *   MAX_HISTORY_WEEKS / MAX_HISTORY_MONTHS periods, so queries stay bounded as data grows.
+ * - Every book has a value for every week of its calendar (0 when nobody borrowed it): the
+ *   catalogue is on the shelves for the whole window, so no loans means no demand, not
+ *   missing data.
+ * - `bookWeeklyLoans` answers a batch of book ids with one query on books and one on loans;
+ *   `collectionMonthlyLoans` answers any number of collection keys with one query on loans
+ *   (joined with books for the genre).
+ */
+import { sql } from 'kysely';
+import { Tensor } from 'onnxruntime-node';
+import { seasonalNaive } from '../ml/forecasting/baselines';
+import { anchorAt, DEMAND_FEATURE_COUNT, DEMAND_FEATURE_NAMES, demandFeatures, logLoans, seriesLevel } from '../ml/forecasting/features';
+import type { DemandSeries } from '../ml/forecasting/series';
+import { DEMAND_TENSORS } from '../ml/lstm';
+import type { DemandModelDescription, SeriesForecast } from '../ml/lstm';
+import type { Store } from '../store';
+import { addDays, daysBetween, weekStart } from '../util/dates';
+
+/** Three years of weeks: two seasons for the model's year-over-year inputs, one to learn from. */
+export const MAX_HISTORY_WEEKS = 156;
+export const MAX_HISTORY_MONTHS = 60;
+export const WEEKS_PER_SEASON = 52;
+export const MONTHS_PER_SEASON = 12;
+
+/** Bound on ids per statement, well under SQLite's and PostgreSQL's parameter limits; serving batches are smaller. */
+const IDS_PER_QUERY = 20_000;
+
+export interface WeeklyCalendar {
+  /** Monday of the first week of history. */
+  firstWeek: string;
+  /** Complete weeks of history; the last ends on or before the system date. */
+  weeks: number;
+  /** Week of the year of `firstWeek` (0..51): the seasonal phase the model reads. */
+  firstPhase: number;
+}
+
+export interface MonthlyCalendar {
+  /** First month of history, YYYY-MM. */
+  firstMonth: string;
+  /** Complete months of history. */
+  months: number;
+  /** Month of the year of `firstMonth`, January = 0. */
+  firstPhase: number;
+}
+
+/** Week of the year of a Monday, 0..51 (the few days of a 53rd week count as week 51). */
+export function weekOfYear(monday: string): number {
+  return Math.min(WEEKS_PER_SEASON - 1, Math.floor(daysBetween(`${monday.slice(0, 4)}-01-01`, monday) / 7));
+}
+
+/** The complete weeks from the first Monday on or after `loansFrom` to the last Sunday on or before `asOf`. */
+export function weeklyCalendar(loansFrom: string, asOf: string, maxWeeks: number = MAX_HISTORY_WEEKS): WeeklyCalendar {
+  const fromMonday = weekStart(loansFrom);
+  const first = fromMonday === loansFrom ? loansFrom : addDays(fromMonday, 7);
+  // The week containing `asOf` is complete only when asOf is its Sunday.
+  const currentMonday = weekStart(asOf);
+  const lastMonday = addDays(currentMonday, 6) === asOf ? currentMonday : addDays(currentMonday, -7);
+  const available = Math.max(0, daysBetween(first, lastMonday) / 7 + 1);
+  const weeks = Math.min(available, maxWeeks);
+  const firstWeek = addDays(lastMonday, -7 * (weeks - 1));
+  return { firstWeek, weeks, firstPhase: weekOfYear(firstWeek) };
+}
+
+/** Monday of week `index` of a calendar; `index` may run past the history (forecast weeks). */
+export function weekAt(calendar: WeeklyCalendar, index: number): string {
+  return addDays(calendar.firstWeek, 7 * index);
+}
+
+/** Months since year 0 of 'YYYY-MM'. */
+function monthNumber(month: string): number {
+  return Number(month.slice(0, 4)) * 12 + Number(month.slice(5, 7)) - 1;
+}
+
+function monthText(n: number): string {
+  const year = Math.floor(n / 12);
+  return `${String(year).padStart(4, '0')}-${String(n - year * 12 + 1).padStart(2, '0')}`;
+}
+
+/** The complete months from the first month starting on or after `loansFrom` to the last ending on or before `asOf`. */
+export function monthlyCalendar(loansFrom: string, asOf: string, maxMonths: number = MAX_HISTORY_MONTHS): MonthlyCalendar {
+  const first = monthNumber(loansFrom) + (loansFrom.slice(8) === '01' ? 0 : 1);
+  const last = monthNumber(asOf) - (addDays(asOf, 1).slice(8) === '01' ? 0 : 1);
+  const months = Math.min(Math.max(0, last - first + 1), maxMonths);
+  const firstMonth = last - months + 1;
+  return { firstMonth: monthText(firstMonth), months, firstPhase: ((firstMonth % 12) + 12) % 12 };
+}
+
+/** Month `index` of a calendar as YYYY-MM; `index` may run past the history (forecast months). */
+export function monthAt(calendar: MonthlyCalendar, index: number): string {
+  return monthText(monthNumber(calendar.firstMonth) + index);
+}
+
+/** The first day of the loan window: the simulator's `window_start`, else the first checkout. */
+export async function loanWindowStart(store: Store): Promise<string | undefined> {
+  const meta = await store.db.selectFrom('meta').select('value').where('key', '=', 'window_start').executeTakeFirst();
+  if (meta) return meta.value;
+  const first = await store.db.selectFrom('loans').select((eb) => eb.fn.min('checked_out_at').as('first')).executeTakeFirst();
+  return (first?.first as string | null | undefined) ?? undefined;
+}
+
+/** Both calendars of a store on its system date (weeks for books, months for collections). */
+export async function demandCalendars(store: Store, asOf: string): Promise<{ weekly: WeeklyCalendar; monthly: MonthlyCalendar }> {
+  const from = (await loanWindowStart(store)) ?? asOf;
+  return { weekly: weeklyCalendar(from, asOf), monthly: monthlyCalendar(from, asOf) };
+}
+
+export interface BookWeeklyLoans {
+  /** Books found, in request order, without repeats. */
+  bookIds: number[];
+  /** For each book of `bookIds`, loans per week of the calendar. */
+  series: DemandSeries[];
+  /** For each requested id, its index in `bookIds`, or -1 for an id that is not a book. */
+  rowOf: number[];
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Loans per calendar week of each book: one query on books, one on loans (per 20 000 ids). */
+export async function bookWeeklyLoans(store: Store, bookIds: readonly number[], calendar: WeeklyCalendar): Promise<BookWeeklyLoans> {
+  const unique = [...new Set(bookIds)];
+  if (unique.length === 0) return { bookIds: [], series: [], rowOf: bookIds.map(() => -1) };
+  const end = weekAt(calendar, calendar.weeks);
+  const [books, counts] = await Promise.all([
+    Promise.all(chunks(unique, IDS_PER_QUERY).map((ids) => store.db.selectFrom('books').select('id').where('id', 'in', ids).execute())),
+    calendar.weeks === 0
+      ? Promise.resolve([])
+      : Promise.all(
+          chunks(unique, IDS_PER_QUERY).map((ids) =>
+            store.db
+              .selectFrom('loans')
+              .select((eb) => ['book_id', 'checked_out_at', eb.fn.countAll<number>().as('loans')])
+              .where('book_id', 'in', ids)
+              .where('checked_out_at', '>=', calendar.firstWeek)
+              .where('checked_out_at', '<', end)
+              .groupBy(['book_id', 'checked_out_at'])
+              .execute(),
+          ),
+        ),
+  ]);
+  const known = new Set(books.flat().map((b) => b.id));
+  const found = unique.filter((id) => known.has(id));
+  const indexOf = new Map(found.map((id, i) => [id, i]));
+  const values = found.map(() => new Array<number>(calendar.weeks).fill(0));
+  const weekOfDay = new Map<string, number>();
+  for (const row of counts.flat()) {
+    let week = weekOfDay.get(row.checked_out_at);
+    if (week === undefined) {
+      week = Math.floor(daysBetween(calendar.firstWeek, row.checked_out_at) / 7);
+      weekOfDay.set(row.checked_out_at, week);
+    }
+    const i = indexOf.get(row.book_id);
+    if (i !== undefined) values[i]![week]! += Number(row.loans);
+  }
+  return {
+    bookIds: found,
+    series: values.map((v) => ({ values: v, firstPhase: calendar.firstPhase })),
+    rowOf: bookIds.map((id) => indexOf.get(id) ?? -1),
+  };
+}
+
+/** A collection series: loans of books of `genre` at branch `branchId`; null means all of them. */
+export interface CollectionKey {
+  genre: string | null;
+  branchId: number | null;
+}
+
+/**
+ * Loans per calendar month of each collection series, in key order. One query on loans
+ * (joined with books), grouped by genre, branch and month in the store, so it returns at most
+ * genres x branches x months rows however many loans there are.
+ */
+export async function collectionMonthlyLoans(store: Store, keys: readonly CollectionKey[], calendar: MonthlyCalendar): Promise<DemandSeries[]> {
+  const empty = (): number[] => new Array<number>(calendar.months).fill(0);
+  if (keys.length === 0) return [];
+  if (calendar.months === 0) return keys.map(() => ({ values: [], firstPhase: calendar.firstPhase }));
+  const genres = new Set(keys.map((k) => k.genre));
+  const branches = new Set(keys.map((k) => k.branchId));
+  const month = sql<string>`substr(${sql.ref('loans.checked_out_at')}, 1, 7)`;
+  let query = store.db
+    .selectFrom('loans')
+    .innerJoin('books', 'books.id', 'loans.book_id')
+    .select((eb) => ['books.genre as genre', 'loans.branch_id as branch_id', month.as('month'), eb.fn.countAll<number>().as('loans')])
+    .where('loans.checked_out_at', '>=', `${calendar.firstMonth}-01`)
+    .where('loans.checked_out_at', '<', `${monthAt(calendar, calendar.months)}-01`);
+  // Narrow the scan when every key names a genre (or a branch); otherwise group everything.
+  if (!genres.has(null)) query = query.where('books.genre', 'in', [...genres] as string[]);
+  if (!branches.has(null)) query = query.where('loans.branch_id', 'in', [...branches] as number[]);
+  const rows = await query.groupBy(['books.genre', 'loans.branch_id', month]).execute();
+  const first = monthNumber(calendar.firstMonth);
+  const series = keys.map(empty);
+  for (const row of rows) {
+    const m = monthNumber(row.month) - first;
+    keys.forEach((key, i) => {
+      if ((key.genre === null || key.genre === row.genre) && (key.branchId === null || key.branchId === row.branch_id)) series[i]![m]! += Number(row.loans);
+    });
+  }
+  return series.map((values) => ({ values, firstPhase: calendar.firstPhase }));
+}
+
+/** The genres of the catalogue and the branch ids, in order: what a collection key may name. */
+export async function collectionDimensions(store: Store): Promise<{ genres: string[]; branchIds: number[] }> {
+  const [genres, branches] = await Promise.all([
+    store.db.selectFrom('books').select('genre').distinct().orderBy('genre').execute(),
+    store.db.selectFrom('branches').select('id').orderBy('id').execute(),
+  ]);
+  return { genres: genres.map((g) => g.genre), branchIds: branches.map((b) => b.id) };
+}
+
+/** Every collection series the model learns from: the library, each genre, each branch, each genre at each branch. */
+export function allCollectionKeys({ genres, branchIds }: { genres: readonly string[]; branchIds: readonly number[] }): CollectionKey[] {
+  const keys: CollectionKey[] = [{ genre: null, branchId: null }];
+  for (const genre of genres) keys.push({ genre, branchId: null });
+  for (const branchId of branchIds) keys.push({ genre: null, branchId });
+  for (const genre of genres) for (const branchId of branchIds) keys.push({ genre, branchId });
+  return keys;
+}
+
+/**
+ * Inputs of a feature row that describe the period the row predicts (row t describes period
+ * t + 1: its place in the season and its value a year before); the others describe the
+ * history up to t.
+ */
+const PREDICTED_PERIOD_INPUTS = (['season_sin', 'season_cos', 'last_year'] as const).map((name) => DEMAND_FEATURE_NAMES.indexOf(name));
+
+/**
+ * A demand graph as served: how it reads its inputs, and how many loans one unit of the
+ * series it learnt stands for. The model works on log1p(units); a unit of several loans makes
+ * that nearly linear at the low counts of a single book (see src/training/demand.ts).
+ */
+export interface DemandGraphSpec {
+  description: DemandModelDescription;
+  loansPerUnit: number;
+}
+
+/** Series in the units a graph reads: loans / loansPerUnit. */
+export function inUnits(series: readonly DemandSeries[], loansPerUnit: number): DemandSeries[] {
+  return series.map((s) => ({ values: Array.from(s.values, (v) => v / loansPerUnit), firstPhase: s.firstPhase }));
+}
+
+/** The farthest period ahead a model forecasts in one run (see `demandModelInputs`). */
+export function maxHorizon(d: DemandModelDescription): number {
+  return d.strategy === 'direct' ? d.outputs : d.seasonLength;
+}
+
+/** The demand model's input tensors for a batch of series, and which series they hold. */
+export interface DemandModelInputs {
+  /** Indices of the series the LSTM forecasts (the others fall back to a baseline), in batch order. */
+  lstmSeries: number[];
+  horizon: number;
+  /** Rows of the run: horizon per LSTM series for a one-step model, one per series for a direct one. */
+  rows: number;
+  /** Outputs per row: 1 for a one-step model, the model's outputs for a direct one. */
+  outputs: number;
+  steps: number;
+  /** [steps, rows, DEMAND_FEATURE_COUNT], the ONNX layout 0. */
+  features: Float32Array;
+  sequenceLens: Int32Array;
+  /** [rows, outputs], log1p loans. */
+  anchors: Float32Array;
+}
+
+/**
+ * What the model reads to forecast `horizon` periods after each series, for ONE inference
+ * run whatever the horizon.
+ *
+ * A direct model reads each series' last window once and answers every period ahead. A
+ * one-step (recursive) model answers only the period after its window; rather than run it
+ * once per period, feeding each forecast back, each period ahead k gets a row of its own:
+ * the same last window, with the inputs that describe the predicted period (season position
+ * and same period last year) and the anchor set for period T + k instead of T. So period k
+ * is forecast from everything observed, as if it were next; the periods between add no
+ * observation, only the model's own guesses, which recursion would feed back. On held-out
+ * weeks of the simulated library this matches recursion's error (see src/training/demand.ts)
+ * and keeps one run per request. It needs the same period a season earlier in the history,
+ * so such a model forecasts at most one season ahead.
+ *
+ * Series shorter than the model's `minHistory` are not in the run; `demandForecasts` gives
+ * them seasonal naive (their last value when shorter than a season), as DemandForecaster does.
+ */
+export function demandModelInputs({ description: d, loansPerUnit }: DemandGraphSpec, series: readonly DemandSeries[], horizon: number): DemandModelInputs {
+  if (!Number.isInteger(horizon) || horizon < 1 || horizon > maxHorizon(d)) {
+    throw new RangeError(`horizon must be an integer from 1 to ${maxHorizon(d)}, got ${horizon}`);
+  }
+  const S = d.seasonLength;
+  const W = d.window;
+  const F = DEMAND_FEATURE_COUNT;
+  const direct = d.strategy === 'direct';
+  const lstmSeries = series.flatMap((s, i) => (s.values.length >= d.minHistory ? [i] : []));
+  const perSeries = direct ? 1 : horizon;
+  const outputs = direct ? d.outputs : 1;
+  const rows = lstmSeries.length * perSeries;
+  const features = new Float32Array(W * rows * F);
+  const anchors = new Float32Array(rows * outputs);
+  lstmSeries.forEach((seriesIndex, b) => {
+    const s = series[seriesIndex]!;
+    const history = logLoans(Array.from(s.values, (v) => v / loansPerUnit));
+    const t = history.length - 1;
+    const level = seriesLevel(history, S);
+    // Rows past the history (filled with 0) only lend their predicted-period inputs, which
+    // look back a season and so read observed periods.
+    const extended = direct ? history : [...history, ...new Array<number>(horizon).fill(0)];
+    const featureRows = demandFeatures(extended, s.firstPhase, S, level, d.seasonInputs);
+    for (let k = 0; k < perSeries; k++) {
+      const row = b * perSeries + k;
+      for (let step = 0; step < W; step++) {
+        const source = (t - W + 1 + step) * F;
+        features.set(featureRows.subarray(source, source + F), (step * rows + row) * F);
+      }
+      if (direct) {
+        for (let o = 0; o < outputs; o++) anchors[row * outputs + o] = anchorAt(history, featureRows, t, o % S, S, d.anchor);
+        continue;
+      }
+      const last = ((W - 1) * rows + row) * F;
+      for (const j of PREDICTED_PERIOD_INPUTS) features[last + j] = featureRows[(t + k) * F + j]!;
+      anchors[row] = anchorAt(history, featureRows, t, k, S, d.anchor);
+    }
+  });
+  return { lstmSeries, horizon, rows, outputs, steps: W, features, sequenceLens: new Int32Array(rows).fill(W), anchors };
+}
+
+/** The inputs as onnxruntime tensors, by the model's input names. */
+export function demandTensors(inputs: DemandModelInputs): Record<string, Tensor> {
+  return {
+    [DEMAND_TENSORS.features]: new Tensor('float32', inputs.features, [inputs.steps, inputs.rows, DEMAND_FEATURE_COUNT]),
+    [DEMAND_TENSORS.sequenceLens]: new Tensor('int32', inputs.sequenceLens, [inputs.rows]),
+    [DEMAND_TENSORS.seasonalAnchor]: new Tensor('float32', inputs.anchors, [inputs.rows, inputs.outputs]),
+  };
+}
+
+/**
+ * Forecasts of every series, in loans, from the run's `forecast` output [rows, outputs] (in
+ * units): the LSTM's for the series in the run, seasonal naive (or the last value) for the
+ * others. With `intervals` and a model that carries validation error quantiles, LSTM
+ * forecasts get low/high, widened by sqrt(h / V) beyond the V periods validated, as
+ * DemandForecaster does.
+ */
+export function demandForecasts(
+  { description: d, loansPerUnit }: DemandGraphSpec,
+  series: readonly DemandSeries[],
+  inputs: DemandModelInputs,
+  forecast: ArrayLike<number> | undefined,
+  { intervals = false }: { intervals?: boolean } = {},
+): SeriesForecast[] {
+  const { horizon, outputs } = inputs;
+  const results: SeriesForecast[] = series.map((s) => {
+    if (s.values.length === 0) throw new Error('cannot forecast a series with no history');
+    return s.values.length >= d.minHistory
+      ? { values: [], method: 'lstm' }
+      : { values: seasonalNaive(s.values, d.seasonLength, horizon), method: s.values.length >= d.seasonLength ? 'seasonal-naive' : 'last-value' };
+  });
+  if (inputs.lstmSeries.length > 0 && (!forecast || forecast.length !== inputs.rows * outputs)) {
+    throw new Error(`expected ${inputs.rows * outputs} forecast values from the run, got ${forecast?.length ?? 'none'}`);
+  }
+  inputs.lstmSeries.forEach((seriesIndex, b) => {
+    const values = d.strategy === 'direct'
+      ? Array.from({ length: horizon }, (_, k) => forecast![b * outputs + k]!)
+      : Array.from({ length: horizon }, (_, k) => forecast![b * horizon + k]!);
+    results[seriesIndex]!.values = values;
+  });
+  const q = d.intervals;
+  const V = q?.low.length ?? 0;
+  const band = (side: number[], h: number): number => (h < V ? side[h]! : side[V - 1]! * Math.sqrt((h + 1) / V));
+  for (const r of results) {
+    if (r.method !== 'lstm') continue;
+    if (intervals && q && V > 0) {
+      r.low = r.values.map((v, h) => loansPerUnit * Math.max(0, Math.expm1(Math.log1p(v) + band(q.low, h))));
+      r.high = r.values.map((v, h) => loansPerUnit * Math.max(0, Math.expm1(Math.log1p(v) + band(q.high, h))));
+    }
+    r.values = r.values.map((v) => v * loansPerUnit);
+  }
+  return results;
+}
