@@ -75,9 +75,9 @@ interface Held {
  * 3.2 ms and 1.6 ms of CPU without it (BENCHMARKS.md).
  *
  * No memory arena either: an arena keeps the largest intermediates a session ever needed for
- * the life of the process. One 100-member recommendations run with a long reading history
- * took the subgraph from 190 to 560 MB resident and kept it there; without the arena it stays
- * near 150 MB. The tree models run as fast without it.
+ * the life of the process. Under 100-member pages the recommendations subgraph (whose
+ * intermediates grow with batch x longest reading history) peaked at 580 MB with the arena and
+ * 490 MB without, at the same speed; the tree models run as fast without it.
  */
 const SESSION_OPTIONS: InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', enableCpuMemArena: false };
 
