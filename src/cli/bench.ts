@@ -297,7 +297,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       `Shelfmark benchmark — ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, load average ${loadAverage()}\n` +
         `graph: ${subgraphs.join(', ')} + gateway (${graph.launched ? `started by the benchmark, ${graph.mode} mode` : 'already running'}); ${size.maxMemberId} members, ${size.maxBookId} books\n` +
-        `not benchmarked yet: ${[...SUBGRAPH_NAMES.filter((s) => !subgraphs.includes(s)).map((s) => `${s} (not in the supergraph)`), ...unservable.map((s) => `${s} (no production model)`)].join(', ') || 'none'}\n` +
+        `not benchmarked yet: ${[...SUBGRAPH_NAMES.filter((s) => !subgraphs.includes(s)).map((s) => `${s} (not in the supergraph)`), ...unservable.map((s) => `${s} (no production model)`)].join(', ') || 'none'}${unservable.length ? ' — `npm run train -- --promote` trains and promotes the missing models' : ''}\n` +
         `whole graph RSS at rest: ${fmt(idle, 0)} MB (${Object.entries(results.idleRssMb as Record<string, number>).map(([n, mb]) => `${n} ${fmt(mb, 0)}`).join(', ')})\n`,
     );
 
