@@ -348,7 +348,8 @@ export function demandTensors(inputs: DemandModelInputs): Record<string, Tensor>
  * units): the LSTM's for the series in the run, seasonal naive (or the last value) for the
  * others. With `intervals` and a model that carries validation error quantiles, LSTM
  * forecasts get low/high, widened by sqrt(h / V) beyond the V periods validated, as
- * DemandForecaster does.
+ * DemandForecaster does, and stretched to include the forecast when both quantiles fall on
+ * one side of it.
  */
 export function demandForecasts(
   { description: d, loansPerUnit }: DemandGraphSpec,
@@ -379,8 +380,10 @@ export function demandForecasts(
   for (const r of results) {
     if (r.method !== 'lstm') continue;
     if (intervals && q && V > 0) {
-      r.low = r.values.map((v, h) => loansPerUnit * Math.max(0, Math.expm1(Math.log1p(v) + band(q.low, h))));
-      r.high = r.values.map((v, h) => loansPerUnit * Math.max(0, Math.expm1(Math.log1p(v) + band(q.high, h))));
+      // Where nearly every held-out period had no loans, both quantiles of the log error can
+      // fall below zero; the range still holds the forecast itself.
+      r.low = r.values.map((v, h) => loansPerUnit * Math.min(v, Math.max(0, Math.expm1(Math.log1p(v) + band(q.low, h)))));
+      r.high = r.values.map((v, h) => loansPerUnit * Math.max(v, Math.expm1(Math.log1p(v) + band(q.high, h))));
     }
     r.values = r.values.map((v) => v * loansPerUnit);
   }
