@@ -7,6 +7,7 @@ import type { ModelName } from '../config';
 import { promoteVersion, registerVersion, type RegisteredModel } from '../registry';
 import type { Store } from '../store';
 import { trainChurn } from './churn';
+import { trainDemand } from './demand';
 import { trainOverdue } from './overdue';
 import { trainRecommendations } from './recommendations';
 import { trainMemberSegmentation } from './segmentation';
@@ -21,6 +22,7 @@ export const TRAINERS: Partial<Record<ModelName, Trainer>> = {
   churn: trainChurn,
   recommendations: trainRecommendations,
   segmentation: trainMemberSegmentation,
+  demand: trainDemand,
 };
 
 export function beatsBaseline(trained: TrainedModel): boolean {
