@@ -1,0 +1,226 @@
+/**
+ * The demand subgraph in-process on the small simulated library: what a batch of
+ * Book.demandForecast costs (SQL queries and inference runs), horizons mixed in one request,
+ * refused horizons, unknown ids, served forecasts against the training path, and collection
+ * forecasts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ApolloServer } from '@apollo/server';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { InferenceSession } from 'onnxruntime-node';
+import { bookWeeklyLoans, demandCalendars, demandForecasts, demandModelInputs, demandTensors, weekAt, type WeeklyCalendar } from '../../../src/features/demand';
+import { DEMAND_TENSORS } from '../../../src/ml/lstm';
+import { createLogger } from '../../../src/logging';
+import { createProcessMetrics, type ProcessMetrics } from '../../../src/metrics';
+import { ModelSlot, type ProductionPointer } from '../../../src/model-runtime/model-slot';
+import type { ModelSubgraphDeps } from '../../../src/model-runtime/model-subgraph';
+import { readProductionPointer } from '../../../src/registry';
+import { openStore, readAsOf, type Store } from '../../../src/store';
+import { demandServing, MAX_HORIZON_MONTHS, MAX_HORIZON_WEEKS } from '../../../src/training/demand';
+import { metricValue, smallLibrary } from '../../../test/fixtures/small-library';
+import { buildDemandSchema, COLLECTION_GRAPH, createDemandContext, createDemandService, validateDemandVersion, type DemandContext, type DemandService } from '..';
+
+let store: Store;
+let queries: string[];
+let metrics: ProcessMetrics;
+let slot: ModelSlot;
+let pointer: ProductionPointer;
+let deps: ModelSubgraphDeps;
+let service: DemandService;
+let server: ApolloServer<DemandContext>;
+let bookIds: number[];
+let weekly: WeeklyCalendar;
+
+async function costOf<T>(work: () => Promise<T>): Promise<{ result: T; runs: number; rows: number; sql: number }> {
+  const before = await metrics.registry.metrics();
+  queries.length = 0;
+  const result = await work();
+  const after = await metrics.registry.metrics();
+  const delta = (name: string) => metricValue(after, name, { model: 'demand' }) - metricValue(before, name, { model: 'demand' });
+  return { result, runs: delta('model_inference_runs_total'), rows: delta('model_inference_batch_size_sum'), sql: queries.length };
+}
+
+async function run(query: string, variables: Record<string, unknown> = {}) {
+  const response = await server.executeOperation({ query, variables }, { contextValue: createDemandContext({ sub: 't', role: 'analyst' }, service) });
+  if (response.body.kind !== 'single') throw new Error('expected a single result');
+  return response.body.singleResult;
+}
+
+interface Served {
+  points: { weekStart: string; expectedLoans: number; low: number | null; high: number | null }[];
+  method: string;
+  coverage: number | null;
+  model: { name: string; version: string };
+}
+
+const ENTITIES = `query($r: [_Any!]!, $h: Int!) { _entities(representations: $r) { ... on Book { id demandForecast(horizonWeeks: $h) { points { weekStart expectedLoans low high } method coverage model { name version } } } } }`;
+
+function representations(ids: readonly (number | string)[]) {
+  return ids.map((id) => ({ __typename: 'Book', id: String(id) }));
+}
+
+function forecastsOf(result: { data?: unknown }): (Served | null)[] {
+  return (result.data as { _entities: ({ demandForecast: Served | null } | null)[] })._entities.map((e) => e?.demandForecast ?? null);
+}
+
+beforeAll(async () => {
+  const library = await smallLibrary();
+  queries = [];
+  store = openStore(library.databaseUrl, { readonly: true, onQuery: (sql) => queries.push(sql) });
+  metrics = createProcessMetrics('demand-test');
+  pointer = readProductionPointer(library.modelsDir, 'demand')!;
+  slot = new ModelSlot({
+    name: 'demand',
+    locate: async () => pointer,
+    logger: createLogger('test', 'silent'),
+    metrics,
+    reloadIntervalMs: 3_600_000,
+    extraGraphs: [COLLECTION_GRAPH],
+    validate: validateDemandVersion,
+  });
+  await slot.start();
+  const asOf = await readAsOf(store);
+  deps = { store, asOf, slots: { demand: slot }, metrics, logger: createLogger('test', 'silent') } as unknown as ModelSubgraphDeps;
+  service = createDemandService(deps);
+  await service.warm();
+  server = new ApolloServer<DemandContext>({ schema: await buildDemandSchema() });
+  await server.start();
+  bookIds = (await store.db.selectFrom('books').select('id').orderBy('id').execute()).map((r) => r.id);
+  weekly = (await demandCalendars(store, asOf)).weekly;
+}, 300_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await slot?.stop();
+  await store?.close();
+});
+
+describe('Book.demandForecast', () => {
+  it('serves the production version', () => {
+    expect(slot.isReady()).toBe(true);
+    expect(slot.current().version).toBe(pointer.version);
+  });
+
+  it.each([1, 50, 500])('costs one feature extraction (two SQL queries) and one inference run of batch N for N = %i books', async (n) => {
+    const ids = bookIds.slice(0, n);
+    const { result, runs, rows, sql } = await costOf(() => run(ENTITIES, { r: representations(ids), h: 8 }));
+    expect(result.errors).toBeUndefined();
+    const forecasts = forecastsOf(result);
+    expect(forecasts).toHaveLength(n);
+    expect(forecasts.every((f) => f !== null && f.points.length === 8 && f.model.version === pointer.version)).toBe(true);
+    expect({ runs, rows, sql }).toEqual({ runs: 1, rows: n, sql: 2 });
+  });
+
+  it('answers weeks from the one containing the system date, with the method, ranges and model that made them', async () => {
+    const result = await run(ENTITIES, { r: representations([bookIds[0]!]), h: 3 });
+    const [forecast] = forecastsOf(result);
+    expect(forecast!.points.map((p) => p.weekStart)).toEqual([0, 1, 2].map((k) => weekAt(weekly, weekly.weeks + k)));
+    expect(forecast!.points[0]!.weekStart).toBe('2024-12-30');
+    expect(forecast!.method).toBe('LSTM');
+    expect(forecast!.coverage).toBe(0.8);
+    for (const p of forecast!.points) {
+      expect(p.expectedLoans).toBeGreaterThanOrEqual(0);
+      expect(p.low!).toBeLessThanOrEqual(p.expectedLoans);
+      expect(p.high!).toBeGreaterThanOrEqual(p.expectedLoans);
+    }
+  });
+
+  it('serves several horizons of one request from one run over the longest, each a prefix of it', async () => {
+    const query = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Book { id short: demandForecast(horizonWeeks: 2) { points { expectedLoans } } long: demandForecast(horizonWeeks: ${MAX_HORIZON_WEEKS}) { points { expectedLoans } } default: demandForecast { points { expectedLoans } } } } }`;
+    const ids = bookIds.slice(10, 30);
+    const { result, runs, rows } = await costOf(() => run(query, { r: representations(ids) }));
+    expect(result.errors).toBeUndefined();
+    expect({ runs, rows }).toEqual({ runs: 1, rows: ids.length });
+    type Points = { points: { expectedLoans: number }[] };
+    for (const entity of (result.data as { _entities: { short: Points; long: Points; default: Points }[] })._entities) {
+      expect(entity.long.points).toHaveLength(MAX_HORIZON_WEEKS);
+      expect(entity.short.points).toEqual(entity.long.points.slice(0, 2));
+      expect(entity.default.points).toEqual(entity.long.points.slice(0, 8));
+    }
+  });
+
+  it.each([MAX_HORIZON_WEEKS + 1, 0, -3])('refuses horizonWeeks %i with BAD_USER_INPUT and spends no run', async (h) => {
+    const { result, runs } = await costOf(() => run(ENTITIES, { r: representations([bookIds[0]!]), h }));
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors![0]!.message).toBe(`horizonWeeks must be between 1 and ${MAX_HORIZON_WEEKS}, got ${h}`);
+    expect(result.errors![0]!.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(runs).toBe(0);
+  });
+
+  it('answers null for unknown and malformed ids without an error, and spends no run when no book is known', async () => {
+    const mixed = await costOf(() => run(ENTITIES, { r: representations(['999999', 'abc', bookIds[3]!, '0']), h: 4 }));
+    expect(mixed.result.errors).toBeUndefined();
+    expect(forecastsOf(mixed.result).map((f) => f === null)).toEqual([true, true, false, true]);
+    expect({ runs: mixed.runs, rows: mixed.rows }).toEqual({ runs: 1, rows: 1 });
+    const unknown = await costOf(() => run(ENTITIES, { r: representations(['999999', '123456789']), h: 4 }));
+    expect(unknown.result.errors).toBeUndefined();
+    expect(forecastsOf(unknown.result)).toEqual([null, null]);
+    expect(unknown.runs).toBe(0);
+  });
+
+  it("equals the production graph run on the training path's weekly loans of the same books", async () => {
+    const ids = bookIds.filter((_, i) => i % 97 === 0);
+    const served = forecastsOf(await run(ENTITIES, { r: representations(ids), h: 6 }));
+    // The trainer reads every book at once; the subgraph only the books asked for.
+    const training = await bookWeeklyLoans(store, bookIds, weekly);
+    const series = ids.map((id) => training.series[training.rowOf[bookIds.indexOf(id)]!]!);
+    const spec = demandServing(slot.current().metadata.serving).book;
+    const session = await InferenceSession.create(readFileSync(path.join(pointer.dir, 'model.onnx')));
+    try {
+      const inputs = demandModelInputs(spec, series, 6);
+      const out = await session.run(demandTensors(inputs));
+      const expected = demandForecasts(spec, series, inputs, out[DEMAND_TENSORS.forecast]!.data as Float32Array, { intervals: true });
+      expect(served.map((f) => f!.points.map((p) => [p.expectedLoans, p.low, p.high]))).toEqual(
+        expected.map((f) => f.values.map((v, k) => [v, f.low![k], f.high![k]])),
+      );
+    } finally {
+      await session.release();
+    }
+  });
+});
+
+describe('collectionForecast', () => {
+  const COLLECTION = `query($g: String, $b: ID, $h: Int) { collectionForecast(genre: $g, branchId: $b, horizonMonths: $h) { genre branch { id } points { month expectedLoans low high } method coverage model { version } } }`;
+  interface Collection {
+    genre: string | null;
+    branch: { id: string } | null;
+    points: { month: string; expectedLoans: number; low: number | null; high: number | null }[];
+    method: string;
+    model: { version: string };
+  }
+
+  it('forecasts a genre at a branch month by month from the month after the system date, in one run of the collection graph', async () => {
+    const { result, runs, sql } = await costOf(() => run(COLLECTION, { g: 'Fantasy', b: '2', h: 4 }));
+    expect(result.errors).toBeUndefined();
+    const forecast = (result.data as { collectionForecast: Collection }).collectionForecast;
+    expect({ genre: forecast.genre, branch: forecast.branch, method: forecast.method, version: forecast.model.version }).toEqual({
+      genre: 'Fantasy', branch: { id: '2' }, method: 'LSTM', version: pointer.version,
+    });
+    expect(forecast.points.map((p) => p.month)).toEqual(['2025-01', '2025-02', '2025-03', '2025-04']);
+    expect(forecast.points.every((p) => p.expectedLoans > 0 && p.low! <= p.expectedLoans && p.high! >= p.expectedLoans)).toBe(true);
+    // The collection series were read once, when the service warmed up.
+    expect({ runs, sql }).toEqual({ runs: 1, sql: 0 });
+  });
+
+  it('answers the whole library when neither genre nor branch is given, and shares one run between the forecasts of a request', async () => {
+    const query = `{ all: collectionForecast { genre branch { id } points { expectedLoans } } fantasy: collectionForecast(genre: "Fantasy", horizonMonths: ${MAX_HORIZON_MONTHS}) { points { expectedLoans } } }`;
+    const { result, runs } = await costOf(() => run(query));
+    expect(result.errors).toBeUndefined();
+    const data = result.data as { all: { genre: null; branch: null; points: unknown[] }; fantasy: { points: { expectedLoans: number }[] } };
+    expect({ genre: data.all.genre, branch: data.all.branch, months: data.all.points.length }).toEqual({ genre: null, branch: null, months: 6 });
+    expect(data.fantasy.points).toHaveLength(MAX_HORIZON_MONTHS);
+    expect(runs).toBe(1);
+  });
+
+  it.each([
+    [{ g: 'Cookery' }, 'unknown genre "Cookery"; the catalogue\'s genres are: '],
+    [{ b: '99' }, 'unknown branch "99"; the branch ids are: 1, 2, 3, 4, 5, 6, 7'],
+    [{ h: MAX_HORIZON_MONTHS + 1 }, `horizonMonths must be between 1 and ${MAX_HORIZON_MONTHS}, got ${MAX_HORIZON_MONTHS + 1}`],
+  ])('refuses %j with BAD_USER_INPUT', async (variables, message) => {
+    const result = await run(COLLECTION, variables);
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors![0]!.message.startsWith(message)).toBe(true);
+    expect(result.errors![0]!.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});

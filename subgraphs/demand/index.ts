@@ -1,0 +1,294 @@
+/**
+ * The demand subgraph (:4006). Every Book.demandForecast of a request, whatever horizons it
+ * asks for, costs one feature extraction (weekly loans of those books) and one inference run
+ * over the longest horizon, sliced per field; the collection forecasts of a request share one
+ * run of the version's collection graph. How to read the model's inputs travels in the
+ * version's metadata.serving, so a promoted or rolled-back version swaps it with the graphs.
+ */
+import type { GraphQLSchema } from 'graphql';
+import type { Config } from '../../src/config';
+import { badUserInput } from '../../src/errors';
+import {
+  allCollectionKeys,
+  bookWeeklyLoans,
+  collectionDimensions,
+  collectionMonthlyLoans,
+  demandCalendars,
+  demandForecasts,
+  demandModelInputs,
+  demandTensors,
+  monthAt,
+  weekAt,
+  type CollectionKey,
+  type DemandGraphSpec,
+  type DemandModelInputs,
+  type MonthlyCalendar,
+  type WeeklyCalendar,
+} from '../../src/features/demand';
+import type { ModelRef } from '../../src/graphql/prediction-types';
+import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
+import type { Identity } from '../../src/identity';
+import type { DemandSeries } from '../../src/ml/forecasting/series';
+import { DEMAND_FEATURE_NAMES, DEMAND_TENSORS } from '../../src/ml/lstm';
+import type { ForecastMethod, SeriesForecast } from '../../src/ml/lstm';
+import type { LoadedModel, ModelSlot } from '../../src/model-runtime/model-slot';
+import { entityLoader, startModelSubgraph, type ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
+import { checkFeatureNames } from '../../src/model-runtime/risk';
+import { demandServing, MAX_HORIZON_MONTHS, MAX_HORIZON_WEEKS, type DemandServing } from '../../src/training/demand';
+import { parseId } from '../../src/util/ids';
+import type { DemandContext } from './context';
+import {
+  Book,
+  BookDemandResolver,
+  Branch,
+  CollectionForecastResolver,
+  DemandForecastMethod,
+  type CollectionForecast,
+  type DemandForecast,
+} from './schema';
+
+export type { DemandContext } from './context';
+
+const MODEL = 'demand';
+/** The extra graph of a demand version that forecasts collections by month. */
+export const COLLECTION_GRAPH = 'collection';
+
+export function buildDemandSchema(): Promise<GraphQLSchema> {
+  return buildFederatedSchema(
+    { resolvers: [BookDemandResolver, CollectionForecastResolver], orphanedTypes: [Book, Branch] },
+    { Book: { __resolveReference: (ref) => Object.assign(new Book(), { id: ref.id }) } },
+  );
+}
+
+const servingByVersion = new WeakMap<LoadedModel, DemandServing>();
+
+function servingOf(model: LoadedModel): DemandServing {
+  let serving = servingByVersion.get(model);
+  if (!serving) {
+    serving = demandServing(model.metadata.serving);
+    servingByVersion.set(model, serving);
+  }
+  return serving;
+}
+
+/** Refuses a version this subgraph could not serve: other inputs, no collection graph, or shorter horizons than the schema promises. */
+export function validateDemandVersion(model: LoadedModel): void {
+  checkFeatureNames(model, DEMAND_FEATURE_NAMES);
+  const serving = servingOf(model);
+  if (serving.maxHorizonWeeks < MAX_HORIZON_WEEKS || serving.maxHorizonMonths < MAX_HORIZON_MONTHS) {
+    throw new Error(`${model.name} ${model.version} forecasts ${serving.maxHorizonWeeks} weeks and ${serving.maxHorizonMonths} months ahead; the schema promises ${MAX_HORIZON_WEEKS} and ${MAX_HORIZON_MONTHS}`);
+  }
+  if (!model.sessions[COLLECTION_GRAPH]) throw new Error(`${model.name} ${model.version} has no ${COLLECTION_GRAPH}.onnx`);
+}
+
+function methodOf(method: ForecastMethod): DemandForecastMethod {
+  switch (method) {
+    case 'lstm':
+      return DemandForecastMethod.LSTM;
+    case 'seasonal-naive':
+      return DemandForecastMethod.SEASONAL_NAIVE;
+    case 'last-value':
+      return DemandForecastMethod.LAST_VALUE;
+    default: {
+      const unhandled: never = method;
+      throw new Error(`unknown forecast method ${String(unhandled)}`);
+    }
+  }
+}
+
+/**
+ * Forecasts `horizon` periods of every series with one run of `graph`, read with the
+ * description of the version that runs. Series too short for the model get their fallback
+ * without a run when none needs the model.
+ */
+async function forecastSeries(
+  slot: ModelSlot,
+  graph: string,
+  pick: (serving: DemandServing) => DemandGraphSpec,
+  series: DemandSeries[],
+  horizon: number,
+): Promise<{ forecasts: SeriesForecast[]; coverage: number | null; model: ModelRef }> {
+  const coverageOf = (spec: DemandGraphSpec): number | null => spec.description.intervals?.coverage ?? null;
+  const current = slot.current();
+  const currentSpec = pick(servingOf(current));
+  if (series.every((s) => s.values.length < currentSpec.description.minHistory)) {
+    const inputs = demandModelInputs(currentSpec, series, horizon);
+    return { forecasts: demandForecasts(currentSpec, series, inputs, undefined), coverage: coverageOf(currentSpec), model: { name: current.name, version: current.version } };
+  }
+  let inputs: DemandModelInputs | undefined;
+  let spec: DemandGraphSpec | undefined;
+  const { result, model } = await slot.run(
+    series.length,
+    (m) => {
+      spec = pick(servingOf(m));
+      inputs = demandModelInputs(spec, series, horizon);
+      return demandTensors(inputs);
+    },
+    (outputs) => demandForecasts(spec!, series, inputs!, outputs[DEMAND_TENSORS.forecast]!.data as Float32Array, { intervals: true }),
+    graph,
+  );
+  return { forecasts: result, coverage: coverageOf(spec!), model: { name: model.name, version: model.version } };
+}
+
+export interface DemandService {
+  /** Book.demandForecast for keys `<horizonWeeks>:<book id>`, in key order; null for unknown books. */
+  bookForecasts: (keys: readonly string[]) => Promise<(DemandForecast | null)[]>;
+  /** Collection forecasts for keys from `collectionRequestKey`, in key order. */
+  collectionForecasts: (keys: readonly string[]) => Promise<CollectionForecast[]>;
+  /** The genres and branch ids a collection may name. */
+  dimensions: () => Promise<{ genres: string[]; branchIds: number[] }>;
+  /** Reads the calendars and the collection series ahead of the first request; failures are logged, and the next request tries again. */
+  warm: () => Promise<void>;
+}
+
+interface CollectionRequest {
+  key: CollectionKey;
+  horizon: number;
+}
+
+export function collectionRequestKey({ key, horizon }: CollectionRequest): string {
+  return JSON.stringify([key.genre, key.branchId, horizon]);
+}
+
+function parseCollectionRequest(text: string): CollectionRequest {
+  const [genre, branchId, horizon] = JSON.parse(text) as [string | null, number | null, number];
+  return { key: { genre, branchId }, horizon };
+}
+
+/** Computes `load` once and keeps it; a failure is forgotten so the next call tries again. */
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => {
+    value ??= load().catch((error: unknown) => {
+      value = undefined;
+      throw error;
+    });
+    return value;
+  };
+}
+
+/**
+ * The demand forecasts of one process. What depends only on the store at the system date is
+ * read once: the calendars, the collections' dimensions and every collection series (one
+ * grouped query; the system date never moves under a running subgraph, and no model output
+ * is kept, so a new version never meets a stale answer). Books are read per request.
+ */
+export function createDemandService(deps: ModelSubgraphDeps): DemandService {
+  const slot = deps.slots[MODEL]!;
+  const calendars = once(() => demandCalendars(deps.store, deps.asOf));
+  const dimensions = once(() => collectionDimensions(deps.store));
+  const collectionSeries = once(async () => {
+    const [{ monthly }, dims] = await Promise.all([calendars(), dimensions()]);
+    const keys = allCollectionKeys(dims);
+    deps.metrics.featureQueries.inc({ model: MODEL });
+    const series = await collectionMonthlyLoans(deps.store, keys, monthly);
+    return new Map(keys.map((key, i) => [JSON.stringify([key.genre, key.branchId]), series[i]!]));
+  });
+
+  const bookForecasts = async (keys: readonly string[]): Promise<(DemandForecast | null)[]> => {
+    const requests = keys.map((key) => {
+      const at = key.indexOf(':');
+      return { horizon: Number(key.slice(0, at)), id: parseId(key.slice(at + 1)) };
+    });
+    const ids = requests.flatMap((r) => (r.id === undefined ? [] : [r.id]));
+    const { weekly } = await calendars();
+    deps.metrics.featureQueries.inc({ model: MODEL });
+    const loans = await bookWeeklyLoans(deps.store, ids, weekly);
+    // Nobody to forecast: answer null without touching the model, so unknown ids never cost a run.
+    if (loans.bookIds.length === 0) return keys.map(() => null);
+    const horizon = Math.max(...requests.map((r) => r.horizon));
+    const { forecasts, coverage, model } = await forecastSeries(slot, 'model', (s) => s.book, loans.series, horizon);
+    const row = new Map(loans.bookIds.map((id, i) => [id, i]));
+    return requests.map(({ id, horizon: h }) => {
+      const i = id === undefined ? undefined : row.get(id);
+      return i === undefined ? null : bookForecast(forecasts[i]!, h, weekly, coverage, model);
+    });
+  };
+
+  const collectionForecasts = async (keys: readonly string[]): Promise<CollectionForecast[]> => {
+    const requests = keys.map(parseCollectionRequest);
+    const [{ monthly }, all] = await Promise.all([calendars(), collectionSeries()]);
+    const series = requests.map(({ key }) => all.get(JSON.stringify([key.genre, key.branchId]))!);
+    const horizon = Math.max(...requests.map((r) => r.horizon));
+    const { forecasts, coverage, model } = await forecastSeries(slot, COLLECTION_GRAPH, (s) => s.collection, series, horizon);
+    return requests.map(({ key, horizon: h }, i) => collectionForecast(key, forecasts[i]!, h, monthly, coverage, model));
+  };
+
+  const warm = async (): Promise<void> => {
+    try {
+      await collectionSeries();
+    } catch (error) {
+      deps.logger.warn({ model: MODEL, err: (error as Error).message }, 'could not read the collection series ahead of the first request');
+    }
+  };
+
+  return { bookForecasts, collectionForecasts, dimensions, warm };
+}
+
+function bookForecast(f: SeriesForecast, horizon: number, weekly: WeeklyCalendar, coverage: number | null, model: ModelRef): DemandForecast {
+  return {
+    points: Array.from({ length: horizon }, (_, k) => ({
+      weekStart: weekAt(weekly, weekly.weeks + k),
+      expectedLoans: f.values[k]!,
+      low: f.low?.[k] ?? null,
+      high: f.high?.[k] ?? null,
+    })),
+    method: methodOf(f.method),
+    coverage: f.low ? coverage : null,
+    model,
+  };
+}
+
+function collectionForecast(key: CollectionKey, f: SeriesForecast, horizon: number, monthly: MonthlyCalendar, coverage: number | null, model: ModelRef): CollectionForecast {
+  return {
+    genre: key.genre,
+    branch: key.branchId === null ? null : Object.assign(new Branch(), { id: String(key.branchId) }),
+    points: Array.from({ length: horizon }, (_, k) => ({
+      month: monthAt(monthly, monthly.months + k),
+      expectedLoans: f.values[k]!,
+      low: f.low?.[k] ?? null,
+      high: f.high?.[k] ?? null,
+    })),
+    method: methodOf(f.method),
+    coverage: f.low ? coverage : null,
+    model,
+  };
+}
+
+export function createDemandContext(identity: Identity, service: DemandService): DemandContext {
+  const collections = entityLoader<string, CollectionForecast>((keys) => service.collectionForecasts(keys));
+  return {
+    identity,
+    demandForecast: entityLoader((keys) => service.bookForecasts(keys)),
+    collectionForecast: async (genre, branchId, horizonMonths) => {
+      const { genres, branchIds } = await service.dimensions();
+      if (genre !== null && !genres.includes(genre)) {
+        throw badUserInput(`unknown genre "${genre}"; the catalogue's genres are: ${genres.join(', ')}`, { argument: 'genre' });
+      }
+      const branch = branchId === null ? null : parseId(branchId);
+      if (branchId !== null && (branch === undefined || !branchIds.includes(branch!))) {
+        throw badUserInput(`unknown branch "${branchId}"; the branch ids are: ${branchIds.join(', ')}`, { argument: 'branchId' });
+      }
+      return collections.load(collectionRequestKey({ key: { genre, branchId: branch ?? null }, horizon: horizonMonths }));
+    },
+  };
+}
+
+export async function startDemandSubgraph(config: Config, port?: number) {
+  let service: DemandService | undefined;
+  const running = await startModelSubgraph<DemandContext>(
+    config,
+    {
+      name: 'demand',
+      schema: await buildDemandSchema(),
+      slots: [{ model: MODEL, extraGraphs: [COLLECTION_GRAPH], validate: validateDemandVersion }],
+      createContext: (identity, deps) => createDemandContext(identity, (service ??= createDemandService(deps))),
+    },
+    port,
+  );
+  // The collection series come from one grouped scan of every loan: seconds on a large
+  // library, so the first collectionForecast must not be the request that pays.
+  service ??= createDemandService(running.deps);
+  void service.warm();
+  return running;
+}
