@@ -6,6 +6,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Config, SubgraphName } from '../src/config';
 import type { RunningSubgraph } from '../src/subgraph-server';
 import { buildChurnSchema, startChurnSubgraph } from './churn';
+import { buildDemandSchema, startDemandSubgraph } from './demand';
 import { buildLibrarySchema, startLibrarySubgraph } from './library';
 import { buildOverdueSchema, startOverdueSubgraph } from './overdue';
 import { buildRecommendationsSchema, startRecommendationsSubgraph } from './recommendations';
@@ -22,6 +23,7 @@ export const SUBGRAPHS: Partial<Record<SubgraphName, SubgraphEntry>> = {
   churn: { buildSchema: buildChurnSchema, start: startChurnSubgraph },
   recommendations: { buildSchema: buildRecommendationsSchema, start: startRecommendationsSubgraph },
   segmentation: { buildSchema: buildSegmentationSchema, start: startSegmentationSubgraph },
+  demand: { buildSchema: buildDemandSchema, start: startDemandSubgraph },
 };
 
 export function subgraphEntry(name: string): SubgraphEntry {
