@@ -284,8 +284,8 @@ async function main(): Promise<void> {
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: os.totalmem() / 2 ** 30, node: process.version, loadAverageAtStart: loadAverage() },
     graph: { subgraphs, unservable, launched: graph.launched !== undefined, mode: graph.mode, library: size },
     settings: { duration, warmup, levels, rate, rateSeconds, floorSeconds },
-    idleRssMb: Object.fromEntries([...graph.pids].map(([name, pid]) => [name, (sampleProcess(pid)?.rssBytes ?? 0) / 2 ** 20])),
   };
+  const restingRss = () => Object.fromEntries([...graph.pids].map(([name, pid]) => [name, (sampleProcess(pid)?.rssBytes ?? 0) / 2 ** 20]));
 
   const stopGraph = async () => {
     if (graph.launched) await graph.launched.stop();
@@ -293,23 +293,26 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void stopGraph().then(() => process.exit(130)));
 
   try {
-    const idle = Object.values(results.idleRssMb as Record<string, number>).reduce((a, b) => a + b, 0);
     process.stdout.write(
       `Shelfmark benchmark — ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, load average ${loadAverage()}\n` +
         `graph: ${subgraphs.join(', ')} + gateway (${graph.launched ? `started by the benchmark, ${graph.mode} mode` : 'already running'}); ${size.maxMemberId} members, ${size.maxBookId} books\n` +
-        `not benchmarked yet: ${[...SUBGRAPH_NAMES.filter((s) => !subgraphs.includes(s)).map((s) => `${s} (not in the supergraph)`), ...unservable.map((s) => `${s} (no production model)`)].join(', ') || 'none'}${unservable.length ? ' — `npm run train -- --promote` trains and promotes the missing models' : ''}\n` +
-        `whole graph RSS at rest: ${fmt(idle, 0)} MB (${Object.entries(results.idleRssMb as Record<string, number>).map(([n, mb]) => `${n} ${fmt(mb, 0)}`).join(', ')})\n`,
+        `not benchmarked yet: ${[...SUBGRAPH_NAMES.filter((s) => !subgraphs.includes(s)).map((s) => `${s} (not in the supergraph)`), ...unservable.map((s) => `${s} (no production model)`)].join(', ') || 'none'}${unservable.length ? ' — `npm run train -- --promote` trains and promotes the missing models' : ''}\n`,
     );
 
     const settleStarted = Date.now();
     const memoEntries = await quiesce(graph.urls, { pollMs: 1000 });
-    process.stdout.write(`feature memos filled: ${memoEntries} entries (waited ${((Date.now() - settleStarted) / 1000).toFixed(1)} s for the graph to be at rest)\n`);
-    results.memoEntries = memoEntries;
+    const idleRssMb = restingRss();
+    const idle = Object.values(idleRssMb).reduce((a, b) => a + b, 0);
+    process.stdout.write(
+      `feature memos filled: ${memoEntries} entries (waited ${((Date.now() - settleStarted) / 1000).toFixed(1)} s for the graph to be at rest)\n` +
+        `whole graph RSS at rest: ${fmt(idle, 0)} MB (${Object.entries(idleRssMb).map(([n, mb]) => `${n} ${fmt(mb, 0)}`).join(', ')})\n`,
+    );
+    Object.assign(results, { memoEntries, idleRssMb });
 
     if (flags.soak !== undefined) {
       results.soak = await soak(graph, scenarios.filter((s) => s.id !== 'page'), { url: graph.gatewayUrl, tokenFor }, rate, flags.soak, warmup);
     } else {
-      results.runs = await runScenarios(graph, scenarios.filter((s) => wanted.includes(s.id)), tokenFor, { duration, warmup, levels, rate, rateSeconds, floorSeconds, config });
+      results.runs = await runScenarios(graph, scenarios.filter((s) => wanted.includes(s.id)), tokenFor, { duration, warmup, levels, rate, rateSeconds, floorSeconds, config, size });
     }
     results.loadAverageAtEnd = loadAverage();
     const out = flags.json ?? path.join(config.projectRoot, 'bench', 'results', `bench-${started.toISOString().replace(/[:.]/g, '-')}.json`);
@@ -329,6 +332,7 @@ interface RunSettings {
   rateSeconds: number;
   floorSeconds: number;
   config: Config;
+  size: { maxMemberId: number; maxBookId: number };
 }
 
 async function runScenarios(graph: GraphHandle, scenarios: Scenario[], tokenFor: LoadTarget['tokenFor'], settings: RunSettings) {
@@ -370,7 +374,7 @@ async function runScenarios(graph: GraphHandle, scenarios: Scenario[], tokenFor:
       }
       if ((scenario.id === 'member' || scenario.id === 'page') && settings.floorSeconds > 0) {
         floor ??= await openFloor(settings.config, scenario.models);
-        const size = await librarySizeCached(settings.config);
+        const { size } = settings;
         const batch =
           scenario.id === 'member'
             ? ((at) => (i: number) => [String(at(i))])(entitySequence(7, size.maxMemberId))
@@ -383,11 +387,6 @@ async function runScenarios(graph: GraphHandle, scenarios: Scenario[], tokenFor:
     await floor?.close();
   }
   return { records, floors, scenarios: scenarios.map(({ id, number, title, models, missing, document }) => ({ id, number, title, models, missing, document })) };
-}
-
-let sizeCache: Promise<{ maxMemberId: number; maxBookId: number }> | undefined;
-function librarySizeCached(config: Config) {
-  return (sizeCache ??= librarySize(config));
 }
 
 /** The memory run: a steady rate for a long time, RSS sampled along the way. */
