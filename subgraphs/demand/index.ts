@@ -265,11 +265,15 @@ export function createDemandContext(identity: Identity, service: DemandService):
       if (genre !== null && !genres.includes(genre)) {
         throw badUserInput(`unknown genre "${genre}"; the catalogue's genres are: ${genres.join(', ')}`, { argument: 'genre' });
       }
-      const branch = branchId === null ? null : parseId(branchId);
-      if (branchId !== null && (branch === undefined || !branchIds.includes(branch!))) {
-        throw badUserInput(`unknown branch "${branchId}"; the branch ids are: ${branchIds.join(', ')}`, { argument: 'branchId' });
+      let branch: number | null = null;
+      if (branchId !== null) {
+        const id = parseId(branchId);
+        if (id === undefined || !branchIds.includes(id)) {
+          throw badUserInput(`unknown branch "${branchId}"; the branch ids are: ${branchIds.join(', ')}`, { argument: 'branchId' });
+        }
+        branch = id;
       }
-      return collections.load(collectionRequestKey({ key: { genre, branchId: branch ?? null }, horizon: horizonMonths }));
+      return collections.load(collectionRequestKey({ key: { genre, branchId: branch }, horizon: horizonMonths }));
     },
   };
 }
