@@ -2,6 +2,7 @@
 import { loadConfig } from '../config';
 import { startGateway } from '../../gateway';
 import { parseFlags } from './flags';
+import { serveUntilSignal } from './serve';
 
 const USAGE = `usage: node dist/src/cli/gateway.js [--port N]
   Starts the gateway on :4000 (GATEWAY_PORT) in front of the subgraphs named in schema/supergraph.graphql,
@@ -11,13 +12,7 @@ async function main(): Promise<void> {
   const { flags } = parseFlags(process.argv.slice(2), { port: 'number' }, USAGE);
   const config = loadConfig();
   const running = await startGateway(config, flags.port as number | undefined);
-  process.send?.({ type: 'listening', name: 'gateway', url: running.url });
-  const stop = async () => {
-    await running.stop();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
+  serveUntilSignal('gateway', running);
 }
 
 main().catch((error: Error) => {

@@ -3,6 +3,7 @@ import 'reflect-metadata';
 import { loadConfig, SUBGRAPH_NAMES } from '../config';
 import { subgraphEntry } from '../../subgraphs';
 import { parseFlags } from './flags';
+import { serveUntilSignal } from './serve';
 
 const USAGE = `usage: node dist/src/cli/subgraph.js <${SUBGRAPH_NAMES.join('|')}> [--port N]
   Starts one subgraph on its port (default from config: LIBRARY_PORT, CHURN_PORT, ...).
@@ -14,13 +15,7 @@ async function main(): Promise<void> {
   if (!name) throw new Error(`which subgraph?\n${USAGE}`);
   const config = loadConfig();
   const running = await subgraphEntry(name).start(config, flags.port as number | undefined);
-  process.send?.({ type: 'listening', name, url: running.url });
-  const stop = async () => {
-    await running.stop();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
+  serveUntilSignal(name, running);
 }
 
 main().catch((error: Error) => {

@@ -7,11 +7,11 @@
  *   test:  features on asOf - 90 days,  label = no checkout in the last 90 days
  */
 import { CHURN_FEATURES, CHURN_WINDOW_DAYS, churnFeatures, churnLabels } from '../features/churn';
-import { exportTreeEnsembleOnnx, trainGradientBoosting, TREE_ENSEMBLE_INPUT, TREE_ENSEMBLE_OUTPUT, type GradientBoostingParams } from '../ml/trees';
+import { trainGradientBoosting, TREE_ENSEMBLE_INPUT, TREE_ENSEMBLE_OUTPUT, type GradientBoostingParams } from '../ml/trees';
 import type { Store } from '../store';
 import { readAsOf } from '../store';
 import { addDays } from '../util/dates';
-import { classifierCharts, classifierFigures, featureMedians, headRows, rankingFigures } from './classifier-report';
+import { classifierCharts, classifierFigures, featureMedians, rankingFigures, treeEnsembleArtefacts } from './classifier-report';
 import type { TrainedModel, TrainOptions } from './types';
 
 export const CHURN_PARAMS: GradientBoostingParams = {
@@ -59,17 +59,10 @@ export async function trainChurn(store: Store, options: TrainOptions): Promise<T
 
   const heldOut = classifierFigures(testProbabilities, testLabels);
   const baselineName = 'days since the last loan';
-  const parityRows = headRows(test.values, d, 256);
-  const parityN = parityRows.length / d;
   const importance = model.featureImportance();
 
   return {
-    onnxBytes: exportTreeEnsembleOnnx(model, { featureNames: names }),
-    parity: {
-      inputs: [{ name: TREE_ENSEMBLE_INPUT, type: 'float32', dims: [parityN, d], data: Array.from(parityRows) }],
-      expected: [{ name: TREE_ENSEMBLE_OUTPUT, data: Array.from(model.predictProba(parityRows, parityN)) }],
-      tolerance: 1e-5,
-    },
+    ...treeEnsembleArtefacts(model, names, test.values),
     charts: classifierCharts(testProbabilities, testLabels, { name: baselineName, scores: daysSinceLastLoan }),
     metadata: {
       name: 'churn',

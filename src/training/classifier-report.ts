@@ -5,6 +5,8 @@
  */
 import { accuracy, auc, brierScore, calibrationBins, expectedCalibrationError, logLoss, rocCurve } from '../ml/metrics';
 import type { ChartData } from '../model-cards';
+import { exportTreeEnsembleOnnx, TREE_ENSEMBLE_INPUT, TREE_ENSEMBLE_OUTPUT, type TreeEnsemble } from '../ml/trees';
+import type { ParityFile } from '../registry';
 
 export interface ClassifierFigures {
   auc: number;
@@ -73,4 +75,19 @@ export function featureMedians(values: Float32Array, rows: number, d: number): n
 /** Up to `rows` rows of a feature matrix, for parity.json. */
 export function headRows(values: Float32Array, d: number, rows: number): Float32Array {
   return values.slice(0, Math.min(rows, values.length / d) * d);
+}
+
+/** The ONNX bytes of a tree ensemble and parity rows: up to 256 held-out rows as the trainer scores them. */
+export function treeEnsembleArtefacts(model: TreeEnsemble, names: string[], heldOut: Float32Array): { onnxBytes: Uint8Array; parity: ParityFile } {
+  const d = names.length;
+  const rows = headRows(heldOut, d, 256);
+  const n = rows.length / d;
+  return {
+    onnxBytes: exportTreeEnsembleOnnx(model, { featureNames: names }),
+    parity: {
+      inputs: [{ name: TREE_ENSEMBLE_INPUT, type: 'float32', dims: [n, d], data: Array.from(rows) }],
+      expected: [{ name: TREE_ENSEMBLE_OUTPUT, data: Array.from(model.predictProba(rows, n)) }],
+      tolerance: 1e-5,
+    },
+  };
 }

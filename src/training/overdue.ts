@@ -4,10 +4,10 @@
  * late share" and against the simulator's true late probabilities.
  */
 import { OVERDUE_FEATURES, overdueTrainingSet } from '../features/overdue';
-import { exportTreeEnsembleOnnx, trainRandomForest, TREE_ENSEMBLE_INPUT, TREE_ENSEMBLE_OUTPUT, type RandomForestParams } from '../ml/trees';
+import { trainRandomForest, TREE_ENSEMBLE_INPUT, TREE_ENSEMBLE_OUTPUT, type RandomForestParams } from '../ml/trees';
 import { readAsOf, type Store } from '../store';
 import { addDays } from '../util/dates';
-import { classifierCharts, classifierFigures, featureMedians, headRows, rankingFigures } from './classifier-report';
+import { classifierCharts, classifierFigures, featureMedians, rankingFigures, treeEnsembleArtefacts } from './classifier-report';
 import type { TrainedModel, TrainOptions } from './types';
 
 export const OVERDUE_PARAMS: RandomForestParams = {
@@ -62,17 +62,10 @@ export async function trainOverdue(store: Store, options: TrainOptions): Promise
   const oracle = await oracleProbabilities(store, test.features.loanIds);
   const heldOut = classifierFigures(testProbabilities, test.labels);
   const baselineName = "the borrower's past late share";
-  const parityRows = headRows(test.features.values, d, 256);
-  const parityN = parityRows.length / d;
   const importance = model.featureImportance();
 
   return {
-    onnxBytes: exportTreeEnsembleOnnx(model, { featureNames: names }),
-    parity: {
-      inputs: [{ name: TREE_ENSEMBLE_INPUT, type: 'float32', dims: [parityN, d], data: Array.from(parityRows) }],
-      expected: [{ name: TREE_ENSEMBLE_OUTPUT, data: Array.from(model.predictProba(parityRows, parityN)) }],
-      tolerance: 1e-5,
-    },
+    ...treeEnsembleArtefacts(model, names, test.features.values),
     charts: classifierCharts(testProbabilities, test.labels, { name: baselineName, scores: pastLateShare }),
     metadata: {
       name: 'overdue',
