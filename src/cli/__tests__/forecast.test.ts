@@ -5,8 +5,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { monthPeriod } from '../../ml/forecasting/periods';
 import { syntheticDemand } from '../../ml/forecasting/synthetic';
+import { parseMonthlyHistory } from '../../ml/forecasting/history';
 import { DemandForecaster } from '../../ml/lstm';
-import { MIN_HISTORY_MONTHS, runForecastCommand } from '../forecast';
+import type { SeriesForecast } from '../../ml/lstm';
+import { combineForecasts, FORECAST_COMBINATION, MIN_HISTORY_MONTHS, parseForecastArgs, runForecastCommand } from '../forecast';
 
 let dir: string;
 beforeAll(() => {
@@ -62,6 +64,20 @@ describe('forecast command', () => {
     expect(r.err.some((l) => l.includes('epoch 3/3'))).toBe(true);
   });
 
+  it('writes the LSTM alone with --combine none, and by default its mean with seasonal naive', async () => {
+    const history = file('combine.csv', historyCsv(24));
+    const common = ['--history', history, ...COLUMN_ARGS, '--horizon', '3', '--epochs', '2'];
+    const alone = join(dir, 'alone.csv');
+    const combined = join(dir, 'combined.csv');
+    expect((await run([...common, '--out', alone, '--combine', 'none'])).code).toBe(0);
+    expect((await run([...common, '--out', combined])).code).toBe(0);
+    const forecasts = (path: string): number[] => readFileSync(path, 'utf8').trimEnd().split('\n').slice(1).map((l) => Number(l.split(',')[3]));
+    const parsed = parseMonthlyHistory(readFileSync(history, 'utf8'), { periodColumn: 'month', valueColumn: 'issues', seriesColumns: ['branch', 'type'] });
+    // Rows are series by series, 3 months each; seasonal naive is the same months of 2017.
+    const lastYear = parsed.series.flatMap((s) => s.values.slice(12, 15));
+    forecasts(combined).forEach((v, i) => expect(v).toBeCloseTo((forecasts(alone)[i]! + lastYear[i]!) / 2, 1));
+  });
+
   it('explains a missing column with the header it found', async () => {
     const history = file('renamed.csv', 'period,branch,type,issues\n2017-01,a,b,1\n');
     const r = await run(['--history', history, ...COLUMN_ARGS, '--horizon', '3', '--out', join(dir, 'x.csv')]);
@@ -97,6 +113,8 @@ describe('forecast command', () => {
     const bad = await run(['--history', 'h.csv', ...COLUMN_ARGS, '--horizon', 'soon', '--out', 'o.csv']);
     expect(bad).toMatchObject({ code: 2, err: ['forecast: --horizon must be a whole number from 1 to 120, got "soon"'] });
     expect((await run(['--history', join(dir, 'absent.csv'), ...COLUMN_ARGS, '--horizon', '2', '--out', 'o.csv'])).code).toBe(2);
+    const combine = await run(['--history', 'h.csv', ...COLUMN_ARGS, '--horizon', '2', '--out', 'o.csv', '--combine', 'lstm']);
+    expect(combine).toMatchObject({ code: 2, err: ['forecast: --combine must be seasonal-naive or none, got "lstm"'] });
     const help = await run(['--help']);
     expect(help.code).toBe(0);
     expect(help.out[0]).toMatch(/^usage: npm run forecast/);
@@ -109,5 +127,31 @@ describe('forecast command', () => {
     const r = spawnSync(process.execPath, [built, '--history', history, ...COLUMN_ARGS, '--horizon', '3', '--out', join(dir, 'x.csv')], { encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toBe(`forecast: ${history}:3: value "n/a" in column "issues" is not a number\n`);
+  });
+});
+
+describe('combineForecasts', () => {
+  const history = parseMonthlyHistory(
+    ['month,type,issues', ...Array.from({ length: 16 }, (_, t) => `${2016 + Math.floor(t / 12)}-${String((t % 12) + 1).padStart(2, '0')},Fiction,${10 * (t + 1)}`), '2017-04,DVD,5'].join('\n'),
+    { periodColumn: 'month', valueColumn: 'issues', seriesColumns: ['type'] },
+  );
+  const lstm: SeriesForecast[] = [
+    { values: [0, 0], method: 'lstm' },
+    { values: [5, 5], method: 'last-value' },
+  ];
+
+  it('averages the LSTM series with seasonal naive and leaves the fallbacks as they are', () => {
+    // Fiction ends in 2017-04; seasonal naive for 2017-05 and 2017-06 is 2016-05 and 2016-06.
+    expect(combineForecasts(history, lstm, 'seasonal-naive')).toEqual([
+      { values: [25, 30], method: 'lstm' },
+      { values: [5, 5], method: 'last-value' },
+    ]);
+    expect(combineForecasts(history, lstm, 'none')).toBe(lstm);
+  });
+
+  it('is what the command does unless told otherwise', () => {
+    const args = parseForecastArgs(['--history', 'h.csv', ...COLUMN_ARGS, '--horizon', '2', '--out', 'o.csv']);
+    expect(args !== 'help' && args.combine).toBe(FORECAST_COMBINATION);
+    expect(FORECAST_COMBINATION).toBe('seasonal-naive');
   });
 });
