@@ -16,7 +16,6 @@ import {
   parseUserList,
   RECOMMENDER_TENSORS,
   recommendThroughOnnx,
-  SEEN_ITEMS_PAD,
   SIMILAR_ITEMS_TENSORS,
   type MemberRecommendations,
 } from '../ml/recommender';
@@ -164,7 +163,6 @@ export async function runRecommend(argv: readonly string[], io: CommandIo = proc
       await writeFile(path.join(saveDir, 'recommendations.onnx'), result.recommenderOnnx);
       if (result.similarItemsOnnx) await writeFile(path.join(saveDir, 'similar-books.onnx'), result.similarItemsOnnx);
       const ids = {
-        seenItemsPad: SEEN_ITEMS_PAD,
         recommendations: RECOMMENDER_TENSORS,
         similarBooks: SIMILAR_ITEMS_TENSORS,
         popularityWeight: result.model.popularityWeight,

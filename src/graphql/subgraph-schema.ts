@@ -1,7 +1,7 @@
 /**
  * Builds an Apollo Federation 2 subgraph schema from type-graphql classes.
  *
- * type-graphql writes federation directives (`@key`, `@shareable`) onto the classes; this
+ * type-graphql writes federation directives (`@key`, `@shareable`, `@provides`) onto the classes; this
  * prints that schema with its directives, adds the federation `@link`, and lets
  * `@apollo/subgraph` add `_entities`/`_service`. Reference resolvers are passed per entity.
  */
@@ -12,7 +12,7 @@ import { parse, type GraphQLSchema } from 'graphql';
 import { buildSchema, createResolversMap, type BuildSchemaOptions } from 'type-graphql';
 
 export const FEDERATION_LINK =
-  'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@shareable", "@external", "@requires"])';
+  'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@shareable", "@external", "@requires", "@provides"])';
 
 /** `__resolveReference` for each entity type the subgraph can resolve from its key. */
 export type ReferenceResolvers = Record<string, { __resolveReference: (reference: { id: string }, context: never) => unknown }>;

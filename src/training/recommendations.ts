@@ -26,10 +26,10 @@ import {
   checkSimilarItemsParity,
   exportRecommenderOnnx,
   exportSimilarItemsOnnx,
+  flattenSeenItems,
   popularityTopK,
   RECOMMENDER_TENSORS,
   recommendTopK,
-  SEEN_ITEMS_PAD,
   SimilarItemsSession,
   trainRecommender,
   type Interaction,
@@ -200,14 +200,13 @@ function parityRows(model: RecommenderModel, queries: { userIndex: number; seenI
     if (tied) continue;
     kept.push({ ...query, ranked: { items: ranked.items.slice(0, PARITY_K), scores: ranked.scores.slice(0, PARITY_K) } });
   }
-  const width = kept.reduce((max, q) => Math.max(max, q.seenItems.length), 0);
-  const seen: number[] = [];
-  for (const q of kept) for (let c = 0; c < width; c++) seen.push(q.seenItems[c] ?? SEEN_ITEMS_PAD);
+  const { seenItems, seenRows } = flattenSeenItems(kept.map((q) => q.seenItems));
   const { inputs, outputs } = RECOMMENDER_TENSORS;
   return {
     inputs: [
       { name: inputs.userIndex, type: 'int64', dims: [kept.length], data: kept.map((q) => q.userIndex) },
-      { name: inputs.seenItems, type: 'int64', dims: [kept.length, width], data: seen },
+      { name: inputs.seenItems, type: 'int64', dims: [seenItems.length], data: seenItems },
+      { name: inputs.seenRows, type: 'int64', dims: [seenRows.length], data: seenRows },
       { name: inputs.k, type: 'int64', dims: [1], data: [PARITY_K] },
     ],
     expected: [
@@ -268,7 +267,7 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
     return row;
   });
 
-  const metadataProps = { model: 'recommendations', seen_items_pad: String(SEEN_ITEMS_PAD) };
+  const metadataProps = { model: 'recommendations' };
   const onnxBytes = exportRecommenderOnnx(model, { metadata: metadataProps });
   const similarBytes = exportSimilarItemsOnnx(model, { metadata: { model: 'recommendations-similar' } });
   const similarSession = await SimilarItemsSession.create(similarBytes);
@@ -318,11 +317,13 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
       },
       featureSpec: [
         { name: 'user_index', type: 'id', description: 'Member index in index.json (-1: a member the version does not know)' },
-        { name: 'seen_items', type: 'id', description: "Book indices of the member's history, each once, padded with -1: never recommended, and the co-borrowing evidence" },
+        { name: 'seen_items', type: 'id', description: "Book indices of every member's history, each once, in one flat list: never recommended, and the co-borrowing evidence" },
+        { name: 'seen_rows', type: 'id', description: 'The batch row (member) each entry of seen_items belongs to' },
       ],
       inputs: [
         { name: inputs.userIndex, elementType: 'int64', shape: ['batch'] },
-        { name: inputs.seenItems, elementType: 'int64', shape: ['batch', 'max_seen'] },
+        { name: inputs.seenItems, elementType: 'int64', shape: ['seen'] },
+        { name: inputs.seenRows, elementType: 'int64', shape: ['seen'] },
         { name: inputs.k, elementType: 'int64', shape: [1] },
       ],
       outputs: [

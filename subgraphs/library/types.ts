@@ -50,10 +50,13 @@ export class Book {
   @Field(() => ID)
   id!: string;
 
+  /** Shareable: the recommendations subgraph provides title and authors with the books it recommends. */
   @Field(() => String)
+  @Directive('@shareable')
   title!: string;
 
   @Field(() => [String])
+  @Directive('@shareable')
   authors!: string[];
 
   @Field(() => String, { nullable: true })

@@ -19,7 +19,7 @@ import {
 import type { ModelRef } from '../../src/graphql/prediction-types';
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
-import { RECOMMENDER_TENSORS, SEEN_ITEMS_PAD, SIMILAR_ITEMS_TENSORS, type RankedItems } from '../../src/ml/recommender';
+import { RECOMMENDER_TENSORS, recommenderFeeds, SIMILAR_ITEMS_TENSORS, type RankedItems } from '../../src/ml/recommender';
 import type { LoadedModel } from '../../src/model-runtime/model-slot';
 import { entityLoader, startModelSubgraph, type ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
 import type { Store } from '../../src/store';
@@ -128,23 +128,45 @@ function rankedLists(outputs: InferenceSession.ReturnType, rows: number): Ranked
 }
 
 const modelRef = (model: LoadedModel): ModelRef => ({ name: model.name, version: model.version });
-const bookRef = (bookId: number): Book => Object.assign(new Book(), { id: String(bookId) });
+/**
+ * A recommended book with the title and authors this subgraph provides; undefined for a book the
+ * catalogue does not hold (a version trained on another store), which is left out of the list.
+ */
+function bookOf(bookId: number, books: ReadonlyMap<number, CatalogueBook>): Book | undefined {
+  const entry = books.get(bookId);
+  return entry && Object.assign(new Book(), { id: String(bookId), title: entry.title, authors: entry.authors });
+}
 
 /**
- * The evidence a member's history offers, built once per member: for each co-borrowed book and
- * each author, the most recent book of the history that links to it.
+ * The evidence a member's history offers for the recommended items (`targets`): for each
+ * target co-borrowed with a book of the history, and for each author of a target, the most
+ * recent book of the history that links to it. One pass over the history, stopping once every
+ * target and author has its evidence; only the k recommended items are looked for, not every
+ * neighbour of every book read.
  */
 interface HistoryEvidence {
   coBorrowedWith: Map<number, number>;
   authorOf: Map<string, number>;
 }
 
-function historyEvidence(seenItems: readonly number[], index: RecommendationIndex, books: ReadonlyMap<number, CatalogueBook>): HistoryEvidence {
+function historyEvidence(
+  seenItems: readonly number[],
+  targets: readonly number[],
+  index: RecommendationIndex,
+  books: ReadonlyMap<number, CatalogueBook>,
+): HistoryEvidence {
+  const wanted = new Set(targets);
+  const wantedAuthors = new Set(targets.flatMap((item) => books.get(index.bookIds[item]!)?.authors ?? []));
   const coBorrowedWith = new Map<number, number>();
   const authorOf = new Map<string, number>();
   for (const j of seenItems) {
-    for (const neighbour of index.coBorrowed[j]!) if (!coBorrowedWith.has(neighbour)) coBorrowedWith.set(neighbour, j);
-    for (const author of books.get(index.bookIds[j]!)?.authors ?? []) if (!authorOf.has(author)) authorOf.set(author, j);
+    if (coBorrowedWith.size < wanted.size) {
+      for (const neighbour of index.coBorrowed[j]!) if (wanted.has(neighbour) && !coBorrowedWith.has(neighbour)) coBorrowedWith.set(neighbour, j);
+    }
+    if (authorOf.size < wantedAuthors.size) {
+      for (const author of books.get(index.bookIds[j]!)?.authors ?? []) if (wantedAuthors.has(author) && !authorOf.has(author)) authorOf.set(author, j);
+    }
+    if (coBorrowedWith.size === wanted.size && authorOf.size === wantedAuthors.size) break;
   }
   return { coBorrowedWith, authorOf };
 }
@@ -163,20 +185,26 @@ function memberReason(item: number, userIndex: number, evidence: HistoryEvidence
 }
 
 /** A member without history: their branch's most borrowed books, then the graph's (popularity) list. */
-function coldStartList(history: BorrowingHistory, ranked: RankedItems, version: VersionServing, model: ModelRef, k: number): Recommendation[] {
+function coldStartList(
+  history: BorrowingHistory,
+  ranked: RankedItems,
+  version: VersionServing,
+  books: ReadonlyMap<number, CatalogueBook>,
+  model: ModelRef,
+  k: number,
+): Recommendation[] {
   const branch = String(history.branchId);
   const borrowers = version.serving.branchBorrowers[branch] ?? 0;
-  const list: Recommendation[] = (version.serving.branchPopular[branch] ?? []).slice(0, k).map((b) => ({
-    book: bookRef(b.bookId),
-    score: borrowers > 0 ? b.borrowers / borrowers : 0,
-    reason: REASONS.branchPopular,
-    model,
-  }));
+  const list: Recommendation[] = [];
+  for (const b of (version.serving.branchPopular[branch] ?? []).slice(0, k)) {
+    const book = bookOf(b.bookId, books);
+    if (book) list.push({ book, score: borrowers > 0 ? b.borrowers / borrowers : 0, reason: REASONS.branchPopular, model });
+  }
   const listed = new Set(list.map((r) => r.book.id));
   ranked.items.forEach((item, rank) => {
-    const bookId = version.index.bookIds[item]!;
-    if (list.length >= k || listed.has(String(bookId))) return;
-    list.push({ book: bookRef(bookId), score: ranked.scores[rank]!, reason: REASONS.libraryPopular, model });
+    const book = bookOf(version.index.bookIds[item]!, books);
+    if (list.length >= k || !book || listed.has(book.id)) return;
+    list.push({ book, score: ranked.scores[rank]!, reason: REASONS.libraryPopular, model });
   });
   return list;
 }
@@ -193,20 +221,12 @@ export async function recommendForMembers(deps: ModelSubgraphDeps, catalogue: Ca
   if (found.length === 0) return keys.map(() => null);
   const [books] = await Promise.all([catalogue()]);
   let queries: RecommendationQueryRow[] = [];
-  const { inputs } = RECOMMENDER_TENSORS;
   const { result: lists, model } = await deps.slots[MODEL]!.run(
     found.length,
     (m) => {
       const { index } = servingOf(m);
       queries = found.map((h) => recommendationQuery(index, h));
-      const width = queries.reduce((max, q) => Math.max(max, q.seenItems.length), 0);
-      const seen = new BigInt64Array(found.length * width).fill(BigInt(SEEN_ITEMS_PAD));
-      queries.forEach((q, row) => q.seenItems.forEach((item, column) => (seen[row * width + column] = BigInt(item))));
-      return {
-        [inputs.userIndex]: new Tensor('int64', BigInt64Array.from(queries, (q) => BigInt(q.userIndex)), [found.length]),
-        [inputs.seenItems]: new Tensor('int64', seen, [found.length, width]),
-        [inputs.k]: new Tensor('int64', BigInt64Array.of(BigInt(k)), [1]),
-      };
+      return recommenderFeeds(queries, k);
     },
     (outputs) => rankedLists(outputs, found.length),
   );
@@ -216,20 +236,17 @@ export async function recommendForMembers(deps: ModelSubgraphDeps, catalogue: Ca
   found.forEach((history, row) => {
     const ranked = lists[row]!;
     if (history.bookIds.length === 0) {
-      answers.set(history.memberId, coldStartList(history, ranked, version, ref, k));
+      answers.set(history.memberId, coldStartList(history, ranked, version, books, ref, k));
       return;
     }
     const query = queries[row]!;
-    const evidence = historyEvidence(query.seenItems, version.index, books);
-    answers.set(
-      history.memberId,
-      ranked.items.map((item, rank) => ({
-        book: bookRef(version.index.bookIds[item]!),
-        score: ranked.scores[rank]!,
-        reason: memberReason(item, query.userIndex, evidence, version.index, books),
-        model: ref,
-      })),
-    );
+    const evidence = historyEvidence(query.seenItems, ranked.items, version.index, books);
+    const list: Recommendation[] = [];
+    ranked.items.forEach((item, rank) => {
+      const book = bookOf(version.index.bookIds[item]!, books);
+      if (book) list.push({ book, score: ranked.scores[rank]!, reason: memberReason(item, query.userIndex, evidence, version.index, books), model: ref });
+    });
+    answers.set(history.memberId, list);
   });
   return ids.map((id) => (id === undefined ? null : answers.get(id) ?? null));
 }
@@ -274,10 +291,12 @@ export async function similarForBooks(deps: ModelSubgraphDeps, catalogue: Catalo
     const source = items[row];
     if (source === undefined) return;
     const ranked = lists[row]!;
-    answers.set(
-      bookId,
-      ranked.items.map((item, rank) => ({ book: bookRef(index.bookIds[item]!), score: ranked.scores[rank]!, reason: similarReason(source, item, index, books), model: ref })),
-    );
+    const list: Recommendation[] = [];
+    ranked.items.forEach((item, rank) => {
+      const book = bookOf(index.bookIds[item]!, books);
+      if (book) list.push({ book, score: ranked.scores[rank]!, reason: similarReason(source, item, index, books), model: ref });
+    });
+    answers.set(bookId, list);
   });
   return ids.map((id) => (id === undefined ? null : answers.get(id) ?? null));
 }

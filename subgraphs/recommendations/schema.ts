@@ -15,17 +15,30 @@ export class Member {
   id!: string;
 }
 
-/** An entity reference: title, authors and the rest come from the library subgraph. */
+/**
+ * The library subgraph owns Book. This subgraph holds the catalogue's titles and authors (its
+ * reasons quote them), so a recommended book arrives with them (`@provides` on
+ * Recommendation.book) and the gateway needs no further round to the library for them.
+ */
 @ObjectType()
 @Directive('@key(fields: "id")')
 export class Book {
   @Field(() => ID)
   id!: string;
+
+  @Field(() => String)
+  @Directive('@external')
+  title!: string;
+
+  @Field(() => [String])
+  @Directive('@external')
+  authors!: string[];
 }
 
 @ObjectType({ description: 'One recommended book, the score it was ranked by, and why it was chosen.' })
 export class Recommendation {
   @Field(() => Book)
+  @Directive('@provides(fields: "title authors")')
   book!: Book;
 
   @Field(() => Float, {

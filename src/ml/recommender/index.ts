@@ -5,8 +5,8 @@
  *   trainRecommender(data, hyperparameters?, options?)  implicit ALS with a content prior, blended
  *                                  with popularity and co-borrowing neighbourhoods (weights
  *                                  learned on validation)
- *   exportRecommenderOnnx(model)   user_index int64 [batch], seen_items int64 [batch, max_seen]
- *                                  (pad SEEN_ITEMS_PAD = -1), k int64 [1]
+ *   exportRecommenderOnnx(model)   user_index int64 [batch], seen_items and seen_rows int64 [seen]
+ *                                  (every history flat, with its row: flattenSeenItems), k int64 [1]
  *                                  -> scores float [batch, k], items int64 [batch, k]
  *   exportSimilarItemsOnnx(model)  item_index int64 [batch], k int64 [1] -> scores, items
  *   RecommenderSession / SimilarItemsSession   run them with onnxruntime-node, in batches
@@ -14,7 +14,7 @@
  */
 export { bookContentFeatures, buildItemContent, publicationEra } from './content';
 export type { BookContent, ItemContent, NamedFeatures } from './content';
-export { DEFAULT_BATCH_SIZE, RecommenderSession, SimilarItemsSession } from './inference';
+export { DEFAULT_BATCH_SIZE, recommenderFeeds, RecommenderSession, SimilarItemsSession } from './inference';
 export type { RecommendationQuery } from './inference';
 export { InputError, parseInteractionsCsv, parseUserList, readCsvColumns } from './input-files';
 export type { CsvRow, InteractionRecord } from './input-files';
@@ -31,8 +31,8 @@ export {
   ANONYMOUS_USER_INDEX,
   exportRecommenderOnnx,
   exportSimilarItemsOnnx,
+  flattenSeenItems,
   RECOMMENDER_TENSORS,
-  SEEN_ITEMS_PAD,
   SIMILAR_ITEMS_TENSORS,
 } from './onnx-export';
 export type { ExportOptions } from './onnx-export';

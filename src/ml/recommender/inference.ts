@@ -7,7 +7,7 @@
  * (seen items used to fill k) already dropped, so a list can be shorter than k.
  */
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { RECOMMENDER_TENSORS, SEEN_ITEMS_PAD, SIMILAR_ITEMS_TENSORS } from './onnx-export';
+import { flattenSeenItems, RECOMMENDER_TENSORS, SIMILAR_ITEMS_TENSORS } from './onnx-export';
 import type { RankedItems } from './scoring';
 
 /** Rows per `run()`: the Node binding blocks the event loop while it computes, so keep runs short. */
@@ -52,6 +52,19 @@ export interface RecommendationQuery {
   seenItems: readonly number[];
 }
 
+/** The recommendations graph's inputs for one batch: each member's row and their flat history. */
+export function recommenderFeeds(queries: readonly RecommendationQuery[], k: number): Record<string, Tensor> {
+  const { inputs } = RECOMMENDER_TENSORS;
+  const { seenItems, seenRows } = flattenSeenItems(queries.map((q) => q.seenItems));
+  const int64 = (values: readonly number[]): Tensor => new Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), [values.length]);
+  return {
+    [inputs.userIndex]: int64(queries.map((q) => q.userIndex)),
+    [inputs.seenItems]: int64(seenItems),
+    [inputs.seenRows]: int64(seenRows),
+    [inputs.k]: new Tensor('int64', BigInt64Array.of(BigInt(k)), [1]),
+  };
+}
+
 export class RecommenderSession {
   private constructor(private readonly session: InferenceSession) {}
 
@@ -64,18 +77,11 @@ export class RecommenderSession {
 
   async recommend(queries: readonly RecommendationQuery[], k: number, batchSize = DEFAULT_BATCH_SIZE): Promise<RankedItems[]> {
     checkK(k);
-    const { inputs, outputs } = RECOMMENDER_TENSORS;
+    const { outputs } = RECOMMENDER_TENSORS;
     const lists: RankedItems[] = [];
     for (let from = 0; from < queries.length; from += batchSize) {
       const batch = queries.slice(from, from + batchSize);
-      const maxSeen = batch.reduce((max, q) => Math.max(max, q.seenItems.length), 0);
-      const seen = new BigInt64Array(batch.length * maxSeen).fill(BigInt(SEEN_ITEMS_PAD));
-      batch.forEach((q, row) => q.seenItems.forEach((item, column) => (seen[row * maxSeen + column] = BigInt(item))));
-      const result = await this.session.run({
-        [inputs.userIndex]: new Tensor('int64', BigInt64Array.from(batch, (q) => BigInt(q.userIndex)), [batch.length]),
-        [inputs.seenItems]: new Tensor('int64', seen, [batch.length, maxSeen]),
-        [inputs.k]: new Tensor('int64', BigInt64Array.of(BigInt(k)), [1]),
-      });
+      const result = await this.session.run(recommenderFeeds(batch, k));
       lists.push(...rankedLists(result[outputs.scores]!, result[outputs.items]!, batch.length));
     }
     return lists;

@@ -3,30 +3,31 @@
  * runtime serves them and the top-k selection happens inside the graph, not in JavaScript.
  *
  * Recommendations graph (`exportRecommenderOnnx`):
- *   inputs   user_index  int64 [batch]            member index; any value outside
- *                                                  0..userCount-1 (use -1) means an anonymous
- *                                                  member: popularity plus the neighbourhood
- *                                                  of seen_items (a new member folds in)
- *            seen_items  int64 [batch, max_seen]   the member's history: never recommended,
- *                                                  and the evidence of the neighbourhood term;
- *                                                  right-padded with SEEN_ITEMS_PAD (-1); values
- *                                                  outside 0..itemCount-1 are ignored; pass each
- *                                                  item once (a repeat adds its neighbours
- *                                                  twice); max_seen may be 0
- *            k           int64 [1]                 list length; clamped to itemCount
+ *   inputs   user_index  int64 [batch]   member index; any value outside 0..userCount-1 (use -1)
+ *                                         means an anonymous member: popularity plus the
+ *                                         neighbourhood of their seen items (a new member folds in)
+ *            seen_items  int64 [seen]    every member's history, one flat list: never recommended,
+ *                                         and the evidence of the neighbourhood term; values
+ *                                         outside 0..itemCount-1 are ignored; pass each item of a
+ *                                         member once (a repeat adds its neighbours twice)
+ *            seen_rows   int64 [seen]    the batch row each seen item belongs to (any order);
+ *                                         entries whose row is outside 0..batch-1 are ignored
+ *            k           int64 [1]       list length; clamped to itemCount
  *   outputs  scores      float [batch, k]          best first
  *            items       int64 [batch, k]          item indices; ties go to the lower index
  *   When a member has fewer than k unseen items, the tail holds seen items with score -inf:
- *   callers drop entries whose score is not finite.
+ *   callers drop entries whose score is not finite. `flattenSeenItems` builds the two flat inputs.
  *
  *   user_embeddings [users+1, e] --Gather(user row)--> [batch, e]
  *     --MatMul(item_embeddings_t [e, items+1])--> --Add(item_bias [items+1])--> scores + pad column
- *     --ScatterElements(add the neighbour weights of every seen item: neighbour_items and
- *       neighbour_weights [items+1, m] gathered by seen column, flattened to [batch, max_seen*m])-->
- *     --ScatterElements(add -inf at seen columns)--> --Slice(drop pad column)--> --TopK(k)--> scores, items
- *   Padding, invalid seen values and missing neighbours all point at the pad column (item
- *   index itemCount, zero everywhere), which is sliced off before TopK: no data-dependent
- *   branch anywhere.
+ *     --Reshape to [batch * (items+1)]--> --ScatterElements(add, one pass): the neighbour weights
+ *       of every seen item (neighbour_items and neighbour_weights [items+1, m] gathered by seen
+ *       column, offset by row * (items+1)) and -inf at every seen cell-->
+ *     --Reshape back--> --Slice(drop pad column)--> --TopK(k)--> scores, items
+ *   The work is proportional to the total length of the histories (seen * m cells), not to
+ *   batch * the longest history: one heavy reader no longer makes a whole batch pay for their
+ *   history. Invalid seen values, invalid rows and missing neighbours all point at a pad column
+ *   (item index itemCount, zero everywhere), sliced off before TopK: no data-dependent branch.
  *
  * Similar-books graph (`exportSimilarItemsOnnx`):
  *   inputs   item_index  int64 [batch]      must be in 0..itemCount-1
@@ -38,13 +39,11 @@ import { encodeModel, node, tensor, valueInfo } from '../onnx/builder';
 import type { RecommenderModel } from './model';
 import { unitItemFactors } from './scoring';
 
-/** The value that pads `seen_items` rows to a common width. */
-export const SEEN_ITEMS_PAD = -1;
 /** A `user_index` for a member without history (any out-of-range value works; this one is documented). */
 export const ANONYMOUS_USER_INDEX = -1;
 
 export const RECOMMENDER_TENSORS = {
-  inputs: { userIndex: 'user_index', seenItems: 'seen_items', k: 'k' },
+  inputs: { userIndex: 'user_index', seenItems: 'seen_items', seenRows: 'seen_rows', k: 'k' },
   outputs: { scores: 'scores', items: 'items' },
 } as const;
 
@@ -56,6 +55,19 @@ export const SIMILAR_ITEMS_TENSORS = {
 export interface ExportOptions {
   /** Free text stored in the model's metadata_props (e.g. Shelfmark model name and version). */
   metadata?: Record<string, string>;
+}
+
+/** The flat `seen_items` and `seen_rows` inputs for one batch of members' histories. */
+export function flattenSeenItems(histories: readonly (readonly number[])[]): { seenItems: number[]; seenRows: number[] } {
+  const seenItems: number[] = [];
+  const seenRows: number[] = [];
+  histories.forEach((history, row) => {
+    for (const item of history) {
+      seenItems.push(item);
+      seenRows.push(row);
+    }
+  });
+  return { seenItems, seenRows };
 }
 
 const INT_ATTRIBUTES = { intAttributes: ['axis', 'largest', 'sorted'] };
@@ -91,27 +103,31 @@ export function exportRecommenderOnnx(model: RecommenderModel, options: ExportOp
     neighbourItems[p] = model.neighbourItems[p]!;
     neighbourWeights[p] = model.neighbourWeights[p]!;
   }
+  // One ScatterElements adds the neighbour weights of every seen item and -inf at every seen
+  // cell, both as offsets into the flattened [batch * (items+1)] score matrix.
   const neighbourhood =
     m === 0
-      ? { initializers: [], nodes: [node('Identity', ['padded_scores'], ['blended_scores'])] }
+      ? { initializers: [], nodes: [], indices: [], updates: [] }
       : {
           initializers: [
             tensor('neighbour_items', 'int64', [itemCount + 1, m], neighbourItems),
             tensor('neighbour_weights', 'float', [itemCount + 1, m], neighbourWeights),
-            tensor('flat_shape', 'int64', [2], [0, -1]),
+            tensor('column_axis', 'int64', [1], [1]),
           ],
           nodes: [
             node('Gather', ['neighbour_items', 'seen_columns'], ['seen_neighbours'], { axis: 0 }, INT_ATTRIBUTES),
             node('Gather', ['neighbour_weights', 'seen_columns'], ['seen_neighbour_weights'], { axis: 0 }, INT_ATTRIBUTES),
-            node('Reshape', ['seen_neighbours', 'flat_shape'], ['neighbour_columns']),
+            node('Unsqueeze', ['row_offsets', 'column_axis'], ['row_offsets_column']),
+            node('Add', ['seen_neighbours', 'row_offsets_column'], ['neighbour_cells']),
+            node('Reshape', ['neighbour_cells', 'flat_shape'], ['neighbour_indices']),
             node('Reshape', ['seen_neighbour_weights', 'flat_shape'], ['neighbour_additions']),
-            node('ScatterElements', ['padded_scores', 'neighbour_columns', 'neighbour_additions'], ['blended_scores'], { axis: 1, reduction: 'add' }, INT_ATTRIBUTES),
           ],
+          indices: ['neighbour_indices'],
+          updates: ['neighbour_additions'],
         };
   return encodeModel({
     metadata: {
       ...options.metadata,
-      seen_items_pad: String(SEEN_ITEMS_PAD),
       anonymous_user_index: String(ANONYMOUS_USER_INDEX),
       item_count: String(itemCount),
       user_count: String(userCount),
@@ -120,7 +136,8 @@ export function exportRecommenderOnnx(model: RecommenderModel, options: ExportOp
       name: 'shelfmark_recommendations',
       inputs: [
         valueInfo(inputs.userIndex, 'int64', ['batch']),
-        valueInfo(inputs.seenItems, 'int64', ['batch', 'max_seen']),
+        valueInfo(inputs.seenItems, 'int64', ['seen']),
+        valueInfo(inputs.seenRows, 'int64', ['seen']),
         valueInfo(inputs.k, 'int64', [1]),
       ],
       outputs: [valueInfo(outputs.scores, 'float', ['batch', 'k']), valueInfo(outputs.items, 'int64', ['batch', 'k'])],
@@ -132,7 +149,9 @@ export function exportRecommenderOnnx(model: RecommenderModel, options: ExportOp
         tensor('zero', 'int64', [], [0]),
         tensor('user_count', 'int64', [], [userCount]),
         tensor('item_count', 'int64', [], [itemCount]),
+        tensor('row_width', 'int64', [], [itemCount + 1]),
         tensor('item_count_1d', 'int64', [1], [itemCount]),
+        tensor('flat_shape', 'int64', [1], [-1]),
         tensor('slice_starts', 'int64', [1], [0]),
         tensor('slice_axes', 'int64', [1], [1]),
       ],
@@ -141,12 +160,23 @@ export function exportRecommenderOnnx(model: RecommenderModel, options: ExportOp
         node('Gather', ['user_embeddings', 'user_row'], ['user_vectors'], { axis: 0 }, INT_ATTRIBUTES),
         node('MatMul', ['user_vectors', 'item_embeddings_t'], ['affinity']),
         node('Add', ['affinity', 'item_bias'], ['padded_scores']),
-        ...clampIndexNodes(inputs.seenItems, 'item_count', 'item_count', 'seen_columns'),
+        node('Shape', ['padded_scores'], ['score_shape']),
+        node('Gather', ['score_shape', 'zero'], ['batch_size'], { axis: 0 }, INT_ATTRIBUTES),
+        // A seen entry whose row is outside the batch goes to row 0's pad column, which adds nothing.
+        ...clampIndexNodes(inputs.seenRows, 'batch_size', 'zero', 'seen_rows_clamped'),
+        node('Where', ['seen_rows_clamped_invalid', 'item_count', inputs.seenItems], ['seen_items_in_row']),
+        ...clampIndexNodes('seen_items_in_row', 'item_count', 'item_count', 'seen_columns'),
+        node('Mul', ['seen_rows_clamped', 'row_width'], ['row_offsets']),
+        node('Add', ['row_offsets', 'seen_columns'], ['seen_cells']),
         ...neighbourhood.nodes,
         node('Shape', [inputs.seenItems], ['seen_shape']),
         node('ConstantOfShape', ['seen_shape'], ['exclusions'], { value: tensor('minus_infinity', 'float', [1], [-Infinity]) }),
-        // reduction=add: repeated indices (padding, a book seen twice) are allowed and stay -inf.
-        node('ScatterElements', ['blended_scores', 'seen_columns', 'exclusions'], ['masked_padded'], { axis: 1, reduction: 'add' }, INT_ATTRIBUTES),
+        node('Concat', [...neighbourhood.indices, 'seen_cells'], ['cell_indices'], { axis: 0 }, INT_ATTRIBUTES),
+        node('Concat', [...neighbourhood.updates, 'exclusions'], ['cell_updates'], { axis: 0 }, INT_ATTRIBUTES),
+        node('Reshape', ['padded_scores', 'flat_shape'], ['flat_scores']),
+        // reduction=add: repeated cells (a book seen twice, pads, shared neighbours) accumulate; -inf stays -inf.
+        node('ScatterElements', ['flat_scores', 'cell_indices', 'cell_updates'], ['masked_flat'], { axis: 0, reduction: 'add' }, INT_ATTRIBUTES),
+        node('Reshape', ['masked_flat', 'score_shape'], ['masked_padded']),
         node('Slice', ['masked_padded', 'slice_starts', 'item_count_1d', 'slice_axes'], ['masked_scores']),
         node('Min', [inputs.k, 'item_count_1d'], ['k_clamped']),
         node('TopK', ['masked_scores', 'k_clamped'], [outputs.scores, outputs.items], { axis: -1, largest: 1, sorted: 1 }, INT_ATTRIBUTES),

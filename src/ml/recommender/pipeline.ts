@@ -8,7 +8,7 @@ import { buildItemContent, type NamedFeatures } from './content';
 import { RecommenderSession } from './inference';
 import type { InteractionRecord } from './input-files';
 import type { Interaction, RecommenderHyperparameters, RecommenderModel } from './model';
-import { ANONYMOUS_USER_INDEX, exportRecommenderOnnx, exportSimilarItemsOnnx, SEEN_ITEMS_PAD } from './onnx-export';
+import { ANONYMOUS_USER_INDEX, exportRecommenderOnnx, exportSimilarItemsOnnx } from './onnx-export';
 import { checkRecommenderParity, type ParityReport } from './parity';
 import { trainRecommender } from './trainer';
 
@@ -103,7 +103,7 @@ export async function recommendThroughOnnx(request: RecommendRequest): Promise<R
   );
 
   const exportStarted = performance.now();
-  const metadata = { model: 'recommendations', seen_items_pad: String(SEEN_ITEMS_PAD) };
+  const metadata = { model: 'recommendations' };
   const recommenderOnnx = exportRecommenderOnnx(model, { metadata });
   const similarItemsOnnx = model.itemCount >= 2 ? exportSimilarItemsOnnx(model, { metadata: { model: 'similar-books' } }) : undefined;
   const session = await RecommenderSession.create(recommenderOnnx);

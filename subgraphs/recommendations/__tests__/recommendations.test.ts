@@ -11,7 +11,6 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { borrowingHistories, borrowingHistoriesInChunks, recommendationIndex, recommendationQuery, type BorrowingHistory } from '../../../src/features/recommendations';
 import { createLogger } from '../../../src/logging';
 import { createProcessMetrics, type ProcessMetrics } from '../../../src/metrics';
-import { SEEN_ITEMS_PAD } from '../../../src/ml/recommender';
 import { ModelSlot, type ProductionPointer } from '../../../src/model-runtime/model-slot';
 import type { ModelSubgraphDeps } from '../../../src/model-runtime/model-subgraph';
 import { readProductionPointer } from '../../../src/registry';
@@ -175,14 +174,14 @@ describe('Member.recommendations', () => {
     const served = entities(await run(MEMBERS, { r: refs('Member', ids), first: 10 }), 'recommendations');
     const index = recommendationIndex(slot.current().artefacts.index);
     const rows = sample.map((h) => recommendationQuery(index, h));
-    const width = Math.max(0, ...rows.map((r) => r.seenItems.length));
-    const seen = new BigInt64Array(rows.length * width).fill(BigInt(SEEN_ITEMS_PAD));
-    rows.forEach((r, i) => r.seenItems.forEach((item, c) => (seen[i * width + c] = BigInt(item))));
+    const seenItems = rows.flatMap((r) => r.seenItems);
+    const seenRows = rows.flatMap((r, i) => r.seenItems.map(() => i));
     const session = await InferenceSession.create(path.join(pointer.dir, 'model.onnx'));
     try {
       const out = await session.run({
         user_index: new Tensor('int64', BigInt64Array.from(rows, (r) => BigInt(r.userIndex)), [rows.length]),
-        seen_items: new Tensor('int64', seen, [rows.length, width]),
+        seen_items: new Tensor('int64', BigInt64Array.from(seenItems, BigInt), [seenItems.length]),
+        seen_rows: new Tensor('int64', BigInt64Array.from(seenRows, BigInt), [seenRows.length]),
         k: new Tensor('int64', BigInt64Array.of(10n), [1]),
       });
       const items = Array.from(out.items!.data as BigInt64Array, (i) => String(index.bookIds[Number(i)]));

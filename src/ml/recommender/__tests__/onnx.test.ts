@@ -3,7 +3,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { bookContentFeatures, buildItemContent } from '../content';
 import { RecommenderSession, SimilarItemsSession } from '../inference';
 import type { RecommenderModel } from '../model';
-import { ANONYMOUS_USER_INDEX, exportRecommenderOnnx, exportSimilarItemsOnnx, RECOMMENDER_TENSORS, SEEN_ITEMS_PAD } from '../onnx-export';
+import { ANONYMOUS_USER_INDEX, exportRecommenderOnnx, exportSimilarItemsOnnx, flattenSeenItems, RECOMMENDER_TENSORS } from '../onnx-export';
 import { checkRecommenderParity, checkSimilarItemsParity, rankedListsAgree } from '../parity';
 import { popularityTopK, recommendTopK, similarItemsTopK } from '../scoring';
 import { plantedTasteLibrary } from '../synthetic';
@@ -33,9 +33,8 @@ beforeAll(async () => {
 describe('exported recommendations graph', () => {
   it('has the documented tensor names', async () => {
     const session = await InferenceSession.create(exportRecommenderOnnx(model));
-    expect(session.inputNames).toEqual(['user_index', 'seen_items', 'k']);
+    expect(session.inputNames).toEqual(['user_index', 'seen_items', 'seen_rows', 'k']);
     expect(session.outputNames).toEqual(['scores', 'items']);
-    expect(SEEN_ITEMS_PAD).toBe(-1);
   });
 
   it("returns the trainer's own top-k lists: same items in the same order, scores within 1e-4", async () => {
@@ -63,22 +62,52 @@ describe('exported recommendations graph', () => {
     });
   });
 
-  it('ignores padding and out-of-range seen values, and accepts an empty seen width', async () => {
+  it('ignores out-of-range seen values and rows, and accepts no seen items at all', async () => {
     const member = 3;
     const best = (await recommender.recommend([{ userIndex: member, seenItems: [] }], 1))[0]!.items[0]!;
-    const [padded] = await recommender.recommend([{ userIndex: member, seenItems: [best, SEEN_ITEMS_PAD, BOOKS + 7, -5] }], 5);
-    expect(padded!.items).not.toContain(best);
-    expect(rankedListsAgree(recommendTopK(model, member, [best], 5), padded!)).toBe(true);
+    const [withInvalid] = await recommender.recommend([{ userIndex: member, seenItems: [best, -1, BOOKS + 7, -5] }], 5);
+    expect(withInvalid!.items).not.toContain(best);
+    expect(rankedListsAgree(recommendTopK(model, member, [best], 5), withInvalid!)).toBe(true);
 
-    // A raw run with max_seen = 0.
     const session = await InferenceSession.create(exportRecommenderOnnx(model));
     const { inputs, outputs } = RECOMMENDER_TENSORS;
-    const result = await session.run({
-      [inputs.userIndex]: new Tensor('int64', BigInt64Array.of(BigInt(member)), [1]),
-      [inputs.seenItems]: new Tensor('int64', new BigInt64Array(0), [1, 0]),
-      [inputs.k]: new Tensor('int64', BigInt64Array.of(3n), [1]),
+    const int64 = (values: number[]) => new Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), [values.length]);
+    const topItems = async (seenItems: number[], seenRows: number[]) => {
+      const result = await session.run({
+        [inputs.userIndex]: int64([member]),
+        [inputs.seenItems]: int64(seenItems),
+        [inputs.seenRows]: int64(seenRows),
+        [inputs.k]: int64([3]),
+      });
+      return Array.from(result[outputs.items]!.data as BigInt64Array, Number);
+    };
+    const unseen = recommendTopK(model, member, [], 3).items;
+    expect(await topItems([], [])).toEqual(unseen);
+    // Rows outside the batch of one: neither excluded nor counted as evidence.
+    expect(await topItems([best, unseen[1]!], [1, -1])).toEqual(unseen);
+    expect(await topItems([best], [0])).toEqual(recommendTopK(model, member, [best], 3).items);
+  });
+
+  it("answers each member alike whatever else is in the batch and in whatever order the flat history comes", async () => {
+    const heavy = history.reduce((longest, h, u) => (h.length > history[longest]!.length ? u : longest), 0);
+    const light = history.findIndex((h, u) => u !== heavy && h.length > 0);
+    const queries = [light, heavy].map((userIndex) => ({ userIndex, seenItems: history[userIndex]! }));
+    const together = await recommender.recommend(queries, 10);
+    const [alone] = await recommender.recommend([queries[0]!], 10);
+    expect(together[0]).toEqual(alone);
+
+    const { seenItems, seenRows } = flattenSeenItems(queries.map((q) => q.seenItems));
+    const order = seenItems.map((_, i) => i).reverse();
+    const session = await InferenceSession.create(exportRecommenderOnnx(model));
+    const { inputs, outputs } = RECOMMENDER_TENSORS;
+    const int64 = (values: number[]) => new Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), [values.length]);
+    const reversed = await session.run({
+      [inputs.userIndex]: int64(queries.map((q) => q.userIndex)),
+      [inputs.seenItems]: int64(order.map((i) => seenItems[i]!)),
+      [inputs.seenRows]: int64(order.map((i) => seenRows[i]!)),
+      [inputs.k]: int64([10]),
     });
-    expect(Array.from(result[outputs.items]!.data as BigInt64Array, Number)).toEqual(recommendTopK(model, member, [], 3).items);
+    expect(Array.from(reversed[outputs.items]!.data as BigInt64Array, Number)).toEqual([...together[0]!.items, ...together[1]!.items]);
   });
 
   it('ranks an anonymous or unknown member by popularity', async () => {
