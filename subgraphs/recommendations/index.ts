@@ -55,6 +55,10 @@ export function buildRecommendationsSchema(): Promise<GraphQLSchema> {
 interface VersionServing {
   index: RecommendationIndex;
   serving: RecommendationsServing;
+  /** Per item, the items whose co-borrowed list cites it: where a reason's evidence can come from. */
+  coBorrowedBy: number[][];
+  /** Per author, the version's items by that author (from the catalogue, filled on first use). */
+  itemsByAuthor?: ReadonlyMap<string, readonly number[]>;
 }
 
 const servingByVersion = new WeakMap<LoadedModel, VersionServing>();
@@ -63,7 +67,10 @@ const servingByVersion = new WeakMap<LoadedModel, VersionServing>();
 function servingOf(model: LoadedModel): VersionServing {
   let found = servingByVersion.get(model);
   if (!found) {
-    found = { index: recommendationIndex(model.artefacts.index), serving: recommendationsServing(model.metadata.serving) };
+    const index = recommendationIndex(model.artefacts.index);
+    const coBorrowedBy: number[][] = index.bookIds.map(() => []);
+    index.coBorrowed.forEach((neighbours, j) => neighbours.forEach((item) => coBorrowedBy[item]?.push(j)));
+    found = { index, serving: recommendationsServing(model.metadata.serving), coBorrowedBy };
     servingByVersion.set(model, found);
   }
   return found;
@@ -140,33 +147,55 @@ function bookOf(bookId: number, books: ReadonlyMap<number, CatalogueBook>): Book
 /**
  * The evidence a member's history offers for the recommended items (`targets`): for each
  * target co-borrowed with a book of the history, and for each author of a target, the most
- * recent book of the history that links to it. One pass over the history, stopping once every
- * target and author has its evidence; only the k recommended items are looked for, not every
- * neighbour of every book read.
+ * recent book of the history that links to it. Looked up from the targets' side (who cites
+ * this item, which items share this author), so the cost is the history's length once plus a
+ * few lookups per target, not every neighbour and author of every book read.
  */
 interface HistoryEvidence {
   coBorrowedWith: Map<number, number>;
   authorOf: Map<string, number>;
 }
 
-function historyEvidence(
-  seenItems: readonly number[],
-  targets: readonly number[],
-  index: RecommendationIndex,
-  books: ReadonlyMap<number, CatalogueBook>,
-): HistoryEvidence {
-  const wanted = new Set(targets);
-  const wantedAuthors = new Set(targets.flatMap((item) => books.get(index.bookIds[item]!)?.authors ?? []));
+function itemsByAuthor(version: VersionServing, books: ReadonlyMap<number, CatalogueBook>): ReadonlyMap<string, readonly number[]> {
+  if (!version.itemsByAuthor) {
+    const byAuthor = new Map<string, number[]>();
+    version.index.bookIds.forEach((bookId, item) => {
+      for (const author of books.get(bookId)?.authors ?? []) {
+        const list = byAuthor.get(author);
+        if (list) list.push(item);
+        else byAuthor.set(author, [item]);
+      }
+    });
+    version.itemsByAuthor = byAuthor;
+  }
+  return version.itemsByAuthor;
+}
+
+function historyEvidence(seenItems: readonly number[], targets: readonly number[], version: VersionServing, books: ReadonlyMap<number, CatalogueBook>): HistoryEvidence {
+  const recency = new Map<number, number>();
+  seenItems.forEach((item, position) => {
+    if (!recency.has(item)) recency.set(item, position);
+  });
+  /** The most recent item of the history among `candidates`, if any. */
+  const mostRecent = (candidates: readonly number[]): number | undefined => {
+    let best: number | undefined;
+    for (const j of candidates) {
+      const position = recency.get(j);
+      if (position !== undefined && (best === undefined || position < best)) best = position;
+    }
+    return best === undefined ? undefined : seenItems[best];
+  };
   const coBorrowedWith = new Map<number, number>();
   const authorOf = new Map<string, number>();
-  for (const j of seenItems) {
-    if (coBorrowedWith.size < wanted.size) {
-      for (const neighbour of index.coBorrowed[j]!) if (wanted.has(neighbour) && !coBorrowedWith.has(neighbour)) coBorrowedWith.set(neighbour, j);
+  const byAuthor = itemsByAuthor(version, books);
+  for (const item of targets) {
+    const j = mostRecent(version.coBorrowedBy[item] ?? []);
+    if (j !== undefined) coBorrowedWith.set(item, j);
+    for (const author of books.get(version.index.bookIds[item]!)?.authors ?? []) {
+      if (authorOf.has(author)) continue;
+      const k = mostRecent(byAuthor.get(author) ?? []);
+      if (k !== undefined) authorOf.set(author, k);
     }
-    if (authorOf.size < wantedAuthors.size) {
-      for (const author of books.get(index.bookIds[j]!)?.authors ?? []) if (wantedAuthors.has(author) && !authorOf.has(author)) authorOf.set(author, j);
-    }
-    if (coBorrowedWith.size === wanted.size && authorOf.size === wantedAuthors.size) break;
   }
   return { coBorrowedWith, authorOf };
 }
@@ -240,7 +269,7 @@ export async function recommendForMembers(deps: ModelSubgraphDeps, catalogue: Ca
       return;
     }
     const query = queries[row]!;
-    const evidence = historyEvidence(query.seenItems, ranked.items, version.index, books);
+    const evidence = historyEvidence(query.seenItems, ranked.items, version, books);
     const list: Recommendation[] = [];
     ranked.items.forEach((item, rank) => {
       const book = bookOf(version.index.bookIds[item]!, books);

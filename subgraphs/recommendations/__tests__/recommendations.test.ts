@@ -119,6 +119,40 @@ describe('Member.recommendations', () => {
     expect(reasons.some((r) => r.startsWith('readers of “'))).toBe(true);
   });
 
+  it('explains each book by the most recent book of the history that leads to it, with the title and authors of the catalogue', async () => {
+    const index = recommendationIndex(slot.current().artefacts.index);
+    const books = await catalogue();
+    const title = (item: number) => books.get(index.bookIds[item]!)!.title;
+    // The definition, read forwards: the first (most recent) book of the history whose
+    // co-borrowed list has the item, else the first sharing one of the item's authors.
+    const expectedReason = (seen: number[], item: number, anonymous: boolean): string => {
+      const coBorrowed = seen.find((j) => index.coBorrowed[j]!.includes(item));
+      if (coBorrowed !== undefined) return REASONS.coBorrowed(title(coBorrowed));
+      for (const author of books.get(index.bookIds[item]!)!.authors) {
+        const same = seen.find((j) => books.get(index.bookIds[j]!)!.authors.includes(author));
+        if (same !== undefined) return REASONS.sameAuthor(title(same));
+      }
+      return anonymous ? REASONS.libraryPopular : REASONS.taste;
+    };
+    const sample = histories.filter((h) => h.bookIds.length > 0).filter((_, i) => i % 3 === 0).slice(0, 150);
+    const query = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Member { recommendations(first: 10) { book { id title authors } reason } } } }`;
+    const result = await run(query, { r: refs('Member', sample.map((h) => h.memberId)) });
+    expect(result.errors).toBeUndefined();
+    const lists = (result.data as { _entities: { recommendations: { book: { id: string; title: string; authors: string[] }; reason: string }[] }[] })._entities;
+    const kinds = new Set<string>();
+    sample.forEach((history, i) => {
+      const row = recommendationQuery(index, history);
+      for (const { book, reason } of lists[i]!.recommendations) {
+        const item = index.itemIndexOf.get(Number(book.id))!;
+        expect(reason).toBe(expectedReason(row.seenItems, item, row.userIndex < 0));
+        expect(book).toEqual({ id: book.id, title: books.get(Number(book.id))!.title, authors: books.get(Number(book.id))!.authors });
+        kinds.add(reason.split('“')[0]!);
+      }
+    });
+    // The sample exercises more than one kind of reason.
+    expect(kinds.size).toBeGreaterThan(1);
+  });
+
   it("gives a member without history their branch's most borrowed books, and says so", async () => {
     const serving = recommendationsServing(slot.current().metadata.serving);
     const cold = histories.find((h) => h.bookIds.length === 0);
