@@ -40,7 +40,7 @@ Commands:
 
 Options:
   --reason <text>     why, kept in the stage history (needed with --force)
-  --force             promote (or archive a production version) although checks fail; needs --reason
+  --force             promote (or archive a production version, or roll back across a feature-spec change) although checks fail; needs --reason
   --who <name>        who is acting, for the history (default: the OS user)
   --tolerance <x>     allowed relative regression of the headline metric (default ${DEFAULT_REGRESSION_TOLERANCE})
   --out <file>        where \`card\` writes (default: ./<model>-<version>-card.html)
@@ -204,7 +204,7 @@ export async function runModelsCommand(argv: string[], context: ModelsCommandCon
       }
       case 'rollback': {
         expectArgs(command, rest, ['model']);
-        const result = await rollback(modelsDir, rest[0]!, { who, reason: args.reason });
+        const result = await rollback(modelsDir, rest[0]!, { who, reason: args.reason, force: args.force ? { reason: args.reason! } : undefined });
         const withdrawn = result.withdrawn ? `; ${result.withdrawn.version} back in ${result.withdrawn.to}` : '';
         out(`rolled back ${rest[0]}: ${result.restored} is in production again${withdrawn}`);
         return EXIT_OK;

@@ -366,7 +366,12 @@ export interface RollbackResult {
  * the withdrawn version returns to the stage it was promoted from, so promote-then-rollback
  * leaves the folders and registry as they were (apart from the history).
  */
-export async function rollback(modelsDir: string, name: string, options: LifecycleOptions): Promise<RollbackResult> {
+/**
+ * Restores the version that was in production before the current one. Refused, unless forced,
+ * when the two differ in feature spec or input tensors (a major version apart): the subgraph
+ * serving the current version would refuse the restored one and keep serving what it has.
+ */
+export async function rollback(modelsDir: string, name: string, options: LifecycleOptions & ForceOption): Promise<RollbackResult> {
   return mutate(modelsDir, name, options.lock, async (registry, cleanups) => {
     const current = productionVersion(registry, name);
     const record = registry.models[name];
@@ -379,7 +384,14 @@ export async function rollback(modelsDir: string, name: string, options: Lifecyc
     if (restored.stage !== 'archived') {
       throw new RegistryError('invalid-state', `cannot roll back ${name} to ${target}: it is in ${restored.stage}, not archived`);
     }
-    const why = options.reason ?? 'rolled back';
+    if (current && restored.featureSignature !== current.featureSignature && !options.force) {
+      throw new RegistryError(
+        'invalid-state',
+        `cannot roll back ${name} ${current.version} to ${target}: its feature spec or input tensors differ, so subgraphs built for ${current.version} cannot serve it; ` +
+          'use --force --reason "..." to roll back anyway',
+      );
+    }
+    const why = options.force?.reason ?? options.reason ?? 'rolled back';
     let withdrawn: RollbackResult['withdrawn'] = null;
     if (current) {
       const lastPromotion = [...current.history].reverse().find((h) => h.to === 'production');

@@ -72,9 +72,17 @@ function servingOf(model: LoadedModel): VersionServing {
   return found;
 }
 
-/** Refuses a version this subgraph could not serve: no index, no serving constants, or a missing tensor. */
+/**
+ * Refuses a version this subgraph could not serve: no index, no serving constants, or tensors
+ * other than the ones it sends (a version from before 2.0.0 takes padded histories, not flat).
+ */
 export function validateRecommendationsVersion(model: LoadedModel): void {
   servingOf(model);
+  const main = model.sessions.model!;
+  const sent = Object.values(RECOMMENDER_TENSORS.inputs);
+  if (main.inputNames.length !== sent.length || !sent.every((name) => main.inputNames.includes(name))) {
+    throw new Error(`${model.name} ${model.version}: model.onnx has inputs [${main.inputNames.join(', ')}], this subgraph sends [${sent.join(', ')}]`);
+  }
   const similar = model.sessions[SIMILAR_GRAPH];
   if (!similar) throw new Error(`${model.name} ${model.version} has no similar.onnx`);
   const needed = Object.values(SIMILAR_ITEMS_TENSORS.inputs);

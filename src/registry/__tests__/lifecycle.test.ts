@@ -286,6 +286,21 @@ describe('rollback', () => {
     expect(error).toMatchObject({ reason: 'invalid-state', message: 'churn has no earlier production version to roll back to' });
     expect(productionEntries(modelsDir, 'churn')).toEqual(['1.0.0']);
   });
+
+  it('refuses to roll back across a feature-spec change unless forced', async () => {
+    const modelsDir = tempModelsDir();
+    await registerChurn(modelsDir, { weights: [0.3, -0.1, 1] });
+    await promoteVersion(modelsDir, 'churn', '1.0.0', { who: 'ana' });
+    await registerChurn(modelsDir, { weights: [0.3, -0.1], featureNames: ['a', 'b'] });
+    await promoteVersion(modelsDir, 'churn', '2.0.0', { who: 'ana', force: { reason: 'new features' } });
+    const error = await refusal(rollback(modelsDir, 'churn', { who: 'ben' }));
+    expect(error).toMatchObject({ reason: 'invalid-state' });
+    expect(error.message).toMatch(/^cannot roll back churn 2\.0\.0 to 1\.0\.0: its feature spec or input tensors differ/);
+    expect(productionEntries(modelsDir, 'churn')).toEqual(['2.0.0']);
+    const forced = await rollback(modelsDir, 'churn', { who: 'ben', force: { reason: 'subgraphs redeployed for 1.x' } });
+    expect(forced.restored).toBe('1.0.0');
+    expect(productionEntries(modelsDir, 'churn')).toEqual(['1.0.0']);
+  });
 });
 
 describe('archiveVersion', () => {

@@ -256,3 +256,31 @@ describe('Book.similarBooks', () => {
     expect({ runs, rows, sql }).toEqual({ runs: 1, rows: ids.length, sql: 0 });
   });
 });
+
+describe('versions', () => {
+  it('refuses a version whose graph takes padded histories (1.0.0, archived) and keeps serving the one it has', async () => {
+    let target: ProductionPointer = pointer;
+    const refusals: string[] = [];
+    const logger = { ...createLogger('test', 'silent'), error: (fields: { err?: string }) => void refusals.push(String(fields.err)) };
+    const guarded = new ModelSlot({
+      name: 'recommendations',
+      locate: async () => target,
+      logger: logger as unknown as ReturnType<typeof createLogger>,
+      metrics,
+      reloadIntervalMs: 20,
+      extraGraphs: ['similar'],
+      artefacts: ['index'],
+      validate: validateRecommendationsVersion,
+    });
+    await guarded.start();
+    try {
+      expect(guarded.current().version).toBe(pointer.version);
+      target = { version: '1.0.0', dir: path.resolve(__dirname, '../../../models/archived/recommendations/1.0.0') };
+      for (let waited = 0; refusals.length === 0 && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(refusals[0]).toContain('model.onnx has inputs [user_index, seen_items, k], this subgraph sends [user_index, seen_items, seen_rows, k]');
+      expect(guarded.current().version).toBe(pointer.version);
+    } finally {
+      await guarded.stop();
+    }
+  });
+});
