@@ -42,6 +42,7 @@ import { monthIndex, monthPeriod } from '../ml/forecasting/periods';
 import { syntheticDemand } from '../ml/forecasting/synthetic';
 import { DemandForecaster, encodeDemandModel, trainDemandModel } from '../ml/lstm';
 import type { DemandModelOptions, ForecastMethod, ForecastStrategy } from '../ml/lstm';
+import { parseFlags } from './flags';
 import { combineForecasts, FORECAST_COMBINATION, forecastMonthlyHistory, MIN_HISTORY_MONTHS } from './forecast';
 
 export const LIBRARIES_WEST_COLUMNS: HistoryColumns = {
@@ -288,20 +289,31 @@ export async function compareStrategiesOnSynthetic({
 
 const DEFAULT_DATA = '../shared/data/librarieswest/issues_monthly_2016-07_2018-12.csv';
 
+const USAGE = `usage: node dist/src/cli/evaluate-forecast.js [options]
+  Back-tests the demand model on real monthly data: trained up to --cutoff, the --horizon months after
+  it are forecast and scored against seasonal naive (summed absolute error), with the LSTM alone, its
+  mean with seasonal naive (what npm run forecast writes) and the non-neural baselines.
+  --data CSV        monthly history (default ${DEFAULT_DATA})
+  --cutoff YYYY-MM  last training month (default 2017-12)
+  --horizon N       months forecast after the cutoff (default 12)
+  --seed N          training seed (default 1)
+  --epochs N        training epochs (default: the forecast command's)
+  --strategy S      recursive (default) or direct multi-month forecasting
+  --validation      instead: rolling origins inside the training months (no month after the cutoff)
+  --synthetic       instead: recursive against direct on synthetic series`;
+
 async function main(argv: string[]): Promise<number> {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const value = argv[i + 1];
-    const hasValue = value !== undefined && !value.startsWith('--');
-    flags.set(argv[i]!.replace(/^--/, ''), hasValue ? value : '');
-    if (hasValue) i += 1;
-  }
+  const { flags } = parseFlags(
+    argv,
+    { data: 'string', cutoff: 'string', horizon: 'number', seed: 'number', epochs: 'number', strategy: 'string', validation: 'boolean', synthetic: 'boolean' },
+    USAGE,
+  );
   const training: Omit<DemandModelOptions, 'seasonLength'> = {};
-  if (flags.has('epochs')) training.epochs = Number(flags.get('epochs'));
-  const strategy = flags.get('strategy');
+  if (flags.epochs !== undefined) training.epochs = flags.epochs;
+  const strategy = flags.strategy;
   if (strategy === 'recursive' || strategy === 'direct') training.strategy = strategy;
   else if (strategy !== undefined) throw new Error(`--strategy must be recursive or direct, got "${strategy}"`);
-  if (flags.has('synthetic')) {
+  if (flags.synthetic) {
     const c = await compareStrategiesOnSynthetic({ training });
     process.stdout.write(
       `synthetic: ${c.series} series, ${c.historyPeriods} months of history, ${c.horizon} ahead; ratio to seasonal naive: ` +
@@ -310,18 +322,18 @@ async function main(argv: string[]): Promise<number> {
     );
     return 0;
   }
-  const data = flags.get('data') ?? DEFAULT_DATA;
+  const data = flags.data ?? DEFAULT_DATA;
   const options: EvaluateForecastOptions = {
-    cutoff: flags.get('cutoff') ?? '2017-12',
-    seed: Number(flags.get('seed') ?? 1),
+    cutoff: flags.cutoff ?? '2017-12',
+    seed: flags.seed ?? 1,
     training,
     log: (line) => process.stderr.write(`${line}\n`),
   };
-  if (flags.has('validation')) {
+  if (flags.validation) {
     process.stdout.write(`${formatValidation(await validateInsideWindow(data, options))}\n`);
     return 0;
   }
-  const evaluation = await evaluateForecast(data, { ...options, horizon: Number(flags.get('horizon') ?? 12) });
+  const evaluation = await evaluateForecast(data, { ...options, horizon: flags.horizon ?? 12 });
   process.stdout.write(`${formatEvaluation(evaluation)}\n`);
   return 0;
 }

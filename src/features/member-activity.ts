@@ -8,7 +8,7 @@
  * before it; a return after it counts as not yet returned), and answers in id order with
  * `undefined` for ids that are not members or had not joined by the cut-off.
  */
-import type { Store } from '../store';
+import type { LoanTable, Store } from '../store';
 import { daysBetween } from '../util/dates';
 
 export interface MemberActivity {
@@ -36,14 +36,7 @@ export interface MemberActivity {
   loanDays365d: number;
 }
 
-interface LoanRow {
-  member_id: number;
-  book_id: number;
-  checked_out_at: string;
-  due_at: string;
-  returned_at: string | null;
-  renewals: number;
-}
+type LoanRow = Omit<LoanTable, 'id' | 'branch_id'>;
 
 export async function loadMemberActivity(store: Store, memberIds: readonly number[], cutoff: string): Promise<(MemberActivity | undefined)[]> {
   if (memberIds.length === 0) return [];

@@ -8,7 +8,7 @@
  * with one query per table: by loan ids (serving), by members' open loans (serving) or by a
  * checkout window (training).
  */
-import type { Store } from '../store';
+import type { BookTable, LoanTable, Store } from '../store';
 import { dayToMs, daysBetween } from '../util/dates';
 
 export const OVERDUE_FEATURES = [
@@ -33,21 +33,9 @@ export const OVERDUE_FEATURE_NAMES: readonly string[] = OVERDUE_FEATURES.map((f)
 const LATE_PRIOR_RATE = 0.1;
 const LATE_PRIOR_WEIGHT = 2;
 
-export interface LoanRecord {
-  id: number;
-  member_id: number;
-  book_id: number;
-  checked_out_at: string;
-  due_at: string;
-  returned_at: string | null;
-  renewals: number;
-}
+export type LoanRecord = Omit<LoanTable, 'branch_id'>;
 
-export interface BookRecord {
-  id: number;
-  collection: string;
-  ratings_count: number;
-}
+export type BookRecord = Pick<BookTable, 'id' | 'collection' | 'ratings_count'>;
 
 export interface OverdueFeatureBatch {
   loanIds: number[];

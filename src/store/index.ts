@@ -9,7 +9,7 @@ import { Kysely, PostgresDialect, SqliteDialect, type LogEvent } from 'kysely';
 import { Pool } from 'pg';
 import type { Database } from './schema';
 
-export type { Database, TableName } from './schema';
+export type { BookTable, Database, LoanTable, TableName } from './schema';
 export { createIndexes, createSchema, dropAll } from './schema';
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -49,18 +49,8 @@ export const TRANSITION_DAYS = 90;
 /** Members who joined less than this many days ago are New in the rule baseline. */
 const RULE_NEW_MEMBER_DAYS = 180;
 
-export interface ServedSegment {
-  id: number;
-  name: string;
-  description: string;
-  /** Members in the segment on the training date, and their share of all members. */
-  size: number;
-  share: number;
-  /** Centroid in original units, by feature name. */
-  centroid: Record<string, number>;
-  /** Arithmetic mean of the segment's members in original units, by feature name; null when empty. */
-  memberMeans: Record<string, number> | null;
-}
+/** A segment as the subgraph serves it: its profile on the training date (size and share of all members). */
+export type ServedSegment = SegmentProfile;
 
 /** What the segmentation subgraph reads from metadata.serving; it travels with the version. */
 export interface SegmentationServing {

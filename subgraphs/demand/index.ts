@@ -225,17 +225,20 @@ export function createDemandService(deps: ModelSubgraphDeps): DemandService {
   return { bookForecasts, collectionForecasts, dimensions, warm };
 }
 
+/** Period k of a forecast: expected loans and the band around them. */
+function pointAt(f: SeriesForecast, k: number) {
+  return { expectedLoans: f.values[k]!, low: f.low?.[k] ?? null, high: f.high?.[k] ?? null };
+}
+
+/** How a forecast was made: method, the band's coverage (null without a band) and the model version. */
+function provenance(f: SeriesForecast, coverage: number | null, model: ModelRef) {
+  return { method: methodOf(f.method), coverage: f.low ? coverage : null, model };
+}
+
 function bookForecast(f: SeriesForecast, horizon: number, weekly: WeeklyCalendar, coverage: number | null, model: ModelRef): DemandForecast {
   return {
-    points: Array.from({ length: horizon }, (_, k) => ({
-      weekStart: weekAt(weekly, weekly.weeks + k),
-      expectedLoans: f.values[k]!,
-      low: f.low?.[k] ?? null,
-      high: f.high?.[k] ?? null,
-    })),
-    method: methodOf(f.method),
-    coverage: f.low ? coverage : null,
-    model,
+    points: Array.from({ length: horizon }, (_, k) => ({ weekStart: weekAt(weekly, weekly.weeks + k), ...pointAt(f, k) })),
+    ...provenance(f, coverage, model),
   };
 }
 
@@ -243,15 +246,8 @@ function collectionForecast(key: CollectionKey, f: SeriesForecast, horizon: numb
   return {
     genre: key.genre,
     branch: key.branchId === null ? null : Object.assign(new Branch(), { id: String(key.branchId) }),
-    points: Array.from({ length: horizon }, (_, k) => ({
-      month: monthAt(monthly, monthly.months + k),
-      expectedLoans: f.values[k]!,
-      low: f.low?.[k] ?? null,
-      high: f.high?.[k] ?? null,
-    })),
-    method: methodOf(f.method),
-    coverage: f.low ? coverage : null,
-    model,
+    points: Array.from({ length: horizon }, (_, k) => ({ month: monthAt(monthly, monthly.months + k), ...pointAt(f, k) })),
+    ...provenance(f, coverage, model),
   };
 }
 

@@ -19,7 +19,7 @@ import {
 import type { ModelRef } from '../../src/graphql/prediction-types';
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
-import { RECOMMENDER_TENSORS, recommenderFeeds, SIMILAR_ITEMS_TENSORS, type RankedItems } from '../../src/ml/recommender';
+import { rankedLists, RECOMMENDER_TENSORS, recommenderFeeds, SIMILAR_ITEMS_TENSORS, type RankedItems } from '../../src/ml/recommender';
 import type { LoadedModel } from '../../src/model-runtime/model-slot';
 import { entityLoader, startModelSubgraph, type ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
 import type { Store } from '../../src/store';
@@ -119,23 +119,9 @@ export function createCatalogue(store: Store): Catalogue {
   };
 }
 
-/** Ranked lists from a top-k run, dropping the -inf tail the graph fills with excluded items. */
-function rankedLists(outputs: InferenceSession.ReturnType, rows: number): RankedItems[] {
-  const scores = outputs[RECOMMENDER_TENSORS.outputs.scores]!;
-  const items = outputs[RECOMMENDER_TENSORS.outputs.items]!;
-  const width = scores.dims[1] ?? 0;
-  const scoreData = scores.data as Float32Array;
-  const itemData = items.data as BigInt64Array;
-  return Array.from({ length: rows }, (_, row) => {
-    const list: RankedItems = { items: [], scores: [] };
-    for (let rank = 0; rank < width; rank++) {
-      const score = scoreData[row * width + rank]!;
-      if (!Number.isFinite(score)) break;
-      list.items.push(Number(itemData[row * width + rank]!));
-      list.scores.push(score);
-    }
-    return list;
-  });
+/** Ranked lists of a top-k run of either graph (both name their outputs scores and items). */
+function listsOf(outputs: InferenceSession.ReturnType, rows: number): RankedItems[] {
+  return rankedLists(outputs[RECOMMENDER_TENSORS.outputs.scores]!, outputs[RECOMMENDER_TENSORS.outputs.items]!, rows);
 }
 
 const modelRef = (model: LoadedModel): ModelRef => ({ name: model.name, version: model.version });
@@ -235,7 +221,7 @@ export async function recommendForMembers(deps: ModelSubgraphDeps, catalogue: Ca
   const found = [...byId.values()];
   // Nobody to recommend for: answer null without touching the model, so unknown ids never cost a run.
   if (found.length === 0) return keys.map(() => null);
-  const [books] = await Promise.all([catalogue()]);
+  const books = await catalogue();
   let queries: RecommendationQueryRow[] = [];
   const { result: lists, model } = await deps.slots[MODEL]!.run(
     found.length,
@@ -244,7 +230,7 @@ export async function recommendForMembers(deps: ModelSubgraphDeps, catalogue: Ca
       queries = found.map((h) => recommendationQuery(index, h));
       return recommenderFeeds(queries, k);
     },
-    (outputs) => rankedLists(outputs, found.length),
+    (outputs) => listsOf(outputs, found.length),
   );
   const version = servingOf(model);
   const ref = modelRef(model);
@@ -297,7 +283,7 @@ export async function similarForBooks(deps: ModelSubgraphDeps, catalogue: Catalo
         [inputs.k]: new Tensor('int64', BigInt64Array.of(BigInt(k)), [1]),
       };
     },
-    (outputs) => rankedLists(outputs, found.length),
+    (outputs) => listsOf(outputs, found.length),
     SIMILAR_GRAPH,
   );
   const { index } = servingOf(model);

@@ -101,14 +101,8 @@ export function kmeansPlusPlus(data: Matrix, k: number, rng: Random): Float64Arr
   return centroids;
 }
 
-interface LloydRun {
-  k: number;
-  centroids: Float64Array;
-  labels: Int32Array;
-  inertia: number;
-  iterations: number;
-  converged: boolean;
-}
+/** One restart's result: the fit without the report of every restart. */
+type LloydRun = Omit<KMeansFit, 'restartInertias'>;
 
 function lloyd(data: Matrix, init: Float64Array, k: number, maxIter: number): LloydRun {
   const { rows: n, cols: d } = data;

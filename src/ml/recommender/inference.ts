@@ -27,7 +27,8 @@ function checkK(k: number): void {
   if (!Number.isInteger(k) || k <= 0) throw new RangeError(`k must be a positive integer, got ${k}`);
 }
 
-function rankedLists(scores: Tensor, items: Tensor, rows: number): RankedItems[] {
+/** One ranked list per row of a top-k run's outputs, dropping the -inf tail (excluded items used to fill k). */
+export function rankedLists(scores: Tensor, items: Tensor, rows: number): RankedItems[] {
   const width = scores.dims[1] ?? 0;
   const scoreData = scores.data as Float32Array;
   const itemData = items.data as BigInt64Array;
