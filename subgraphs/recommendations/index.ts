@@ -19,6 +19,7 @@ import {
 import type { ModelRef } from '../../src/graphql/prediction-types';
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
+import { int64Tensor } from '../../src/ml/onnx/tensors';
 import { rankedLists, RECOMMENDER_TENSORS, recommenderFeeds, SIMILAR_ITEMS_TENSORS, type RankedItems } from '../../src/ml/recommender';
 import type { LoadedModel } from '../../src/model-runtime/model-slot';
 import { entityLoader, startModelSubgraph, type ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
@@ -279,7 +280,7 @@ export async function similarForBooks(deps: ModelSubgraphDeps, catalogue: Catalo
       const { index } = servingOf(m);
       items = found.map((id) => index.itemIndexOf.get(id));
       return {
-        [inputs.itemIndex]: new Tensor('int64', BigInt64Array.from(items, (i) => BigInt(i ?? 0)), [found.length]),
+        [inputs.itemIndex]: int64Tensor(items.map((i) => i ?? 0)),
         [inputs.k]: new Tensor('int64', BigInt64Array.of(BigInt(k)), [1]),
       };
     },

@@ -7,6 +7,7 @@
  * (seen items used to fill k) already dropped, so a list can be shorter than k.
  */
 import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { int64Tensor } from '../onnx/tensors';
 import { flattenSeenItems, RECOMMENDER_TENSORS, SIMILAR_ITEMS_TENSORS } from './onnx-export';
 import type { RankedItems } from './scoring';
 
@@ -57,11 +58,10 @@ export interface RecommendationQuery {
 export function recommenderFeeds(queries: readonly RecommendationQuery[], k: number): Record<string, Tensor> {
   const { inputs } = RECOMMENDER_TENSORS;
   const { seenItems, seenRows } = flattenSeenItems(queries.map((q) => q.seenItems));
-  const int64 = (values: readonly number[]): Tensor => new Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), [values.length]);
   return {
-    [inputs.userIndex]: int64(queries.map((q) => q.userIndex)),
-    [inputs.seenItems]: int64(seenItems),
-    [inputs.seenRows]: int64(seenRows),
+    [inputs.userIndex]: int64Tensor(queries.map((q) => q.userIndex)),
+    [inputs.seenItems]: int64Tensor(seenItems),
+    [inputs.seenRows]: int64Tensor(seenRows),
     [inputs.k]: new Tensor('int64', BigInt64Array.of(BigInt(k)), [1]),
   };
 }
@@ -110,7 +110,7 @@ export class SimilarItemsSession {
     for (let from = 0; from < itemIndices.length; from += batchSize) {
       const batch = itemIndices.slice(from, from + batchSize);
       const result = await this.session.run({
-        [inputs.itemIndex]: new Tensor('int64', BigInt64Array.from(batch, (i) => BigInt(i)), [batch.length]),
+        [inputs.itemIndex]: int64Tensor(batch),
         [inputs.k]: new Tensor('int64', BigInt64Array.of(BigInt(k)), [1]),
       });
       lists.push(...rankedLists(result[outputs.scores]!, result[outputs.items]!, batch.length));
