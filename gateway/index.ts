@@ -118,6 +118,9 @@ export async function startGateway(config: Config, port: number = config.ports.g
 
   const app = express();
   app.disable('x-powered-by');
+  // express hashes every response body for an ETag; no GraphQL client revalidates a POST, and a
+  // 100-member page is ~140 KB of SHA-1 per request. (GraphiQL's static files keep their own.)
+  app.set('etag', false);
   const httpServer = http.createServer(app);
   const server = new ApolloServer<GatewayContext>({
     gateway,
