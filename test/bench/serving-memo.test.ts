@@ -11,7 +11,7 @@ import { closeModelDeps, createServingMemos, openModelDeps, type ModelSubgraphDe
 import { predictChurn } from '../../subgraphs/churn';
 import { predictOverdue, type OverdueKey } from '../../subgraphs/overdue';
 import { createCatalogue, recommendForMembers, validateRecommendationsVersion } from '../../subgraphs/recommendations';
-import { predictSegments, validateSegmentationVersion } from '../../subgraphs/segmentation';
+import { createSegmentOverview, predictSegments, validateSegmentationVersion } from '../../subgraphs/segmentation';
 import { smallLibrary } from '../fixtures/small-library';
 
 let withMemo: ModelSubgraphDeps;
@@ -95,6 +95,12 @@ describe('segmentation with the member-activity memo', () => {
     expect(expected.filter((s) => s !== null).length).toBeGreaterThan(60);
     expect(await predictSegments(withMemo, keys)).toEqual(expected);
     expect(await predictSegments(withMemo, keys)).toEqual(expected);
+  });
+
+  it('gives the same overview of every segment from the memo as from the store', async () => {
+    const expected = await createSegmentOverview(plain).summaries();
+    expect(expected.reduce((n, s) => n + s.size, 0)).toBe(memberCount);
+    expect(await createSegmentOverview(withMemo).summaries()).toEqual(expected);
   });
 });
 
