@@ -2,6 +2,12 @@
  * CPU and resident memory of the graph's processes, read from /proc (Linux): CPU as the share
  * of one core used between two samples, RSS as the kernel reports it. A graph the benchmark did
  * not start is found by the ports it listens on.
+ *
+ * Memory of the whole graph comes two ways. Summing each process's RSS counts every shared page
+ * once per process: the Node binary and onnxruntime's library (~74 MB of each process's RSS)
+ * are in memory once but counted seven times. The graph's resident memory counts them once:
+ * every process's anonymous pages (RssAnon, its own heap and buffers), plus its proportional
+ * share of file-backed and shared-memory pages (Pss_File + Pss_Shmem). Both are reported.
  */
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
@@ -12,6 +18,8 @@ export interface ProcessSample {
   /** User + system CPU seconds so far. */
   cpuSeconds: number;
   rssBytes: number;
+  /** Anonymous resident pages (RssAnon): the process's own heap, stacks and buffers. */
+  anonBytes: number;
 }
 
 export function sampleProcess(pid: number): ProcessSample | undefined {
@@ -21,11 +29,54 @@ export function sampleProcess(pid: number): ProcessSample | undefined {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const rssKb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? 0);
-    return { cpuSeconds, rssBytes: rssKb * 1024 };
+    const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)\\s+kB`).exec(status)?.[1] ?? 0);
+    return { cpuSeconds, rssBytes: kb('VmRSS') * 1024, anonBytes: kb('RssAnon') * 1024 };
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A process's share of the file-backed and shared-memory pages it maps (Pss_File + Pss_Shmem of
+ * /proc/<pid>/smaps_rollup): a page mapped by seven processes counts a seventh here. Reading it
+ * walks the page tables (~5 ms for a 200 MB process), so it is read at rest, not under load;
+ * these pages (code and libraries) barely move under load.
+ */
+export function sharedPssBytes(pid: number): number | undefined {
+  try {
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(rollup)?.[1] ?? 0);
+    return (kb('Pss_File') + kb('Pss_Shmem')) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface GraphMemory {
+  /** Resident memory with shared pages counted once: Σ anonymous + Σ shared share (MB). */
+  residentMb: number;
+  /** Σ RssAnon of the graph's processes (MB). */
+  privateMb: number;
+  /** Σ Pss_File + Pss_Shmem, as read at rest (MB). */
+  sharedMb: number;
+  /** Σ RSS, each shared page counted once per process that maps it (MB). */
+  rssSumMb: number;
+}
+
+/** The graph's memory now; `sharedMb` from `sharedPssBytes` at rest, or read now when omitted. */
+export function graphMemory(pids: Iterable<number>, sharedMb?: number): GraphMemory {
+  let anon = 0;
+  let rss = 0;
+  let shared = 0;
+  for (const pid of pids) {
+    const sample = sampleProcess(pid);
+    anon += sample?.anonBytes ?? 0;
+    rss += sample?.rssBytes ?? 0;
+    if (sharedMb === undefined) shared += sharedPssBytes(pid) ?? 0;
+  }
+  const mb = (bytes: number): number => bytes / 2 ** 20;
+  const sharedTotal = sharedMb ?? mb(shared);
+  return { residentMb: mb(anon) + sharedTotal, privateMb: mb(anon), sharedMb: sharedTotal, rssSumMb: mb(rss) };
 }
 
 /** Busy and total CPU seconds of the whole machine, from the first line of /proc/stat. */
@@ -53,11 +104,17 @@ export interface ProcessUsage {
 export class UsageWindow {
   private readonly start = new Map<string, ProcessSample>();
   private readonly peak = new Map<string, number>();
+  /** Peaks of the graph's sums (the names in `graph`), each from one round of samples. */
+  private peakGraph = { anonBytes: 0, rssBytes: 0 };
   private readonly startedAt = process.hrtime.bigint();
   private readonly machineAtStart = machineCpu();
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly pids: ReadonlyMap<string, number>, intervalMs = 250) {
+  constructor(
+    private readonly pids: ReadonlyMap<string, number>,
+    private readonly graph: ReadonlySet<string> = new Set(pids.keys()),
+    intervalMs = 250,
+  ) {
     for (const [name, pid] of pids) {
       const sample = sampleProcess(pid);
       if (sample) {
@@ -70,10 +127,23 @@ export class UsageWindow {
   }
 
   private samplePeaks(): void {
+    let anonBytes = 0;
+    let rssBytes = 0;
     for (const [name, pid] of this.pids) {
       const sample = sampleProcess(pid);
       if (sample && sample.rssBytes > (this.peak.get(name) ?? 0)) this.peak.set(name, sample.rssBytes);
+      if (sample && this.graph.has(name)) {
+        anonBytes += sample.anonBytes;
+        rssBytes += sample.rssBytes;
+      }
     }
+    this.peakGraph = { anonBytes: Math.max(anonBytes, this.peakGraph.anonBytes), rssBytes: Math.max(rssBytes, this.peakGraph.rssBytes) };
+  }
+
+  /** The graph's memory at its peak in the window (call after finish); `sharedMb` as read at rest. */
+  graphPeak(sharedMb: number): GraphMemory {
+    const privateMb = this.peakGraph.anonBytes / 2 ** 20;
+    return { residentMb: privateMb + sharedMb, privateMb, sharedMb, rssSumMb: this.peakGraph.rssBytes / 2 ** 20 };
   }
 
   /**

@@ -20,7 +20,7 @@ import { openStore, sqlitePath } from '../store';
 import { openFloor, type Floor, type FloorResult } from '../../bench/floor';
 import { closedLoop, fixedRate, type LoadResult, type LoadTarget } from '../../bench/load';
 import { difference, quiesce, scrapeAll, type ProcessCounters } from '../../bench/metrics';
-import { loadAverage, pidsListeningOn, sampleProcess, UsageWindow, type ProcessUsage } from '../../bench/processes';
+import { graphMemory, loadAverage, pidsListeningOn, sampleProcess, UsageWindow, type GraphMemory, type ProcessUsage } from '../../bench/processes';
 import { buildScenarios, choosePartnerOperation, entitySequence, PAGE_SIZE, SCENARIO_IDS, type PersistedOperationRef, type Scenario, type ScenarioId } from '../../bench/scenarios';
 import { parseFlags } from './flags';
 
@@ -59,6 +59,8 @@ interface GraphHandle {
   urls: Map<string, string>;
   pids: Map<string, number>;
   launched: LaunchedGraph | undefined;
+  /** The graph's share of file-backed pages (MB), read at rest: see bench/processes.ts. */
+  sharedMb?: number;
 }
 
 interface RunRecord {
@@ -82,6 +84,8 @@ interface RunRecord {
    * busy machine.
    */
   cpuMsPerRequest: Record<string, number>;
+  /** The graph's memory at its peak in the window, shared pages counted once and summed per process. */
+  graphMemory: GraphMemory;
 }
 
 async function isReady(gatewayUrl: string): Promise<boolean> {
@@ -196,7 +200,7 @@ function perRequest(deltas: Map<string, ProcessCounters>, gatewayRequests: numbe
 
 async function measured(graph: GraphHandle, scenario: Scenario, mode: RunRecord['mode'], level: number, run: () => Promise<LoadResult>): Promise<RunRecord> {
   const before = await scrapeAll(graph.urls);
-  const usage = new UsageWindow(new Map([...graph.pids, ['bench (load generator)', process.pid]]));
+  const usage = new UsageWindow(new Map([...graph.pids, ['bench (load generator)', process.pid]]), new Set(graph.pids.keys()));
   const load = await run();
   // Requests the load generator gave up on are still being answered: let them land in this window.
   await new Promise((resolve) => setTimeout(resolve, 300));
@@ -211,10 +215,15 @@ async function measured(graph: GraphHandle, scenario: Scenario, mode: RunRecord[
     cpuMsPerRequest[p.name] = load.requests ? (p.cpuPercent * 10 * windowSeconds) / load.requests : NaN;
   }
   cpuMsPerRequest.graph = Object.values(cpuMsPerRequest).reduce((a, b) => a + b, 0);
-  return { scenario: scenario.id, mode, level, load, processes, cpuMsPerRequest, ...perRequest(deltas, gatewayRequests) };
+  const memory = usage.graphPeak(graph.sharedMb ?? 0);
+  return { scenario: scenario.id, mode, level, load, processes, cpuMsPerRequest, graphMemory: memory, ...perRequest(deltas, gatewayRequests) };
 }
 
 const fmt = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+
+function describeMemory(m: GraphMemory): string {
+  return `resident ${fmt(m.residentMb, 0)} MB, shared pages counted once (private ${fmt(m.privateMb, 0)} + shared ${fmt(m.sharedMb, 0)}); Σ RSS ${fmt(m.rssSumMb, 0)} MB`;
+}
 
 function printRun(scenario: Scenario, record: RunRecord): void {
   const { load } = record;
@@ -225,6 +234,7 @@ function printRun(scenario: Scenario, record: RunRecord): void {
     `  ${level.padEnd(7)} ${fmt(load.requestsPerSecond).padStart(7)} ${fmt(load.latency.p50, 2).padStart(8)} ${fmt(load.latency.p95, 2).padStart(8)} ${fmt(load.latency.p99, 2).padStart(8)} ${fmt(load.latency.max, 1).padStart(8)} ${String(load.errors).padStart(6)}   runs/req: ${runs || '-'}; rows/run: ${rows || '-'}\n`,
   );
   process.stdout.write(`          cpu% / rss MB: ${record.processes.map((p) => `${p.name} ${fmt(p.cpuPercent, 0)}/${fmt(p.rssMb, 0)}`).join(', ')}\n`);
+  process.stdout.write(`          graph memory at its peak: ${describeMemory(record.graphMemory)}\n`);
   process.stdout.write(`          cpu ms per request: ${Object.entries(record.cpuMsPerRequest).map(([name, ms]) => `${name} ${fmt(ms, 2)}`).join(', ')}\n`);
   if (load.errors) process.stdout.write(`          errors, e.g.: ${load.errorSamples.join(' | ')}\n`);
 }
@@ -302,12 +312,14 @@ async function main(): Promise<void> {
     const settleStarted = Date.now();
     const memoEntries = await quiesce(graph.urls, { pollMs: 1000 });
     const idleRssMb = restingRss();
-    const idle = Object.values(idleRssMb).reduce((a, b) => a + b, 0);
+    const idleMemory = graphMemory(graph.pids.values());
+    graph.sharedMb = idleMemory.sharedMb;
     process.stdout.write(
       `feature memos filled: ${memoEntries} entries (waited ${((Date.now() - settleStarted) / 1000).toFixed(1)} s for the graph to be at rest)\n` +
-        `whole graph RSS at rest: ${fmt(idle, 0)} MB (${Object.entries(idleRssMb).map(([n, mb]) => `${n} ${fmt(mb, 0)}`).join(', ')})\n`,
+        `whole graph at rest: ${describeMemory(idleMemory)}\n` +
+        `  RSS by process: ${Object.entries(idleRssMb).map(([n, mb]) => `${n} ${fmt(mb, 0)}`).join(', ')} MB\n`,
     );
-    Object.assign(results, { memoEntries, idleRssMb });
+    Object.assign(results, { memoEntries, idleRssMb, idleMemory });
 
     if (flags.soak !== undefined) {
       results.soak = await soak(graph, scenarios.filter((s) => s.id !== 'page'), { url: graph.gatewayUrl, tokenFor }, rate, flags.soak, warmup);
@@ -395,7 +407,8 @@ async function soak(graph: GraphHandle, scenarios: Scenario[], base: Omit<LoadTa
   process.stdout.write(`\nmemory run: ${seconds} s at ${rate} requests/s, scenarios ${scenarios.map((s) => s.number).join(', ')} in turn (after ${Math.max(warmup, 30)} s of warm-up at the same rate)\n`);
   await fixedRate({ ...mix, next: (i) => mix.next(i + 10_000_000) }, { rate, seconds: Math.max(warmup, 30) });
   const rss = () => Object.fromEntries([...graph.pids].map(([name, pid]) => [name, (sampleProcess(pid)?.rssBytes ?? 0) / 2 ** 20]));
-  const timeline: { second: number; rssMb: Record<string, number> }[] = [{ second: 0, rssMb: rss() }];
+  const memory = () => graphMemory(graph.pids.values(), graph.sharedMb);
+  const timeline: { second: number; rssMb: Record<string, number>; graph: GraphMemory }[] = [{ second: 0, rssMb: rss(), graph: memory() }];
   let nextSample = 10;
   const record = await measured(graph, scenarios[0]!, 'rate', rate, () =>
     fixedRate(mix, {
@@ -403,13 +416,13 @@ async function soak(graph: GraphHandle, scenarios: Scenario[], base: Omit<LoadTa
       seconds,
       onTick: (elapsed) => {
         if (elapsed >= nextSample) {
-          timeline.push({ second: Math.round(elapsed), rssMb: rss() });
+          timeline.push({ second: Math.round(elapsed), rssMb: rss(), graph: memory() });
           nextSample += 10;
         }
       },
     }),
   );
-  timeline.push({ second: seconds, rssMb: rss() });
+  timeline.push({ second: seconds, rssMb: rss(), graph: memory() });
   const first = timeline[0]!.rssMb;
   const last = timeline[timeline.length - 1]!.rssMb;
   const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
@@ -417,8 +430,14 @@ async function soak(graph: GraphHandle, scenarios: Scenario[], base: Omit<LoadTa
   process.stdout.write(`  answered ${record.load.requests}, failed ${record.load.errors}; p50 ${fmt(record.load.latency.p50, 2)} ms, p99 ${fmt(record.load.latency.p99, 2)} ms, max ${fmt(record.load.latency.max, 1)} ms\n`);
   if (record.load.errors) process.stdout.write(`  errors, e.g.: ${record.load.errorSamples.join(' | ')}\n`);
   process.stdout.write(`  RSS MB at start → end (growth): ${Object.keys(first).map((n) => `${n} ${fmt(first[n]!, 0)} → ${fmt(last[n]!, 0)} (${fmt(growth[n]!, 1)}%)`).join(', ')}\n`);
-  process.stdout.write(`  whole graph: ${fmt(sum(first), 0)} MB → ${fmt(sum(last), 0)} MB (${fmt(((sum(last) - sum(first)) / sum(first)) * 100, 2)}%), peak ${fmt(Math.max(...timeline.map((t) => sum(t.rssMb))), 0)} MB\n`);
-  return { record, timeline, growthPercent: growth, wholeGraphGrowthPercent: ((sum(last) - sum(first)) / sum(first)) * 100 };
+  process.stdout.write(`  whole graph, Σ RSS: ${fmt(sum(first), 0)} MB → ${fmt(sum(last), 0)} MB (${fmt(((sum(last) - sum(first)) / sum(first)) * 100, 2)}%), peak ${fmt(Math.max(...timeline.map((t) => sum(t.rssMb))), 0)} MB\n`);
+  const residentFirst = timeline[0]!.graph.residentMb;
+  const residentLast = timeline[timeline.length - 1]!.graph.residentMb;
+  const residentGrowth = ((residentLast - residentFirst) / residentFirst) * 100;
+  process.stdout.write(
+    `  whole graph, resident with shared pages counted once: ${fmt(residentFirst, 0)} MB → ${fmt(residentLast, 0)} MB (${fmt(residentGrowth, 2)}%), peak ${fmt(Math.max(...timeline.map((t) => t.graph.residentMb)), 0)} MB\n`,
+  );
+  return { record, timeline, growthPercent: growth, wholeGraphGrowthPercent: ((sum(last) - sum(first)) / sum(first)) * 100, residentGrowthPercent: residentGrowth };
 }
 
 main().catch((error: Error) => {
