@@ -97,8 +97,12 @@ async function isReady(gatewayUrl: string): Promise<boolean> {
   }
 }
 
-function generateLibrary(config: Config, file: string): Promise<void> {
-  return new Promise((resolve, reject) => {
+/** A fresh clone has no library yet: generate the default one, as `npm start` does, before anything reads it. */
+async function ensureLibrary(config: Config): Promise<void> {
+  const file = sqlitePath(config.databaseUrl);
+  if (!file || existsSync(file)) return;
+  process.stderr.write(`No library at ${file} yet: generating the default simulated library first.\n`);
+  await new Promise<void>((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(config.projectRoot, 'dist', 'src', 'cli', 'generate.js'), '--db', file], { stdio: 'inherit' });
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`generating the library failed (exit code ${code})`))));
   });
@@ -114,11 +118,6 @@ async function openGraph(config: Config, subgraphs: SubgraphName[], forceLaunch:
     }
     process.stderr.write(`Using the graph already answering at ${existing}.\n`);
     return { gatewayUrl: existing, mode: 'as running', urls, pids: pidsListeningOn(ports), launched: undefined };
-  }
-  const file = sqlitePath(config.databaseUrl);
-  if (file && !existsSync(file)) {
-    process.stderr.write(`No library at ${file} yet: generating the default simulated library first.\n`);
-    await generateLibrary(config, file);
   }
   process.stderr.write(`Starting the graph (${subgraphs.join(', ')}) in ${mode} mode on free loopback ports...\n`);
   const env: NodeJS.ProcessEnv = { HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
@@ -280,6 +279,7 @@ async function main(): Promise<void> {
   // A model subgraph without a production version answers MODEL_UNAVAILABLE: its fields wait too.
   const unservable = subgraphs.filter((s) => (MODEL_NAMES as readonly string[]).includes(s) && !readProductionPointer(config.modelsDir, s));
   const serving = subgraphs.filter((s) => !unservable.includes(s));
+  await ensureLibrary(config);
   const size = await librarySize(config);
   const partner = choosePartnerOperation(partnerOperations(config));
   const scenarios = buildScenarios(serving, size, partner);
