@@ -136,10 +136,11 @@ export function createSegmentOverview(deps: ModelSubgraphDeps): SegmentOverview 
     features ??= (async () => {
       const ids = (await deps.store.db.selectFrom('members').select('id').orderBy('id').execute()).map((r) => r.id);
       deps.metrics.featureQueries.inc({ model: MODEL });
-      // With the member memo (filled at start, in slices) every member's activity is already in
-      // memory: reading it all again from the store cost seconds and ~100 MB of transient heap.
-      if (deps.memos && deps.memosWarmed) {
-        await deps.memosWarmed;
+      // The member memo is filled at start with every member's activity: reading it all again
+      // from the store cost seconds and ~100 MB of transient heap. `warm` fills what is not there
+      // yet a slice at a time (nothing, once the start-up fill is done), so the event loop stays free.
+      if (deps.memos) {
+        await deps.memos.memberActivity.warm(ids);
         return segmentationFeatureBatch(await deps.memos.memberActivity.load(ids));
       }
       return segmentationFeaturesInChunks(deps.store, ids, deps.asOf);
