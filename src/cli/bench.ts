@@ -26,7 +26,9 @@ import { parseFlags } from './flags';
 
 const USAGE = `usage: npm run bench -- [options]
   Load-tests the graph on 127.0.0.1 and prints p50/p95/p99 latency, requests/s, errors, CPU and RSS of
-  every process, inference runs per request per model, and the in-process floor of scenarios 1 and 2.
+  every process, the whole graph's memory (resident with shared pages counted once, and summed RSS),
+  inference runs per request per model, and the in-process floor of scenarios 1 and 2. A missing
+  library is generated first, as npm start does.
   Scenarios: 1 member (one member's predictions), 2 page (${PAGE_SIZE} members), 3 book (similar books,
   demand), 4 partner (a persisted query by id). Fields of subgraphs not yet in schema/supergraph.graphql
   are left out and listed.
@@ -39,7 +41,8 @@ const USAGE = `usage: npm run bench -- [options]
   --rate-seconds S     length of the fixed-rate run (default 20)
   --floor-seconds S    time spent measuring each floor (default 3; 0 skips the floor)
   --soak S             instead of the scenarios: S seconds at --rate of scenarios 1, 3 and 4 in turn,
-                       reporting RSS growth of every process and failed requests (issue 6: 300)
+                       reporting the memory growth of every process and of the whole graph, and failed
+                       requests (issue 6: 300)
   --mode M             production (default) or development: how a graph the benchmark starts runs.
                        production is what serves (NODE_ENV=production, secrets generated for the run);
                        graphql-js skips its development-only checks there
