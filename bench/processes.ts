@@ -22,6 +22,13 @@ export interface ProcessSample {
   anonBytes: number;
 }
 
+const VM_RSS = /^VmRSS:\s+(\d+)\s+kB/m;
+const RSS_ANON = /^RssAnon:\s+(\d+)\s+kB/m;
+const PSS_FILE = /^Pss_File:\s+(\d+)\s+kB/m;
+const PSS_SHMEM = /^Pss_Shmem:\s+(\d+)\s+kB/m;
+const kbOf = (pattern: RegExp, text: string): number => Number(pattern.exec(text)?.[1] ?? 0);
+const MB = 2 ** 20;
+
 export function sampleProcess(pid: number): ProcessSample | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -29,8 +36,7 @@ export function sampleProcess(pid: number): ProcessSample | undefined {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)\\s+kB`).exec(status)?.[1] ?? 0);
-    return { cpuSeconds, rssBytes: kb('VmRSS') * 1024, anonBytes: kb('RssAnon') * 1024 };
+    return { cpuSeconds, rssBytes: kbOf(VM_RSS, status) * 1024, anonBytes: kbOf(RSS_ANON, status) * 1024 };
   } catch {
     return undefined;
   }
@@ -45,8 +51,7 @@ export function sampleProcess(pid: number): ProcessSample | undefined {
 export function sharedPssBytes(pid: number): number | undefined {
   try {
     const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-    const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(rollup)?.[1] ?? 0);
-    return (kb('Pss_File') + kb('Pss_Shmem')) * 1024;
+    return (kbOf(PSS_FILE, rollup) + kbOf(PSS_SHMEM, rollup)) * 1024;
   } catch {
     return undefined;
   }
@@ -63,6 +68,10 @@ export interface GraphMemory {
   rssSumMb: number;
 }
 
+function memoryOf(anonBytes: number, rssBytes: number, sharedMb: number): GraphMemory {
+  return { residentMb: anonBytes / MB + sharedMb, privateMb: anonBytes / MB, sharedMb, rssSumMb: rssBytes / MB };
+}
+
 /** The graph's memory now; `sharedMb` from `sharedPssBytes` at rest, or read now when omitted. */
 export function graphMemory(pids: Iterable<number>, sharedMb?: number): GraphMemory {
   let anon = 0;
@@ -74,9 +83,12 @@ export function graphMemory(pids: Iterable<number>, sharedMb?: number): GraphMem
     rss += sample?.rssBytes ?? 0;
     if (sharedMb === undefined) shared += sharedPssBytes(pid) ?? 0;
   }
-  const mb = (bytes: number): number => bytes / 2 ** 20;
-  const sharedTotal = sharedMb ?? mb(shared);
-  return { residentMb: mb(anon) + sharedTotal, privateMb: mb(anon), sharedMb: sharedTotal, rssSumMb: mb(rss) };
+  return memoryOf(anon, rss, sharedMb ?? shared / MB);
+}
+
+/** RSS of each named process now (MB). */
+export function rssMbByProcess(pids: ReadonlyMap<string, number>): Record<string, number> {
+  return Object.fromEntries([...pids].map(([name, pid]) => [name, (sampleProcess(pid)?.rssBytes ?? 0) / MB]));
 }
 
 /** Busy and total CPU seconds of the whole machine, from the first line of /proc/stat. */
@@ -142,8 +154,7 @@ export class UsageWindow {
 
   /** The graph's memory at its peak in the window (call after finish); `sharedMb` as read at rest. */
   graphPeak(sharedMb: number): GraphMemory {
-    const privateMb = this.peakGraph.anonBytes / 2 ** 20;
-    return { residentMb: privateMb + sharedMb, privateMb, sharedMb, rssSumMb: this.peakGraph.rssBytes / 2 ** 20 };
+    return memoryOf(this.peakGraph.anonBytes, this.peakGraph.rssBytes, sharedMb);
   }
 
   /**

@@ -20,7 +20,7 @@ import { openStore, sqlitePath } from '../store';
 import { openFloor, type Floor, type FloorResult } from '../../bench/floor';
 import { closedLoop, fixedRate, type LoadResult, type LoadTarget } from '../../bench/load';
 import { difference, quiesce, scrapeAll, type ProcessCounters } from '../../bench/metrics';
-import { graphMemory, loadAverage, pidsListeningOn, sampleProcess, UsageWindow, type GraphMemory, type ProcessUsage } from '../../bench/processes';
+import { graphMemory, loadAverage, pidsListeningOn, rssMbByProcess, UsageWindow, type GraphMemory, type ProcessUsage } from '../../bench/processes';
 import { buildScenarios, choosePartnerOperation, entitySequence, PAGE_SIZE, SCENARIO_IDS, type PersistedOperationRef, type Scenario, type ScenarioId } from '../../bench/scenarios';
 import { parseFlags } from './flags';
 
@@ -298,7 +298,6 @@ async function main(): Promise<void> {
     graph: { subgraphs, unservable, launched: graph.launched !== undefined, mode: graph.mode, library: size },
     settings: { duration, warmup, levels, rate, rateSeconds, floorSeconds },
   };
-  const restingRss = () => Object.fromEntries([...graph.pids].map(([name, pid]) => [name, (sampleProcess(pid)?.rssBytes ?? 0) / 2 ** 20]));
 
   const stopGraph = async () => {
     if (graph.launched) await graph.launched.stop();
@@ -314,7 +313,7 @@ async function main(): Promise<void> {
 
     const settleStarted = Date.now();
     const memoEntries = await quiesce(graph.urls, { pollMs: 1000 });
-    const idleRssMb = restingRss();
+    const idleRssMb = rssMbByProcess(graph.pids);
     const idleMemory = graphMemory(graph.pids.values());
     graph.sharedMb = idleMemory.sharedMb;
     process.stdout.write(
@@ -409,7 +408,7 @@ async function soak(graph: GraphHandle, scenarios: Scenario[], base: Omit<LoadTa
   const mix: LoadTarget = { ...base, next: (i) => scenarios[i % scenarios.length]!.request(Math.floor(i / scenarios.length)) };
   process.stdout.write(`\nmemory run: ${seconds} s at ${rate} requests/s, scenarios ${scenarios.map((s) => s.number).join(', ')} in turn (after ${Math.max(warmup, 30)} s of warm-up at the same rate)\n`);
   await fixedRate({ ...mix, next: (i) => mix.next(i + 10_000_000) }, { rate, seconds: Math.max(warmup, 30) });
-  const rss = () => Object.fromEntries([...graph.pids].map(([name, pid]) => [name, (sampleProcess(pid)?.rssBytes ?? 0) / 2 ** 20]));
+  const rss = () => rssMbByProcess(graph.pids);
   const memory = () => graphMemory(graph.pids.values(), graph.sharedMb);
   const timeline: { second: number; rssMb: Record<string, number>; graph: GraphMemory }[] = [{ second: 0, rssMb: rss(), graph: memory() }];
   let nextSample = 10;

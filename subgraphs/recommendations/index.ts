@@ -6,7 +6,7 @@
  * version (index.json, metadata.serving), so a hot reload swaps them with the model.
  */
 import type { GraphQLSchema } from 'graphql';
-import { Tensor, type InferenceSession } from 'onnxruntime-node';
+import type { InferenceSession } from 'onnxruntime-node';
 import type { Config } from '../../src/config';
 import {
   borrowingHistories,
@@ -19,8 +19,7 @@ import {
 import type { ModelRef } from '../../src/graphql/prediction-types';
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
-import { int64Tensor } from '../../src/ml/onnx/tensors';
-import { rankedLists, RECOMMENDER_TENSORS, recommenderFeeds, SIMILAR_ITEMS_TENSORS, type RankedItems } from '../../src/ml/recommender';
+import { rankedLists, RECOMMENDER_TENSORS, recommenderFeeds, similarItemsFeeds, SIMILAR_ITEMS_TENSORS, type RankedItems } from '../../src/ml/recommender';
 import type { LoadedModel } from '../../src/model-runtime/model-slot';
 import { entityLoader, startModelSubgraph, type ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
 import type { Store } from '../../src/store';
@@ -272,17 +271,13 @@ export async function similarForBooks(deps: ModelSubgraphDeps, catalogue: Catalo
   if (found.length === 0) return keys.map(() => null);
   const books = await catalogue();
   let items: (number | undefined)[] = [];
-  const { inputs } = SIMILAR_ITEMS_TENSORS;
   const { result: lists, model } = await slot.run(
     found.length,
     (m) => {
       // The version that runs may have been swapped in since `found` was chosen: map with its own index.
       const { index } = servingOf(m);
       items = found.map((id) => index.itemIndexOf.get(id));
-      return {
-        [inputs.itemIndex]: int64Tensor(items.map((i) => i ?? 0)),
-        [inputs.k]: new Tensor('int64', BigInt64Array.of(BigInt(k)), [1]),
-      };
+      return similarItemsFeeds(items.map((i) => i ?? 0), k);
     },
     (outputs) => listsOf(outputs, found.length),
     SIMILAR_GRAPH,

@@ -14,7 +14,7 @@
  */
 export { bookContentFeatures, buildItemContent, publicationEra } from './content';
 export type { BookContent, ItemContent, NamedFeatures } from './content';
-export { DEFAULT_BATCH_SIZE, rankedLists, recommenderFeeds, RecommenderSession, SimilarItemsSession } from './inference';
+export { DEFAULT_BATCH_SIZE, rankedLists, recommenderFeeds, RecommenderSession, similarItemsFeeds, SimilarItemsSession } from './inference';
 export type { RecommendationQuery } from './inference';
 export { InputError, parseInteractionsCsv, parseUserList, readCsvColumns } from './input-files';
 export type { CsvRow, InteractionRecord } from './input-files';

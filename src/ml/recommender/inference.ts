@@ -66,6 +66,12 @@ export function recommenderFeeds(queries: readonly RecommendationQuery[], k: num
   };
 }
 
+/** The similar-books graph's inputs: one row per item index, the k nearest each. */
+export function similarItemsFeeds(itemIndices: readonly number[], k: number): Record<string, Tensor> {
+  const { inputs } = SIMILAR_ITEMS_TENSORS;
+  return { [inputs.itemIndex]: int64Tensor(itemIndices), [inputs.k]: new Tensor('int64', BigInt64Array.of(BigInt(k)), [1]) };
+}
+
 export class RecommenderSession {
   private constructor(private readonly session: InferenceSession) {}
 
@@ -105,14 +111,11 @@ export class SimilarItemsSession {
 
   async similar(itemIndices: readonly number[], k: number, batchSize = DEFAULT_BATCH_SIZE): Promise<RankedItems[]> {
     checkK(k);
-    const { inputs, outputs } = SIMILAR_ITEMS_TENSORS;
+    const { outputs } = SIMILAR_ITEMS_TENSORS;
     const lists: RankedItems[] = [];
     for (let from = 0; from < itemIndices.length; from += batchSize) {
       const batch = itemIndices.slice(from, from + batchSize);
-      const result = await this.session.run({
-        [inputs.itemIndex]: int64Tensor(batch),
-        [inputs.k]: new Tensor('int64', BigInt64Array.of(BigInt(k)), [1]),
-      });
+      const result = await this.session.run(similarItemsFeeds(batch, k));
       lists.push(...rankedLists(result[outputs.scores]!, result[outputs.items]!, batch.length));
     }
     return lists;
