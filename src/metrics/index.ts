@@ -23,6 +23,8 @@ export interface ProcessMetrics {
   predictionLogMissing: Gauge<'process'>;
   /** Live quality of a model version over a window (day, week, 30d); metric names come from src/monitoring/quality. */
   modelLiveMetric: Gauge<'model' | 'version' | 'metric' | 'window'>;
+  /** A served version's held-out figure (from its metadata), beside which live quality is judged. */
+  modelOfflineMetric: Gauge<'model' | 'version' | 'metric'>;
   /** Drift of one feature (or of the score, feature="score") against the version's reference. */
   modelFeatureDrift: Gauge<'model' | 'version' | 'feature' | 'statistic'>;
 }
@@ -100,6 +102,12 @@ export function createProcessMetrics(service: string): ProcessMetrics {
       name: 'model_live_metric',
       help: 'Live quality of a model version over a window (day, week, 30d), from labelled outcomes or estimated before them',
       labelNames: ['model', 'version', 'metric', 'window'],
+      registers: [registry],
+    }),
+    modelOfflineMetric: new Gauge({
+      name: 'model_offline_metric',
+      help: 'Held-out metric of a model version, from its metadata, to compare live quality with',
+      labelNames: ['model', 'version', 'metric'],
       registers: [registry],
     }),
     modelFeatureDrift: new Gauge({
