@@ -177,7 +177,24 @@ export function createPredictionLog({
         return false;
       }
       sequence += 1;
-      queue.push({ ...input, processId, sequence, acceptedThrough: sequence });
+      // A literal of fixed shape rather than a spread: this runs on the answer path.
+      queue.push({
+        requestId: input.requestId,
+        at: input.at,
+        model: input.model,
+        version: input.version,
+        arm: input.arm,
+        entityKind: input.entityKind,
+        entityId: input.entityId,
+        score: input.score,
+        items: input.items,
+        factors: input.factors,
+        features: input.features,
+        featureRef: input.featureRef,
+        processId,
+        sequence,
+        acceptedThrough: sequence,
+      });
       if (queue.length >= batchSize && !sizeTriggerPending) {
         // Written after the caller's turn of the event loop, never inside it.
         sizeTriggerPending = true;
