@@ -169,4 +169,14 @@ describe('thresholds against the library seasons', () => {
     const found = shifted.map((window) => compareWindow(references, window, calibrated).filter((v) => v.drifted).map((v) => v.feature));
     expect(found.every((features) => features.length === 1 && features[0] === 'late_share')).toBe(true);
   });
+
+  it('does the same for large windows, where Wasserstein and Jensen-Shannon decide', () => {
+    const months = (firstDay: number, lateShift = 0) => Array.from({ length: 12 }, (_, month) => windowOf(memberRows(random, firstDay + 30 * month, 1_500, lateShift)));
+    const calibrated = calibrateThresholds(references, months(0));
+    const unshifted = months(365);
+    expect(compareWindow(references, unshifted[0] ?? {}, calibrated).map((v) => v.test)).toEqual(['wasserstein', 'wasserstein', 'jensen_shannon']);
+    expect(falseAlarmRate(references, unshifted, calibrated)).toMatchObject({ windows: 12, alarms: 0 });
+    const found = months(365, 0.05).map((window) => compareWindow(references, window, calibrated).filter((v) => v.drifted).map((v) => v.feature));
+    expect(found).toEqual(new Array(12).fill(['late_share']));
+  });
 });
