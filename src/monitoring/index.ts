@@ -18,6 +18,7 @@ export {
   dropPredictionLogTable,
   fromRow,
   predictionLogLosses,
+  predictionsAsOf,
   retentionCutoff,
   storedSequences,
 } from './prediction-log-store';

@@ -216,6 +216,52 @@ export async function storedSequences(
   return { processId, sequences, acceptedThrough, firstExpected: retentionApplied ? (sequences[0] ?? 1) : 1 };
 }
 
+/** Entity ids per statement of `predictionsAsOf`, well under every dialect's parameter limit. */
+const IDS_PER_QUERY = 500;
+
+/**
+ * The prediction that was live for each entity at `at`: its latest record of `model` made at
+ * or before `at`, never one made after it (the point-in-time side of the outcome join).
+ * Entities with no such prediction are absent from the map. Records with the same timestamp
+ * are told apart by process and sequence, the later-accepted winning.
+ */
+export async function predictionsAsOf(
+  db: StoreDb,
+  { model, entityKind, entityIds, at }: { model: string; entityKind: string; entityIds: readonly string[]; at: string },
+): Promise<Map<string, PredictionRecord>> {
+  const live = new Map<string, PredictionRecord>();
+  const table = logTable(db);
+  for (let start = 0; start < entityIds.length; start += IDS_PER_QUERY) {
+    const ids = entityIds.slice(start, start + IDS_PER_QUERY);
+    const rows = await table
+      .selectFrom('prediction_log as p')
+      .selectAll('p')
+      .where('p.model', '=', model)
+      .where('p.entity_kind', '=', entityKind)
+      .where('p.entity_id', 'in', ids)
+      .where('p.predicted_at', '<=', at)
+      .where(({ eb, selectFrom }) =>
+        eb(
+          'p.predicted_at',
+          '=',
+          selectFrom('prediction_log as q')
+            .select(({ fn }) => fn.max('q.predicted_at').as('latest'))
+            .whereRef('q.model', '=', 'p.model')
+            .whereRef('q.entity_kind', '=', 'p.entity_kind')
+            .whereRef('q.entity_id', '=', 'p.entity_id')
+            .where('q.predicted_at', '<=', at),
+        ),
+      )
+      .execute();
+    for (const row of rows) {
+      const record = fromRow(row);
+      const seen = live.get(record.entityId);
+      if (!seen || record.processId > seen.processId || (record.processId === seen.processId && record.sequence > seen.sequence)) live.set(record.entityId, record);
+    }
+  }
+  return live;
+}
+
 /** How many records of each model the table holds (for reports and tests). */
 export async function countPredictions(db: StoreDb): Promise<Record<string, number>> {
   const rows = await logTable(db).selectFrom('prediction_log').select(['model', sql<number>`count(*)`.as('n')]).groupBy('model').execute();

@@ -21,6 +21,7 @@ import {
   dropPredictionLogTable,
   fromRow,
   predictionLogLosses,
+  predictionsAsOf,
   retentionCutoff,
   storedSequences,
   type PredictionLogDatabase,
@@ -74,6 +75,22 @@ function sinkContract(name: string, open: () => Kysely<PredictionLogDatabase>) {
       expect(losses.find((l) => l.processId === 'killed')).toEqual({ processId: 'killed', stored: 10, firstSequence: 1, lastSequence: 10, acceptedThrough: 25, missing: 15 });
       expect(losses.find((l) => l.processId === 'round-trip')?.missing).toBe(0);
       expect(sequenceGaps([await storedSequences(db, 'killed')])).toEqual([{ processId: 'killed', from: 11, to: 25, missing: 15 }]);
+    });
+
+    it('joins an outcome to the prediction live at its time, never to one made after it', async () => {
+      const log = createPredictionLog({ sink: createStorePredictionSink(db), processId: 'as-of', batchSize: 100, flushIntervalMs: 3_600_000 });
+      const at = (day: string, entityId: string, score: number) => ({ ...prediction(1, 'overdue'), entityKind: 'loan', entityId, score, at: `${day}T09:00:00.000Z` });
+      log.log(at('2026-12-01', 'L1', 0.1));
+      log.log(at('2026-12-10', 'L1', 0.2));
+      log.log(at('2026-12-20', 'L1', 0.9));
+      log.log(at('2026-12-15', 'L2', 0.4));
+      log.log({ ...at('2026-12-05', 'L1', 0.7), model: 'churn' });
+      await log.close();
+      const live = await predictionsAsOf(db, { model: 'overdue', entityKind: 'loan', entityIds: ['L1', 'L2', 'L3'], at: '2026-12-12T00:00:00.000Z' });
+      expect([...live.keys()]).toEqual(['L1']);
+      expect(live.get('L1')).toMatchObject({ score: 0.2, at: '2026-12-10T09:00:00.000Z' });
+      const later = await predictionsAsOf(db, { model: 'overdue', entityKind: 'loan', entityIds: ['L1', 'L2'], at: '2027-01-01T00:00:00.000Z' });
+      expect(Object.fromEntries([...later].map(([id, r]) => [id, r.score]))).toEqual({ L1: 0.9, L2: 0.4 });
     });
 
     it('deletes records older than the retention cutoff and counts from the oldest kept after it', async () => {
