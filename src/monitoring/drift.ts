@@ -153,7 +153,13 @@ export function buildReferences(rows: readonly Record<string, FeatureValue>[], o
   const names = new Set<string>();
   for (const row of rows) for (const name of Object.keys(row)) names.add(name);
   const features: Record<string, FeatureReference> = {};
-  for (const name of names) features[name] = buildReference(rows.map((row) => row[name] ?? null), options[name]);
+  for (const name of names) {
+    try {
+      features[name] = buildReference(rows.map((row) => row[name] ?? null), options[name]);
+    } catch (error) {
+      throw new Error(`feature ${name}: ${(error as Error).message}`);
+    }
+  }
   return { features };
 }
 

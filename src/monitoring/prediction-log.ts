@@ -16,8 +16,10 @@
  * - At most `capacity` accepted records are lost when the process dies (`kill -9`): those still
  *   queued plus the batch being written. With the defaults that is 10,000 records.
  * - Each stored record carries `acceptedThrough`, the highest sequence number accepted when its
- *   batch was written, so a loss at the very end of a process's life shows too (see
- *   `sequenceGaps`).
+ *   batch was written, so records queued behind the last batch a process wrote show as
+ *   missing too (see `sequenceGaps`). Records accepted after the last write began leave no
+ *   trace in the store: that tail (about one flush interval of traffic when the store keeps
+ *   up, never more than `capacity`) is the part of a crash's loss the store cannot show.
  */
 import { randomUUID } from 'node:crypto';
 import type { Counter } from 'prom-client';

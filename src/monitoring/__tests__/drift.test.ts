@@ -87,6 +87,7 @@ describe('references', () => {
   it('merges categories past the limit and refuses an empty feature', () => {
     expect(buildReference(['a', 'a', 'b', 'c'], { maxCategories: 1 })).toEqual({ kind: 'categorical', count: 4, categories: { a: 2, [OTHER]: 2 } });
     expect(() => buildReference([null, null])).toThrow('a reference needs at least one value that is not null');
+    expect(() => buildReferences([{ a: 1, b: null }])).toThrow('feature b: a reference needs at least one value that is not null');
   });
 });
 

@@ -23,6 +23,9 @@ async function main(): Promise<void> {
         await store.write(records);
         written += records.length;
         process.stdout.write(`written ${written}\n`);
+        // better-sqlite3 writes synchronously; a networked store (PostgreSQL) lets requests
+        // run while a batch is in flight, which is the case this process stands for.
+        await new Promise((resolve) => setImmediate(resolve));
       },
     },
     capacity: Number(capacity),
