@@ -15,6 +15,18 @@ export interface ProcessMetrics {
   httpRequestSeconds: Histogram<'route' | 'status'>;
   /** Entities whose feature inputs a subgraph holds precomputed at the as-of date, by memo. */
   featureMemoEntries: Gauge<'memo'>;
+  /** Prediction-log records written to the store, by model. */
+  predictionLogRecords: Counter<'model'>;
+  /** Prediction-log records dropped because the in-memory queue was full or the store refused a batch. */
+  predictionLogDropped: Counter<'model'>;
+  /** Records missing from the stored prediction log (gaps in per-process sequence numbers), by process. */
+  predictionLogMissing: Gauge<'process'>;
+  /** Live quality of a model version over a window (day, week, 30d); metric names come from src/monitoring/quality. */
+  modelLiveMetric: Gauge<'model' | 'version' | 'metric' | 'window'>;
+  /** A served version's held-out figure (from its metadata), beside which live quality is judged. */
+  modelOfflineMetric: Gauge<'model' | 'version' | 'metric'>;
+  /** Drift of one feature (or of the score, feature="score") against the version's reference. */
+  modelFeatureDrift: Gauge<'model' | 'version' | 'feature' | 'statistic'>;
 }
 
 export function createProcessMetrics(service: string): ProcessMetrics {
@@ -66,6 +78,42 @@ export function createProcessMetrics(service: string): ProcessMetrics {
       name: 'feature_memo_entries',
       help: 'Entities whose feature inputs are held precomputed at the as-of date, by memo',
       labelNames: ['memo'],
+      registers: [registry],
+    }),
+    predictionLogRecords: new Counter({
+      name: 'prediction_log_records_total',
+      help: 'Prediction-log records written to the store, by model',
+      labelNames: ['model'],
+      registers: [registry],
+    }),
+    predictionLogDropped: new Counter({
+      name: 'prediction_log_dropped_total',
+      help: 'Prediction-log records dropped (queue full or a batch the store refused), by model',
+      labelNames: ['model'],
+      registers: [registry],
+    }),
+    predictionLogMissing: new Gauge({
+      name: 'prediction_log_missing_records',
+      help: 'Records missing from the stored prediction log by gaps in per-process sequence numbers, at the last check',
+      labelNames: ['process'],
+      registers: [registry],
+    }),
+    modelLiveMetric: new Gauge({
+      name: 'model_live_metric',
+      help: 'Live quality of a model version over a window (day, week, 30d), from labelled outcomes or estimated before them',
+      labelNames: ['model', 'version', 'metric', 'window'],
+      registers: [registry],
+    }),
+    modelOfflineMetric: new Gauge({
+      name: 'model_offline_metric',
+      help: 'Held-out metric of a model version, from its metadata, to compare live quality with',
+      labelNames: ['model', 'version', 'metric'],
+      registers: [registry],
+    }),
+    modelFeatureDrift: new Gauge({
+      name: 'model_feature_drift',
+      help: 'Drift of a feature (feature="score" for the model output) against the version reference, by statistic',
+      labelNames: ['model', 'version', 'feature', 'statistic'],
       registers: [registry],
     }),
   };

@@ -1,0 +1,54 @@
+/**
+ * Model monitoring: the prediction log, drift against each version's training reference,
+ * live quality per window, and their Prometheus gauges. Everything exported here is public.
+ */
+export {
+  createPredictionLog,
+  sequenceGaps,
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_CAPACITY,
+  DEFAULT_FLUSH_INTERVAL_MS,
+} from './prediction-log';
+export type { PredictionFactor, PredictionInput, PredictionLog, PredictionLogOptions, PredictionLogStats, PredictionRecord, PredictionSink, RankedItem, SequenceGap, StoredSequences } from './prediction-log';
+export {
+  countPredictions,
+  createPredictionLogTable,
+  createStorePredictionSink,
+  deletePredictionsBefore,
+  dropPredictionLogTable,
+  fromRow,
+  predictionLogLosses,
+  predictionsAsOf,
+  retentionCutoff,
+  storedSequences,
+} from './prediction-log-store';
+export type { PredictionLogDatabase, PredictionLogTable, ProcessLosses, StoreDb } from './prediction-log-store';
+export {
+  buildReference,
+  buildReferences,
+  calibrateThresholds,
+  compareFeature,
+  compareWindow,
+  driftGaugeSamples,
+  falseAlarmRate,
+  EVIDENTLY_THRESHOLDS,
+  OTHER,
+  SMALL_WINDOW,
+} from './drift';
+export type { CalibrationOptions, DriftConfig, DriftReferences, DriftTest, DriftThresholds, DriftWindow, FalseAlarms, FeatureDrift, FeatureReference, FeatureValue, ReferenceOptions } from './drift';
+export {
+  ClassifierQualityWindows,
+  DemandQualityWindows,
+  EstimatedQualityWindows,
+  RecommendationQualityWindows,
+  SegmentStabilityWindows,
+  figuresOf,
+  histogramAuc,
+  liveMetricSamples,
+  SCORE_BINS,
+} from './quality';
+export type { ClassifierQuality, DemandOutcome, DemandQuality, EstimatedClassifierQuality, LabelledPrediction, LiveFigures, RecommendationQuality, SegmentStability } from './quality';
+export { QUALITY_WINDOWS, WINDOW_DAYS } from './windows';
+export type { QualityWindow } from './windows';
+export type { Interval } from './statistics';
+export { publishDrift, publishLiveQuality, publishLosses } from './gauges';

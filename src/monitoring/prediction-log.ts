@@ -1,0 +1,257 @@
+/**
+ * The prediction log: every prediction a model field serves, recorded off the answer path.
+ *
+ * Contract:
+ * - `log(input)` never blocks, never awaits and never throws for a full queue. It stamps the
+ *   record with this process's id and the next per-process sequence number and puts it on a
+ *   bounded in-memory queue, or, when the queue already holds `capacity` records, drops it and
+ *   counts it in `prediction_log_dropped_total{model}`. A dropped record takes no sequence
+ *   number, so sequence gaps in the store mean records lost after they were accepted (a crash,
+ *   or a batch the sink refused), while drops under overload show in the counter.
+ * - Records leave the queue in batches of at most `batchSize`, when that many are waiting or
+ *   every `flushIntervalMs`, whichever comes first; one batch is written at a time, in order.
+ *   Written records count in `prediction_log_records_total{model}`. A batch the sink refuses is
+ *   dropped and counted (the process keeps serving; `onError` hears why).
+ * - `close()` stops the timer and writes everything still queued.
+ * - At most `capacity` accepted records are lost when the process dies (`kill -9`): those still
+ *   queued plus the batch being written. With the defaults that is 10,000 records.
+ * - Each stored record carries `acceptedThrough`, the highest sequence number accepted when its
+ *   batch was written, so records queued behind the last batch a process wrote show as
+ *   missing too (see `sequenceGaps`). Records accepted after the last write began leave no
+ *   trace in the store: that tail (about one flush interval of traffic when the store keeps
+ *   up, never more than `capacity`) is the part of a crash's loss the store cannot show.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Counter } from 'prom-client';
+
+/** One ranked item of a list prediction (recommendations, similar books). */
+export interface RankedItem {
+  id: string;
+  score: number;
+}
+
+/** One factor behind a prediction, as the model field reports it. */
+export interface PredictionFactor {
+  name: string;
+  weight: number;
+}
+
+/** What the caller knows when a prediction is served. */
+export interface PredictionInput {
+  requestId: string;
+  /** When the prediction was served (ISO 8601 timestamp). */
+  at: string;
+  model: string;
+  version: string;
+  /** The experiment arm ("control" | "candidate" | "shadow"); null while no experiment runs. */
+  arm: string | null;
+  /** What was scored: 'member', 'loan', 'book', 'collection', ... */
+  entityKind: string;
+  entityId: string;
+  /** A probability or expected value; null for list predictions. */
+  score: number | null;
+  /** A ranked list; null for score predictions. */
+  items: RankedItem[] | null;
+  factors: PredictionFactor[];
+  /** The feature values used, or null when `featureRef` names where they are kept. */
+  features: Record<string, number | string | null> | null;
+  featureRef: string | null;
+}
+
+/** A record as stored: the input plus where it came from. */
+export interface PredictionRecord extends PredictionInput {
+  processId: string;
+  /** 1, 2, 3, ... per process, in the order the records were accepted. */
+  sequence: number;
+  /** The highest sequence number this process had accepted when the record's batch was written. */
+  acceptedThrough: number;
+}
+
+/** Where batches go. `write` resolves once the records are durable. */
+export interface PredictionSink {
+  write(records: readonly PredictionRecord[]): Promise<void>;
+}
+
+export interface PredictionLogOptions {
+  sink: PredictionSink;
+  /** Most records held in memory; past it records are dropped and counted. */
+  capacity?: number;
+  /** Most records per sink write; a full batch is written without waiting for the timer. */
+  batchSize?: number;
+  flushIntervalMs?: number;
+  /** Identifies this process in stored records; a random id by default. */
+  processId?: string;
+  /** prom-client counters (from createProcessMetrics); optional so tests and tools can leave them out. */
+  counters?: { records: Counter<'model'>; dropped: Counter<'model'> };
+  /** Hears about batches the sink refused (they are dropped and counted). */
+  onError?: (error: unknown, dropped: number) => void;
+}
+
+export interface PredictionLogStats {
+  accepted: number;
+  written: number;
+  dropped: number;
+  queued: number;
+}
+
+export interface PredictionLog {
+  /** Accepts a record or drops it; returns whether it was accepted. */
+  log(input: PredictionInput): boolean;
+  /** Writes everything queued now (resolves when written). */
+  flush(): Promise<void>;
+  /** Stops the timer and writes everything queued. */
+  close(): Promise<void>;
+  stats(): PredictionLogStats;
+  readonly processId: string;
+}
+
+export const DEFAULT_CAPACITY = 10_000;
+export const DEFAULT_BATCH_SIZE = 500;
+export const DEFAULT_FLUSH_INTERVAL_MS = 1_000;
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+function countByModel(counter: Counter<'model'> | undefined, records: readonly PredictionRecord[]): void {
+  if (!counter) return;
+  const counts = new Map<string, number>();
+  for (const record of records) counts.set(record.model, (counts.get(record.model) ?? 0) + 1);
+  for (const [model, n] of counts) counter.inc({ model }, n);
+}
+
+export function createPredictionLog({
+  sink,
+  capacity = DEFAULT_CAPACITY,
+  batchSize = DEFAULT_BATCH_SIZE,
+  flushIntervalMs = DEFAULT_FLUSH_INTERVAL_MS,
+  processId = randomUUID(),
+  counters,
+  onError = () => undefined,
+}: PredictionLogOptions): PredictionLog {
+  positiveInteger('capacity', capacity);
+  positiveInteger('batchSize', batchSize);
+  positiveInteger('flushIntervalMs', flushIntervalMs);
+  let queue: PredictionRecord[] = [];
+  let sequence = 0;
+  const totals = { written: 0, dropped: 0 };
+  // The batch being written still counts against the capacity: that is what a crash can lose.
+  let inFlight = 0;
+  let writing: Promise<void> = Promise.resolve();
+  let sizeTriggerPending = false;
+  let closed = false;
+
+  const writeBatch = async (): Promise<void> => {
+    const batch = queue.length <= batchSize ? queue : queue.slice(0, batchSize);
+    queue = queue.length <= batchSize ? [] : queue.slice(batchSize);
+    if (batch.length === 0) return;
+    inFlight = batch.length;
+    for (const record of batch) record.acceptedThrough = sequence;
+    try {
+      await sink.write(batch);
+      totals.written += batch.length;
+      countByModel(counters?.records, batch);
+    } catch (error) {
+      totals.dropped += batch.length;
+      countByModel(counters?.dropped, batch);
+      onError(error, batch.length);
+    } finally {
+      inFlight = 0;
+    }
+  };
+  /** Chains batches so that one is written at a time, until the queue is empty. */
+  const drain = (): Promise<void> => {
+    writing = writing.then(async () => {
+      while (queue.length > 0) await writeBatch();
+    });
+    return writing;
+  };
+  const timer = setInterval(() => void drain(), flushIntervalMs);
+  timer.unref();
+
+  return {
+    processId,
+    log(input) {
+      if (closed || queue.length + inFlight >= capacity) {
+        totals.dropped += 1;
+        counters?.dropped.inc({ model: input.model });
+        return false;
+      }
+      sequence += 1;
+      // A literal of fixed shape rather than a spread: this runs on the answer path.
+      queue.push({
+        requestId: input.requestId,
+        at: input.at,
+        model: input.model,
+        version: input.version,
+        arm: input.arm,
+        entityKind: input.entityKind,
+        entityId: input.entityId,
+        score: input.score,
+        items: input.items,
+        factors: input.factors,
+        features: input.features,
+        featureRef: input.featureRef,
+        processId,
+        sequence,
+        acceptedThrough: sequence,
+      });
+      if (queue.length >= batchSize && !sizeTriggerPending) {
+        // Written after the caller's turn of the event loop, never inside it.
+        sizeTriggerPending = true;
+        setImmediate(() => {
+          sizeTriggerPending = false;
+          void drain();
+        });
+      }
+      return true;
+    },
+    flush: drain,
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      await drain();
+    },
+    stats: () => ({ accepted: sequence, written: totals.written, dropped: totals.dropped, queued: queue.length + inFlight }),
+  };
+}
+
+/** A run of sequence numbers of one process that the store does not hold. */
+export interface SequenceGap {
+  processId: string;
+  /** First and last missing sequence number, inclusive. */
+  from: number;
+  to: number;
+  missing: number;
+}
+
+/** What the store holds of one process: its sequence numbers and the highest `acceptedThrough`. */
+export interface StoredSequences {
+  processId: string;
+  sequences: Iterable<number>;
+  acceptedThrough: number;
+  /** The first sequence number expected (default 1; later when retention has deleted older records). */
+  firstExpected?: number;
+}
+
+/**
+ * The records lost from each process: runs of sequence numbers missing below the highest one
+ * stored, plus the tail between the highest stored and the highest `acceptedThrough` (records
+ * accepted but never written). Records before the first stored one are counted from 1, since
+ * every process starts at 1, unless `firstExpected` says retention has cut older ones.
+ */
+export function sequenceGaps(stored: Iterable<StoredSequences>): SequenceGap[] {
+  const gaps: SequenceGap[] = [];
+  for (const { processId, sequences, acceptedThrough, firstExpected = 1 } of stored) {
+    const sorted = [...new Set(sequences)].sort((a, b) => a - b);
+    let expected = firstExpected;
+    for (const value of sorted) {
+      if (value < expected) continue;
+      if (value > expected) gaps.push({ processId, from: expected, to: value - 1, missing: value - expected });
+      expected = value + 1;
+    }
+    if (acceptedThrough >= expected) gaps.push({ processId, from: expected, to: acceptedThrough, missing: acceptedThrough - expected + 1 });
+  }
+  return gaps;
+}
