@@ -1,0 +1,83 @@
+/**
+ * The versioned schema on SQLite and on the real PostgreSQL (a schema of its own, dropped
+ * afterwards): every migration applies from empty, a second run is a no-op, and a database
+ * built before migrations existed is adopted without losing rows.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { sql } from 'kysely';
+import { LATEST_MIGRATION, migrateStore, migrationStates, MIGRATIONS, openStore, TABLES_MIGRATION, type Store } from '..';
+import { ownSchema, postgresUnreachableReason } from '../../../test/fixtures/postgres';
+
+const ALL = Object.keys(MIGRATIONS).sort();
+
+async function tableNames(store: Store): Promise<string[]> {
+  const query = store.dialect === 'sqlite'
+    ? sql<{ name: string }>`select name from sqlite_master where type = 'table' order by name`
+    : sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = current_schema() order by table_name`;
+  return (await query.execute(store.db)).rows.map((r) => r.name);
+}
+
+async function checkMigrations(store: Store): Promise<void> {
+  expect((await migrationStates(store)).every((m) => m.executedAt === null)).toBe(true);
+  expect((await migrateStore(store, TABLES_MIGRATION)).map((s) => s.name)).toEqual([TABLES_MIGRATION]);
+  expect(await tableNames(store)).not.toContain('events');
+  expect((await migrateStore(store)).map((s) => s.name)).toEqual(ALL.slice(1));
+  expect(await tableNames(store)).toEqual(expect.arrayContaining(['books', 'changes', 'events', 'loans', 'members', 'meta']));
+  expect(await migrateStore(store)).toEqual([]);
+  const states = await migrationStates(store);
+  expect(states.map((m) => m.name)).toEqual(ALL);
+  expect(states.every((m) => m.executedAt !== null)).toBe(true);
+  expect(ALL.at(-1)).toBe(LATEST_MIGRATION);
+}
+
+describe('migrations on SQLite', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'shelfmark-migrations-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('apply in order, up to a named one or the latest, once', async () => {
+    const store = openStore(`sqlite:${path.join(dir, 'fresh.db')}`);
+    try {
+      await checkMigrations(store);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('adopt a database built before migrations existed, keeping its rows', async () => {
+    const store = openStore(`sqlite:${path.join(dir, 'old.db')}`);
+    try {
+      await sql`create table meta (key text primary key, value text not null)`.execute(store.db);
+      await sql`insert into meta values ('as_of', '2024-12-31')`.execute(store.db);
+      await migrateStore(store);
+      expect(await store.db.selectFrom('meta').selectAll().execute()).toEqual([{ key: 'as_of', value: '2024-12-31' }]);
+      expect(await tableNames(store)).toContain('changes');
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+const unreachable = postgresUnreachableReason('the PostgreSQL migration tests');
+
+(unreachable ? describe.skip : describe)('migrations on PostgreSQL', () => {
+  let schema: Awaited<ReturnType<typeof ownSchema>>;
+  beforeAll(async () => {
+    schema = await ownSchema('shelfmark_migrations_test');
+  });
+  afterAll(() => schema.drop());
+
+  it('apply in order, up to a named one or the latest, once', async () => {
+    const store = openStore(schema.url);
+    try {
+      await checkMigrations(store);
+    } finally {
+      await store.close();
+    }
+  });
+});
