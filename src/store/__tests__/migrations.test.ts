@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from 'kysely';
 import { LATEST_MIGRATION, migrateStore, migrationStates, MIGRATIONS, openStore, TABLES_MIGRATION, type Store } from '..';
+import { applyEvent, parseEvent, readChanges } from '../../circulation';
 import { ownSchema, postgresUnreachableReason } from '../../../test/fixtures/postgres';
 
 const ALL = Object.keys(MIGRATIONS).sort();
@@ -76,6 +77,23 @@ const unreachable = postgresUnreachableReason('the PostgreSQL migration tests');
     const store = openStore(schema.url);
     try {
       await checkMigrations(store);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('carries the write path: an event, its effect and its change records in one transaction', async () => {
+    const store = openStore(schema.url);
+    try {
+      await migrateStore(store);
+      await store.db.insertInto('meta').values({ key: 'as_of', value: '2025-06-30' }).execute();
+      await store.db.insertInto('branches').values({ id: 1, name: 'Central', size: 1 }).execute();
+      await store.db.insertInto('members').values({ id: 1, name: 'Ada', email: 'ada@example.org', joined_at: '2020-01-01', branch_id: 1 }).execute();
+      await store.db.insertInto('books').values({ id: 1, title: 'T', authors: '[]', genre: 'Fantasy', collection: 'Adult Fiction', publication_year: null, isbn: null, average_rating: 4, ratings_count: 1 }).execute();
+      const event = parseEvent({ id: 'pg-1', type: 'checkOut', at: '2025-07-01', memberId: 1, bookId: 1, branchId: 1 });
+      expect(await applyEvent(store, event)).toMatchObject({ applied: true, loanId: 1, clock: '2025-07-01' });
+      expect(await applyEvent(store, event)).toMatchObject({ applied: false, loanId: 1 });
+      expect((await readChanges(store, 0)).map((c) => [c.seq, c.entity])).toEqual([[1, 'loan'], [2, 'member'], [3, 'book'], [4, 'clock']]);
     } finally {
       await store.close();
     }

@@ -1,0 +1,9 @@
+/**
+ * Circulation: the library's one write path (checkouts, returns, renewals, new members and the
+ * clock) and what followers read of it. Everything exported here is its public surface.
+ */
+export { applyEvent, applyEvents, type AppliedEvent, type ApplyOptions, type ChangedEntity, type EventResult, type Outcome } from './apply';
+export { effectiveClock, readClock, realToday, STORED_CLOCK, type ClockMode, type LibraryClock } from './clock';
+export { CirculationError, REFUSAL_REASONS, type RefusalReason } from './errors';
+export { canonicalContent, EVENT_TYPES, normaliseTime, parseEvent, type CirculationEvent, type EventType, type LoanRef } from './events';
+export { CHANGES_CHANNEL, latestChange, MAX_CHANGES_PER_READ, notifyChanges, readChanges, type ChangeRecord } from './feed';
