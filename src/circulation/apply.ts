@@ -10,11 +10,13 @@
  *  - an id applied before with the same canonical content: nothing is written, and the answer
  *    is the first one's (`applied: false`, same loan and member);
  *  - an id applied before with other content: refused, EVENT_CONFLICT.
- * Every check runs before the first write of its event, so a refused event never leaves a
- * partial write behind; an unexpected database error rolls the whole batch back.
+ * Every check runs before its event touches anything, and writes are buffered until the batch
+ * ends, so a refused event never leaves a partial write behind; an unexpected database error
+ * rolls the whole batch back.
  */
-import type { Kysely } from 'kysely';
-import { exclusiveTransaction, type Database, type Store } from '../store';
+import type { Insertable, Kysely, Selectable } from 'kysely';
+import { exclusiveTransaction, type ChangeTable, type Database, type EventTable, type LoanTable, type Store } from '../store';
+import type { MemberTable } from '../store/schema';
 import { COLLECTIONS, formatOf, LOAN_PERIOD_DAYS, type Collection } from '../simulator/catalogue';
 import { addDays } from '../util/dates';
 import { effectiveClock, readStoredClock, STORED_CLOCK, type LibraryClock } from './clock';
@@ -45,7 +47,14 @@ export interface ApplyOptions {
 
 export type ChangedEntity = 'member' | 'book' | 'loan' | 'clock';
 
-/** What one transaction knows beyond the tables: the clock and the next free numbers. */
+type LoanRow = Selectable<LoanTable>;
+
+/**
+ * One transaction's view of the store: what the batch's events refer to, read up front in a
+ * few queries, with the batch's own effects laid over it. Writes are buffered and flushed in
+ * multi-row statements before the commit, so a batch costs a handful of statements, not a
+ * handful per event.
+ */
 interface Batch {
   db: Kysely<Database>;
   clock: LibraryClock;
@@ -54,6 +63,19 @@ interface Batch {
   nextSeq: number;
   nextLoanId: number | undefined;
   nextMemberId: number | undefined;
+  /** Events applied before or earlier in this batch, by id. */
+  events: Map<string, { hash: string; loanId: number | null; memberId: number | null }>;
+  members: Set<number>;
+  /** Book id -> collection. */
+  books: Map<number, string>;
+  branches: Set<number>;
+  /** Loans the batch refers to or made, as the batch has left them. */
+  loans: Map<number, LoanRow>;
+  newLoans: Set<number>;
+  changedLoans: Set<number>;
+  newMembers: Insertable<MemberTable>[];
+  newEvents: Insertable<EventTable>[];
+  newChanges: Insertable<ChangeTable>[];
 }
 
 interface Effect {
@@ -62,28 +84,78 @@ interface Effect {
   changes: [ChangedEntity, number | string][];
 }
 
+/** Rows per multi-row statement: far below SQLite's limit on bound variables for every table here. */
+const ROWS_PER_STATEMENT = 500;
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += ROWS_PER_STATEMENT) out.push(items.slice(i, i + ROWS_PER_STATEMENT));
+  return out;
+}
+
 function refuse(event: CirculationEvent, reason: CirculationError['reason'], message: string): CirculationError {
   return new CirculationError(reason, `event ${event.id} (${event.type}): ${message}`, event.id);
 }
 
-async function requireRow(batch: Batch, event: CirculationEvent, table: 'members' | 'books' | 'branches', id: number): Promise<void> {
-  const row = await batch.db.selectFrom(table).select('id').where('id', '=', id).executeTakeFirst();
-  if (row) return;
-  const reason = table === 'members' ? 'UNKNOWN_MEMBER' : table === 'books' ? 'UNKNOWN_BOOK' : 'UNKNOWN_BRANCH';
-  throw refuse(event, reason, `no ${table.replace(/e?s$/, '')} with id ${id}`);
+/** Reads what `events` refer to: earlier events with their ids, members, books, branches and loans. */
+async function prefetch(batch: Batch, events: readonly CirculationEvent[]): Promise<void> {
+  const { db } = batch;
+  const memberIds = new Set<number>();
+  const bookIds = new Set<number>();
+  const loanIds = new Set<number>();
+  const loanMembers = new Set<number>();
+  for (const event of events) {
+    if (event.type === 'checkOut') {
+      memberIds.add(event.memberId);
+      bookIds.add(event.bookId);
+    } else if (event.type === 'registerMember' && event.memberId !== undefined) memberIds.add(event.memberId);
+    else if (event.type === 'returnLoan' || event.type === 'renewLoan') {
+      if ('loanId' in event) loanIds.add(event.loanId);
+      else loanMembers.add(event.memberId);
+    }
+  }
+  for (const ids of chunks([...new Set(events.map((e) => e.id))])) {
+    for (const row of await db.selectFrom('events').select(['id', 'content_hash', 'loan_id', 'member_id']).where('id', 'in', ids).execute()) {
+      batch.events.set(row.id, { hash: row.content_hash, loanId: row.loan_id, memberId: row.member_id });
+    }
+  }
+  for (const ids of chunks([...memberIds])) {
+    for (const row of await db.selectFrom('members').select('id').where('id', 'in', ids).execute()) batch.members.add(row.id);
+  }
+  for (const ids of chunks([...bookIds])) {
+    for (const row of await db.selectFrom('books').select(['id', 'collection']).where('id', 'in', ids).execute()) batch.books.set(row.id, row.collection);
+  }
+  for (const row of await db.selectFrom('branches').select('id').execute()) batch.branches.add(row.id);
+  for (const ids of chunks([...loanIds])) {
+    for (const row of await db.selectFrom('loans').selectAll().where('id', 'in', ids).execute()) batch.loans.set(row.id, row);
+  }
+  for (const ids of chunks([...loanMembers])) {
+    for (const row of await db.selectFrom('loans').selectAll().where('member_id', 'in', ids).where('returned_at', 'is', null).execute()) batch.loans.set(row.id, row);
+  }
 }
 
-async function loanPeriodDays(batch: Batch, bookId: number): Promise<number> {
-  const book = await batch.db.selectFrom('books').select('collection').where('id', '=', bookId).executeTakeFirst();
-  const collection = COLLECTIONS.find((c) => c === book?.collection) as Collection | undefined;
-  return LOAN_PERIOD_DAYS[collection ? formatOf(collection) : 'print'];
+async function bookCollection(batch: Batch, bookId: number): Promise<string | undefined> {
+  if (!batch.books.has(bookId)) {
+    const row = await batch.db.selectFrom('books').select('collection').where('id', '=', bookId).executeTakeFirst();
+    if (row) batch.books.set(bookId, row.collection);
+  }
+  return batch.books.get(bookId);
 }
 
-async function openLoan(batch: Batch, event: CirculationEvent, ref: LoanRef) {
-  const query = batch.db.selectFrom('loans').selectAll();
-  const loan = 'loanId' in ref
-    ? await query.where('id', '=', ref.loanId).executeTakeFirst()
-    : await query.where('member_id', '=', ref.memberId).where('book_id', '=', ref.bookId).where('returned_at', 'is', null).orderBy('checked_out_at').orderBy('id').executeTakeFirst();
+function loanPeriodDays(collection: string | undefined): number {
+  const known = COLLECTIONS.find((c) => c === collection) as Collection | undefined;
+  return LOAN_PERIOD_DAYS[known ? formatOf(known) : 'print'];
+}
+
+function openLoan(batch: Batch, event: CirculationEvent, ref: LoanRef): LoanRow {
+  let loan: LoanRow | undefined;
+  if ('loanId' in ref) loan = batch.loans.get(ref.loanId);
+  else {
+    for (const candidate of batch.loans.values()) {
+      if (candidate.member_id !== ref.memberId || candidate.book_id !== ref.bookId || candidate.returned_at !== null) continue;
+      if (!loan || candidate.checked_out_at < loan.checked_out_at || (candidate.checked_out_at === loan.checked_out_at && candidate.id < loan.id)) loan = candidate;
+    }
+  }
   if (!loan) {
     throw refuse(event, 'UNKNOWN_LOAN', 'loanId' in ref ? `no loan with id ${ref.loanId}` : `member ${ref.memberId} has no open loan of book ${ref.bookId}`);
   }
@@ -103,45 +175,51 @@ function dueAfter(event: CirculationEvent, day: string, dueAt: string | undefine
   return due;
 }
 
-/** Checks, then writes, one new event's effect on the library's tables. */
+function changeLoan(batch: Batch, loan: LoanRow, change: Partial<LoanRow>): void {
+  batch.loans.set(loan.id, { ...loan, ...change });
+  if (!batch.newLoans.has(loan.id)) batch.changedLoans.add(loan.id);
+}
+
+/** Checks one new event, then lays its effect over the batch; throws before touching anything when refused. */
 async function applyEffect(batch: Batch, event: CirculationEvent, day: string): Promise<Effect> {
-  const { db } = batch;
   switch (event.type) {
     case 'checkOut': {
-      await requireRow(batch, event, 'members', event.memberId);
-      await requireRow(batch, event, 'books', event.bookId);
-      await requireRow(batch, event, 'branches', event.branchId);
-      const due = dueAfter(event, day, event.dueAt, await loanPeriodDays(batch, event.bookId));
+      if (!batch.members.has(event.memberId)) throw refuse(event, 'UNKNOWN_MEMBER', `no member with id ${event.memberId}`);
+      const collection = await bookCollection(batch, event.bookId);
+      if (collection === undefined) throw refuse(event, 'UNKNOWN_BOOK', `no book with id ${event.bookId}`);
+      if (!batch.branches.has(event.branchId)) throw refuse(event, 'UNKNOWN_BRANCH', `no branch with id ${event.branchId}`);
+      const due = dueAfter(event, day, event.dueAt, loanPeriodDays(collection));
       const loanId = batch.nextLoanId ?? (await nextId(batch, 'loans'));
       batch.nextLoanId = loanId + 1;
-      await db.insertInto('loans').values({
+      batch.loans.set(loanId, {
         id: loanId, member_id: event.memberId, book_id: event.bookId, branch_id: event.branchId, checked_out_at: day, due_at: due, returned_at: null, renewals: 0,
-      }).execute();
+      });
+      batch.newLoans.add(loanId);
       return { loanId, memberId: event.memberId, changes: [['loan', loanId], ['member', event.memberId], ['book', event.bookId]] };
     }
     case 'returnLoan': {
-      const loan = await openLoan(batch, event, event);
+      const loan = openLoan(batch, event, event);
       if (day < loan.checked_out_at) throw refuse(event, 'BEFORE_CLOCK', `loan ${loan.id} was checked out on ${loan.checked_out_at}, after ${day}`);
-      await db.updateTable('loans').set({ returned_at: day }).where('id', '=', loan.id).execute();
+      changeLoan(batch, loan, { returned_at: day });
       return { loanId: loan.id, memberId: loan.member_id, changes: [['loan', loan.id], ['member', loan.member_id], ['book', loan.book_id]] };
     }
     case 'renewLoan': {
-      const loan = await openLoan(batch, event, event);
-      const due = dueAfter(event, day, event.dueAt, await loanPeriodDays(batch, loan.book_id));
-      await db.updateTable('loans').set({ due_at: due, renewals: loan.renewals + 1 }).where('id', '=', loan.id).execute();
+      const loan = openLoan(batch, event, event);
+      const due = dueAfter(event, day, event.dueAt, loanPeriodDays(await bookCollection(batch, loan.book_id)));
+      changeLoan(batch, loan, { due_at: due, renewals: loan.renewals + 1 });
       return { loanId: loan.id, memberId: loan.member_id, changes: [['loan', loan.id], ['member', loan.member_id]] };
     }
     case 'registerMember': {
-      await requireRow(batch, event, 'branches', event.branchId);
+      if (!batch.branches.has(event.branchId)) throw refuse(event, 'UNKNOWN_BRANCH', `no branch with id ${event.branchId}`);
       let memberId = event.memberId;
       if (memberId !== undefined) {
-        const existing = await db.selectFrom('members').select('id').where('id', '=', memberId).executeTakeFirst();
-        if (existing) throw refuse(event, 'MEMBER_EXISTS', `member ${memberId} already exists`);
+        if (batch.members.has(memberId)) throw refuse(event, 'MEMBER_EXISTS', `member ${memberId} already exists`);
       } else {
         memberId = batch.nextMemberId ?? (await nextId(batch, 'members'));
       }
-      batch.nextMemberId = Math.max(batch.nextMemberId ?? 0, memberId + 1);
-      await db.insertInto('members').values({ id: memberId, name: event.name, email: event.email, joined_at: day, branch_id: event.branchId }).execute();
+      batch.nextMemberId = Math.max(batch.nextMemberId ?? (await nextId(batch, 'members')), memberId + 1);
+      batch.members.add(memberId);
+      batch.newMembers.push({ id: memberId, name: event.name, email: event.email, joined_at: day, branch_id: event.branchId });
       return { loanId: null, memberId, changes: [['member', memberId]] };
     }
     case 'advanceClock':
@@ -156,28 +234,40 @@ async function applyEffect(batch: Batch, event: CirculationEvent, day: string): 
 async function applyOne(batch: Batch, event: CirculationEvent): Promise<AppliedEvent> {
   const content = canonicalContent(event);
   const hash = contentHash(content);
-  const previous = await batch.db.selectFrom('events').select(['content_hash', 'loan_id', 'member_id']).where('id', '=', event.id).executeTakeFirst();
+  const previous = batch.events.get(event.id);
   const clockNow = effectiveClock(batch.storedClock, batch.clock);
   if (previous) {
-    if (previous.content_hash !== hash) throw refuse(event, 'EVENT_CONFLICT', 'an event with this id and other content was applied before');
-    return { eventId: event.id, type: event.type, applied: false, loanId: previous.loan_id, memberId: previous.member_id, clock: clockNow };
+    if (previous.hash !== hash) throw refuse(event, 'EVENT_CONFLICT', 'an event with this id and other content was applied before');
+    return { eventId: event.id, type: event.type, applied: false, loanId: previous.loanId, memberId: previous.memberId, clock: clockNow };
   }
   const day = eventDay(event);
   if (day < clockNow) throw refuse(event, 'BEFORE_CLOCK', `${day} is before the library clock (${clockNow})`);
   const effect = await applyEffect(batch, event, day);
-  await batch.db.insertInto('events').values({ id: event.id, type: event.type, content, content_hash: hash, at: day, loan_id: effect.loanId, member_id: effect.memberId }).execute();
+  batch.events.set(event.id, { hash, loanId: effect.loanId, memberId: effect.memberId });
+  batch.newEvents.push({ id: event.id, type: event.type, content, content_hash: hash, at: day, loan_id: effect.loanId, member_id: effect.memberId });
   const changes = [...effect.changes];
   if (day > batch.storedClock) {
     batch.storedClock = day;
     batch.clockMoved = true;
     changes.push(['clock', day]);
   }
-  if (changes.length > 0) {
-    const first = batch.nextSeq;
-    batch.nextSeq += changes.length;
-    await batch.db.insertInto('changes').values(changes.map(([entity, id], i) => ({ seq: first + i, entity, entity_id: String(id), event_id: event.id }))).execute();
-  }
+  for (const [entity, id] of changes) batch.newChanges.push({ seq: batch.nextSeq++, entity, entity_id: String(id), event_id: event.id });
   return { eventId: event.id, type: event.type, applied: true, loanId: effect.loanId, memberId: effect.memberId, clock: effectiveClock(batch.storedClock, batch.clock) };
+}
+
+/** Writes what the batch did, parents before children (members, loans, events, change records). */
+async function flush(batch: Batch): Promise<void> {
+  const { db } = batch;
+  for (const rows of chunks(batch.newMembers)) await db.insertInto('members').values(rows).execute();
+  const loans = [...batch.newLoans].map((id) => batch.loans.get(id)).filter((row): row is LoanRow => row !== undefined);
+  for (const rows of chunks(loans)) await db.insertInto('loans').values(rows).execute();
+  for (const id of batch.changedLoans) {
+    const loan = batch.loans.get(id);
+    if (loan) await db.updateTable('loans').set({ due_at: loan.due_at, returned_at: loan.returned_at, renewals: loan.renewals }).where('id', '=', id).execute();
+  }
+  for (const rows of chunks(batch.newEvents)) await db.insertInto('events').values(rows).execute();
+  for (const rows of chunks(batch.newChanges)) await db.insertInto('changes').values(rows).execute();
+  if (batch.clockMoved) await db.updateTable('meta').set({ value: batch.storedClock }).where('key', '=', 'as_of').execute();
 }
 
 function outcomeOf(result: EventResult): Outcome {
@@ -200,7 +290,18 @@ export async function applyEvents(store: Store, events: readonly CirculationEven
       nextSeq: firstSeq,
       nextLoanId: undefined,
       nextMemberId: undefined,
+      events: new Map(),
+      members: new Set(),
+      books: new Map(),
+      branches: new Set(),
+      loans: new Map(),
+      newLoans: new Set(),
+      changedLoans: new Set(),
+      newMembers: [],
+      newEvents: [],
+      newChanges: [],
     };
+    await prefetch(batch, events);
     const answered: EventResult[] = [];
     for (const event of events) {
       try {
@@ -210,7 +311,7 @@ export async function applyEvents(store: Store, events: readonly CirculationEven
         answered.push({ eventId: event.id, type: event.type, error });
       }
     }
-    if (batch.clockMoved) await db.updateTable('meta').set({ value: batch.storedClock }).where('key', '=', 'as_of').execute();
+    await flush(batch);
     return { answered, wroteChanges: batch.nextSeq > firstSeq, lastSeq: batch.nextSeq - 1 };
   });
   if (wroteChanges) await notifyChanges(store, lastSeq);

@@ -25,6 +25,8 @@ const MAX_TEXT_LENGTH = 500;
 
 type Raw = Record<string, unknown>;
 
+function text(raw: Raw, field: string, id: string | undefined): string;
+function text(raw: Raw, field: string, id: string | undefined, required: boolean): string | undefined;
 function text(raw: Raw, field: string, id: string | undefined, required = true): string | undefined {
   const value = raw[field];
   if (value === undefined || value === null) {
@@ -36,6 +38,8 @@ function text(raw: Raw, field: string, id: string | undefined, required = true):
   return value;
 }
 
+function entityId(raw: Raw, field: string, id: string | undefined): number;
+function entityId(raw: Raw, field: string, id: string | undefined, required: boolean): number | undefined;
 function entityId(raw: Raw, field: string, id: string | undefined, required = true): number | undefined {
   const value = raw[field];
   if (value === undefined || value === null) {
@@ -61,6 +65,8 @@ export function normaliseTime(value: string, field: string, id?: string): string
   return iso;
 }
 
+function time(raw: Raw, field: string, id: string | undefined): string;
+function time(raw: Raw, field: string, id: string | undefined, required: boolean): string | undefined;
 function time(raw: Raw, field: string, id: string | undefined, required = true): string | undefined {
   const value = text(raw, field, id, required);
   return value === undefined ? undefined : normaliseTime(value, field, id);
@@ -88,25 +94,25 @@ export function parseEvent(input: unknown): CirculationEvent {
     case 'checkOut': {
       const dueAt = time(raw, 'dueAt', id, false);
       return {
-        type, id, at: time(raw, 'at', id)!, memberId: entityId(raw, 'memberId', id)!, bookId: entityId(raw, 'bookId', id)!, branchId: entityId(raw, 'branchId', id)!,
+        type, id, at: time(raw, 'at', id), memberId: entityId(raw, 'memberId', id), bookId: entityId(raw, 'bookId', id), branchId: entityId(raw, 'branchId', id),
         ...(dueAt ? { dueAt } : {}),
       };
     }
     case 'returnLoan':
-      return { type, id, at: time(raw, 'at', id)!, ...loanRef(raw, id) };
+      return { type, id, at: time(raw, 'at', id), ...loanRef(raw, id) };
     case 'renewLoan': {
       const dueAt = time(raw, 'dueAt', id, false);
-      return { type, id, at: time(raw, 'at', id)!, ...loanRef(raw, id), ...(dueAt ? { dueAt } : {}) };
+      return { type, id, at: time(raw, 'at', id), ...loanRef(raw, id), ...(dueAt ? { dueAt } : {}) };
     }
     case 'registerMember': {
       const memberId = entityId(raw, 'memberId', id, false);
       return {
-        type, id, at: time(raw, 'at', id)!, name: text(raw, 'name', id)!, email: text(raw, 'email', id)!, branchId: entityId(raw, 'branchId', id)!,
+        type, id, at: time(raw, 'at', id), name: text(raw, 'name', id), email: text(raw, 'email', id), branchId: entityId(raw, 'branchId', id),
         ...(memberId ? { memberId } : {}),
       };
     }
     case 'advanceClock':
-      return { type, id, to: time(raw, 'to', id)! };
+      return { type, id, to: time(raw, 'to', id) };
     default:
       throw malformed(`type must be one of ${EVENT_TYPES.join(', ')}, got ${JSON.stringify(type)?.slice(0, 80)}`, id);
   }
