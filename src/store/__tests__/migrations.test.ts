@@ -9,7 +9,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from 'kysely';
 import { LATEST_MIGRATION, migrateStore, migrationStates, MIGRATIONS, openStore, TABLES_MIGRATION, type Store } from '..';
-import { applyEvent, parseEvent, readChanges } from '../../circulation';
+import { Client } from 'pg';
+import { applyEvent, CHANGES_CHANNEL, parseEvent, readChanges } from '../../circulation';
 import { ownSchema, postgresUnreachableReason } from '../../../test/fixtures/postgres';
 
 const ALL = Object.keys(MIGRATIONS).sort();
@@ -82,7 +83,7 @@ const unreachable = postgresUnreachableReason('the PostgreSQL migration tests');
     }
   });
 
-  it('carries the write path: an event, its effect and its change records in one transaction', async () => {
+  it('carries the write path: an event, its effect and its change records in one transaction, then a NOTIFY', async () => {
     const store = openStore(schema.url);
     try {
       await migrateStore(store);
@@ -90,8 +91,14 @@ const unreachable = postgresUnreachableReason('the PostgreSQL migration tests');
       await store.db.insertInto('branches').values({ id: 1, name: 'Central', size: 1 }).execute();
       await store.db.insertInto('members').values({ id: 1, name: 'Ada', email: 'ada@example.org', joined_at: '2020-01-01', branch_id: 1 }).execute();
       await store.db.insertInto('books').values({ id: 1, title: 'T', authors: '[]', genre: 'Fantasy', collection: 'Adult Fiction', publication_year: null, isbn: null, average_rating: 4, ratings_count: 1 }).execute();
+      const listener = new Client({ connectionString: schema.url });
+      await listener.connect();
+      const notified = new Promise<string | undefined>((resolve) => listener.on('notification', (message) => resolve(message.payload)));
+      await listener.query(`LISTEN ${CHANGES_CHANNEL}`);
       const event = parseEvent({ id: 'pg-1', type: 'checkOut', at: '2025-07-01', memberId: 1, bookId: 1, branchId: 1 });
       expect(await applyEvent(store, event)).toMatchObject({ applied: true, loanId: 1, clock: '2025-07-01' });
+      expect(await notified).toBe('4');
+      await listener.end();
       expect(await applyEvent(store, event)).toMatchObject({ applied: false, loanId: 1 });
       expect((await readChanges(store, 0)).map((c) => [c.seq, c.entity])).toEqual([[1, 'loan'], [2, 'member'], [3, 'book'], [4, 'clock']]);
     } finally {
