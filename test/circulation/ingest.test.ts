@@ -105,6 +105,23 @@ describe('npm run ingest', () => {
     expect(JSON.parse(ingest(['--events', file, '--format', 'koha-statistics', '--db', db, '--json']).stdout)).toMatchObject({ applied: 0, duplicates: 3 });
   });
 
+  it('maps Koha item numbers to books through --items', async () => {
+    const db = freshCopy('koha-items.db');
+    const items = path.join(dir, 'items.csv');
+    writeFileSync(items, 'itemnumber,book_id\n9001,5\n9002,6\n');
+    const file = path.join(dir, 'statistics-items.csv');
+    writeFileSync(file, 'datetime,branch,type,itemnumber,borrowernumber,itemtype,ccode\n2025-07-01 10:00:00,1,issue,9002,8,BK,FIC\n2025-07-01 10:01:00,1,issue,9003,8,BK,FIC\n');
+    const summary = JSON.parse(ingest(['--events', file, '--format', 'koha-statistics', '--items', items, '--db', db, '--json']).stdout);
+    expect(summary).toMatchObject({ applied: 1, refused: 1 });
+    expect(summary.errors[0]).toMatchObject({ line: 3, reason: 'UNKNOWN_BOOK' });
+    const store = openStore(`sqlite:${db}`, { readonly: true });
+    try {
+      expect(await store.db.selectFrom('loans').select('book_id').where('member_id', '=', 8).where('checked_out_at', '=', '2025-07-01').execute()).toEqual([{ book_id: 6 }]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses bad flags with exit status 2 and the usage', () => {
     const run = ingest(['--events', path.join(dir, 'missing.ndjson')]);
     expect(run.status).toBe(2);
