@@ -20,9 +20,9 @@ import type { LibraryClock } from '../circulation';
 import { applyEvents, canonicalContent, parseEvent, type CirculationEvent } from '../circulation';
 import { exclusiveTransaction, readMeta, type Store } from '../store';
 import { Calendar, dayNumber, isoDay } from './calendar';
-import { borrowingContext, simulateMemberDay, type LoanSink } from './borrowing';
+import { borrowingContext, simulateMemberDay, type BorrowingContext, type LoanSink } from './borrowing';
 import { COLLECTIONS, GENRES, type Genre } from './catalogue';
-import { simulateLibrary, SIMULATOR_VERSION, type SimulatedLibrary } from './generate';
+import { simulateLibrary, SIMULATOR_VERSION, tasteJson, type SimulatedLibrary } from './generate';
 import { drawReturn, loanPeriodDays, NEVER_RETURNED, sigmoid } from './lateness';
 import { drawCohort, PROFILES, type Profile, type SimMember } from './members';
 import { arrangeShelves } from './shelves';
@@ -32,6 +32,7 @@ import type { Random } from '../util/random';
 /** Days after the generated window the calendar (and so a continuation) can cover, loans' due dates included. */
 export const MAX_LIVING_DAYS = 300;
 const CALENDAR_MARGIN_DAYS = 400;
+const COLLECTION_INDEX = new Map<string, number>(COLLECTIONS.map((c, i) => [c, i]));
 
 export type Shift =
   | { kind: 'reliability'; share: number; day: number }
@@ -127,7 +128,7 @@ interface LivingState {
   borrowed: Map<number, Set<number>>;
   rngs: Map<number, Random>;
   schedule: Map<number, Scheduled[]>;
-  context: ReturnType<typeof borrowingContext>;
+  context: BorrowingContext;
   seed: number;
 }
 
@@ -193,8 +194,6 @@ function borrowOn(state: LivingState, day: number, churned: SimMember[]): NewLoa
   return loans;
 }
 
-const COLLECTION_INDEX = new Map<string, number>(COLLECTIONS.map((c, i) => [c, i]));
-
 interface LivingMeta {
   from: string;
   through: string | undefined;
@@ -230,7 +229,7 @@ async function recordDay(store: Store, day: number, meta: Record<string, string>
     for (const member of joined) {
       await db.insertInto('sim_member_truth').values({
         member_id: member.id, reliability: member.reliability, engagement_trend: member.engagementTrend, churned_at: null,
-        taste: JSON.stringify(Object.fromEntries(GENRES.map((g, i) => [g, member.taste[i]!]).filter(([, w]) => (w as number) > 0))),
+        taste: tasteJson(member.taste),
         favourite_authors: JSON.stringify(member.favouriteAuthors), intensity: member.intensity, profile: member.profile,
       }).onConflict((oc) => oc.column('member_id').doNothing()).execute();
     }
