@@ -3,6 +3,8 @@
  * changes nothing; the same event twice applies once and answers the same; the same id with
  * other content is a conflict; every applied event leaves change records and moves the clock.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { sql } from 'kysely';
 import { applyEvent, applyEvents, CirculationError, parseEvent, readChanges, readClock, type CirculationEvent } from '..';
@@ -138,5 +140,15 @@ describe('applyEvent', () => {
     expect(await readClock(store, clock)).toBe('2026-01-10');
     await expect(applyEvent(store, checkOut('w1'), { clock })).rejects.toMatchObject({ reason: 'BEFORE_CLOCK' });
     expect((await applyEvent(store, checkOut('w2', { at: '2026-01-10' }), { clock })).clock).toBe('2026-01-10');
+  });
+});
+
+describe("the README's NDJSON example", () => {
+  it('parses, line by line, as the events it describes', () => {
+    const readme = readFileSync(path.join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+    const block = /```\n(\{"id":"e1"[\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toBeDefined();
+    const events = (block ?? '').trim().split('\n').map((line) => parseEvent(JSON.parse(line)));
+    expect(events.map((e) => e.type)).toEqual(['checkOut', 'renewLoan', 'returnLoan', 'registerMember', 'advanceClock']);
   });
 });
