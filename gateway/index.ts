@@ -4,8 +4,8 @@
  *
  *   /graphql  authenticate (auth/) → body size and batch limits (limits/) → rate limit
  *             (rate-limit/) → per operation: persisted-query resolution (persisted-queries/)
- *             and document limits (limits/) → Apollo, with the plugins for operation limits
- *             (limits/) and partial answers (availability/)
+ *             and document limits (limits/) → Apollo, with the plugins for who may send
+ *             which operation (roles/), operation limits (limits/) and partial answers (availability/)
  *   GET /     GraphiQL from the gateway's own bundle (graphiql/)
  *   /health/live, /health/ready (200 only when every subgraph answers), /metrics
  *
@@ -36,6 +36,7 @@ import { operationSteps } from './operations';
 import { loadManifest, manifestPath, MemoryKeyValueCache, operationsDir, persistedQueries, RedisKeyValueCache, type KeyValueCache, type PersistedOperation } from './persisted-queries';
 import { MemoryWindowCounter, RedisWindowCounter, ResilientWindowCounter, rateLimit, type WindowCounter } from './rate-limit';
 import { connectGatewayRedis, type GatewayRedis } from './redis';
+import { operationRoles } from './roles';
 import { healthUrl, loadSupergraph, subgraphsIn } from './subgraphs';
 
 export interface GatewayContext {
@@ -136,6 +137,7 @@ export async function startGateway(config: Config, port: number = config.ports.g
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
+      operationRoles(),
       queryLimits(limits, limitEvents),
       availability({ ownership: fieldOwnership(supergraphSdl), onUnavailable: (subgraph) => counters.subgraphUnavailable.inc({ subgraph }) }),
     ],

@@ -1,11 +1,11 @@
 /**
  * Command-line flags for Shelfmark's commands, on node:util's parseArgs: `--name value` or
- * `--name=value`, typed as declared, with `--help` printing the usage and unknown flags
- * refused with the usage.
+ * `--name=value`, typed as declared ('strings': a flag that may repeat, collected in order),
+ * with `--help` printing the usage and unknown flags refused with the usage.
  */
 import { parseArgs } from 'node:util';
 
-export type FlagType = 'string' | 'number' | 'boolean';
+export type FlagType = 'string' | 'strings' | 'number' | 'boolean';
 
 export class UsageError extends Error {}
 
@@ -13,9 +13,9 @@ export function parseFlags<T extends Record<string, FlagType>>(
   argv: string[],
   spec: T,
   usage: string,
-): { flags: { [K in keyof T]?: T[K] extends 'number' ? number : T[K] extends 'boolean' ? boolean : string }; positionals: string[] } {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
-  for (const [name, type] of Object.entries(spec)) options[name] = { type: type === 'boolean' ? 'boolean' : 'string' };
+): { flags: { [K in keyof T]?: T[K] extends 'number' ? number : T[K] extends 'boolean' ? boolean : T[K] extends 'strings' ? string[] : string }; positionals: string[] } {
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { help: { type: 'boolean' } };
+  for (const [name, type] of Object.entries(spec)) options[name] = { type: type === 'boolean' ? 'boolean' : 'string', ...(type === 'strings' ? { multiple: true } : {}) };
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });

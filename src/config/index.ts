@@ -24,8 +24,12 @@ export const DEFAULT_PORTS: Record<SubgraphName | 'gateway', number> = {
 export const DEVELOPMENT_JWT_SECRET = 'shelfmark-development-secret-not-for-production';
 export const DEVELOPMENT_INTERNAL_SECRET = 'shelfmark-development-internal-secret-not-for-production';
 
-export type Role = 'staff' | 'analyst' | 'partner';
-export const ROLES: readonly Role[] = ['staff', 'analyst', 'partner'];
+/** `circulation` is the library's circulation system: it may send circulation mutations and read nothing else. */
+export type Role = 'staff' | 'analyst' | 'partner' | 'circulation';
+export const ROLES: readonly Role[] = ['staff', 'analyst', 'partner', 'circulation'];
+
+/** 'stored': the library clock is the stored date, moved by events; 'wall': never behind the real date. */
+export type ClockMode = 'stored' | 'wall';
 
 export interface RateLimit {
   max: number;
@@ -82,6 +86,8 @@ export interface Config {
   /** How often a model subgraph looks for a newly promoted version. */
   modelReloadIntervalMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** CLOCK: how the library clock moves (see src/circulation/clock). */
+  clock: ClockMode;
 }
 
 export function findProjectRoot(start: string = __dirname): string {
@@ -141,10 +147,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     staff: { max: integer(env, 'RATE_LIMIT_STAFF_MAX', 100_000), windowSeconds: integer(env, 'RATE_LIMIT_STAFF_WINDOW_SECONDS', 3600) },
     analyst: { max: integer(env, 'RATE_LIMIT_ANALYST_MAX', 20_000), windowSeconds: integer(env, 'RATE_LIMIT_ANALYST_WINDOW_SECONDS', 3600) },
     partner: { max: integer(env, 'RATE_LIMIT_PARTNER_MAX', 1000), windowSeconds: integer(env, 'RATE_LIMIT_PARTNER_WINDOW_SECONDS', 3600) },
+    // A busy circulation system sends hundreds of events a second.
+    circulation: { max: integer(env, 'RATE_LIMIT_CIRCULATION_MAX', 2_000_000), windowSeconds: integer(env, 'RATE_LIMIT_CIRCULATION_WINDOW_SECONDS', 3600) },
   };
 
   const logLevel = (env.LOG_LEVEL ?? 'info') as Config['logLevel'];
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error, got "${logLevel}"`);
+  const clock = (env.CLOCK || 'stored') as ClockMode;
+  if (clock !== 'stored' && clock !== 'wall') throw new ConfigError(`CLOCK must be stored or wall, got "${clock}"`);
 
   return {
     nodeEnv,
@@ -175,5 +185,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     subgraphTimeoutMs: integer(env, 'SUBGRAPH_TIMEOUT_MS', 3000),
     modelReloadIntervalMs: integer(env, 'MODEL_RELOAD_INTERVAL_MS', 1000),
     logLevel,
+    clock,
   };
 }

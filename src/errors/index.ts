@@ -10,6 +10,8 @@ export enum ErrorCode {
   RATE_LIMITED = 'RATE_LIMITED',
   PERSISTED_QUERY_NOT_FOUND = 'PERSISTED_QUERY_NOT_FOUND',
   BAD_USER_INPUT = 'BAD_USER_INPUT',
+  /** A circulation event reuses an applied event's id with other content. */
+  EVENT_CONFLICT = 'EVENT_CONFLICT',
   MODEL_UNAVAILABLE = 'MODEL_UNAVAILABLE',
   /** A subgraph that serves no model (the library) did not answer in time. */
   SUBGRAPH_UNAVAILABLE = 'SUBGRAPH_UNAVAILABLE',

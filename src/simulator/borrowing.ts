@@ -57,7 +57,12 @@ export interface Loans {
   lateIntercepts: Float64Array;
 }
 
-class GrowingColumns {
+/** Where a simulated visit puts each loan it makes (indices into members[] and catalogue[]). */
+export interface LoanSink {
+  push(member: number, book: number, branch: number, checkoutDay: number, renewals: number, lateLogit: number): void;
+}
+
+class GrowingColumns implements LoanSink {
   length = 0;
   member = new Int32Array(1024);
   book = new Int32Array(1024);
@@ -93,14 +98,23 @@ class GrowingColumns {
   }
 }
 
-interface BorrowingContext {
+export interface BorrowingContext {
   catalogue: readonly CatalogueBook[];
   shelves: Shelves;
   calendar: Calendar;
   window: MemberWindow;
   /** exp(trend * years) per (month of the window, genre). */
   genreTrend: Float64Array;
+  /** A multiplier of each genre's weight on top of its trend (1: none; the simulator's drift knob). */
+  genreBoost: Float64Array;
   branchCumulative: number[];
+}
+
+export function borrowingContext(catalogue: readonly CatalogueBook[], shelves: Shelves, calendar: Calendar, window: MemberWindow): BorrowingContext {
+  const branchCumulative: number[] = [];
+  let total = 0;
+  for (const b of BRANCHES) branchCumulative.push((total += b.size));
+  return { catalogue, shelves, calendar, window, genreTrend: genreTrendTable(window), genreBoost: new Float64Array(GENRES.length).fill(1), branchCumulative };
 }
 
 function genreTrendTable(window: MemberWindow): Float64Array {
@@ -134,7 +148,7 @@ function drawCandidate(member: SimMember, day: number, rng: Random, context: Bor
   const month = Math.floor((day - context.window.startDay) / DAYS_PER_MONTH);
   let total = 0;
   for (let g = 0; g < GENRES.length; g++) {
-    const weight = shelves[g] ? member.taste[g]! * context.genreTrend[month * GENRES.length + g]! : 0;
+    const weight = shelves[g] ? member.taste[g]! * context.genreTrend[month * GENRES.length + g]! * context.genreBoost[g]! : 0;
     total += weight;
     genreWeights[g] = total;
   }
@@ -163,26 +177,37 @@ function drawRenewals(member: SimMember, book: CatalogueBook, rng: Random): numb
   return renewals;
 }
 
+/**
+ * One day of one member: they may stop borrowing for good (then `churnDay` is set and this
+ * answers false), else may visit and borrow, each loan going to `out`. Draws from `rng` in a
+ * fixed order, so a member's days are the same whoever simulates them.
+ */
+export function simulateMemberDay(
+  memberIndex: number, member: SimMember, day: number, rng: Random, context: BorrowingContext, borrowed: Set<number>, out: LoanSink,
+): boolean {
+  if (day > member.startDay && rng.next() < stopHazard(member, day)) {
+    member.churnDay = day;
+    return false;
+  }
+  if (rng.next() >= visitProbability(member, day, context.calendar)) return true;
+  const items = 1 + rng.poisson(member.extraItemsPerVisit);
+  const branch = rng.next() < HOME_BRANCH_SHARE ? member.branch : rng.pickCumulative(context.branchCumulative);
+  for (let k = 0; k < items; k++) {
+    const bookIndex = pickBook(member, day, rng, context, borrowed);
+    borrowed.add(bookIndex);
+    const book = context.catalogue[bookIndex]!;
+    const renewals = drawRenewals(member, book, rng);
+    const dueDay = day + loanPeriodDays(book) * (1 + renewals);
+    out.push(memberIndex, bookIndex, branch, day, renewals, lateLogitWithoutIntercept(member, book, renewals, dueDay, items, context.calendar));
+  }
+  return true;
+}
+
 function simulateMember(memberIndex: number, member: SimMember, seed: number, context: BorrowingContext, out: GrowingColumns): void {
-  const { catalogue, calendar, window } = context;
   const rng = streamRandom(seed, 'borrowing', member.id);
   const borrowed = new Set<number>();
-  for (let day = member.startDay; day <= window.endDay; day++) {
-    if (day > member.startDay && rng.next() < stopHazard(member, day)) {
-      member.churnDay = day;
-      return;
-    }
-    if (rng.next() >= visitProbability(member, day, calendar)) continue;
-    const items = 1 + rng.poisson(member.extraItemsPerVisit);
-    const branch = rng.next() < HOME_BRANCH_SHARE ? member.branch : rng.pickCumulative(context.branchCumulative);
-    for (let k = 0; k < items; k++) {
-      const bookIndex = pickBook(member, day, rng, context, borrowed);
-      borrowed.add(bookIndex);
-      const book = catalogue[bookIndex]!;
-      const renewals = drawRenewals(member, book, rng);
-      const dueDay = day + loanPeriodDays(book) * (1 + renewals);
-      out.push(memberIndex, bookIndex, branch, day, renewals, lateLogitWithoutIntercept(member, book, renewals, dueDay, items, calendar));
-    }
+  for (let day = member.startDay; day <= context.window.endDay; day++) {
+    if (!simulateMemberDay(memberIndex, member, day, rng, context, borrowed, out)) return;
   }
 }
 
@@ -212,10 +237,7 @@ export function simulateBorrowing(
   seed: number,
   onProgress: (progress: BorrowingProgress) => void = () => {},
 ): Loans {
-  const branchCumulative: number[] = [];
-  let total = 0;
-  for (const b of BRANCHES) branchCumulative.push((total += b.size));
-  const context: BorrowingContext = { catalogue, shelves, calendar, window, genreTrend: genreTrendTable(window), branchCumulative };
+  const context = borrowingContext(catalogue, shelves, calendar, window);
   const columns = new GrowingColumns();
   const progressEvery = Math.max(1, Math.floor(members.length / 10));
   members.forEach((member, index) => {

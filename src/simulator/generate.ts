@@ -140,7 +140,8 @@ export function simulateLibrary(options: SimulationOptions = {}, onProgress: Pro
   return simulate(resolveOptions(options), progressClock(onProgress));
 }
 
-function tasteJson(taste: Float64Array): string {
+/** A member's taste as stored in sim_member_truth: genre -> weight, genres with no weight left out. */
+export function tasteJson(taste: Float64Array): string {
   const weights: Record<string, number> = {};
   GENRES.forEach((genre, g) => {
     if (taste[g]! > 0) weights[genre] = taste[g]!;

@@ -185,6 +185,59 @@ function drawFavouriteAuthors(rng: Random, memberTaste: Float64Array, shelves: S
   return favourites;
 }
 
+interface MemberDrawing {
+  window: MemberWindow;
+  calendar: Calendar;
+  shelves: Shelves;
+  catalogue: readonly CatalogueBook[];
+  names: Random;
+  takenEmails: Set<string>;
+}
+
+/**
+ * One member's traits from `rng`. `joining` fixes the profile and join day (a cohort that joins
+ * on a given day); without it both are drawn, as for the generated membership.
+ */
+function drawMember(id: number, rng: Random, drawing: MemberDrawing, joining?: { profile: Profile; day: number }): SimMember {
+  const { window, calendar, shelves, catalogue } = drawing;
+  const profile = joining?.profile ?? PROFILES[pickIndex(rng, PROFILES.map((p) => PROFILE_SPECS[p].share))]!;
+  const spec = PROFILE_SPECS[profile];
+  const branch = pickIndex(rng, BRANCHES.map((b) => b.size));
+  const joinDay = joining?.day ?? drawJoinDay(rng, window, calendar);
+  const reliability = rng.beta(spec.reliability[0], spec.reliability[1]);
+  const intensity = spec.medianIntensity * INTENSITY_SCALE * Math.exp(rng.normal(0, INTENSITY_SPREAD));
+  const engagementTrend = drawTrend(rng);
+  const extraItemsPerVisit = spec.extraItemsPerVisit * Math.exp(rng.normal(0, 0.3));
+  const renewalPropensity = rng.beta(spec.renewal[0], spec.renewal[1]);
+  const filmFan = profile === 'adult' && rng.bernoulli(FILM_FAN_SHARE);
+  const dvdShare = filmFan ? FILM_FAN_DVD_SHARE : spec.dvdShare;
+  const largePrintShare = Math.min(0.9, spec.largePrintShare * (0.6 + 0.8 * rng.next()));
+  const memberTaste = drawTaste(rng, spec.taste);
+  const favouriteAuthors = drawFavouriteAuthors(rng, memberTaste, shelves, catalogue);
+  const { name, email } = drawIdentity(id, drawing.names, drawing.takenEmails);
+  return {
+    id,
+    name,
+    email,
+    branch,
+    joinDay,
+    startDay: Math.max(joinDay, window.startDay),
+    profile,
+    shape: spec.shape,
+    reliability,
+    intensity,
+    engagementTrend,
+    logTrend: Math.log(engagementTrend),
+    extraItemsPerVisit,
+    renewalPropensity,
+    dvdShare,
+    largePrintShare,
+    taste: memberTaste,
+    favouriteAuthors,
+    churnDay: -1,
+  };
+}
+
 export function drawMembers(
   count: number,
   seed: number,
@@ -193,49 +246,18 @@ export function drawMembers(
   shelves: Shelves,
   catalogue: readonly CatalogueBook[],
 ): SimMember[] {
-  const names = streamRandom(seed, 'names');
-  const takenEmails = new Set<string>();
-  const profileShares = PROFILES.map((p) => PROFILE_SPECS[p].share);
-  const branchSizes = BRANCHES.map((b) => b.size);
+  const drawing: MemberDrawing = { window, calendar, shelves, catalogue, names: streamRandom(seed, 'names'), takenEmails: new Set<string>() };
   const members: SimMember[] = [];
-  for (let id = 1; id <= count; id++) {
-    const rng = streamRandom(seed, 'members', id);
-    const profile = PROFILES[pickIndex(rng, profileShares)]!;
-    const spec = PROFILE_SPECS[profile];
-    const branch = pickIndex(rng, branchSizes);
-    const joinDay = drawJoinDay(rng, window, calendar);
-    const reliability = rng.beta(spec.reliability[0], spec.reliability[1]);
-    const intensity = spec.medianIntensity * INTENSITY_SCALE * Math.exp(rng.normal(0, INTENSITY_SPREAD));
-    const engagementTrend = drawTrend(rng);
-    const extraItemsPerVisit = spec.extraItemsPerVisit * Math.exp(rng.normal(0, 0.3));
-    const renewalPropensity = rng.beta(spec.renewal[0], spec.renewal[1]);
-    const filmFan = profile === 'adult' && rng.bernoulli(FILM_FAN_SHARE);
-    const dvdShare = filmFan ? FILM_FAN_DVD_SHARE : spec.dvdShare;
-    const largePrintShare = Math.min(0.9, spec.largePrintShare * (0.6 + 0.8 * rng.next()));
-    const memberTaste = drawTaste(rng, spec.taste);
-    const favouriteAuthors = drawFavouriteAuthors(rng, memberTaste, shelves, catalogue);
-    const { name, email } = drawIdentity(id, names, takenEmails);
-    members.push({
-      id,
-      name,
-      email,
-      branch,
-      joinDay,
-      startDay: Math.max(joinDay, window.startDay),
-      profile,
-      shape: spec.shape,
-      reliability,
-      intensity,
-      engagementTrend,
-      logTrend: Math.log(engagementTrend),
-      extraItemsPerVisit,
-      renewalPropensity,
-      dvdShare,
-      largePrintShare,
-      taste: memberTaste,
-      favouriteAuthors,
-      churnDay: -1,
-    });
-  }
+  for (let id = 1; id <= count; id++) members.push(drawMember(id, streamRandom(seed, 'members', id), drawing));
   return members;
+}
+
+/** `count` members of one profile who join on `day`, with ids from `firstId` on. */
+export function drawCohort(
+  count: number, profile: Profile, day: number, firstId: number, seed: number, calendar: Calendar, shelves: Shelves, catalogue: readonly CatalogueBook[],
+): SimMember[] {
+  const drawing: MemberDrawing = {
+    window: { startDay: day, endDay: day }, calendar, shelves, catalogue, names: streamRandom(seed, 'cohortNames', firstId), takenEmails: new Set<string>(),
+  };
+  return Array.from({ length: count }, (_, k) => drawMember(firstId + k, streamRandom(seed, 'cohort', firstId + k), drawing, { profile, day }));
 }

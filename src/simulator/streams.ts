@@ -12,6 +12,11 @@ export const STREAMS = {
   names: 4,
   borrowing: 5,
   returns: 6,
+  /** Days simulated after the generated window (`npm run simulate`), per member. */
+  living: 7,
+  /** Members who join in a simulated cohort, per member; and their names. */
+  cohort: 8,
+  cohortNames: 9,
 } as const;
 export type Stream = keyof typeof STREAMS;
 

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { sql, type Insertable, type Kysely } from 'kysely';
-import { createIndexes, createSchema, dropAll, openStore, sqlitePath, type Database, type TableName } from '../store';
+import { dropAll, exclusiveTransaction, migrateStore, migrateWithin, openStore, sqlitePath, TABLES_MIGRATION, type Database, type TableName } from '../store';
 
 /** SQLite's limit on bound variables per statement; PostgreSQL's (65,535) is higher. */
 const MAX_VARIABLES_PER_STATEMENT = 32_766;
@@ -18,7 +18,7 @@ const MAX_VARIABLES_PER_STATEMENT = 32_766;
 const MAX_ROWS_PER_STATEMENT = 5_000;
 
 export const TABLE_ORDER: readonly TableName[] = [
-  'meta', 'branches', 'members', 'books', 'loans', 'sim_loan_truth', 'sim_member_truth', 'sim_churn_truth',
+  'meta', 'branches', 'members', 'books', 'loans', 'sim_loan_truth', 'sim_member_truth', 'sim_churn_truth', 'events', 'changes',
 ];
 
 /** One table's rows, produced on demand so the whole table never sits in memory as objects. */
@@ -224,14 +224,14 @@ async function writeSqlite(
     // A crash mid-load only loses the temporary file, so durability is not worth paying for here.
     await sql`PRAGMA journal_mode = MEMORY`.execute(store.db);
     await sql`PRAGMA synchronous = OFF`.execute(store.db);
-    await createSchema(store.db);
+    await migrateStore(store, TABLES_MIGRATION);
     // Checking keys row by row during the load costs more than one check of all rows after it.
     await sql`PRAGMA foreign_keys = OFF`.execute(store.db);
     await store.db.transaction().execute((trx) => loadAll(trx, tables, onProgress));
     await checkSqliteForeignKeys(store.db);
     await sql`PRAGMA foreign_keys = ON`.execute(store.db);
     onProgress({ table: 'indexes', rows: 0, of: 1 });
-    await createIndexes(store.db);
+    await migrateStore(store);
     await sql`ANALYZE`.execute(store.db);
     onProgress({ table: 'indexes', rows: 1, of: 1 });
     counts = await countRows(store.db);
@@ -261,17 +261,16 @@ async function writePostgres(
 ): Promise<Record<TableName, number>> {
   const store = openStore(url);
   try {
-    await store.db.transaction().execute(async (trx) => {
-      // Serialises concurrent generators on the same database; released at commit or rollback.
-      await sql`select pg_advisory_xact_lock(hashtext('shelfmark-generate'))`.execute(trx);
+    // The write lock also serialises concurrent generators on the same database.
+    await exclusiveTransaction(store, async (trx) => {
       if (!force && (await existingTables(trx)).length > 0) throw new TargetExistsError(describeTarget({ kind: 'postgres', url }));
       await dropAll(trx);
-      await createSchema(trx);
+      await migrateWithin(trx, TABLES_MIGRATION);
       const foreignKeys = await dropForeignKeys(trx);
       await loadAll(trx, tables, onProgress);
       await restoreForeignKeys(trx, foreignKeys);
       onProgress({ table: 'indexes', rows: 0, of: 1 });
-      await createIndexes(trx);
+      await migrateWithin(trx);
       onProgress({ table: 'indexes', rows: 1, of: 1 });
     });
     await sql`ANALYZE ${sql.join(TABLE_ORDER.map((table) => sql.table(table)))}`.execute(store.db);

@@ -5,12 +5,14 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type LogEvent } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type LogEvent } from 'kysely';
+import { migrateStore } from './migrations';
 import { Pool } from 'pg';
 import type { Database } from './schema';
 
-export type { BookTable, Database, LoanTable, TableName } from './schema';
-export { createIndexes, createSchema, dropAll } from './schema';
+export type { BookTable, ChangeTable, Database, EventTable, LoanTable, TableName } from './schema';
+export { exclusiveTransaction } from './transaction';
+export { LATEST_MIGRATION, migrateStore, migrateWithin, migrationStates, MigrationError, MIGRATIONS, TABLES_MIGRATION, type MigrationState, type MigrationStep } from './migrations';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -66,7 +68,25 @@ export function tablesOf(sqlText: string): string[] {
   return [...names];
 }
 
-/** The system's notion of "now": the last simulated day, fixed so results are reproducible. */
+/** Opens a store for writing and brings its schema up to the latest migration. */
+export async function openMigratedStore(databaseUrl: string, options: Omit<StoreOptions, 'readonly'> = {}): Promise<Store> {
+  const store = openStore(databaseUrl, options);
+  try {
+    await migrateStore(store);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
+}
+
+/** Every table of the store and the migrator's own, dropped in foreign-key order (generate --force). */
+export async function dropAll(db: Kysely<Database>): Promise<void> {
+  const tables = ['changes', 'events', 'sim_churn_truth', 'sim_member_truth', 'sim_loan_truth', 'loans', 'books', 'members', 'branches', 'meta', 'kysely_migration', 'kysely_migration_lock'];
+  for (const table of tables) await sql`DROP TABLE IF EXISTS ${sql.table(table)}`.execute(db);
+}
+
+/** The library clock as stored: the day of the last event or end-of-day tick (see src/circulation). */
 export async function readAsOf(store: Store): Promise<string> {
   const row = await store.db.selectFrom('meta').select('value').where('key', '=', 'as_of').executeTakeFirst();
   if (!row) throw new Error(`the store at ${store.url} has no as_of date: run \`npm run generate\` first`);

@@ -4,7 +4,6 @@
  * the same way. Tables prefixed `sim_` hold what only the simulator knows (hidden traits and
  * the true probabilities behind outcomes); models are scored against them, never fed them.
  */
-import { Kysely, sql } from 'kysely';
 
 export interface BranchTable {
   id: number;
@@ -82,6 +81,35 @@ export interface MetaTable {
   value: string;
 }
 
+/** One circulation event as applied: the client-chosen id is the key that makes writes idempotent. */
+export interface EventTable {
+  id: string;
+  /** checkOut, returnLoan, renewLoan, registerMember or advanceClock. */
+  type: string;
+  /** The event's canonical JSON (sorted keys, normalised times): what "the same content" means. */
+  content: string;
+  /** sha256 of `content`, hex. */
+  content_hash: string;
+  /** The library day the event happened on. */
+  at: string;
+  /** The loan and member the event created or touched, so a repeat answers the same. */
+  loan_id: number | null;
+  member_id: number | null;
+}
+
+/**
+ * The outbox: one row per entity an event changed, written in the event's transaction. `seq` is
+ * gapless and follows commit order (writers hold one lock), so a follower that has read up to
+ * `seq` N has seen every change up to N.
+ */
+export interface ChangeTable {
+  seq: number;
+  /** 'member' | 'book' | 'loan' | 'clock'. */
+  entity: string;
+  entity_id: string;
+  event_id: string;
+}
+
 export interface Database {
   branches: BranchTable;
   members: MemberTable;
@@ -91,90 +119,9 @@ export interface Database {
   sim_member_truth: SimMemberTruthTable;
   sim_churn_truth: SimChurnTruthTable;
   meta: MetaTable;
+  events: EventTable;
+  changes: ChangeTable;
 }
 
 export type TableName = keyof Database;
 
-export async function createSchema(db: Kysely<Database>): Promise<void> {
-  await db.schema
-    .createTable('branches').ifNotExists()
-    .addColumn('id', 'integer', (c) => c.primaryKey())
-    .addColumn('name', 'text', (c) => c.notNull())
-    .addColumn('size', 'real', (c) => c.notNull())
-    .execute();
-  await db.schema
-    .createTable('members').ifNotExists()
-    .addColumn('id', 'integer', (c) => c.primaryKey())
-    .addColumn('name', 'text', (c) => c.notNull())
-    .addColumn('email', 'text', (c) => c.notNull())
-    .addColumn('joined_at', 'text', (c) => c.notNull())
-    .addColumn('branch_id', 'integer', (c) => c.notNull().references('branches.id'))
-    .execute();
-  await db.schema
-    .createTable('books').ifNotExists()
-    .addColumn('id', 'integer', (c) => c.primaryKey())
-    .addColumn('title', 'text', (c) => c.notNull())
-    .addColumn('authors', 'text', (c) => c.notNull())
-    .addColumn('genre', 'text', (c) => c.notNull())
-    .addColumn('collection', 'text', (c) => c.notNull())
-    .addColumn('publication_year', 'integer')
-    .addColumn('isbn', 'text')
-    .addColumn('average_rating', 'real', (c) => c.notNull())
-    .addColumn('ratings_count', 'integer', (c) => c.notNull())
-    .execute();
-  await db.schema
-    .createTable('loans').ifNotExists()
-    .addColumn('id', 'integer', (c) => c.primaryKey())
-    .addColumn('member_id', 'integer', (c) => c.notNull().references('members.id'))
-    .addColumn('book_id', 'integer', (c) => c.notNull().references('books.id'))
-    .addColumn('branch_id', 'integer', (c) => c.notNull().references('branches.id'))
-    .addColumn('checked_out_at', 'text', (c) => c.notNull())
-    .addColumn('due_at', 'text', (c) => c.notNull())
-    .addColumn('returned_at', 'text')
-    .addColumn('renewals', 'integer', (c) => c.notNull())
-    .execute();
-  await db.schema
-    .createTable('sim_loan_truth').ifNotExists()
-    .addColumn('loan_id', 'integer', (c) => c.primaryKey())
-    .addColumn('late_probability', 'real', (c) => c.notNull())
-    .execute();
-  await db.schema
-    .createTable('sim_member_truth').ifNotExists()
-    .addColumn('member_id', 'integer', (c) => c.primaryKey())
-    .addColumn('reliability', 'real', (c) => c.notNull())
-    .addColumn('engagement_trend', 'real', (c) => c.notNull())
-    .addColumn('churned_at', 'text')
-    .addColumn('taste', 'text', (c) => c.notNull())
-    .addColumn('favourite_authors', 'text', (c) => c.notNull())
-    .addColumn('intensity', 'real', (c) => c.notNull())
-    .addColumn('profile', 'text', (c) => c.notNull())
-    .execute();
-  await db.schema
-    .createTable('sim_churn_truth').ifNotExists()
-    .addColumn('member_id', 'integer', (c) => c.notNull())
-    .addColumn('cutoff', 'text', (c) => c.notNull())
-    .addColumn('probability', 'real', (c) => c.notNull())
-    .addPrimaryKeyConstraint('sim_churn_truth_pk', ['member_id', 'cutoff'])
-    .execute();
-  await db.schema
-    .createTable('meta').ifNotExists()
-    .addColumn('key', 'text', (c) => c.primaryKey())
-    .addColumn('value', 'text', (c) => c.notNull())
-    .execute();
-}
-
-/** Indexes are built after bulk loading, which is several times faster than loading into them. */
-export async function createIndexes(db: Kysely<Database>): Promise<void> {
-  await db.schema.createIndex('loans_member_idx').ifNotExists().on('loans').columns(['member_id', 'checked_out_at']).execute();
-  await db.schema.createIndex('loans_book_idx').ifNotExists().on('loans').columns(['book_id', 'checked_out_at']).execute();
-  await db.schema.createIndex('loans_checked_out_idx').ifNotExists().on('loans').column('checked_out_at').execute();
-  await db.schema.createIndex('loans_open_idx').ifNotExists().on('loans').columns(['returned_at', 'member_id']).execute();
-  await db.schema.createIndex('members_branch_idx').ifNotExists().on('members').column('branch_id').execute();
-  await db.schema.createIndex('books_genre_idx').ifNotExists().on('books').column('genre').execute();
-}
-
-export async function dropAll(db: Kysely<Database>): Promise<void> {
-  for (const table of ['sim_churn_truth', 'sim_member_truth', 'sim_loan_truth', 'loans', 'books', 'members', 'branches', 'meta']) {
-    await sql`DROP TABLE IF EXISTS ${sql.table(table)}`.execute(db);
-  }
-}

@@ -1,3 +1,4 @@
+import type { ApplyOptions } from '../../src/circulation';
 import type { SubgraphContext } from '../../src/subgraph-server';
 import type { Store } from '../../src/store';
 import type { LibraryLoaders } from './loaders';
@@ -6,6 +7,8 @@ export interface LibraryContext extends SubgraphContext {
   store: Store;
   loaders: LibraryLoaders;
   modelsDir: string;
-  /** The system date (last simulated day). */
-  asOf: string;
+  /** The library clock, read once per request (it moves with circulation events). */
+  clock: () => Promise<string>;
+  /** How this process writes: its clock mode and where outcomes are counted. */
+  circulation: ApplyOptions;
 }

@@ -1,5 +1,6 @@
 /**
- * The library subgraph (:4001): members, books, loans and branches from the store.
+ * The library subgraph (:4001): members, books, loans and branches from the store, and the
+ * circulation mutations that change them.
  * `startLibrarySubgraph(config)` is its composition root.
  */
 import type { GraphQLSchema } from 'graphql';
@@ -8,16 +9,19 @@ import type { Identity } from '../../src/identity';
 import { createLogger } from '../../src/logging';
 import { createProcessMetrics } from '../../src/metrics';
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
-import { openStore, readAsOf, type Store } from '../../src/store';
+import { Counter } from 'prom-client';
+import { readClock, type ApplyOptions } from '../../src/circulation';
+import { openMigratedStore, type Store } from '../../src/store';
 import { startSubgraphServer, type RunningSubgraph } from '../../src/subgraph-server';
 import type { LibraryContext } from './context';
 import { createLibraryLoaders } from './loaders';
 import { BookResolver, LoanResolver, MemberResolver } from './resolvers';
 import { ModelsResolver } from './models';
+import { CirculationResolver } from './circulation';
 
 export type { LibraryContext } from './context';
 
-export const libraryResolvers = [MemberResolver, BookResolver, LoanResolver, ModelsResolver] as const;
+export const libraryResolvers = [MemberResolver, BookResolver, LoanResolver, ModelsResolver, CirculationResolver] as const;
 
 export function buildLibrarySchema(): Promise<GraphQLSchema> {
   return buildFederatedSchema(
@@ -31,22 +35,46 @@ export function buildLibrarySchema(): Promise<GraphQLSchema> {
   );
 }
 
-export function createLibraryContext(store: Store, asOf: string, modelsDir: string, identity: Identity): LibraryContext {
-  return { identity, store, asOf, modelsDir, loaders: createLibraryLoaders(store) };
+export function createLibraryContext(store: Store, modelsDir: string, identity: Identity, circulation: ApplyOptions = {}): LibraryContext {
+  let clock: Promise<string> | undefined;
+  return {
+    identity,
+    store,
+    modelsDir,
+    loaders: createLibraryLoaders(store),
+    clock: () => (clock ??= readClock(store, circulation.clock)),
+    circulation,
+  };
 }
 
+/**
+ * The library subgraph is the store's writer: it opens the store writable and brings its
+ * schema up to date before answering. SQLite runs in WAL mode, so the model subgraphs' read-only
+ * connections see each committed write.
+ */
 export async function startLibrarySubgraph(config: Config, port: number = config.ports.library): Promise<RunningSubgraph> {
   const logger = createLogger('library', config.logLevel);
-  const store = openStore(config.databaseUrl, { readonly: config.databaseUrl.startsWith('sqlite:') });
-  const asOf = await readAsOf(store);
+  const store = await openMigratedStore(config.databaseUrl);
+  await readClock(store);
+  const metrics = createProcessMetrics('library');
+  const events = new Counter({
+    name: 'circulation_events_total',
+    help: 'Circulation events received, by type and outcome (applied, duplicate, rejected, conflict)',
+    labelNames: ['type', 'outcome'],
+    registers: [metrics.registry],
+  });
+  const circulation: ApplyOptions = {
+    clock: { mode: config.clock },
+    onOutcome: (type, outcome) => events.inc({ type, outcome }),
+  };
   return startSubgraphServer<LibraryContext>(
     {
       name: 'library',
       schema: await buildLibrarySchema(),
       config,
       logger,
-      metrics: createProcessMetrics('library'),
-      createContext: (identity) => createLibraryContext(store, asOf, config.modelsDir, identity),
+      metrics,
+      createContext: (identity) => createLibraryContext(store, config.modelsDir, identity, circulation),
       onStop: () => store.close(),
     },
     port,

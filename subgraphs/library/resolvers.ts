@@ -92,7 +92,8 @@ export class MemberResolver {
     @Arg('status', () => LoanStatus, { nullable: true }) status?: LoanStatus,
   ): Promise<Loan[]> {
     if (first !== undefined && first !== null) checkPageSize(first, 'Member.loans');
-    const loans = (await ctx.loaders.loansOfMember.load(member.id)).filter((loan) => loanHasStatus(loan, status, ctx.asOf));
+    const asOf = await ctx.clock();
+    const loans = (await ctx.loaders.loansOfMember.load(member.id)).filter((loan) => loanHasStatus(loan, status, asOf));
     return first === undefined || first === null ? loans : loans.slice(0, first);
   }
 }

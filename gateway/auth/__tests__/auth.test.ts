@@ -32,7 +32,7 @@ describe('verifyClientToken', () => {
   it.each([
     ['no exp', () => jwt.sign({ role: 'staff', sub: 's', iss: config.jwt.issuer, aud: config.jwt.audience }, config.jwt.signingKey!), 'invalid token: exp is required'],
     ['no sub', () => sign({ role: 'staff' }), 'invalid token: sub is required'],
-    ['an unknown role', () => sign({ role: 'root' }, { subject: 's' }), 'invalid token: role must be one of staff, analyst, partner'],
+    ['an unknown role', () => sign({ role: 'root' }, { subject: 's' }), 'invalid token: role must be one of staff, analyst, partner, circulation'],
     ['the wrong issuer', () => sign({ role: 'staff' }, { subject: 's', issuer: 'elsewhere' }), 'invalid token: jwt issuer invalid. expected: shelfmark'],
     ['the wrong audience', () => sign({ role: 'staff' }, { subject: 's', audience: 'elsewhere' }), 'invalid token: jwt audience invalid. expected: shelfmark-graph'],
   ])('refuses a token with %s', (_case, make, message) => {

@@ -12,6 +12,8 @@ const ORDER_BY: Record<TableName, string> = {
   sim_loan_truth: 'loan_id',
   sim_member_truth: 'member_id',
   sim_churn_truth: 'cutoff, member_id',
+  events: 'id',
+  changes: 'seq',
 };
 
 /** sha256 of every table's rows in key order, per table; `skip` leaves columns out (e.g. floats). */

@@ -1,0 +1,91 @@
+/**
+ * The library after its generated window: the same seed and days send the same events byte for
+ * byte; living 3 days then 2 more equals 5 at once, table for table; every event goes through
+ * the write path (one `events` row each); the drift knobs change what happens from their day on.
+ */
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { generateLibrary, liveOn, parseShift, type LivingOptions } from '..';
+import { openMigratedStore } from '../../store';
+import { tableHashes } from './table-hash';
+
+let dir: string;
+let generated: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'shelfmark-living-'));
+  generated = path.join(dir, 'generated.db');
+  await generateLibrary({ db: generated, seed: 3, members: 300 });
+}, 120_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function live(name: string, runs: Omit<LivingOptions, 'onEvent'>[]): Promise<{ file: string; events: string[] }> {
+  const file = path.join(dir, `${name}.db`);
+  copyFileSync(generated, file);
+  const events: string[] = [];
+  const store = await openMigratedStore(`sqlite:${file}`);
+  try {
+    for (const run of runs) {
+      events.length = 0;
+      await liveOn(store, { ...run, onEvent: (line) => events.push(line) });
+    }
+  } finally {
+    await store.close();
+  }
+  return { file, events };
+}
+
+const SHIFTS = ['cohort=15:teen@2', 'reliability=0.4@3', 'genre=Fantasy*4@1'].map(parseShift);
+
+describe('liveOn', () => {
+  it('sends the same events for the same seed and days, and 3 days then 2 equal 5 at once', async () => {
+    const once = await live('once', [{ days: 5, shifts: SHIFTS }]);
+    const again = await live('again', [{ days: 5, shifts: SHIFTS }]);
+    const split = await live('split', [{ days: 3, shifts: SHIFTS }, { days: 2, shifts: SHIFTS }]);
+    expect(once.events.length).toBeGreaterThan(50);
+    expect(again.events.join('\n')).toBe(once.events.join('\n'));
+    expect(split.events.join('\n')).toBe(once.events.join('\n'));
+    expect(await tableHashes(`sqlite:${split.file}`)).toEqual(await tableHashes(`sqlite:${once.file}`));
+    const other = await live('other-seed', [{ days: 5, shifts: SHIFTS, seed: 99 }]);
+    expect(other.events.join('\n')).not.toBe(once.events.join('\n'));
+  }, 120_000);
+
+  it('writes every event through the write path and the truth beside it; the knobs take effect on their day', async () => {
+    const { file, events } = await live('knobs', [{ days: 4, shifts: SHIFTS }]);
+    const store = await openMigratedStore(`sqlite:${file}`);
+    try {
+      const stored = await store.db.selectFrom('events').select(['id', 'type']).execute();
+      expect(stored).toHaveLength(events.length);
+      expect(stored.filter((e) => e.type === 'advanceClock')).toHaveLength(4);
+      const joined = await store.db.selectFrom('members').select('joined_at').where('id', '>', 300).execute();
+      expect(joined).toHaveLength(15);
+      expect(new Set(joined.map((m) => m.joined_at))).toEqual(new Set(['2025-01-02']));
+      expect((await store.db.selectFrom('sim_member_truth').select('profile').where('member_id', '>', 300).execute()).every((m) => m.profile === 'teen')).toBe(true);
+      const newLoans = await store.db.selectFrom('loans').select('id').where('checked_out_at', '>', '2024-12-31').execute();
+      const truth = await store.db.selectFrom('sim_loan_truth').select('loan_id').where('loan_id', 'in', newLoans.map((l) => l.id)).execute();
+      expect(truth).toHaveLength(newLoans.length);
+      expect((await store.db.selectFrom('meta').select('value').where('key', '=', 'as_of').executeTakeFirst())?.value).toBe('2025-01-04');
+      const reliability = async (db: string) => {
+        const other = await openMigratedStore(`sqlite:${db}`);
+        try {
+          return (await other.db.selectFrom('sim_member_truth').select('reliability').where('member_id', '=', 1).executeTakeFirstOrThrow()).reliability;
+        } finally {
+          await other.close();
+        }
+      };
+      expect(await reliability(file)).toBeCloseTo(0.6 * (await reliability(generated)), 12);
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
+
+  it('refuses a shift it cannot read, saying what it expected', () => {
+    expect(() => parseShift('reliability=2@3')).toThrow(/between 0 and 1/);
+    expect(() => parseShift('genre=Cooking*2@3')).toThrow(/unknown genre "Cooking"/);
+    expect(() => parseShift('cohort=10:pirate@3')).toThrow(/PROFILE must be one of/);
+    expect(() => parseShift('weather=rain@3')).toThrow(/unknown shift "weather"/);
+    expect(() => parseShift('reliability=0.2')).toThrow(/expected NAME=VALUE@DAY/);
+  });
+});

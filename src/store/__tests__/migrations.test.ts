@@ -1,0 +1,108 @@
+/**
+ * The versioned schema on SQLite and on the real PostgreSQL (a schema of its own, dropped
+ * afterwards): every migration applies from empty, a second run is a no-op, and a database
+ * built before migrations existed is adopted without losing rows.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { sql } from 'kysely';
+import { LATEST_MIGRATION, migrateStore, migrationStates, MIGRATIONS, openStore, TABLES_MIGRATION, type Store } from '..';
+import { Client } from 'pg';
+import { applyEvent, CHANGES_CHANNEL, parseEvent, readChanges } from '../../circulation';
+import { ownSchema, postgresUnreachableReason } from '../../../test/fixtures/postgres';
+
+const ALL = Object.keys(MIGRATIONS).sort();
+
+async function tableNames(store: Store): Promise<string[]> {
+  const query = store.dialect === 'sqlite'
+    ? sql<{ name: string }>`select name from sqlite_master where type = 'table' order by name`
+    : sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = current_schema() order by table_name`;
+  return (await query.execute(store.db)).rows.map((r) => r.name);
+}
+
+async function checkMigrations(store: Store): Promise<void> {
+  expect((await migrationStates(store)).every((m) => m.executedAt === null)).toBe(true);
+  expect((await migrateStore(store, TABLES_MIGRATION)).map((s) => s.name)).toEqual([TABLES_MIGRATION]);
+  expect(await tableNames(store)).not.toContain('events');
+  expect((await migrateStore(store)).map((s) => s.name)).toEqual(ALL.slice(1));
+  expect(await tableNames(store)).toEqual(expect.arrayContaining(['books', 'changes', 'events', 'loans', 'members', 'meta']));
+  expect(await migrateStore(store)).toEqual([]);
+  const states = await migrationStates(store);
+  expect(states.map((m) => m.name)).toEqual(ALL);
+  expect(states.every((m) => m.executedAt !== null)).toBe(true);
+  expect(ALL.at(-1)).toBe(LATEST_MIGRATION);
+}
+
+describe('migrations on SQLite', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'shelfmark-migrations-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('apply in order, up to a named one or the latest, once', async () => {
+    const store = openStore(`sqlite:${path.join(dir, 'fresh.db')}`);
+    try {
+      await checkMigrations(store);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('adopt a database built before migrations existed, keeping its rows', async () => {
+    const store = openStore(`sqlite:${path.join(dir, 'old.db')}`);
+    try {
+      await sql`create table meta (key text primary key, value text not null)`.execute(store.db);
+      await sql`insert into meta values ('as_of', '2024-12-31')`.execute(store.db);
+      await migrateStore(store);
+      expect(await store.db.selectFrom('meta').selectAll().execute()).toEqual([{ key: 'as_of', value: '2024-12-31' }]);
+      expect(await tableNames(store)).toContain('changes');
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+const unreachable = postgresUnreachableReason('the PostgreSQL migration tests');
+
+(unreachable ? describe.skip : describe)('migrations on PostgreSQL', () => {
+  let schema: Awaited<ReturnType<typeof ownSchema>>;
+  beforeAll(async () => {
+    schema = await ownSchema('shelfmark_migrations_test');
+  });
+  afterAll(() => schema.drop());
+
+  it('apply in order, up to a named one or the latest, once', async () => {
+    const store = openStore(schema.url);
+    try {
+      await checkMigrations(store);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('carries the write path: an event, its effect and its change records in one transaction, then a NOTIFY', async () => {
+    const store = openStore(schema.url);
+    try {
+      await migrateStore(store);
+      await store.db.insertInto('meta').values({ key: 'as_of', value: '2025-06-30' }).execute();
+      await store.db.insertInto('branches').values({ id: 1, name: 'Central', size: 1 }).execute();
+      await store.db.insertInto('members').values({ id: 1, name: 'Ada', email: 'ada@example.org', joined_at: '2020-01-01', branch_id: 1 }).execute();
+      await store.db.insertInto('books').values({ id: 1, title: 'T', authors: '[]', genre: 'Fantasy', collection: 'Adult Fiction', publication_year: null, isbn: null, average_rating: 4, ratings_count: 1 }).execute();
+      const listener = new Client({ connectionString: schema.url });
+      await listener.connect();
+      const notified = new Promise<string | undefined>((resolve) => listener.on('notification', (message) => resolve(message.payload)));
+      await listener.query(`LISTEN ${CHANGES_CHANNEL}`);
+      const event = parseEvent({ id: 'pg-1', type: 'checkOut', at: '2025-07-01', memberId: 1, bookId: 1, branchId: 1 });
+      expect(await applyEvent(store, event)).toMatchObject({ applied: true, loanId: 1, clock: '2025-07-01' });
+      expect(await notified).toBe('4');
+      await listener.end();
+      expect(await applyEvent(store, event)).toMatchObject({ applied: false, loanId: 1 });
+      expect((await readChanges(store, 0)).map((c) => [c.seq, c.entity])).toEqual([[1, 'loan'], [2, 'member'], [3, 'book'], [4, 'clock']]);
+    } finally {
+      await store.close();
+    }
+  });
+});
