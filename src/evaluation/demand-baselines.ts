@@ -75,9 +75,10 @@ function centredMovingAverage(values: ArrayLike<number>, seasonLength: number): 
 /**
  * Seasonal indices of the summed series (classical multiplicative decomposition, pooled): for
  * each phase, the loans in that phase over their trend-cycle, summed over series, normalised
- * to average 1. The trend-cycle is the centred moving average where a series is longer than a
- * season (so a trend is not read as a season), and the series' mean where it is not. A phase
- * no series has seen gets 1.
+ * to average 1. The trend-cycle is the centred moving average where a series spans two
+ * seasons or more (so a trend is not read as a season, and every phase has a value), and
+ * otherwise the mean of the series' last season, whose periods alone count. A phase no series
+ * has seen gets 1.
  */
 export function pooledSeasonalIndices(series: readonly DemandSeries[], seasonLength: number): number[] {
   const loans = new Float64Array(seasonLength);
@@ -85,12 +86,15 @@ export function pooledSeasonalIndices(series: readonly DemandSeries[], seasonLen
   for (const s of series) {
     const n = s.values.length;
     if (n === 0) continue;
-    let trend: ArrayLike<number>;
-    if (n > seasonLength) trend = centredMovingAverage(s.values, seasonLength);
+    let trend: Float64Array;
+    if (n >= 2 * seasonLength) trend = centredMovingAverage(s.values, seasonLength);
     else {
+      // Too short for the moving average to reach every phase: the last season (or what
+      // there is) against its own mean, so no phase is counted twice.
+      const from = Math.max(0, n - seasonLength);
       let total = 0;
-      for (let t = 0; t < n; t++) total += s.values[t]!;
-      trend = new Float64Array(n).fill(total / n);
+      for (let t = from; t < n; t++) total += s.values[t]!;
+      trend = new Float64Array(n).fill(NaN).fill(total / (n - from), from);
     }
     for (let t = 0; t < n; t++) {
       if (Number.isNaN(trend[t]!)) continue;
