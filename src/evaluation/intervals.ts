@@ -62,6 +62,16 @@ export function rowMetric(metric: (scores: Numbers, labels: Numbers) => number, 
   };
 }
 
+/** A RowMetric that averages a per-row figure (a member's NDCG, a row's absolute error). */
+export function meanOf(values: Numbers): RowMetric {
+  return (rows) => {
+    if (rows.length === 0) return NaN;
+    let sum = 0;
+    for (let i = 0; i < rows.length; i++) sum += values[rows[i]!]!;
+    return sum / rows.length;
+  };
+}
+
 interface Resampler {
   draw(random: Random): Uint32Array;
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { auc, logLoss } from '../../ml/metrics';
 import { Random } from '../../util/random';
 import { delongAuc, delongTest, normalCdf, normalQuantile } from '../delong';
-import { bootstrapInterval, pairedBootstrap, quantileOfSorted, rowMetric } from '../intervals';
+import { bootstrapInterval, meanOf, pairedBootstrap, quantileOfSorted, rowMetric } from '../intervals';
 
 /** Labels with a base rate of ½ and scores that separate them by `signal` standard deviations. */
 function scoredRows(n: number, signal: number, seed: number): { scores: number[]; labels: number[] } {
@@ -12,11 +12,7 @@ function scoredRows(n: number, signal: number, seed: number): { scores: number[]
   return { scores, labels };
 }
 
-const mean = (rows: ArrayLike<number>, values: number[]): number => {
-  let sum = 0;
-  for (let i = 0; i < rows.length; i++) sum += values[rows[i]!]!;
-  return sum / rows.length;
-};
+const mean = (rows: ArrayLike<number>, values: number[]): number => meanOf(values)(rows);
 
 describe('bootstrapInterval', () => {
   it('covers the mean with an interval about ±1.96 standard errors wide', () => {
@@ -69,6 +65,13 @@ describe('bootstrapInterval', () => {
     expect(() => bootstrapInterval(5, () => 0, { confidence: 95 })).toThrow('confidence must lie in (0, 1), got 95');
     expect(() => bootstrapInterval(5, () => 0, { clusters: [1, 2] })).toThrow('clusters has 2 ids but there are 5 rows');
     expect(() => rowMetric(auc, [1, 2], [1])).toThrow('scores has 2 values but labels has 1');
+  });
+});
+
+describe('meanOf', () => {
+  it('averages the figures of the rows drawn, repeats counted', () => {
+    expect(meanOf([1, 2, 6])([0, 2, 2])).toBeCloseTo(13 / 3, 12);
+    expect(meanOf([1])([])).toBeNaN();
   });
 });
 
