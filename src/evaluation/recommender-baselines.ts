@@ -8,9 +8,11 @@
  * `heldOut[member]` are the items first taken in the window after it. Members with nothing
  * held out are skipped, as `meanRankingMetrics` does.
  *
- * - item-kNN: cosine similarity of items over members (binary: took it or not), each item
- *   keeping its `neighbours` most similar; a member's score for i is the sum of the
- *   similarities of i to the items they took (Sarwar et al. 2001; Deshpande and Karypis 2004).
+ * - item-kNN: cosine similarity of items over members (binary: took it or not), shrunk as
+ *   co-takers / (√(takers_i · takers_j) + shrinkage) so that two items one member took are not
+ *   "identical"; each item keeps its `neighbours` most similar, and a member's score for i is
+ *   the sum of the similarities of i to the items they took (Sarwar et al. 2001; Deshpande and
+ *   Karypis 2004). The shrinkage is chosen on a validation split, as EASE's λ is.
  * - EASE (Steck 2019): the closed-form item-item regression B = I − P·diag(1/diag P), with
  *   P = (XᵀX + λI)⁻¹ over binary X, and zero diagonal. Memory and time grow with the square and
  *   the cube of the items it covers, so it covers only the `maxItems` most popular items
@@ -79,9 +81,10 @@ export interface ItemKnn {
   similarities: Float64Array;
 }
 
-/** Cosine item-kNN over binary interactions; memory itemCount × neighbours. */
-export function fitItemKnn(training: SparseRows, neighbours = 50): ItemKnn {
+/** Cosine item-kNN over binary interactions, shrunk; memory itemCount × neighbours. */
+export function fitItemKnn(training: SparseRows, { neighbours = 50, shrinkage = 0 }: { neighbours?: number; shrinkage?: number } = {}): ItemKnn {
   if (!Number.isInteger(neighbours) || neighbours < 1) throw new Error(`neighbours must be a positive integer, got ${neighbours}`);
+  if (!(shrinkage >= 0)) throw new Error(`shrinkage must be 0 or more, got ${shrinkage}`);
   const itemCount = training.columns;
   const itemRows = transpose(training);
   const takers = itemPopularity(training);
@@ -101,7 +104,7 @@ export function fitItemKnn(training: SparseRows, neighbours = 50): ItemKnn {
       }
     }
     const ranked = touched
-      .map((i) => ({ i, similarity: together[i]! / Math.sqrt(takers[i]! * takers[j]!) }))
+      .map((i) => ({ i, similarity: together[i]! / (Math.sqrt(takers[i]! * takers[j]!) + shrinkage) }))
       .sort((a, b) => b.similarity - a.similarity || a.i - b.i)
       .slice(0, neighbours);
     ranked.forEach(({ i, similarity }, slot) => {
@@ -232,11 +235,13 @@ export function easeScores(model: EaseModel, history: readonly number[], itemCou
 
 /** λ values tried by default: EASE's optimum grows with the data, from tens on small sets to hundreds on large ones. */
 export const EASE_LAMBDA_GRID: readonly number[] = [5, 20, 50, 100, 250, 500, 1000];
+/** Item-kNN shrinkages tried by default (0 is plain cosine). */
+export const ITEM_KNN_SHRINKAGE_GRID: readonly number[] = [0, 5, 20, 100];
 
-export interface LambdaChoice {
-  lambda: number;
-  /** NDCG@k on the validation split for each λ tried, in order. */
-  table: { lambda: number; ndcg: number }[];
+export interface ValidationChoice {
+  chosen: number;
+  /** NDCG@k on the validation split for each value tried, in order. */
+  table: { value: number; ndcg: number }[];
 }
 
 /** Top-k lists of `members` by `score`, excluding each member's `seen`. */
@@ -251,42 +256,87 @@ function rowItems(rows: SparseRows): number[][] {
   return Array.from({ length: rows.rows }, (_, u) => Array.from(rows.column.subarray(rows.rowStart[u]!, rows.rowStart[u + 1]!)));
 }
 
+type Scorer = (history: readonly number[]) => Float64Array;
+
 /**
- * λ for EASE by NDCG@k on a validation split of the training rows: 20% of each member's items
- * (members with 2 or more) held out, seeded, as the recommender tunes its blend.
+ * The value (λ, shrinkage) with the best NDCG@k on a validation split of the training rows:
+ * 20% of each member's items (members with 2 or more) held out, seeded, as the recommender
+ * tunes its blend. `prepare` sees the split's training rows once and returns a fit per value.
+ * Ties go to the value listed first.
  */
-export function chooseEaseLambda(training: SparseRows, options: { maxItems?: number; lambdas?: readonly number[]; k?: number; seed?: number } = {}): LambdaChoice {
-  const { maxItems = 1000, lambdas = EASE_LAMBDA_GRID, k = 10, seed = 1 } = options;
-  if (lambdas.length === 0) throw new Error('no λ values to choose from');
+function chooseOnValidationSplit(
+  training: SparseRows,
+  values: readonly number[],
+  prepare: (rows: SparseRows) => (value: number) => Scorer,
+  { k, seed }: { k: number; seed: number },
+): ValidationChoice {
+  if (values.length === 0) throw new Error('no values to choose from');
   const split = splitForValidation(training, 0.2, seed);
   const members = [...split.heldOut.keys()].sort((a, b) => a - b);
-  if (members.length === 0) throw new Error('no member has two or more items to validate λ on');
+  if (members.length === 0) throw new Error('no member has two or more items to validate on');
   const seen = rowItems(split.training);
-  const items = coveredItems(split.training, maxItems);
-  const position = new Int32Array(training.columns).fill(-1);
-  items.forEach((item, at) => (position[item] = at));
-  const gram = coveredGram(split.training, position, items.length);
   const relevant = members.map((u) => split.heldOut.get(u) ?? new Set<number>());
-  const table = lambdas.map((lambda) => {
-    const model = easeFromGram(gram, items, position, lambda);
-    const lists = topLists(members, seen, training.columns, k, (history) => easeScores(model, history, training.columns));
-    return { lambda, ndcg: meanRankingMetrics(lists.map((ranked, i) => ({ ranked, relevant: relevant[i]! })), k).ndcg };
+  const fit = prepare(split.training);
+  const table = values.map((value) => {
+    const lists = topLists(members, seen, training.columns, k, fit(value));
+    return { value, ndcg: meanRankingMetrics(lists.map((ranked, i) => ({ ranked, relevant: relevant[i]! })), k).ndcg };
   });
   let best = table[0]!;
   for (const row of table) if (row.ndcg > best.ndcg) best = row;
-  return { lambda: best.lambda, table };
+  return { chosen: best.value, table };
+}
+
+export interface ChoiceOptions {
+  k?: number;
+  seed?: number;
+}
+
+/** EASE's λ on a validation split of the training rows (see chooseOnValidationSplit). */
+export function chooseEaseLambda(training: SparseRows, { maxItems = 1000, lambdas = EASE_LAMBDA_GRID, k = 10, seed = 1 }: ChoiceOptions & { maxItems?: number; lambdas?: readonly number[] } = {}): ValidationChoice {
+  return chooseOnValidationSplit(
+    training,
+    lambdas,
+    (rows) => {
+      const items = coveredItems(rows, maxItems);
+      const position = new Int32Array(rows.columns).fill(-1);
+      items.forEach((item, at) => (position[item] = at));
+      const gram = coveredGram(rows, position, items.length);
+      return (lambda) => {
+        const model = easeFromGram(gram, items, position, lambda);
+        return (history) => easeScores(model, history, rows.columns);
+      };
+    },
+    { k, seed },
+  );
+}
+
+/** Item-kNN's shrinkage on a validation split of the training rows (see chooseOnValidationSplit). */
+export function chooseItemKnnShrinkage(
+  training: SparseRows,
+  { neighbours = 50, shrinkages = ITEM_KNN_SHRINKAGE_GRID, k = 10, seed = 1 }: ChoiceOptions & { neighbours?: number; shrinkages?: readonly number[] } = {},
+): ValidationChoice {
+  return chooseOnValidationSplit(
+    training,
+    shrinkages,
+    (rows) => (shrinkage) => {
+      const model = fitItemKnn(rows, { neighbours, shrinkage });
+      return (history) => itemKnnScores(model, history, rows.columns);
+    },
+    { k, seed },
+  );
 }
 
 export interface RecommenderBaselines {
   k: number;
   popularity: ListMetrics;
-  itemKnn: ListMetrics & { neighbours: number };
-  ease: ListMetrics & { lambda: number; items: number; lambdaTable: LambdaChoice['table'] };
+  itemKnn: ListMetrics & { neighbours: number; shrinkage: number; shrinkageTable: ValidationChoice['table'] };
+  ease: ListMetrics & { lambda: number; items: number; lambdaTable: ValidationChoice['table'] };
 }
 
 export interface RecommenderBaselineOptions {
   k?: number;
   neighbours?: number;
+  shrinkages?: readonly number[];
   maxItems?: number;
   lambdas?: readonly number[];
   seed?: number;
@@ -304,15 +354,16 @@ export function evaluateRecommenderBaselines(split: InteractionSplit, options: R
   const relevant = members.map((u) => heldOut[u]!);
   const popularity = itemPopularity(training);
   const popularityLists = members.map((u) => popularityTopK(popularity, seen[u]!, k).items);
-  const knn = fitItemKnn(training, neighbours);
+  const shrinkage = chooseItemKnnShrinkage(training, { neighbours, shrinkages: options.shrinkages, k, seed });
+  const knn = fitItemKnn(training, { neighbours, shrinkage: shrinkage.chosen });
   const knnLists = topLists(members, seen, itemCount, k, (history) => itemKnnScores(knn, history, itemCount));
-  const choice = chooseEaseLambda(training, { maxItems, lambdas: options.lambdas, k, seed });
-  const ease = fitEase(training, { maxItems, lambda: choice.lambda });
+  const lambda = chooseEaseLambda(training, { maxItems, lambdas: options.lambdas, k, seed });
+  const ease = fitEase(training, { maxItems, lambda: lambda.chosen });
   const easeLists = topLists(members, seen, itemCount, k, (history) => easeScores(ease, history, itemCount));
   return {
     k,
     popularity: listMetrics(popularityLists, relevant, k, training),
-    itemKnn: { ...listMetrics(knnLists, relevant, k, training), neighbours },
-    ease: { ...listMetrics(easeLists, relevant, k, training), lambda: choice.lambda, items: ease.items.length, lambdaTable: choice.table },
+    itemKnn: { ...listMetrics(knnLists, relevant, k, training), neighbours, shrinkage: shrinkage.chosen, shrinkageTable: shrinkage.table },
+    ease: { ...listMetrics(easeLists, relevant, k, training), lambda: lambda.chosen, items: ease.items.length, lambdaTable: lambda.table },
   };
 }

@@ -4,6 +4,7 @@ import type { Interaction } from '../../ml/recommender';
 import { Random } from '../../util/random';
 import {
   chooseEaseLambda,
+  chooseItemKnnShrinkage,
   easeScores,
   evaluateRecommenderBaselines,
   fitEase,
@@ -56,14 +57,35 @@ describe('invertSymmetricPositiveDefinite', () => {
 describe('item-kNN', () => {
   it('scores items of the member\'s own taste, by cosine similarity', () => {
     const { training } = twoTastes(200, 1);
-    const knn = fitItemKnn(training, 10);
+    const knn = fitItemKnn(training, { neighbours: 10 });
     const scores = itemKnnScores(knn, [0, 1, 2], 41);
     const ownBlock = Math.max(...Array.from(scores.subarray(3, 20)));
     const otherBlock = Math.max(...Array.from(scores.subarray(20, 40)));
     expect(ownBlock).toBeGreaterThan(otherBlock);
     // Cosine of the item everyone took with one taken by a member of each taste is below 1.
     expect(knn.similarities[0]).toBeLessThanOrEqual(1);
-    expect(() => fitItemKnn(training, 0)).toThrow('neighbours must be a positive integer, got 0');
+    expect(() => fitItemKnn(training, { neighbours: 0 })).toThrow('neighbours must be a positive integer, got 0');
+    expect(() => fitItemKnn(training, { shrinkage: -1 })).toThrow('shrinkage must be 0 or more, got -1');
+  });
+
+  it('shrinks the similarity of items that few members share', () => {
+    // Items 0 and 1 taken together by one member: plain cosine 1, shrunk by 5 to 1/6.
+    const training = buildUserRows({
+      userCount: 1,
+      itemCount: 2,
+      interactions: [
+        { userIndex: 0, itemIndex: 0, weight: 1 },
+        { userIndex: 0, itemIndex: 1, weight: 1 },
+      ],
+    });
+    expect(fitItemKnn(training, { neighbours: 1 }).similarities[0]).toBe(1);
+    expect(fitItemKnn(training, { neighbours: 1, shrinkage: 5 }).similarities[0]).toBeCloseTo(1 / 6, 12);
+  });
+
+  it('chooses the shrinkage on a validation split', () => {
+    const choice = chooseItemKnnShrinkage(twoTastes(200, 7).training, { shrinkages: [0, 50], k: 5 });
+    expect(choice.table.map((r) => r.value)).toEqual([0, 50]);
+    expect([0, 50]).toContain(choice.chosen);
   });
 });
 
@@ -84,8 +106,8 @@ describe('EASE', () => {
   it('chooses λ on a validation split of the training rows', () => {
     const { training } = twoTastes(200, 3);
     const choice = chooseEaseLambda(training, { lambdas: [1, 10, 100], k: 5 });
-    expect(choice.table.map((r) => r.lambda)).toEqual([1, 10, 100]);
-    expect(choice.table.find((r) => r.lambda === choice.lambda)!.ndcg).toBe(Math.max(...choice.table.map((r) => r.ndcg)));
+    expect(choice.table.map((r) => r.value)).toEqual([1, 10, 100]);
+    expect(choice.table.find((r) => r.value === choice.chosen)!.ndcg).toBe(Math.max(...choice.table.map((r) => r.ndcg)));
   });
 });
 
