@@ -37,6 +37,11 @@ function twoTastes(members: number, seed: number): InteractionSplit {
   return { training, seen, heldOut };
 }
 
+/** Training rows from (member, item) pairs, each taken once. */
+function tookRows(userCount: number, itemCount: number, pairs: [number, number][]) {
+  return buildUserRows({ userCount, itemCount, interactions: pairs.map(([userIndex, itemIndex]) => ({ userIndex, itemIndex, weight: 1 })) });
+}
+
 describe('invertSymmetricPositiveDefinite', () => {
   it('inverts, leaving its input alone', () => {
     const a = Float64Array.from([4, 2, 0.6, 2, 2, 0.5, 0.6, 0.5, 3]);
@@ -70,14 +75,7 @@ describe('item-kNN', () => {
 
   it('shrinks the similarity of items that few members share', () => {
     // Items 0 and 1 taken together by one member: plain cosine 1, shrunk by 5 to 1/6.
-    const training = buildUserRows({
-      userCount: 1,
-      itemCount: 2,
-      interactions: [
-        { userIndex: 0, itemIndex: 0, weight: 1 },
-        { userIndex: 0, itemIndex: 1, weight: 1 },
-      ],
-    });
+    const training = tookRows(1, 2, [[0, 0], [0, 1]]);
     expect(fitItemKnn(training, { neighbours: 1 }).similarities[0]).toBe(1);
     expect(fitItemKnn(training, { neighbours: 1, shrinkage: 5 }).similarities[0]).toBeCloseTo(1 / 6, 12);
   });
@@ -132,16 +130,7 @@ describe('evaluateRecommenderBaselines', () => {
 describe('listMetrics', () => {
   it('measures coverage of the catalogue and novelty of what is shown', () => {
     // 3 members, 4 items; item 0 taken by all three, item 1 by one, items 2 and 3 by none.
-    const training = buildUserRows({
-      userCount: 3,
-      itemCount: 4,
-      interactions: [
-        { userIndex: 0, itemIndex: 0, weight: 1 },
-        { userIndex: 1, itemIndex: 0, weight: 1 },
-        { userIndex: 2, itemIndex: 0, weight: 1 },
-        { userIndex: 2, itemIndex: 1, weight: 1 },
-      ],
-    });
+    const training = tookRows(3, 4, [[0, 0], [1, 0], [2, 0], [2, 1]]);
     const metrics = listMetrics([[1, 2], [2]], [new Set([2]), new Set([3])], 2, training);
     expect(metrics.coverage).toBe(0.5);
     expect(metrics.novelty).toBeCloseTo((-Math.log2(2 / 4) - 2 * Math.log2(1 / 4)) / 3, 12);
