@@ -209,3 +209,33 @@ export function pairedBootstrap(rowCount: number, metricA: RowMetric, metricB: R
     pValue: Math.min(1, 2 * Math.min(atOrBelow, atOrAbove)),
   };
 }
+
+/**
+ * The metric with its interval within each slice of the rows (new members, active, declining),
+ * each slice resampled on its own; `slices` gives one slice name per row. A slice on which the
+ * metric is undefined (one class only) throws, naming the slice.
+ */
+export function intervalsBySlice(slices: ArrayLike<string>, metric: RowMetric, options: BootstrapOptions = {}): Record<string, BootstrapInterval & { rows: number }> {
+  const rowsOf = new Map<string, number[]>();
+  for (let row = 0; row < slices.length; row++) {
+    const name = slices[row]!;
+    const rows = rowsOf.get(name);
+    if (rows) rows.push(row);
+    else rowsOf.set(name, [row]);
+  }
+  const { clusters } = options;
+  if (clusters !== undefined && clusters.length !== slices.length) {
+    throw new Error(`clusters has ${clusters.length} ids but slices has ${slices.length}; give one of each per row`);
+  }
+  const result: Record<string, BootstrapInterval & { rows: number }> = {};
+  for (const [name, rows] of [...rowsOf].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+    const within: RowMetric = (local) => metric(Array.from(local, (i) => rows[i]!));
+    try {
+      const sliceClusters = clusters === undefined ? undefined : rows.map((row) => clusters[row]!);
+      result[name] = { ...bootstrapInterval(rows.length, within, { ...options, clusters: sliceClusters }), rows: rows.length };
+    } catch (err) {
+      throw new Error(`slice "${name}" (${rows.length} rows): ${(err as Error).message}`);
+    }
+  }
+  return result;
+}

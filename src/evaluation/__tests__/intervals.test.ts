@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { auc, logLoss } from '../../ml/metrics';
 import { Random } from '../../util/random';
 import { delongAuc, delongTest, normalCdf, normalQuantile } from '../delong';
-import { bootstrapInterval, meanOf, pairedBootstrap, quantileOfSorted, rowMetric } from '../intervals';
+import { bootstrapInterval, intervalsBySlice, meanOf, pairedBootstrap, quantileOfSorted, rowMetric } from '../intervals';
 
 /** Labels with a base rate of ½ and scores that separate them by `signal` standard deviations. */
 function scoredRows(n: number, signal: number, seed: number): { scores: number[]; labels: number[] } {
@@ -160,5 +160,23 @@ describe('DeLong', () => {
     const same = delongTest(strong, strong, labels);
     expect(same).toMatchObject({ variance: 0, pValue: 1, z: 0 });
     expect(() => delongTest([1, 2], [1], [0, 1])).toThrow('scoresA has 2 values but scoresB has 1');
+  });
+});
+
+describe('intervalsBySlice', () => {
+  it('gives each slice its own metric and interval', () => {
+    const { scores, labels } = scoredRows(600, 1, 13);
+    // The second half scores at random: its AUC is near ½, the first half's well above.
+    const noisy = scores.map((s, i) => (i < 300 ? s : (i * 7919) % 101));
+    const slices = labels.map((_, i) => (i < 300 ? 'active' : 'lapsed'));
+    const result = intervalsBySlice(slices, rowMetric(auc, noisy, labels), { resamples: 200 });
+    expect(Object.keys(result)).toEqual(['active', 'lapsed']);
+    expect(result.active!.rows).toBe(300);
+    expect(result.active!.value).toBeCloseTo(auc(noisy.slice(0, 300), labels.slice(0, 300)), 12);
+    expect(result.active!.low).toBeGreaterThan(result.lapsed!.high);
+  });
+
+  it('names the slice a metric cannot be computed on', () => {
+    expect(() => intervalsBySlice(['a', 'b', 'b'], rowMetric(auc, [0.1, 0.2, 0.3], [1, 0, 1]), { resamples: 20 })).toThrow(/^slice "a" \(1 rows\)/);
   });
 });
