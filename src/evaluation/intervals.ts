@@ -111,15 +111,6 @@ function resampler(rowCount: number, clusters: BootstrapOptions['clusters']): Re
   };
 }
 
-/** The metric, or NaN when it is undefined on these rows. */
-function evaluateOrNaN(metric: RowMetric, rows: Uint32Array): number {
-  try {
-    return metric(rows);
-  } catch {
-    return NaN;
-  }
-}
-
 /** The q-quantile (0 ≤ q ≤ 1) of sorted values, interpolating linearly between order statistics. */
 export function quantileOfSorted(sorted: Numbers, q: number): number {
   if (sorted.length === 0) return NaN;
@@ -150,15 +141,43 @@ function allRows(rowCount: number): Uint32Array {
   return Uint32Array.from({ length: rowCount }, (_, i) => i);
 }
 
-/** The metric on all `rowCount` rows with its bootstrap interval. */
-export function bootstrapInterval(rowCount: number, metric: RowMetric, options: BootstrapOptions = {}): BootstrapInterval {
+type Figures<K extends string> = (rows: ArrayLike<number>) => Record<K, number>;
+
+/** The figures on every row, and on each resample (NaN where a figure, or the whole call, is undefined). */
+function resampleFigures<K extends string>(rowCount: number, figures: Figures<K>, options: BootstrapOptions): { values: Record<K, number>; draws: Record<K, number[]> } {
   checkOptions(rowCount, options);
-  const { resamples = 1000, seed = 1, confidence = 0.95 } = options;
+  const { resamples = 1000, seed = 1 } = options;
+  const values = figures(allRows(rowCount));
+  const keys = Object.keys(values) as K[];
+  const draws = Object.fromEntries(keys.map((key) => [key, [] as number[]])) as Record<K, number[]>;
   const random = new Random(seed);
   const draw = resampler(rowCount, options.clusters);
-  const draws: number[] = [];
-  for (let r = 0; r < resamples; r++) draws.push(evaluateOrNaN(metric, draw.draw(random)));
-  return percentileInterval(metric(allRows(rowCount)), draws, resamples, confidence, 'the metric');
+  for (let r = 0; r < resamples; r++) {
+    let resampled: Record<K, number> | undefined;
+    try {
+      resampled = figures(draw.draw(random));
+    } catch {
+      resampled = undefined;
+    }
+    for (const key of keys) draws[key].push(resampled ? resampled[key] : NaN);
+  }
+  return { values, draws };
+}
+
+/**
+ * Several figures of the same rows, each with its interval, from one set of resamples (a
+ * confusion matrix counted once per resample gives precision, recall and share together).
+ */
+export function bootstrapFigures<K extends string>(rowCount: number, figures: Figures<K>, options: BootstrapOptions = {}): Record<K, BootstrapInterval> {
+  const { values, draws } = resampleFigures(rowCount, figures, options);
+  const { resamples = 1000, confidence = 0.95 } = options;
+  const keys = Object.keys(values) as K[];
+  return Object.fromEntries(keys.map((key) => [key, percentileInterval(values[key], draws[key], resamples, confidence, key)])) as Record<K, BootstrapInterval>;
+}
+
+/** The metric on all `rowCount` rows with its bootstrap interval. */
+export function bootstrapInterval(rowCount: number, metric: RowMetric, options: BootstrapOptions = {}): BootstrapInterval {
+  return bootstrapFigures(rowCount, (rows) => ({ 'the metric': metric(rows) }), options)['the metric'];
 }
 
 export interface PairedComparison {
@@ -180,34 +199,19 @@ export interface PairedComparison {
  * rows vary. "a is better" when the whole interval of the difference lies on the better side.
  */
 export function pairedBootstrap(rowCount: number, metricA: RowMetric, metricB: RowMetric, options: BootstrapOptions = {}): PairedComparison {
-  checkOptions(rowCount, options);
-  const { resamples = 1000, seed = 1, confidence = 0.95 } = options;
-  const random = new Random(seed);
-  const draw = resampler(rowCount, options.clusters);
-  const drawsA: number[] = [];
-  const drawsB: number[] = [];
-  const differences: number[] = [];
-  for (let r = 0; r < resamples; r++) {
-    const rows = draw.draw(random);
-    const a = evaluateOrNaN(metricA, rows);
-    const b = evaluateOrNaN(metricB, rows);
-    drawsA.push(a);
-    drawsB.push(b);
-    differences.push(a - b);
-  }
-  const rows = allRows(rowCount);
-  const valueA = metricA(rows);
-  const valueB = metricB(rows);
-  const difference = percentileInterval(valueA - valueB, differences, resamples, confidence, 'the difference');
-  const defined = differences.filter((d) => Number.isFinite(d));
+  const figures = (rows: ArrayLike<number>) => {
+    const a = metricA(rows);
+    const b = metricB(rows);
+    return { 'model a': a, 'model b': b, 'the difference': a - b };
+  };
+  const { values, draws } = resampleFigures(rowCount, figures, options);
+  const { resamples = 1000, confidence = 0.95 } = options;
+  const interval = (key: keyof typeof values) => percentileInterval(values[key], draws[key], resamples, confidence, key);
+  const difference = interval('the difference');
+  const defined = draws['the difference'].filter((d) => Number.isFinite(d));
   const atOrBelow = defined.filter((d) => d <= 0).length / defined.length;
   const atOrAbove = defined.filter((d) => d >= 0).length / defined.length;
-  return {
-    a: percentileInterval(valueA, drawsA, resamples, confidence, 'model a'),
-    b: percentileInterval(valueB, drawsB, resamples, confidence, 'model b'),
-    difference,
-    pValue: Math.min(1, 2 * Math.min(atOrBelow, atOrAbove)),
-  };
+  return { a: interval('model a'), b: interval('model b'), difference, pValue: Math.min(1, 2 * Math.min(atOrBelow, atOrAbove)) };
 }
 
 /**

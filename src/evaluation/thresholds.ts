@@ -8,7 +8,7 @@
  * Thresholds are chosen on validation rows only and then applied unchanged to test rows.
  */
 import { accuracy as accuracyAt, brierScore, logLoss } from '../ml/metrics';
-import { bootstrapInterval, rowMetric, type BootstrapOptions, type Interval } from './intervals';
+import { bootstrapFigures, type BootstrapOptions, type Interval } from './intervals';
 
 type Numbers = ArrayLike<number>;
 
@@ -145,13 +145,7 @@ export interface ConfusionMatrix {
 
 export function confusionAt(scores: Numbers, labels: Numbers, threshold: number): ConfusionMatrix {
   checkRows(scores, labels);
-  const m: ConfusionMatrix = { truePositives: 0, falsePositives: 0, falseNegatives: 0, trueNegatives: 0 };
-  for (let i = 0; i < scores.length; i++) {
-    const flagged = scores[i]! >= threshold;
-    if (labels[i] === 1) flagged ? m.truePositives++ : m.falseNegatives++;
-    else flagged ? m.falsePositives++ : m.trueNegatives++;
-  }
-  return m;
+  return confusionOfRows(scores, labels, threshold, Uint32Array.from({ length: scores.length }, (_, i) => i));
 }
 
 /** Precision, recall, share flagged and lift of one confusion matrix; NaN where undefined (precision with nothing flagged). */
@@ -183,27 +177,50 @@ export interface ThresholdReport {
   randomAtSameShare: { precision: number; recall: number };
 }
 
-function figureInterval(scores: Numbers, labels: Numbers, threshold: number, figure: 'precision' | 'recall' | 'share' | 'lift', options: BootstrapOptions): Interval {
-  const value = thresholdFigures(confusionAt(scores, labels, threshold))[figure];
-  if (!Number.isFinite(value)) return { value, low: NaN, high: NaN };
-  const metric = rowMetric((s, y) => thresholdFigures(confusionAt(s, y, threshold))[figure], scores, labels);
-  const { low, high } = bootstrapInterval(scores.length, metric, options);
-  return { value, low, high };
+/** The confusion matrix of the rows listed (repeats counting again), without re-checking them. */
+function confusionOfRows(scores: Numbers, labels: Numbers, threshold: number, rows: ArrayLike<number>): ConfusionMatrix {
+  const m: ConfusionMatrix = { truePositives: 0, falsePositives: 0, falseNegatives: 0, trueNegatives: 0 };
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    const flagged = scores[row]! >= threshold;
+    if (labels[row] === 1) flagged ? m.truePositives++ : m.falseNegatives++;
+    else flagged ? m.falsePositives++ : m.trueNegatives++;
+  }
+  return m;
 }
 
-/** What one threshold does on these rows, each figure with its bootstrap interval (all from one seed). */
+/** A figure undefined on these rows (precision with nothing flagged) has no interval: low and high are NaN too. */
+function withoutUndefined(value: number, interval: () => Interval): Interval {
+  return Number.isFinite(value) ? interval() : { value, low: NaN, high: NaN };
+}
+
+/** What one threshold does on these rows, each figure with its bootstrap interval (one set of resamples for all). */
 export function thresholdReport(scores: Numbers, labels: Numbers, threshold: number, options: BootstrapOptions = {}): ThresholdReport {
   const confusion = confusionAt(scores, labels, threshold);
-  const figures = thresholdFigures(confusion);
+  const { baseRate, ...figures } = thresholdFigures(confusion);
+  const definedKeys = (Object.keys(figures) as (keyof typeof figures)[]).filter((key) => Number.isFinite(figures[key]));
+  const intervals = bootstrapFigures(
+    scores.length,
+    (rows) => {
+      const resampled = thresholdFigures(confusionOfRows(scores, labels, threshold, rows));
+      return Object.fromEntries(definedKeys.map((key) => [key, resampled[key]])) as Record<keyof typeof figures, number>;
+    },
+    options,
+  );
+  const interval = (key: keyof typeof figures): Interval =>
+    withoutUndefined(figures[key], () => {
+      const { value, low, high } = intervals[key];
+      return { value, low, high };
+    });
   return {
     threshold,
     confusion,
-    precision: figureInterval(scores, labels, threshold, 'precision', options),
-    recall: figureInterval(scores, labels, threshold, 'recall', options),
-    share: figureInterval(scores, labels, threshold, 'share', options),
-    lift: figureInterval(scores, labels, threshold, 'lift', options),
-    baseRate: figures.baseRate,
-    randomAtSameShare: { precision: figures.baseRate, recall: figures.share },
+    precision: interval('precision'),
+    recall: interval('recall'),
+    share: interval('share'),
+    lift: interval('lift'),
+    baseRate,
+    randomAtSameShare: { precision: baseRate, recall: figures.share },
   };
 }
 
