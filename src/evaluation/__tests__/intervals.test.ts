@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { auc, logLoss } from '../../ml/metrics';
 import { Random } from '../../util/random';
 import { delongAuc, delongTest, normalCdf, normalQuantile } from '../delong';
-import { bootstrapInterval, intervalsBySlice, meanOf, pairedBootstrap, quantileOfSorted, rowMetric } from '../intervals';
+import { bootstrapFigures, bootstrapInterval, intervalsBySlice, meanOf, pairedBootstrap, quantileOfSorted, rowMetric } from '../intervals';
 
 /** Labels with a base rate of ½ and scores that separate them by `signal` standard deviations. */
 function scoredRows(n: number, signal: number, seed: number): { scores: number[]; labels: number[] } {
@@ -178,5 +178,16 @@ describe('intervalsBySlice', () => {
 
   it('names the slice a metric cannot be computed on', () => {
     expect(() => intervalsBySlice(['a', 'b', 'b'], rowMetric(auc, [0.1, 0.2, 0.3], [1, 0, 1]), { resamples: 20 })).toThrow(/^slice "a" \(1 rows\)/);
+  });
+});
+
+describe('bootstrapFigures', () => {
+  it('takes every figure from the same resamples', () => {
+    const random = new Random(14);
+    const values = Array.from({ length: 100 }, () => random.normal(0, 1));
+    const result = bootstrapFigures(100, (rows) => ({ mean: meanOf(values)(rows), twice: 2 * meanOf(values)(rows) }), { resamples: 100 });
+    expect(result.twice.low).toBeCloseTo(2 * result.mean.low, 12);
+    expect(result.twice.high).toBeCloseTo(2 * result.mean.high, 12);
+    expect(result.mean).toEqual(bootstrapInterval(100, meanOf(values), { resamples: 100 }));
   });
 });
