@@ -236,7 +236,7 @@ export function easeScores(model: EaseModel, history: readonly number[], itemCou
 /** λ values tried by default: EASE's optimum grows with the data, from tens on small sets to hundreds on large ones. */
 export const EASE_LAMBDA_GRID: readonly number[] = [5, 20, 50, 100, 250, 500, 1000];
 /** Item-kNN shrinkages tried by default (0 is plain cosine). */
-export const ITEM_KNN_SHRINKAGE_GRID: readonly number[] = [0, 5, 20, 100];
+export const ITEM_KNN_SHRINKAGE_GRID: readonly number[] = [0, 5, 20, 100, 500];
 
 export interface ValidationChoice {
   chosen: number;
