@@ -10,6 +10,27 @@
  * the inputs hold NaN: a bug to surface, not to paper over.
  */
 export function choleskySolveInPlace(a: Float64Array, b: Float64Array, n: number): void {
+  choleskyFactorInPlace(a, n);
+  // Forward substitution L y = b, then back substitution L^T x = y.
+  for (let i = 0; i < n; i++) {
+    const rowI = i * n;
+    let sum = b[i]!;
+    for (let p = 0; p < i; p++) sum -= a[rowI + p]! * b[p]!;
+    b[i] = sum / a[rowI + i]!;
+  }
+  for (let i = n - 1; i >= 0; i--) {
+    let sum = b[i]!;
+    for (let p = i + 1; p < n; p++) sum -= a[p * n + i]! * b[p]!;
+    b[i] = sum / a[i * n + i]!;
+  }
+}
+
+/**
+ * Overwrites the lower triangle of the symmetric positive definite n x n matrix `a` (only that
+ * triangle is read) with its Cholesky factor L, A = L L^T; the upper triangle is left as it was.
+ * Throws when A is not positive definite.
+ */
+export function choleskyFactorInPlace(a: Float64Array, n: number): void {
   for (let j = 0; j < n; j++) {
     const rowJ = j * n;
     let diagonal = a[rowJ + j]!;
@@ -23,18 +44,6 @@ export function choleskySolveInPlace(a: Float64Array, b: Float64Array, n: number
       for (let p = 0; p < j; p++) sum -= a[rowI + p]! * a[rowJ + p]!;
       a[rowI + j] = sum / pivot;
     }
-  }
-  // Forward substitution L y = b, then back substitution L^T x = y.
-  for (let i = 0; i < n; i++) {
-    const rowI = i * n;
-    let sum = b[i]!;
-    for (let p = 0; p < i; p++) sum -= a[rowI + p]! * b[p]!;
-    b[i] = sum / a[rowI + i]!;
-  }
-  for (let i = n - 1; i >= 0; i--) {
-    let sum = b[i]!;
-    for (let p = i + 1; p < n; p++) sum -= a[p * n + i]! * b[p]!;
-    b[i] = sum / a[i * n + i]!;
   }
 }
 

@@ -58,7 +58,8 @@ export function scoreAllItems(model: RecommenderModel, userIndex: number, histor
   return out;
 }
 
-function exclusionMask(itemCount: number, seen: Iterable<number>): Uint8Array {
+/** Flags the items of `seen` (indices outside the catalogue ignored): what a top-k never returns. */
+export function exclusionMask(itemCount: number, seen: Iterable<number>): Uint8Array {
   const mask = new Uint8Array(itemCount);
   for (const item of seen) if (Number.isInteger(item) && item >= 0 && item < itemCount) mask[item] = 1;
   return mask;
