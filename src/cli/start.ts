@@ -62,8 +62,14 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
   for (const [name, child] of graph.processes) {
-    child.once('exit', (code) => {
-      if (!stopping) process.stderr.write(`${name} exited (code ${code}); the graph answers without it until restarted.\n`);
+    child.once('exit', (code, signal) => {
+      // Ctrl-C in a terminal signals the whole process group: the children may exit before this
+      // process has handled its own SIGINT, so an exit by signal, or one followed shortly by our
+      // own stop, is not news.
+      if (signal === 'SIGINT' || signal === 'SIGTERM') return;
+      setTimeout(() => {
+        if (!stopping) process.stderr.write(`${name} exited (code ${code}); the graph answers without it until restarted.\n`);
+      }, 500).unref();
     });
   }
 }
