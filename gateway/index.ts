@@ -32,11 +32,13 @@ import { createErrorFormatter, sendError } from './errors';
 import { exampleTabs, graphiql } from './graphiql';
 import { bodyErrors, documentLimits, httpLimits, queryLimits, type LimitEvents } from './limits';
 import { createGatewayMetrics } from './metrics';
+import { mediaTypeStatus } from './media-types';
+import { operationChoice } from './operation-choice';
 import { operationSteps } from './operations';
 import { loadManifest, manifestPath, MemoryKeyValueCache, operationsDir, persistedQueries, RedisKeyValueCache, type KeyValueCache, type PersistedOperation } from './persisted-queries';
 import { MemoryWindowCounter, RedisWindowCounter, ResilientWindowCounter, rateLimit, type WindowCounter } from './rate-limit';
 import { connectGatewayRedis, type GatewayRedis } from './redis';
-import { healthUrl, loadSupergraph, subgraphsIn } from './subgraphs';
+import { hasMutations, healthUrl, loadSupergraph, subgraphsIn } from './subgraphs';
 
 export interface GatewayContext {
   identity: Identity;
@@ -136,6 +138,7 @@ export async function startGateway(config: Config, port: number = config.ports.g
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
+      mediaTypeStatus(),
       queryLimits(limits, limitEvents),
       availability({ ownership: fieldOwnership(supergraphSdl), onUnavailable: (subgraph) => counters.subgraphUnavailable.inc({ subgraph }) }),
     ],
@@ -166,7 +169,7 @@ export async function startGateway(config: Config, port: number = config.ports.g
     authenticate({ jwt: config.jwt, onRefused: () => counters.authFailures.inc() }),
     ...httpLimits(limits, limitEvents),
     rateLimit({ limits: config.rateLimits, counter, onLimited: (identity) => counters.rateLimited.inc({ role: identity.role }) }),
-    operationSteps(persisted.resolve, documentLimits(limits, limitEvents), persisted.register),
+    operationSteps(persisted.resolve, documentLimits(limits, limitEvents), operationChoice({ hasMutations: hasMutations(supergraphSdl) }), persisted.register),
     expressMiddleware(server, {
       context: async ({ res }) => {
         const identity = identityOf(res.locals);

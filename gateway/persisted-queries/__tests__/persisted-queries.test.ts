@@ -14,8 +14,8 @@ const root = findProjectRoot(__dirname);
 const supergraph = loadSupergraph(loadConfig({ NODE_ENV: 'test' }));
 
 describe('schema/persisted-queries.json', () => {
-  it('is what `npm run pq:manifest` builds from schema/operations/ (run it when this fails)', () => {
-    const built = serializeManifest(buildManifest(operationsDir(root), supergraph));
+  it('is what `npm run pq:manifest` builds from schema/operations/ with Apollo\'s generator (run it when this fails)', async () => {
+    const built = serializeManifest(await buildManifest(operationsDir(root), supergraph));
     expect(readFileSync(manifestPath(root), 'utf8')).toBe(built);
   });
 
@@ -36,14 +36,20 @@ describe('buildManifest', () => {
     return dir;
   };
 
-  it('refuses an operation the supergraph cannot run, naming the file', () => {
-    expect(() => buildManifest(dirWith({ 'Bad.graphql': 'query Bad { member(id: "1") { shoeSize } }' }), supergraph)).toThrow('Bad.graphql: Cannot query field "shoeSize" on type "Member".');
+  it('refuses an operation the supergraph cannot run, naming the file', async () => {
+    await expect(buildManifest(dirWith({ 'Bad.graphql': 'query Bad { member(id: "1") { shoeSize } }' }), supergraph)).rejects.toThrow('Bad.graphql: Cannot query field "shoeSize" on type "Member".');
   });
 
-  it('refuses anonymous operations, files with two operations, and names registered twice', () => {
-    expect(() => buildManifest(dirWith({ 'A.graphql': '{ models { name } }' }), supergraph)).toThrow('A.graphql: the operation needs a name');
-    expect(() => buildManifest(dirWith({ 'A.graphql': 'query A { models { name } } query B { models { name } }' }), supergraph)).toThrow('A.graphql: expected exactly one operation, found 2');
-    expect(() => buildManifest(dirWith({ 'A.graphql': 'query A { models { name } }', 'B.graphql': 'query A { models { version } }' }), supergraph)).toThrow('operation name A is registered twice');
+  it('refuses anonymous operations, files with two operations, and names registered twice', async () => {
+    await expect(buildManifest(dirWith({ 'A.graphql': '{ models { name } }' }), supergraph)).rejects.toThrow('A.graphql: the operation needs a name');
+    await expect(buildManifest(dirWith({ 'A.graphql': 'query A { models { name } } query B { models { name } }' }), supergraph)).rejects.toThrow('A.graphql: expected exactly one operation, found 2');
+    await expect(buildManifest(dirWith({ 'A.graphql': 'query A { models { name } }', 'B.graphql': 'query A { models { version } }' }), supergraph)).rejects.toThrow('operation name A is registered twice');
+  });
+
+  it('gives each operation the body and id Apollo Client 4 sends: __typename in every selection', async () => {
+    const manifest = await buildManifest(dirWith({ 'Models.graphql': 'query Models { models { name } }' }), supergraph);
+    const body = 'query Models {\n  models {\n    name\n    __typename\n  }\n}';
+    expect(manifest.operations).toEqual([{ id: operationId(body), name: 'Models', type: 'query', body }]);
   });
 });
 
