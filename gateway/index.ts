@@ -29,7 +29,7 @@ import { createProcessMetrics } from '../src/metrics';
 import { authenticate, identityOf } from './auth';
 import { availability, fieldOwnership, SubgraphDataSource } from './availability';
 import { createErrorFormatter, sendError } from './errors';
-import { exampleTabs, graphiql } from './graphiql';
+import { exampleTabs, examplesDir, graphiql } from './graphiql';
 import { bodyErrors, documentLimits, httpLimits, queryLimits, type LimitEvents } from './limits';
 import { createGatewayMetrics } from './metrics';
 import { mediaTypeStatus } from './media-types';
@@ -158,7 +158,7 @@ export async function startGateway(config: Config, port: number = config.ports.g
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.use(graphiql({ projectRoot: config.projectRoot, tabs: exampleTabs(operationsDir(config.projectRoot)) }));
+  app.use(graphiql({ projectRoot: config.projectRoot, tabs: [...exampleTabs(examplesDir(config.projectRoot)), ...exampleTabs(operationsDir(config.projectRoot))] }));
   app.use(
     '/graphql',
     (_req, res, next) => {
