@@ -32,6 +32,7 @@ import { createErrorFormatter, sendError } from './errors';
 import { exampleTabs, examplesDir, graphiql } from './graphiql';
 import { bodyErrors, documentLimits, httpLimits, queryLimits, type LimitEvents } from './limits';
 import { createGatewayMetrics } from './metrics';
+import { listMaximums } from './list-maximums';
 import { mediaTypeStatus } from './media-types';
 import { operationChoice } from './operation-choice';
 import { operationSteps } from './operations';
@@ -139,6 +140,7 @@ export async function startGateway(config: Config, port: number = config.ports.g
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
       mediaTypeStatus(),
+      listMaximums(),
       queryLimits(limits, limitEvents),
       availability({ ownership: fieldOwnership(supergraphSdl), onUnavailable: (subgraph) => counters.subgraphUnavailable.inc({ subgraph }) }),
     ],

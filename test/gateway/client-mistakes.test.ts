@@ -102,6 +102,15 @@ describe('client mistakes in choosing an operation', () => {
     expect(['OPERATION_TYPE_NOT_SUPPORTED', 'GRAPHQL_VALIDATION_FAILED']).toContain(answer.body.errors[0].extensions.code);
   });
 
+  it("a list larger than the field's documented maximum is refused with that maximum", async () => {
+    const answer = await post(gateway.url, { query: '{ member(id: "1") { recommendations(first: 1000) { score } } }' }, token('analyst'));
+    expect(answer.status).toBe(400);
+    expect(answer.body.errors[0]).toMatchObject({
+      message: 'Member.recommendations(first: 1000) asks for more than 50 items, the most this field gives',
+      extensions: { code: 'BAD_USER_INPUT', limit: 'listSize', allowed: 50, found: 1000 },
+    });
+  });
+
   it('none of these mistakes is logged at error level', async () => {
     for (const { role, body } of mistakes) await post(gateway.url, body, token(role), { accept: GRAPHQL_RESPONSE });
     const levels = logs
