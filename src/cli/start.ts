@@ -12,8 +12,9 @@ import { sqlitePath } from '../store';
 import { parseFlags } from './flags';
 
 const USAGE = `usage: npm start
-  Builds the embedded data set on first run (data/shelfmark.db, about half a minute), then starts
-  every subgraph (:4001-:4006) and the gateway (:4000). Ctrl-C stops everything.
+  Builds the embedded data set on first run (data/shelfmark.db; BENCHMARKS.md gives measured
+  start-up times), then starts every subgraph (:4001-:4006) and the gateway (:4000), and prints
+  how long it took. Ctrl-C stops everything.
   Environment: DATABASE_URL, REDIS_URL, MODELS_DIR, GATEWAY_PORT, <SUBGRAPH>_PORT, LOG_LEVEL.`;
 
 function runGenerate(root: string, dbPath: string): Promise<void> {
