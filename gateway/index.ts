@@ -140,7 +140,7 @@ export async function startGateway(config: Config, port: number = config.ports.g
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
       mediaTypeStatus(),
-      listMaximums(),
+      listMaximums({ gatewayMaximum: limits.maxListSize }),
       queryLimits(limits, limitEvents),
       availability({ ownership: fieldOwnership(supergraphSdl), onUnavailable: (subgraph) => counters.subgraphUnavailable.inc({ subgraph }) }),
     ],

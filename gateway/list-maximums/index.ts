@@ -78,13 +78,16 @@ function overMaximum(schema: GraphQLSchema, document: DocumentNode, operation: O
   return root ? walk(operation.selectionSet, root.name) : undefined;
 }
 
-/** Apollo plugin; list it before the gateway-wide query limits so a field's own maximum is the one named. */
-export function listMaximums(): ApolloServerPlugin {
+/**
+ * Apollo plugin; list it before the gateway-wide query limits so a field's own maximum is the one
+ * named. Fields documenting `gatewayMaximum` or more are left to the gateway-wide limit.
+ */
+export function listMaximums({ gatewayMaximum }: { gatewayMaximum: number }): ApolloServerPlugin {
   const bySchema = new WeakMap<GraphQLSchema, Map<string, number>>();
   const maximumsOf = (schema: GraphQLSchema) => {
     let maximums = bySchema.get(schema);
     if (!maximums) {
-      maximums = documentedMaximums(schema);
+      maximums = new Map([...documentedMaximums(schema)].filter(([, maximum]) => maximum < gatewayMaximum));
       bySchema.set(schema, maximums);
     }
     return maximums;
