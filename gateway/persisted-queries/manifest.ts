@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { buildSchema, Kind, parse, validate, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import { buildSchema, Kind, parse, print, validate, visit, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 
 export interface PersistedOperation {
   id: string;
@@ -73,7 +73,22 @@ export function serializeManifest(manifest: PersistedQueryManifest): string {
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }
 
-/** Reads a manifest file into a lookup by id, checking the format and every id against its body. */
+/**
+ * The id the same operation had in manifests made before Apollo's generator: the SHA-256 of
+ * the body printed without the `__typename` selections the generator adds.
+ */
+export function idWithoutTypenames(body: string): string {
+  const stripped = visit(parse(body), {
+    Field: (field) => (field.name.value === '__typename' && !field.alias ? null : undefined),
+  });
+  return operationId(print(stripped));
+}
+
+/**
+ * Reads a manifest file into a lookup by id, checking the format and every id against its body.
+ * Each operation is also found by its id without `__typename` (see idWithoutTypenames), so a
+ * partner holding an id from an older manifest keeps being answered.
+ */
 export function loadManifest(file: string): Map<string, PersistedOperation> {
   const manifest = JSON.parse(readFileSync(file, 'utf8')) as Partial<PersistedQueryManifest>;
   if (manifest.format !== 'apollo-persisted-query-manifest' || manifest.version !== 1 || !Array.isArray(manifest.operations)) {
@@ -83,6 +98,10 @@ export function loadManifest(file: string): Map<string, PersistedOperation> {
   for (const operation of manifest.operations) {
     if (operationId(operation.body) !== operation.id) throw new Error(`${file}: operation ${operation.name} has id ${operation.id}, but its body hashes to ${operationId(operation.body)}`);
     byId.set(operation.id, operation);
+  }
+  for (const operation of manifest.operations) {
+    const older = idWithoutTypenames(operation.body);
+    if (!byId.has(older)) byId.set(older, operation);
   }
   return byId;
 }
