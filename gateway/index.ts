@@ -7,7 +7,7 @@
  *             and document limits (limits/) → Apollo, with the plugins for operation limits
  *             (limits/) and partial answers (availability/)
  *   GET /     GraphiQL from the gateway's own bundle (graphiql/)
- *   /health/live, /health/ready (200 only when every subgraph answers), /metrics
+ *   /health/live, /health/ready (200 only when every subgraph answered the last background check, health/), /metrics
  *
  * Each subgraph request carries a short-lived identity token signed by the gateway; subgraphs
  * answer nothing without it.
@@ -21,7 +21,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type ErrorRequestHandler } from 'express';
-import { DEVELOPMENT_INTERNAL_SECRET, DEVELOPMENT_JWT_SECRET, type Config, type SubgraphName } from '../src/config';
+import { DEVELOPMENT_INTERNAL_SECRET, DEVELOPMENT_JWT_SECRET, type Config, type GatewayConfig, type SubgraphName } from '../src/config';
 import { ErrorCode } from '../src/errors';
 import { IDENTITY_HEADER, signInternalIdentity, type Identity } from '../src/identity';
 import { createLogger, type Logger } from '../src/logging';
@@ -31,12 +31,13 @@ import { availability, fieldOwnership, SubgraphDataSource } from './availability
 import { createErrorFormatter, sendError } from './errors';
 import { exampleTabs, graphiql } from './graphiql';
 import { bodyErrors, documentLimits, httpLimits, queryLimits, type LimitEvents } from './limits';
-import { createGatewayMetrics } from './metrics';
+import { healthRoutes, readinessMonitor } from './health';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics';
 import { operationSteps } from './operations';
 import { loadManifest, manifestPath, MemoryKeyValueCache, operationsDir, persistedQueries, RedisKeyValueCache, type KeyValueCache, type PersistedOperation } from './persisted-queries';
-import { MemoryWindowCounter, RedisWindowCounter, ResilientWindowCounter, rateLimit, type WindowCounter } from './rate-limit';
+import { MemoryWindowCounter, RedisWindowCounter, ResilientWindowCounter, rateLimit } from './rate-limit';
 import { connectGatewayRedis, type GatewayRedis } from './redis';
-import { healthUrl, loadSupergraph, subgraphsIn } from './subgraphs';
+import { loadSupergraph, subgraphsIn } from './subgraphs';
 
 export interface GatewayContext {
   identity: Identity;
@@ -50,13 +51,16 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-async function subgraphReady(url: string, timeoutMs: number): Promise<boolean> {
-  try {
-    const response = await fetch(healthUrl(url, 'ready'), { signal: AbortSignal.timeout(timeoutMs) });
-    return response.ok;
-  } catch {
-    return false;
-  }
+/** Rate-limit counting in Redis, degraded to each gateway's share of the allowance while Redis is unusable. */
+function resilientCounter(redis: GatewayRedis, limits: GatewayConfig, counters: GatewayMetrics): ResilientWindowCounter {
+  const counter = new ResilientWindowCounter(
+    new RedisWindowCounter(redis.run, limits.redisKeyPrefix),
+    redis.isReady,
+    { onFallback: (reason) => counters.redisFallbacks.inc({ use: 'rate_limit', reason }) },
+    { share: limits.degradedPercent / 100 / limits.instances },
+  );
+  redis.onRecovered(() => counter.restore());
+  return counter;
 }
 
 /** Production must never run with a secret anyone can read in this repository. */
@@ -88,14 +92,15 @@ export async function startGateway(config: Config, port: number = config.ports.g
   const limits = config.gateway;
 
   const redis: GatewayRedis | undefined = config.redisUrl
-    ? await connectGatewayRedis({ url: config.redisUrl, commandTimeoutMs: limits.redisCommandTimeoutMs, logger })
-    : undefined;
-  const memoryCounter = new MemoryWindowCounter();
-  const counter: WindowCounter = redis
-    ? new ResilientWindowCounter(new RedisWindowCounter(redis.run, limits.redisKeyPrefix), memoryCounter, redis.isReady, {
-        onFallback: (reason) => counters.redisFallbacks.inc({ use: 'rate_limit', reason }),
+    ? await connectGatewayRedis({
+        url: config.redisUrl,
+        commandTimeoutMs: limits.redisCommandTimeoutMs,
+        logger,
+        breaker: { failures: limits.redisBreakerFailures, cooldownMs: limits.redisBreakerCooldownMs },
+        onBreakerChange: (state) => counters.redisBreakerOpen.set(state === 'closed' ? 0 : 1),
       })
-    : memoryCounter;
+    : undefined;
+  const counter = redis ? resilientCounter(redis, limits, counters) : new MemoryWindowCounter();
   const apqCache: KeyValueCache = redis
     ? new RedisKeyValueCache(redis.run, limits.redisKeyPrefix, redis.isReady, new MemoryKeyValueCache(), () => counters.redisFallbacks.inc({ use: 'apq', reason: 'error' }))
     : new MemoryKeyValueCache();
@@ -142,16 +147,13 @@ export async function startGateway(config: Config, port: number = config.ports.g
   });
   await server.start();
 
-  app.get('/health/live', (_req, res) => {
-    res.json({ status: 'ok' });
+  const readiness = readinessMonitor({
+    subgraphs: Object.fromEntries(subgraphs.map((name) => [name, config.subgraphUrls[name]])),
+    intervalMs: limits.readinessIntervalMs,
+    timeoutMs: Math.min(1000, limits.readinessIntervalMs),
   });
-  app.get('/health/ready', async (_req, res) => {
-    const checks = await Promise.all(subgraphs.map(async (name) => [name, await subgraphReady(config.subgraphUrls[name], 1000)] as const));
-    const ready = checks.every(([, ok]) => ok);
-    // Redis down degrades (in-process fallbacks) but does not make the gateway unready.
-    const redisState = redis ? (redis.isReady() ? 'ready' : 'unavailable') : 'not configured';
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', subgraphs: Object.fromEntries(checks), redis: redisState });
-  });
+  // Redis down degrades (in-process fallbacks) but does not make the gateway unready.
+  healthRoutes(app, readiness, () => ({ redis: redis ? (redis.isReady() ? 'ready' : 'unavailable') : 'not configured' }));
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
@@ -192,8 +194,9 @@ export async function startGateway(config: Config, port: number = config.ports.g
     url,
     port: actualPort,
     stop: async () => {
+      readiness.stop();
       await server.stop();
-      memoryCounter.close();
+      counter.close();
       await redis?.close();
     },
   };

@@ -1,10 +1,11 @@
 /** The gateway's own counters, registered beside the process metrics every Shelfmark process has. */
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 
 export interface GatewayMetrics {
   authFailures: Counter;
   rateLimited: Counter<'role'>;
   redisFallbacks: Counter<'use' | 'reason'>;
+  redisBreakerOpen: Gauge;
   limitRefusals: Counter<'limit'>;
   subgraphUnavailable: Counter<'subgraph'>;
 }
@@ -26,6 +27,11 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
       name: 'gateway_redis_fallback_total',
       help: 'Operations served by the in-process fallback because Redis could not be used (use: rate_limit or apq)',
       labelNames: ['use', 'reason'],
+      registers: [registry],
+    }),
+    redisBreakerOpen: new Gauge({
+      name: 'gateway_redis_breaker_open',
+      help: '1 while the circuit breaker in front of Redis is open or half-open (Redis skipped, in-process fallbacks used)',
       registers: [registry],
     }),
     limitRefusals: new Counter({
