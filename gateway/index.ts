@@ -5,7 +5,8 @@
  *   /graphql  authenticate (auth/) → body size and batch limits (limits/) → rate limit
  *             (rate-limit/) → per operation: persisted-query resolution (persisted-queries/)
  *             and document limits (limits/) → Apollo, with the plugins for operation limits
- *             (limits/) and partial answers (availability/)
+ *             (limits/), APQ registration of documents that validated (persisted-queries/) and
+ *             partial answers (availability/)
  *   GET /     GraphiQL from the gateway's own bundle (graphiql/)
  *   /health/live, /health/ready (200 only when every subgraph answered the last background check, health/), /metrics
  *
@@ -34,8 +35,8 @@ import { bodyErrors, documentLimits, httpLimits, queryLimits, type LimitEvents }
 import { healthRoutes, readinessMonitor } from './health';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics';
 import { operationSteps } from './operations';
-import { loadManifest, manifestPath, MemoryKeyValueCache, operationsDir, persistedQueries, RedisKeyValueCache, type KeyValueCache, type PersistedOperation } from './persisted-queries';
-import { MemoryWindowCounter, RedisWindowCounter, ResilientWindowCounter, rateLimit } from './rate-limit';
+import { loadManifest, manifestPath, MemoryApqCache, operationsDir, persistedQueries, RedisApqCache, registrationCount, type ApqBounds, type ApqCache, type PersistedOperation } from './persisted-queries';
+import { MemoryWindowCounter, operationCount, RedisWindowCounter, ResilientWindowCounter, rateLimit } from './rate-limit';
 import { connectGatewayRedis, type GatewayRedis } from './redis';
 import { loadSupergraph, subgraphsIn } from './subgraphs';
 
@@ -101,11 +102,12 @@ export async function startGateway(config: Config, port: number = config.ports.g
       })
     : undefined;
   const counter = redis ? resilientCounter(redis, limits, counters) : new MemoryWindowCounter();
-  const apqCache: KeyValueCache = redis
-    ? new RedisKeyValueCache(redis.run, limits.redisKeyPrefix, redis.isReady, new MemoryKeyValueCache(), () => counters.redisFallbacks.inc({ use: 'apq', reason: 'error' }))
-    : new MemoryKeyValueCache();
+  const apqBounds: ApqBounds = { maxDocumentBytes: limits.apqMaxDocumentBytes, maxPerSubject: limits.apqMaxPerSubject, maxBytes: limits.apqMaxBytes, ttlSeconds: limits.apqTtlSeconds };
+  const apqCache: ApqCache = redis
+    ? new RedisApqCache(redis.run, limits.redisKeyPrefix, redis.isReady, apqBounds, new MemoryApqCache(apqBounds), () => counters.redisFallbacks.inc({ use: 'apq', reason: 'error' }))
+    : new MemoryApqCache(apqBounds);
   const limitEvents: LimitEvents = { onRefused: (limit) => counters.limitRefusals.inc({ limit }) };
-  const persisted = persistedQueries({ manifest: readManifest(config, logger), apqCache, apqTtlSeconds: limits.apqTtlSeconds });
+  const persisted = persistedQueries({ manifest: readManifest(config, logger), apqCache, onRegistered: () => counters.apqRegistrations.inc() });
 
   const gateway = new ApolloGateway({
     supergraphSdl,
@@ -142,6 +144,7 @@ export async function startGateway(config: Config, port: number = config.ports.g
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
       queryLimits(limits, limitEvents),
+      persisted.registration,
       availability({ ownership: fieldOwnership(supergraphSdl), onUnavailable: (subgraph) => counters.subgraphUnavailable.inc({ subgraph }) }),
     ],
   });
@@ -167,8 +170,8 @@ export async function startGateway(config: Config, port: number = config.ports.g
     },
     authenticate({ jwt: config.jwt, onRefused: () => counters.authFailures.inc() }),
     ...httpLimits(limits, limitEvents),
-    rateLimit({ limits: config.rateLimits, counter, onLimited: (identity) => counters.rateLimited.inc({ role: identity.role }) }),
-    operationSteps(persisted.resolve, documentLimits(limits, limitEvents), persisted.register),
+    rateLimit({ limits: config.rateLimits, counter, requestCost: (body) => operationCount(body) + registrationCount(body), onLimited: (identity) => counters.rateLimited.inc({ role: identity.role }) }),
+    operationSteps(persisted.resolve, documentLimits(limits, limitEvents)),
     expressMiddleware(server, {
       context: async ({ res }) => {
         const identity = identityOf(res.locals);

@@ -6,6 +6,7 @@ export interface GatewayMetrics {
   rateLimited: Counter<'role'>;
   redisFallbacks: Counter<'use' | 'reason'>;
   redisBreakerOpen: Gauge;
+  apqRegistrations: Counter;
   limitRefusals: Counter<'limit'>;
   subgraphUnavailable: Counter<'subgraph'>;
 }
@@ -32,6 +33,11 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     redisBreakerOpen: new Gauge({
       name: 'gateway_redis_breaker_open',
       help: '1 while the circuit breaker in front of Redis is open or half-open (Redis skipped, in-process fallbacks used)',
+      registers: [registry],
+    }),
+    apqRegistrations: new Counter({
+      name: 'gateway_apq_registrations_total',
+      help: 'Documents handed to the APQ cache after they parsed, validated and passed every limit',
       registers: [registry],
     }),
     limitRefusals: new Counter({

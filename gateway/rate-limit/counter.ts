@@ -7,9 +7,9 @@
  * step is one Lua script (Redis runs scripts one at a time, across every gateway sharing it); in
  * process it is synchronous code between two awaits.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { RedisTimeoutError } from '../redis';
+import { evalScript, luaScript, RedisTimeoutError } from '../redis';
 
 export interface Quota {
   max: number;
@@ -105,7 +105,7 @@ local retryAfter = 0
 if admitted == 0 then retryAfter = expiry(used + cost - max) end
 return {admitted, used, expiry(1), retryAfter, now}
 `;
-const TAKE_SCRIPT_SHA = createHash('sha1').update(TAKE_SCRIPT).digest('hex');
+const TAKE = luaScript(TAKE_SCRIPT);
 
 /** KEYS[1] the window; ARGV windowMs, then score/member pairs. Adding a member Redis still holds changes nothing. */
 const RESTORE_SCRIPT = `
@@ -129,17 +129,7 @@ function membersOf(id: string, cost: number): string[] {
 
 type RedisRun = <T>(commands: (client: Redis) => Promise<T>) => Promise<T>;
 
-async function evalScript(client: Redis, script: string, sha: string, args: readonly (string | number)[]): Promise<unknown> {
-  try {
-    return await client.evalsha(sha, 1, ...args);
-  } catch (error) {
-    // The first call on a Redis that has not seen the script yet (or was restarted).
-    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    return client.eval(script, 1, ...args);
-  }
-}
-
-const RESTORE_SCRIPT_SHA = createHash('sha1').update(RESTORE_SCRIPT).digest('hex');
+const RESTORE = luaScript(RESTORE_SCRIPT);
 /** Pairs per restore call, so no call carries an unbounded argument list. */
 const RESTORE_CHUNK = 500;
 
@@ -157,8 +147,7 @@ export class RedisWindowCounter implements WindowCounter {
   /** `take`, also answering the requests it recorded (none when refused). */
   async takeCounted(key: string, cost: number, { max, windowMs }: Quota): Promise<{ decision: Decision; counted: CountedRequest[] }> {
     const id = randomUUID();
-    const args = [`${this.keyPrefix}${key}`, max, windowMs, cost, id] as const;
-    const reply = await this.run((client) => evalScript(client, TAKE_SCRIPT, TAKE_SCRIPT_SHA, args));
+    const reply = await this.run((client) => evalScript(client, TAKE, [`${this.keyPrefix}${key}`], [max, windowMs, cost, id]));
     if (!Array.isArray(reply) || reply.length !== 5) throw new Error(`rate-limit script answered ${JSON.stringify(reply)}, expected [admitted, used, resetMs, retryAfterMs, now]`);
     const [admitted, used, resetMs, retryAfterMs, now] = reply.map(Number) as [number, number, number, number, number];
     const counted = admitted === 1 ? membersOf(id, cost).map((member) => ({ member, stamp: now })) : [];
@@ -169,7 +158,7 @@ export class RedisWindowCounter implements WindowCounter {
   async restore(key: string, requests: readonly CountedRequest[], windowMs: number): Promise<void> {
     for (let i = 0; i < requests.length; i += RESTORE_CHUNK) {
       const pairs = requests.slice(i, i + RESTORE_CHUNK).flatMap(({ member, stamp }) => [stamp, member]);
-      await this.run((client) => evalScript(client, RESTORE_SCRIPT, RESTORE_SCRIPT_SHA, [`${this.keyPrefix}${key}`, windowMs, ...pairs]));
+      await this.run((client) => evalScript(client, RESTORE, [`${this.keyPrefix}${key}`], [windowMs, ...pairs]));
     }
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Rate limits per identity (role and subject), with graphql-rate-limit deciding and a
  * `WindowCounter` counting. Every operation counts: a batched HTTP request of five operations
- * costs five. Every answer carries `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`
+ * costs five (and the gateway adds one per APQ registration it carries). Every answer carries `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`
  * and `RateLimit-Policy`; a refused one is HTTP 429 with `Retry-After` and code RATE_LIMITED.
  *
  * graphql-rate-limit's own stores read the timestamps, decide, then write them back, so two
@@ -48,6 +48,8 @@ class AtomicTakeStore extends Store {
 export interface RateLimitOptions {
   limits: Record<Role, RateLimit>;
   counter: WindowCounter;
+  /** What a request body counts against the limit; one per operation unless given. */
+  requestCost?: (body: unknown) => number;
   /** Fires for each refused request. */
   onLimited?: (identity: Identity) => void;
 }
@@ -62,14 +64,14 @@ export function operationCount(body: unknown): number {
 }
 
 /** Express middleware; runs after `authenticate` and after the body is parsed. */
-export function rateLimit({ limits, counter, onLimited }: RateLimitOptions): RequestHandler {
+export function rateLimit({ limits, counter, requestCost = operationCount, onLimited }: RateLimitOptions): RequestHandler {
   for (const [role, { max, windowSeconds }] of Object.entries(limits)) {
     if (max < 1 || windowSeconds < 1) throw new Error(`rate limit for ${role} must allow at least 1 request in at least 1 second, got ${max} per ${windowSeconds} s`);
   }
   return async (req, res, next) => {
     const identity = identityOf(res.locals);
     const { max, windowSeconds } = limits[identity.role];
-    const cost = operationCount(req.body);
+    const cost = requestCost(req.body);
     const store = new AtomicTakeStore(counter, cost, { max, windowMs: windowSeconds * 1000 });
     const limiter = getGraphQLRateLimiter({
       store,

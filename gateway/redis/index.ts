@@ -12,6 +12,7 @@
  * arrived, and every such request would be counted in process instead of exactly in Redis.
  * `withDeadline` declares a timeout only after one more pass over pending I/O found no reply.
  */
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from '../../src/logging';
 import { CircuitBreaker, type BreakerState } from './breaker';
@@ -146,4 +147,24 @@ export async function connectGatewayRedis({ url, commandTimeoutMs, logger, conne
       client.disconnect();
     },
   };
+}
+
+/** A Lua script and its SHA-1, for EVALSHA. */
+export interface LuaScript {
+  source: string;
+  sha: string;
+}
+
+export function luaScript(source: string): LuaScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+/** EVALSHA, falling back to EVAL on a Redis that has not seen the script (a new or restarted one). */
+export async function evalScript(client: Redis, script: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  try {
+    return await client.evalsha(script.sha, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    return client.eval(script.source, keys.length, ...keys, ...args);
+  }
 }

@@ -6,6 +6,7 @@
  * test's own.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startOwnRedis, type OwnRedis } from './own-redis';
@@ -88,6 +89,17 @@ describe('rate limits', () => {
     const single = await post(gateway.url, three[0], analyst);
     expect(single.status).toBe(200);
     expect(single.headers.get('ratelimit-remaining')).toBe('1');
+  });
+
+  it('an APQ registration counts against the limit beside its operation', async () => {
+    const gateway = await startGateway({ REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix('apq-cost'), RATE_LIMIT_ANALYST_MAX: '3' });
+    const analyst = token('analyst', { sub: 'registering-analyst' });
+    const query = `{ models { name } } # ${Date.now()}`;
+    const registration = { query, extensions: { persistedQuery: { version: 1, sha256Hash: createHash('sha256').update(query).digest('hex') } } };
+    const first = await post(gateway.url, registration, analyst);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('ratelimit-remaining')).toBe('1');
+    expect((await post(gateway.url, registration, analyst)).status).toBe(429);
   });
 
   it('with Redis unreachable from the start, the gateway answers at once, admits only the degraded share of the limit, and counts the fallback', async () => {
