@@ -2,10 +2,11 @@
  * The gateway (:4000): Apollo Server running @apollo/gateway from the committed supergraph.
  * This is its composition root; each concern lives in its own folder:
  *
- *   /graphql  authenticate (auth/) → body size and batch limits (limits/) → rate limit
+ *   /graphql  authenticate (auth/) → requests in flight per subject (concurrency/) → body size
+ *             and batch limits (limits/) → rate limit
  *             (rate-limit/) → per operation: persisted-query resolution (persisted-queries/)
  *             and document limits (limits/) → Apollo, with the plugins for operation limits
- *             (limits/), APQ registration of documents that validated (persisted-queries/) and
+ *             and estimated cost, charged to the rate limit (limits/, rate-limit/), APQ registration of documents that validated (persisted-queries/) and
  *             partial answers (availability/)
  *   GET /     GraphiQL from the gateway's own bundle (graphiql/)
  *   /health/live, /health/ready (200 only when every subgraph answered the last background check, health/), /metrics
@@ -29,6 +30,7 @@ import { createLogger, type Logger } from '../src/logging';
 import { createProcessMetrics } from '../src/metrics';
 import { authenticate, identityOf } from './auth';
 import { availability, fieldOwnership, SubgraphDataSource } from './availability';
+import { concurrencyLimit } from './concurrency';
 import { createErrorFormatter, sendError } from './errors';
 import { exampleTabs, graphiql } from './graphiql';
 import { bodyErrors, documentLimits, httpLimits, queryLimits, type LimitEvents } from './limits';
@@ -36,7 +38,7 @@ import { healthRoutes, readinessMonitor } from './health';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics';
 import { operationSteps } from './operations';
 import { loadManifest, manifestPath, MemoryApqCache, operationsDir, persistedQueries, RedisApqCache, registrationCount, type ApqBounds, type ApqCache, type PersistedOperation } from './persisted-queries';
-import { MemoryWindowCounter, operationCount, RedisWindowCounter, ResilientWindowCounter, rateLimit } from './rate-limit';
+import { costCharge, MemoryWindowCounter, operationCount, RedisWindowCounter, ResilientWindowCounter, rateLimit } from './rate-limit';
 import { connectGatewayRedis, type GatewayRedis } from './redis';
 import { loadSupergraph, subgraphsIn } from './subgraphs';
 
@@ -106,7 +108,8 @@ export async function startGateway(config: Config, port: number = config.ports.g
   const apqCache: ApqCache = redis
     ? new RedisApqCache(redis.run, limits.redisKeyPrefix, redis.isReady, apqBounds, new MemoryApqCache(apqBounds), () => counters.redisFallbacks.inc({ use: 'apq', reason: 'error' }))
     : new MemoryApqCache(apqBounds);
-  const limitEvents: LimitEvents = { onRefused: (limit) => counters.limitRefusals.inc({ limit }) };
+  const limitEvents: LimitEvents = { onRefused: (limit) => counters.limitRefusals.inc({ limit }), onCost: (cost) => counters.operationCost.observe(cost) };
+  const onLimited = (identity: Identity) => counters.rateLimited.inc({ role: identity.role });
   const persisted = persistedQueries({ manifest: readManifest(config, logger), apqCache, onRegistered: () => counters.apqRegistrations.inc() });
 
   const gateway = new ApolloGateway({
@@ -116,6 +119,7 @@ export async function startGateway(config: Config, port: number = config.ports.g
         name,
         url: config.subgraphUrls[name as SubgraphName],
         timeoutMs: config.subgraphTimeoutMs,
+        maxResponseBytes: limits.maxSubgraphResponseBytes,
         logger,
         prepare: (headers, context) => {
           if (typeof context.internalToken === 'string') headers.set(IDENTITY_HEADER, context.internalToken);
@@ -143,7 +147,7 @@ export async function startGateway(config: Config, port: number = config.ports.g
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
-      queryLimits(limits, limitEvents),
+      queryLimits(limits, limitEvents, costCharge({ limits: config.rateLimits, counter, costPerRequest: limits.costPerRequest, onLimited })),
       persisted.registration,
       availability({ ownership: fieldOwnership(supergraphSdl), onUnavailable: (subgraph) => counters.subgraphUnavailable.inc({ subgraph }) }),
     ],
@@ -169,8 +173,9 @@ export async function startGateway(config: Config, port: number = config.ports.g
       next();
     },
     authenticate({ jwt: config.jwt, onRefused: () => counters.authFailures.inc() }),
+    concurrencyLimit({ maxPerSubject: limits.maxConcurrentPerSubject, onRefused: () => counters.limitRefusals.inc({ limit: 'concurrency' }) }),
     ...httpLimits(limits, limitEvents),
-    rateLimit({ limits: config.rateLimits, counter, requestCost: (body) => operationCount(body) + registrationCount(body), onLimited: (identity) => counters.rateLimited.inc({ role: identity.role }) }),
+    rateLimit({ limits: config.rateLimits, counter, requestCost: (body) => operationCount(body) + registrationCount(body), onLimited }),
     operationSteps(persisted.resolve, documentLimits(limits, limitEvents)),
     expressMiddleware(server, {
       context: async ({ res }) => {

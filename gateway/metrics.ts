@@ -1,5 +1,5 @@
 /** The gateway's own counters, registered beside the process metrics every Shelfmark process has. */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface GatewayMetrics {
   authFailures: Counter;
@@ -7,6 +7,7 @@ export interface GatewayMetrics {
   redisFallbacks: Counter<'use' | 'reason'>;
   redisBreakerOpen: Gauge;
   apqRegistrations: Counter;
+  operationCost: Histogram;
   limitRefusals: Counter<'limit'>;
   subgraphUnavailable: Counter<'subgraph'>;
 }
@@ -38,6 +39,12 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     apqRegistrations: new Counter({
       name: 'gateway_apq_registrations_total',
       help: 'Documents handed to the APQ cache after they parsed, validated and passed every limit',
+      registers: [registry],
+    }),
+    operationCost: new Histogram({
+      name: 'gateway_operation_cost',
+      help: 'Estimated cost of each operation (objects 1, leaves 0, times list sizes), measured in both demand-control modes',
+      buckets: [1, 10, 100, 1000, 2500, 5000, 10_000, 25_000, 100_000],
       registers: [registry],
     }),
     limitRefusals: new Counter({

@@ -14,7 +14,7 @@
  */
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ErrorCode } from '../../src/errors';
-import type { Identity } from '../../src/identity';
+import { subjectOf, type Identity } from '../../src/identity';
 import { httpError } from '../errors';
 import type { IncomingOperation, OperationStep } from '../operations';
 import type { ApqCache } from './cache';
@@ -116,7 +116,7 @@ export function persistedQueries({ manifest, apqCache, onRegistered }: Persisted
           /** Fires only once parsing, validation and every didResolveOperation check (the limits) passed. */
           async executionDidStart({ contextValue }) {
             if (operationId(query) !== id) return;
-            await apqCache.register(id, query, `${contextValue.identity.role}:${contextValue.identity.sub}`);
+            await apqCache.register(id, query, subjectOf(contextValue.identity));
             onRegistered?.();
           },
         };

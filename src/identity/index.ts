@@ -19,6 +19,11 @@ export interface Identity {
   role: Role;
 }
 
+/** One string per subject (`role:sub`): the key of its limits, windows and cache entries. */
+export function subjectOf(identity: Identity): string {
+  return `${identity.role}:${identity.sub}`;
+}
+
 export function canSeePii(identity: Identity): boolean {
   return identity.role === 'staff';
 }

@@ -4,6 +4,7 @@
  * Every other subgraph the supergraph names is pointed at a closed port, so a test never talks
  * to a graph someone else left running on the default ports.
  */
+import { afterAll, beforeAll } from '@jest/globals';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -66,6 +67,37 @@ export async function startTestGraph(env: NodeJS.ProcessEnv = {}): Promise<TestG
     stop: async () => {
       await graph.stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface GatewayFleet {
+  graph(): TestGraph;
+  /** One more gateway process over the graph, stopped with the graph after the block. */
+  startGateway(env?: NodeJS.ProcessEnv): Promise<GatewayProcess>;
+}
+
+/** For a describe block: a test graph before its tests, and every gateway it starts stopped after them. */
+export function gatewayFleet(): GatewayFleet {
+  let graph: TestGraph | undefined;
+  const gateways: GatewayProcess[] = [];
+  beforeAll(async () => {
+    graph = await startTestGraph();
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all(gateways.map((g) => g.stop()));
+    await graph?.stop();
+  });
+  const started = () => {
+    if (!graph) throw new Error('the test graph has not started');
+    return graph;
+  };
+  return {
+    graph: started,
+    startGateway: async (env = {}) => {
+      const gateway = await startGatewayProcess({ ...started().gatewayEnv, ...env });
+      gateways.push(gateway);
+      return gateway;
     },
   };
 }

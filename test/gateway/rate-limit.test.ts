@@ -5,42 +5,28 @@
  * degraded allowance in process. Killing, restarting and hanging Redis is done to a Redis of the
  * test's own.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startOwnRedis, type OwnRedis } from './own-redis';
-import { closedPort, metric, PROJECT_ROOT, REDIS_URL, startGatewayProcess, startTestGraph, token, post, uniquePrefix, type GatewayProcess, type TestGraph } from './helpers';
+import { closedPort, gatewayFleet, metric, PROJECT_ROOT, REDIS_URL, token, post, uniquePrefix, type GatewayProcess } from './helpers';
 
 const manifest = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'schema', 'persisted-queries.json'), 'utf8')) as { operations: { id: string; name: string }[] };
 const bookDetails = manifest.operations.find((o) => o.name === 'BookDetails')!;
 const registered = { variables: { id: '1' }, extensions: { persistedQuery: { version: 1, sha256Hash: bookDetails.id } } };
 
+/** Bursts here test the counting, not the cap on requests in flight per subject. */
+const UNCAPPED = { GATEWAY_MAX_CONCURRENT_PER_SUBJECT: '1000' };
 const RATE_HEADERS = ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'ratelimit-policy'];
 
 describe('rate limits', () => {
-  let graph: TestGraph;
-  let gateways: GatewayProcess[] = [];
-
-  beforeAll(async () => {
-    graph = await startTestGraph();
-  }, 120_000);
-
-  afterAll(async () => {
-    await Promise.all(gateways.map((g) => g.stop()));
-    await graph?.stop();
-  });
-
-  const startGateway = async (env: NodeJS.ProcessEnv) => {
-    const gateway = await startGatewayProcess({ ...graph.gatewayEnv, ...env });
-    gateways.push(gateway);
-    return gateway;
-  };
+  const { startGateway } = gatewayFleet();
 
   it('300 concurrent requests from one partner over two gateways sharing Redis, limit 100: exactly 100 answered, 200 refused with 429', async () => {
     // A generous Redis deadline: this test is about exact counting, and a loaded CI machine can
     // starve Redis past the default; the deadline itself is tested in gateway/rate-limit.
-    const shared = { REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix('burst'), RATE_LIMIT_PARTNER_MAX: '100', RATE_LIMIT_PARTNER_WINDOW_SECONDS: '3600', REDIS_COMMAND_TIMEOUT_MS: '3000' };
+    const shared = { REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix('burst'), RATE_LIMIT_PARTNER_MAX: '100', RATE_LIMIT_PARTNER_WINDOW_SECONDS: '3600', REDIS_COMMAND_TIMEOUT_MS: '3000', ...UNCAPPED };
     const [a, b] = await Promise.all([startGateway(shared), startGateway(shared)]);
     const partner = token('partner', { sub: 'burst-partner' });
     const started = Date.now();
@@ -125,7 +111,7 @@ describe('rate limits', () => {
     });
 
     it('keeps answering after Redis is killed, falls back to the in-process limiter, and counts it', async () => {
-      const gateway = await startGateway({ REDIS_URL: redis.url, RATE_LIMIT_PARTNER_MAX: '1000' });
+      const gateway = await startGateway({ REDIS_URL: redis.url, RATE_LIMIT_PARTNER_MAX: '1000', ...UNCAPPED });
       const partner = token('partner', { sub: 'redis-stops-partner' });
       expect((await post(gateway.url, registered, partner)).status).toBe(200);
       expect(await metric(gateway.origin, 'gateway_redis_fallback_total')).toBe(0);
@@ -137,7 +123,7 @@ describe('rate limits', () => {
     });
 
     it('two gateways, limit 100, Redis killed under load and restarted empty: at most 110 admitted in the window', async () => {
-      const env = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: uniquePrefix('restart'), RATE_LIMIT_PARTNER_MAX: '100', GATEWAY_INSTANCES: '2', RATE_LIMIT_DEGRADED_PERCENT: '10', REDIS_COMMAND_TIMEOUT_MS: '3000' };
+      const env = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: uniquePrefix('restart'), RATE_LIMIT_PARTNER_MAX: '100', GATEWAY_INSTANCES: '2', RATE_LIMIT_DEGRADED_PERCENT: '10', REDIS_COMMAND_TIMEOUT_MS: '3000', ...UNCAPPED };
       const pair = await Promise.all([startGateway(env), startGateway(env)]);
       const partner = token('partner', { sub: 'restart-partner' });
       const wave = async (n: number) => {
