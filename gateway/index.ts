@@ -27,7 +27,7 @@ import { DEVELOPMENT_INTERNAL_SECRET, DEVELOPMENT_JWT_SECRET, type Config, type 
 import { ErrorCode } from '../src/errors';
 import { IDENTITY_HEADER, signInternalIdentity, type Identity } from '../src/identity';
 import { createLogger, type Logger } from '../src/logging';
-import { createProcessMetrics } from '../src/metrics';
+import { createProcessMetrics, metricsHandler } from '../src/metrics';
 import { authenticate, identityOf } from './auth';
 import { availability, fieldOwnership, SubgraphDataSource } from './availability';
 import { concurrencyLimit } from './concurrency';
@@ -44,8 +44,8 @@ import { loadSupergraph, subgraphsIn } from './subgraphs';
 
 export interface GatewayContext {
   identity: Identity;
-  /** The identity signed for subgraphs, once per request. */
-  internalToken: string;
+  /** The identity signed for each subgraph the request reaches, once per request and subgraph. */
+  internalTokens: Map<string, string>;
 }
 
 export interface RunningGateway {
@@ -122,7 +122,11 @@ export async function startGateway(config: Config, port: number = config.ports.g
         maxResponseBytes: limits.maxSubgraphResponseBytes,
         logger,
         prepare: (headers, context) => {
-          if (typeof context.internalToken === 'string') headers.set(IDENTITY_HEADER, context.internalToken);
+          const { identity, internalTokens } = context as Partial<GatewayContext>;
+          if (!identity || !internalTokens) return;
+          let token = internalTokens.get(name);
+          if (token === undefined) internalTokens.set(name, (token = signInternalIdentity(identity, config.internalSecret, name)));
+          headers.set(IDENTITY_HEADER, token);
         },
       }),
   });
@@ -161,9 +165,7 @@ export async function startGateway(config: Config, port: number = config.ports.g
   });
   // Redis down degrades (in-process fallbacks) but does not make the gateway unready.
   healthRoutes(app, readiness, () => ({ redis: redis ? (redis.isReady() ? 'ready' : 'unavailable') : 'not configured' }));
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  app.get('/metrics', metricsHandler(metrics.registry, { token: config.metricsToken, loopbackOnlyWithoutToken: config.isProduction }));
   app.use(graphiql({ projectRoot: config.projectRoot, tabs: exampleTabs(operationsDir(config.projectRoot)) }));
   app.use(
     '/graphql',
@@ -180,7 +182,7 @@ export async function startGateway(config: Config, port: number = config.ports.g
     expressMiddleware(server, {
       context: async ({ res }) => {
         const identity = identityOf(res.locals);
-        return { identity, internalToken: signInternalIdentity(identity, config.internalSecret) };
+        return { identity, internalTokens: new Map() };
       },
     }),
   );

@@ -15,7 +15,7 @@ import type { Config, SubgraphName } from '../config';
 import { ErrorCode } from '../errors';
 import { IDENTITY_HEADER, IdentityError, verifyInternalIdentity, type Identity } from '../identity';
 import type { Logger } from '../logging';
-import type { ProcessMetrics } from '../metrics';
+import { metricsHandler, type ProcessMetrics } from '../metrics';
 
 export interface SubgraphContext extends BaseContext {
   identity: Identity;
@@ -129,13 +129,11 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
     const ready = options.isReady ? await options.isReady() : true;
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', subgraph: name });
   });
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  app.get('/metrics', metricsHandler(metrics.registry, { token: config.metricsToken, loopbackOnlyWithoutToken: config.isProduction }));
   const contextOf = async (headers: http.IncomingHttpHeaders): Promise<TContext> => {
     const header = headers[IDENTITY_HEADER];
     try {
-      const identity = verifyInternalIdentity(Array.isArray(header) ? header[0] : header, config.internalSecret);
+      const identity = verifyInternalIdentity(Array.isArray(header) ? header[0] : header, config.internalSecret, name);
       return options.createContext(identity);
     } catch (error) {
       if (!(error instanceof IdentityError)) throw error;

@@ -14,7 +14,7 @@ import { startSubgraphServer, type RunningSubgraph } from '..';
 
 const config = loadConfig({ ...process.env, SHELFMARK_ROOT: `${__dirname}/../../..`, LOG_LEVEL: 'error' });
 let running: RunningSubgraph;
-const identity = signInternalIdentity({ sub: 'test', role: 'staff' }, config.internalSecret);
+const identity = signInternalIdentity({ sub: 'test', role: 'staff' }, config.internalSecret, 'library');
 const query = JSON.stringify({ query: '{ greeting(name: "Zoë") }' });
 
 beforeAll(async () => {
