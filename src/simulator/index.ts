@@ -38,4 +38,4 @@ export { CHURN_WINDOW_DAYS } from './churn';
 export { LATE_TARGETS } from './lateness';
 export { MONTH_FACTORS } from './seasonality';
 export { rocAuc, type ChurnCheck, type OverdueShare } from './summary';
-export { describeTarget, resolveTarget, TargetExistsError, withDefaultPostgresUser, type WriteTarget } from './writer';
+export { describeTarget, resolveTarget, TargetError, TargetExistsError, withDefaultPostgresUser, type WriteTarget } from './writer';

@@ -8,12 +8,12 @@ import { afterAll, beforeAll } from '@jest/globals';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { DEVELOPMENT_JWT_SECRET, findProjectRoot, SUBGRAPH_NAMES, type Role } from '../../src/config';
 import { launchGraph, type LaunchedGraph } from '../../src/graph-launcher';
+import { freeLoopbackPort } from '../../src/util/ports';
 import { tinyLibrary } from '../fixtures/tiny-library';
 
 export const PROJECT_ROOT = findProjectRoot(__dirname);
@@ -27,13 +27,7 @@ export function uniquePrefix(label: string): string {
 }
 
 /** A port nothing listens on (bound, then released). */
-export async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export const closedPort = freeLoopbackPort;
 
 export interface TestGraph {
   graph: LaunchedGraph;
