@@ -204,6 +204,9 @@ export async function startGateway(config: Config, port: number = config.ports.g
     url,
     port: actualPort,
     stop: async () => {
+      // Unready first, so load balancers move traffic away before connections close.
+      readiness.drain();
+      if (limits.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, limits.shutdownDelayMs));
       readiness.stop();
       await server.stop();
       counter.close();

@@ -3,8 +3,14 @@
  * `/health/ready` once, and `GET /health/ready` only reads the last answer. However often the
  * endpoint is called (it needs no token), the subgraphs see one check per interval, so readiness
  * probes cannot add load to the graph. Liveness stays trivial: the process answers.
+ *
+ * On shutdown `drain()` flips readiness to 503 first; from then on every request is answered
+ * 503 SHUTTING_DOWN with `Connection: close` (so a client on a kept-alive socket gets an
+ * answer and opens its next connection elsewhere, never a reset), while requests already in
+ * flight finish.
  */
-import type { Express } from 'express';
+import type { Express, RequestHandler } from 'express';
+import { ErrorCode } from '../../src/errors';
 import { healthUrl } from '../subgraphs';
 
 export interface ReadinessOptions {
@@ -22,6 +28,7 @@ export interface Readiness {
   check(): Promise<void>;
   /** Marks the gateway unready from now on (shutdown), whatever the subgraphs say. */
   drain(): void;
+  readonly draining: boolean;
   stop(): void;
 }
 
@@ -62,6 +69,9 @@ export function readinessMonitor({ subgraphs, intervalMs, timeoutMs }: Readiness
     drain: () => {
       draining = true;
     },
+    get draining() {
+      return draining;
+    },
     stop: () => clearInterval(timer),
   };
 }
@@ -71,6 +81,7 @@ export function readinessMonitor({ subgraphs, intervalMs, timeoutMs }: Readiness
  * I/O. `details` adds state that is shown but never makes the gateway unready (Redis).
  */
 export function healthRoutes(app: Express, readiness: Readiness, details: () => Record<string, unknown> = () => ({})): void {
+  app.use(shutdownGuard(readiness));
   app.get('/health/live', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -78,4 +89,15 @@ export function healthRoutes(app: Express, readiness: Readiness, details: () => 
     const { ready, subgraphs, checkedAt } = readiness.current();
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', subgraphs, checkedAt, ...details() });
   });
+}
+
+/** Express middleware: while draining, closes every connection after its answer, and refuses new work with 503. */
+function shutdownGuard(readiness: Readiness): RequestHandler {
+  return (req, res, next) => {
+    if (!readiness.draining) return next();
+    res.setHeader('Connection', 'close');
+    if (req.path === '/health/live' || req.path === '/health/ready') return next();
+    res.status(503).setHeader('Retry-After', '1');
+    res.type('application/json').send(JSON.stringify({ errors: [{ message: 'the gateway is shutting down; retry the request', extensions: { code: ErrorCode.SHUTTING_DOWN } }] }));
+  };
 }

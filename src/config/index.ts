@@ -74,6 +74,8 @@ export interface GatewayConfig {
   maxConcurrentPerSubject: number;
   /** Largest answer the gateway reads from a subgraph. */
   maxSubgraphResponseBytes: number;
+  /** On SIGTERM, how long the gateway answers unready (and 503 with `Connection: close`) before it stops. */
+  shutdownDelayMs: number;
 }
 
 export interface Config {
@@ -222,6 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       costPerRequest: Math.max(1, integer(env, 'GATEWAY_COST_PER_REQUEST', 1000)),
       maxConcurrentPerSubject: Math.max(1, integer(env, 'GATEWAY_MAX_CONCURRENT_PER_SUBJECT', 4)),
       maxSubgraphResponseBytes: integer(env, 'GATEWAY_MAX_SUBGRAPH_RESPONSE_BYTES', 16 * 1024 * 1024),
+      shutdownDelayMs: integer(env, 'GATEWAY_SHUTDOWN_DELAY_MS', isProduction ? 5000 : 0),
     },
     subgraphTimeoutMs: integer(env, 'SUBGRAPH_TIMEOUT_MS', 3000),
     modelReloadIntervalMs: integer(env, 'MODEL_RELOAD_INTERVAL_MS', 1000),

@@ -18,6 +18,8 @@ export enum ErrorCode {
   PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
   /** An HTTP request batches more operations than the gateway accepts. */
   BATCH_TOO_LARGE = 'BATCH_TOO_LARGE',
+  /** The process is stopping: HTTP 503 with `Connection: close`; retry, and another instance answers. */
+  SHUTTING_DOWN = 'SHUTTING_DOWN',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 

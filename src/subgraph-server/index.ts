@@ -52,12 +52,14 @@ const MAX_BODY_BYTES = 2 * 1024 * 1024;
  */
 function postHandler<TContext extends BaseContext>(server: ApolloServer<TContext>, contextOf: (headers: http.IncomingHttpHeaders) => Promise<TContext>) {
   const reply = (res: http.ServerResponse, status: number, message: string) => {
-    res.writeHead(status, { 'content-type': 'application/json' });
+    // A refused body is left unread: the connection must close, or the client waits on it for ever.
+    res.writeHead(status, { 'content-type': 'application/json', ...(status === 413 ? { connection: 'close' } : {}) });
     res.end(JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.BAD_USER_INPUT } }] }));
   };
   return async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const chunks: Buffer[] = [];
     let size = 0;
+    if (Number(req.headers['content-length']) > MAX_BODY_BYTES) return reply(res, 413, `request body larger than ${MAX_BODY_BYTES} bytes`);
     try {
       for await (const chunk of req as AsyncIterable<Buffer>) {
         size += chunk.length;

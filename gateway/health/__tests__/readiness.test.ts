@@ -53,3 +53,36 @@ describe('/health/ready', () => {
     expect(checks).toBe(before);
   });
 });
+
+describe('shutdown', () => {
+  it('flips readiness first, and answers requests on kept-alive connections with 503 and Connection: close', async () => {
+    const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'error', GATEWAY_SHUTDOWN_DELAY_MS: '1500', GATEWAY_READINESS_INTERVAL_MS: '600000' });
+    const gateway = await startGateway(config, 0, createLogger('gateway', 'error'));
+    const origin = new URL(gateway.url).origin;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const request = (method: string, path: string) =>
+      new Promise<{ status: number; connection: string | undefined; body: string }>((resolve, reject) => {
+        const req = http.request(`${origin}${path}`, { method, agent, headers: { 'content-type': 'application/json' } }, (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }));
+        });
+        req.on('error', reject);
+        req.end(method === 'POST' ? '{"query":"{ __typename }"}' : undefined);
+      });
+    try {
+      expect((await request('GET', '/health/live')).status).toBe(200);
+      const stopping = gateway.stop();
+      const ready = await request('GET', '/health/ready');
+      expect(ready.status).toBe(503);
+      expect(ready.connection).toBe('close');
+      const work = await request('POST', '/graphql');
+      expect(work.status).toBe(503);
+      expect(work.connection).toBe('close');
+      expect(JSON.parse(work.body).errors[0].extensions.code).toBe('SHUTTING_DOWN');
+      await stopping;
+    } finally {
+      agent.destroy();
+    }
+  });
+});
