@@ -251,7 +251,12 @@ async function costAttack(world: World): Promise<Record<string, unknown>> {
     const attacker = token('analyst', `attacker-${label}`);
     const quiet = await latencyOf(60, () => post(gateway.url, memberQuery(1 + Math.floor(Math.random() * 500)), victim));
     let stop = false;
-    const attackStatuses = loops(8, () => stop, () => post(gateway.url, query, attacker));
+    // Eight clients each sending the query again once answered; a refused one waits Retry-After (1 s) first, as a client does.
+    const attackStatuses = loops(8, () => stop, async () => {
+      const answer = await post(gateway.url, query, attacker);
+      if (answer.status >= 400) await sleep(1000);
+      return answer;
+    });
     await sleep(500);
     const loaded = await latencyOf(60, () => post(gateway.url, memberQuery(1 + Math.floor(Math.random() * 500)), victim));
     stop = true;
