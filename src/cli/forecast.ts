@@ -11,6 +11,7 @@ import { withSeasonalNaive } from '../ml/forecasting/combination';
 import { HistoryInputError, parseMonthlyHistory } from '../ml/forecasting/history';
 import type { HistoryColumns, MonthlyHistory } from '../ml/forecasting/history';
 import { monthPeriod } from '../ml/forecasting/periods';
+import { csvLine } from '../util/csv';
 import { DemandForecaster, encodeDemandModel, minTrainingHistory, strategyFor, trainDemandModel } from '../ml/lstm';
 import type { DemandModel, DemandModelOptions, SeriesForecast } from '../ml/lstm';
 
@@ -193,16 +194,12 @@ export async function forecastMonthlyHistory(
   return { model, modelOnnx, forecasts: combineForecasts(history, lstmForecasts, combine), lstmForecasts, trainingSeconds };
 }
 
-function csvField(value: string): string {
-  return /[",\r\n]/.test(value) || value !== value.trim() ? `"${value.replace(/"/g, '""')}"` : value;
-}
-
 /** The output file: one row per series and month ahead, series in order of first appearance. */
 export function forecastCsv(history: MonthlyHistory, columns: HistoryColumns, forecasts: SeriesForecast[]): string {
-  const lines = [['period', ...columns.seriesColumns, 'forecast'].map(csvField).join(',')];
+  const lines = [csvLine(['period', ...columns.seriesColumns, 'forecast'])];
   history.series.forEach((s, i) => {
     forecasts[i]!.values.forEach((v, h) => {
-      lines.push([monthPeriod(history.lastMonth + 1 + h), ...s.key, (Math.round(v * 100) / 100).toString()].map(csvField).join(','));
+      lines.push(csvLine([monthPeriod(history.lastMonth + 1 + h), ...s.key, (Math.round(v * 100) / 100).toString()]));
     });
   });
   return `${lines.join('\n')}\n`;

@@ -11,7 +11,7 @@ import {
   DEFAULT_YEARS,
   generateLibrary,
   LATE_TARGETS,
-  TargetExistsError,
+  TargetError,
   withDefaultPostgresUser,
   type GenerationProgress,
   type GenerationSummary,
@@ -136,7 +136,7 @@ main(process.argv.slice(2), process.env).then(
       process.stderr.write(`generate: ${error.message}\n\n${HELP}\n`);
       process.exit(2);
     }
-    if (error instanceof TargetExistsError) {
+    if (error instanceof TargetError) {
       process.stderr.write(`generate: ${error.message}\n`);
       process.exit(1);
     }
