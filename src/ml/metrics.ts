@@ -160,9 +160,9 @@ export function calibrationBins(probs: Numbers, labels: Numbers, bins = 10): Cal
   for (let i = 0; i < probs.length; i++) {
     const p = probs[i]!;
     const b = Math.min(bins - 1, Math.floor(p * bins));
-    counts[b] += 1;
-    predicted[b] += p;
-    positives[b] += labels[i]!;
+    counts[b]! += 1;
+    predicted[b]! += p;
+    positives[b]! += labels[i]!;
   }
   return Array.from({ length: bins }, (_, b) => ({
     lower: b / bins,

@@ -214,7 +214,7 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
   const trainInteractions = interactionsOf(atCutoff, index.itemIndexOf);
   const allInteractions = interactionsOf(atAsOf, index.itemIndexOf);
   const borrowersBefore = new Float64Array(itemCount);
-  for (const { itemIndex } of trainInteractions) borrowersBefore[itemIndex] += 1;
+  for (const { itemIndex } of trainInteractions) borrowersBefore[itemIndex]! += 1;
 
   const hyperparameters = { ...RECOMMENDATIONS_HYPERPARAMETERS, seed };
   const onProgress = ({ phase, iteration, iterations }: { phase: string; iteration: number; iterations: number }) =>

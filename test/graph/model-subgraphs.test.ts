@@ -192,7 +192,8 @@ describe('hot reload', () => {
     const registered = await registerVersion(modelsDir, { ...retrained, stage: 'staging', who: 'test' });
     const file = path.join(registered.dir, 'model.onnx');
     const bytes = readFileSync(file);
-    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    const middle = Math.floor(bytes.length / 2);
+    bytes[middle] = (bytes[middle] ?? 0) ^ 0xff;
     writeFileSync(file, bytes);
     await expect(promoteVersion(modelsDir, 'churn', registered.metadata.version, { who: 'test' })).rejects.toThrow(/sha256/);
     await promoteVersion(modelsDir, 'churn', registered.metadata.version, { who: 'test', force: { reason: 'test: a broken file must not be served' } });

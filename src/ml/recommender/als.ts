@@ -60,7 +60,7 @@ function solveHalfStep(
     if (gramColumns[c]) usedFixed.set(fixed.subarray(c * k, c * k + k), c * k);
   }
   gramLower(usedFixed, rows.columns, k, gram);
-  for (let d = 0; d < gram.length; d++) gram[d] *= unobservedWeight;
+  for (let d = 0; d < gram.length; d++) gram[d]! *= unobservedWeight;
   const a = new Float64Array(k * k);
   const b = new Float64Array(k);
   let longest = 0;
@@ -129,8 +129,8 @@ function solveHalfStep(
           }
         }
       }
-      a[i * k + i] += lambda;
-      if (pair) a[(i + 1) * k + i + 1] += lambda;
+      a[i * k + i]! += lambda;
+      if (pair) a[(i + 1) * k + i + 1]! += lambda;
     }
     choleskySolveInPlace(a, b, k);
     target.set(b, r * k);
@@ -187,7 +187,7 @@ function projectContent(content: ItemContent, projection: Float64Array, k: numbe
     for (let p = m.rowStart[i]!; p < m.rowStart[i + 1]!; p++) {
       const value = m.value[p]!;
       const offset = m.column[p]! * k;
-      for (let d = 0; d < k; d++) out[i * k + d] += value * projection[offset + d]!;
+      for (let d = 0; d < k; d++) out[i * k + d]! += value * projection[offset + d]!;
     }
   }
 }
@@ -201,7 +201,7 @@ function projectContent(content: ItemContent, projection: Float64Array, k: numbe
  */
 export function itemPopularity(userRows: SparseRows, content: ItemContent | undefined, lambda: number): Float64Array {
   const counts = new Float64Array(userRows.columns);
-  for (let p = 0; p < userRows.column.length; p++) counts[userRows.column[p]!] += 1;
+  for (let p = 0; p < userRows.column.length; p++) counts[userRows.column[p]!]! += 1;
   let max = 0;
   for (const c of counts) max = Math.max(max, c);
   const popularity = new Float64Array(userRows.columns);

@@ -103,7 +103,7 @@ export function tuneBlend(
         blended[c] = factorScores[item]! + popularityWeight * popularity[item]! + neighbourhoodWeight * neighbourScores[item]!;
       });
       const ranked = selectTopK(blended, VALIDATION_K).items.map((c) => candidates[c]!);
-      totals[p] += ndcgAtK(ranked, relevant, VALIDATION_K);
+      totals[p]! += ndcgAtK(ranked, relevant, VALIDATION_K);
     });
     for (const item of candidates) isCandidate[item] = 0;
     for (const item of taken) seen[item] = 0;

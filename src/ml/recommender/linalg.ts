@@ -47,7 +47,7 @@ export function gramLower(matrix: Float64Array, rows: number, n: number, out: Fl
       const v = matrix[offset + i]!;
       if (v === 0) continue;
       const rowI = i * n;
-      for (let j = 0; j <= i; j++) out[rowI + j] += v * matrix[offset + j]!;
+      for (let j = 0; j <= i; j++) out[rowI + j]! += v * matrix[offset + j]!;
     }
   }
 }
@@ -99,12 +99,12 @@ export function ridgeConjugateGradient(
       for (let p = start; p < end; p++) {
         const value = x.value[p]!;
         const offset = x.column[p]! * t;
-        for (let d = 0; d < t; d++) rowValues[d] += value * v[offset + d]!;
+        for (let d = 0; d < t; d++) rowValues[d]! += value * v[offset + d]!;
       }
       for (let p = start; p < end; p++) {
         const value = x.value[p]!;
         const offset = x.column[p]! * t;
-        for (let d = 0; d < t; d++) out[offset + d] += value * rowValues[d]!;
+        for (let d = 0; d < t; d++) out[offset + d]! += value * rowValues[d]!;
       }
     }
   };
@@ -114,7 +114,7 @@ export function ridgeConjugateGradient(
     for (let p = x.rowStart[r]!; p < x.rowStart[r + 1]!; p++) {
       const value = x.value[p]!;
       const offset = x.column[p]! * t;
-      for (let d = 0; d < t; d++) rhs[offset + d] += value * y[r * t + d]!;
+      for (let d = 0; d < t; d++) rhs[offset + d]! += value * y[r * t + d]!;
     }
   }
   applyNormal(w, product);
@@ -123,8 +123,8 @@ export function ridgeConjugateGradient(
   for (let c = 0; c < size; c++) {
     residual[c] = rhs[c]! - product[c]!;
     direction[c] = residual[c]!;
-    residualNorm[c % t] += residual[c]! * residual[c]!;
-    stopAt[c % t] += rhs[c]! * rhs[c]!;
+    residualNorm[c % t]! += residual[c]! * residual[c]!;
+    stopAt[c % t]! += rhs[c]! * rhs[c]!;
   }
   for (let d = 0; d < t; d++) stopAt[d] = tolerance * tolerance * Math.max(stopAt[d]!, 1e-30);
   const curvature = new Float64Array(t);
@@ -136,15 +136,15 @@ export function ridgeConjugateGradient(
     if (!active) break;
     applyNormal(direction, product);
     curvature.fill(0);
-    for (let c = 0; c < size; c++) curvature[c % t] += direction[c]! * product[c]!;
+    for (let c = 0; c < size; c++) curvature[c % t]! += direction[c]! * product[c]!;
     // A converged target keeps its solution: step 0, and its direction is zeroed below.
     for (let d = 0; d < t; d++) stepSize[d] = residualNorm[d]! > stopAt[d]! && curvature[d]! > 0 ? residualNorm[d]! / curvature[d]! : 0;
     nextNorm.fill(0);
     for (let c = 0; c < size; c++) {
       const d = c % t;
-      w[c] += stepSize[d]! * direction[c]!;
-      residual[c] -= stepSize[d]! * product[c]!;
-      nextNorm[d] += residual[c]! * residual[c]!;
+      w[c]! += stepSize[d]! * direction[c]!;
+      residual[c]! -= stepSize[d]! * product[c]!;
+      nextNorm[d]! += residual[c]! * residual[c]!;
     }
     for (let c = 0; c < size; c++) {
       const d = c % t;

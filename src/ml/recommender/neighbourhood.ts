@@ -51,7 +51,7 @@ export function buildItemNeighbourhood(userRows: SparseRows, size: number): Item
         const i = userRows.column[q]!;
         if (i === j) continue;
         if (strength[i] === 0) touched[touchedCount++] = i;
-        strength[i] += d;
+        strength[i]! += d;
       }
     }
     // Keep the `size` strongest in a sorted buffer; candidates in index order, so an equal
@@ -108,7 +108,7 @@ export function addNeighbourScores(
     for (let m = 0; m < size; m++) {
       const i = neighbourItems[j * size + m]!;
       if (i < 0) break;
-      out[i] += scale * neighbourWeights[j * size + m]!;
+      out[i]! += scale * neighbourWeights[j * size + m]!;
     }
   }
 }

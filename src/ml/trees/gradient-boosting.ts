@@ -97,7 +97,7 @@ export function trainGradientBoosting(data: TrainingData, params: GradientBoosti
     }
     const rows = sampleSize < n ? sampleWithoutReplacement(n, sampleSize, random) : allRows.slice();
     const grown = growTree(binned, rows, g, h, growOptions, random, importance);
-    for (let r = 0; r < n; r++) rawScore[r] += grown.value[leafOfBinnedRow(grown, binned, r)]!;
+    for (let r = 0; r < n; r++) rawScore[r]! += grown.value[leafOfBinnedRow(grown, binned, r)]!;
     const { feature, threshold, left, right, value } = grown;
     ensemble.push({ feature, threshold, left, right, value });
   }

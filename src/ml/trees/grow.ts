@@ -97,8 +97,8 @@ export function growTree(
       for (let i = start; i < end; i++) {
         const r = rows[i]!;
         const b = bins[offset + r]!;
-        histG[b] += g[r]!;
-        histH[b] += h[r]!;
+        histG[b]! += g[r]!;
+        histH[b]! += h[r]!;
         histCount[b]! += 1;
       }
       let leftG = 0;
@@ -148,7 +148,7 @@ export function growTree(
     if (depth >= maxDepth || end - start < 2 * minSamplesLeaf) return id;
     const split = findSplit(start, end, sumG, sumH);
     if (split === undefined) return id;
-    importance[split.feature] += split.gain;
+    importance[split.feature]! += split.gain;
     const mid = partition(start, end, split.feature, split.bin);
     feature[id] = split.feature;
     splitBin[id] = split.bin;

@@ -76,7 +76,7 @@ export class TreeEnsemble {
     assertFiniteFeatures(features, rowCount, d);
     const sums = new Float64Array(rowCount);
     for (const tree of this.trees) {
-      for (let r = 0, offset = 0; r < rowCount; r++, offset += d) sums[r] += tree.value[leafOf(tree, features, offset)]!;
+      for (let r = 0, offset = 0; r < rowCount; r++, offset += d) sums[r]! += tree.value[leafOf(tree, features, offset)]!;
     }
     const out = new Float64Array(rowCount);
     switch (this.kind) {

@@ -144,7 +144,7 @@ describe('Query.segments', () => {
     name: string;
     size: number;
     share: number;
-    profile: Record<string, number> | null;
+    profile: { recency: number; frequency: number; monetary: number; engagement: number; tenureDays: number } | null;
     model: { version: string };
   }
 

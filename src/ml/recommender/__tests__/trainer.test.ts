@@ -20,7 +20,7 @@ function ndcgAt10(rank: (member: number, history: number[]) => number[]): number
 }
 
 const popularity = new Float64Array(BOOKS);
-for (const { itemIndex } of split.training) popularity[itemIndex] += 1;
+for (const { itemIndex } of split.training) popularity[itemIndex]! += 1;
 const popularityNdcg = ndcgAt10((_, history) => popularityTopK(popularity, history, 10).items);
 
 describe('trainRecommender on borrowing with planted genre taste', () => {
