@@ -88,7 +88,7 @@ export function withReferenceRows(batch: FeatureBatch, reference: readonly numbe
   for (let i = 0; i < batch.n; i++) {
     const row = batch.values.subarray(i * d, (i + 1) * d);
     for (let k = 0; k <= d; k++) {
-      const at = rowOf[i * (d + 1) + k]!;
+      const at = rowOf[i * (d + 1) + k] ?? -1;
       if (at < 0) continue;
       rows.set(row, at * d);
       if (k > 0) rows[at * d + (k - 1)] = ref[k - 1]!;
@@ -132,13 +132,14 @@ export async function scoreRisks(
   const serving = model.serving;
   const risks: ScoredRisk[] = [];
   for (let i = 0; i < batch.n; i++) {
-    const probability = probabilities[rowOf ? rowOf[i * (d + 1)]! : i]!;
+    const probability = probabilities[rowOf ? (rowOf[i * (d + 1)] ?? -1) : i];
+    if (probability === undefined) throw new Error(`${slot.name} ${model.version} answered ${probabilities.length} probabilities for a batch of ${batch.n}`);
     const factors: Factor[] = [];
     if (rowOf) {
       for (let j = 0; j < d; j++) {
-        const at = rowOf[i * (d + 1) + 1 + j]!;
-        if (at < 0) continue;
-        const weight = probability - probabilities[at]!;
+        const substituted = probabilities[rowOf[i * (d + 1) + 1 + j] ?? -1];
+        if (substituted === undefined) continue;
+        const weight = probability - substituted;
         if (weight === 0) continue;
         factors.push({
           feature: batch.names[j]!,

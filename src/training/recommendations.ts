@@ -60,8 +60,8 @@ const METRIC_K = 10;
 
 /**
  * The trainer's settings besides the recommender's defaults (src/ml/recommender/model.ts). Six
- * ALS sweeps instead of ten: on the default library NDCG@10 0.0431 against 0.0435, in 38 s
- * instead of 55 s (three fits: blend validation, evaluation, production).
+ * ALS sweeps instead of ten: as good on the default library in two thirds of the time, over
+ * three fits (blend validation, evaluation, production); figures in BENCHMARKS.md.
  */
 export const RECOMMENDATIONS_HYPERPARAMETERS = { factors: 32, iterations: 6, neighbours: 50 } as const;
 

@@ -180,17 +180,27 @@ export function createDemandService(deps: ModelSubgraphDeps): DemandService {
     const row = new Map(loans.bookIds.map((id, i) => [id, i]));
     return requests.map(({ id, horizon: h }) => {
       const i = id === undefined ? undefined : row.get(id);
-      return i === undefined ? null : bookForecast(forecasts[i]!, h, weekly, coverage, model);
+      const forecast = i === undefined ? undefined : forecasts[i];
+      return forecast ? bookForecast(forecast, h, weekly, coverage, model) : null;
     });
   };
 
   const collectionForecasts = async (keys: readonly string[]): Promise<CollectionForecast[]> => {
     const requests = keys.map(parseCollectionRequest);
     const [{ monthly }, all] = await Promise.all([calendars(), collectionSeries()]);
-    const series = requests.map(({ key }) => all.get(JSON.stringify([key.genre, key.branchId]))!);
+    const series = requests.map(({ key }) => {
+      const found = all.get(JSON.stringify([key.genre, key.branchId]));
+      // The context checks genre and branch against the same dimensions the series were read for.
+      if (!found) throw new Error(`no monthly series for genre ${key.genre} at branch ${key.branchId}`);
+      return found;
+    });
     const horizon = Math.max(...requests.map((r) => r.horizon));
     const { forecasts, coverage, model } = await forecastSeries(slot, COLLECTION_GRAPH, (s) => s.collection, series, horizon);
-    return requests.map(({ key, horizon: h }, i) => collectionForecast(key, forecasts[i]!, h, monthly, coverage, model));
+    return requests.map(({ key, horizon: h }, i) => {
+      const forecast = forecasts[i];
+      if (!forecast) throw new Error(`the collection graph answered ${forecasts.length} forecasts for ${requests.length} collections`);
+      return collectionForecast(key, forecast, h, monthly, coverage, model);
+    });
   };
 
   const warm = async (): Promise<void> => {

@@ -118,9 +118,23 @@ export type RecommendationsServices = RecommendationsScoring & SubgraphServices;
  * A recommended book with the title and authors this subgraph provides; undefined for a book the
  * catalogue does not hold (a version trained on another store), which is left out of the list.
  */
-function bookOf(bookId: number, books: ReadonlyMap<number, CatalogueBook>): Book | undefined {
-  const entry = books.get(bookId);
+function bookOf(bookId: number | undefined, books: ReadonlyMap<number, CatalogueBook>): Book | undefined {
+  const entry = bookId === undefined ? undefined : books.get(bookId);
   return entry && Object.assign(new Book(), { id: String(bookId), title: entry.title, authors: entry.authors });
+}
+
+/** The catalogue's entry for the version's item `item`; undefined for an item or book it does not know. */
+function entryAt(item: number, index: RecommendationIndex, books: ReadonlyMap<number, CatalogueBook>): CatalogueBook | undefined {
+  const bookId = index.bookIds[item];
+  return bookId === undefined ? undefined : books.get(bookId);
+}
+
+/** Each item of a ranked list with its score, best first. */
+function scoredItems(ranked: RankedItems): { item: number; score: number }[] {
+  return ranked.items.flatMap((item, rank) => {
+    const score = ranked.scores[rank];
+    return score === undefined ? [] : [{ item, score }];
+  });
 }
 
 /**
@@ -143,16 +157,16 @@ function historyEvidence(seenItems: readonly number[], targets: readonly number[
   const authorOf = new Map<string, number>();
   for (const item of targets) {
     for (const j of seenItems) {
-      if (coBorrowedSets[j]!.has(item)) {
+      if (coBorrowedSets[j]?.has(item)) {
         coBorrowedWith.set(item, j);
         break;
       }
     }
     if (coBorrowedWith.has(item)) continue;
-    for (const author of books.get(index.bookIds[item]!)?.authors ?? []) {
+    for (const author of entryAt(item, index, books)?.authors ?? []) {
       if (authorOf.has(author)) continue;
       for (const j of seenItems) {
-        if (books.get(index.bookIds[j]!)?.authors.includes(author)) {
+        if (entryAt(j, index, books)?.authors.includes(author)) {
           authorOf.set(author, j);
           break;
         }
@@ -164,10 +178,10 @@ function historyEvidence(seenItems: readonly number[], targets: readonly number[
 
 /** Co-borrowing with the most recent book that explains `item`, else a shared author, else what the score rests on. */
 function memberReason(item: number, userIndex: number, evidence: HistoryEvidence, index: RecommendationIndex, books: ReadonlyMap<number, CatalogueBook>): string {
-  const title = (j: number): string => books.get(index.bookIds[j]!)?.title ?? `book ${index.bookIds[j]}`;
+  const title = (j: number): string => entryAt(j, index, books)?.title ?? `book ${index.bookIds[j]}`;
   const coBorrowed = evidence.coBorrowedWith.get(item);
   if (coBorrowed !== undefined) return REASONS.coBorrowed(title(coBorrowed));
-  for (const author of books.get(index.bookIds[item]!)?.authors ?? []) {
+  for (const author of entryAt(item, index, books)?.authors ?? []) {
     const j = evidence.authorOf.get(author);
     if (j !== undefined) return REASONS.sameAuthor(title(j));
   }
@@ -192,11 +206,11 @@ function coldStartList(
     if (book) list.push({ book, score: borrowers > 0 ? b.borrowers / borrowers : 0, reason: REASONS.branchPopular, model });
   }
   const listed = new Set(list.map((r) => r.book.id));
-  ranked.items.forEach((item, rank) => {
-    const book = bookOf(version.index.bookIds[item]!, books);
-    if (list.length >= k || !book || listed.has(book.id)) return;
-    list.push({ book, score: ranked.scores[rank]!, reason: REASONS.libraryPopular, model });
-  });
+  for (const { item, score } of scoredItems(ranked)) {
+    const book = bookOf(version.index.bookIds[item], books);
+    if (list.length >= k || !book || listed.has(book.id)) continue;
+    list.push({ book, score, reason: REASONS.libraryPopular, model });
+  }
   return list;
 }
 
@@ -224,29 +238,30 @@ export async function recommendForMembers({ deps, slot, memos, catalogue }: Reco
   const ref = model.ref;
   const answers = new Map<number, Recommendation[]>();
   found.forEach((history, row) => {
-    const ranked = lists[row]!;
+    const ranked = lists[row];
+    const query = queries[row];
+    if (!ranked || !query) return;
     if (history.bookIds.length === 0) {
       answers.set(history.memberId, coldStartList(history, ranked, version, books, ref, k));
       return;
     }
-    const query = queries[row]!;
     const evidence = historyEvidence(query.seenItems, ranked.items, version, books);
     const list: Recommendation[] = [];
-    ranked.items.forEach((item, rank) => {
-      const book = bookOf(version.index.bookIds[item]!, books);
-      if (book) list.push({ book, score: ranked.scores[rank]!, reason: memberReason(item, query.userIndex, evidence, version.index, books), model: ref });
-    });
+    for (const { item, score } of scoredItems(ranked)) {
+      const book = bookOf(version.index.bookIds[item], books);
+      if (book) list.push({ book, score, reason: memberReason(item, query.userIndex, evidence, version.index, books), model: ref });
+    }
     answers.set(history.memberId, list);
   });
   return ids.map((id) => (id === undefined ? null : answers.get(id) ?? null));
 }
 
 function similarReason(source: number, item: number, index: RecommendationIndex, books: ReadonlyMap<number, CatalogueBook>): string {
-  const sourceBook = books.get(index.bookIds[source]!);
+  const sourceBook = entryAt(source, index, books);
   const title = sourceBook?.title ?? `book ${index.bookIds[source]}`;
-  if (index.coBorrowed[source]!.includes(item) || index.coBorrowed[item]!.includes(source)) return REASONS.coBorrowed(title);
+  if (index.coBorrowed[source]?.includes(item) || index.coBorrowed[item]?.includes(source)) return REASONS.coBorrowed(title);
   const authors = new Set(sourceBook?.authors ?? []);
-  if ((books.get(index.bookIds[item]!)?.authors ?? []).some((a) => authors.has(a))) return REASONS.sameAuthor(title);
+  if ((entryAt(item, index, books)?.authors ?? []).some((a) => authors.has(a))) return REASONS.sameAuthor(title);
   return REASONS.similarTaste;
 }
 
@@ -274,13 +289,13 @@ export async function similarForBooks({ slot, catalogue }: RecommendationsScorin
   const answers = new Map<number, Recommendation[]>();
   found.forEach((bookId, row) => {
     const source = items[row];
-    if (source === undefined) return;
-    const ranked = lists[row]!;
+    const ranked = lists[row];
+    if (source === undefined || !ranked) return;
     const list: Recommendation[] = [];
-    ranked.items.forEach((item, rank) => {
-      const book = bookOf(index.bookIds[item]!, books);
-      if (book) list.push({ book, score: ranked.scores[rank]!, reason: similarReason(source, item, index, books), model: ref });
-    });
+    for (const { item, score } of scoredItems(ranked)) {
+      const book = bookOf(index.bookIds[item], books);
+      if (book) list.push({ book, score, reason: similarReason(source, item, index, books), model: ref });
+    }
     answers.set(bookId, list);
   });
   return ids.map((id) => (id === undefined ? null : answers.get(id) ?? null));

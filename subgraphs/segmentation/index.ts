@@ -133,15 +133,20 @@ export function createSegmentOverview({ deps, slot, memos }: SegmentationScoring
     }
     const { ids, serving, model } = await assignSegments(slot, batch);
     const d = SEGMENTATION_FEATURES.length;
-    const sizes = new Array<number>(serving.segments.length).fill(0);
-    const sums = serving.segments.map(() => new Float64Array(d));
+    const totals = serving.segments.map(() => ({ size: 0, sums: new Float64Array(d) }));
     ids.forEach((segment, row) => {
-      sizes[segment]! += 1;
-      for (let j = 0; j < d; j++) sums[segment]![j]! += batch.values[row * d + j]!;
+      const total = totals[segment];
+      if (!total) throw new Error(`${model.name} ${model.version} answered segment ${segment}; it names ${totals.length}`);
+      total.size += 1;
+      batch.values.subarray(row * d, (row + 1) * d).forEach((value, j) => {
+        total.sums[j] = (total.sums[j] ?? 0) + value;
+      });
     });
+    const sizeOf = (s: number): number => totals[s]?.size ?? 0;
     const profile = (s: number): SegmentProfile | null => {
-      if (sizes[s] === 0) return null;
-      const meanOf = (column: number): number => sums[s]![column]! / sizes[s]!;
+      const total = totals[s];
+      if (!total || total.size === 0) return null;
+      const meanOf = (column: number): number => (total.sums[column] ?? NaN) / total.size;
       return {
         recency: meanOf(COLUMN.recency),
         frequency: meanOf(COLUMN.frequency),
@@ -152,7 +157,7 @@ export function createSegmentOverview({ deps, slot, memos }: SegmentationScoring
     };
     return {
       version: model.version,
-      summaries: serving.segments.map((s) => ({ name: s.name, description: s.description, size: sizes[s.id]!, share: sizes[s.id]! / n, profile: profile(s.id), model })),
+      summaries: serving.segments.map((s) => ({ name: s.name, description: s.description, size: sizeOf(s.id), share: sizeOf(s.id) / n, profile: profile(s.id), model })),
     };
   };
 
