@@ -1,7 +1,11 @@
 /**
  * The composition root shared by the model subgraphs: opens the store, loads each model's
- * production version into a hot-reloading slot, and starts the subgraph server. A subgraph is
- * ready when its store answers and every slot holds a version.
+ * production version into a hot-reloading slot, lets the subgraph open its per-process
+ * services (the memos its models serve from, watchlists, catalogues) and starts the subgraph
+ * server. A subgraph is ready when its store answers and every slot holds a version.
+ *
+ * This runtime names no model: what a model serves from is declared by the model's module
+ * (src/models/<name>) and opened by its subgraph through the `services` hook.
  */
 import DataLoader from 'dataloader';
 import type { GraphQLSchema } from 'graphql';
