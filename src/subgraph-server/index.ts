@@ -46,8 +46,8 @@ const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
 /**
  * POST /graphql with a JSON body, the only request the gateway sends, straight to Apollo:
- * express's router, body-parser and content negotiation were about 12% of a subgraph's busy
- * time, paid on each of the up to six subgraph calls of one member query. Everything else
+ * express's router, body-parser and content negotiation cost a share of a subgraph's busy time
+ * (BENCHMARKS.md), paid on each of the up to six subgraph calls of one member query. Everything else
  * (health, metrics, GET /graphql, other content types) still goes through express.
  */
 function postHandler<TContext extends BaseContext>(server: ApolloServer<TContext>, contextOf: (headers: http.IncomingHttpHeaders) => Promise<TContext>) {
@@ -116,7 +116,7 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
   const server = new ApolloServer<TContext>({
     schema: options.schema,
     // Both default plugins hook every resolved field; the gateway neither asks for federated
-    // traces nor caches responses, so they cost time (about 5% of a 100-member page) for nothing.
+    // traces nor caches responses, so they cost time on every page for nothing (BENCHMARKS.md).
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginCacheControlDisabled(), ApolloServerPluginInlineTraceDisabled()],
     includeStacktraceInErrorResponses: !config.isProduction,
     csrfPrevention: true,
