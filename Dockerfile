@@ -4,10 +4,13 @@ WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund
+# Everything tsconfig.json includes, and schema/ (the project root is found by package.json + schema/).
 COPY tsconfig.json ./
 COPY src ./src
 COPY subgraphs ./subgraphs
 COPY gateway ./gateway
+COPY bench ./bench
+COPY schema ./schema
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
