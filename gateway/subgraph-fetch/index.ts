@@ -10,6 +10,7 @@
  * passed is an error named TimeoutError, a refused or dropped connection carries its `code`.
  */
 import http from 'node:http';
+import { injectTraceContext } from '../../src/tracing';
 import type { Fetcher, FetcherHeaders, FetcherRequestInit, FetcherResponse } from '@apollo/utils.fetcher';
 
 export interface SubgraphFetchOptions {
@@ -104,6 +105,7 @@ export function subgraphFetcher({ timeoutMs, maxSockets = 128 }: SubgraphFetchOp
       const body = init.body === undefined ? undefined : typeof init.body === 'string' ? Buffer.from(init.body) : init.body;
       const headers: Record<string, string | number> = { ...init.headers };
       if (body) headers['content-length'] = body.length;
+      injectTraceContext(headers);
       const request = http.request(url, { method: init.method ?? 'GET', headers, agent });
       const deadline = setTimeout(() => request.destroy(timeoutError(timeoutMs)), timeoutMs);
       const fail = (error: Error) => {

@@ -12,6 +12,8 @@
  * which a running subgraph never sees change (the date is read once at start). No model
  * output is kept, so a promoted or rolled-back version never meets a stale answer.
  */
+import { inSpan } from '../tracing';
+
 export class AsOfMemo<V> {
   private readonly values = new Map<number, V>();
   private readonly pending = new Map<number, Promise<V | undefined>>();
@@ -20,6 +22,8 @@ export class AsOfMemo<V> {
     private readonly compute: (ids: number[]) => Promise<Map<number, V>>,
     /** Told the number of entities held after each computation (for a gauge). */
     private readonly onSize?: (size: number) => void,
+    /** Names the feature reads in traces. */
+    private readonly name = 'features',
   ) {}
 
   get size(): number {
@@ -39,7 +43,12 @@ export class AsOfMemo<V> {
     }
   }
 
-  async load(ids: readonly number[]): Promise<(V | undefined)[]> {
+  /** One feature read for `ids` (a `features.read` span when traced). */
+  load(ids: readonly number[]): Promise<(V | undefined)[]> {
+    return inSpan('features.read', { 'shelfmark.features': this.name, 'shelfmark.entities': ids.length }, () => this.loadUntraced(ids));
+  }
+
+  private async loadUntraced(ids: readonly number[]): Promise<(V | undefined)[]> {
     const misses = new Set<number>();
     for (const id of ids) {
       if (!this.values.has(id) && !this.pending.has(id)) misses.add(id);

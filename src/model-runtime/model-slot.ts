@@ -15,6 +15,7 @@ import { InferenceSession, type Tensor } from 'onnxruntime-node';
 import { ErrorCode, shelfmarkError } from '../errors';
 import type { Logger } from '../logging';
 import type { ProcessMetrics } from '../metrics';
+import { inSpan } from '../tracing';
 
 /** Where the production version of a model lives now, as the registry says. */
 export interface ProductionPointer {
@@ -135,7 +136,7 @@ export class ModelSlot {
       if (!session) throw new Error(`${this.name} ${h.model.version} has no graph "${graph}"`);
       const feeds = build(h.model);
       const stopTimer = this.options.metrics.inferenceSeconds.startTimer({ model: this.name });
-      const outputs = await session.run(feeds);
+      const outputs = await inSpan('model.inference', { 'shelfmark.model': this.name, 'shelfmark.model.version': h.model.version, 'shelfmark.batch_size': batchSize }, () => session.run(feeds));
       stopTimer();
       this.options.metrics.inferenceRuns.inc({ model: this.name });
       this.options.metrics.inferenceBatchSize.observe({ model: this.name }, batchSize);

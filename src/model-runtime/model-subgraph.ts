@@ -48,9 +48,9 @@ export interface ServingMemos {
 
 export function createServingMemos(store: Store, asOf: string, onSize?: (memo: MemoName, size: number) => void): ServingMemos {
   return {
-    memberActivity: new AsOfMemo((ids) => memberActivityById(store, ids, asOf), (size) => onSize?.('memberActivity', size)),
-    openLoans: new AsOfMemo((ids) => memberOpenLoanFeatures(store, ids, asOf), (size) => onSize?.('openLoans', size)),
-    borrowingHistory: new AsOfMemo((ids) => borrowingHistoriesById(store, ids, asOf), (size) => onSize?.('borrowingHistory', size)),
+    memberActivity: new AsOfMemo((ids) => memberActivityById(store, ids, asOf), (size) => onSize?.('memberActivity', size), 'memberActivity'),
+    openLoans: new AsOfMemo((ids) => memberOpenLoanFeatures(store, ids, asOf), (size) => onSize?.('openLoans', size), 'openLoans'),
+    borrowingHistory: new AsOfMemo((ids) => borrowingHistoriesById(store, ids, asOf), (size) => onSize?.('borrowingHistory', size), 'borrowingHistory'),
   };
 }
 
