@@ -3,6 +3,9 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json .npmrc ./
+# onnxruntime-node's postinstall fetches CUDA libraries from outside the npm registry; the CPU
+# runtime is in the package. npm 11 skips it through package.json allowScripts, older npm here.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 RUN npm ci --no-audit --no-fund
 # Everything tsconfig.json includes, and schema/ (the project root is found by package.json + schema/).
 COPY tsconfig.json ./
@@ -11,6 +14,7 @@ COPY subgraphs ./subgraphs
 COPY gateway ./gateway
 COPY bench ./bench
 COPY schema ./schema
+COPY scripts ./scripts
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

@@ -20,9 +20,12 @@ export function httpError(status: number, code: ErrorCode, message: string, exte
   });
 }
 
-/** Answers an HTTP request with one GraphQL-shaped error, for refusals made before Apollo runs. */
-export function sendError(res: Response, status: number, code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): void {
-  res.status(status).type('application/json').send(JSON.stringify({ errors: [{ message, extensions: { ...extensions, code } }] }));
+/**
+ * Answers an HTTP request with one GraphQL-shaped error, for refusals made before Apollo runs,
+ * as `mediaType` (application/json unless the client asked for application/graphql-response+json).
+ */
+export function sendError(res: Response, status: number, code: ErrorCode, message: string, extensions: Record<string, unknown> = {}, mediaType = 'application/json'): void {
+  res.status(status).type(mediaType).send(JSON.stringify({ errors: [{ message, extensions: { ...extensions, code } }] }));
 }
 
 /** Codes a client is meant to read: Shelfmark's own and Apollo's request-level ones. */

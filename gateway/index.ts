@@ -30,15 +30,18 @@ import { startTracing } from '../src/tracing';
 import { authenticate, identityOf } from './auth';
 import { availability, fieldOwnership, SubgraphDataSource } from './availability';
 import { createErrorFormatter, sendError } from './errors';
-import { exampleTabs, graphiql } from './graphiql';
+import { exampleTabs, examplesDir, graphiql } from './graphiql';
 import { bodyErrors, documentLimits, httpLimits, queryLimits, type LimitEvents } from './limits';
 import { createGatewayMetrics } from './metrics';
+import { listMaximums } from './list-maximums';
+import { mediaTypeStatus } from './media-types';
+import { operationChoice } from './operation-choice';
 import { operationSteps } from './operations';
 import { loadManifest, manifestPath, MemoryKeyValueCache, operationsDir, persistedQueries, RedisKeyValueCache, type KeyValueCache, type PersistedOperation } from './persisted-queries';
 import { MemoryWindowCounter, RedisWindowCounter, ResilientWindowCounter, rateLimit, type WindowCounter } from './rate-limit';
 import { connectGatewayRedis, type GatewayRedis } from './redis';
 import { operationRoles } from './roles';
-import { healthUrl, loadSupergraph, subgraphsIn } from './subgraphs';
+import { hasMutations, healthUrl, loadSupergraph, subgraphsIn } from './subgraphs';
 
 export interface GatewayContext {
   identity: Identity;
@@ -139,7 +142,9 @@ export async function startGateway(config: Config, port: number = config.ports.g
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
+      mediaTypeStatus(),
       operationRoles(),
+      listMaximums({ gatewayMaximum: limits.maxListSize }),
       queryLimits(limits, limitEvents),
       availability({ ownership: fieldOwnership(supergraphSdl), onUnavailable: (subgraph) => counters.subgraphUnavailable.inc({ subgraph }) }),
     ],
@@ -159,7 +164,7 @@ export async function startGateway(config: Config, port: number = config.ports.g
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.use(graphiql({ projectRoot: config.projectRoot, tabs: exampleTabs(operationsDir(config.projectRoot)) }));
+  app.use(graphiql({ projectRoot: config.projectRoot, tabs: [...exampleTabs(examplesDir(config.projectRoot)), ...exampleTabs(operationsDir(config.projectRoot))] }));
   app.use(
     '/graphql',
     (_req, res, next) => {
@@ -170,7 +175,7 @@ export async function startGateway(config: Config, port: number = config.ports.g
     authenticate({ jwt: config.jwt, onRefused: () => counters.authFailures.inc() }),
     ...httpLimits(limits, limitEvents),
     rateLimit({ limits: config.rateLimits, counter, onLimited: (identity) => counters.rateLimited.inc({ role: identity.role }) }),
-    operationSteps(persisted.resolve, documentLimits(limits, limitEvents), persisted.register),
+    operationSteps(persisted.resolve, documentLimits(limits, limitEvents), operationChoice({ hasMutations: hasMutations(supergraphSdl) }), persisted.register),
     expressMiddleware(server, {
       context: async ({ res }) => {
         const identity = identityOf(res.locals);

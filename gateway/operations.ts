@@ -11,6 +11,7 @@ import { ErrorCode } from '../src/errors';
 import type { Identity } from '../src/identity';
 import { identityOf } from './auth';
 import { sendError } from './errors';
+import { isRequestErrorCode, requestErrorStatus, responseMediaType } from './media-types';
 
 /** One GraphQL operation as sent; steps may fill in `query` and edit `extensions`. */
 export interface IncomingOperation {
@@ -90,7 +91,8 @@ export function operationSteps(...steps: OperationStep[]): RequestHandler {
         return;
       }
       const { status, code, extensions } = refusalOf(error);
-      sendError(res, status, code, error.message, extensions);
+      const mediaType = responseMediaType(req.get('accept'));
+      sendError(res, isRequestErrorCode(code) ? requestErrorStatus(status, mediaType) : status, code, error.message, extensions, mediaType);
       return;
     }
     next();

@@ -1,6 +1,7 @@
 /** The subgraphs the gateway composes, read from the supergraph so nothing is listed twice. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { buildSchema } from 'graphql';
 import { SUBGRAPH_NAMES, type Config, type SubgraphName } from '../src/config';
 
 export function supergraphPath(config: Config): string {
@@ -19,4 +20,10 @@ export function subgraphsIn(supergraphSdl: string): SubgraphName[] {
 
 export function healthUrl(graphqlUrl: string, check: 'live' | 'ready'): string {
   return graphqlUrl.replace(/\/graphql$/, `/health/${check}`);
+}
+
+/** Whether the supergraph's schema has a Mutation root type. */
+export function hasMutations(supergraphSdl: string): boolean {
+  const schema = buildSchema(supergraphSdl, { assumeValidSDL: true });
+  return Boolean(schema.getMutationType());
 }

@@ -1,7 +1,8 @@
 /**
  * GET / in a browser: the GraphiQL IDE, from the bundle `./bundle.ts` builds into dist/graphiql/
- * (no CDN). The page opens with the registered operations of schema/operations/ as tabs and a
- * header editor for the token, and its Content-Security-Policy lets it reach only the gateway.
+ * (no CDN). The page opens with example tabs (the analysts' questions of schema/examples/, then
+ * the partners' registered operations of schema/operations/) and a header editor for the token,
+ * and its Content-Security-Policy lets it reach only the gateway.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,6 +17,11 @@ export interface ExampleTab {
 }
 
 const VARIABLES_COMMENT = /^#\s*variables:\s*(.+)$/m;
+
+/** The analysts' example questions: GraphiQL tabs and README examples, not registered for partners. */
+export function examplesDir(projectRoot: string): string {
+  return path.join(projectRoot, 'schema', 'examples');
+}
 
 /** One tab per operation file; a `# variables: {...}` line in the file becomes the tab's variables. */
 export function exampleTabs(operationsDir: string): ExampleTab[] {

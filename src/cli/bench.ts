@@ -40,9 +40,9 @@ const USAGE = `usage: npm run bench -- [options]
   --rate R             requests/s of the fixed-rate run of scenario 1 (default 100; 0 skips it)
   --rate-seconds S     length of the fixed-rate run (default 20)
   --floor-seconds S    time spent measuring each floor (default 3; 0 skips the floor)
-  --soak S             instead of the scenarios: S seconds at --rate of scenarios 1, 3 and 4 in turn,
-                       reporting the memory growth of every process and of the whole graph, and failed
-                       requests (issue 6: 300)
+  --soak S             instead of the scenarios: S seconds (300 for the soak in BENCHMARKS.md) at --rate
+                       of scenarios 1, 3 and 4 in turn, reporting the memory growth of every process and
+                       of the whole graph, and failed requests
   --mode M             production (default) or development: how a graph the benchmark starts runs.
                        production is what serves (NODE_ENV=production, secrets generated for the run);
                        graphql-js skips its development-only checks there

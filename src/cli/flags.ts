@@ -4,6 +4,7 @@
  * with `--help` printing the usage and unknown flags refused with the usage.
  */
 import { parseArgs } from 'node:util';
+import { flagsTakenByNpm } from '../config';
 
 export type FlagType = 'string' | 'strings' | 'number' | 'boolean';
 
@@ -21,6 +22,12 @@ export function parseFlags<T extends Record<string, FlagType>>(
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n${usage}`);
+  }
+  const missing = Object.keys(spec).filter((name) => parsed.values[name] === undefined);
+  const takenByNpm = flagsTakenByNpm(missing);
+  if (takenByNpm.length > 0) {
+    const given = takenByNpm.map((name) => `--${name}`).join(', ');
+    throw new UsageError(`npm took ${given} for itself: put -- between the script and its flags, e.g. npm run <script> -- ${given.split(', ')[0]} <value>\n${usage}`);
   }
   if (parsed.values.help) {
     process.stdout.write(`${usage}\n`);

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config';
-import { renderModelCard } from '../model-cards';
+import { CARD_FILE, renderModelCard } from '../model-cards';
 import type { ChartData } from '../model-cards';
 import {
   archiveVersion,
@@ -36,14 +36,15 @@ Commands:
   promote <model> <version>              validate, then make the version production (the old one is archived)
   rollback <model>                       restore the previous production version
   archive <model> <version>              move a version to archived/
-  card <model> <version>                 write the version's model card (HTML) to a file
+  card <model> <version>                 where the version's model card (HTML) is; with --out, write it anew there
 
 Options:
   --reason <text>     why, kept in the stage history (needed with --force)
   --force             promote (or archive a production version, or roll back across a feature-spec change) although checks fail; needs --reason
   --who <name>        who is acting, for the history (default: the OS user)
   --tolerance <x>     allowed relative regression of the headline metric (default ${DEFAULT_REGRESSION_TOLERANCE})
-  --out <file>        where \`card\` writes (default: ./<model>-<version>-card.html)
+  --out <file>        \`card\` writes the card to <file> (relative to the current directory); without
+                      it, \`card\` prints the path of the card registered in the version's folder
   -h, --help          this help
 
 Models are read from MODELS_DIR (default ./models).
@@ -223,9 +224,16 @@ export async function runModelsCommand(argv: string[], context: ModelsCommandCon
         const dir = path.join(modelsDir, entry.dir);
         const chartsFile = path.join(dir, CHARTS_FILE);
         const charts = existsSync(chartsFile) ? (JSON.parse(readFileSync(chartsFile, 'utf8')) as ChartData[]) : [];
-        const target = path.resolve(context.cwd ?? process.cwd(), args.out ?? `${name}-${version}-card.html`);
+        if (args.out === undefined) {
+          // The card registered with the version is one of its checksummed files: shown, never rewritten.
+          const registered = path.join(dir, CARD_FILE);
+          if (!existsSync(registered)) throw new UsageError(`${name} ${version} has no registered model card: write one with --out <file>`);
+          out(`${name} ${version}'s model card, written when it was registered: ${registered}`);
+          return EXIT_OK;
+        }
+        const target = path.resolve(context.cwd ?? process.cwd(), args.out);
         writeFileSync(target, renderModelCard(readMetadata(dir), charts));
-        out(target);
+        out(`wrote ${name} ${version}'s model card to ${target}`);
         return EXIT_OK;
       }
       default:

@@ -1,6 +1,6 @@
 /**
  * `npm run pq:manifest [-- --check]`: writes schema/persisted-queries.json from the operations in
- * schema/operations/ (Apollo's manifest format). With --check it writes nothing and fails when
+ * schema/operations/ with Apollo's manifest generator (ids as Apollo Client computes them). With --check it writes nothing and fails when
  * the committed manifest is stale.
  */
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -12,12 +12,14 @@ import { parseFlags } from './flags';
 
 const USAGE = `usage: npm run pq:manifest [-- --check]
   Writes schema/persisted-queries.json from schema/operations/*.graphql (one named operation per file,
-  validated against schema/supergraph.graphql). --check: fail if the committed file is stale.`;
+  validated against schema/supergraph.graphql) with Apollo's generator
+  (@apollo/generate-persisted-query-manifest), so every id is the one Apollo Client 4 sends.
+  --check: fail if the committed file is stale.`;
 
-function main(): void {
+async function main(): Promise<void> {
   const { flags } = parseFlags(process.argv.slice(2), { check: 'boolean' }, USAGE);
   const config = loadConfig();
-  const manifest = buildManifest(operationsDir(config.projectRoot), loadSupergraph(config));
+  const manifest = await buildManifest(operationsDir(config.projectRoot), loadSupergraph(config));
   const file = manifestPath(config.projectRoot);
   const text = serializeManifest(manifest);
   const relative = path.relative(process.cwd(), file);
@@ -30,9 +32,7 @@ function main(): void {
   process.stdout.write(`wrote ${relative}: ${manifest.operations.map((o) => o.name).join(', ')}\n`);
 }
 
-try {
-  main();
-} catch (error) {
-  process.stderr.write(`pq:manifest: ${(error as Error).message}\n`);
+main().catch((error: Error) => {
+  process.stderr.write(`pq:manifest: ${error.message}\n`);
   process.exit(1);
-}
+});

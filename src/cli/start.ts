@@ -12,8 +12,9 @@ import { sqlitePath } from '../store';
 import { parseFlags } from './flags';
 
 const USAGE = `usage: npm start
-  Builds the embedded data set on first run (data/shelfmark.db, about half a minute), then starts
-  every subgraph (:4001-:4006) and the gateway (:4000). Ctrl-C stops everything.
+  Builds the embedded data set on first run (data/shelfmark.db; BENCHMARKS.md gives measured
+  start-up times), then starts every subgraph (:4001-:4006) and the gateway (:4000), and prints
+  how long it took. Ctrl-C stops everything.
   Environment: DATABASE_URL, REDIS_URL, MODELS_DIR, GATEWAY_PORT, <SUBGRAPH>_PORT, LOG_LEVEL.`;
 
 function runGenerate(root: string, dbPath: string): Promise<void> {
@@ -62,8 +63,14 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
   for (const [name, child] of graph.processes) {
-    child.once('exit', (code) => {
-      if (!stopping) process.stderr.write(`${name} exited (code ${code}); the graph answers without it until restarted.\n`);
+    child.once('exit', (code, signal) => {
+      // Ctrl-C in a terminal signals the whole process group: the children may exit before this
+      // process has handled its own SIGINT, so an exit by signal, or one followed shortly by our
+      // own stop, is not news.
+      if (signal === 'SIGINT' || signal === 'SIGTERM') return;
+      setTimeout(() => {
+        if (!stopping) process.stderr.write(`${name} exited (code ${code}); the graph answers without it until restarted.\n`);
+      }, 500).unref();
     });
   }
 }

@@ -112,6 +112,15 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number
 
 class ConfigError extends Error {}
 
+/**
+ * Flags that npm kept for itself: `npm run token --role staff` (no `--` before the command's
+ * flags) hands `--role` to npm, which passes it on only as npm_config_role. Returns those of
+ * `names` that npm received, for a hint.
+ */
+export function flagsTakenByNpm(names: readonly string[], env: NodeJS.ProcessEnv = process.env): string[] {
+  return names.filter((name) => env[`npm_config_${name.replace(/-/g, '_')}`] !== undefined);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const nodeEnv = env.NODE_ENV ?? 'development';
   const isProduction = nodeEnv === 'production';

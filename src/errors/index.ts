@@ -20,6 +20,12 @@ export enum ErrorCode {
   PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
   /** An HTTP request batches more operations than the gateway accepts. */
   BATCH_TOO_LARGE = 'BATCH_TOO_LARGE',
+  /** The request's `operationName` names no operation of its document (or of the registered one). */
+  OPERATION_NOT_FOUND = 'OPERATION_NOT_FOUND',
+  /** The document defines several operations and the request does not say which one to run. */
+  OPERATION_NAME_REQUIRED = 'OPERATION_NAME_REQUIRED',
+  /** A subscription, or a mutation on a graph that has none: the graph cannot run that kind of operation. */
+  OPERATION_TYPE_NOT_SUPPORTED = 'OPERATION_TYPE_NOT_SUPPORTED',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 

@@ -1,7 +1,8 @@
 /**
- * Starts the whole graph as real processes: one per subgraph, then the gateway, each waiting
- * for the previous ones to listen. Used by `npm start`, the integration tests and the
- * benchmark, so all three run the graph the same way.
+ * Starts the whole graph as real processes: one per subgraph, and the gateway, which starts
+ * alongside them when their ports are fixed and after them when the system chooses the ports.
+ * Used by `npm start`, the integration tests and the benchmark, so all three run the graph the
+ * same way.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -71,6 +72,12 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+/** The subgraphs' ports when every one is fixed (not chosen by the system), else undefined. */
+function fixedSubgraphPorts(subgraphs: readonly SubgraphName[], ports: LaunchOptions['ports']): [SubgraphName, number][] | undefined {
+  const fixed = subgraphs.map((name) => [name, ports?.[name] ?? 0] as [SubgraphName, number]);
+  return fixed.every(([, port]) => port > 0) ? fixed : undefined;
+}
+
 export async function launchGraph(options: LaunchOptions): Promise<LaunchedGraph> {
   const dist = path.join(options.projectRoot, 'dist', 'src', 'cli');
   const logs = options.logs ?? 'inherit';
@@ -87,12 +94,27 @@ export async function launchGraph(options: LaunchOptions): Promise<LaunchedGraph
     ports[name] = new URL(url).port;
   };
 
+  const startGateway = (gatewayEnv: NodeJS.ProcessEnv) =>
+    spawnAndWait(path.join(dist, 'gateway.js'), ['--port', String(options.ports?.gateway ?? 0)], gatewayEnv, logs, timeout, options.execArgv).then((started) => {
+      processes.set('gateway', started.child);
+      return started;
+    });
+
   try {
-    await Promise.all(options.subgraphs.map((name) => startSubgraph(name, options.ports?.[name] ?? 0)));
-    const gatewayEnv: NodeJS.ProcessEnv = { ...baseEnv };
-    for (const [name, url] of Object.entries(subgraphUrls)) gatewayEnv[`${name.toUpperCase()}_URL`] = url;
-    const gateway = await spawnAndWait(path.join(dist, 'gateway.js'), ['--port', String(options.ports?.gateway ?? 0)], gatewayEnv, logs, timeout, options.execArgv);
-    processes.set('gateway', gateway.child);
+    const fixedPorts = fixedSubgraphPorts(options.subgraphs, options.ports);
+    let gateway: { url: string };
+    if (fixedPorts) {
+      // Every subgraph's address is known before it listens, and the gateway runs from the static
+      // supergraph without calling them at start, so it starts alongside them.
+      const gatewayEnv: NodeJS.ProcessEnv = { ...baseEnv };
+      for (const [name, port] of fixedPorts) gatewayEnv[`${name.toUpperCase()}_PORT`] = String(port);
+      [gateway] = await Promise.all([startGateway(gatewayEnv), ...options.subgraphs.map((name) => startSubgraph(name, options.ports?.[name] ?? 0))]);
+    } else {
+      await Promise.all(options.subgraphs.map((name) => startSubgraph(name, options.ports?.[name] ?? 0)));
+      const gatewayEnv: NodeJS.ProcessEnv = { ...baseEnv };
+      for (const [name, url] of Object.entries(subgraphUrls)) gatewayEnv[`${name.toUpperCase()}_URL`] = url;
+      gateway = await startGateway(gatewayEnv);
+    }
     return {
       gatewayUrl: gateway.url,
       subgraphUrls,
@@ -103,7 +125,8 @@ export async function launchGraph(options: LaunchOptions): Promise<LaunchedGraph
       },
       restartSubgraph: (name) => startSubgraph(name, Number(ports[name] ?? 0)),
       stop: async () => {
-        await stopChild(processes.get('gateway')!);
+        const gatewayProcess = processes.get('gateway');
+        if (gatewayProcess) await stopChild(gatewayProcess);
         await Promise.all([...processes.values()].map(stopChild));
       },
     };

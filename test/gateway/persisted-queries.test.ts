@@ -52,7 +52,7 @@ describe('persisted queries', () => {
     });
 
     it('the same operation by its manifest id succeeds (sha256Hash, documentId, and over GET)', async () => {
-      const expected = { data: { book: { id: '1', title: 'Book 1', authors: ['Author 0'], genre: 'Mystery', publicationYear: 1990 } } };
+      const expected = { data: { book: { id: '1', title: 'Book 1', authors: ['Author 0'], genre: 'Mystery', publicationYear: 1990, __typename: 'Book' } } };
       const byHash = await post(first.url, { variables: { id: '1' }, ...persisted(bookDetails.id) }, partner);
       expect(byHash.status).toBe(200);
       expect(byHash.body).toEqual(expected);

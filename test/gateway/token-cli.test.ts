@@ -23,6 +23,14 @@ describe('npm run token', () => {
     expect(run.stderr.toString()).toContain('--role must be one of staff, analyst, partner');
   });
 
+  it('`npm run token --role staff` (no --) gets a hint: npm kept --role for itself', () => {
+    // What npm hands the script in that case: the value as an argument, the flag as npm config.
+    const run = spawnSync(process.execPath, [command, 'staff'], { env: { ...process.env, NODE_ENV: 'development', npm_config_role: 'true' } });
+    expect(run.status).toBe(2);
+    expect(run.stdout.toString()).toBe('');
+    expect(run.stderr.toString()).toContain('npm took --role for itself: put -- between the script and its flags, e.g. npm run <script> -- --role <value>');
+  });
+
   it('refuses with NODE_ENV=production, even when a secret is configured', () => {
     const run = spawnSync(process.execPath, [command, '--role', 'staff'], {
       env: { ...process.env, NODE_ENV: 'production', JWT_SECRET: 'a-production-secret-of-some-length', INTERNAL_JWT_SECRET: 'another-production-secret' },

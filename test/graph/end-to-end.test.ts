@@ -9,6 +9,7 @@ import { DEVELOPMENT_JWT_SECRET, SUBGRAPH_NAMES, type SubgraphName } from '../..
 import { launchGraph, type LaunchedGraph } from '../../src/graph-launcher';
 import { loadSupergraph, subgraphsIn } from '../../gateway/subgraphs';
 import { loadConfig } from '../../src/config';
+import { readmeQueries } from '../fixtures/readme-queries';
 import { metricValue, smallLibrary } from '../fixtures/small-library';
 
 let graph: LaunchedGraph;
@@ -82,5 +83,22 @@ describe('the graph end to end', () => {
 
   it('lists every subgraph name the supergraph declares among the known ones', () => {
     for (const name of Object.keys(graph.subgraphUrls)) expect(SUBGRAPH_NAMES).toContain(name);
+  });
+});
+
+describe('every query the README shows', () => {
+  const queries = readmeQueries(path.join(__dirname, '..', '..'));
+
+  it('finds the queries: graphql blocks, the curl example and the analysts\' examples', () => {
+    expect(queries.filter((q) => q.source.startsWith('README graphql')).length).toBeGreaterThanOrEqual(2);
+    expect(queries.filter((q) => q.source === 'README curl example').length).toBeGreaterThanOrEqual(1);
+    expect(queries.filter((q) => q.source.startsWith('schema/examples/')).length).toBeGreaterThanOrEqual(4);
+  });
+
+  it.each(queries.map((q) => [q.source, q.query] as const))('%s answers without errors', async (_source, text) => {
+    const { status, body } = await query(text);
+    expect(body.errors).toBeUndefined();
+    expect(status).toBe(200);
+    expect(body.data).toBeTruthy();
   });
 });

@@ -2,9 +2,11 @@ import { describe, expect, it } from '@jest/globals';
 import { mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { findProjectRoot } from '../../../src/config';
+import { buildSchema, parse, validate } from 'graphql';
+import { findProjectRoot, loadConfig } from '../../../src/config';
 import { operationsDir } from '../../persisted-queries/manifest';
-import { exampleTabs } from '..';
+import { loadSupergraph } from '../../subgraphs';
+import { exampleTabs, examplesDir } from '..';
 import { bundleDir, bundleInputs, bundleIsFresh } from '../bundle';
 
 describe('exampleTabs', () => {
@@ -14,6 +16,15 @@ describe('exampleTabs', () => {
     const book = tabs.find((t) => t.query.includes('query BookDetails'))!;
     expect(JSON.parse(book.variables!)).toEqual({ id: '1' });
     expect(book.query).not.toMatch(/# variables:/);
+  });
+});
+
+describe("the analysts' example tabs", () => {
+  it('are the questions of schema/examples/, each valid against the supergraph', () => {
+    const tabs = exampleTabs(examplesDir(findProjectRoot(__dirname)));
+    expect(tabs.map((tab) => /query (\w+)/.exec(tab.query)?.[1])).toEqual(['ChurnWatchlist', 'ModelsOverview', 'OverdueWatchlist', 'Segments']);
+    const schema = buildSchema(loadSupergraph(loadConfig({ NODE_ENV: 'test' })), { assumeValidSDL: true });
+    for (const tab of tabs) expect(validate(schema, parse(tab.query)).map((error) => error.message)).toEqual([]);
   });
 });
 

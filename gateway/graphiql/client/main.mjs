@@ -1,8 +1,14 @@
 // The browser side of the gateway's GraphiQL page, bundled by ../bundle.ts at build time so the
 // page loads nothing from outside the gateway. Settings come from the page's JSON block.
-import { createElement } from 'react';
+//
+// The schema (the Docs panel, completion) is fetched here, not by GraphiQL: GraphiQL 4 asks for
+// it once, before its header editor exists, so its own request carries no token and fails. This
+// page fetches it with the token it has (from `#token=` at load, or as soon as one is typed or
+// pasted into the header editor) and hands GraphiQL the result.
+import { createElement, useCallback, useEffect, useRef, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { GraphiQL } from 'graphiql';
+import { buildClientSchema, getIntrospectionQuery } from 'graphql';
 import 'graphiql/style.css';
 
 const settings = JSON.parse(document.getElementById('graphiql-settings').textContent);
@@ -15,19 +21,76 @@ if (fromFragment) {
   window.history.replaceState(null, '', window.location.pathname + window.location.search);
 }
 
-// The header editor's headers (the analyst's token) go with every request, schema fetch included.
-async function fetcher(params, options) {
+const TOKEN = /^Bearer [A-Za-z0-9_.-]+$/;
+
+/**
+ * The headers of the header editor's text, names in lower case (so merging two sets never sends
+ * a header twice), or {} while the text is not a JSON object.
+ */
+function parseHeaders(text) {
+  try {
+    const headers = JSON.parse(text || '{}');
+    if (!headers || typeof headers !== 'object' || Array.isArray(headers)) return {};
+    return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+  } catch {
+    return {};
+  }
+}
+
+/** The Authorization value when it looks like a token (not the placeholder), else undefined. */
+function authorizationOf(headers) {
+  const value = headers.authorization;
+  return typeof value === 'string' && TOKEN.test(value.trim()) ? value.trim() : undefined;
+}
+
+async function post(body, headers) {
   const response = await fetch(settings.endpoint, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json', ...(options && options.headers) },
-    body: JSON.stringify(params),
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...headers },
+    body: JSON.stringify(body),
   });
   return response.json();
 }
 
-createRoot(document.getElementById('graphiql')).render(
-  createElement(GraphiQL, {
+function ShelfmarkGraphiQL() {
+  // The last token seen in any tab's header editor (or the fragment): GraphiQL keeps headers per
+  // tab, and a token pasted into one tab serves the schema fetch and the tabs still showing the
+  // placeholder.
+  const [authorization, setAuthorization] = useState(() => authorizationOf(parseHeaders(settings.defaultHeaders)));
+  const latestAuthorization = useRef(authorization);
+  const [schema, setSchema] = useState(null);
+
+  useEffect(() => {
+    if (!authorization) return undefined;
+    let current = true;
+    post({ query: getIntrospectionQuery({ inputValueDeprecation: true }) }, { authorization })
+      .then((result) => {
+        if (current && result.data) setSchema(buildClientSchema(result.data));
+      })
+      .catch(() => {});
+    return () => {
+      current = false;
+    };
+  }, [authorization]);
+
+  const onEditHeaders = useCallback((text) => {
+    const typed = authorizationOf(parseHeaders(text));
+    if (!typed) return;
+    latestAuthorization.current = typed;
+    setAuthorization(typed);
+  }, []);
+
+  // Each request carries its tab's headers; a tab without a token of its own uses the latest one.
+  const fetcher = useCallback((params, options) => {
+    const headers = parseHeaders(JSON.stringify((options && options.headers) || {}));
+    if (!authorizationOf(headers) && latestAuthorization.current) headers.authorization = latestAuthorization.current;
+    return post(params, headers);
+  }, []);
+
+  return createElement(GraphiQL, {
     fetcher,
+    schema,
+    onEditHeaders,
     defaultTabs: settings.tabs,
     // GraphiQL 4 fills the variables editor of the first tab from this prop, not from the tab.
     variables: settings.tabs[0] && settings.tabs[0].variables,
@@ -35,5 +98,7 @@ createRoot(document.getElementById('graphiql')).render(
     defaultEditorToolsVisibility: 'headers',
     isHeadersEditorEnabled: true,
     shouldPersistHeaders: false,
-  }),
-);
+  });
+}
+
+createRoot(document.getElementById('graphiql')).render(createElement(ShelfmarkGraphiQL));

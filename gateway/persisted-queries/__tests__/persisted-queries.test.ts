@@ -14,18 +14,27 @@ const root = findProjectRoot(__dirname);
 const supergraph = loadSupergraph(loadConfig({ NODE_ENV: 'test' }));
 
 describe('schema/persisted-queries.json', () => {
-  it('is what `npm run pq:manifest` builds from schema/operations/ (run it when this fails)', () => {
-    const built = serializeManifest(buildManifest(operationsDir(root), supergraph));
+  it('is what `npm run pq:manifest` builds from schema/operations/ with Apollo\'s generator (run it when this fails)', async () => {
+    const built = serializeManifest(await buildManifest(operationsDir(root), supergraph));
     expect(readFileSync(manifestPath(root), 'utf8')).toBe(built);
   });
 
   it('is in the Apollo manifest format, each id the SHA-256 of its body', () => {
-    const manifest = loadManifest(manifestPath(root));
-    expect(manifest.size).toBeGreaterThan(0);
-    for (const [id, operation] of manifest) {
-      expect(id).toBe(operationId(operation.body));
+    const { operations } = JSON.parse(readFileSync(manifestPath(root), 'utf8')) as { operations: { id: string; type: string; body: string }[] };
+    expect(operations.length).toBeGreaterThan(0);
+    for (const operation of operations) {
+      expect(operation.id).toBe(operationId(operation.body));
       expect(operation.type).toBe('query');
     }
+  });
+
+  it('also answers the ids of the same operations without __typename, as manifests made before Apollo\'s generator had them', () => {
+    const manifest = loadManifest(manifestPath(root));
+    // BookDetails' id in the manifest of e13bf39, whose bodies had no __typename.
+    const older = manifest.get('6e3a17e95303cacf8d242245cc30fa8f891632b09a15d554f1d11f34c85e8bf6');
+    expect(older?.name).toBe('BookDetails');
+    expect(older?.body).toContain('__typename');
+    expect(manifest.get(older?.id ?? '')).toBe(older);
   });
 });
 
@@ -36,14 +45,20 @@ describe('buildManifest', () => {
     return dir;
   };
 
-  it('refuses an operation the supergraph cannot run, naming the file', () => {
-    expect(() => buildManifest(dirWith({ 'Bad.graphql': 'query Bad { member(id: "1") { shoeSize } }' }), supergraph)).toThrow('Bad.graphql: Cannot query field "shoeSize" on type "Member".');
+  it('refuses an operation the supergraph cannot run, naming the file', async () => {
+    await expect(buildManifest(dirWith({ 'Bad.graphql': 'query Bad { member(id: "1") { shoeSize } }' }), supergraph)).rejects.toThrow('Bad.graphql: Cannot query field "shoeSize" on type "Member".');
   });
 
-  it('refuses anonymous operations, files with two operations, and names registered twice', () => {
-    expect(() => buildManifest(dirWith({ 'A.graphql': '{ models { name } }' }), supergraph)).toThrow('A.graphql: the operation needs a name');
-    expect(() => buildManifest(dirWith({ 'A.graphql': 'query A { models { name } } query B { models { name } }' }), supergraph)).toThrow('A.graphql: expected exactly one operation, found 2');
-    expect(() => buildManifest(dirWith({ 'A.graphql': 'query A { models { name } }', 'B.graphql': 'query A { models { version } }' }), supergraph)).toThrow('operation name A is registered twice');
+  it('refuses anonymous operations, files with two operations, and names registered twice', async () => {
+    await expect(buildManifest(dirWith({ 'A.graphql': '{ models { name } }' }), supergraph)).rejects.toThrow('A.graphql: the operation needs a name');
+    await expect(buildManifest(dirWith({ 'A.graphql': 'query A { models { name } } query B { models { name } }' }), supergraph)).rejects.toThrow('A.graphql: expected exactly one operation, found 2');
+    await expect(buildManifest(dirWith({ 'A.graphql': 'query A { models { name } }', 'B.graphql': 'query A { models { version } }' }), supergraph)).rejects.toThrow('operation name A is registered twice');
+  });
+
+  it('gives each operation the body and id Apollo Client 4 sends: __typename in every selection', async () => {
+    const manifest = await buildManifest(dirWith({ 'Models.graphql': 'query Models { models { name } }' }), supergraph);
+    const body = 'query Models {\n  models {\n    name\n    __typename\n  }\n}';
+    expect(manifest.operations).toEqual([{ id: operationId(body), name: 'Models', type: 'query', body }]);
   });
 });
 

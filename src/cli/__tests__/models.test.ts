@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, runModelsCommand } from '../models';
+import { findProjectRoot } from '../../config';
 import { listModels } from '../../registry';
 import { registerChurn, tempModelsDir } from '../../registry/__tests__/fixtures';
 
@@ -106,12 +107,16 @@ describe('npm run models', () => {
     await registerChurn(modelsDir);
     expect((await run(modelsDir, 'archive', 'churn', '1.0.0', '--reason', 'old')).out).toEqual(['archived churn 1.0.0']);
 
+    // Registered without charts, so without a card: nothing is written unless --out says where.
     const card = await run(modelsDir, 'card', 'churn', '1.0.0');
-    expect(card.code).toBe(EXIT_OK);
-    expect(card.out).toEqual([path.join(modelsDir, 'churn-1.0.0-card.html')]);
-    expect(readFileSync(card.out[0]!, 'utf8')).toContain('churn model, version 1.0.0');
+    expect(card.code).toBe(EXIT_USAGE);
+    expect(card.err).toEqual(['models: churn 1.0.0 has no registered model card: write one with --out <file> (see --help)']);
+    expect(existsSync(path.join(modelsDir, 'churn-1.0.0-card.html'))).toBe(false);
+    const committed = path.join(findProjectRoot(__dirname), 'models');
+    const registered = await run(committed, 'card', 'churn', '1.0.0');
+    expect(registered.out).toEqual([`churn 1.0.0's model card, written when it was registered: ${path.join(committed, 'production', 'churn', '1.0.0', 'card.html')}`]);
     const named = await run(modelsDir, 'card', 'churn', '1.0.0', '--out', 'cards/../churn.html');
-    expect(named.out).toEqual([path.join(modelsDir, 'churn.html')]);
-    expect(existsSync(path.join(modelsDir, 'churn.html'))).toBe(true);
+    expect(named.out).toEqual([`wrote churn 1.0.0's model card to ${path.join(modelsDir, 'churn.html')}`]);
+    expect(readFileSync(path.join(modelsDir, 'churn.html'), 'utf8')).toContain('churn model, version 1.0.0');
   });
 });
