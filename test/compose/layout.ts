@@ -83,7 +83,8 @@ export function localProcess(
   ports: Map<string, number>,
 ): { argv: string[]; env: Record<string, string> } {
   const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries({ ...base, ...service.environment })) env[key] = mapUrl(String(value)).replace(/^\/app(?=\/|$)/, root);
+  // As compose does, a variable without a value is set empty.
+  for (const [key, value] of Object.entries({ ...base, ...service.environment })) env[key] = mapUrl(value === null || value === undefined ? '' : String(value)).replace(/^\/app(?=\/|$)/, root);
   const argv = [...(service.entrypoint ?? []), ...(service.command ?? [])].map((arg, i, all) => (all[i - 1] === '--port' ? String(ports.get(arg) ?? arg) : arg));
   return { argv, env };
 }
