@@ -7,41 +7,54 @@
  */
 import type { Config, SubgraphName } from '../src/config';
 import { createLogger } from '../src/logging';
-import { closeModelDeps, openModelDeps, type MemoName, type ModelSubgraphDeps, type SlotSpec } from '../src/model-runtime/model-subgraph';
-import { predictChurn } from '../subgraphs/churn';
-import { predictOverdue } from '../subgraphs/overdue';
-import { createCatalogue, recommendForMembers, validateRecommendationsVersion, type Catalogue } from '../subgraphs/recommendations';
-import { predictSegments, validateSegmentationVersion } from '../subgraphs/segmentation';
+import { closeModelDeps, openModelDeps, type ModelSubgraphDeps, type SlotSpec, type SubgraphServices } from '../src/model-runtime/model-subgraph';
+import { createChurnServices, predictChurn } from '../subgraphs/churn';
+import { CHURN_SLOT } from '../src/models/churn';
+import { OVERDUE_SLOT } from '../src/models/overdue';
+import { SEGMENTATION_SLOT } from '../src/models/segmentation';
+import { createOverdueServices, predictOverdue } from '../subgraphs/overdue';
+import { createRecommendationsServices, recommendForMembers, RECOMMENDATIONS_SUBGRAPH_SLOT } from '../subgraphs/recommendations';
+import { createSegmentationServices, predictSegments } from '../subgraphs/segmentation';
 import { summarise, type LatencySummary } from './load';
+
+/** One model subgraph's member predictions, opened in this process. */
+interface OpenFloorModel {
+  subgraph: SubgraphName;
+  deps: ModelSubgraphDeps;
+  /** Settles when the memos its subgraph serves from are filled (the floor measures them filled, as a warmed subgraph serves). */
+  warmed: Promise<void>;
+  /** The batch function the subgraph's member loader calls, for member ids. */
+  predictMembers: (memberIds: string[]) => Promise<unknown>;
+}
 
 interface FloorModel {
   subgraph: SubgraphName;
-  /** The model slots its subgraph opens (the same spec as the subgraph's). */
-  slots: SlotSpec[];
-  /** The memos its subgraph fills at start (the floor measures them filled, as a warmed subgraph serves). */
-  memos: MemoName[];
-  /** The batch function the subgraph's member loader calls, for member ids. */
-  predictMembers: (deps: ModelSubgraphDeps, memberIds: string[]) => Promise<unknown>;
+  open: (config: Config, logger: ReturnType<typeof createLogger>) => Promise<OpenFloorModel>;
 }
 
-const catalogues = new WeakMap<ModelSubgraphDeps, Catalogue>();
-function catalogueOf(deps: ModelSubgraphDeps): Catalogue {
-  let catalogue = catalogues.get(deps);
-  if (!catalogue) catalogues.set(deps, (catalogue = createCatalogue(deps.store)));
-  return catalogue;
+/** A floor model from the subgraph's own slot specs, services and batch function. */
+function floorModel<T extends SubgraphServices>(
+  subgraph: SubgraphName,
+  slots: readonly SlotSpec<unknown>[],
+  services: (deps: ModelSubgraphDeps) => T,
+  predictMembers: (services: T, memberIds: string[]) => Promise<unknown>,
+): FloorModel {
+  return {
+    subgraph,
+    async open(config, logger) {
+      const deps = await openModelDeps(config, `bench-floor-${subgraph}`, slots, { logger });
+      const opened = services(deps);
+      return { subgraph, deps, warmed: opened.warm?.() ?? Promise.resolve(), predictMembers: (ids) => predictMembers(opened, ids) };
+    },
+  };
 }
 
 /** Member-level predictions of each model subgraph, as its member loader asks for them. */
 const FLOOR_MODELS: FloorModel[] = [
-  { subgraph: 'overdue', slots: [{ model: 'overdue' }], memos: ['openLoans'], predictMembers: (deps, ids) => predictOverdue(deps, ids.map((id) => `M:${id}` as const)) },
-  { subgraph: 'churn', slots: [{ model: 'churn' }], memos: ['memberActivity'], predictMembers: (deps, ids) => predictChurn(deps, ids) },
-  { subgraph: 'segmentation', slots: [{ model: 'segmentation', validate: validateSegmentationVersion }], memos: ['memberActivity'], predictMembers: (deps, ids) => predictSegments(deps, ids) },
-  {
-    subgraph: 'recommendations',
-    slots: [{ model: 'recommendations', extraGraphs: ['similar'], artefacts: ['index'], validate: validateRecommendationsVersion }],
-    memos: ['borrowingHistory'],
-    predictMembers: (deps, ids) => recommendForMembers(deps, catalogueOf(deps), ids, 5),
-  },
+  floorModel('overdue', [OVERDUE_SLOT], createOverdueServices, (s, ids) => predictOverdue(s, ids.map((id) => `M:${id}` as const))),
+  floorModel('churn', [CHURN_SLOT], createChurnServices, predictChurn),
+  floorModel('segmentation', [SEGMENTATION_SLOT], createSegmentationServices, predictSegments),
+  floorModel('recommendations', [RECOMMENDATIONS_SUBGRAPH_SLOT], createRecommendationsServices, (s, ids) => recommendForMembers(s, ids, 5)),
 ];
 
 export interface FloorResult {
@@ -64,10 +77,9 @@ export interface Floor {
 
 export async function openFloor(config: Config, models: readonly SubgraphName[]): Promise<Floor> {
   const logger = createLogger('bench-floor', 'warn');
-  const measured = FLOOR_MODELS.filter((m) => models.includes(m.subgraph));
-  const deps = new Map<SubgraphName, ModelSubgraphDeps>();
-  for (const model of measured) deps.set(model.subgraph, await openModelDeps(config, `bench-floor-${model.subgraph}`, model.slots, { warm: model.memos, logger }));
-  await Promise.all([...deps.values()].map((d) => d.memosWarmed));
+  const measured: OpenFloorModel[] = [];
+  for (const model of FLOOR_MODELS) if (models.includes(model.subgraph)) measured.push(await model.open(config, logger));
+  await Promise.all(measured.map((m) => m.warmed));
   const notMeasured = models.filter((m) => !measured.some((f) => f.subgraph === m));
 
   return {
@@ -85,7 +97,7 @@ export async function openFloor(config: Config, models: readonly SubgraphName[])
         let max = 0;
         for (const model of measured) {
           const start = performance.now();
-          await model.predictMembers(deps.get(model.subgraph)!, ids);
+          await model.predictMembers(ids);
           const ms = performance.now() - start;
           if (i >= warmup) perModel.get(model.subgraph)!.push(ms);
           sum += ms;
@@ -106,7 +118,7 @@ export async function openFloor(config: Config, models: readonly SubgraphName[])
       };
     },
     async close() {
-      await Promise.all([...deps.values()].map(closeModelDeps));
+      await Promise.all(measured.map((m) => closeModelDeps(m.deps)));
     },
   };
 }

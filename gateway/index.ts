@@ -2,12 +2,15 @@
  * The gateway (:4000): Apollo Server running @apollo/gateway from the committed supergraph.
  * This is its composition root; each concern lives in its own folder:
  *
- *   /graphql  authenticate (auth/) → body size and batch limits (limits/) → rate limit
+ *   /graphql  authenticate (auth/) → requests in flight per subject (concurrency/) → body size
+ *             and batch limits (limits/) → rate limit
  *             (rate-limit/) → per operation: persisted-query resolution (persisted-queries/)
  *             and document limits (limits/) → Apollo, with the plugins for who may send
- *             which operation (roles/), operation limits (limits/) and partial answers (availability/)
+ *             which operation (roles/), operation limits and estimated cost, charged to the rate
+ *             limit (limits/, rate-limit/), APQ registration of documents that validated
+ *             (persisted-queries/) and partial answers (availability/)
  *   GET /     GraphiQL from the gateway's own bundle (graphiql/)
- *   /health/live, /health/ready (200 only when every subgraph answers), /metrics
+ *   /health/live, /health/ready (200 only when every subgraph answered the last background check, health/), /metrics
  *
  * Each subgraph request carries a short-lived identity token signed by the gateway; subgraphs
  * answer nothing without it.
@@ -21,32 +24,34 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type ErrorRequestHandler } from 'express';
-import { DEVELOPMENT_INTERNAL_SECRET, DEVELOPMENT_JWT_SECRET, type Config, type SubgraphName } from '../src/config';
+import { DEVELOPMENT_INTERNAL_SECRET, DEVELOPMENT_JWT_SECRET, type Config, type GatewayConfig, type SubgraphName } from '../src/config';
 import { ErrorCode } from '../src/errors';
 import { IDENTITY_HEADER, signInternalIdentity, type Identity } from '../src/identity';
 import { createLogger, type Logger } from '../src/logging';
-import { createProcessMetrics } from '../src/metrics';
+import { createProcessMetrics, metricsHandler } from '../src/metrics';
 import { startTracing } from '../src/tracing';
 import { authenticate, identityOf } from './auth';
 import { availability, fieldOwnership, SubgraphDataSource } from './availability';
+import { concurrencyLimit } from './concurrency';
 import { createErrorFormatter, sendError } from './errors';
 import { exampleTabs, examplesDir, graphiql } from './graphiql';
 import { bodyErrors, documentLimits, httpLimits, queryLimits, type LimitEvents } from './limits';
-import { createGatewayMetrics } from './metrics';
+import { healthRoutes, readinessMonitor } from './health';
 import { listMaximums } from './list-maximums';
 import { mediaTypeStatus } from './media-types';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics';
 import { operationChoice } from './operation-choice';
 import { operationSteps } from './operations';
-import { loadManifest, manifestPath, MemoryKeyValueCache, operationsDir, persistedQueries, RedisKeyValueCache, type KeyValueCache, type PersistedOperation } from './persisted-queries';
-import { MemoryWindowCounter, RedisWindowCounter, ResilientWindowCounter, rateLimit, type WindowCounter } from './rate-limit';
+import { loadManifest, manifestPath, MemoryApqCache, operationsDir, persistedQueries, RedisApqCache, registrationCount, type ApqBounds, type ApqCache, type PersistedOperation } from './persisted-queries';
+import { costCharge, MemoryWindowCounter, operationCount, RedisWindowCounter, ResilientWindowCounter, rateLimit } from './rate-limit';
 import { connectGatewayRedis, type GatewayRedis } from './redis';
 import { operationRoles } from './roles';
-import { hasMutations, healthUrl, loadSupergraph, subgraphsIn } from './subgraphs';
+import { hasMutations, loadSupergraph, subgraphsIn } from './subgraphs';
 
 export interface GatewayContext {
   identity: Identity;
-  /** The identity signed for subgraphs, once per request. */
-  internalToken: string;
+  /** The identity signed for each subgraph the request reaches, once per request and subgraph. */
+  internalTokens: Map<string, string>;
 }
 
 export interface RunningGateway {
@@ -55,13 +60,16 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-async function subgraphReady(url: string, timeoutMs: number): Promise<boolean> {
-  try {
-    const response = await fetch(healthUrl(url, 'ready'), { signal: AbortSignal.timeout(timeoutMs) });
-    return response.ok;
-  } catch {
-    return false;
-  }
+/** Rate-limit counting in Redis, degraded to each gateway's share of the allowance while Redis is unusable. */
+function resilientCounter(redis: GatewayRedis, limits: GatewayConfig, counters: GatewayMetrics): ResilientWindowCounter {
+  const counter = new ResilientWindowCounter(
+    new RedisWindowCounter(redis.run, limits.redisKeyPrefix),
+    redis.isReady,
+    { onFallback: (reason) => counters.redisFallbacks.inc({ use: 'rate_limit', reason }) },
+    { share: limits.degradedPercent / 100 / limits.instances },
+  );
+  redis.onRecovered(() => counter.restore());
+  return counter;
 }
 
 /** Production must never run with a secret anyone can read in this repository. */
@@ -94,19 +102,22 @@ export async function startGateway(config: Config, port: number = config.ports.g
   const limits = config.gateway;
 
   const redis: GatewayRedis | undefined = config.redisUrl
-    ? await connectGatewayRedis({ url: config.redisUrl, commandTimeoutMs: limits.redisCommandTimeoutMs, logger })
-    : undefined;
-  const memoryCounter = new MemoryWindowCounter();
-  const counter: WindowCounter = redis
-    ? new ResilientWindowCounter(new RedisWindowCounter(redis.run, limits.redisKeyPrefix), memoryCounter, redis.isReady, {
-        onFallback: (reason) => counters.redisFallbacks.inc({ use: 'rate_limit', reason }),
+    ? await connectGatewayRedis({
+        url: config.redisUrl,
+        commandTimeoutMs: limits.redisCommandTimeoutMs,
+        logger,
+        breaker: { failures: limits.redisBreakerFailures, cooldownMs: limits.redisBreakerCooldownMs },
+        onBreakerChange: (state) => counters.redisBreakerOpen.set(state === 'closed' ? 0 : 1),
       })
-    : memoryCounter;
-  const apqCache: KeyValueCache = redis
-    ? new RedisKeyValueCache(redis.run, limits.redisKeyPrefix, redis.isReady, new MemoryKeyValueCache(), () => counters.redisFallbacks.inc({ use: 'apq', reason: 'error' }))
-    : new MemoryKeyValueCache();
-  const limitEvents: LimitEvents = { onRefused: (limit) => counters.limitRefusals.inc({ limit }) };
-  const persisted = persistedQueries({ manifest: readManifest(config, logger), apqCache, apqTtlSeconds: limits.apqTtlSeconds });
+    : undefined;
+  const counter = redis ? resilientCounter(redis, limits, counters) : new MemoryWindowCounter();
+  const apqBounds: ApqBounds = { maxDocumentBytes: limits.apqMaxDocumentBytes, maxPerSubject: limits.apqMaxPerSubject, maxBytes: limits.apqMaxBytes, ttlSeconds: limits.apqTtlSeconds };
+  const apqCache: ApqCache = redis
+    ? new RedisApqCache(redis.run, limits.redisKeyPrefix, redis.isReady, apqBounds, new MemoryApqCache(apqBounds), () => counters.redisFallbacks.inc({ use: 'apq', reason: 'error' }))
+    : new MemoryApqCache(apqBounds);
+  const limitEvents: LimitEvents = { onRefused: (limit) => counters.limitRefusals.inc({ limit }), onCost: (cost) => counters.operationCost.observe(cost) };
+  const onLimited = (identity: Identity) => counters.rateLimited.inc({ role: identity.role });
+  const persisted = persistedQueries({ manifest: readManifest(config, logger), apqCache, onRegistered: () => counters.apqRegistrations.inc() });
 
   const gateway = new ApolloGateway({
     supergraphSdl,
@@ -115,9 +126,14 @@ export async function startGateway(config: Config, port: number = config.ports.g
         name,
         url: config.subgraphUrls[name as SubgraphName],
         timeoutMs: config.subgraphTimeoutMs,
+        maxResponseBytes: limits.maxSubgraphResponseBytes,
         logger,
         prepare: (headers, context) => {
-          if (typeof context.internalToken === 'string') headers.set(IDENTITY_HEADER, context.internalToken);
+          const { identity, internalTokens } = context as Partial<GatewayContext>;
+          if (!identity || !internalTokens) return;
+          let token = internalTokens.get(name);
+          if (token === undefined) internalTokens.set(name, (token = signInternalIdentity(identity, config.internalSecret, name)));
+          headers.set(IDENTITY_HEADER, token);
         },
       }),
   });
@@ -145,25 +161,21 @@ export async function startGateway(config: Config, port: number = config.ports.g
       mediaTypeStatus(),
       operationRoles(),
       listMaximums({ gatewayMaximum: limits.maxListSize }),
-      queryLimits(limits, limitEvents),
+      queryLimits(limits, limitEvents, costCharge({ limits: config.rateLimits, counter, costPerRequest: limits.costPerRequest, onLimited })),
+      persisted.registration,
       availability({ ownership: fieldOwnership(supergraphSdl), onUnavailable: (subgraph) => counters.subgraphUnavailable.inc({ subgraph }) }),
     ],
   });
   await server.start();
 
-  app.get('/health/live', (_req, res) => {
-    res.json({ status: 'ok' });
+  const readiness = readinessMonitor({
+    subgraphs: Object.fromEntries(subgraphs.map((name) => [name, config.subgraphUrls[name]])),
+    intervalMs: limits.readinessIntervalMs,
+    timeoutMs: Math.min(1000, limits.readinessIntervalMs),
   });
-  app.get('/health/ready', async (_req, res) => {
-    const checks = await Promise.all(subgraphs.map(async (name) => [name, await subgraphReady(config.subgraphUrls[name], 1000)] as const));
-    const ready = checks.every(([, ok]) => ok);
-    // Redis down degrades (in-process fallbacks) but does not make the gateway unready.
-    const redisState = redis ? (redis.isReady() ? 'ready' : 'unavailable') : 'not configured';
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', subgraphs: Object.fromEntries(checks), redis: redisState });
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  // Redis down degrades (in-process fallbacks) but does not make the gateway unready.
+  healthRoutes(app, readiness, () => ({ redis: redis ? (redis.isReady() ? 'ready' : 'unavailable') : 'not configured' }));
+  app.get('/metrics', metricsHandler(metrics.registry, { token: config.metricsToken, loopbackOnlyWithoutToken: config.isProduction }));
   app.use(graphiql({ projectRoot: config.projectRoot, tabs: [...exampleTabs(examplesDir(config.projectRoot)), ...exampleTabs(operationsDir(config.projectRoot))] }));
   app.use(
     '/graphql',
@@ -173,13 +185,14 @@ export async function startGateway(config: Config, port: number = config.ports.g
       next();
     },
     authenticate({ jwt: config.jwt, onRefused: () => counters.authFailures.inc() }),
+    concurrencyLimit({ maxPerSubject: limits.maxConcurrentPerSubject, onRefused: () => counters.limitRefusals.inc({ limit: 'concurrency' }) }),
     ...httpLimits(limits, limitEvents),
-    rateLimit({ limits: config.rateLimits, counter, onLimited: (identity) => counters.rateLimited.inc({ role: identity.role }) }),
-    operationSteps(persisted.resolve, documentLimits(limits, limitEvents), operationChoice({ hasMutations: hasMutations(supergraphSdl) }), persisted.register),
+    rateLimit({ limits: config.rateLimits, counter, requestCost: (body) => operationCount(body) + registrationCount(body), onLimited }),
+    operationSteps(persisted.resolve, documentLimits(limits, limitEvents), operationChoice({ hasMutations: hasMutations(supergraphSdl) })),
     expressMiddleware(server, {
       context: async ({ res }) => {
         const identity = identityOf(res.locals);
-        return { identity, internalToken: signInternalIdentity(identity, config.internalSecret) };
+        return { identity, internalTokens: new Map() };
       },
     }),
   );
@@ -201,8 +214,12 @@ export async function startGateway(config: Config, port: number = config.ports.g
     url,
     port: actualPort,
     stop: async () => {
+      // Unready first, so load balancers move traffic away before connections close.
+      readiness.drain();
+      if (limits.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, limits.shutdownDelayMs));
+      readiness.stop();
       await server.stop();
-      memoryCounter.close();
+      counter.close();
       await redis?.close();
       await tracing.shutdown();
     },

@@ -13,7 +13,7 @@
  */
 'use strict';
 const { spawnSync } = require('node:child_process');
-const { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } = require('node:fs');
+const { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
@@ -60,6 +60,18 @@ function sameInputs(a, b) {
   return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
 }
 
+/**
+ * tsc never deletes what it compiled from a source that is gone, and a stale `dist/x.js` would
+ * shadow a new `dist/x/index.js` for `require('./x')`: remove the outputs of removed sources.
+ */
+function removeOutputsOfRemoved(previous, inputs) {
+  for (const file of Object.keys(previous ?? {})) {
+    if (file in inputs || !file.endsWith('.ts') || file.endsWith('.d.ts')) continue;
+    const compiled = path.join(root, 'dist', file.replace(/\.ts$/, ''));
+    for (const ending of ['.js', '.js.map', '.d.ts']) rmSync(`${compiled}${ending}`, { force: true });
+  }
+}
+
 function run(command, args) {
   const result = spawnSync(command, args, { cwd: root, stdio: 'inherit' });
   if (result.status !== 0) process.exit(result.status ?? 1);
@@ -68,7 +80,9 @@ function run(command, args) {
 function main() {
   const force = process.argv.includes('--force');
   const inputs = currentInputs();
-  if (!force && sameInputs(inputs, recordedInputs()) && existsSync(path.join(root, 'dist', 'src'))) return;
+  const previous = recordedInputs();
+  if (!force && sameInputs(inputs, previous) && existsSync(path.join(root, 'dist', 'src'))) return;
+  removeOutputsOfRemoved(previous, inputs);
   run(process.execPath, [require.resolve('typescript/bin/tsc', { paths: [root] }), '-p', path.join(root, 'tsconfig.json')]);
   run(process.execPath, [path.join(root, 'dist', 'gateway', 'graphiql', 'bundle.js'), ...(force ? ['--force'] : [])]);
   mkdirSync(path.dirname(RECORD), { recursive: true });

@@ -3,7 +3,7 @@
  * start it (for `npm start` and for starting one alone).
  */
 import type { GraphQLSchema } from 'graphql';
-import type { Config, SubgraphName } from '../src/config';
+import { SUBGRAPH_NAMES, type Config, type SubgraphName } from '../src/config';
 import type { RunningSubgraph } from '../src/subgraph-server';
 import { buildChurnSchema, startChurnSubgraph } from './churn';
 import { buildDemandSchema, startDemandSubgraph } from './demand';
@@ -17,7 +17,7 @@ export interface SubgraphEntry {
   start: (config: Config, port?: number) => Promise<RunningSubgraph>;
 }
 
-export const SUBGRAPHS: Partial<Record<SubgraphName, SubgraphEntry>> = {
+export const SUBGRAPHS: Record<SubgraphName, SubgraphEntry> = {
   library: { buildSchema: buildLibrarySchema, start: startLibrarySubgraph },
   overdue: { buildSchema: buildOverdueSchema, start: startOverdueSubgraph },
   churn: { buildSchema: buildChurnSchema, start: startChurnSubgraph },
@@ -27,7 +27,7 @@ export const SUBGRAPHS: Partial<Record<SubgraphName, SubgraphEntry>> = {
 };
 
 export function subgraphEntry(name: string): SubgraphEntry {
-  const entry = SUBGRAPHS[name as SubgraphName];
-  if (!entry) throw new Error(`unknown subgraph "${name}"; known: ${Object.keys(SUBGRAPHS).join(', ')}`);
-  return entry;
+  const known = SUBGRAPH_NAMES.find((n) => n === name);
+  if (!known) throw new Error(`unknown subgraph "${name}"; known: ${SUBGRAPH_NAMES.join(', ')}`);
+  return SUBGRAPHS[known];
 }

@@ -81,6 +81,9 @@ describe('docker-compose.yml', () => {
       return `${name}:${port}`;
     });
     expect(targets[0]?.targets.sort()).toEqual(expected.sort());
+    const configs = (parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8')) as { configs: Record<string, { content: string }> }).configs;
+    expect(configs.metrics_token?.content).toBe('${METRICS_TOKEN:?set METRICS_TOKEN}');
+    expect((prometheus as { configs?: unknown }).configs).toEqual([{ source: 'metrics_token', target: '/etc/prometheus/metrics-token' }]);
     expect(prometheus.volumes).toEqual(expect.arrayContaining(['./monitoring/targets/compose.yml:/etc/prometheus/targets/graph.yml:ro', './monitoring/alerts.yml:/etc/prometheus/alerts.yml:ro']));
     if (spawnSync('promtool', ['--version']).error) {
       console.warn('skipping promtool check config: promtool is not installed (Debian package prometheus)');
@@ -181,5 +184,14 @@ const postgresMissing = postgresUnreachableReason('the compose stack as local pr
     expect(body.data?.members.totalCount).toBe(400);
     expect(body.data?.members.nodes).toHaveLength(3);
     for (const node of body.data?.members.nodes ?? []) expect(node.churnRisk.probability).toBeGreaterThanOrEqual(0);
+
+    // What Prometheus scrapes: every process's /metrics, with the stack's METRICS_TOKEN only.
+    for (const name of ['gateway', ...subgraphs]) {
+      const metrics = `http://127.0.0.1:${ports.get(compose.services[name]!.command!.at(-1)!)}/metrics`;
+      expect((await fetch(metrics)).status).toBe(401);
+      const scraped = await fetch(metrics, { headers: { authorization: `Bearer ${VARIABLES.METRICS_TOKEN}` } });
+      expect({ name, status: scraped.status }).toEqual({ name, status: 200 });
+      expect(await scraped.text()).toContain('http_request_duration_seconds');
+    }
   }, 600_000);
 });

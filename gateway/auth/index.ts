@@ -1,7 +1,9 @@
 /**
  * Client authentication: `Authorization: Bearer <JWT>`, verified with jsonwebtoken against the
  * configured key with the algorithm pinned (HS256 secret or RS256 public key), `exp` and `sub`
- * required, issuer and audience checked, a small configured clock tolerance.
+ * required, issuer and audience checked, a small configured clock tolerance, and a maximum
+ * lifetime: a token whose `exp` lies further ahead than `JWT_MAX_LIFETIME_SECONDS` is refused, so
+ * a leaked token with a year-9999 expiry is not valid forever.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { RequestHandler } from 'express';
@@ -47,6 +49,10 @@ export function verifyClientToken(token: string, jwtConfig: Config['jwt']): Iden
     throw new AuthenticationError(`invalid token: ${(error as Error).message}`);
   }
   if (typeof payload.exp !== 'number') throw new AuthenticationError('invalid token: exp is required');
+  const lifetime = payload.exp - Math.floor(Date.now() / 1000);
+  if (lifetime > jwtConfig.maxLifetimeSeconds + jwtConfig.clockToleranceSeconds) {
+    throw new AuthenticationError(`invalid token: it expires in ${lifetime} s; tokens may live at most ${jwtConfig.maxLifetimeSeconds} s`);
+  }
   if (typeof payload.sub !== 'string' || payload.sub === '') throw new AuthenticationError('invalid token: sub is required');
   const role = payload.role as Role;
   if (!ROLES.includes(role)) throw new AuthenticationError(`invalid token: role must be one of ${ROLES.join(', ')}`);

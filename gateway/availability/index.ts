@@ -23,12 +23,13 @@ export { fieldOwnership, unresolvedFields, type FieldOwnership } from './ownersh
 /** Extension key of the mark a failed fetch leaves, removed before the answer leaves the gateway. */
 const UNREACHABLE = 'unreachableSubgraph';
 
-type Reason = 'timeout' | 'unreachable' | `http ${number}` | 'error';
+type Reason = 'timeout' | 'unreachable' | 'response too large' | `http ${number}` | 'error';
 
 function reasonOf(error: Error, status: number | undefined): Reason {
   if (status !== undefined && (status < 200 || status >= 300)) return `http ${status}`;
   const causes = [error, (error as { cause?: unknown }).cause].filter((e): e is Error & { code?: string } => e instanceof Error);
   if (causes.some((e) => e.name === 'TimeoutError' || e.name === 'AbortError')) return 'timeout';
+  if (causes.some((e) => e.code === 'ERR_RESPONSE_TOO_LARGE')) return 'response too large';
   if (causes.some((e) => ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EHOSTUNREACH', 'UND_ERR_SOCKET'].includes(e.code ?? ''))) return 'unreachable';
   return 'error';
 }
@@ -42,6 +43,8 @@ export interface SubgraphDataSourceOptions<TContext extends Record<string, unkno
   name: string;
   url: string;
   timeoutMs: number;
+  /** Largest answer read from the subgraph; a larger one leaves its fields unresolved. */
+  maxResponseBytes?: number;
   logger: Logger;
   /** Sets the headers of each subgraph request (the signed identity); health checks carry no request context. */
   prepare: (headers: { set(name: string, value: string): void }, context: TContext | Record<string, unknown>) => void;
@@ -51,10 +54,10 @@ export class SubgraphDataSource<TContext extends Record<string, unknown>> extend
   private readonly subgraph: string;
   private readonly log: Logger;
 
-  constructor({ name, url, timeoutMs, logger, prepare }: SubgraphDataSourceOptions<TContext>) {
+  constructor({ name, url, timeoutMs, maxResponseBytes, logger, prepare }: SubgraphDataSourceOptions<TContext>) {
     super({
       url,
-      fetcher: subgraphFetcher({ timeoutMs }),
+      fetcher: subgraphFetcher({ timeoutMs, maxResponseBytes }),
       willSendRequest: ({ request, context }) => {
         if (request.http) prepare(request.http.headers, context);
       },

@@ -12,6 +12,7 @@ import {
   getNamedType,
   isObjectType,
   isInterfaceType,
+  isLeafType,
   Kind,
   parse,
   type DocumentNode,
@@ -103,13 +104,28 @@ export const STANDARD_INTROSPECTION_DEPTH = documentShape(
 export interface ListCost {
   /** Estimated response nodes: each field counts once per element of every list above it. */
   nodes: number;
+  /**
+   * Estimated cost in the manner of Apollo Router's demand control (`@cost`/`@listSize`), with
+   * the list sizes taken from this gateway's own reading of the schema rather than directives:
+   * each object (or interface) counts 1 and each leaf 0, times the size of every list above it;
+   * a field's size is its `first` argument (its `@listSize` slicing argument), or the schema's
+   * default for it, or ASSUMED_UNBOUNDED_LIST_SIZE.
+   */
+  cost: number;
   /** The largest `first` asked for, and on which field. */
   largestList: { field: string; size: number } | undefined;
+  /** A negative `first`, and on which field (never a valid list size). */
+  negativeList: { field: string; size: number } | undefined;
 }
 
 /** A list field's size when the client gives no `first` and the schema no default. */
 export const ASSUMED_UNBOUNDED_LIST_SIZE = 50;
 const LIST_ARGUMENT = 'first';
+
+interface Tally {
+  nodes: number;
+  cost: number;
+}
 
 function valueOf(node: ValueNode, variables: Record<string, unknown>, operation: OperationDefinitionNode): unknown {
   if (node.kind === Kind.INT) return Number(node.value);
@@ -125,39 +141,45 @@ function valueOf(node: ValueNode, variables: Record<string, unknown>, operation:
 
 export function estimatedNodes(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown> = {}): ListCost {
   const fragments = fragmentsOf(document);
-  const memo = new Map<string, number>();
+  const memo = new Map<string, Tally>();
   const inProgress = new Set<string>();
   let largestList: ListCost['largestList'];
+  let negativeList: ListCost['negativeList'];
+  const none: Tally = { nodes: 0, cost: 0 };
 
-  const fragmentNodes = (name: string): number => {
+  const fragmentNodes = (name: string): Tally => {
     const known = memo.get(name);
     if (known !== undefined) return known;
     const fragment = fragments.get(name);
     const type = fragment && schema.getType(fragment.typeCondition.name.value);
-    if (!fragment || !type || inProgress.has(name)) return 0;
+    if (!fragment || !type || inProgress.has(name)) return none;
     inProgress.add(name);
-    const nodes = selectionNodes(fragment.selectionSet, type as GraphQLCompositeType);
+    const tally = selectionNodes(fragment.selectionSet, type as GraphQLCompositeType);
     inProgress.delete(name);
-    memo.set(name, nodes);
-    return nodes;
+    memo.set(name, tally);
+    return tally;
   };
 
-  const selectionNodes = (selectionSet: SelectionSetNode | undefined, parent: GraphQLCompositeType): number => {
-    let nodes = 0;
+  const selectionNodes = (selectionSet: SelectionSetNode | undefined, parent: GraphQLCompositeType): Tally => {
+    const total = { nodes: 0, cost: 0 };
+    const add = (tally: Tally) => {
+      total.nodes += tally.nodes;
+      total.cost += tally.cost;
+    };
     for (const selection of selectionSet?.selections ?? []) {
       if (selection.kind === Kind.FRAGMENT_SPREAD) {
-        nodes += fragmentNodes(selection.name.value);
+        add(fragmentNodes(selection.name.value));
         continue;
       }
       if (selection.kind === Kind.INLINE_FRAGMENT) {
         const type = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : parent;
-        nodes += type ? selectionNodes(selection.selectionSet, type as GraphQLCompositeType) : 0;
+        if (type) add(selectionNodes(selection.selectionSet, type as GraphQLCompositeType));
         continue;
       }
       const fieldName = selection.name.value;
       const field = isObjectType(parent) || isInterfaceType(parent) ? parent.getFields()[fieldName] : undefined;
       if (!field || INTROSPECTION_ROOTS.has(fieldName)) {
-        nodes += 1;
+        add({ nodes: 1, cost: 0 });
         continue;
       }
       let multiplier = 1;
@@ -167,15 +189,17 @@ export function estimatedNodes(schema: GraphQLSchema, document: DocumentNode, op
         const value = given ? valueOf(given.value, variables, operation) : undefined;
         const size = typeof value === 'number' ? value : typeof listArgument.defaultValue === 'number' ? listArgument.defaultValue : ASSUMED_UNBOUNDED_LIST_SIZE;
         multiplier = Math.max(size, 0);
+        if (size < 0 && (!negativeList || size < negativeList.size)) negativeList = { field: `${parent.name}.${fieldName}`, size };
         if (!largestList || multiplier > largestList.size) largestList = { field: `${parent.name}.${fieldName}`, size: multiplier };
       }
       const child = getNamedType(field.type);
-      const below = selection.selectionSet ? selectionNodes(selection.selectionSet, child as GraphQLCompositeType) : 0;
-      nodes += multiplier * (1 + below);
+      const below = selection.selectionSet ? selectionNodes(selection.selectionSet, child as GraphQLCompositeType) : none;
+      add({ nodes: multiplier * (1 + below.nodes), cost: multiplier * ((isLeafType(child) ? 0 : 1) + below.cost) });
     }
-    return nodes;
+    return total;
   };
 
   const root = schema.getRootType(operation.operation);
-  return { nodes: root ? selectionNodes(operation.selectionSet, root) : 0, largestList };
+  const total = root ? selectionNodes(operation.selectionSet, root) : none;
+  return { nodes: total.nodes, cost: total.cost, largestList, negativeList };
 }

@@ -6,8 +6,13 @@
  *   tokens, depth and aliases (400 QUERY_TOO_COMPLEX), measured on a parse that stops at the
  *   token limit and remembered per document, so GraphQL validation (whose field-merging check
  *   grows with the square of the aliases) never runs on a document built to be expensive;
- * - before execution: `first` above the list maximum and the estimated response size
- *   (400 QUERY_TOO_COMPLEX, variables included), and introspection for partners (403 FORBIDDEN).
+ * - before execution: `first` below zero or above the list maximum (400 BAD_USER_INPUT), the
+ *   estimated response size and the estimated cost (400 QUERY_TOO_COMPLEX, variables included;
+ *   the cost check only measures with `demandControl: 'measure'`), and introspection for
+ *   partners (403 FORBIDDEN). An accepted operation's cost is then charged (see `charge`).
+ *
+ * Every refusal by a limit carries the same details: `extensions.limit` (which limit),
+ * `allowed` and, when known, `found` (see `limitDetails`).
  */
 import { createHash } from 'node:crypto';
 import type { ApolloServerPlugin } from '@apollo/server';
@@ -22,19 +27,34 @@ import { documentShape, estimatedNodes, STANDARD_INTROSPECTION_DEPTH, type Docum
 
 export { documentShape, estimatedNodes, STANDARD_INTROSPECTION_DEPTH } from './analysis';
 
-export type QueryLimits = Pick<GatewayConfig, 'maxDepth' | 'maxAliases' | 'maxTokens' | 'maxDocumentBytes' | 'maxListSize' | 'maxEstimatedNodes'>;
+export type QueryLimits = Pick<GatewayConfig, 'maxDepth' | 'maxAliases' | 'maxTokens' | 'maxDocumentBytes' | 'maxListSize' | 'maxEstimatedNodes' | 'maxOperationCost' | 'demandControl'>;
 export type HttpLimits = Pick<GatewayConfig, 'maxBodyBytes' | 'maxBatchOperations'>;
 
 /** Which limit refused a request, in `extensions.limit`, for clients and for /metrics. */
-export type LimitName = 'bodyBytes' | 'batchOperations' | 'documentBytes' | 'tokens' | 'depth' | 'aliases' | 'introspectionDepth' | 'listSize' | 'estimatedNodes' | 'introspection';
+export type LimitName =
+  | 'bodyBytes' | 'batchOperations' | 'documentBytes' | 'tokens' | 'depth' | 'aliases' | 'introspectionDepth' | 'listSize'
+  | 'estimatedNodes' | 'cost' | 'introspection' | 'rate' | 'concurrency';
+
+/** The details every limit refusal carries in `extensions`. */
+export interface LimitDetails {
+  limit: LimitName;
+  allowed: number;
+  found?: number;
+}
+
+export function limitDetails(limit: LimitName, allowed: number, found?: number): LimitDetails {
+  return found === undefined ? { limit, allowed } : { limit, allowed, found };
+}
 
 export interface LimitEvents {
   /** Fires for each request a limit refuses. */
   onRefused?(limit: LimitName): void;
+  /** Fires with the estimated cost of each operation that reached the cost check. */
+  onCost?(cost: number): void;
 }
 
 function tooComplex(limit: LimitName, message: string, allowed: number, found: number): GraphQLError {
-  return httpError(400, ErrorCode.QUERY_TOO_COMPLEX, message, { limit, allowed, found });
+  return httpError(400, ErrorCode.QUERY_TOO_COMPLEX, message, { ...limitDetails(limit, allowed, found) });
 }
 
 /** Express middleware: the JSON body parser with the size limit, then the batch limit. */
@@ -44,9 +64,7 @@ export function httpLimits({ maxBodyBytes, maxBatchOperations }: HttpLimits, eve
     (req, res, next) => {
       if (Array.isArray(req.body) && req.body.length > maxBatchOperations) {
         events.onRefused?.('batchOperations');
-        sendError(res, 400, ErrorCode.BATCH_TOO_LARGE, `a batch may hold at most ${maxBatchOperations} operations; this one holds ${req.body.length}`, {
-          limit: 'batchOperations', allowed: maxBatchOperations, found: req.body.length,
-        });
+        sendError(res, 400, ErrorCode.BATCH_TOO_LARGE, `a batch may hold at most ${maxBatchOperations} operations; this one holds ${req.body.length}`, { ...limitDetails('batchOperations', maxBatchOperations, req.body.length) });
         return;
       }
       next();
@@ -59,7 +77,7 @@ export function bodyErrors({ maxBodyBytes }: HttpLimits, events: LimitEvents = {
   return (error: { type?: string; status?: number; message?: string }, _req, res, next) => {
     if (error.type === 'entity.too.large') {
       events.onRefused?.('bodyBytes');
-      sendError(res, 413, ErrorCode.PAYLOAD_TOO_LARGE, `request body larger than ${maxBodyBytes} bytes`, { limit: 'bodyBytes', allowed: maxBodyBytes });
+      sendError(res, 413, ErrorCode.PAYLOAD_TOO_LARGE, `request body larger than ${maxBodyBytes} bytes`, { ...limitDetails('bodyBytes', maxBodyBytes) });
     } else if (error.type === 'entity.parse.failed' || error.type === 'charset.unsupported' || error.type === 'encoding.unsupported') {
       sendError(res, 400, ErrorCode.BAD_USER_INPUT, `request body is not valid JSON: ${error.message ?? ''}`.trim());
     } else next(error);
@@ -72,7 +90,7 @@ type Verdict = { shape: DocumentShape } | { refusal: GraphQLError };
 function measure(source: string, limits: QueryLimits): Verdict {
   const bytes = Buffer.byteLength(source, 'utf8');
   if (bytes > limits.maxDocumentBytes) {
-    return { refusal: httpError(413, ErrorCode.PAYLOAD_TOO_LARGE, `GraphQL document is ${bytes} bytes; at most ${limits.maxDocumentBytes} are accepted`, { limit: 'documentBytes', allowed: limits.maxDocumentBytes, found: bytes }) };
+    return { refusal: httpError(413, ErrorCode.PAYLOAD_TOO_LARGE, `GraphQL document is ${bytes} bytes; at most ${limits.maxDocumentBytes} are accepted`, { ...limitDetails('documentBytes', limits.maxDocumentBytes, bytes) }) };
   }
   let shape: DocumentShape;
   try {
@@ -129,8 +147,11 @@ interface WithIdentity {
   identity: Identity;
 }
 
+/** Charges an accepted operation's estimated cost to its subject (the rate limit); throws to refuse it. */
+export type CostCharge = (identity: Identity, cost: number) => Promise<void>;
+
 /** Apollo plugin for the limits that need the validated operation and its variables. */
-export function queryLimits(limits: QueryLimits, events: LimitEvents = {}): ApolloServerPlugin<WithIdentity> {
+export function queryLimits(limits: QueryLimits, events: LimitEvents = {}, charge?: CostCharge): ApolloServerPlugin<WithIdentity> {
   const refuse = (error: GraphQLError): never => {
     events.onRefused?.(error.extensions.limit as LimitName);
     throw error;
@@ -143,18 +164,29 @@ export function queryLimits(limits: QueryLimits, events: LimitEvents = {}): Apol
           if (!operation) return;
           if (contextValue.identity.role === 'partner' && documentShape(document).introspectionDepth > 0) {
             // Partners reach here only through registered operations; this keeps it so if one ever introspects.
-            refuse(httpError(403, ErrorCode.FORBIDDEN, 'introspection is available to staff and analysts only', { limit: 'introspection' }));
+            refuse(httpError(403, ErrorCode.FORBIDDEN, 'introspection is available to staff and analysts only', { ...limitDetails('introspection', 0) }));
           }
           const cost = estimatedNodes(schema, document, operation, request.variables ?? {});
+          // An argument value outside its documented range is bad input, not a complex query.
+          if (cost.negativeList) {
+            refuse(httpError(400, ErrorCode.BAD_USER_INPUT, `${cost.negativeList.field}(first: ${cost.negativeList.size}): first must be between 0 and ${limits.maxListSize}`, {
+              ...limitDetails('listSize', limits.maxListSize, cost.negativeList.size),
+            }));
+          }
           if (cost.largestList && cost.largestList.size > limits.maxListSize) {
-            // An argument value above its documented maximum is bad input, not a complex query.
             refuse(httpError(400, ErrorCode.BAD_USER_INPUT, `${cost.largestList.field}(first: ${cost.largestList.size}) asks for more than ${limits.maxListSize} items`, {
-              limit: 'listSize', argumentName: 'first', allowed: limits.maxListSize, found: cost.largestList.size,
+              ...limitDetails('listSize', limits.maxListSize, cost.largestList.size),
             }));
           }
           if (cost.nodes > limits.maxEstimatedNodes) {
             refuse(tooComplex('estimatedNodes', `query would return about ${cost.nodes} values (list sizes multiplied along each path); at most ${limits.maxEstimatedNodes} are allowed`, limits.maxEstimatedNodes, cost.nodes));
           }
+          events.onCost?.(cost.cost);
+          if (limits.demandControl === 'measure') return;
+          if (cost.cost > limits.maxOperationCost) {
+            refuse(tooComplex('cost', `query has an estimated cost of ${cost.cost} (objects 1, leaves 0, times the size of every list above them); at most ${limits.maxOperationCost} is allowed`, limits.maxOperationCost, cost.cost));
+          }
+          await charge?.(contextValue.identity, cost.cost);
         },
       };
     },

@@ -6,26 +6,30 @@
  * request carrying a document is refused with FORBIDDEN, an unknown id with
  * PERSISTED_QUERY_NOT_FOUND. Staff and analysts may use the manifest ids too, and automatic
  * persisted queries (APQ): a hash alone is looked up in the cache (Redis when configured, so
- * every gateway shares it); a hash with its document registers it, once the document has passed
- * the document limits. Apollo's own APQ is off: every request reaches it as a plain document.
+ * every gateway shares it); a hash with its document registers it, but only once Apollo has
+ * parsed and validated the document and every limit has passed (the `registration` plugin,
+ * at the start of execution), so nothing that fails to run is ever stored. The cache is bounded
+ * per subject and in total (see ./cache). Apollo's own APQ is off: every request reaches it as a
+ * plain document.
  */
+import type { ApolloServerPlugin } from '@apollo/server';
 import { ErrorCode } from '../../src/errors';
-import type { Identity } from '../../src/identity';
+import { subjectOf, type Identity } from '../../src/identity';
 import { httpError } from '../errors';
 import type { IncomingOperation, OperationStep } from '../operations';
-import type { KeyValueCache } from './cache';
+import type { ApqCache } from './cache';
 import { operationId, type PersistedOperation } from './manifest';
 
 export { loadManifest, manifestPath, operationsDir, type PersistedOperation } from './manifest';
-export { MemoryKeyValueCache, RedisKeyValueCache, type KeyValueCache } from './cache';
+export { ENTRY_OVERHEAD_BYTES, MemoryApqCache, RedisApqCache, type ApqBounds, type ApqCache } from './cache';
 
-/** Same key space as Apollo Server's APQ cache, so clients and caches shared with it agree. */
-const APQ_PREFIX = 'apq:';
 const DOCUMENT_ID = /^(?:sha256:)?([0-9a-f]{64})$/i;
-/** Marks an operation whose document is to be registered once it has passed the limits. */
-const REGISTER = Symbol('register in the APQ cache');
-
-type Resolved = IncomingOperation & { [REGISTER]?: string };
+/**
+ * The request extension that asks for registration once the operation is about to execute. A
+ * client may set it itself: the plugin registers only under the document's own hash, which is
+ * what sending the hash with the document asks for anyway.
+ */
+export const APQ_REGISTRATION = 'apqRegistration';
 
 /** The id an operation names: the APQ extension, or `documentId`/`id` (with or without `sha256:`). */
 function requestedId(operation: IncomingOperation): string | undefined {
@@ -54,20 +58,31 @@ function settle(operation: IncomingOperation, query: string): void {
 
 export interface PersistedQueriesOptions {
   manifest: ReadonlyMap<string, PersistedOperation>;
-  apqCache: KeyValueCache;
-  apqTtlSeconds: number;
+  apqCache: ApqCache;
+  /** Fires for each registration handed to the APQ cache (which may decline a document above its size bound). */
+  onRegistered?: () => void;
 }
 
 export interface PersistedQuerySteps {
   /** Gives every operation its document, or refuses it. */
   resolve: OperationStep;
-  /** Stores documents sent with their hash; run after the document limits. */
-  register: OperationStep;
+  /** Apollo plugin storing documents sent with their hash, once they are about to execute. */
+  registration: ApolloServerPlugin<{ identity: Identity }>;
 }
 
-export function persistedQueries({ manifest, apqCache, apqTtlSeconds }: PersistedQueriesOptions): PersistedQuerySteps {
+/** How many operations of a request body ask to register a document (each counts against the rate limit). */
+export function registrationCount(body: unknown): number {
+  const pieces: unknown[] = Array.isArray(body) ? body : [body];
+  return pieces.filter((piece) => {
+    if (typeof piece !== 'object' || piece === null) return false;
+    const { query, extensions } = piece as IncomingOperation;
+    return typeof query === 'string' && typeof extensions === 'object' && extensions !== null && 'persistedQuery' in extensions;
+  }).length;
+}
+
+export function persistedQueries({ manifest, apqCache, onRegistered }: PersistedQueriesOptions): PersistedQuerySteps {
   return {
-    resolve: async (operation: Resolved, identity: Identity) => {
+    resolve: async (operation: IncomingOperation, identity: Identity) => {
       const id = requestedId(operation);
       const isPartner = identity.role === 'partner';
       if (isPartner && operation.query !== undefined) {
@@ -81,20 +96,31 @@ export function persistedQueries({ manifest, apqCache, apqTtlSeconds }: Persiste
         if (operationId(operation.query) !== id) throw httpError(400, ErrorCode.BAD_USER_INPUT, 'provided sha does not match query');
         const query = operation.query;
         settle(operation, query);
-        if (!manifest.has(id)) operation[REGISTER] = id;
+        if (!manifest.has(id)) operation.extensions = { ...operation.extensions, [APQ_REGISTRATION]: id };
         return;
       }
       const registered = manifest.get(id);
       if (registered) return settle(operation, registered.body);
       if (isPartner) throw httpError(404, ErrorCode.PERSISTED_QUERY_NOT_FOUND, `no registered operation has id "${id}"`);
-      const cached = await apqCache.get(APQ_PREFIX + id);
+      const cached = await apqCache.get(id);
       // The message Apollo's APQ clients look for before they resend the full document.
       if (cached === undefined) throw httpError(200, ErrorCode.PERSISTED_QUERY_NOT_FOUND, 'PersistedQueryNotFound');
       settle(operation, cached);
     },
-    register: async (operation: Resolved) => {
-      const id = operation[REGISTER];
-      if (id !== undefined && operation.query !== undefined) await apqCache.set(APQ_PREFIX + id, operation.query, { ttl: apqTtlSeconds });
+    registration: {
+      async requestDidStart({ request }) {
+        const id = request.extensions?.[APQ_REGISTRATION];
+        const query = request.query;
+        if (typeof id !== 'string' || typeof query !== 'string') return;
+        return {
+          /** Fires only once parsing, validation and every didResolveOperation check (the limits) passed. */
+          async executionDidStart({ contextValue }) {
+            if (operationId(query) !== id) return;
+            await apqCache.register(id, query, subjectOf(contextValue.identity));
+            onRegistered?.();
+          },
+        };
+      },
     },
   };
 }

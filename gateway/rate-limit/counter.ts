@@ -7,9 +7,9 @@
  * step is one Lua script (Redis runs scripts one at a time, across every gateway sharing it); in
  * process it is synchronous code between two awaits.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { RedisTimeoutError } from '../redis';
+import { evalScript, luaScript, RedisTimeoutError } from '../redis';
 
 export interface Quota {
   max: number;
@@ -78,6 +78,7 @@ export class MemoryWindowCounter implements WindowCounter {
 /**
  * KEYS[1] the window (a sorted set of request ids scored by time); ARGV max, windowMs, cost, id.
  * Time is Redis's own clock, so gateways with skewed clocks still share one window.
+ * Answers [admitted, used, resetMs, retryAfterMs, now].
  */
 const TAKE_SCRIPT = `
 local key = KEYS[1]
@@ -102,31 +103,63 @@ local function expiry(k)
 end
 local retryAfter = 0
 if admitted == 0 then retryAfter = expiry(used + cost - max) end
-return {admitted, used, expiry(1), retryAfter}
+return {admitted, used, expiry(1), retryAfter, now}
 `;
-const TAKE_SCRIPT_SHA = createHash('sha1').update(TAKE_SCRIPT).digest('hex');
+const TAKE = luaScript(TAKE_SCRIPT);
+
+/** KEYS[1] the window; ARGV windowMs, then score/member pairs. Adding a member Redis still holds changes nothing. */
+const RESTORE_SCRIPT = `
+local key = KEYS[1]
+local windowMs = tonumber(ARGV[1])
+for i = 2, #ARGV, 2 do redis.call('ZADD', key, ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', key, windowMs)
+return 1
+`;
+
+/** One request counted: the member that stands for it in the window, and when. */
+export interface CountedRequest {
+  member: string;
+  stamp: number;
+}
+
+/** Members of `cost` requests taken under one id, as the take script names them. */
+function membersOf(id: string, cost: number): string[] {
+  return Array.from({ length: cost }, (_, i) => `${id}:${i + 1}`);
+}
+
+type RedisRun = <T>(commands: (client: Redis) => Promise<T>) => Promise<T>;
+
+const RESTORE = luaScript(RESTORE_SCRIPT);
+/** Pairs per restore call, so no call carries an unbounded argument list. */
+const RESTORE_CHUNK = 500;
 
 export class RedisWindowCounter implements WindowCounter {
   constructor(
     /** Runs commands under the gateway's Redis deadline (see ../redis). */
-    private readonly run: <T>(commands: (client: Redis) => Promise<T>) => Promise<T>,
+    private readonly run: RedisRun,
     private readonly keyPrefix: string,
   ) {}
 
-  async take(key: string, cost: number, { max, windowMs }: Quota): Promise<Decision> {
-    const args = [`${this.keyPrefix}${key}`, max, windowMs, cost, randomUUID()] as const;
-    const reply = await this.run(async (client) => {
-      try {
-        return await client.evalsha(TAKE_SCRIPT_SHA, 1, ...args);
-      } catch (error) {
-        // The first call on a Redis that has not seen the script yet (or was restarted).
-        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-        return client.eval(TAKE_SCRIPT, 1, ...args);
-      }
-    });
-    if (!Array.isArray(reply) || reply.length !== 4) throw new Error(`rate-limit script answered ${JSON.stringify(reply)}, expected [admitted, used, resetMs, retryAfterMs]`);
-    const [admitted, used, resetMs, retryAfterMs] = reply.map(Number) as [number, number, number, number];
-    return { admitted: admitted === 1, used, resetMs, retryAfterMs };
+  async take(key: string, cost: number, quota: Quota): Promise<Decision> {
+    return (await this.takeCounted(key, cost, quota)).decision;
+  }
+
+  /** `take`, also answering the requests it recorded (none when refused). */
+  async takeCounted(key: string, cost: number, { max, windowMs }: Quota): Promise<{ decision: Decision; counted: CountedRequest[] }> {
+    const id = randomUUID();
+    const reply = await this.run((client) => evalScript(client, TAKE, [`${this.keyPrefix}${key}`], [max, windowMs, cost, id]));
+    if (!Array.isArray(reply) || reply.length !== 5) throw new Error(`rate-limit script answered ${JSON.stringify(reply)}, expected [admitted, used, resetMs, retryAfterMs, now]`);
+    const [admitted, used, resetMs, retryAfterMs, now] = reply.map(Number) as [number, number, number, number, number];
+    const counted = admitted === 1 ? membersOf(id, cost).map((member) => ({ member, stamp: now })) : [];
+    return { decision: { admitted: admitted === 1, used, resetMs, retryAfterMs }, counted };
+  }
+
+  /** Puts `requests` (back) into the window of `key`; those Redis still holds are unchanged. */
+  async restore(key: string, requests: readonly CountedRequest[], windowMs: number): Promise<void> {
+    for (let i = 0; i < requests.length; i += RESTORE_CHUNK) {
+      const pairs = requests.slice(i, i + RESTORE_CHUNK).flatMap(({ member, stamp }) => [stamp, member]);
+      await this.run((client) => evalScript(client, RESTORE, [`${this.keyPrefix}${key}`], [windowMs, ...pairs]));
+    }
   }
 }
 
@@ -135,28 +168,94 @@ export interface FallbackEvents {
   onFallback(reason: string): void;
 }
 
+/** What this gateway admitted per window, still inside it, so Redis can be given it back. */
+class AdmittedLog {
+  private readonly windows = new Map<string, { windowMs: number; requests: CountedRequest[] }>();
+
+  record(key: string, windowMs: number, requests: readonly CountedRequest[]): void {
+    if (requests.length === 0) return;
+    let window = this.windows.get(key);
+    if (!window) {
+      window = { windowMs, requests: [] };
+      this.windows.set(key, window);
+    }
+    window.requests.push(...requests);
+    this.prune(key, window, Date.now());
+  }
+
+  /** Every window with the requests still inside it; empty windows are forgotten. */
+  current(): [string, { windowMs: number; requests: CountedRequest[] }][] {
+    const now = Date.now();
+    for (const [key, window] of this.windows) this.prune(key, window, now);
+    return [...this.windows];
+  }
+
+  private prune(key: string, window: { windowMs: number; requests: CountedRequest[] }, now: number): void {
+    const firstInside = window.requests.findIndex((r) => r.stamp + window.windowMs > now);
+    if (firstInside === -1) this.windows.delete(key);
+    else if (firstInside > 0) window.requests.splice(0, firstInside);
+  }
+}
+
+export interface DegradedOptions {
+  /** Fraction of each quota this gateway may admit while Redis is unusable (its share of the allowance of all gateways). */
+  share: number;
+}
+
 /**
- * Redis when it answers, the in-process counter when it does not: a request is never refused or
- * held because Redis is down. While it is down each gateway counts on its own.
+ * Redis when it is usable; otherwise a degraded in-process count that admits only `share` of
+ * each quota, so N gateways counting on their own while Redis is down or hung admit together
+ * at most N × share of the limit (`RATE_LIMIT_DEGRADED_PERCENT`, split over `GATEWAY_INSTANCES`).
+ * Every request this gateway admits, in Redis or degraded, is also kept in an in-process log
+ * until it leaves its window; `restore()` writes the log back into Redis, which brings a Redis
+ * restarted empty (or one that missed the degraded period) back to what every gateway admitted.
+ * The gateway calls it each time Redis becomes usable again, before counting in Redis resumes.
+ * Across any Redis failure the total admitted in a window is thus at most the limit plus the
+ * degraded allowance.
  */
 export class ResilientWindowCounter implements WindowCounter {
+  private readonly admitted = new AdmittedLog();
+  private readonly degraded = new MemoryWindowCounter();
+
   constructor(
-    private readonly primary: WindowCounter,
-    private readonly fallback: WindowCounter,
+    private readonly primary: RedisWindowCounter,
     private readonly primaryReady: () => boolean,
     private readonly events: FallbackEvents,
+    private readonly options: DegradedOptions,
   ) {}
 
   async take(key: string, cost: number, quota: Quota): Promise<Decision> {
     if (!this.primaryReady()) {
       this.events.onFallback('disconnected');
-      return this.fallback.take(key, cost, quota);
+      return this.takeDegraded(key, cost, quota);
     }
     try {
-      return await this.primary.take(key, cost, quota);
+      const { decision, counted } = await this.primary.takeCounted(key, cost, quota);
+      this.admitted.record(key, quota.windowMs, counted);
+      return decision;
     } catch (error) {
       this.events.onFallback(error instanceof RedisTimeoutError ? 'timeout' : 'error');
-      return this.fallback.take(key, cost, quota);
+      return this.takeDegraded(key, cost, quota);
     }
+  }
+
+  /** Writes every request this gateway admitted, still inside its window, into Redis. */
+  async restore(): Promise<void> {
+    for (const [key, { windowMs, requests }] of this.admitted.current()) await this.primary.restore(key, requests, windowMs);
+  }
+
+  close(): void {
+    this.degraded.close();
+  }
+
+  private async takeDegraded(key: string, cost: number, quota: Quota): Promise<Decision> {
+    const allowance = Math.floor(quota.max * this.options.share);
+    const decision = await this.degraded.take(key, cost, { max: allowance, windowMs: quota.windowMs });
+    if (decision.admitted) {
+      const now = Date.now();
+      this.admitted.record(key, quota.windowMs, membersOf(`degraded:${randomUUID()}`, cost).map((member) => ({ member, stamp: now })));
+    }
+    // Reported against the full quota, so RateLimit-Remaining shows what is left of the allowance.
+    return { ...decision, used: decision.used + quota.max - allowance };
   }
 }

@@ -7,7 +7,9 @@
  * benchmark's profiles; this client does the same job with the plain http module. It answers
  * the subset of the fetch Response that Apollo's RemoteGraphQLDataSource reads (status, ok,
  * headers.get, text, json), and fails the way the availability layer expects: a deadline
- * passed is an error named TimeoutError, a refused or dropped connection carries its `code`.
+ * passed is an error named TimeoutError, a refused or dropped connection carries its `code`,
+ * and an answer larger than `maxResponseBytes` is cut off with code ERR_RESPONSE_TOO_LARGE
+ * (its connection dropped, so nothing of it is kept in memory).
  */
 import http from 'node:http';
 import { injectTraceContext } from '../../src/tracing';
@@ -18,6 +20,8 @@ export interface SubgraphFetchOptions {
   timeoutMs: number;
   /** Connections kept open per subgraph; requests beyond wait for one. */
   maxSockets?: number;
+  /** Largest answer read from a subgraph. */
+  maxResponseBytes?: number;
 }
 
 class ResponseHeaders implements FetcherHeaders {
@@ -96,7 +100,11 @@ function timeoutError(timeoutMs: number): Error {
   return error;
 }
 
-export function subgraphFetcher({ timeoutMs, maxSockets = 128 }: SubgraphFetchOptions): Fetcher & { close(): void } {
+function tooLargeError(maxResponseBytes: number): Error {
+  return Object.assign(new Error(`subgraph answer larger than ${maxResponseBytes} bytes`), { code: 'ERR_RESPONSE_TOO_LARGE' });
+}
+
+export function subgraphFetcher({ timeoutMs, maxSockets = 128, maxResponseBytes = Infinity }: SubgraphFetchOptions): Fetcher & { close(): void } {
   // Idle connections are dropped after 30 s, before the subgraph's own 65 s keep-alive timeout can close
   // one under a request about to be sent.
   const agent = new http.Agent({ keepAlive: true, maxSockets, scheduling: 'lifo', timeout: 30_000 });
@@ -112,10 +120,21 @@ export function subgraphFetcher({ timeoutMs, maxSockets = 128 }: SubgraphFetchOp
         clearTimeout(deadline);
         reject(error);
       };
+      const cutOff = () => {
+        fail(tooLargeError(maxResponseBytes));
+        request.destroy();
+      };
       request.once('error', fail);
       request.once('response', (response) => {
         const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        let received = 0;
+        const declared = Number(response.headers['content-length']);
+        if (declared > maxResponseBytes) return cutOff();
+        response.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+          if (received > maxResponseBytes) cutOff();
+          else chunks.push(chunk);
+        });
         response.once('error', fail);
         response.once('end', () => {
           clearTimeout(deadline);

@@ -155,7 +155,10 @@ function partnerOperations(config: Config): PersistedOperationRef[] {
   return manifest.operations ?? [];
 }
 
-/** Tokens spread over many identities, so the benchmark measures the rate limiter without meeting it. */
+/**
+ * Tokens spread over many identities, so the benchmark measures the rate limiter and the cap on
+ * requests in flight per subject without meeting them.
+ */
 function tokenPool(config: Config, graph: GraphHandle): LoadTarget['tokenFor'] {
   const pools = new Map<string, string[]>();
   const sign = (sub: string, role: Role) =>
@@ -165,7 +168,7 @@ function tokenPool(config: Config, graph: GraphHandle): LoadTarget['tokenFor'] {
   return (role, i) => {
     let pool = pools.get(role);
     if (!pool) {
-      pool = Array.from({ length: role === 'partner' ? 512 : 32 }, (_, k) => sign(`bench-${role}-${k}`, role));
+      pool = Array.from({ length: role === 'partner' ? 512 : 256 }, (_, k) => sign(`bench-${role}-${k}`, role));
       pools.set(role, pool);
     }
     return pool[i % pool.length]!;

@@ -7,38 +7,17 @@
  * Bad input exits with code 2 and one line naming the file and line; progress goes to stderr.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { withSeasonalNaive } from '../ml/forecasting/combination';
 import { HistoryInputError, parseMonthlyHistory } from '../ml/forecasting/history';
 import type { HistoryColumns, MonthlyHistory } from '../ml/forecasting/history';
 import { monthPeriod } from '../ml/forecasting/periods';
-import { DemandForecaster, encodeDemandModel, minTrainingHistory, strategyFor, trainDemandModel } from '../ml/lstm';
-import type { DemandModel, DemandModelOptions, SeriesForecast } from '../ml/lstm';
+import { csvLine } from '../util/csv';
+import { FORECAST_COMBINATION, forecastMonthlyHistory, MIN_HISTORY_MONTHS, type ForecastCombination } from '../ml/forecasting/monthly';
+import type { SeriesForecast } from '../ml/lstm';
 
-const SEASON_MONTHS = 12;
-/**
- * The least history a series needs for the LSTM to learn from (16 months: a year before its
- * first complete input row, a window of 3 such rows, and the month after them).
- */
-export const MIN_HISTORY_MONTHS = minTrainingHistory({ seasonLength: SEASON_MONTHS });
+import { UsageError } from './flags';
 
-/**
- * How the command's forecast is made from the LSTM's:
- * - 'seasonal-naive': the mean of the LSTM's forecast and seasonal naive's (the same month
- *   last year), for every series the LSTM forecasts;
- * - 'none': the LSTM's forecast alone.
- */
-export type ForecastCombination = 'seasonal-naive' | 'none';
-
-/**
- * The default is the combination, fixed before it was scored on the test year. On
- * LibrariesWest (18 months to 2017-12) the LSTM can only be validated inside its training
- * months at 1 and 2 months ahead (origins 2017-10 and 2017-11). There the LSTM alone did
- * better (0.215 of seasonal naive's error against 0.526), but those horizons cannot show
- * how a trend it learnt from one year-on-year comparison holds 7-12 months ahead, so no
- * weight was fitted to them; equal weights are the literature's robust default (see
- * ../ml/forecasting/combination.ts). Validation and test figures: evaluate-forecast.ts.
- */
-export const FORECAST_COMBINATION: ForecastCombination = 'seasonal-naive';
+export { UsageError };
+export { combineForecasts, FORECAST_COMBINATION, MIN_HISTORY_MONTHS } from '../ml/forecasting/monthly';
 
 export const FORECAST_USAGE = `usage: npm run forecast -- --history CSV --period-col C --value-col C [--series-cols A,B] --horizon N --out CSV
                           [--seed N] [--epochs N] [--combine seasonal-naive|none] [--model-out PATH]
@@ -65,7 +44,6 @@ Series with less than ${MIN_HISTORY_MONTHS - 1} months of history are forecast b
   --help             this text`;
 
 /** A problem with what the user gave us: exit code 2, one line, no stack trace. */
-export class UsageError extends Error {}
 
 export interface ForecastArgs extends HistoryColumns {
   history: string;
@@ -122,87 +100,12 @@ function combination(text: string): ForecastCombination {
   throw new UsageError(`--combine must be seasonal-naive or none, got "${text}"`);
 }
 
-export interface ForecastRun {
-  model: DemandModel;
-  modelOnnx: Uint8Array;
-  /** What the command writes, one per history series, in the same order. */
-  forecasts: SeriesForecast[];
-  /** The LSTM's own forecasts (through ONNX), before any combination. */
-  lstmForecasts: SeriesForecast[];
-  trainingSeconds: number;
-}
-
-export interface ForecastRunOptions {
-  horizon: number;
-  seed?: number;
-  /** Overrides of the demand model's training options (season length stays 12). */
-  training?: Omit<DemandModelOptions, 'seasonLength'>;
-  /** Default FORECAST_COMBINATION. */
-  combine?: ForecastCombination;
-  /** Progress lines, e.g. to stderr. */
-  log?: (line: string) => void;
-}
-
-/** The forecasts the command writes, from the LSTM's; fallback series are left as they are. */
-export function combineForecasts(history: MonthlyHistory, lstmForecasts: SeriesForecast[], combine: ForecastCombination): SeriesForecast[] {
-  switch (combine) {
-    case 'none':
-      return lstmForecasts;
-    case 'seasonal-naive':
-      return lstmForecasts.map((f, i) => (f.method === 'lstm' ? { ...f, values: withSeasonalNaive(history.series[i]!, f.values, SEASON_MONTHS) } : f));
-    default: {
-      const unhandled: never = combine;
-      throw new Error(`unknown combination ${String(unhandled)}`);
-    }
-  }
-}
-
-/**
- * Trains on every series of `history`, exports the model, forecasts through ONNX and
- * combines that with seasonal naive as `combine` says: the path the command and its
- * evaluation both take.
- */
-export async function forecastMonthlyHistory(
-  history: MonthlyHistory,
-  { horizon, seed = 1, training = {}, combine = FORECAST_COMBINATION, log }: ForecastRunOptions,
-): Promise<ForecastRun> {
-  if (history.months < MIN_HISTORY_MONTHS) {
-    throw new HistoryInputError(
-      `only ${history.months} month(s) of history (${monthPeriod(history.firstMonth)} to ${monthPeriod(history.lastMonth)}); ` +
-        `the demand model needs at least ${MIN_HISTORY_MONTHS}`,
-    );
-  }
-  // Every series runs to the file's last month, so the earliest spans the whole file.
-  const longest = history.months;
-  const strategy = training.strategy ? {} : strategyFor(longest, horizon, { ...training, seasonLength: SEASON_MONTHS });
-  log?.(`training a ${strategy.strategy ?? training.strategy} LSTM on ${history.series.filter((s) => s.values.length >= MIN_HISTORY_MONTHS).length} series`);
-  const started = Date.now();
-  const model = await trainDemandModel(history.series, {
-    ...training,
-    ...strategy,
-    seasonLength: SEASON_MONTHS,
-    seed,
-    onEpoch: (epoch, epochs, loss) => {
-      if (epoch % Math.max(1, Math.round(epochs / 5)) === 0 || epoch === epochs) log?.(`training: epoch ${epoch}/${epochs}, loss ${loss.toFixed(5)}`);
-    },
-  });
-  const trainingSeconds = (Date.now() - started) / 1000;
-  const modelOnnx = encodeDemandModel(model, { 'shelfmark.demand.trained_until': monthPeriod(history.lastMonth) });
-  const forecaster = await DemandForecaster.create(modelOnnx);
-  const lstmForecasts = await forecaster.forecast(history.series, horizon);
-  return { model, modelOnnx, forecasts: combineForecasts(history, lstmForecasts, combine), lstmForecasts, trainingSeconds };
-}
-
-function csvField(value: string): string {
-  return /[",\r\n]/.test(value) || value !== value.trim() ? `"${value.replace(/"/g, '""')}"` : value;
-}
-
 /** The output file: one row per series and month ahead, series in order of first appearance. */
 export function forecastCsv(history: MonthlyHistory, columns: HistoryColumns, forecasts: SeriesForecast[]): string {
-  const lines = [['period', ...columns.seriesColumns, 'forecast'].map(csvField).join(',')];
+  const lines = [csvLine(['period', ...columns.seriesColumns, 'forecast'])];
   history.series.forEach((s, i) => {
     forecasts[i]!.values.forEach((v, h) => {
-      lines.push([monthPeriod(history.lastMonth + 1 + h), ...s.key, (Math.round(v * 100) / 100).toString()].map(csvField).join(','));
+      lines.push(csvLine([monthPeriod(history.lastMonth + 1 + h), ...s.key, (Math.round(v * 100) / 100).toString()]));
     });
   });
   return `${lines.join('\n')}\n`;

@@ -3,9 +3,9 @@
  * library. Progress goes to stderr, the summary to stdout.
  */
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config';
 import { libraryLoaded, openStore } from '../store';
+import { parseFlags, UsageError } from './flags';
 import {
   DEFAULT_AS_OF,
   DEFAULT_MEMBERS,
@@ -15,7 +15,7 @@ import {
   generateLibrary,
   LATE_TARGETS,
   resolveTarget,
-  TargetExistsError,
+  TargetError,
   withDefaultPostgresUser,
   type GenerationProgress,
   type GenerationSummary,
@@ -45,8 +45,6 @@ An SQLite database is built in a temporary file beside the target (<db>-tmp-<pid
 renamed into place when complete; PostgreSQL tables are replaced in one transaction. An
 interrupted run (Ctrl-C) leaves any previous database untouched; the next run removes the
 temporary file it left behind.`;
-
-class UsageError extends Error {}
 
 function integerFlag(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -97,30 +95,9 @@ function printSummary(summary: GenerationSummary): void {
 }
 
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        seed: { type: 'string' },
-        members: { type: 'string' },
-        db: { type: 'string' },
-        force: { type: 'boolean', default: false },
-        'if-empty': { type: 'boolean', default: false },
-        'as-of': { type: 'string' },
-        years: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
+  // Whole numbers are checked by integerFlag, so they are read as text here.
+  const { flags: values, positionals } = parseFlags(argv, { seed: 'string', members: 'string', db: 'string', force: 'boolean', 'if-empty': 'boolean', 'as-of': 'string', years: 'string' }, HELP);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"\n${HELP}`);
   const db = withDefaultPostgresUser(values.db ?? loadConfig(env).databaseUrl, env);
   if (values['if-empty'] && values.force) throw new UsageError('--if-empty and --force exclude each other');
   if (values['if-empty']) {
@@ -143,7 +120,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       years: integerFlag('years', values.years, DEFAULT_YEARS),
       asOf: values['as-of'] ?? DEFAULT_AS_OF,
       // --if-empty: what is there is at most the migrated, empty schema, which the load replaces.
-      force: values.force || values['if-empty'],
+      force: Boolean(values.force || values['if-empty']),
     },
     printProgress,
   );
@@ -155,10 +132,11 @@ main(process.argv.slice(2), process.env).then(
   (code) => process.exit(code),
   (error: unknown) => {
     if (error instanceof UsageError || error instanceof RangeError) {
-      process.stderr.write(`generate: ${error.message}\n\n${HELP}\n`);
+      // parseFlags ends its messages with the usage already.
+      process.stderr.write(`generate: ${error.message}${error.message.endsWith(HELP) ? '' : `\n\n${HELP}`}\n`);
       process.exit(2);
     }
-    if (error instanceof TargetExistsError) {
+    if (error instanceof TargetError) {
       process.stderr.write(`generate: ${error.message}\n`);
       process.exit(1);
     }

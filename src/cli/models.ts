@@ -23,6 +23,7 @@ import {
 } from '../registry';
 import type { RegisteredVersion, ValidationReport } from '../registry';
 import { isVersion } from '../registry/semver';
+import { UsageError } from './flags';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -57,8 +58,6 @@ export interface ModelsCommandContext {
   /** Where relative --out paths resolve. */
   cwd?: string;
 }
-
-class UsageError extends Error {}
 
 interface ParsedArgs {
   positional: string[];

@@ -19,6 +19,7 @@ import {
   SIMILAR_ITEMS_TENSORS,
   type MemberRecommendations,
 } from '../ml/recommender';
+import { csvLine } from '../util/csv';
 
 export const RECOMMEND_USAGE = `Usage: npm run recommend -- --interactions CSV --users TXT --k N --out CSV [options]
 
@@ -75,14 +76,10 @@ async function readInput(file: string, label: string): Promise<string> {
   }
 }
 
-function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
-
 export function recommendationsCsv(lists: readonly MemberRecommendations[]): string {
   const lines = ['user,rank,item,score'];
   for (const list of lists) {
-    list.items.forEach((item, rank) => lines.push(`${csvField(list.user)},${rank + 1},${csvField(item)},${list.scores[rank]!.toFixed(6)}`));
+    list.items.forEach((item, rank) => lines.push(csvLine([list.user, String(rank + 1), item, list.scores[rank]!.toFixed(6)])));
   }
   return `${lines.join('\n')}\n`;
 }

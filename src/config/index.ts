@@ -52,6 +52,34 @@ export interface GatewayConfig {
   maxListSize: number;
   /** Largest estimated number of response nodes (list sizes multiplied along each path). */
   maxEstimatedNodes: number;
+  /** How often readiness asks every subgraph; `/health/ready` only reads the last answer. */
+  readinessIntervalMs: number;
+  /** Gateways sharing the limits: while Redis is unusable each one admits its share of the degraded allowance. */
+  instances: number;
+  /** Percent of each rate limit that all gateways together may admit while Redis is unusable. */
+  degradedPercent: number;
+  /** Consecutive Redis failures or timeouts that open the circuit breaker. */
+  redisBreakerFailures: number;
+  /** How long an open breaker skips Redis before one probe tries it again. */
+  redisBreakerCooldownMs: number;
+  /** Largest document APQ registers (larger ones still run, they are only not cached). */
+  apqMaxDocumentBytes: number;
+  /** Documents one subject may hold in the APQ cache; its least recently used go first. */
+  apqMaxPerSubject: number;
+  /** Total bytes of documents in the APQ cache; the least recently used go first. */
+  apqMaxBytes: number;
+  /** `enforce` refuses operations above `maxOperationCost`; `measure` only reports their cost. */
+  demandControl: 'enforce' | 'measure';
+  /** Largest estimated cost of one operation (objects 1, leaves 0, lists multiplied by their size). */
+  maxOperationCost: number;
+  /** Each started block of this much cost counts as one request against the rate limit. */
+  costPerRequest: number;
+  /** Requests one subject may have in flight on one gateway. */
+  maxConcurrentPerSubject: number;
+  /** Largest answer the gateway reads from a subgraph. */
+  maxSubgraphResponseBytes: number;
+  /** On SIGTERM, how long the gateway answers unready (and 503 with `Connection: close`) before it stops. */
+  shutdownDelayMs: number;
 }
 
 export interface Config {
@@ -74,10 +102,14 @@ export interface Config {
     issuer: string;
     audience: string;
     clockToleranceSeconds: number;
+    /** Tokens whose `exp` lies further ahead than this are refused. */
+    maxLifetimeSeconds: number;
     usesDevelopmentSecret: boolean;
   };
   /** The gateway signs a short-lived token per request that subgraphs verify. */
   internalSecret: string;
+  /** Bearer token `/metrics` asks for; without one, /metrics is open in development and closed in production. */
+  metricsToken: string | undefined;
   rateLimits: Record<Role, RateLimit>;
   /** What the gateway accepts from clients, and how it uses Redis. */
   gateway: GatewayConfig;
@@ -121,6 +153,12 @@ export function flagsTakenByNpm(names: readonly string[], env: NodeJS.ProcessEnv
   return names.filter((name) => env[`npm_config_${name.replace(/-/g, '_')}`] !== undefined);
 }
 
+function demandControlMode(raw: string | undefined): GatewayConfig['demandControl'] {
+  if (raw === undefined || raw === '' || raw === 'enforce') return 'enforce';
+  if (raw === 'measure') return 'measure';
+  throw new ConfigError(`GATEWAY_DEMAND_CONTROL must be enforce or measure, got "${raw}"`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const nodeEnv = env.NODE_ENV ?? 'development';
   const isProduction = nodeEnv === 'production';
@@ -151,6 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     issuer: env.JWT_ISSUER ?? 'shelfmark',
     audience: env.JWT_AUDIENCE ?? 'shelfmark-graph',
     clockToleranceSeconds: integer(env, 'JWT_CLOCK_TOLERANCE_SECONDS', 5),
+    maxLifetimeSeconds: integer(env, 'JWT_MAX_LIFETIME_SECONDS', 24 * 3600),
     usesDevelopmentSecret,
   };
 
@@ -179,6 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     subgraphUrls,
     jwt,
     internalSecret: env.INTERNAL_JWT_SECRET ?? DEVELOPMENT_INTERNAL_SECRET,
+    metricsToken: env.METRICS_TOKEN || undefined,
     rateLimits,
     gateway: {
       redisKeyPrefix: env.REDIS_KEY_PREFIX ?? 'shelfmark:',
@@ -192,6 +232,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxBatchOperations: integer(env, 'GATEWAY_MAX_BATCH_OPERATIONS', 10),
       maxListSize: integer(env, 'GATEWAY_MAX_LIST_SIZE', 500),
       maxEstimatedNodes: integer(env, 'GATEWAY_MAX_ESTIMATED_NODES', 50_000),
+      readinessIntervalMs: Math.max(100, integer(env, 'GATEWAY_READINESS_INTERVAL_MS', 2000)),
+      instances: Math.max(1, integer(env, 'GATEWAY_INSTANCES', 1)),
+      degradedPercent: Math.min(100, integer(env, 'RATE_LIMIT_DEGRADED_PERCENT', 10)),
+      redisBreakerFailures: Math.max(1, integer(env, 'REDIS_BREAKER_FAILURES', 3)),
+      redisBreakerCooldownMs: integer(env, 'REDIS_BREAKER_COOLDOWN_MS', 5000),
+      apqMaxDocumentBytes: integer(env, 'APQ_MAX_DOCUMENT_BYTES', 16 * 1024),
+      apqMaxPerSubject: integer(env, 'APQ_MAX_PER_SUBJECT', 100),
+      apqMaxBytes: integer(env, 'APQ_MAX_BYTES', 8 * 1024 * 1024),
+      demandControl: demandControlMode(env.GATEWAY_DEMAND_CONTROL),
+      maxOperationCost: integer(env, 'GATEWAY_MAX_OPERATION_COST', 10_000),
+      costPerRequest: Math.max(1, integer(env, 'GATEWAY_COST_PER_REQUEST', 1000)),
+      maxConcurrentPerSubject: Math.max(1, integer(env, 'GATEWAY_MAX_CONCURRENT_PER_SUBJECT', 4)),
+      maxSubgraphResponseBytes: integer(env, 'GATEWAY_MAX_SUBGRAPH_RESPONSE_BYTES', 16 * 1024 * 1024),
+      shutdownDelayMs: integer(env, 'GATEWAY_SHUTDOWN_DELAY_MS', isProduction ? 5000 : 0),
     },
     subgraphTimeoutMs: integer(env, 'SUBGRAPH_TIMEOUT_MS', 3000),
     modelReloadIntervalMs: integer(env, 'MODEL_RELOAD_INTERVAL_MS', 1000),

@@ -26,6 +26,8 @@ export enum ErrorCode {
   OPERATION_NAME_REQUIRED = 'OPERATION_NAME_REQUIRED',
   /** A subscription, or a mutation on a graph that has none: the graph cannot run that kind of operation. */
   OPERATION_TYPE_NOT_SUPPORTED = 'OPERATION_TYPE_NOT_SUPPORTED',
+  /** The process is stopping: HTTP 503 with `Connection: close`; retry, and another instance answers. */
+  SHUTTING_DOWN = 'SHUTTING_DOWN',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 

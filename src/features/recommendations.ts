@@ -55,6 +55,13 @@ export async function borrowingHistories(store: Store, memberIds: readonly numbe
   return memberIds.map((id) => found.get(id));
 }
 
+/** `borrowingHistories` by member id, for the ids that are members on the cut-off (what a memo keeps). */
+export async function borrowingHistoriesById(store: Store, memberIds: readonly number[], cutoff: string): Promise<Map<number, BorrowingHistory>> {
+  const found = new Map<number, BorrowingHistory>();
+  for (const history of await borrowingHistories(store, memberIds, cutoff)) if (history) found.set(history.memberId, history);
+  return found;
+}
+
 /** Histories of many members (a whole library), a slice of ids per batch so no statement grows unbounded. */
 export async function borrowingHistoriesInChunks(store: Store, memberIds: readonly number[], cutoff: string, chunk = 2000): Promise<(BorrowingHistory | undefined)[]> {
   const all: (BorrowingHistory | undefined)[] = [];

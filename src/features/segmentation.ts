@@ -85,7 +85,7 @@ export const FEATURE_CHUNK_SIZE = 500;
  * The same batch as `segmentationFeatures`, for a long list of members (a whole library), read
  * `chunkSize` members at a time with the event loop free in between: a serving process stays
  * responsive while it reads every member (better-sqlite3 blocks while a query runs), and short
- * IN lists are faster (2.6 s against 4.8 s for the default library's 10,000 members at once).
+ * IN lists are faster than one long one (BENCHMARKS.md, figures moved from comments).
  */
 export async function segmentationFeaturesInChunks(
   store: Store,

@@ -135,3 +135,17 @@ export async function launchGraph(options: LaunchOptions): Promise<LaunchedGraph
     throw error;
   }
 }
+
+export interface LaunchedGateway {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** One more gateway process in front of running subgraphs (several gateways sharing Redis). */
+export async function launchGateway(projectRoot: string, subgraphUrls: Partial<Record<SubgraphName, string>>, env: NodeJS.ProcessEnv = {}, logs: 'inherit' | 'ignore' = 'ignore'): Promise<LaunchedGateway> {
+  const gatewayEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  for (const [name, url] of Object.entries(subgraphUrls)) gatewayEnv[`${name.toUpperCase()}_URL`] = url;
+  const { child, url } = await spawnAndWait(path.join(projectRoot, 'dist', 'src', 'cli', 'gateway.js'), ['--port', '0'], gatewayEnv, logs, 60_000);
+  return { url, child, stop: () => stopChild(child) };
+}

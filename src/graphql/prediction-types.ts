@@ -26,6 +26,12 @@ export class ModelRef {
 
   @Field(() => String)
   version!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'The experiment arm that answered ("control", "candidate" or "shadow"); null outside experiments.',
+  })
+  arm!: string | null;
 }
 
 @ObjectType({

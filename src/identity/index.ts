@@ -3,7 +3,9 @@
  *
  * The gateway verifies the client's JWT, then signs a short-lived internal token with its own
  * secret for every subgraph request (header `x-shelfmark-identity`). Subgraphs verify that
- * token and nothing else: a bare role header from outside the gateway is never trusted.
+ * token and nothing else: a bare role header from outside the gateway is never trusted. Each
+ * token is addressed to one subgraph (its audience is `shelfmark-subgraph:<name>`) and lives
+ * INTERNAL_TTL_SECONDS, so a token seen by one subgraph cannot be replayed to another, or later.
  */
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
@@ -11,12 +13,23 @@ import { ROLES, type Role } from '../config';
 
 export const IDENTITY_HEADER = 'x-shelfmark-identity';
 const INTERNAL_ISSUER = 'shelfmark-gateway';
-const INTERNAL_AUDIENCE = 'shelfmark-subgraph';
-const INTERNAL_TTL_SECONDS = 60;
+/** Long enough for one request's subgraph fetches (the gateway's subgraph deadline is seconds), no longer. */
+export const INTERNAL_TTL_SECONDS = 10;
+/** Clock skew allowed between the gateway and a subgraph. */
+const INTERNAL_CLOCK_TOLERANCE_SECONDS = 2;
+
+function internalAudience(subgraph: string): string {
+  return `shelfmark-subgraph:${subgraph}`;
+}
 
 export interface Identity {
   sub: string;
   role: Role;
+}
+
+/** One string per subject (`role:sub`): the key of its limits, windows and cache entries. */
+export function subjectOf(identity: Identity): string {
+  return `${identity.role}:${identity.sub}`;
 }
 
 export function canSeePii(identity: Identity): boolean {
@@ -39,28 +52,30 @@ export function hmacKey(secret: string): KeyObject {
   return key;
 }
 
-export function signInternalIdentity(identity: Identity, secret: string): string {
+/** A token for `subgraph` only. */
+export function signInternalIdentity(identity: Identity, secret: string, subgraph: string): string {
   return jwt.sign({ role: identity.role }, hmacKey(secret), {
     algorithm: 'HS256',
     subject: identity.sub,
     issuer: INTERNAL_ISSUER,
-    audience: INTERNAL_AUDIENCE,
+    audience: internalAudience(subgraph),
     expiresIn: INTERNAL_TTL_SECONDS,
   });
 }
 
 export class IdentityError extends Error {}
 
-/** Throws IdentityError with a reason when the token is missing, forged, expired or malformed. */
-export function verifyInternalIdentity(token: string | undefined, secret: string): Identity {
+/** Throws IdentityError with a reason when the token is missing, forged, expired, malformed or addressed to another subgraph. */
+export function verifyInternalIdentity(token: string | undefined, secret: string, subgraph: string): Identity {
   if (!token) throw new IdentityError(`missing ${IDENTITY_HEADER}: subgraphs answer only requests relayed by the gateway`);
   let payload: jwt.JwtPayload;
   try {
     payload = jwt.verify(token, hmacKey(secret), {
       algorithms: ['HS256'],
       issuer: INTERNAL_ISSUER,
-      audience: INTERNAL_AUDIENCE,
-      clockTolerance: 5,
+      audience: internalAudience(subgraph),
+      clockTolerance: INTERNAL_CLOCK_TOLERANCE_SECONDS,
+      maxAge: INTERNAL_TTL_SECONDS + INTERNAL_CLOCK_TOLERANCE_SECONDS,
     }) as jwt.JwtPayload;
   } catch (error) {
     throw new IdentityError(`invalid ${IDENTITY_HEADER}: ${(error as Error).message}`);

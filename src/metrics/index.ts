@@ -3,6 +3,8 @@
  * Model metrics carry the model name as a label so one scrape of a subgraph shows how many
  * inference runs a query cost and how large each batch was.
  */
+import { timingSafeEqual } from 'node:crypto';
+import type { RequestHandler } from 'express';
 import { Counter, Histogram, Registry, collectDefaultMetrics, Gauge } from 'prom-client';
 
 export interface ProcessMetrics {
@@ -116,5 +118,42 @@ export function createProcessMetrics(service: string): ProcessMetrics {
       labelNames: ['model', 'version', 'feature', 'statistic'],
       registers: [registry],
     }),
+  };
+}
+
+export interface MetricsAccess {
+  /** With a token, a scrape must send `Authorization: Bearer <token>`. */
+  token: string | undefined;
+  /** Without a token: answer loopback clients only (production), or anyone (development). */
+  loopbackOnlyWithoutToken: boolean;
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+/**
+ * GET /metrics, not open to the world: with METRICS_TOKEN set a scrape must carry it (401
+ * otherwise); without it, production answers scrapes from the machine itself only (403 to
+ * anyone else), and development answers everyone.
+ */
+export function metricsHandler(registry: Registry, { token, loopbackOnlyWithoutToken }: MetricsAccess): RequestHandler {
+  return async (req, res) => {
+    if (token !== undefined) {
+      const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+      if (!match?.[1] || !sameSecret(match[1], token)) {
+        res.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
+        res.status(401).type('text/plain').send('metrics need "Authorization: Bearer <METRICS_TOKEN>"\n');
+        return;
+      }
+    } else if (loopbackOnlyWithoutToken && !LOOPBACK.has(req.socket.remoteAddress ?? '')) {
+      res.status(403).type('text/plain').send('metrics are served to this machine only; set METRICS_TOKEN to scrape from elsewhere\n');
+      return;
+    }
+    res.type(registry.contentType).send(await registry.metrics());
   };
 }

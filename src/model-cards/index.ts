@@ -9,10 +9,11 @@
  */
 import path from 'node:path';
 import { writeFileAtomic } from '../registry/files';
+import { CARD_FILE } from '../registry';
 import type { BaselineMetrics, ModelMetadata, TensorSpec } from '../registry/types';
 import { barChart, escapeXml, formatNumber, lineChart } from './svg';
 
-export const CARD_FILE = 'card.html';
+export { CARD_FILE };
 
 /** How often the model was right at each threshold; points ordered by threshold. */
 export interface RocChart {

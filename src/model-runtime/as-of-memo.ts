@@ -12,7 +12,20 @@
  * which a running subgraph never sees change (the date is read once at start). No model
  * output is kept, so a promoted or rolled-back version never meets a stale answer.
  */
+import type { Store } from '../store';
 import { inSpan } from '../tracing';
+
+/**
+ * How a model computes one memo's values: its feature function for a batch of entity ids at the
+ * as-of date, answering only the ids that are entities.
+ */
+export type MemoSource<V> = (store: Store, ids: readonly number[], asOf: string) => Promise<Map<number, V>>;
+
+/** The memos a model serves from, by name. */
+export type MemoSources = Record<string, MemoSource<unknown>>;
+
+/** One AsOfMemo per source, typed by what the source computes. */
+export type Memos<T extends MemoSources> = { [K in keyof T]: T[K] extends MemoSource<infer V> ? AsOfMemo<V> : never };
 
 export class AsOfMemo<V> {
   private readonly values = new Map<number, V>();
@@ -33,8 +46,7 @@ export class AsOfMemo<V> {
   /**
    * Fills the memo for `ids` a slice at a time, yielding to the event loop between slices so
    * requests arriving meanwhile wait for one slice at most. Small slices also keep the rows read
-   * in between from piling up: filling overdue's and churn's memos for 10,000 members grew a
-   * process by 98 MB with slices of 200 and by 34 MB with slices of 50, in the same 4 s.
+   * in between from piling up (BENCHMARKS.md, memory while filling the memos).
    */
   async warm(ids: readonly number[], slice = 50): Promise<void> {
     for (let i = 0; i < ids.length; i += slice) {

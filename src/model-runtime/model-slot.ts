@@ -3,18 +3,25 @@
  * it for a newly promoted (or rolled-back) version without a restart.
  *
  * Contract: `run()` always scores with one complete, validated version and reports which
- * version that was. A candidate version is loaded and checked (sha256 of every file, tensor
- * names against its metadata) before the swap; a candidate that fails is logged and never
+ * version that was, with that version's serving settings. A candidate version is loaded and
+ * checked (sha256 of every file, tensor names against its metadata, its serving settings parsed
+ * by the model's own parser) before the swap; a candidate that fails is logged and never
  * served, and the old version keeps answering. A replaced session is released only after
  * the runs that started on it have finished, so no request in flight fails during a switch.
+ *
+ * Callers read a version's settings and its ModelRef from what `run()` answers, never from
+ * `current()` after a run: a swap may land while the run computes, and a later slot may hold
+ * several versions at once (the arms of an experiment), each answer naming its own.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { InferenceSession, type Tensor } from 'onnxruntime-node';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { ErrorCode, shelfmarkError } from '../errors';
+import type { ModelRef } from '../graphql/prediction-types';
 import type { Logger } from '../logging';
 import type { ProcessMetrics } from '../metrics';
+import { openServingSession } from '../ml/onnx/session';
 import { inSpan } from '../tracing';
 
 /** Where the production version of a model lives now, as the registry says. */
@@ -37,65 +44,67 @@ export interface ServingMetadata {
   serving?: Record<string, unknown>;
 }
 
-export interface LoadedModel {
+/**
+ * Reads a version's serving settings (metadata.serving, and artefacts such as index maps) into
+ * the model's typed form, once, when the version loads; throws to refuse a version whose
+ * settings this code cannot serve.
+ */
+export type ServingParser<S> = (metadata: ServingMetadata, artefacts: Readonly<Record<string, unknown>>) => S;
+
+/** What a model subgraph declares about one model it serves. */
+export interface SlotSpec<S> {
+  model: string;
+  /** Extra .onnx files of a version to open beside model.onnx, e.g. ['similar']. */
+  extraGraphs?: readonly string[];
+  /** Extra JSON files of a version to read, e.g. ['index'] for index.json. */
+  artefacts?: readonly string[];
+  serving: ServingParser<S>;
+  /** Further checks on a candidate (its sessions, say); throw to refuse it. */
+  validate?(candidate: LoadedModel<S>): Promise<void> | void;
+}
+
+export interface LoadedModel<S = unknown> {
   name: string;
   version: string;
+  /** How answers name this version: name, version and the experiment arm (null outside experiments). */
+  ref: ModelRef;
   dir: string;
   metadata: ServingMetadata;
+  /** The version's serving settings, parsed once when it loaded. */
+  serving: S;
   /** `model` is model.onnx; other keys are extra graphs of the same version (e.g. `similar`). */
   sessions: Record<string, InferenceSession>;
   /** Extra JSON artefacts of the version (e.g. index maps), by file name without extension. */
   artefacts: Record<string, unknown>;
 }
 
-export interface ModelSlotOptions {
-  name: string;
+export interface ModelSlotOptions<S> extends SlotSpec<S> {
   locate: () => Promise<ProductionPointer | undefined>;
   logger: Logger;
   metrics: ProcessMetrics;
   reloadIntervalMs: number;
-  /** Extra .onnx files of a version to open beside model.onnx, e.g. ['similar']. */
-  extraGraphs?: string[];
-  /** Extra JSON files of a version to read, e.g. ['index'] for index.json. */
-  artefacts?: string[];
-  /** Further checks on a candidate; throw to refuse it. */
-  validate?: (candidate: LoadedModel) => Promise<void> | void;
 }
 
-interface Held {
-  model: LoadedModel;
+interface Held<S> {
+  model: LoadedModel<S>;
   inFlight: number;
   retired: boolean;
 }
-
-/**
- * One thread per session. A model subgraph scores one small batch at a time, several Shelfmark
- * processes share the machine's cores, and onnxruntime's default pool (a thread per core, spinning
- * while it waits for work) doubled both the wall and the CPU time of a run on the 2-core
- * benchmark machine: 1,200 rows of the churn model took 7.8 ms and 3.9 ms of CPU with it,
- * 3.2 ms and 1.6 ms of CPU without it (BENCHMARKS.md).
- *
- * No memory arena either: an arena keeps the largest intermediates a session ever needed for
- * the life of the process. Under 100-member pages the recommendations subgraph (whose
- * intermediates grow with batch x longest reading history) peaked at 580 MB with the arena and
- * 490 MB without, at the same speed; the tree models run as fast without it.
- */
-const SESSION_OPTIONS: InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', enableCpuMemArena: false };
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-export class ModelSlot {
-  private held: Held | undefined;
+export class ModelSlot<S = unknown> {
+  private held: Held<S> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private checking = false;
   private lastRefused: string | undefined;
 
-  constructor(private readonly options: ModelSlotOptions) {}
+  constructor(private readonly options: ModelSlotOptions<S>) {}
 
   get name(): string {
-    return this.options.name;
+    return this.options.model;
   }
 
   /** Loads the current production version (if any) and starts watching for changes. */
@@ -109,27 +118,33 @@ export class ModelSlot {
     return this.held !== undefined;
   }
 
-  /** The version being served, or a MODEL_UNAVAILABLE error. */
-  current(): LoadedModel {
+  /**
+   * The version being served now, or a MODEL_UNAVAILABLE error: for work that needs no run
+   * (an empty batch, a cache keyed by version). An answer computed by `run()` takes its version
+   * from the run.
+   */
+  current(): LoadedModel<S> {
+    return this.heldOrUnavailable().model;
+  }
+
+  private heldOrUnavailable(): Held<S> {
     if (!this.held) {
       throw shelfmarkError(ErrorCode.MODEL_UNAVAILABLE, `no production version of the ${this.name} model is loaded`, { model: this.name });
     }
-    return this.held.model;
+    return this.held;
   }
 
   /**
-   * One inference run over a whole batch. `build` receives the model that will run so feeds
-   * can follow that version's spec; the result names the version that produced it.
+   * One inference run over a whole batch. `build` receives the version that will run so feeds
+   * can follow its spec and settings; the answer names that version and carries its settings.
    */
   async run<T>(
     batchSize: number,
-    build: (model: LoadedModel) => Record<string, Tensor>,
-    read: (outputs: InferenceSession.ReturnType, model: LoadedModel) => T,
+    build: (model: LoadedModel<S>) => Record<string, Tensor>,
+    read: (outputs: InferenceSession.ReturnType, model: LoadedModel<S>) => T,
     graph = 'model',
-  ): Promise<{ result: T; model: LoadedModel }> {
-    const held = this.held;
-    if (!held) this.current();
-    const h = held as Held;
+  ): Promise<{ result: T; model: LoadedModel<S> }> {
+    const h = this.heldOrUnavailable();
     h.inFlight += 1;
     try {
       const session = h.model.sessions[graph];
@@ -157,7 +172,7 @@ export class ModelSlot {
       const key = `${pointer.version}@${pointer.dir}`;
       if (this.held && this.held.model.version === pointer.version && this.held.model.dir === pointer.dir) return;
       if (this.lastRefused === key) return;
-      let candidate: LoadedModel;
+      let candidate: LoadedModel<S>;
       try {
         candidate = await this.load(pointer);
       } catch (error) {
@@ -181,7 +196,7 @@ export class ModelSlot {
     }
   }
 
-  private async load(pointer: ProductionPointer): Promise<LoadedModel> {
+  private async load(pointer: ProductionPointer): Promise<LoadedModel<S>> {
     const metadata = JSON.parse(await readFile(path.join(pointer.dir, 'metadata.json'), 'utf8')) as ServingMetadata;
     if (metadata.name !== this.name) throw new Error(`metadata names model "${metadata.name}", expected "${this.name}"`);
     if (metadata.version !== pointer.version) throw new Error(`metadata says version ${metadata.version}, registry says ${pointer.version}`);
@@ -193,9 +208,10 @@ export class ModelSlot {
         const expected = graph === 'model' ? metadata.sha256 : metadata.files?.find((f) => f.path === file)?.sha256;
         const actual = sha256(bytes);
         if (expected !== actual) throw new Error(`${file}: sha256 ${actual} does not match metadata (${expected ?? 'none recorded'})`);
-        sessions[graph] = await InferenceSession.create(bytes, SESSION_OPTIONS);
+        sessions[graph] = await openServingSession(bytes);
       }
-      const main = sessions.model!;
+      const main = sessions.model;
+      if (!main) throw new Error('model.onnx did not open');
       for (const input of metadata.inputs) {
         if (!main.inputNames.includes(input.name)) throw new Error(`model.onnx has no input "${input.name}" (it has ${main.inputNames.join(', ')})`);
       }
@@ -206,7 +222,9 @@ export class ModelSlot {
       for (const artefact of this.options.artefacts ?? []) {
         artefacts[artefact] = JSON.parse(await readFile(path.join(pointer.dir, `${artefact}.json`), 'utf8'));
       }
-      const candidate: LoadedModel = { name: this.name, version: pointer.version, dir: pointer.dir, metadata, sessions, artefacts };
+      const serving = this.options.serving(metadata, artefacts);
+      const ref: ModelRef = { name: this.name, version: pointer.version, arm: null };
+      const candidate: LoadedModel<S> = { name: this.name, version: pointer.version, ref, dir: pointer.dir, metadata, serving, sessions, artefacts };
       await this.options.validate?.(candidate);
       return candidate;
     } catch (error) {
@@ -215,7 +233,7 @@ export class ModelSlot {
     }
   }
 
-  private async release(held: Held): Promise<void> {
+  private async release(held: Held<S>): Promise<void> {
     await Promise.all(Object.values(held.model.sessions).map((s) => s.release().catch(() => undefined)));
   }
 
@@ -225,5 +243,13 @@ export class ModelSlot {
       this.held.retired = true;
       if (this.held.inFlight === 0) await this.release(this.held);
     }
+  }
+}
+
+/** Throws unless a version's feature spec names exactly `names`, in order: the columns the serving code sends. */
+export function checkFeatureSpec(metadata: ServingMetadata, names: readonly string[]): void {
+  const spec = (metadata.featureSpec ?? []).map((f) => f.name);
+  if (spec.join(',') !== names.join(',')) {
+    throw new Error(`${metadata.name} ${metadata.version}: feature spec [${spec.join(', ')}] differs from the serving features [${names.join(', ')}]`);
   }
 }

@@ -1,7 +1,11 @@
 /**
  * The composition root shared by the model subgraphs: opens the store, loads each model's
- * production version into a hot-reloading slot, and starts the subgraph server. A subgraph is
- * ready when its store answers and every slot holds a version.
+ * production version into a hot-reloading slot, lets the subgraph open its per-process
+ * services (the memos its models serve from, watchlists, catalogues) and starts the subgraph
+ * server. A subgraph is ready when its store answers and every slot holds a version.
+ *
+ * This runtime names no model: what a model serves from is declared by the model's module
+ * (src/models/<name>) and opened by its subgraph through the `services` hook.
  */
 import DataLoader from 'dataloader';
 import type { GraphQLSchema } from 'graphql';
@@ -12,62 +16,56 @@ import { createProcessMetrics, type ProcessMetrics } from '../metrics';
 import { openStore, readAsOf, type Store } from '../store';
 import { startSubgraphServer, type RunningSubgraph, type SubgraphContext } from '../subgraph-server';
 import { readProductionPointer } from '../registry';
-import { memberActivityById, type MemberActivity } from '../features/member-activity';
-import { memberOpenLoanFeatures, type MemberOpenLoans } from '../features/overdue';
-import { borrowingHistories, type BorrowingHistory } from '../features/recommendations';
-import { AsOfMemo } from './as-of-memo';
-import { ModelSlot, type LoadedModel } from './model-slot';
+import { AsOfMemo, type MemoSources, type Memos } from './as-of-memo';
+import { ModelSlot, type SlotSpec } from './model-slot';
+
+export type { SlotSpec } from './model-slot';
 
 export interface ModelSubgraphDeps {
   store: Store;
   asOf: string;
+  /** One hot-reloading slot per model the subgraph serves, by model name (see `slotOf`). */
   slots: Record<string, ModelSlot>;
   logger: Logger;
   metrics: ProcessMetrics;
   config: Config;
-  /**
-   * Per-member feature inputs at `asOf`, computed by the feature functions on first use and
-   * kept (see AsOfMemo). Absent, the subgraphs read the store on every request (tests compare
-   * both paths).
-   */
-  memos?: ServingMemos;
-  /** Settles when the memos the subgraph serves from hold every member (see `openModelDeps`). */
-  memosWarmed?: Promise<void>;
 }
 
-export type MemoName = keyof ServingMemos;
-
-export interface ServingMemos {
-  /** `loadMemberActivity` per member: churn and segmentation features. */
-  memberActivity: AsOfMemo<MemberActivity>;
-  /** `memberOpenLoanFeatures` per member: Member.overdueRisk. */
-  openLoans: AsOfMemo<MemberOpenLoans>;
-  /** `borrowingHistories` per member: Member.recommendations. */
-  borrowingHistory: AsOfMemo<BorrowingHistory>;
+/** What a model subgraph keeps for the life of its process: memos, watchlists, catalogues. */
+export interface SubgraphServices {
+  /** Fills what the services keep ahead of the first request, in the background after start; never rejects. */
+  warm?: () => Promise<void>;
 }
 
-export function createServingMemos(store: Store, asOf: string, onSize?: (memo: MemoName, size: number) => void): ServingMemos {
-  return {
-    memberActivity: new AsOfMemo((ids) => memberActivityById(store, ids, asOf), (size) => onSize?.('memberActivity', size), 'memberActivity'),
-    openLoans: new AsOfMemo((ids) => memberOpenLoanFeatures(store, ids, asOf), (size) => onSize?.('openLoans', size), 'openLoans'),
-    borrowingHistory: new AsOfMemo((ids) => borrowingHistoriesById(store, ids, asOf), (size) => onSize?.('borrowingHistory', size), 'borrowingHistory'),
-  };
-}
-
-export interface SlotSpec {
-  model: string;
-  extraGraphs?: string[];
-  artefacts?: string[];
-  validate?: (candidate: LoadedModel) => Promise<void> | void;
-}
-
-export interface ModelSubgraphSpec<TContext extends SubgraphContext> {
+export interface ModelSubgraphSpec<TServices extends SubgraphServices, TContext extends SubgraphContext> {
   name: SubgraphName;
   schema: GraphQLSchema;
-  slots: SlotSpec[];
-  /** Memos the subgraph's fields read, filled for every member in the background after start. */
-  memos?: MemoName[];
-  createContext: (identity: Identity, deps: ModelSubgraphDeps) => TContext;
+  /** The models the subgraph serves: each gets a slot, loaded before the server answers. */
+  slots: readonly SlotSpec<unknown>[];
+  /** Called once, when the store and the slots are open: the subgraph's memos and per-process services. */
+  services: (deps: ModelSubgraphDeps) => TServices;
+  /** Called for every request: the per-request loaders, over the process's services. */
+  createContext: (identity: Identity, services: TServices) => TContext;
+}
+
+/** What a model subgraph scores from: its store, one model's slot and the memos that model serves from. */
+export interface ModelScoring<S, M extends MemoSources> {
+  deps: ModelSubgraphDeps;
+  slot: ModelSlot<S>;
+  memos: Memos<M>;
+}
+
+/** The slot of `spec` and freshly opened memos of `memos`, owned by the caller. */
+export function openScoring<S, M extends MemoSources>(deps: ModelSubgraphDeps, spec: SlotSpec<S>, memos: M): ModelScoring<S, M> {
+  return { deps, slot: slotOf(deps, spec), memos: openMemos(deps, memos) };
+}
+
+/** The slot a subgraph declared with `spec`, typed by the spec's serving settings. */
+export function slotOf<S>(deps: Pick<ModelSubgraphDeps, 'slots'>, spec: SlotSpec<S>): ModelSlot<S> {
+  const slot = deps.slots[spec.model];
+  if (!slot) throw new Error(`no slot for the ${spec.model} model was opened`);
+  // The slot was built from this same spec (openModelDeps keys slots by spec.model), so its settings are S.
+  return slot as ModelSlot<S>;
 }
 
 /**
@@ -80,57 +78,64 @@ export function entityLoader<K, V>(batch: (keys: readonly K[]) => Promise<(V | E
 }
 
 /**
- * Opens what a model subgraph serves from: the store, its system date, one hot-reloading slot
- * per model, and the per-member feature memos; those named in `warm` start filling for every
- * member in the background (a request for a member not reached yet computes it on the spot).
- * The subgraph server and the benchmark's in-process floor both start here, so the floor
- * measures exactly the serving path minus HTTP and GraphQL.
+ * Opens what a model subgraph serves from: the store, its system date and one hot-reloading slot
+ * per model. The subgraph server and the benchmark's in-process floor both start here, so the
+ * floor measures exactly the serving path minus HTTP and GraphQL.
  */
 export async function openModelDeps(
   config: Config,
   name: string,
-  slotSpecs: readonly SlotSpec[],
-  { warm = [], logger = createLogger(name, config.logLevel), metrics = createProcessMetrics(name) }: { warm?: readonly MemoName[]; logger?: Logger; metrics?: ProcessMetrics } = {},
+  slotSpecs: readonly SlotSpec<unknown>[],
+  { logger = createLogger(name, config.logLevel), metrics = createProcessMetrics(name) }: { logger?: Logger; metrics?: ProcessMetrics } = {},
 ): Promise<ModelSubgraphDeps> {
   // Once the memos are filled a model subgraph reads few rows: a small SQLite page cache (the
-  // kernel still caches the file) keeps ~50 MB of pages read while filling them out of its RSS.
+  // kernel still caches the file) keeps the pages read while filling them out of its RSS.
   const store = openStore(config.databaseUrl, { readonly: config.databaseUrl.startsWith('sqlite:'), cacheSizeKb: 4096 });
   const asOf = await readAsOf(store);
   const slots: Record<string, ModelSlot> = {};
   for (const slotSpec of slotSpecs) {
-    const slot = new ModelSlot({
-      name: slotSpec.model,
+    const slot = new ModelSlot<unknown>({
+      ...slotSpec,
       locate: async () => readProductionPointer(config.modelsDir, slotSpec.model) ?? undefined,
       logger,
       metrics,
       reloadIntervalMs: config.modelReloadIntervalMs,
-      extraGraphs: slotSpec.extraGraphs,
-      artefacts: slotSpec.artefacts,
-      validate: slotSpec.validate,
     });
     await slot.start();
     if (!slot.isReady()) logger.warn({ model: slotSpec.model, modelsDir: config.modelsDir }, 'no production version found yet; its fields answer MODEL_UNAVAILABLE until one is promoted');
     slots[slotSpec.model] = slot;
   }
-  const memos = createServingMemos(store, asOf, (memo, size) => metrics.featureMemoEntries.set({ memo }, size));
-  return { store, asOf, slots, logger, metrics, config, memos, memosWarmed: warmMemos(store, memos, warm, logger) };
+  return { store, asOf, slots, logger, metrics, config };
 }
 
-async function borrowingHistoriesById(store: Store, memberIds: readonly number[], asOf: string): Promise<Map<number, BorrowingHistory>> {
-  const found = new Map<number, BorrowingHistory>();
-  for (const history of await borrowingHistories(store, memberIds, asOf)) if (history) found.set(history.memberId, history);
-  return found;
+/**
+ * The memos a model serves from (its `MemoSources`), opened on the subgraph's store at its
+ * as-of date, each reporting its size to the feature-memo gauge. The subgraph that opens them
+ * owns them: nothing else reads or refreshes them.
+ */
+export function openMemos<T extends MemoSources>(deps: Pick<ModelSubgraphDeps, 'store' | 'asOf' | 'metrics'>, sources: T): Memos<T> {
+  const memos: Record<string, AsOfMemo<unknown>> = {};
+  for (const [memo, source] of Object.entries(sources)) {
+    memos[memo] = new AsOfMemo((ids) => source(deps.store, ids, deps.asOf), (size) => deps.metrics.featureMemoEntries.set({ memo }, size), memo);
+  }
+  return memos as Memos<T>;
 }
 
-async function warmMemos(store: Store, memos: ServingMemos, names: readonly MemoName[], logger: Logger): Promise<void> {
+/**
+ * Fills `memos` for every member, a slice at a time (a request for a member not reached yet
+ * computes it on the spot). Settles when done; a failure is logged and leaves the rest to be
+ * computed on first request.
+ */
+export async function warmMemos(deps: Pick<ModelSubgraphDeps, 'store' | 'logger'>, memos: Readonly<Record<string, AsOfMemo<unknown>>>): Promise<void> {
+  const names = Object.keys(memos);
   if (names.length === 0) return;
   const started = Date.now();
   try {
-    const members = (await store.db.selectFrom('members').select('id').orderBy('id').execute()).map((m) => m.id);
-    for (const name of names) await memos[name].warm(members);
-    logger.info({ memos: names, members: members.length, ms: Date.now() - started }, 'feature memos filled');
+    const members = (await deps.store.db.selectFrom('members').select('id').orderBy('id').execute()).map((m) => m.id);
+    for (const memo of Object.values(memos)) await memo.warm(members);
+    deps.logger.info({ memos: names, members: members.length, ms: Date.now() - started }, 'feature memos filled');
   } catch (error) {
-    logger.warn({ memos: names, err: (error as Error).message }, 'filling the feature memos stopped; members are computed on first request instead');
+    deps.logger.warn({ memos: names, err: (error as Error).message }, 'filling the feature memos stopped; members are computed on first request instead');
   }
 }
 
@@ -140,13 +145,16 @@ export async function closeModelDeps(deps: ModelSubgraphDeps): Promise<void> {
   await deps.store.close();
 }
 
-export async function startModelSubgraph<TContext extends SubgraphContext>(
+export async function startModelSubgraph<TServices extends SubgraphServices, TContext extends SubgraphContext>(
   config: Config,
-  spec: ModelSubgraphSpec<TContext>,
+  spec: ModelSubgraphSpec<TServices, TContext>,
   port: number = config.ports[spec.name],
-): Promise<RunningSubgraph & { deps: ModelSubgraphDeps }> {
-  const deps = await openModelDeps(config, spec.name, spec.slots, { warm: spec.memos });
+): Promise<RunningSubgraph & { deps: ModelSubgraphDeps; services: TServices }> {
+  const deps = await openModelDeps(config, spec.name, spec.slots);
   const { logger, metrics, slots } = deps;
+  const services = spec.services(deps);
+  // Memos and other per-process reads are slow on a large library: the first requests must not be the ones that pay.
+  void services.warm?.();
   const running = await startSubgraphServer<TContext>(
     {
       name: spec.name,
@@ -154,11 +162,11 @@ export async function startModelSubgraph<TContext extends SubgraphContext>(
       config,
       logger,
       metrics,
-      createContext: (identity) => spec.createContext(identity, deps),
+      createContext: (identity) => spec.createContext(identity, services),
       isReady: () => Object.values(slots).every((s) => s.isReady()),
       onStop: () => closeModelDeps(deps),
     },
     port,
   );
-  return { ...running, deps };
+  return { ...running, deps, services };
 }

@@ -5,16 +5,15 @@
  * Explanations are computed in the same inference run as the predictions: for each entity the
  * batch holds its own row plus d copies with one feature set to its reference value (the
  * training median). A factor's weight is p(row) - p(row with that feature at reference). One
- * run of n x (d + 1) rows costs little more than one of n rows (about 105 us for 1,000 rows
- * of a small tree model), and needs no second round of calls per entity.
+ * run of n x (d + 1) rows costs little more than one of n rows of a small tree model
+ * (BENCHMARKS.md), and needs no second round of calls per entity.
  *
  * A substitution that leaves the row as it is (the feature already at its reference) is not
- * sent: its probability is the row's own, so its weight is 0 and it is never a factor. That is
- * 32% of overdue's substitutions and 18% of churn's on the default library.
+ * sent: its probability is the row's own, so its weight is 0 and it is never a factor.
  */
 import { Tensor } from 'onnxruntime-node';
 import { FactorDirection, RiskLevel, type Factor, type ModelRef } from '../graphql/prediction-types';
-import type { LoadedModel, ModelSlot } from './model-slot';
+import { checkFeatureSpec, type ModelSlot, type ServingMetadata } from './model-slot';
 
 export interface FeatureBatch {
   /** Row-major n x d. */
@@ -36,18 +35,26 @@ export interface ScoredRisk {
   factors: Factor[];
 }
 
+/** What a classifier's subgraph reads from metadata.serving. */
 export interface RiskServing {
+  /** Per feature, the value a factor's substitution sets it to (the training median). */
   reference: number[];
   riskThresholds: RiskThresholds;
 }
 
-export function riskServing(model: LoadedModel): RiskServing {
-  const serving = model.metadata.serving as Partial<RiskServing> | undefined;
-  const d = model.metadata.featureSpec?.length ?? 0;
-  if (!serving?.reference || serving.reference.length !== d || !serving.riskThresholds) {
-    throw new Error(`${model.name} ${model.version}: metadata.serving needs reference[${d}] and riskThresholds`);
+/**
+ * Reads metadata.serving of a classifier version whose feature spec must be `featureNames`:
+ * one reference value per feature and the risk thresholds.
+ */
+export function parseRiskServing(metadata: ServingMetadata, featureNames: readonly string[]): RiskServing {
+  checkFeatureSpec(metadata, featureNames);
+  const serving = metadata.serving as Partial<RiskServing> | undefined;
+  const d = featureNames.length;
+  const thresholds = serving?.riskThresholds;
+  if (!serving?.reference || serving.reference.length !== d || typeof thresholds?.medium !== 'number' || typeof thresholds.high !== 'number') {
+    throw new Error(`${metadata.name} ${metadata.version}: metadata.serving needs reference[${d}] and riskThresholds { medium, high }`);
   }
-  return serving as RiskServing;
+  return { reference: serving.reference, riskThresholds: { medium: thresholds.medium, high: thresholds.high } };
 }
 
 export function riskLevel(probability: number, thresholds: RiskThresholds): RiskLevel {
@@ -81,7 +88,7 @@ export function withReferenceRows(batch: FeatureBatch, reference: readonly numbe
   for (let i = 0; i < batch.n; i++) {
     const row = batch.values.subarray(i * d, (i + 1) * d);
     for (let k = 0; k <= d; k++) {
-      const at = rowOf[i * (d + 1) + k]!;
+      const at = rowOf[i * (d + 1) + k] ?? -1;
       if (at < 0) continue;
       rows.set(row, at * d);
       if (k > 0) rows[at * d + (k - 1)] = ref[k - 1]!;
@@ -90,44 +97,49 @@ export function withReferenceRows(batch: FeatureBatch, reference: readonly numbe
   return { rows, rowOf };
 }
 
-export function checkFeatureNames(model: LoadedModel, names: readonly string[]): void {
-  const spec = (model.metadata.featureSpec ?? []).map((f) => f.name);
-  if (spec.join(',') !== names.join(',')) {
-    throw new Error(`${model.name} ${model.version}: feature spec [${spec.join(', ')}] differs from the serving features [${names.join(', ')}]`);
-  }
+/** The scores of one batch and the version that produced them, with its thresholds. */
+export interface ScoredRisks {
+  risks: ScoredRisk[];
+  model: ModelRef;
+  thresholds: RiskThresholds;
 }
 
 /** Scores a batch in one inference run; `explain` adds the top factors from the same run. */
 export async function scoreRisks(
-  slot: ModelSlot,
+  slot: ModelSlot<RiskServing>,
   batch: FeatureBatch,
   { explain = true, topFactors = 3 }: { explain?: boolean; topFactors?: number } = {},
-): Promise<{ risks: ScoredRisk[]; model: ModelRef }> {
+): Promise<ScoredRisks> {
   const d = batch.names.length;
   if (batch.n === 0) {
     const current = slot.current();
-    return { risks: [], model: { name: current.name, version: current.version } };
+    return { risks: [], model: current.ref, thresholds: current.serving.riskThresholds };
   }
   let rowOf: Int32Array | undefined;
-  const { result, model } = await slot.run(
+  const { result: probabilities, model } = await slot.run(
     batch.n,
     (m) => {
       let rows = batch.values;
-      if (explain) ({ rows, rowOf } = withReferenceRows(batch, riskServing(m).reference));
+      if (explain) ({ rows, rowOf } = withReferenceRows(batch, m.serving.reference));
       return { features: new Tensor('float32', rows, [rows.length / d, d]) };
     },
-    (outputs, m) => ({ probabilities: outputs.probability!.data as Float32Array, serving: riskServing(m) }),
+    (outputs) => {
+      const probability = outputs.probability;
+      if (!probability) throw new Error(`${slot.name} answered without a "probability" output`);
+      return probability.data as Float32Array;
+    },
   );
-  const { probabilities, serving } = result;
+  const serving = model.serving;
   const risks: ScoredRisk[] = [];
   for (let i = 0; i < batch.n; i++) {
-    const probability = probabilities[rowOf ? rowOf[i * (d + 1)]! : i]!;
+    const probability = probabilities[rowOf ? (rowOf[i * (d + 1)] ?? -1) : i];
+    if (probability === undefined) throw new Error(`${slot.name} ${model.version} answered ${probabilities.length} probabilities for a batch of ${batch.n}`);
     const factors: Factor[] = [];
     if (rowOf) {
       for (let j = 0; j < d; j++) {
-        const at = rowOf[i * (d + 1) + 1 + j]!;
-        if (at < 0) continue;
-        const weight = probability - probabilities[at]!;
+        const substituted = probabilities[rowOf[i * (d + 1) + 1 + j] ?? -1];
+        if (substituted === undefined) continue;
+        const weight = probability - substituted;
         if (weight === 0) continue;
         factors.push({
           feature: batch.names[j]!,
@@ -141,5 +153,5 @@ export async function scoreRisks(
     }
     risks.push({ probability, level: riskLevel(probability, serving.riskThresholds), factors: factors.slice(0, topFactors) });
   }
-  return { risks, model: { name: model.name, version: model.version } };
+  return { risks, model: model.ref, thresholds: serving.riskThresholds };
 }

@@ -13,9 +13,8 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
-import { InferenceSession } from 'onnxruntime-node';
-import { CARD_FILE, renderModelCard } from '../model-cards';
-import type { ChartData } from '../model-cards';
+import type { InferenceSession } from 'onnxruntime-node';
+import { openServingSession } from '../ml/onnx/session';
 import { RegistryError } from './errors';
 import { copyDirAtomic, createDirAtomic, INCOMING_PREFIX, removeDir, sha256, toJson } from './files';
 import { withRegistryLock } from './lock';
@@ -49,6 +48,8 @@ import { failedChecks, METADATA_FILE, MODEL_FILE, PARITY_FILE, readMetadata, val
 import type { ValidateOptions } from './validate';
 
 export const CHARTS_FILE = 'charts.json';
+/** A version's model card, when its registrant gives a renderer. */
+export const CARD_FILE = 'card.html';
 const RESERVED_FILES = new Set([MODEL_FILE, METADATA_FILE, PARITY_FILE, CHARTS_FILE, CARD_FILE]);
 const EXTRA_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -141,8 +142,10 @@ export interface RegisterOptions {
   parity: ParityFile;
   /** Further artefacts by file name, e.g. { 'similar.onnx': bytes }. */
   extraFiles?: Record<string, Uint8Array | string>;
-  /** When given, kept in charts.json and drawn into card.html. */
-  charts?: ChartData[];
+  /** When given, kept in charts.json (the registry does not read them). */
+  charts?: readonly unknown[];
+  /** When given, called with the final metadata; what it answers is written as card.html and listed in the metadata's files. */
+  renderCard?: (metadata: ModelMetadata) => string;
   stage: 'experiments' | 'staging';
   who?: string;
   reason?: string;
@@ -161,7 +164,7 @@ export interface RegisteredModel {
  * they changed. Parity is measured here, not taken from the trainer.
  */
 export async function registerVersion(modelsDir: string, options: RegisterOptions): Promise<RegisteredModel> {
-  const { metadata: draft, onnxBytes, parity, extraFiles = {}, charts, stage } = options;
+  const { metadata: draft, onnxBytes, parity, extraFiles = {}, charts, renderCard, stage } = options;
   checkDraft(draft);
   for (const name of Object.keys(extraFiles)) {
     if (!EXTRA_FILE_NAME.test(name) || RESERVED_FILES.has(name)) {
@@ -170,7 +173,7 @@ export async function registerVersion(modelsDir: string, options: RegisterOption
   }
   let session: InferenceSession;
   try {
-    session = await InferenceSession.create(onnxBytes);
+    session = await openServingSession(onnxBytes);
   } catch (error) {
     throw new RegistryError('invalid-input', `cannot register ${draft.name}: onnxruntime-node cannot load the model: ${(error as Error).message}`);
   }
@@ -209,8 +212,8 @@ export async function registerVersion(modelsDir: string, options: RegisterOption
         files: artefacts,
       };
       let card: string | undefined;
-      if (charts) {
-        card = renderModelCard(metadata, charts);
+      if (renderCard) {
+        card = renderCard(metadata);
         metadata = { ...metadata, files: [...artefacts, { path: CARD_FILE, sha256: sha256(card), bytes: Buffer.byteLength(card) }].sort(byPath) };
       }
 

@@ -4,7 +4,8 @@
  * must not reach production. Trainers may call `checkParity` before registering to see the
  * result; the registry runs it at registration and again at every validation.
  */
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { Tensor, type InferenceSession } from 'onnxruntime-node';
+import { openServingSession } from '../ml/onnx/session';
 import type { ParityFile, ParityInput, ParityResult, ParityValue } from './types';
 
 export interface ParityOutcome {
@@ -64,7 +65,7 @@ export async function checkParity(model: InferenceSession | Uint8Array, parity: 
   if (parity.inputs.length === 0 || parity.expected.length === 0) return failed('parity.json has no input rows or no expected outputs');
   if (rows === 0) return failed('parity.json has zero rows');
 
-  const session = model instanceof Uint8Array ? await InferenceSession.create(model) : model;
+  const session = model instanceof Uint8Array ? await openServingSession(model) : model;
   let outputs: InferenceSession.ReturnType;
   try {
     const feeds: Record<string, Tensor> = {};

@@ -4,7 +4,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { InferenceSession } from 'onnxruntime-node';
+import type { InferenceSession } from 'onnxruntime-node';
+import { openServingSession } from '../ml/onnx/session';
 import { sha256 } from './files';
 import { checkParity } from './parity';
 import { findVersion, productionVersion, readRegistry } from './registry-file';
@@ -193,7 +194,7 @@ export async function validateEntry(
 
   let session: InferenceSession | undefined;
   try {
-    session = await InferenceSession.create(modelBytes);
+    session = await openServingSession(modelBytes);
     checks.push({ name: 'loads', passed: true, detail: 'onnxruntime-node loads the model' });
   } catch (error) {
     checks.push({ name: 'loads', passed: false, detail: `onnxruntime-node cannot load ${MODEL_FILE}: ${(error as Error).message}` });

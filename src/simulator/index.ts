@@ -38,5 +38,5 @@ export { CHURN_WINDOW_DAYS } from './churn';
 export { LATE_TARGETS } from './lateness';
 export { MONTH_FACTORS } from './seasonality';
 export { rocAuc, type ChurnCheck, type OverdueShare } from './summary';
-export { describeTarget, resolveTarget, TargetExistsError, withDefaultPostgresUser, type WriteTarget } from './writer';
+export { describeTarget, resolveTarget, TargetError, TargetExistsError, withDefaultPostgresUser, type WriteTarget } from './writer';
 export { liveOn, MAX_LIVING_DAYS, parseShift, ShiftError, type LivedDay, type LivingOptions, type LivingSummary, type Shift } from './living';

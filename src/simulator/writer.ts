@@ -31,11 +31,25 @@ export type AnyTableRows = { [T in TableName]: TableRows<T> }[TableName];
 
 export type WriteTarget = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
 
-export class TargetExistsError extends Error {
+/** A target `generate` will not write to, for a reason a one-line message says in full. */
+export class TargetError extends Error {}
+
+export class TargetExistsError extends TargetError {
   constructor(where: string) {
     super(`${where} already holds a Shelfmark database; pass --force to replace it`);
     this.name = 'TargetExistsError';
   }
+}
+
+/** Errors of a PostgreSQL server that cannot be reached or refuses the connection. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN', '28P01', '28000', '3D000']);
+
+function isUnreachable(error: unknown): error is Error & { code?: string } {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: string }).code;
+  if (code && UNREACHABLE_CODES.has(code)) return true;
+  // node-postgres reports a refused connection to several addresses as an AggregateError.
+  return error instanceof AggregateError && error.errors.some(isUnreachable);
 }
 
 /** `--db` accepts a file path, a `sqlite:` URL or a `postgres://` URL. */
@@ -110,14 +124,21 @@ async function existingTables(db: Kysely<Database>): Promise<string[]> {
 /** Refuses early, before any simulation work, when the target exists and `force` is not set. */
 export async function checkTarget(target: WriteTarget, force: boolean): Promise<void> {
   if (target.kind === 'sqlite') {
+    // A mistyped folder is refused rather than created.
+    const folder = path.dirname(target.file);
+    if (!existsSync(folder)) throw new TargetError(`folder ${folder} does not exist; create it first, or give --db a path in an existing folder`);
     removeAbandonedTemporaryFiles(target.file);
     if (!force && existsSync(target.file)) throw new TargetExistsError(target.file);
     return;
   }
-  if (force) return;
   const store = openStore(target.url);
   try {
-    if ((await existingTables(store.db)).length > 0) throw new TargetExistsError(describeTarget(target));
+    const tables = await existingTables(store.db);
+    if (!force && tables.length > 0) throw new TargetExistsError(describeTarget(target));
+  } catch (error) {
+    if (!isUnreachable(error)) throw error;
+    const reason = error instanceof AggregateError ? error.errors.map((e: Error) => e.message).join('; ') : error.message;
+    throw new TargetError(`cannot reach PostgreSQL at ${describeTarget(target)}: ${reason || error.code}`);
   } finally {
     await store.close();
   }

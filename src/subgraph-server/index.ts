@@ -15,7 +15,7 @@ import type { Config, SubgraphName } from '../config';
 import { ErrorCode } from '../errors';
 import { IDENTITY_HEADER, IdentityError, verifyInternalIdentity, type Identity } from '../identity';
 import type { Logger } from '../logging';
-import type { ProcessMetrics } from '../metrics';
+import { metricsHandler, type ProcessMetrics } from '../metrics';
 import { serveInSpan, startTracing } from '../tracing';
 
 export interface SubgraphContext extends BaseContext {
@@ -47,18 +47,20 @@ const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
 /**
  * POST /graphql with a JSON body, the only request the gateway sends, straight to Apollo:
- * express's router, body-parser and content negotiation were about 12% of a subgraph's busy
- * time, paid on each of the up to six subgraph calls of one member query. Everything else
+ * express's router, body-parser and content negotiation cost a share of a subgraph's busy time
+ * (BENCHMARKS.md), paid on each of the up to six subgraph calls of one member query. Everything else
  * (health, metrics, GET /graphql, other content types) still goes through express.
  */
 function postHandler<TContext extends BaseContext>(server: ApolloServer<TContext>, contextOf: (headers: http.IncomingHttpHeaders) => Promise<TContext>) {
   const reply = (res: http.ServerResponse, status: number, message: string) => {
-    res.writeHead(status, { 'content-type': 'application/json' });
+    // A refused body is left unread: the connection must close, or the client waits on it for ever.
+    res.writeHead(status, { 'content-type': 'application/json', ...(status === 413 ? { connection: 'close' } : {}) });
     res.end(JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.BAD_USER_INPUT } }] }));
   };
   return async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const chunks: Buffer[] = [];
     let size = 0;
+    if (Number(req.headers['content-length']) > MAX_BODY_BYTES) return reply(res, 413, `request body larger than ${MAX_BODY_BYTES} bytes`);
     try {
       for await (const chunk of req as AsyncIterable<Buffer>) {
         size += chunk.length;
@@ -116,7 +118,7 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
   const server = new ApolloServer<TContext>({
     schema: options.schema,
     // Both default plugins hook every resolved field; the gateway neither asks for federated
-    // traces nor caches responses, so they cost time (about 5% of a 100-member page) for nothing.
+    // traces nor caches responses, so they cost time on every page for nothing (BENCHMARKS.md).
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginCacheControlDisabled(), ApolloServerPluginInlineTraceDisabled()],
     includeStacktraceInErrorResponses: !config.isProduction,
     csrfPrevention: true,
@@ -131,13 +133,11 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
     const ready = options.isReady ? await options.isReady() : true;
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', subgraph: name });
   });
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  app.get('/metrics', metricsHandler(metrics.registry, { token: config.metricsToken, loopbackOnlyWithoutToken: config.isProduction }));
   const contextOf = async (headers: http.IncomingHttpHeaders): Promise<TContext> => {
     const header = headers[IDENTITY_HEADER];
     try {
-      const identity = verifyInternalIdentity(Array.isArray(header) ? header[0] : header, config.internalSecret);
+      const identity = verifyInternalIdentity(Array.isArray(header) ? header[0] : header, config.internalSecret, name);
       return options.createContext(identity);
     } catch (error) {
       if (!(error instanceof IdentityError)) throw error;

@@ -8,6 +8,7 @@
  */
 import { CHURN_FEATURES, CHURN_WINDOW_DAYS, churnFeatures, churnLabels } from '../features/churn';
 import { trainGradientBoosting, TREE_ENSEMBLE_INPUT, TREE_ENSEMBLE_OUTPUT, type GradientBoostingParams } from '../ml/trees';
+import { CHURN_RISK_THRESHOLDS } from '../models/churn';
 import type { Store } from '../store';
 import { readAsOf } from '../store';
 import { addDays } from '../util/dates';
@@ -21,8 +22,6 @@ export const CHURN_PARAMS: GradientBoostingParams = {
   minSamplesLeaf: 40,
   subsample: 0.8,
 };
-
-export const CHURN_RISK_THRESHOLDS = { medium: 0.3, high: 0.6 };
 
 async function oracleProbabilities(store: Store, memberIds: number[], cutoff: string): Promise<Float64Array | undefined> {
   const rows = await store.db.selectFrom('sim_churn_truth').select(['member_id', 'probability']).where('cutoff', '=', cutoff).execute();

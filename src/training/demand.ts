@@ -20,7 +20,6 @@
  * the held-out weeks, as summed absolute error and ratio to seasonal naive) are reported
  * beside it. The registered graphs are the ones scored: they never saw the held-out periods.
  */
-import { InferenceSession } from 'onnxruntime-node';
 import {
   allCollectionKeys,
   bookWeeklyLoans,
@@ -31,27 +30,24 @@ import {
   demandModelInputs,
   demandTensors,
   inUnits,
-  maxHorizon,
   monthAt,
   weekAt,
   type DemandGraphSpec,
 } from '../features/demand';
+import { openServingSession } from '../ml/onnx/session';
 import { seasonalNaive, trendScaledSeasonalNaive } from '../ml/forecasting/baselines';
 import { ratioToSeasonalNaive, summedAbsoluteError } from '../ml/forecasting/metrics';
 import type { DemandSeries } from '../ml/forecasting/series';
-import { DEMAND_FEATURE_NAMES, DEMAND_TENSORS, encodeDemandModel, forecastWithTrainer, trainDemandModel } from '../ml/lstm';
+import { DEMAND_TENSORS, encodeDemandModel, forecastWithTrainer, trainDemandModel } from '../ml/lstm';
 import type { DemandModel, DemandModelOptions, SeriesForecast } from '../ml/lstm';
 import type { ChartData, ForecastChart } from '../model-cards';
-import type { BaselineMetrics, FeatureSpecEntry, HyperparameterValue, ParityFile } from '../registry';
+import { COLLECTION_GRAPH, DEMAND_FEATURE_NAMES, DEMAND_FEATURES, MAX_HORIZON_MONTHS, MAX_HORIZON_WEEKS, type DemandServing } from '../models/demand';
+import type { BaselineMetrics, HyperparameterValue, ParityFile } from '../registry';
 import { readAsOf, type Store } from '../store';
 import type { TrainedModel, TrainOptions } from './types';
 
 export const HOLDOUT_WEEKS = 13;
 export const HOLDOUT_MONTHS = 6;
-
-/** The largest horizons the graph answers; each model forecasts up to one season ahead in one run. */
-export const MAX_HORIZON_WEEKS = 26;
-export const MAX_HORIZON_MONTHS = 12;
 
 /**
  * How the book model was chosen, on the default library with weeks 143-155 held out, by the
@@ -127,44 +123,6 @@ const MAX_TRAINING_BOOKS = 400;
 const PARITY_BOOKS = 64;
 const PARITY_TOLERANCE = 1e-5;
 
-const COLLECTION_GRAPH = 'collection';
-
-export const DEMAND_FEATURES: FeatureSpecEntry[] = [
-  { name: 'level', type: 'numeric', description: "log1p(loans) of the period minus the series' mean log1p(loans) over its last season" },
-  { name: 'season_sin', type: 'numeric', description: 'Position of the predicted period in the year (sine)' },
-  { name: 'season_cos', type: 'numeric', description: 'Position of the predicted period in the year (cosine)' },
-  { name: 'last_year', type: 'numeric', description: 'log1p(loans) of the predicted period one season earlier, minus the series level' },
-  { name: 'year_over_year', type: 'numeric', description: 'log1p(loans) of the period minus that of the same period a season earlier' },
-  { name: 'trend', type: 'numeric', description: 'log of (loans in the last season + 1) / (loans in the season before + 1)' },
-];
-
-export interface DemandServing {
-  /** How the book graph (model.onnx) and the collection graph read their inputs. */
-  book: DemandGraphSpec;
-  collection: DemandGraphSpec;
-  maxHorizonWeeks: number;
-  maxHorizonMonths: number;
-}
-
-/** Reads and checks metadata.serving of a demand version (throws on one this code cannot serve). */
-export function demandServing(serving: Record<string, unknown> | undefined): DemandServing {
-  const candidate = serving as Partial<DemandServing> | undefined;
-  const check = (spec: DemandGraphSpec | undefined, what: string, seasonLength: number, horizon: number | undefined): void => {
-    const d = spec?.description;
-    if (!spec || !(spec.loansPerUnit > 0)) throw new Error(`demand metadata.serving.${what} needs a positive loansPerUnit`);
-    if (!d || typeof d.window !== 'number' || typeof d.minHistory !== 'number' || (d.strategy !== 'recursive' && d.strategy !== 'direct')) {
-      throw new Error(`demand metadata.serving.${what} is not a demand model description`);
-    }
-    if (d.seasonLength !== seasonLength) throw new Error(`demand metadata.serving.${what} has season length ${d.seasonLength}, expected ${seasonLength}`);
-    if (typeof horizon !== 'number' || horizon < 1 || horizon > maxHorizon(d)) {
-      throw new Error(`demand metadata.serving promises ${what} forecasts ${horizon} periods ahead; the model answers at most ${maxHorizon(d)} in one run`);
-    }
-  };
-  check(candidate?.book, 'book', 52, candidate?.maxHorizonWeeks);
-  check(candidate?.collection, 'collection', 12, candidate?.maxHorizonMonths);
-  return candidate as DemandServing;
-}
-
 /** Books to learn from: evenly spaced ranks of the popularity order (ties by id). */
 export function trainingSample(totals: readonly number[], size: number): number[] {
   const order = totals.map((_, i) => i).sort((a, b) => totals[b]! - totals[a]! || a - b);
@@ -184,7 +142,7 @@ function truncate(series: readonly DemandSeries[], length: number): DemandSeries
 
 /** Forecasts of `series` through the exported graph, the way the subgraph makes them: one run. */
 async function forecastThroughOnnx(bytes: Uint8Array, spec: DemandGraphSpec, series: DemandSeries[], horizon: number): Promise<SeriesForecast[]> {
-  const session = await InferenceSession.create(bytes);
+  const session = await openServingSession(bytes);
   try {
     const inputs = demandModelInputs(spec, series, horizon);
     const forecast = inputs.rows > 0 ? ((await session.run(demandTensors(inputs)))[DEMAND_TENSORS.forecast]!.data as Float32Array) : undefined;

@@ -4,6 +4,7 @@
  * staging/ (ready for `models promote`); one that does not goes to experiments/.
  */
 import type { ModelName } from '../config';
+import { renderModelCard } from '../model-cards';
 import { promoteVersion, registerVersion, type RegisteredModel } from '../registry';
 import type { Store } from '../store';
 import { trainChurn } from './churn';
@@ -17,7 +18,7 @@ export type { Progress, TrainedModel, TrainOptions } from './types';
 
 export type Trainer = (store: Store, options: TrainOptions) => Promise<TrainedModel>;
 
-export const TRAINERS: Partial<Record<ModelName, Trainer>> = {
+export const TRAINERS: Record<ModelName, Trainer> = {
   overdue: trainOverdue,
   churn: trainChurn,
   recommendations: trainRecommendations,
@@ -45,7 +46,6 @@ export async function trainAndRegister(
   options: TrainAndRegisterOptions,
 ): Promise<{ registered: RegisteredModel; trained: TrainedModel; seconds: number; promoted: boolean }> {
   const trainer = TRAINERS[name];
-  if (!trainer) throw new Error(`no trainer for model "${name}"; known: ${Object.keys(TRAINERS).join(', ')}`);
   const started = process.hrtime.bigint();
   const trained = await trainer(store, options);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -56,6 +56,7 @@ export async function trainAndRegister(
     parity: trained.parity,
     extraFiles: trained.extraFiles,
     charts: trained.charts,
+    renderCard: (metadata) => renderModelCard(metadata, trained.charts),
     stage,
     who: options.who,
     reason: stage === 'staging' ? 'beats its baseline on held-out data' : 'does not beat its baseline on held-out data',

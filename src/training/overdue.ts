@@ -5,6 +5,7 @@
  */
 import { OVERDUE_FEATURES, overdueTrainingSet } from '../features/overdue';
 import { trainRandomForest, TREE_ENSEMBLE_INPUT, TREE_ENSEMBLE_OUTPUT, type RandomForestParams } from '../ml/trees';
+import { OVERDUE_RISK_THRESHOLDS } from '../models/overdue';
 import { readAsOf, type Store } from '../store';
 import { addDays } from '../util/dates';
 import { classifierCharts, classifierFigures, featureMedians, rankingFigures, treeEnsembleArtefacts } from './classifier-report';
@@ -16,8 +17,6 @@ export const OVERDUE_PARAMS: RandomForestParams = {
   minSamplesLeaf: 50,
   rowsPerTree: 60_000,
 };
-
-export const OVERDUE_RISK_THRESHOLDS = { medium: 0.15, high: 0.35 };
 
 /** Loans checked out in the last TEST_DAYS before the test window's end are held out. */
 const TEST_DAYS = 120;

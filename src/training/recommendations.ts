@@ -38,6 +38,7 @@ import {
 } from '../ml/recommender';
 import { meanRankingMetrics, type RankingMetrics } from '../ml/ranking-metrics';
 import type { PrecisionRecallAtKChart } from '../model-cards';
+import { MAX_RECOMMENDATIONS, type BranchPopularBook, type RecommendationsSettings } from '../models/recommendations';
 import type { ParityFile } from '../registry';
 import { readAsOf, type Store } from '../store';
 import { addDays } from '../util/dates';
@@ -45,8 +46,6 @@ import { Random } from '../util/random';
 import type { TrainedModel, TrainOptions } from './types';
 
 export const HOLDOUT_DAYS = 90;
-/** The largest `first` the subgraph accepts, and the longest list the version must support. */
-export const MAX_RECOMMENDATIONS = 50;
 /** Co-borrowed books kept per book in index.json as evidence for reasons. */
 export const REASON_NEIGHBOURS = 10;
 /** Books kept per branch for members without history. */
@@ -61,34 +60,10 @@ const METRIC_K = 10;
 
 /**
  * The trainer's settings besides the recommender's defaults (src/ml/recommender/model.ts). Six
- * ALS sweeps instead of ten: on the default library NDCG@10 0.0431 against 0.0435, in 38 s
- * instead of 55 s (three fits: blend validation, evaluation, production).
+ * ALS sweeps instead of ten: as good on the default library in two thirds of the time, over
+ * three fits (blend validation, evaluation, production); figures in BENCHMARKS.md.
  */
 export const RECOMMENDATIONS_HYPERPARAMETERS = { factors: 32, iterations: 6, neighbours: 50 } as const;
-
-export interface BranchPopularBook {
-  bookId: number;
-  /** Distinct members who borrowed it at the branch in the year before the system date. */
-  borrowers: number;
-}
-
-/** What the subgraph reads from metadata.serving; it travels with the version. */
-export interface RecommendationsServing {
-  maxFirst: number;
-  /** By branch id: its most borrowed books, for members without history. */
-  branchPopular: Record<string, BranchPopularBook[]>;
-  /** By branch id: distinct members who borrowed anything there in that year. */
-  branchBorrowers: Record<string, number>;
-}
-
-/** Reads and checks metadata.serving of a recommendations version (throws on a malformed one). */
-export function recommendationsServing(serving: Record<string, unknown> | undefined): RecommendationsServing {
-  const candidate = serving as Partial<RecommendationsServing> | undefined;
-  if (!candidate || typeof candidate.maxFirst !== 'number' || typeof candidate.branchPopular !== 'object' || typeof candidate.branchBorrowers !== 'object') {
-    throw new Error('recommendations metadata.serving needs maxFirst, branchPopular and branchBorrowers');
-  }
-  return candidate as RecommendationsServing;
-}
 
 interface Catalogue {
   bookIds: number[];
@@ -158,7 +133,7 @@ function evaluate(model: RecommenderModel, seenAtCutoff: number[][], heldOut: Se
 }
 
 /** Popular books per branch over the year before `asOf` (one query on loans). */
-async function branchPopularity(store: Store, asOf: string): Promise<Pick<RecommendationsServing, 'branchPopular' | 'branchBorrowers'>> {
+async function branchPopularity(store: Store, asOf: string): Promise<Pick<RecommendationsSettings, 'branchPopular' | 'branchBorrowers'>> {
   const from = addDays(asOf, -365);
   const [books, borrowers] = await Promise.all([
     store.db
@@ -290,7 +265,7 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
   parityQueries.push(...sampled.slice(0, 20).map((u) => ({ userIndex: ANONYMOUS_USER_INDEX, seenItems: parityQueries[sampled.indexOf(u)]!.seenItems })));
   const parity = parityRows(model, parityQueries);
 
-  const serving: RecommendationsServing = { maxFirst: MAX_RECOMMENDATIONS, ...(await branchPopularity(store, asOf)) };
+  const serving: RecommendationsSettings = { maxFirst: MAX_RECOMMENDATIONS, ...(await branchPopularity(store, asOf)) };
   const heldOutMetrics = metricsRecord(evaluation.hybrid, METRIC_K);
   const baselineMetrics = metricsRecord(evaluation.popularity, METRIC_K);
   const { inputs, outputs } = RECOMMENDER_TENSORS;

@@ -28,6 +28,7 @@ import {
   type SegmentProfile,
 } from '../ml/kmeans';
 import type { FeatureRows } from '../ml/kmeans';
+import type { SegmentationServing } from '../models/segmentation';
 import type { ParityFile } from '../registry';
 import { readAsOf, type Store } from '../store';
 import { addDays } from '../util/dates';
@@ -48,34 +49,6 @@ export const TRANSITION_DAYS = 90;
 
 /** Members who joined less than this many days ago are New in the rule baseline. */
 const RULE_NEW_MEMBER_DAYS = 180;
-
-/** A segment as the subgraph serves it: its profile on the training date (size and share of all members). */
-export type ServedSegment = SegmentProfile;
-
-/** What the segmentation subgraph reads from metadata.serving; it travels with the version. */
-export interface SegmentationServing {
-  featureNames: string[];
-  /** By segment id, the index the ONNX `segment` output answers with. */
-  segments: ServedSegment[];
-}
-
-/** Reads and checks metadata.serving of a segmentation version (throws on a malformed one). */
-export function segmentationServing(serving: Record<string, unknown> | undefined, featureNames: readonly string[]): SegmentationServing {
-  const candidate = serving as Partial<SegmentationServing> | undefined;
-  if (!candidate || !Array.isArray(candidate.segments) || !Array.isArray(candidate.featureNames)) {
-    throw new Error('segmentation metadata.serving needs featureNames and segments');
-  }
-  if (candidate.featureNames.join(',') !== featureNames.join(',')) {
-    throw new Error(`segmentation metadata.serving has features [${candidate.featureNames.join(', ')}], expected [${featureNames.join(', ')}]`);
-  }
-  candidate.segments.forEach((s, i) => {
-    if (s?.id !== i || typeof s.name !== 'string' || typeof s.description !== 'string') {
-      throw new Error(`segmentation metadata.serving: segment at position ${i} needs id ${i}, a name and a description`);
-    }
-  });
-  if (candidate.segments.length === 0) throw new Error('segmentation metadata.serving has no segments');
-  return candidate as SegmentationServing;
-}
 
 /** Share of positions where two labellings agree. */
 export function agreement(a: readonly unknown[], b: readonly unknown[]): number {

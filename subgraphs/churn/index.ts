@@ -1,16 +1,17 @@
 /** The churn subgraph (:4003). One feature extraction and one inference run per request batch. */
 import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../../src/config';
-import { churnFeatureBatch, churnFeatures, CHURN_FEATURE_NAMES } from '../../src/features/churn';
+import { churnFeatureBatch, churnFeatures } from '../../src/features/churn';
 import type { RiskPrediction } from '../../src/graphql/prediction-types';
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
-import { parseId } from '../../src/util/ids';
-import { entityLoader, startModelSubgraph, type ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
+import { entityLoader, openScoring, startModelSubgraph, warmMemos, type ModelScoring, type ModelSubgraphDeps, type SubgraphServices } from '../../src/model-runtime/model-subgraph';
 import { rankedWatchlist } from '../../src/model-runtime/watchlist';
-import { checkFeatureNames, riskServing, scoreRisks } from '../../src/model-runtime/risk';
+import { scoreRisks } from '../../src/model-runtime/risk';
+import { CHURN_FEATURE_NAMES, CHURN_MEMOS, CHURN_MODEL, CHURN_SLOT, MAX_CHURN_WATCHLIST, type ChurnServing } from '../../src/models/churn';
+import { parseId } from '../../src/util/ids';
 import type { ChurnContext } from './context';
-import { ChurnResolver, ChurnWatchlistResolver, MAX_WATCHLIST, Member, type ChurnWatchEntry } from './schema';
+import { ChurnResolver, ChurnWatchlistResolver, Member, type ChurnWatchEntry } from './schema';
 
 export type { ChurnContext } from './context';
 
@@ -21,56 +22,66 @@ export function buildChurnSchema(): Promise<GraphQLSchema> {
   );
 }
 
+/** What scoring churn risks reads: the store, the model's slot and the memos it serves from. */
+export type ChurnScoring = ModelScoring<ChurnServing, typeof CHURN_MEMOS>;
+
+/** The churn subgraph's per-process state. */
+export interface ChurnServices extends ChurnScoring, SubgraphServices {
+  watchlist: (first: number, minProbability: number) => Promise<ChurnWatchEntry[]>;
+}
+
 /** Churn risk of a batch of member ids, in key order; null for ids that are not members. */
-export async function predictChurn(deps: ModelSubgraphDeps, keys: readonly string[]): Promise<(RiskPrediction | null)[]> {
+export async function predictChurn({ deps, slot, memos }: ChurnScoring, keys: readonly string[]): Promise<(RiskPrediction | null)[]> {
   const ids = keys.map(parseId);
   const known = ids.filter((id): id is number => id !== undefined);
-  deps.metrics.featureQueries.inc({ model: 'churn' });
-  const features = deps.memos ? churnFeatureBatch(await deps.memos.memberActivity.load(known)) : await churnFeatures(deps.store, known, deps.asOf);
-  const { risks, model } = await scoreRisks(deps.slots.churn!, {
-    values: features.values,
-    n: features.memberIds.length,
-    names: CHURN_FEATURE_NAMES,
-  });
+  deps.metrics.featureQueries.inc({ model: CHURN_MODEL });
+  const features = churnFeatureBatch(await memos.memberActivity.load(known));
+  const { risks, model } = await scoreRisks(slot, { values: features.values, n: features.memberIds.length, names: CHURN_FEATURE_NAMES });
   let k = 0;
   return ids.map((id) => {
     if (id === undefined) return null;
-    const row = features.rowOf[k++]!;
-    return row < 0 ? null : { ...risks[row]!, model };
+    const risk = risks[features.rowOf[k++] ?? -1];
+    return risk ? { ...risk, model } : null;
   });
 }
 
 /** Members most likely to churn, explained through the same batched path. */
-export function createWatchlist(deps: ModelSubgraphDeps) {
-  const slot = deps.slots.churn!;
-  const top = rankedWatchlist('churnWatchlist', MAX_WATCHLIST, slot, async () => {
+function createWatchlist(scoring: ChurnScoring): ChurnServices['watchlist'] {
+  const { deps, slot } = scoring;
+  const top = rankedWatchlist('churnWatchlist', MAX_CHURN_WATCHLIST, slot, async () => {
     const ids = (await deps.store.db.selectFrom('members').select('id').execute()).map((r) => r.id);
     const features = await churnFeatures(deps.store, ids, deps.asOf);
     const { risks, model } = await scoreRisks(slot, { values: features.values, n: features.memberIds.length, names: CHURN_FEATURE_NAMES }, { explain: false });
-    return { version: model.version, ranked: features.memberIds.map((id, i) => ({ key: id, probability: risks[i]!.probability })) };
+    const ranked = features.memberIds.flatMap((id, i) => {
+      const risk = risks[i];
+      return risk ? [{ key: id, probability: risk.probability }] : [];
+    });
+    return { version: model.version, ranked };
   });
-  return async (first: number, minProbability: number): Promise<ChurnWatchEntry[]> => {
+  return async (first, minProbability) => {
     const entries = await top(first, minProbability);
-    const explained = await predictChurn(deps, entries.map((e) => String(e.key)));
-    return entries.map((e, i) => ({ member: Object.assign(new Member(), { id: String(e.key) }), risk: explained[i]! }));
+    const explained = await predictChurn(scoring, entries.map((e) => String(e.key)));
+    return entries.flatMap((e, i) => {
+      const risk = explained[i];
+      return risk ? [{ member: Object.assign(new Member(), { id: String(e.key) }), risk }] : [];
+    });
   };
 }
 
-export function createChurnContext(identity: Identity, deps: ModelSubgraphDeps, watchlist: ReturnType<typeof createWatchlist>): ChurnContext {
-  return { identity, churnRisk: entityLoader((keys) => predictChurn(deps, keys)), watchlist };
+/** The churn subgraph's memos and watchlist, once per process. */
+export function createChurnServices(deps: ModelSubgraphDeps): ChurnServices {
+  const scoring = openScoring(deps, CHURN_SLOT, CHURN_MEMOS);
+  return { ...scoring, watchlist: createWatchlist(scoring), warm: () => warmMemos(deps, scoring.memos) };
+}
+
+export function createChurnContext(identity: Identity, services: ChurnServices): ChurnContext {
+  return { identity, churnRisk: entityLoader((keys) => predictChurn(services, keys)), watchlist: services.watchlist };
 }
 
 export async function startChurnSubgraph(config: Config, port?: number) {
-  let watchlist: ReturnType<typeof createWatchlist> | undefined;
-  return startModelSubgraph<ChurnContext>(
+  return startModelSubgraph(
     config,
-    {
-      name: 'churn',
-      schema: await buildChurnSchema(),
-      memos: ['memberActivity'],
-      slots: [{ model: 'churn', validate: (m) => { checkFeatureNames(m, CHURN_FEATURE_NAMES); riskServing(m); } }],
-      createContext: (identity, deps) => createChurnContext(identity, deps, (watchlist ??= createWatchlist(deps))),
-    },
+    { name: 'churn', schema: await buildChurnSchema(), slots: [CHURN_SLOT], services: createChurnServices, createContext: createChurnContext },
     port,
   );
 }

@@ -1,6 +1,7 @@
 /** Member.churnRisk: will this member make no checkout in the next 90 days? */
 import { Arg, Ctx, Directive, Field, FieldResolver, Float, ID, Int, ObjectType, Query, Resolver, Root } from 'type-graphql';
 import { RiskPrediction } from '../../src/graphql/prediction-types';
+import { MAX_CHURN_WATCHLIST } from '../../src/models/churn';
 import type { ChurnContext } from './context';
 
 @ObjectType()
@@ -32,12 +33,10 @@ export class ChurnWatchEntry {
   risk!: RiskPrediction;
 }
 
-export const MAX_WATCHLIST = 500;
-
 @Resolver()
 export class ChurnWatchlistResolver {
   @Query(() => [ChurnWatchEntry], {
-    description: `Members most likely to stop borrowing, riskiest first, with their factors. first: at most ${MAX_WATCHLIST}.`,
+    description: `Members most likely to stop borrowing, riskiest first, with their factors. first: at most ${MAX_CHURN_WATCHLIST}.`,
   })
   churnWatchlist(
     @Ctx() ctx: ChurnContext,

@@ -29,12 +29,11 @@ import type { ModelRef } from '../../src/graphql/prediction-types';
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
 import type { DemandSeries } from '../../src/ml/forecasting/series';
-import { DEMAND_FEATURE_NAMES, DEMAND_TENSORS } from '../../src/ml/lstm';
+import { DEMAND_TENSORS } from '../../src/ml/lstm';
 import type { ForecastMethod, SeriesForecast } from '../../src/ml/lstm';
-import type { LoadedModel, ModelSlot } from '../../src/model-runtime/model-slot';
-import { entityLoader, startModelSubgraph, type ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
-import { checkFeatureNames } from '../../src/model-runtime/risk';
-import { demandServing, MAX_HORIZON_MONTHS, MAX_HORIZON_WEEKS, type DemandServing } from '../../src/training/demand';
+import type { ModelSlot } from '../../src/model-runtime/model-slot';
+import { entityLoader, slotOf, startModelSubgraph, type ModelSubgraphDeps, type SubgraphServices } from '../../src/model-runtime/model-subgraph';
+import { COLLECTION_GRAPH, DEMAND_MODEL, DEMAND_SLOT, type DemandServing } from '../../src/models/demand';
 import { parseId } from '../../src/util/ids';
 import type { DemandContext } from './context';
 import {
@@ -46,39 +45,15 @@ import {
   type CollectionForecast,
   type DemandForecast,
 } from './schema';
+import { inSpan } from '../../src/tracing';
 
 export type { DemandContext } from './context';
-
-const MODEL = 'demand';
-/** The extra graph of a demand version that forecasts collections by month. */
-export const COLLECTION_GRAPH = 'collection';
 
 export function buildDemandSchema(): Promise<GraphQLSchema> {
   return buildFederatedSchema(
     { resolvers: [BookDemandResolver, CollectionForecastResolver], orphanedTypes: [Book, Branch] },
     { Book: { __resolveReference: (ref) => Object.assign(new Book(), { id: ref.id }) } },
   );
-}
-
-const servingByVersion = new WeakMap<LoadedModel, DemandServing>();
-
-function servingOf(model: LoadedModel): DemandServing {
-  let serving = servingByVersion.get(model);
-  if (!serving) {
-    serving = demandServing(model.metadata.serving);
-    servingByVersion.set(model, serving);
-  }
-  return serving;
-}
-
-/** Refuses a version this subgraph could not serve: other inputs, no collection graph, or shorter horizons than the schema promises. */
-export function validateDemandVersion(model: LoadedModel): void {
-  checkFeatureNames(model, DEMAND_FEATURE_NAMES);
-  const serving = servingOf(model);
-  if (serving.maxHorizonWeeks < MAX_HORIZON_WEEKS || serving.maxHorizonMonths < MAX_HORIZON_MONTHS) {
-    throw new Error(`${model.name} ${model.version} forecasts ${serving.maxHorizonWeeks} weeks and ${serving.maxHorizonMonths} months ahead; the schema promises ${MAX_HORIZON_WEEKS} and ${MAX_HORIZON_MONTHS}`);
-  }
-  if (!model.sessions[COLLECTION_GRAPH]) throw new Error(`${model.name} ${model.version} has no ${COLLECTION_GRAPH}.onnx`);
 }
 
 function methodOf(method: ForecastMethod): DemandForecastMethod {
@@ -102,7 +77,7 @@ function methodOf(method: ForecastMethod): DemandForecastMethod {
  * without a run when none needs the model.
  */
 async function forecastSeries(
-  slot: ModelSlot,
+  slot: ModelSlot<DemandServing>,
   graph: string,
   pick: (serving: DemandServing) => DemandGraphSpec,
   series: DemandSeries[],
@@ -110,34 +85,39 @@ async function forecastSeries(
 ): Promise<{ forecasts: SeriesForecast[]; coverage: number | null; model: ModelRef }> {
   const coverageOf = (spec: DemandGraphSpec): number | null => spec.description.intervals?.coverage ?? null;
   const current = slot.current();
-  const currentSpec = pick(servingOf(current));
+  const currentSpec = pick(current.serving);
   if (series.every((s) => s.values.length < currentSpec.description.minHistory)) {
     const inputs = demandModelInputs(currentSpec, series, horizon);
-    return { forecasts: demandForecasts(currentSpec, series, inputs, undefined), coverage: coverageOf(currentSpec), model: { name: current.name, version: current.version } };
+    return { forecasts: demandForecasts(currentSpec, series, inputs, undefined), coverage: coverageOf(currentSpec), model: current.ref };
   }
   let inputs: DemandModelInputs | undefined;
-  let spec: DemandGraphSpec | undefined;
   const { result, model } = await slot.run(
     series.length,
     (m) => {
-      spec = pick(servingOf(m));
-      inputs = demandModelInputs(spec, series, horizon);
+      inputs = demandModelInputs(pick(m.serving), series, horizon);
       return demandTensors(inputs);
     },
-    (outputs) => demandForecasts(spec!, series, inputs!, outputs[DEMAND_TENSORS.forecast]!.data as Float32Array, { intervals: true }),
+    (outputs, m) => {
+      const forecast = outputs[DEMAND_TENSORS.forecast];
+      if (!forecast || !inputs) throw new Error(`${slot.name} ${m.version}: the ${graph} graph answered without "${DEMAND_TENSORS.forecast}"`);
+      return demandForecasts(pick(m.serving), series, inputs, forecast.data as Float32Array, { intervals: true });
+    },
     graph,
   );
-  return { forecasts: result, coverage: coverageOf(spec!), model: { name: model.name, version: model.version } };
+  return { forecasts: result, coverage: coverageOf(pick(model.serving)), model: model.ref };
 }
 
-export interface DemandService {
+export interface DemandService extends SubgraphServices {
   /** Book.demandForecast for keys `<horizonWeeks>:<book id>`, in key order; null for unknown books. */
   bookForecasts: (keys: readonly string[]) => Promise<(DemandForecast | null)[]>;
   /** Collection forecasts for keys from `collectionRequestKey`, in key order. */
   collectionForecasts: (keys: readonly string[]) => Promise<CollectionForecast[]>;
   /** The genres and branch ids a collection may name. */
   dimensions: () => Promise<{ genres: string[]; branchIds: number[] }>;
-  /** Reads the calendars and the collection series ahead of the first request; failures are logged, and the next request tries again. */
+  /**
+   * Reads the calendars and the collection series ahead of the first request: one grouped scan
+   * of every loan, seconds on a large library. Failures are logged, and the next request tries again.
+   */
   warm: () => Promise<void>;
 }
 
@@ -174,14 +154,14 @@ function once<T>(load: () => Promise<T>): () => Promise<T> {
  * is kept, so a new version never meets a stale answer). Books are read per request.
  */
 export function createDemandService(deps: ModelSubgraphDeps): DemandService {
-  const slot = deps.slots[MODEL]!;
+  const slot = slotOf(deps, DEMAND_SLOT);
   const calendars = once(() => demandCalendars(deps.store, deps.asOf));
   const dimensions = once(() => collectionDimensions(deps.store));
   const collectionSeries = once(async () => {
     const [{ monthly }, dims] = await Promise.all([calendars(), dimensions()]);
     const keys = allCollectionKeys(dims);
-    deps.metrics.featureQueries.inc({ model: MODEL });
-    const series = await collectionMonthlyLoans(deps.store, keys, monthly);
+    deps.metrics.featureQueries.inc({ model: DEMAND_MODEL });
+    const series = await inSpan('features.read', { 'shelfmark.features': 'collectionMonthlyLoans', 'shelfmark.entities': keys.length }, () => collectionMonthlyLoans(deps.store, keys, monthly));
     return new Map(keys.map((key, i) => [JSON.stringify([key.genre, key.branchId]), series[i]!]));
   });
 
@@ -192,8 +172,8 @@ export function createDemandService(deps: ModelSubgraphDeps): DemandService {
     });
     const ids = requests.flatMap((r) => (r.id === undefined ? [] : [r.id]));
     const { weekly } = await calendars();
-    deps.metrics.featureQueries.inc({ model: MODEL });
-    const loans = await bookWeeklyLoans(deps.store, ids, weekly);
+    deps.metrics.featureQueries.inc({ model: DEMAND_MODEL });
+    const loans = await inSpan('features.read', { 'shelfmark.features': 'bookWeeklyLoans', 'shelfmark.entities': ids.length }, () => bookWeeklyLoans(deps.store, ids, weekly));
     // Nobody to forecast: answer null without touching the model, so unknown ids never cost a run.
     if (loans.bookIds.length === 0) return keys.map(() => null);
     const horizon = Math.max(...requests.map((r) => r.horizon));
@@ -201,24 +181,34 @@ export function createDemandService(deps: ModelSubgraphDeps): DemandService {
     const row = new Map(loans.bookIds.map((id, i) => [id, i]));
     return requests.map(({ id, horizon: h }) => {
       const i = id === undefined ? undefined : row.get(id);
-      return i === undefined ? null : bookForecast(forecasts[i]!, h, weekly, coverage, model);
+      const forecast = i === undefined ? undefined : forecasts[i];
+      return forecast ? bookForecast(forecast, h, weekly, coverage, model) : null;
     });
   };
 
   const collectionForecasts = async (keys: readonly string[]): Promise<CollectionForecast[]> => {
     const requests = keys.map(parseCollectionRequest);
     const [{ monthly }, all] = await Promise.all([calendars(), collectionSeries()]);
-    const series = requests.map(({ key }) => all.get(JSON.stringify([key.genre, key.branchId]))!);
+    const series = requests.map(({ key }) => {
+      const found = all.get(JSON.stringify([key.genre, key.branchId]));
+      // The context checks genre and branch against the same dimensions the series were read for.
+      if (!found) throw new Error(`no monthly series for genre ${key.genre} at branch ${key.branchId}`);
+      return found;
+    });
     const horizon = Math.max(...requests.map((r) => r.horizon));
     const { forecasts, coverage, model } = await forecastSeries(slot, COLLECTION_GRAPH, (s) => s.collection, series, horizon);
-    return requests.map(({ key, horizon: h }, i) => collectionForecast(key, forecasts[i]!, h, monthly, coverage, model));
+    return requests.map(({ key, horizon: h }, i) => {
+      const forecast = forecasts[i];
+      if (!forecast) throw new Error(`the collection graph answered ${forecasts.length} forecasts for ${requests.length} collections`);
+      return collectionForecast(key, forecast, h, monthly, coverage, model);
+    });
   };
 
   const warm = async (): Promise<void> => {
     try {
       await collectionSeries();
     } catch (error) {
-      deps.logger.warn({ model: MODEL, err: (error as Error).message }, 'could not read the collection series ahead of the first request');
+      deps.logger.warn({ model: DEMAND_MODEL, err: (error as Error).message }, 'could not read the collection series ahead of the first request');
     }
   };
 
@@ -275,20 +265,9 @@ export function createDemandContext(identity: Identity, service: DemandService):
 }
 
 export async function startDemandSubgraph(config: Config, port?: number) {
-  let service: DemandService | undefined;
-  const running = await startModelSubgraph<DemandContext>(
+  return startModelSubgraph(
     config,
-    {
-      name: 'demand',
-      schema: await buildDemandSchema(),
-      slots: [{ model: MODEL, extraGraphs: [COLLECTION_GRAPH], validate: validateDemandVersion }],
-      createContext: (identity, deps) => createDemandContext(identity, (service ??= createDemandService(deps))),
-    },
+    { name: 'demand', schema: await buildDemandSchema(), slots: [DEMAND_SLOT], services: createDemandService, createContext: createDemandContext },
     port,
   );
-  // The collection series come from one grouped scan of every loan: seconds on a large
-  // library, so the first collectionForecast must not be the request that pays.
-  service ??= createDemandService(running.deps);
-  void service.warm();
-  return running;
 }

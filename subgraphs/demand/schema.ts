@@ -2,7 +2,7 @@
 import { Arg, Ctx, Directive, Field, FieldResolver, Float, ID, Int, ObjectType, Query, Resolver, Root, registerEnumType } from 'type-graphql';
 import { badUserInput } from '../../src/errors';
 import { ModelRef } from '../../src/graphql/prediction-types';
-import { MAX_HORIZON_MONTHS, MAX_HORIZON_WEEKS } from '../../src/training/demand';
+import { MAX_HORIZON_MONTHS, MAX_HORIZON_WEEKS } from '../../src/models/demand';
 import type { DemandContext } from './context';
 
 export enum DemandForecastMethod {

@@ -4,16 +4,17 @@
  */
 import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../../src/config';
-import { OVERDUE_FEATURE_NAMES, overdueServingFeatures, type LoanRecord } from '../../src/features/overdue';
+import { overdueServingFeatures, type LoanRecord } from '../../src/features/overdue';
 import type { ModelRef, RiskPrediction } from '../../src/graphql/prediction-types';
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
-import { entityLoader, startModelSubgraph, type ModelSubgraphDeps, type ServingMemos } from '../../src/model-runtime/model-subgraph';
+import { entityLoader, openScoring, startModelSubgraph, warmMemos, type ModelScoring, type ModelSubgraphDeps, type SubgraphServices } from '../../src/model-runtime/model-subgraph';
 import { rankedWatchlist } from '../../src/model-runtime/watchlist';
-import { checkFeatureNames, riskLevel, riskServing, scoreRisks, type ScoredRisk } from '../../src/model-runtime/risk';
+import { riskLevel, scoreRisks, type RiskThresholds, type ScoredRisk } from '../../src/model-runtime/risk';
+import { MAX_OVERDUE_WATCHLIST, OVERDUE_FEATURE_NAMES, OVERDUE_MEMOS, OVERDUE_MODEL, OVERDUE_SLOT, type OverdueServing } from '../../src/models/overdue';
 import { parseId } from '../../src/util/ids';
 import type { OverdueContext } from './context';
-import { Loan, LoanOverdueResolver, MAX_WATCHLIST, Member, MemberOverdueResolver, OverdueWatchlistResolver, type OverdueWatchEntry } from './schema';
+import { Loan, LoanOverdueResolver, Member, MemberOverdueResolver, OverdueWatchlistResolver, type OverdueWatchEntry } from './schema';
 
 export type { OverdueContext } from './context';
 
@@ -31,11 +32,12 @@ export function buildOverdueSchema(): Promise<GraphQLSchema> {
 export type OverdueKey = `L:${string}` | `M:${string}`;
 
 /** Combines a member's open-loan risks: P(at least one late) = 1 - prod(1 - p_i). */
-export function combineOpenLoans(risks: ScoredRisk[], model: ModelRef, thresholds: { medium: number; high: number }): RiskPrediction {
-  if (risks.length === 0) return { probability: 0, level: riskLevel(0, thresholds), factors: [], model };
-  let none = 1;
-  let riskiest = risks[0]!;
-  for (const risk of risks) {
+export function combineOpenLoans(risks: ScoredRisk[], model: ModelRef, thresholds: RiskThresholds): RiskPrediction {
+  const [first, ...rest] = risks;
+  if (!first) return { probability: 0, level: riskLevel(0, thresholds), factors: [], model };
+  let none = 1 - first.probability;
+  let riskiest = first;
+  for (const risk of rest) {
     none *= 1 - risk.probability;
     if (risk.probability > riskiest.probability) riskiest = risk;
   }
@@ -51,17 +53,16 @@ interface OverdueRows {
   knownMembers: Set<number>;
 }
 
-/** Reads every row from the store: one feature extraction for loans and members together. */
-async function rowsFromStore(deps: ModelSubgraphDeps, loanIds: number[], memberIds: number[]): Promise<OverdueRows> {
-  const [batch, knownMembers] = await Promise.all([
-    overdueServingFeatures(deps.store, { loanIds, memberIds }, deps.asOf),
-    memberIds.length ? deps.store.db.selectFrom('members').select('id').where('id', 'in', memberIds).execute() : Promise.resolve([]),
-  ]);
-  return { loans: batch.loans, requestedCount: batch.requestedCount, values: batch.features.values, knownMembers: new Set(knownMembers.map((m) => m.id)) };
+/** What scoring overdue risks reads: the store, the model's slot and the memos it serves from. */
+export type OverdueScoring = ModelScoring<OverdueServing, typeof OVERDUE_MEMOS>;
+
+/** The overdue subgraph's per-process state. */
+export interface OverdueServices extends OverdueScoring, SubgraphServices {
+  watchlist: (first: number, minProbability: number) => Promise<OverdueWatchEntry[]>;
 }
 
-/** Members' open-loan rows from the memo (computed by the same function on first use); loans from the store. */
-async function rowsWithMemo(deps: ModelSubgraphDeps, memos: ServingMemos, loanIds: number[], memberIds: number[]): Promise<OverdueRows> {
+/** Members' open-loan rows from the memo (computed by the same feature function on first use); requested loans from the store. */
+async function overdueRows({ deps, memos }: OverdueScoring, loanIds: number[], memberIds: number[]): Promise<OverdueRows> {
   const distinctMembers = [...new Set(memberIds)];
   const [requested, perMember] = await Promise.all([
     loanIds.length ? overdueServingFeatures(deps.store, { loanIds }, deps.asOf) : undefined,
@@ -72,8 +73,9 @@ async function rowsWithMemo(deps: ModelSubgraphDeps, memos: ServingMemos, loanId
   const knownMembers = new Set<number>();
   let rows = loans.length;
   perMember.forEach((open, i) => {
-    if (!open) return;
-    knownMembers.add(distinctMembers[i]!);
+    const member = distinctMembers[i];
+    if (!open || member === undefined) return;
+    knownMembers.add(member);
     rows += open.loans.length;
   });
   const values = new Float32Array(rows * d);
@@ -86,7 +88,11 @@ async function rowsWithMemo(deps: ModelSubgraphDeps, memos: ServingMemos, loanId
   return { loans, requestedCount: requested?.requestedCount ?? 0, values, knownMembers };
 }
 
-export async function predictOverdue(deps: ModelSubgraphDeps, keys: readonly OverdueKey[]): Promise<(RiskPrediction | null)[]> {
+/**
+ * Loan and member risks for `keys`, in key order; null for ids that are not loans or members.
+ * Every answer is bucketed with the thresholds of the version that scored it.
+ */
+export async function predictOverdue(services: OverdueScoring, keys: readonly OverdueKey[]): Promise<(RiskPrediction | null)[]> {
   const loanIds: number[] = [];
   const memberIds: number[] = [];
   for (const key of keys) {
@@ -94,21 +100,21 @@ export async function predictOverdue(deps: ModelSubgraphDeps, keys: readonly Ove
     if (id === undefined) continue;
     (key.startsWith('L:') ? loanIds : memberIds).push(id);
   }
-  deps.metrics.featureQueries.inc({ model: 'overdue' });
-  const batch = deps.memos ? await rowsWithMemo(deps, deps.memos, loanIds, memberIds) : await rowsFromStore(deps, loanIds, memberIds);
-  const slot = deps.slots.overdue!;
-  const { risks, model } = await scoreRisks(slot, { values: batch.values, n: batch.loans.length, names: OVERDUE_FEATURE_NAMES });
-  const thresholds = riskServing(slot.current()).riskThresholds;
+  services.deps.metrics.featureQueries.inc({ model: OVERDUE_MODEL });
+  const batch = await overdueRows(services, loanIds, memberIds);
+  const { risks, model, thresholds } = await scoreRisks(services.slot, { values: batch.values, n: batch.loans.length, names: OVERDUE_FEATURE_NAMES });
   const requested = new Map<number, ScoredRisk>();
   const openByMember = new Map<number, ScoredRisk[]>();
   batch.loans.forEach((loan, i) => {
+    const risk = risks[i];
+    if (!risk) return;
     if (i < batch.requestedCount) {
-      requested.set(loan.id, risks[i]!);
+      requested.set(loan.id, risk);
       return;
     }
     const list = openByMember.get(loan.member_id);
-    if (list) list.push(risks[i]!);
-    else openByMember.set(loan.member_id, [risks[i]!]);
+    if (list) list.push(risk);
+    else openByMember.set(loan.member_id, [risk]);
   });
   const members = batch.knownMembers;
   return keys.map((key) => {
@@ -123,39 +129,48 @@ export async function predictOverdue(deps: ModelSubgraphDeps, keys: readonly Ove
 }
 
 /** Open loans most likely to come back late, explained through the same batched path. */
-export function createWatchlist(deps: ModelSubgraphDeps) {
-  const slot = deps.slots.overdue!;
-  const top = rankedWatchlist('overdueWatchlist', MAX_WATCHLIST, slot, async () => {
+function createWatchlist(services: OverdueScoring): OverdueServices['watchlist'] {
+  const { deps, slot } = services;
+  const top = rankedWatchlist('overdueWatchlist', MAX_OVERDUE_WATCHLIST, slot, async () => {
     const open = await deps.store.db.selectFrom('loans').select('member_id').distinct().where('returned_at', 'is', null).where('due_at', '>=', deps.asOf).execute();
     const batch = await overdueServingFeatures(deps.store, { memberIds: open.map((r) => r.member_id) }, deps.asOf);
     const { risks, model } = await scoreRisks(slot, { values: batch.features.values, n: batch.loans.length, names: OVERDUE_FEATURE_NAMES }, { explain: false });
-    return { version: model.version, ranked: batch.loans.map((l, i) => ({ key: { loanId: l.id, memberId: l.member_id }, probability: risks[i]!.probability })) };
+    const ranked = batch.loans.flatMap((l, i) => {
+      const risk = risks[i];
+      return risk ? [{ key: { loanId: l.id, memberId: l.member_id }, probability: risk.probability }] : [];
+    });
+    return { version: model.version, ranked };
   });
-  return async (first: number, minProbability: number): Promise<OverdueWatchEntry[]> => {
+  return async (first, minProbability) => {
     const entries = await top(first, minProbability);
-    const explained = await predictOverdue(deps, entries.map((e) => `L:${e.key.loanId}` as const));
-    return entries.map((e, i) => ({
-      loan: Object.assign(new Loan(), { id: String(e.key.loanId) }),
-      member: Object.assign(new Member(), { id: String(e.key.memberId) }),
-      risk: explained[i]!,
-    }));
+    const explained = await predictOverdue(services, entries.map((e) => `L:${e.key.loanId}` as const));
+    return entries.flatMap((e, i) => {
+      const risk = explained[i];
+      if (!risk) return [];
+      return [{ loan: Object.assign(new Loan(), { id: String(e.key.loanId) }), member: Object.assign(new Member(), { id: String(e.key.memberId) }), risk }];
+    });
   };
 }
 
-export function createOverdueContext(identity: Identity, deps: ModelSubgraphDeps, watchlist: ReturnType<typeof createWatchlist>): OverdueContext {
-  return { identity, overdueRisk: entityLoader<OverdueKey, RiskPrediction | null>((keys) => predictOverdue(deps, keys)), watchlist };
+/** The overdue subgraph's memos and watchlist, once per process. */
+export function createOverdueServices(deps: ModelSubgraphDeps): OverdueServices {
+  const scoring = openScoring(deps, OVERDUE_SLOT, OVERDUE_MEMOS);
+  return { ...scoring, watchlist: createWatchlist(scoring), warm: () => warmMemos(deps, scoring.memos) };
+}
+
+export function createOverdueContext(identity: Identity, services: OverdueServices): OverdueContext {
+  return { identity, overdueRisk: entityLoader<OverdueKey, RiskPrediction | null>((keys) => predictOverdue(services, keys)), watchlist: services.watchlist };
 }
 
 export async function startOverdueSubgraph(config: Config, port?: number) {
-  let watchlist: ReturnType<typeof createWatchlist> | undefined;
-  return startModelSubgraph<OverdueContext>(
+  return startModelSubgraph(
     config,
     {
       name: 'overdue',
       schema: await buildOverdueSchema(),
-      memos: ['openLoans'],
-      slots: [{ model: 'overdue', validate: (m) => { checkFeatureNames(m, OVERDUE_FEATURE_NAMES); riskServing(m); } }],
-      createContext: (identity, deps) => createOverdueContext(identity, deps, (watchlist ??= createWatchlist(deps))),
+      slots: [OVERDUE_SLOT],
+      services: createOverdueServices,
+      createContext: createOverdueContext,
     },
     port,
   );

@@ -1,6 +1,7 @@
 /** Loan.overdueRisk, Member.overdueRisk and the loans most at risk of coming back late. */
 import { Arg, Ctx, Directive, Field, FieldResolver, Float, ID, Int, ObjectType, Query, Resolver, Root } from 'type-graphql';
 import { RiskPrediction } from '../../src/graphql/prediction-types';
+import { MAX_OVERDUE_WATCHLIST } from '../../src/models/overdue';
 import type { OverdueContext } from './context';
 
 @ObjectType()
@@ -28,8 +29,6 @@ export class OverdueWatchEntry {
   @Field(() => RiskPrediction)
   risk!: RiskPrediction;
 }
-
-export const MAX_WATCHLIST = 500;
 
 @Resolver(() => Loan)
 export class LoanOverdueResolver {
@@ -61,7 +60,7 @@ export class MemberOverdueResolver {
 @Resolver()
 export class OverdueWatchlistResolver {
   @Query(() => [OverdueWatchEntry], {
-    description: `Open loans not yet due that are most likely to come back late, riskiest first, with their factors. first: at most ${MAX_WATCHLIST}.`,
+    description: `Open loans not yet due that are most likely to come back late, riskiest first, with their factors. first: at most ${MAX_OVERDUE_WATCHLIST}.`,
   })
   overdueWatchlist(
     @Ctx() ctx: OverdueContext,

@@ -8,30 +8,26 @@
 import type { GraphQLSchema } from 'graphql';
 import type { InferenceSession } from 'onnxruntime-node';
 import type { Config } from '../../src/config';
-import {
-  borrowingHistories,
-  recommendationIndex,
-  recommendationQuery,
-  type BorrowingHistory,
-  type RecommendationIndex,
-  type RecommendationQueryRow,
-} from '../../src/features/recommendations';
+import { recommendationQuery, type BorrowingHistory, type RecommendationIndex, type RecommendationQueryRow } from '../../src/features/recommendations';
 import type { ModelRef } from '../../src/graphql/prediction-types';
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
 import { rankedLists, RECOMMENDER_TENSORS, recommenderFeeds, similarItemsFeeds, SIMILAR_ITEMS_TENSORS, type RankedItems } from '../../src/ml/recommender';
-import type { LoadedModel } from '../../src/model-runtime/model-slot';
-import { entityLoader, startModelSubgraph, type ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
+import type { LoadedModel, SlotSpec } from '../../src/model-runtime/model-slot';
+import { entityLoader, openScoring, startModelSubgraph, warmMemos, type ModelScoring, type ModelSubgraphDeps, type SubgraphServices } from '../../src/model-runtime/model-subgraph';
+import {
+  RECOMMENDATIONS_MEMOS,
+  RECOMMENDATIONS_MODEL,
+  RECOMMENDATIONS_SLOT,
+  SIMILAR_GRAPH,
+  type RecommendationsServing,
+} from '../../src/models/recommendations';
 import type { Store } from '../../src/store';
-import { recommendationsServing, type RecommendationsServing } from '../../src/training/recommendations';
 import { parseId } from '../../src/util/ids';
 import type { ListLoader, RecommendationsContext } from './context';
 import { Book, BookSimilarResolver, Member, MemberRecommendationsResolver, type Recommendation } from './schema';
 
 export type { RecommendationsContext } from './context';
-
-const MODEL = 'recommendations';
-const SIMILAR_GRAPH = 'similar';
 
 export const REASONS = {
   branchPopular: 'popular at your branch',
@@ -52,33 +48,14 @@ export function buildRecommendationsSchema(): Promise<GraphQLSchema> {
   );
 }
 
-interface VersionServing {
-  index: RecommendationIndex;
-  serving: RecommendationsServing;
-  /** Each item's co-borrowed list (index.coBorrowed) as a set: what a reason's evidence is looked up in. */
-  coBorrowedSets: Set<number>[];
-}
-
-const servingByVersion = new WeakMap<LoadedModel, VersionServing>();
-
-/** The version's index maps and serving constants, read once per loaded version. */
-function servingOf(model: LoadedModel): VersionServing {
-  let found = servingByVersion.get(model);
-  if (!found) {
-    const index = recommendationIndex(model.artefacts.index);
-    found = { index, serving: recommendationsServing(model.metadata.serving), coBorrowedSets: index.coBorrowed.map((row) => new Set(row)) };
-    servingByVersion.set(model, found);
-  }
-  return found;
-}
-
 /**
- * Refuses a version this subgraph could not serve: no index, no serving constants, or tensors
- * other than the ones it sends (a version from before 2.0.0 takes padded histories, not flat).
+ * Refuses a version whose graphs take other tensors than the ones this subgraph sends (a version
+ * from before 2.0.0 takes padded histories, not flat). Its index and settings are checked by the
+ * model's serving parser.
  */
-export function validateRecommendationsVersion(model: LoadedModel): void {
-  servingOf(model);
-  const main = model.sessions.model!;
+export function validateRecommendationsVersion(model: LoadedModel<RecommendationsServing>): void {
+  const main = model.sessions.model;
+  if (!main) throw new Error(`${model.name} ${model.version} has no model.onnx`);
   const sent = Object.values(RECOMMENDER_TENSORS.inputs);
   if (main.inputNames.length !== sent.length || !sent.every((name) => main.inputNames.includes(name))) {
     throw new Error(`${model.name} ${model.version}: model.onnx has inputs [${main.inputNames.join(', ')}], this subgraph sends [${sent.join(', ')}]`);
@@ -121,17 +98,43 @@ export function createCatalogue(store: Store): Catalogue {
 
 /** Ranked lists of a top-k run of either graph (both name their outputs scores and items). */
 function listsOf(outputs: InferenceSession.ReturnType, rows: number): RankedItems[] {
-  return rankedLists(outputs[RECOMMENDER_TENSORS.outputs.scores]!, outputs[RECOMMENDER_TENSORS.outputs.items]!, rows);
+  const { scores, items } = RECOMMENDER_TENSORS.outputs;
+  const [scoreTensor, itemTensor] = [outputs[scores], outputs[items]];
+  if (!scoreTensor || !itemTensor) throw new Error(`the recommendations graph answered without "${scores}" and "${items}" outputs`);
+  return rankedLists(scoreTensor, itemTensor, rows);
 }
 
-const modelRef = (model: LoadedModel): ModelRef => ({ name: model.name, version: model.version });
+/** The recommendations slot as this subgraph opens it: the model's slot plus checks of the graphs' tensors. */
+export const RECOMMENDATIONS_SUBGRAPH_SLOT: SlotSpec<RecommendationsServing> = { ...RECOMMENDATIONS_SLOT, validate: validateRecommendationsVersion };
+
+/** What recommending reads: the store, the model's slot, the memos it serves from and the catalogue. */
+export interface RecommendationsScoring extends ModelScoring<RecommendationsServing, typeof RECOMMENDATIONS_MEMOS> {
+  catalogue: Catalogue;
+}
+
+/** The recommendations subgraph's per-process state. */
+export type RecommendationsServices = RecommendationsScoring & SubgraphServices;
 /**
  * A recommended book with the title and authors this subgraph provides; undefined for a book the
  * catalogue does not hold (a version trained on another store), which is left out of the list.
  */
-function bookOf(bookId: number, books: ReadonlyMap<number, CatalogueBook>): Book | undefined {
-  const entry = books.get(bookId);
+function bookOf(bookId: number | undefined, books: ReadonlyMap<number, CatalogueBook>): Book | undefined {
+  const entry = bookId === undefined ? undefined : books.get(bookId);
   return entry && Object.assign(new Book(), { id: String(bookId), title: entry.title, authors: entry.authors });
+}
+
+/** The catalogue's entry for the version's item `item`; undefined for an item or book it does not know. */
+function entryAt(item: number, index: RecommendationIndex, books: ReadonlyMap<number, CatalogueBook>): CatalogueBook | undefined {
+  const bookId = index.bookIds[item];
+  return bookId === undefined ? undefined : books.get(bookId);
+}
+
+/** Each item of a ranked list with its score, best first. */
+function scoredItems(ranked: RankedItems): { item: number; score: number }[] {
+  return ranked.items.flatMap((item, rank) => {
+    const score = ranked.scores[rank];
+    return score === undefined ? [] : [{ item, score }];
+  });
 }
 
 /**
@@ -148,22 +151,22 @@ interface HistoryEvidence {
   authorOf: Map<string, number>;
 }
 
-function historyEvidence(seenItems: readonly number[], targets: readonly number[], version: VersionServing, books: ReadonlyMap<number, CatalogueBook>): HistoryEvidence {
+function historyEvidence(seenItems: readonly number[], targets: readonly number[], version: RecommendationsServing, books: ReadonlyMap<number, CatalogueBook>): HistoryEvidence {
   const { index, coBorrowedSets } = version;
   const coBorrowedWith = new Map<number, number>();
   const authorOf = new Map<string, number>();
   for (const item of targets) {
     for (const j of seenItems) {
-      if (coBorrowedSets[j]!.has(item)) {
+      if (coBorrowedSets[j]?.has(item)) {
         coBorrowedWith.set(item, j);
         break;
       }
     }
     if (coBorrowedWith.has(item)) continue;
-    for (const author of books.get(index.bookIds[item]!)?.authors ?? []) {
+    for (const author of entryAt(item, index, books)?.authors ?? []) {
       if (authorOf.has(author)) continue;
       for (const j of seenItems) {
-        if (books.get(index.bookIds[j]!)?.authors.includes(author)) {
+        if (entryAt(j, index, books)?.authors.includes(author)) {
           authorOf.set(author, j);
           break;
         }
@@ -175,10 +178,10 @@ function historyEvidence(seenItems: readonly number[], targets: readonly number[
 
 /** Co-borrowing with the most recent book that explains `item`, else a shared author, else what the score rests on. */
 function memberReason(item: number, userIndex: number, evidence: HistoryEvidence, index: RecommendationIndex, books: ReadonlyMap<number, CatalogueBook>): string {
-  const title = (j: number): string => books.get(index.bookIds[j]!)?.title ?? `book ${index.bookIds[j]}`;
+  const title = (j: number): string => entryAt(j, index, books)?.title ?? `book ${index.bookIds[j]}`;
   const coBorrowed = evidence.coBorrowedWith.get(item);
   if (coBorrowed !== undefined) return REASONS.coBorrowed(title(coBorrowed));
-  for (const author of books.get(index.bookIds[item]!)?.authors ?? []) {
+  for (const author of entryAt(item, index, books)?.authors ?? []) {
     const j = evidence.authorOf.get(author);
     if (j !== undefined) return REASONS.sameAuthor(title(j));
   }
@@ -190,83 +193,82 @@ function memberReason(item: number, userIndex: number, evidence: HistoryEvidence
 function coldStartList(
   history: BorrowingHistory,
   ranked: RankedItems,
-  version: VersionServing,
+  version: RecommendationsServing,
   books: ReadonlyMap<number, CatalogueBook>,
   model: ModelRef,
   k: number,
 ): Recommendation[] {
   const branch = String(history.branchId);
-  const borrowers = version.serving.branchBorrowers[branch] ?? 0;
+  const borrowers = version.settings.branchBorrowers[branch] ?? 0;
   const list: Recommendation[] = [];
-  for (const b of (version.serving.branchPopular[branch] ?? []).slice(0, k)) {
+  for (const b of (version.settings.branchPopular[branch] ?? []).slice(0, k)) {
     const book = bookOf(b.bookId, books);
     if (book) list.push({ book, score: borrowers > 0 ? b.borrowers / borrowers : 0, reason: REASONS.branchPopular, model });
   }
   const listed = new Set(list.map((r) => r.book.id));
-  ranked.items.forEach((item, rank) => {
-    const book = bookOf(version.index.bookIds[item]!, books);
-    if (list.length >= k || !book || listed.has(book.id)) return;
-    list.push({ book, score: ranked.scores[rank]!, reason: REASONS.libraryPopular, model });
-  });
+  for (const { item, score } of scoredItems(ranked)) {
+    const book = bookOf(version.index.bookIds[item], books);
+    if (list.length >= k || !book || listed.has(book.id)) continue;
+    list.push({ book, score, reason: REASONS.libraryPopular, model });
+  }
   return list;
 }
 
 /** The top `k` books of each requested member id, in key order; null for ids that are not members on the system date. */
-export async function recommendForMembers(deps: ModelSubgraphDeps, catalogue: Catalogue, keys: readonly string[], k: number): Promise<(Recommendation[] | null)[]> {
+export async function recommendForMembers({ deps, slot, memos, catalogue }: RecommendationsScoring, keys: readonly string[], k: number): Promise<(Recommendation[] | null)[]> {
   const ids = keys.map(parseId);
   const known = ids.filter((id): id is number => id !== undefined);
-  deps.metrics.featureQueries.inc({ model: MODEL });
-  const histories = deps.memos ? await deps.memos.borrowingHistory.load(known) : await borrowingHistories(deps.store, known, deps.asOf);
+  deps.metrics.featureQueries.inc({ model: RECOMMENDATIONS_MODEL });
+  const histories = await memos.borrowingHistory.load(known);
   const byId = new Map(histories.filter((h): h is BorrowingHistory => h !== undefined).map((h) => [h.memberId, h]));
   const found = [...byId.values()];
   // Nobody to recommend for: answer null without touching the model, so unknown ids never cost a run.
   if (found.length === 0) return keys.map(() => null);
   const books = await catalogue();
   let queries: RecommendationQueryRow[] = [];
-  const { result: lists, model } = await deps.slots[MODEL]!.run(
+  const { result: lists, model } = await slot.run(
     found.length,
     (m) => {
-      const { index } = servingOf(m);
-      queries = found.map((h) => recommendationQuery(index, h));
+      queries = found.map((h) => recommendationQuery(m.serving.index, h));
       return recommenderFeeds(queries, k);
     },
     (outputs) => listsOf(outputs, found.length),
   );
-  const version = servingOf(model);
-  const ref = modelRef(model);
+  const version = model.serving;
+  const ref = model.ref;
   const answers = new Map<number, Recommendation[]>();
   found.forEach((history, row) => {
-    const ranked = lists[row]!;
+    const ranked = lists[row];
+    const query = queries[row];
+    if (!ranked || !query) return;
     if (history.bookIds.length === 0) {
       answers.set(history.memberId, coldStartList(history, ranked, version, books, ref, k));
       return;
     }
-    const query = queries[row]!;
     const evidence = historyEvidence(query.seenItems, ranked.items, version, books);
     const list: Recommendation[] = [];
-    ranked.items.forEach((item, rank) => {
-      const book = bookOf(version.index.bookIds[item]!, books);
-      if (book) list.push({ book, score: ranked.scores[rank]!, reason: memberReason(item, query.userIndex, evidence, version.index, books), model: ref });
-    });
+    for (const { item, score } of scoredItems(ranked)) {
+      const book = bookOf(version.index.bookIds[item], books);
+      if (book) list.push({ book, score, reason: memberReason(item, query.userIndex, evidence, version.index, books), model: ref });
+    }
     answers.set(history.memberId, list);
   });
   return ids.map((id) => (id === undefined ? null : answers.get(id) ?? null));
 }
 
 function similarReason(source: number, item: number, index: RecommendationIndex, books: ReadonlyMap<number, CatalogueBook>): string {
-  const sourceBook = books.get(index.bookIds[source]!);
+  const sourceBook = entryAt(source, index, books);
   const title = sourceBook?.title ?? `book ${index.bookIds[source]}`;
-  if (index.coBorrowed[source]!.includes(item) || index.coBorrowed[item]!.includes(source)) return REASONS.coBorrowed(title);
+  if (index.coBorrowed[source]?.includes(item) || index.coBorrowed[item]?.includes(source)) return REASONS.coBorrowed(title);
   const authors = new Set(sourceBook?.authors ?? []);
-  if ((books.get(index.bookIds[item]!)?.authors ?? []).some((a) => authors.has(a))) return REASONS.sameAuthor(title);
+  if ((entryAt(item, index, books)?.authors ?? []).some((a) => authors.has(a))) return REASONS.sameAuthor(title);
   return REASONS.similarTaste;
 }
 
 /** The `k` books most like each requested book id, in key order; null for ids the version does not know. */
-export async function similarForBooks(deps: ModelSubgraphDeps, catalogue: Catalogue, keys: readonly string[], k: number): Promise<(Recommendation[] | null)[]> {
-  const slot = deps.slots[MODEL]!;
+export async function similarForBooks({ slot, catalogue }: RecommendationsScoring, keys: readonly string[], k: number): Promise<(Recommendation[] | null)[]> {
   const ids = keys.map(parseId);
-  const { index: currentIndex } = servingOf(slot.current());
+  const { index: currentIndex } = slot.current().serving;
   const found = [...new Set(ids.filter((id): id is number => id !== undefined && currentIndex.itemIndexOf.has(id)))];
   if (found.length === 0) return keys.map(() => null);
   const books = await catalogue();
@@ -275,25 +277,25 @@ export async function similarForBooks(deps: ModelSubgraphDeps, catalogue: Catalo
     found.length,
     (m) => {
       // The version that runs may have been swapped in since `found` was chosen: map with its own index.
-      const { index } = servingOf(m);
+      const { index } = m.serving;
       items = found.map((id) => index.itemIndexOf.get(id));
       return similarItemsFeeds(items.map((i) => i ?? 0), k);
     },
     (outputs) => listsOf(outputs, found.length),
     SIMILAR_GRAPH,
   );
-  const { index } = servingOf(model);
-  const ref = modelRef(model);
+  const { index } = model.serving;
+  const ref = model.ref;
   const answers = new Map<number, Recommendation[]>();
   found.forEach((bookId, row) => {
     const source = items[row];
-    if (source === undefined) return;
-    const ranked = lists[row]!;
+    const ranked = lists[row];
+    if (source === undefined || !ranked) return;
     const list: Recommendation[] = [];
-    ranked.items.forEach((item, rank) => {
-      const book = bookOf(index.bookIds[item]!, books);
-      if (book) list.push({ book, score: ranked.scores[rank]!, reason: similarReason(source, item, index, books), model: ref });
-    });
+    for (const { item, score } of scoredItems(ranked)) {
+      const book = bookOf(index.bookIds[item], books);
+      if (book) list.push({ book, score, reason: similarReason(source, item, index, books), model: ref });
+    }
     answers.set(bookId, list);
   });
   return ids.map((id) => (id === undefined ? null : answers.get(id) ?? null));
@@ -325,29 +327,36 @@ function listLoader(batch: (keys: readonly string[], k: number) => Promise<(Reco
   };
 }
 
-export function createRecommendationsContext(identity: Identity, deps: ModelSubgraphDeps, catalogue: Catalogue): RecommendationsContext {
+/** The recommendations subgraph's memos and catalogue, once per process. */
+export function createRecommendationsServices(deps: ModelSubgraphDeps): RecommendationsServices {
+  const scoring = openScoring(deps, RECOMMENDATIONS_SUBGRAPH_SLOT, RECOMMENDATIONS_MEMOS);
+  const catalogue = createCatalogue(deps.store);
+  const warm = async (): Promise<void> => {
+    // The first request should not be the one that reads the catalogue.
+    const catalogueRead = catalogue().catch((error: unknown) => deps.logger.warn({ model: RECOMMENDATIONS_MODEL, err: (error as Error).message }, 'could not read the catalogue ahead of the first request'));
+    await Promise.all([warmMemos(deps, scoring.memos), catalogueRead]);
+  };
+  return { ...scoring, catalogue, warm };
+}
+
+export function createRecommendationsContext(identity: Identity, scoring: RecommendationsScoring): RecommendationsContext {
   return {
     identity,
-    recommendations: listLoader((keys, k) => recommendForMembers(deps, catalogue, keys, k)),
-    similarBooks: listLoader((keys, k) => similarForBooks(deps, catalogue, keys, k)),
+    recommendations: listLoader((keys, k) => recommendForMembers(scoring, keys, k)),
+    similarBooks: listLoader((keys, k) => similarForBooks(scoring, keys, k)),
   };
 }
 
 export async function startRecommendationsSubgraph(config: Config, port?: number) {
-  let catalogue: Catalogue | undefined;
-  const running = await startModelSubgraph<RecommendationsContext>(
+  return startModelSubgraph(
     config,
     {
       name: 'recommendations',
       schema: await buildRecommendationsSchema(),
-      slots: [{ model: MODEL, extraGraphs: [SIMILAR_GRAPH], artefacts: ['index'], validate: validateRecommendationsVersion }],
-      memos: ['borrowingHistory'],
-      createContext: (identity, deps) => createRecommendationsContext(identity, deps, (catalogue ??= createCatalogue(deps.store))),
+      slots: [RECOMMENDATIONS_SUBGRAPH_SLOT],
+      services: createRecommendationsServices,
+      createContext: createRecommendationsContext,
     },
     port,
   );
-  catalogue ??= createCatalogue(running.deps.store);
-  // The first request should not be the one that reads the catalogue.
-  void catalogue().catch((error: unknown) => running.deps.logger.warn({ model: MODEL, err: (error as Error).message }, 'could not read the catalogue ahead of the first request'));
-  return running;
 }

@@ -5,7 +5,7 @@
 import { Arg, Ctx, Directive, Field, FieldResolver, Float, ID, Int, ObjectType, Resolver, Root } from 'type-graphql';
 import { badUserInput } from '../../src/errors';
 import { ModelRef } from '../../src/graphql/prediction-types';
-import { MAX_RECOMMENDATIONS } from '../../src/training/recommendations';
+import { MAX_RECOMMENDATIONS } from '../../src/models/recommendations';
 import type { RecommendationsContext } from './context';
 
 @ObjectType()

@@ -1,41 +1,46 @@
 /**
- * The benchmark's optimisations keep answers identical: predictions served with the per-member
- * feature memos (cold, then warm, then for batches mixing cached and new members) equal those of
- * the plain path that reads every row from the store, for the same keys, for every model
- * subgraph that serves members.
+ * The benchmark's optimisations keep answers identical: predictions served from the per-member
+ * feature memos, warm and for batches mixing cached and new members, equal those of a cold
+ * subgraph that computes every member from the store, for the same keys, for every model
+ * subgraph that serves members. The memo values themselves equal the store path's feature rows.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../src/config';
+import { OVERDUE_FEATURE_NAMES, overdueServingFeatures } from '../../src/features/overdue';
 import { AsOfMemo } from '../../src/model-runtime/as-of-memo';
-import { closeModelDeps, createServingMemos, openModelDeps, type ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
-import { predictChurn } from '../../subgraphs/churn';
-import { predictOverdue, type OverdueKey } from '../../subgraphs/overdue';
-import { createCatalogue, recommendForMembers, validateRecommendationsVersion } from '../../subgraphs/recommendations';
-import { createSegmentOverview, predictSegments, validateSegmentationVersion } from '../../subgraphs/segmentation';
+import { closeModelDeps, openModelDeps, type ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
+import { CHURN_SLOT } from '../../src/models/churn';
+import { OVERDUE_SLOT } from '../../src/models/overdue';
+import { SEGMENTATION_SLOT } from '../../src/models/segmentation';
+import { createChurnServices, predictChurn } from '../../subgraphs/churn';
+import { createOverdueServices, predictOverdue, type OverdueKey } from '../../subgraphs/overdue';
+import { createRecommendationsServices, recommendForMembers, RECOMMENDATIONS_SUBGRAPH_SLOT } from '../../subgraphs/recommendations';
+import { createSegmentationServices, predictSegments } from '../../subgraphs/segmentation';
 import { smallLibrary } from '../fixtures/small-library';
 
-let withMemo: ModelSubgraphDeps;
-let plain: ModelSubgraphDeps;
+let deps: ModelSubgraphDeps;
 let memberCount: number;
 let loanIds: number[];
+
+/** Services whose memos start empty: every member of a call is computed from the store, as a cold subgraph does. */
+const cold = {
+  churn: () => createChurnServices(deps),
+  overdue: () => createOverdueServices(deps),
+  segmentation: () => createSegmentationServices(deps),
+  recommendations: () => createRecommendationsServices(deps),
+};
 
 beforeAll(async () => {
   const library = await smallLibrary();
   const config = loadConfig({ ...process.env, ...library.env, SHELFMARK_ROOT: `${__dirname}/../..`, LOG_LEVEL: 'error' });
-  withMemo = await openModelDeps(config, 'memo-test', [
-    { model: 'overdue' },
-    { model: 'churn' },
-    { model: 'segmentation', validate: validateSegmentationVersion },
-    { model: 'recommendations', extraGraphs: ['similar'], artefacts: ['index'], validate: validateRecommendationsVersion },
-  ]);
-  plain = { ...withMemo, memos: undefined };
-  memberCount = Number((await withMemo.store.db.selectFrom('members').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
-  const loans = await withMemo.store.db.selectFrom('loans').select('id').where('returned_at', 'is', null).limit(40).execute();
+  deps = await openModelDeps(config, 'memo-test', [OVERDUE_SLOT, CHURN_SLOT, SEGMENTATION_SLOT, RECOMMENDATIONS_SUBGRAPH_SLOT]);
+  memberCount = Number((await deps.store.db.selectFrom('members').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  const loans = await deps.store.db.selectFrom('loans').select('id').where('returned_at', 'is', null).limit(40).execute();
   loanIds = loans.map((l) => l.id);
 }, 300_000);
 
 afterAll(async () => {
-  await closeModelDeps(withMemo);
+  await closeModelDeps(deps);
 });
 
 /** Keys as a federated request sends them: known, unknown, malformed and repeated ids. */
@@ -45,75 +50,98 @@ function memberKeys(from: number, n: number): string[] {
 }
 
 describe('churn with the member-activity memo', () => {
-  it('answers exactly what the plain path answers, cold and warm', async () => {
+  it('answers exactly what a cold subgraph answers, cold and warm', async () => {
+    const withMemo = cold.churn();
     const keys = memberKeys(1, 60);
-    const expected = await predictChurn(plain, keys);
+    const expected = await predictChurn(cold.churn(), keys);
     expect(expected.filter((r) => r !== null).length).toBeGreaterThan(50);
     expect(await predictChurn(withMemo, keys)).toEqual(expected);
     expect(await predictChurn(withMemo, keys)).toEqual(expected);
     const mixed = memberKeys(31, 80);
-    expect(await predictChurn(withMemo, mixed)).toEqual(await predictChurn(plain, mixed));
+    expect(await predictChurn(withMemo, mixed)).toEqual(await predictChurn(cold.churn(), mixed));
   });
 
   it('answers the same to concurrent requests for the same members', async () => {
+    const withMemo = cold.churn();
     const keys = memberKeys(200, 30);
     const [a, b] = await Promise.all([predictChurn(withMemo, keys), predictChurn(withMemo, keys.slice().reverse())]);
-    const expected = await predictChurn(plain, keys);
+    const expected = await predictChurn(cold.churn(), keys);
     expect(a).toEqual(expected);
     expect(b).toEqual(expected.slice().reverse());
   });
 });
 
 describe('overdue with the open-loan memo', () => {
-  it('answers exactly what the plain path answers for members and loans together, cold and warm', async () => {
+  it('holds for each member the rows the store path computes for the same members', async () => {
+    const memberIds = Array.from({ length: 120 }, (_, k) => k + 1);
+    const fromStore = await overdueServingFeatures(deps.store, { memberIds }, deps.asOf);
+    const memo = await cold.overdue().memos.openLoans.load(memberIds);
+    const d = OVERDUE_FEATURE_NAMES.length;
+    const rowsOf = (member: number) =>
+      fromStore.loans.flatMap((loan, i) => (loan.member_id === member ? [{ loan: loan.id, row: Array.from(fromStore.features.values.subarray(i * d, (i + 1) * d)) }] : []));
+    expect(fromStore.loans.length).toBeGreaterThan(10);
+    memberIds.forEach((member, k) => {
+      const open = memo[k];
+      const held = open ? open.loans.map((loan, i) => ({ loan: loan.id, row: Array.from(open.values.subarray(i * d, (i + 1) * d)) })) : [];
+      expect({ member, rows: held }).toEqual({ member, rows: rowsOf(member) });
+    });
+  });
+
+  it('answers exactly what a cold subgraph answers for members and loans together, cold and warm', async () => {
+    const withMemo = cold.overdue();
     const keys: OverdueKey[] = [
       ...memberKeys(1, 80).map((id) => `M:${id}` as const),
       ...loanIds.map((id) => `L:${id}` as const),
       'L:999999999',
       'L:nope',
     ];
-    const expected = await predictOverdue(plain, keys);
+    const expected = await predictOverdue(cold.overdue(), keys);
     expect(expected.filter((r) => r !== null && r.probability > 0).length).toBeGreaterThan(10);
     expect(await predictOverdue(withMemo, keys)).toEqual(expected);
     expect(await predictOverdue(withMemo, keys)).toEqual(expected);
     const mixed: OverdueKey[] = memberKeys(50, 100).map((id) => `M:${id}` as const);
-    expect(await predictOverdue(withMemo, mixed)).toEqual(await predictOverdue(plain, mixed));
+    expect(await predictOverdue(withMemo, mixed)).toEqual(await predictOverdue(cold.overdue(), mixed));
   });
 
-  it('answers a whole page the same, every member of the library', async () => {
-    const fresh = { ...withMemo, memos: createServingMemos(withMemo.store, withMemo.asOf) };
+  it('answers a whole page the same, every member of the library, after filling the memo', async () => {
+    const fresh = cold.overdue();
+    await fresh.warm?.();
+    expect(fresh.memos.openLoans.size).toBe(memberCount);
     const keys: OverdueKey[] = Array.from({ length: memberCount }, (_, k) => `M:${k + 1}` as const);
-    expect(await predictOverdue(fresh, keys)).toEqual(await predictOverdue(plain, keys));
-    expect(fresh.memos!.openLoans.size).toBe(memberCount);
+    expect(await predictOverdue(fresh, keys)).toEqual(await predictOverdue(cold.overdue(), keys));
   });
 });
 
 describe('segmentation with the member-activity memo', () => {
-  it('answers exactly what the plain path answers, cold and warm', async () => {
+  it('answers exactly what a cold subgraph answers, cold and warm', async () => {
+    const withMemo = cold.segmentation();
     const keys = memberKeys(100, 70);
-    const expected = await predictSegments(plain, keys);
+    const expected = await predictSegments(cold.segmentation(), keys);
     expect(expected.filter((s) => s !== null).length).toBeGreaterThan(60);
     expect(await predictSegments(withMemo, keys)).toEqual(expected);
     expect(await predictSegments(withMemo, keys)).toEqual(expected);
   });
 
-  it('gives the same overview of every segment from the memo as from the store', async () => {
-    const expected = await createSegmentOverview(plain).summaries();
-    expect(expected.reduce((n, s) => n + s.size, 0)).toBe(memberCount);
-    expect(await createSegmentOverview(withMemo).summaries()).toEqual(expected);
+  it('counts in its overview every member in the segment Member.segment gives them', async () => {
+    const summaries = await cold.segmentation().overview.summaries();
+    expect(summaries.reduce((n, s) => n + s.size, 0)).toBe(memberCount);
+    const segments = await predictSegments(cold.segmentation(), Array.from({ length: memberCount }, (_, k) => String(k + 1)));
+    const sizes = new Map<string, number>();
+    for (const s of segments) if (s) sizes.set(s.name, (sizes.get(s.name) ?? 0) + 1);
+    expect(summaries.map((s) => [s.name, s.size])).toEqual(summaries.map((s) => [s.name, sizes.get(s.name) ?? 0]));
   });
 });
 
 describe('recommendations with the borrowing-history memo', () => {
-  it('answers exactly what the plain path answers, cold and warm', async () => {
-    const catalogue = createCatalogue(withMemo.store);
+  it('answers exactly what a cold subgraph answers, cold and warm', async () => {
+    const withMemo = cold.recommendations();
     const keys = memberKeys(150, 40);
-    const expected = await recommendForMembers(plain, catalogue, keys, 5);
+    const expected = await recommendForMembers(cold.recommendations(), keys, 5);
     expect(expected.filter((r) => r !== null && r.length === 5).length).toBeGreaterThan(30);
-    expect(await recommendForMembers(withMemo, catalogue, keys, 5)).toEqual(expected);
-    expect(await recommendForMembers(withMemo, catalogue, keys, 5)).toEqual(expected);
+    expect(await recommendForMembers(withMemo, keys, 5)).toEqual(expected);
+    expect(await recommendForMembers(withMemo, keys, 5)).toEqual(expected);
     const mixed = memberKeys(170, 40);
-    expect(await recommendForMembers(withMemo, catalogue, mixed, 10)).toEqual(await recommendForMembers(plain, catalogue, mixed, 10));
+    expect(await recommendForMembers(withMemo, mixed, 10)).toEqual(await recommendForMembers(cold.recommendations(), mixed, 10));
   });
 });
 

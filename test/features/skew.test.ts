@@ -3,7 +3,8 @@
  * must give the same feature rows and the same probabilities.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { Tensor } from 'onnxruntime-node';
+import { openServingSession } from '../../src/ml/onnx/session';
 import path from 'node:path';
 import { churnFeatures, CHURN_FEATURE_NAMES } from '../../src/features/churn';
 import { overdueServingFeatures, overdueTrainingSet } from '../../src/features/overdue';
@@ -14,7 +15,8 @@ import type { ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
 import { readProductionPointer } from '../../src/registry';
 import { openStore, readAsOf, type Store } from '../../src/store';
 import { addDays } from '../../src/util/dates';
-import { predictChurn } from '../../subgraphs/churn';
+import { CHURN_SLOT } from '../../src/models/churn';
+import { createChurnServices, predictChurn } from '../../subgraphs/churn';
 import { smallLibrary, type SmallLibrary } from '../fixtures/small-library';
 
 let library: SmallLibrary;
@@ -45,15 +47,15 @@ describe('churn features', () => {
   it('served probabilities equal the production model run on the training path rows', async () => {
     const pointer = readProductionPointer(library.modelsDir, 'churn')!;
     const metrics = createProcessMetrics('test');
-    const slot = new ModelSlot({ name: 'churn', locate: async () => pointer, logger: createLogger('test', 'silent'), metrics, reloadIntervalMs: 60_000 });
+    const slot = new ModelSlot({ ...CHURN_SLOT, locate: async () => pointer, logger: createLogger('test', 'silent'), metrics, reloadIntervalMs: 60_000 });
     await slot.start();
     const deps = { store, asOf, slots: { churn: slot }, metrics } as unknown as ModelSubgraphDeps;
     const ids = ['5', '42', 'nope', '999999', '77', '5'];
-    const served = await predictChurn(deps, ids);
+    const served = await predictChurn(createChurnServices(deps), ids);
     expect(served[2]).toBeNull();
     expect(served[3]).toBeNull();
     const training = await churnFeatures(store, [5, 42, 77], asOf);
-    const session = await InferenceSession.create(path.join(pointer.dir, 'model.onnx'));
+    const session = await openServingSession(path.join(pointer.dir, 'model.onnx'));
     const out = await session.run({ features: new Tensor('float32', training.values, [3, CHURN_FEATURE_NAMES.length]) });
     const expected = Array.from(out.probability!.data as Float32Array);
     expect([served[0]!.probability, served[1]!.probability, served[4]!.probability, served[5]!.probability]).toEqual([

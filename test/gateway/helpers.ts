@@ -4,15 +4,16 @@
  * Every other subgraph the supergraph names is pointed at a closed port, so a test never talks
  * to a graph someone else left running on the default ports.
  */
+import { afterAll, beforeAll } from '@jest/globals';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { DEVELOPMENT_JWT_SECRET, findProjectRoot, SUBGRAPH_NAMES, type Role } from '../../src/config';
 import { launchGraph, type LaunchedGraph } from '../../src/graph-launcher';
+import { freeLoopbackPort } from '../../src/util/ports';
 import { tinyLibrary } from '../fixtures/tiny-library';
 
 export const PROJECT_ROOT = findProjectRoot(__dirname);
@@ -26,13 +27,7 @@ export function uniquePrefix(label: string): string {
 }
 
 /** A port nothing listens on (bound, then released). */
-export async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export const closedPort = freeLoopbackPort;
 
 export interface TestGraph {
   graph: LaunchedGraph;
@@ -66,6 +61,37 @@ export async function startTestGraph(env: NodeJS.ProcessEnv = {}): Promise<TestG
     stop: async () => {
       await graph.stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface GatewayFleet {
+  graph(): TestGraph;
+  /** One more gateway process over the graph, stopped with the graph after the block. */
+  startGateway(env?: NodeJS.ProcessEnv): Promise<GatewayProcess>;
+}
+
+/** For a describe block: a test graph before its tests, and every gateway it starts stopped after them. */
+export function gatewayFleet(): GatewayFleet {
+  let graph: TestGraph | undefined;
+  const gateways: GatewayProcess[] = [];
+  beforeAll(async () => {
+    graph = await startTestGraph();
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all(gateways.map((g) => g.stop()));
+    await graph?.stop();
+  });
+  const started = () => {
+    if (!graph) throw new Error('the test graph has not started');
+    return graph;
+  };
+  return {
+    graph: started,
+    startGateway: async (env = {}) => {
+      const gateway = await startGatewayProcess({ ...started().gatewayEnv, ...env });
+      gateways.push(gateway);
+      return gateway;
     },
   };
 }

@@ -92,6 +92,16 @@ describe('persisted queries', () => {
       expect(hit.body).toEqual(registered.body);
     });
 
+    it('a document that does not validate is answered with its errors and not registered', async () => {
+      const query = `query Broken { noSuchField } # ${Date.now()}`;
+      const hash = createHash('sha256').update(query).digest('hex');
+      const analyst = token('analyst');
+      const attempt = await post(first.url, { query, ...persisted(hash) }, analyst);
+      expect(attempt.body.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+      const lookup = await post(second.url, persisted(hash), analyst);
+      expect(lookup.body.errors[0]).toMatchObject({ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } });
+    });
+
     it('a hash that does not match the document is refused', async () => {
       const answer = await post(first.url, { query: '{ models { name } }', ...persisted('0'.repeat(64)) }, token('staff'));
       expect(answer.status).toBe(400);

@@ -62,7 +62,8 @@ beforeAll(async () => {
   graph = await launchGraph({
     projectRoot: root,
     subgraphs,
-    env: { ...library.env, MODELS_DIR: modelsDir, MODEL_RELOAD_INTERVAL_MS: '250', SUBGRAPH_TIMEOUT_MS: '3000' },
+    // The load below is one subject's concurrent requests: no cap on requests in flight here.
+    env: { ...library.env, MODELS_DIR: modelsDir, MODEL_RELOAD_INTERVAL_MS: '250', SUBGRAPH_TIMEOUT_MS: '3000', GATEWAY_MAX_CONCURRENT_PER_SUBJECT: '1000' },
     logs: 'ignore',
   });
 }, 240_000);

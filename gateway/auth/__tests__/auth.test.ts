@@ -29,6 +29,12 @@ describe('verifyClientToken', () => {
     expect(() => verifyClientToken(longExpired, config.jwt)).toThrow('invalid token: jwt expired');
   });
 
+  it('refuses a token that expires further ahead than the maximum lifetime (a year-9999 exp)', () => {
+    const forever = jwt.sign({ role: 'staff', sub: 's', exp: Math.floor(Date.UTC(9999, 0, 1) / 1000), iss: config.jwt.issuer, aud: config.jwt.audience }, config.jwt.signingKey!);
+    expect(() => verifyClientToken(forever, config.jwt)).toThrow(/^invalid token: it expires in \d+ s; tokens may live at most 86400 s$/);
+    expect(verifyClientToken(sign({ role: 'staff' }, { subject: 's', expiresIn: config.jwt.maxLifetimeSeconds }), config.jwt).role).toBe('staff');
+  });
+
   it.each([
     ['no exp', () => jwt.sign({ role: 'staff', sub: 's', iss: config.jwt.issuer, aud: config.jwt.audience }, config.jwt.signingKey!), 'invalid token: exp is required'],
     ['no sub', () => sign({ role: 'staff' }), 'invalid token: sub is required'],

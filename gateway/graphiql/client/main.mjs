@@ -8,7 +8,7 @@
 import { createElement, useCallback, useEffect, useRef, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { GraphiQL } from 'graphiql';
-import { buildClientSchema, getIntrospectionQuery } from 'graphql';
+import { buildClientSchema, getIntrospectionQuery, parse } from 'graphql';
 import 'graphiql/style.css';
 
 const settings = JSON.parse(document.getElementById('graphiql-settings').textContent);
@@ -41,6 +41,23 @@ function parseHeaders(text) {
 function authorizationOf(headers) {
   const value = headers.authorization;
   return typeof value === 'string' && TOKEN.test(value.trim()) ? value.trim() : undefined;
+}
+
+/**
+ * GraphiQL can send the operation name of the tab shown before a switch with the new tab's
+ * document. A name the document does not define is dropped when the document has one operation,
+ * so a click on Run right after a tab switch runs what the editor shows.
+ */
+function withOwnOperationName(params) {
+  if (!params.operationName) return params;
+  let names;
+  try {
+    names = parse(params.query).definitions.filter((d) => d.kind === 'OperationDefinition').map((d) => d.name && d.name.value);
+  } catch {
+    return params;
+  }
+  if (names.includes(params.operationName) || names.length !== 1) return params;
+  return { ...params, operationName: names[0] || undefined };
 }
 
 async function post(body, headers) {
@@ -84,7 +101,7 @@ function ShelfmarkGraphiQL() {
   const fetcher = useCallback((params, options) => {
     const headers = parseHeaders(JSON.stringify((options && options.headers) || {}));
     if (!authorizationOf(headers) && latestAuthorization.current) headers.authorization = latestAuthorization.current;
-    return post(params, headers);
+    return post(withOwnOperationName(params), headers);
   }, []);
 
   return createElement(GraphiQL, {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { buildSchema } from 'graphql';
 import { loadConfig } from '../../../src/config';
-import { MAX_RECOMMENDATIONS } from '../../../src/training/recommendations';
+import { MAX_RECOMMENDATIONS } from '../../../src/models/recommendations';
 import { loadSupergraph } from '../../subgraphs';
 import { documentedMaximums } from '..';
 

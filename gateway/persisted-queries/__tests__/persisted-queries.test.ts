@@ -7,11 +7,13 @@ import { findProjectRoot, loadConfig } from '../../../src/config';
 import type { Identity } from '../../../src/identity';
 import { loadSupergraph } from '../../subgraphs';
 import type { IncomingOperation } from '../../operations';
-import { MemoryKeyValueCache, persistedQueries } from '..';
+import { APQ_REGISTRATION, MemoryApqCache, persistedQueries, registrationCount } from '..';
 import { buildManifest, loadManifest, manifestPath, operationId, operationsDir, serializeManifest } from '../manifest';
 
 const root = findProjectRoot(__dirname);
 const supergraph = loadSupergraph(loadConfig({ NODE_ENV: 'test' }));
+
+const bounds = { maxDocumentBytes: 4096, maxPerSubject: 10, maxBytes: 1 << 20, ttlSeconds: 60 };
 
 describe('schema/persisted-queries.json', () => {
   it('is what `npm run pq:manifest` builds from schema/operations/ with Apollo\'s generator (run it when this fails)', async () => {
@@ -89,7 +91,7 @@ describe('persistedQueries steps', () => {
   };
 
   it('gives a partner the registered document for its id, and leaves no persisted-query extension', async () => {
-    const { resolve } = persistedQueries({ manifest, apqCache: new MemoryKeyValueCache(), apqTtlSeconds: 60 });
+    const { resolve } = persistedQueries({ manifest, apqCache: new MemoryApqCache(bounds) });
     const operation = persisted(id);
     await resolve(operation, partner);
     expect(operation).toEqual({ query: body, extensions: {} });
@@ -99,31 +101,38 @@ describe('persistedQueries steps', () => {
   });
 
   it('refuses a partner document, a partner request without id, and an unknown id', async () => {
-    const { resolve } = persistedQueries({ manifest, apqCache: new MemoryKeyValueCache(), apqTtlSeconds: 60 });
+    const { resolve } = persistedQueries({ manifest, apqCache: new MemoryApqCache(bounds) });
     expect(await refusal(resolve({ query: body }, partner))).toMatchObject({ code: 'FORBIDDEN', status: 403 });
     expect(await refusal(resolve({}, partner))).toMatchObject({ code: 'PERSISTED_QUERY_NOT_FOUND', status: 400 });
     expect(await refusal(resolve(persisted('0'.repeat(64)), partner))).toEqual({ message: `no registered operation has id "${'0'.repeat(64)}"`, code: 'PERSISTED_QUERY_NOT_FOUND', status: 404 });
   });
 
-  it('APQ for analysts: miss, registration after the limits step, hit', async () => {
-    const apqCache = new MemoryKeyValueCache();
-    const { resolve, register } = persistedQueries({ manifest, apqCache, apqTtlSeconds: 60 });
+  it('APQ for analysts: a miss, then a document with its hash marked for registration (not yet stored), a hit once stored', async () => {
+    const apqCache = new MemoryApqCache(bounds);
+    const { resolve } = persistedQueries({ manifest, apqCache });
     const query = '{ models { version } }';
     const hash = operationId(query);
     expect(await refusal(resolve(persisted(hash), analyst))).toEqual({ message: 'PersistedQueryNotFound', code: 'PERSISTED_QUERY_NOT_FOUND', status: 200 });
-    const registration = { query, ...persisted(hash) };
+    const registration: IncomingOperation = { query, ...persisted(hash) };
     await resolve(registration, analyst);
-    expect(await apqCache.get(`apq:${hash}`)).toBeUndefined();
-    await register(registration, analyst);
-    expect(await apqCache.get(`apq:${hash}`)).toBe(query);
+    expect(registration.extensions).toEqual({ [APQ_REGISTRATION]: hash });
+    expect(await apqCache.get(hash)).toBeUndefined();
+    await apqCache.register(hash, query, 'analyst:a');
     const hit = persisted(hash);
     await resolve(hit, analyst);
     expect(hit.query).toBe(query);
     expect(await refusal(resolve({ query, ...persisted('1'.repeat(64)) }, analyst))).toMatchObject({ message: 'provided sha does not match query', code: 'BAD_USER_INPUT' });
   });
 
+  it('counts the registrations a request body asks for', () => {
+    const query = '{ models { version } }';
+    expect(registrationCount({ query })).toBe(0);
+    expect(registrationCount({ query, ...persisted(operationId(query)) })).toBe(1);
+    expect(registrationCount([{ query, ...persisted('a') }, persisted('b'), { query, ...persisted('c') }])).toBe(2);
+  });
+
   it('leaves a plain document alone, even with an `id` member of its own', async () => {
-    const { resolve } = persistedQueries({ manifest, apqCache: new MemoryKeyValueCache(), apqTtlSeconds: 60 });
+    const { resolve } = persistedQueries({ manifest, apqCache: new MemoryApqCache(bounds) });
     const operation: IncomingOperation = { query: '{ models { name } }', id: 'client-request-7' };
     await resolve(operation, analyst);
     expect(operation).toEqual({ query: '{ models { name } }', id: 'client-request-7' });

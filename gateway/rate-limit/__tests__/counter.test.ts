@@ -73,17 +73,41 @@ describe('RedisWindowCounter (the machine\'s Redis at 127.0.0.1:6379)', () => {
 });
 
 describe('ResilientWindowCounter', () => {
-  const failing: WindowCounter = { take: () => Promise.reject(new RedisTimeoutError('Redis did not answer within 1 ms')) };
-  const fallback = new MemoryWindowCounter();
-  afterAll(() => fallback.close());
+  const client = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 0 });
+  const prefix = `shelfmark-test:resilient:${randomUUID()}:`;
+  let redisUsable = true;
+  let failNext = false;
+  const primary = new RedisWindowCounter((commands) => (failNext ? Promise.reject(new RedisTimeoutError('Redis did not answer within 1 ms')) : commands(client)), prefix);
+  const reasons: string[] = [];
+  const counter = new ResilientWindowCounter(primary, () => redisUsable, { onFallback: (r) => reasons.push(r) }, { share: 0.05 });
+  afterAll(() => {
+    counter.close();
+    client.disconnect();
+  });
 
-  it('counts in process, and reports why, when Redis fails or is not connected', async () => {
-    const reasons: string[] = [];
-    const connected = new ResilientWindowCounter(failing, fallback, () => true, { onFallback: (r) => reasons.push(r) });
-    const disconnected = new ResilientWindowCounter(failing, fallback, () => false, { onFallback: (r) => reasons.push(r) });
-    expect((await connected.take('k', 1, quota)).admitted).toBe(true);
-    expect((await disconnected.take('k', 1, quota)).used).toBe(1);
-    expect(reasons).toEqual(['timeout', 'disconnected']);
+  it('while Redis is unusable admits only its share of the quota, and reports why', async () => {
+    redisUsable = false;
+    const degraded = await Promise.all(Array.from({ length: 20 }, () => counter.take('degraded', 1, quota)));
+    expect(degraded.filter((d) => d.admitted)).toHaveLength(5);
+    failNext = true;
+    redisUsable = true;
+    expect((await counter.take('degraded', 1, quota)).admitted).toBe(false);
+    expect(reasons).toEqual([...new Array(20).fill('disconnected'), 'timeout']);
+    failNext = false;
+  });
+
+  it('gives a Redis restarted empty back every request it admitted, in Redis or degraded', async () => {
+    const key = 'restarted';
+    for (let i = 0; i < 30; i++) await counter.take(key, 1, quota);
+    redisUsable = false;
+    for (let i = 0; i < 10; i++) await counter.take(key, 1, quota);
+    // Redis comes back empty.
+    await client.del(`${prefix}${key}`);
+    await counter.restore();
+    redisUsable = true;
+    // 30 counted in Redis and 5 degraded (the share of 100) are back; the restore is idempotent.
+    await counter.restore();
+    expect((await counter.take(key, 1, quota)).used).toBe(35);
   });
 });
 

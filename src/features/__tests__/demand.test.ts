@@ -4,7 +4,7 @@
  * model inputs that forecast every period ahead in one run.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { InferenceSession } from 'onnxruntime-node';
+import { openServingSession } from '../../ml/onnx/session';
 import { syntheticDemand } from '../../ml/forecasting/synthetic';
 import { DEMAND_TENSORS, DemandForecaster, encodeDemandModel, trainDemandModel, type DemandModel } from '../../ml/lstm';
 import { openStore, readAsOf, type Store } from '../../store';
@@ -144,7 +144,7 @@ describe('model inputs: every period ahead in one run', () => {
   }, 60_000);
 
   async function run(model: DemandModel, horizon: number, loansPerUnit = 1) {
-    const session = await InferenceSession.create(encodeDemandModel(model));
+    const session = await openServingSession(encodeDemandModel(model));
     try {
       const spec = { description: model.description, loansPerUnit };
       const inputs = demandModelInputs(spec, history, horizon);
@@ -181,7 +181,7 @@ describe('model inputs: every period ahead in one run', () => {
     const { inputs, forecasts } = await run(oneStep, 3, 5);
     const first = history[0]!.values;
     expect(inputs.anchors[0]).toBe(Math.fround(Math.log1p(first[30 - 12]! / 5)));
-    const session = await InferenceSession.create(encodeDemandModel(oneStep));
+    const session = await openServingSession(encodeDemandModel(oneStep));
     try {
       const out = await session.run(demandTensors(inputs));
       const units = out[DEMAND_TENSORS.forecast]!.data as Float32Array;

@@ -56,6 +56,18 @@ interface CsvRecord {
   info: { lines: number };
 }
 
+/**
+ * What a history file may hold: monthly counts up to `maxValue`, months between `firstMonth`
+ * and `lastMonth`, and at most `maxSpanMonths` from its first month to its last (every month
+ * between is a step of training and forecasting).
+ */
+export const HISTORY_BOUNDS = {
+  maxValue: 1e9,
+  firstMonth: 1900 * 12,
+  lastMonth: 2199 * 12 + 11,
+  maxSpanMonths: 1200,
+} as const;
+
 /** Parses `text` (the content of a history file) into series; throws HistoryInputError. */
 export function parseMonthlyHistory(text: string, columns: HistoryColumns, { untilMonth }: ReadHistoryOptions = {}): MonthlyHistory {
   let records: CsvRecord[];
@@ -102,7 +114,16 @@ export function parseMonthlyHistory(text: string, columns: HistoryColumns, { unt
       throw new HistoryInputError(`value "${valueText}" in column "${columns.valueColumn}" is not a number`, line);
     }
     if (value < 0) throw new HistoryInputError(`value ${value} in column "${columns.valueColumn}" is negative; loans are counts`, line);
+    if (value > HISTORY_BOUNDS.maxValue) {
+      throw new HistoryInputError(`value ${valueText} in column "${columns.valueColumn}" is above ${HISTORY_BOUNDS.maxValue}; monthly loan counts are smaller, and larger values swamp every other series in training`, line);
+    }
+    if (month < HISTORY_BOUNDS.firstMonth || month > HISTORY_BOUNDS.lastMonth) {
+      throw new HistoryInputError(`period ${periodText} is outside ${monthPeriod(HISTORY_BOUNDS.firstMonth)} to ${monthPeriod(HISTORY_BOUNDS.lastMonth)}`, line);
+    }
     if (untilMonth !== undefined && month > untilMonth) continue;
+    if (Math.max(lastMonth, month) - Math.min(firstMonth, month) >= HISTORY_BOUNDS.maxSpanMonths) {
+      throw new HistoryInputError(`period ${periodText} makes the history span more than ${HISTORY_BOUNDS.maxSpanMonths} months (${HISTORY_BOUNDS.maxSpanMonths / 12} years)`, line);
+    }
     const key = columns.seriesColumns.map((name, i) => cell(seriesAt[i]!, name));
     const id = JSON.stringify(key);
     const rowId = `${id}@${month}`;

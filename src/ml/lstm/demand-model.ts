@@ -25,7 +25,8 @@
  * output per period ahead and needs seasonLength + window + outputs periods before it has a
  * single target for its last output.
  */
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { Tensor, type InferenceSession } from 'onnxruntime-node';
+import { openServingSession } from '../onnx/session';
 import { onnx } from 'onnx-proto';
 import { Random } from '../../util/random';
 import { seasonalNaive } from '../forecasting/baselines';
@@ -461,7 +462,7 @@ export class DemandForecaster {
 
   static async create(modelOnnx: Uint8Array): Promise<DemandForecaster> {
     const description = readDescription(modelOnnx);
-    const session = await InferenceSession.create(modelOnnx);
+    const session = await openServingSession(modelOnnx);
     const expected = [DEMAND_TENSORS.features, DEMAND_TENSORS.sequenceLens, DEMAND_TENSORS.seasonalAnchor];
     if (session.inputNames.join(',') !== expected.join(',')) {
       throw new Error(`demand model inputs [${session.inputNames.join(', ')}] are not the expected [${expected.join(', ')}]`);

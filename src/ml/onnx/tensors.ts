@@ -1,10 +1,10 @@
 /**
  * Building int64 input tensors from plain numbers without a BigInt per value.
  *
- * `BigInt64Array.from(values, BigInt)` allocates one BigInt per element: for the ~6,500 history
- * entries of a 100-member recommendations page that was about 0.55 ms per array, two arrays per
- * run. Indices fit in 32 bits, so each int64 is written as two int32 words (value, sign) through
- * an Int32Array view of the same buffer: about 20 µs for the same array.
+ * `BigInt64Array.from(values, BigInt)` allocates one BigInt per element, thousands per
+ * recommendations run. Indices fit in 32 bits, so each int64 is written as two int32 words
+ * (value, sign) through an Int32Array view of the same buffer, with no allocation per element
+ * (BENCHMARKS.md, figures moved from comments).
  */
 import { endianness } from 'node:os';
 import { Tensor } from 'onnxruntime-node';

@@ -6,7 +6,8 @@
  * `similar` return one ranked list per query, in query order, with the graph's -inf tail
  * (seen items used to fill k) already dropped, so a list can be shorter than k.
  */
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { Tensor, type InferenceSession } from 'onnxruntime-node';
+import { openServingSession } from '../onnx/session';
 import { int64Tensor } from '../onnx/tensors';
 import { flattenSeenItems, RECOMMENDER_TENSORS, SIMILAR_ITEMS_TENSORS } from './onnx-export';
 import type { RankedItems } from './scoring';
@@ -76,7 +77,7 @@ export class RecommenderSession {
   private constructor(private readonly session: InferenceSession) {}
 
   static async create(model: Uint8Array | string): Promise<RecommenderSession> {
-    const session = typeof model === 'string' ? await InferenceSession.create(model) : await InferenceSession.create(model);
+    const session = await openServingSession(model);
     const { inputs, outputs } = RECOMMENDER_TENSORS;
     checkNames(session, 'recommendations', Object.values(inputs), Object.values(outputs));
     return new RecommenderSession(session);
@@ -103,7 +104,7 @@ export class SimilarItemsSession {
   private constructor(private readonly session: InferenceSession) {}
 
   static async create(model: Uint8Array | string): Promise<SimilarItemsSession> {
-    const session = typeof model === 'string' ? await InferenceSession.create(model) : await InferenceSession.create(model);
+    const session = await openServingSession(model);
     const { inputs, outputs } = SIMILAR_ITEMS_TENSORS;
     checkNames(session, 'similar items', Object.values(inputs), Object.values(outputs));
     return new SimilarItemsSession(session);

@@ -64,6 +64,9 @@ export function readCsvColumns(text: string, columns: readonly string[], label: 
     });
 }
 
+/** The largest interaction weight training accepts: well inside what its least-squares solves can square and sum. */
+export const MAX_INTERACTION_WEIGHT = 1e6;
+
 export interface InteractionRecord {
   user: string;
   item: string;
@@ -82,6 +85,7 @@ export function parseInteractionsCsv(text: string, label = 'interactions file'):
     const weight = Number(weightText);
     if (!Number.isFinite(weight)) throw new InputError(`${label} line ${line}: weight "${weightText}" is not a number`);
     if (weight <= 0) throw new InputError(`${label} line ${line}: weight ${weightText} must be greater than 0`);
+    if (weight > MAX_INTERACTION_WEIGHT) throw new InputError(`${label} line ${line}: weight ${weightText} is above ${MAX_INTERACTION_WEIGHT}; weights are counts or ratings, and larger ones overflow the solver`);
     return { user: user!, item: item!, weight };
   });
 }

@@ -91,6 +91,7 @@ describe('writeModelCard and registration with charts', () => {
       onnxBytes: logisticModel(scorer),
       parity: parityFor(scorer),
       charts: CHARTS,
+      renderCard: (metadata) => renderModelCard(metadata, CHARTS),
       extraFiles: { 'similar.onnx': logisticModel(scorer) },
       stage: 'experiments',
     });

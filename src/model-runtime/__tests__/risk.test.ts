@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Tensor } from 'onnxruntime-node';
 import type { LoadedModel, ModelSlot } from '../model-slot';
-import { scoreRisks, withReferenceRows, type FeatureBatch } from '../risk';
+import { scoreRisks, withReferenceRows, type FeatureBatch, type RiskServing } from '../risk';
 
 const names = ['loans_90d', 'renewals', 'days_late', 'tenure'];
 const reference = [2, 0, 0.1, 365];
@@ -14,10 +14,12 @@ function probabilityOf(row: ArrayLike<number>): number {
   return Math.fround(1 / (1 + Math.exp(-z)));
 }
 
-function fakeSlot(): { slot: ModelSlot; rowsSent: number[] } {
+function fakeSlot(): { slot: ModelSlot<RiskServing>; rowsSent: number[] } {
   const model = {
     name: 'fake',
     version: '1.0.0',
+    ref: { name: 'fake', version: '1.0.0', arm: null },
+    serving: { reference, riskThresholds: { medium: 0.3, high: 0.6 } },
     dir: '',
     metadata: { featureSpec: names.map((name) => ({ name })), serving: { reference, riskThresholds: { medium: 0.3, high: 0.6 } } },
     sessions: {},
@@ -35,7 +37,7 @@ function fakeSlot(): { slot: ModelSlot; rowsSent: number[] } {
       for (let r = 0; r < rows; r++) probability[r] = probabilityOf(data.subarray(r * d, (r + 1) * d));
       return { result: read({ probability: { data: probability } }, model), model };
     },
-  } as unknown as ModelSlot;
+  } as unknown as ModelSlot<RiskServing>;
   return { slot, rowsSent };
 }
 
@@ -79,7 +81,7 @@ describe('risk explanations', () => {
   it('gives the factors of the definition, scoring every substitution', async () => {
     const { slot, rowsSent } = fakeSlot();
     const { risks, model } = await scoreRisks(slot, batch, { topFactors: 3 });
-    expect(model).toEqual({ name: 'fake', version: '1.0.0' });
+    expect(model).toEqual({ name: 'fake', version: '1.0.0', arm: null });
     expect(rowsSent).toEqual([12]);
     risks.forEach((risk, i) => {
       const expected = expectedFactors(batch.values.slice(i * names.length, (i + 1) * names.length), 3);

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { buildSubgraphSchema } from '@apollo/subgraph';
+import net from 'node:net';
 import { parse } from 'graphql';
 import { loadConfig } from '../../config';
 import { signInternalIdentity } from '../../identity';
@@ -14,7 +15,7 @@ import { startSubgraphServer, type RunningSubgraph } from '..';
 
 const config = loadConfig({ ...process.env, SHELFMARK_ROOT: `${__dirname}/../../..`, LOG_LEVEL: 'error' });
 let running: RunningSubgraph;
-const identity = signInternalIdentity({ sub: 'test', role: 'staff' }, config.internalSecret);
+const identity = signInternalIdentity({ sub: 'test', role: 'staff' }, config.internalSecret, 'library');
 const query = JSON.stringify({ query: '{ greeting(name: "Zoë") }' });
 
 beforeAll(async () => {
@@ -58,6 +59,23 @@ describe('POST /graphql', () => {
   it('refuses a body that is not JSON with 400', async () => {
     const response = await post('{"query": ');
     expect(response.status).toBe(400);
+  });
+
+  it('after a 413 on a kept-alive connection, closes it rather than leaving the client waiting', async () => {
+    const { port } = new URL(running.url);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString();
+    });
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const body = Buffer.alloc(3 * 1024 * 1024, 'a');
+    socket.write(`POST /graphql HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\nContent-Type: application/json\r\nx-shelfmark-identity: ${identity}\r\nContent-Length: ${body.length}\r\n\r\n`);
+    socket.write(body.subarray(0, 2.5 * 1024 * 1024));
+    await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer.toLowerCase()).toContain('connection: close');
   });
 
   it('refuses a body over 2 MB with 413', async () => {

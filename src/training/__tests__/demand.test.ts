@@ -6,11 +6,12 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { InferenceSession } from 'onnxruntime-node';
+import { openServingSession } from '../../ml/onnx/session';
 import { CHARTS_FILE, getProduction, type ModelMetadata } from '../../registry';
 import type { ForecastChart } from '../../model-cards';
 import { DEMAND_FEATURE_NAMES, DEMAND_TENSORS } from '../../ml/lstm';
-import { demandServing, MAX_HORIZON_MONTHS, MAX_HORIZON_WEEKS, trainingSample } from '../demand';
+import { demandServing, MAX_HORIZON_MONTHS, MAX_HORIZON_WEEKS } from '../../models/demand';
+import { trainingSample } from '../demand';
 import { smallLibrary } from '../../../test/fixtures/small-library';
 
 let metadata: ModelMetadata;
@@ -28,7 +29,7 @@ describe('the demand version', () => {
   it('carries a collection graph with the same tensors, recorded with its sha256', async () => {
     const file = metadata.files.find((f) => f.path === 'collection.onnx');
     expect(file?.sha256).toMatch(/^[0-9a-f]{64}$/);
-    const session = await InferenceSession.create(readFileSync(path.join(dir, 'collection.onnx')));
+    const session = await openServingSession(readFileSync(path.join(dir, 'collection.onnx')));
     try {
       expect(session.inputNames).toEqual([DEMAND_TENSORS.features, DEMAND_TENSORS.sequenceLens, DEMAND_TENSORS.seasonalAnchor]);
       expect(session.outputNames).toContain(DEMAND_TENSORS.forecast);

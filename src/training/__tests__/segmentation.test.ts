@@ -5,7 +5,8 @@
  * the model card read.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { Tensor } from 'onnxruntime-node';
+import { openServingSession } from '../../ml/onnx/session';
 import path from 'node:path';
 import {
   SEGMENT_FEATURES,
@@ -18,7 +19,8 @@ import {
 import { SEGMENT_RULES, adjustedRandIndex, trainSegmentation } from '../../ml/kmeans';
 import { getProduction, type ModelMetadata } from '../../registry';
 import { openStore, readAsOf, type Store } from '../../store';
-import { SEGMENTATION_PARAMS, agreement, applyRfmRule, explainedVariance, segmentationServing } from '../segmentation';
+import { segmentationServing } from '../../models/segmentation';
+import { SEGMENTATION_PARAMS, agreement, applyRfmRule, explainedVariance } from '../segmentation';
 import { smallLibrary } from '../../../test/fixtures/small-library';
 
 let store: Store;
@@ -43,7 +45,7 @@ describe('the segmentation trainer', () => {
   it("serves, through ONNX, the trainer's own segment for every member", async () => {
     const rows = featureRows(members.values);
     const model = trainSegmentation(rows, { features: SEGMENT_FEATURES, seed: metadata.trainingData.seed, ...SEGMENTATION_PARAMS });
-    const session = await InferenceSession.create(path.join(dir, 'model.onnx'));
+    const session = await openServingSession(path.join(dir, 'model.onnx'));
     try {
       const out = await session.run({ features: new Tensor('float32', members.values, [rows.length, SEGMENTATION_FEATURES.length]) });
       const served = Array.from(out.segment!.data as BigInt64Array, Number);

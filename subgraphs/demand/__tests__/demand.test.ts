@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ApolloServer } from '@apollo/server';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { InferenceSession } from 'onnxruntime-node';
+import { openServingSession } from '../../../src/ml/onnx/session';
 import { bookWeeklyLoans, demandCalendars, demandForecasts, demandModelInputs, demandTensors, weekAt, type WeeklyCalendar } from '../../../src/features/demand';
 import { DEMAND_TENSORS } from '../../../src/ml/lstm';
 import { createLogger } from '../../../src/logging';
@@ -17,14 +17,14 @@ import { ModelSlot, type ProductionPointer } from '../../../src/model-runtime/mo
 import type { ModelSubgraphDeps } from '../../../src/model-runtime/model-subgraph';
 import { readProductionPointer } from '../../../src/registry';
 import { openStore, readAsOf, type Store } from '../../../src/store';
-import { demandServing, MAX_HORIZON_MONTHS, MAX_HORIZON_WEEKS } from '../../../src/training/demand';
+import { DEMAND_SLOT, MAX_HORIZON_MONTHS, MAX_HORIZON_WEEKS, type DemandServing } from '../../../src/models/demand';
 import { metricValue, smallLibrary } from '../../../test/fixtures/small-library';
-import { buildDemandSchema, COLLECTION_GRAPH, createDemandContext, createDemandService, validateDemandVersion, type DemandContext, type DemandService } from '..';
+import { buildDemandSchema, createDemandContext, createDemandService, type DemandContext, type DemandService } from '..';
 
 let store: Store;
 let queries: string[];
 let metrics: ProcessMetrics;
-let slot: ModelSlot;
+let slot: ModelSlot<DemandServing>;
 let pointer: ProductionPointer;
 let deps: ModelSubgraphDeps;
 let service: DemandService;
@@ -71,13 +71,11 @@ beforeAll(async () => {
   metrics = createProcessMetrics('demand-test');
   pointer = readProductionPointer(library.modelsDir, 'demand')!;
   slot = new ModelSlot({
-    name: 'demand',
+    ...DEMAND_SLOT,
     locate: async () => pointer,
     logger: createLogger('test', 'silent'),
     metrics,
     reloadIntervalMs: 3_600_000,
-    extraGraphs: [COLLECTION_GRAPH],
-    validate: validateDemandVersion,
   });
   await slot.start();
   const asOf = await readAsOf(store);
@@ -165,8 +163,8 @@ describe('Book.demandForecast', () => {
     // The trainer reads every book at once; the subgraph only the books asked for.
     const training = await bookWeeklyLoans(store, bookIds, weekly);
     const series = ids.map((id) => training.series[training.rowOf[bookIds.indexOf(id)]!]!);
-    const spec = demandServing(slot.current().metadata.serving).book;
-    const session = await InferenceSession.create(readFileSync(path.join(pointer.dir, 'model.onnx')));
+    const spec = slot.current().serving.book;
+    const session = await openServingSession(readFileSync(path.join(pointer.dir, 'model.onnx')));
     try {
       const inputs = demandModelInputs(spec, series, 6);
       const out = await session.run(demandTensors(inputs));

@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ApolloServer } from '@apollo/server';
 import path from 'node:path';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { Tensor } from 'onnxruntime-node';
+import { openServingSession } from '../../../src/ml/onnx/session';
 import { borrowingHistories, borrowingHistoriesInChunks, recommendationIndex, recommendationQuery, type BorrowingHistory } from '../../../src/features/recommendations';
 import { createLogger } from '../../../src/logging';
 import { createProcessMetrics, type ProcessMetrics } from '../../../src/metrics';
@@ -15,17 +16,27 @@ import { ModelSlot, type ProductionPointer } from '../../../src/model-runtime/mo
 import type { ModelSubgraphDeps } from '../../../src/model-runtime/model-subgraph';
 import { readProductionPointer } from '../../../src/registry';
 import { openStore, readAsOf, type Store } from '../../../src/store';
-import { MAX_RECOMMENDATIONS, recommendationsServing } from '../../../src/training/recommendations';
+import { MAX_RECOMMENDATIONS, type RecommendationsServing } from '../../../src/models/recommendations';
 import { metricValue, smallLibrary } from '../../../test/fixtures/small-library';
-import { buildRecommendationsSchema, createCatalogue, createRecommendationsContext, REASONS, validateRecommendationsVersion, type Catalogue, type RecommendationsContext } from '..';
+import {
+  buildRecommendationsSchema,
+  createRecommendationsContext,
+  createRecommendationsServices,
+  REASONS,
+  RECOMMENDATIONS_SUBGRAPH_SLOT,
+  type Catalogue,
+  type RecommendationsContext,
+  type RecommendationsServices,
+} from '..';
 
 let store: Store;
 let queries: string[];
 let metrics: ProcessMetrics;
-let slot: ModelSlot;
+let slot: ModelSlot<RecommendationsServing>;
 let pointer: ProductionPointer;
 let deps: ModelSubgraphDeps;
 let catalogue: Catalogue;
+let services: RecommendationsServices;
 let server: ApolloServer<RecommendationsContext>;
 let histories: BorrowingHistory[];
 
@@ -46,7 +57,7 @@ async function costOf<T>(work: () => Promise<T>): Promise<{ result: T; runs: num
 }
 
 async function run(query: string, variables: Record<string, unknown> = {}) {
-  const response = await server.executeOperation({ query, variables }, { contextValue: createRecommendationsContext({ sub: 't', role: 'analyst' }, deps, catalogue) });
+  const response = await server.executeOperation({ query, variables }, { contextValue: createRecommendationsContext({ sub: 't', role: 'analyst' }, services) });
   if (response.body.kind !== 'single') throw new Error('expected a single result');
   return response.body.singleResult;
 }
@@ -67,19 +78,17 @@ beforeAll(async () => {
   metrics = createProcessMetrics('recommendations-test');
   pointer = readProductionPointer(library.modelsDir, 'recommendations')!;
   slot = new ModelSlot({
-    name: 'recommendations',
+    ...RECOMMENDATIONS_SUBGRAPH_SLOT,
     locate: async () => pointer,
     logger: createLogger('test', 'silent'),
     metrics,
     reloadIntervalMs: 3_600_000,
-    extraGraphs: ['similar'],
-    artefacts: ['index'],
-    validate: validateRecommendationsVersion,
   });
   await slot.start();
   const asOf = await readAsOf(store);
   deps = { store, asOf, slots: { recommendations: slot }, metrics, logger: createLogger('test', 'silent') } as unknown as ModelSubgraphDeps;
-  catalogue = createCatalogue(store);
+  services = createRecommendationsServices(deps);
+  catalogue = services.catalogue;
   await catalogue();
   server = new ApolloServer<RecommendationsContext>({ schema: await buildRecommendationsSchema() });
   await server.start();
@@ -154,7 +163,7 @@ describe('Member.recommendations', () => {
   });
 
   it("gives a member without history their branch's most borrowed books, and says so", async () => {
-    const serving = recommendationsServing(slot.current().metadata.serving);
+    const serving = slot.current().serving.settings;
     const cold = histories.find((h) => h.bookIds.length === 0);
     let subject = cold;
     let served = cold ? entities(await run(MEMBERS, { r: refs('Member', [cold.memberId]), first: 10 }), 'recommendations')[0]! : null;
@@ -210,7 +219,7 @@ describe('Member.recommendations', () => {
     const rows = sample.map((h) => recommendationQuery(index, h));
     const seenItems = rows.flatMap((r) => r.seenItems);
     const seenRows = rows.flatMap((r, i) => r.seenItems.map(() => i));
-    const session = await InferenceSession.create(path.join(pointer.dir, 'model.onnx'));
+    const session = await openServingSession(path.join(pointer.dir, 'model.onnx'));
     try {
       const out = await session.run({
         user_index: new Tensor('int64', BigInt64Array.from(rows, (r) => BigInt(r.userIndex)), [rows.length]),
@@ -235,7 +244,7 @@ async function coldAtJoining(memberId: number): Promise<Served[] | null> {
   const first = await store.db.selectFrom('loans').select((eb) => eb.fn.min('checked_out_at').as('first')).where('member_id', '=', memberId).executeTakeFirst();
   if (first?.first && String(first.first) <= joined_at) return null;
   const atJoining = { ...deps, asOf: joined_at } as ModelSubgraphDeps;
-  const response = await server.executeOperation({ query: MEMBERS, variables: { r: refs('Member', [memberId]), first: 10 } }, { contextValue: createRecommendationsContext({ sub: 't', role: 'analyst' }, atJoining, catalogue) });
+  const response = await server.executeOperation({ query: MEMBERS, variables: { r: refs('Member', [memberId]), first: 10 } }, { contextValue: createRecommendationsContext({ sub: 't', role: 'analyst' }, { ...createRecommendationsServices(atJoining), catalogue }) });
   if (response.body.kind !== 'single') throw new Error('expected a single result');
   return entities(response.body.singleResult, 'recommendations')[0]!;
 }
@@ -263,14 +272,11 @@ describe('versions', () => {
     const refusals: string[] = [];
     const logger = { ...createLogger('test', 'silent'), error: (fields: { err?: string }) => void refusals.push(String(fields.err)) };
     const guarded = new ModelSlot({
-      name: 'recommendations',
+      ...RECOMMENDATIONS_SUBGRAPH_SLOT,
       locate: async () => target,
       logger: logger as unknown as ReturnType<typeof createLogger>,
       metrics,
       reloadIntervalMs: 20,
-      extraGraphs: ['similar'],
-      artefacts: ['index'],
-      validate: validateRecommendationsVersion,
     });
     await guarded.start();
     try {

@@ -8,7 +8,8 @@ import { ApolloServer } from '@apollo/server';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { Tensor } from 'onnxruntime-node';
+import { openServingSession } from '../../../src/ml/onnx/session';
 import { SEGMENTATION_FEATURES, segmentationFeatures } from '../../../src/features/segmentation';
 import { createLogger } from '../../../src/logging';
 import { createProcessMetrics, type ProcessMetrics } from '../../../src/metrics';
@@ -17,17 +18,18 @@ import type { ModelSubgraphDeps } from '../../../src/model-runtime/model-subgrap
 import { readProductionPointer } from '../../../src/registry';
 import { openStore, readAsOf, type Store } from '../../../src/store';
 import { metricValue, smallLibrary } from '../../../test/fixtures/small-library';
-import { buildSegmentationSchema, createSegmentationContext, createSegmentOverview, validateSegmentationVersion, type SegmentationContext, type SegmentOverview } from '..';
+import { SEGMENTATION_SLOT, type SegmentationServing } from '../../../src/models/segmentation';
+import { buildSegmentationSchema, createSegmentationContext, createSegmentationServices, type SegmentationContext, type SegmentationServices } from '..';
 
 let store: Store;
 let queries: string[];
 let metrics: ProcessMetrics;
-let slot: ModelSlot;
+let slot: ModelSlot<SegmentationServing>;
 let pointer: ProductionPointer;
 /** What the slot's registry lookup answers; tests switch versions by changing it and refreshing. */
 let served: ProductionPointer;
 let deps: ModelSubgraphDeps;
-let overview: SegmentOverview;
+let services: SegmentationServices;
 let server: ApolloServer<SegmentationContext>;
 let memberIds: number[];
 const scratch: string[] = [];
@@ -42,7 +44,7 @@ async function costOf<T>(work: () => Promise<T>): Promise<{ result: T; runs: num
 }
 
 async function run(query: string, variables: Record<string, unknown> = {}) {
-  const response = await server.executeOperation({ query, variables }, { contextValue: createSegmentationContext({ sub: 't', role: 'analyst' }, deps, overview) });
+  const response = await server.executeOperation({ query, variables }, { contextValue: createSegmentationContext({ sub: 't', role: 'analyst' }, services) });
   if (response.body.kind !== 'single') throw new Error('expected a single result');
   return response.body.singleResult;
 }
@@ -69,16 +71,15 @@ beforeAll(async () => {
   pointer = readProductionPointer(library.modelsDir, 'segmentation')!;
   served = pointer;
   slot = new ModelSlot({
-    name: 'segmentation',
+    ...SEGMENTATION_SLOT,
     locate: async () => served,
     logger: createLogger('test', 'silent'),
     metrics,
     reloadIntervalMs: 3_600_000,
-    validate: validateSegmentationVersion,
   });
   await slot.start();
   deps = { store, asOf: await readAsOf(store), slots: { segmentation: slot }, metrics, logger: createLogger('test', 'silent') } as unknown as ModelSubgraphDeps;
-  overview = createSegmentOverview(deps);
+  services = createSegmentationServices(deps);
   server = new ApolloServer<SegmentationContext>({ schema: await buildSegmentationSchema() });
   await server.start();
   memberIds = (await store.db.selectFrom('members').select('id').where('joined_at', '<=', deps.asOf).orderBy('id').execute()).map((r) => r.id);
@@ -108,7 +109,7 @@ describe('Member.segment', () => {
     const answers = (result.data as { _entities: { segment: ServedSegment }[] })._entities.map((e) => e.segment);
     const features = await segmentationFeatures(store, ids, deps.asOf);
     const d = SEGMENTATION_FEATURES.length;
-    const session = await InferenceSession.create(path.join(pointer.dir, 'model.onnx'));
+    const session = await openServingSession(path.join(pointer.dir, 'model.onnx'));
     try {
       const out = await session.run({ features: new Tensor('float32', features.values, [ids.length, d]) });
       const names = (slot.current().metadata.serving as { segments: { name: string }[] }).segments.map((s) => s.name);

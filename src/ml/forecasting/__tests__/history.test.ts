@@ -48,6 +48,15 @@ describe('parseMonthlyHistory', () => {
     expect(errorOf('month,branch,type,issues\n2017-01,a,b,-3\n').message).toBe('value -3 in column "issues" is negative; loans are counts');
   });
 
+  it('points at the line of a value or a date outside the stated bounds (1e308, 9999-12)', () => {
+    expect(errorOf('month,branch,type,issues\n2017-01,a,b,1\n2017-02,a,b,1e308\n')).toMatchObject({
+      message: 'value 1e308 in column "issues" is above 1000000000; monthly loan counts are smaller, and larger values swamp every other series in training',
+      line: 3,
+    });
+    expect(errorOf('month,branch,type,issues\n2017-01,a,b,1\n9999-12,a,b,1\n')).toMatchObject({ message: 'period 9999-12 is outside 1900-01 to 2199-12', line: 3 });
+    expect(errorOf('month,branch,type,issues\n1901-01,a,b,1\n2150-01,c,d,1\n')).toMatchObject({ message: 'period 2150-01 makes the history span more than 1200 months (100 years)', line: 3 });
+  });
+
   it('points at the line of a bad period and of a duplicate row', () => {
     expect(errorOf('month,branch,type,issues\n2017-01,a,b,1\n\n2017-13,a,b,1\n')).toMatchObject({
       message: 'period "2017-13" in column "month" is not a month as YYYY-MM',

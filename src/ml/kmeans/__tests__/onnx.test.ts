@@ -1,11 +1,12 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { onnx } from 'onnx-proto';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { Tensor } from 'onnxruntime-node';
+import { openServingSession } from '../../onnx/session';
 import { type SegmentationModel, SEGMENTATION_INPUT, SEGMENTATION_OUTPUTS, exportSegmentationOnnx, trainSegmentation } from '..';
 import { MEMBER_FEATURES, plantedMembers } from './plantedMembers';
 
 async function runOnnx(bytes: Uint8Array, rows: number[][]): Promise<{ segment: number[]; distances: number[][] }> {
-  const session = await InferenceSession.create(bytes);
+  const session = await openServingSession(bytes);
   const d = rows[0]!.length;
   const out = await session.run({ [SEGMENTATION_INPUT]: new Tensor('float32', Float32Array.from(rows.flat()), [rows.length, d]) });
   const segment = out[SEGMENTATION_OUTPUTS.segment]!;
@@ -38,7 +39,7 @@ describe('exportSegmentationOnnx', () => {
   });
 
   it('declares the contract tensors', async () => {
-    const session = await InferenceSession.create(exportSegmentationOnnx(model));
+    const session = await openServingSession(exportSegmentationOnnx(model));
     expect(session.inputNames).toEqual(['features']);
     expect(session.outputNames).toEqual(['segment', 'distances']);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { Tensor } from 'onnxruntime-node';
+import { openServingSession } from '../../onnx/session';
 import { Random } from '../../../util/random';
 import { Adam } from '../adam';
 import { DEMAND_TENSORS, encodeDemandOnnx } from '../export';
@@ -86,7 +87,7 @@ describe('encodeDemandOnnx', () => {
     sequences.forEach((seq, b) => {
       for (let t = 0; t < lengths[b]!; t++) for (let j = 0; j < 3; j++) x[(t * lengths.length + b) * 3 + j] = seq[t * 3 + j]!;
     });
-    const session = await InferenceSession.create(encodeDemandOnnx(params));
+    const session = await openServingSession(encodeDemandOnnx(params));
     expect([...session.inputNames]).toEqual([DEMAND_TENSORS.features, DEMAND_TENSORS.sequenceLens, DEMAND_TENSORS.seasonalAnchor]);
     const out = await session.run({
       [DEMAND_TENSORS.features]: new Tensor('float32', x, [maxSteps, lengths.length, 3]),

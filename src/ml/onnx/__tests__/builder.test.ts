@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { Tensor } from 'onnxruntime-node';
+import { openServingSession } from '../session';
 import { encodeModel, node, tensor, valueInfo } from '../builder';
 
 describe('encodeModel', () => {
@@ -13,7 +14,7 @@ describe('encodeModel', () => {
         nodes: [node('MatMul', ['x', 'w'], ['xw']), node('Add', ['xw', 'b'], ['y'])],
       },
     });
-    const session = await InferenceSession.create(bytes);
+    const session = await openServingSession(bytes);
     expect(session.inputNames).toEqual(['x']);
     const out = await session.run({ x: new Tensor('float32', Float32Array.from([1, 2, 3, 1]), [2, 2]) });
     expect(Array.from(out.y!.data as Float32Array)).toEqual([0.5, 5.5]);

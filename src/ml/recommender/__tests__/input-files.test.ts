@@ -29,6 +29,7 @@ describe('parseInteractionsCsv', () => {
   it('gives the line of a non-numeric or non-positive weight', () => {
     expect(failure('user,item,weight\nm1,b1,1\nm1,b2,lots\n')).toBe('loans.csv line 3: weight "lots" is not a number');
     expect(failure('user,item,weight\nm1,b1,-1\n')).toBe('loans.csv line 2: weight -1 must be greater than 0');
+    expect(failure('user,item,weight\nm1,b1,2\nm2,b1,1e308\n')).toBe('loans.csv line 3: weight 1e308 is above 1000000; weights are counts or ratings, and larger ones overflow the solver');
   });
 
   it('gives the line of a row with a missing value', () => {

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { Tensor } from 'onnxruntime-node';
+import { openServingSession } from '../../onnx/session';
 import { bookContentFeatures, buildItemContent } from '../content';
 import { RecommenderSession, SimilarItemsSession } from '../inference';
 import type { RecommenderModel } from '../model';
@@ -32,7 +33,7 @@ beforeAll(async () => {
 
 describe('exported recommendations graph', () => {
   it('has the documented tensor names', async () => {
-    const session = await InferenceSession.create(exportRecommenderOnnx(model));
+    const session = await openServingSession(exportRecommenderOnnx(model));
     expect(session.inputNames).toEqual(['user_index', 'seen_items', 'seen_rows', 'k']);
     expect(session.outputNames).toEqual(['scores', 'items']);
   });
@@ -69,7 +70,7 @@ describe('exported recommendations graph', () => {
     expect(withInvalid!.items).not.toContain(best);
     expect(rankedListsAgree(recommendTopK(model, member, [best], 5), withInvalid!)).toBe(true);
 
-    const session = await InferenceSession.create(exportRecommenderOnnx(model));
+    const session = await openServingSession(exportRecommenderOnnx(model));
     const { inputs, outputs } = RECOMMENDER_TENSORS;
     const int64 = (values: number[]) => new Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), [values.length]);
     const topItems = async (seenItems: number[], seenRows: number[]) => {
@@ -98,7 +99,7 @@ describe('exported recommendations graph', () => {
 
     const { seenItems, seenRows } = flattenSeenItems(queries.map((q) => q.seenItems));
     const order = seenItems.map((_, i) => i).reverse();
-    const session = await InferenceSession.create(exportRecommenderOnnx(model));
+    const session = await openServingSession(exportRecommenderOnnx(model));
     const { inputs, outputs } = RECOMMENDER_TENSORS;
     const int64 = (values: number[]) => new Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), [values.length]);
     const reversed = await session.run({

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { Tensor } from 'onnxruntime-node';
+import { openServingSession } from '../../onnx/session';
 import { Random } from '../../../util/random';
 import { exportTreeEnsembleOnnx, TREE_ENSEMBLE_INPUT, TREE_ENSEMBLE_OUTPUT, trainGradientBoosting, trainRandomForest, type TreeEnsemble } from '../index';
 import { logisticTruthData, sliceRows } from '../synthetic';
@@ -25,7 +26,7 @@ function parityRows(model: TreeEnsemble): Float32Array {
 }
 
 async function onnxProbabilities(model: TreeEnsemble, rows: Float32Array, rowCount: number): Promise<Float32Array> {
-  const session = await InferenceSession.create(exportTreeEnsembleOnnx(model, { featureNames }));
+  const session = await openServingSession(exportTreeEnsembleOnnx(model, { featureNames }));
   expect(session.inputNames).toEqual([TREE_ENSEMBLE_INPUT]);
   expect(session.outputNames).toEqual([TREE_ENSEMBLE_OUTPUT]);
   const out = await session.run({ [TREE_ENSEMBLE_INPUT]: new Tensor('float32', rows, [rowCount, d]) });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monthPeriod } from '../../ml/forecasting/periods';
 import { syntheticDemand } from '../../ml/forecasting/synthetic';
-import { evaluateForecast, formatEvaluation, formatValidation, validateInsideWindow } from '../evaluate-forecast';
+import { evaluateForecast, formatEvaluation, formatValidation, validateInsideWindow } from '../forecast';
 
 const dir = mkdtempSync(join(tmpdir(), 'shelfmark-evaluate-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

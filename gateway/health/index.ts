@@ -1,0 +1,103 @@
+/**
+ * Readiness, computed in the background: every `intervalMs` the gateway asks each subgraph's
+ * `/health/ready` once, and `GET /health/ready` only reads the last answer. However often the
+ * endpoint is called (it needs no token), the subgraphs see one check per interval, so readiness
+ * probes cannot add load to the graph. Liveness stays trivial: the process answers.
+ *
+ * On shutdown `drain()` flips readiness to 503 first; from then on every request is answered
+ * 503 SHUTTING_DOWN with `Connection: close` (so a client on a kept-alive socket gets an
+ * answer and opens its next connection elsewhere, never a reset), while requests already in
+ * flight finish.
+ */
+import type { Express, RequestHandler } from 'express';
+import { ErrorCode } from '../../src/errors';
+import { healthUrl } from '../subgraphs';
+
+export interface ReadinessOptions {
+  /** Subgraph name → its GraphQL URL. */
+  subgraphs: Readonly<Record<string, string>>;
+  intervalMs: number;
+  /** Each check's deadline; a subgraph slower than this counts as not ready. */
+  timeoutMs: number;
+}
+
+export interface Readiness {
+  /** The last completed round: whether every subgraph answered, and each one's result. */
+  current(): { ready: boolean; subgraphs: Record<string, boolean>; checkedAt: string | null };
+  /** Runs one round now (start-up, tests); rounds never overlap. */
+  check(): Promise<void>;
+  /** Marks the gateway unready from now on (shutdown), whatever the subgraphs say. */
+  drain(): void;
+  readonly draining: boolean;
+  stop(): void;
+}
+
+async function subgraphReady(url: string, timeoutMs: number): Promise<boolean> {
+  try {
+    const response = await fetch(healthUrl(url, 'ready'), { signal: AbortSignal.timeout(timeoutMs) });
+    await response.body?.cancel();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+export function readinessMonitor({ subgraphs, intervalMs, timeoutMs }: ReadinessOptions): Readiness {
+  const names = Object.keys(subgraphs);
+  let results: Record<string, boolean> = Object.fromEntries(names.map((name) => [name, false]));
+  let checkedAt: string | null = null;
+  let draining = false;
+  let round: Promise<void> | undefined;
+
+  const check = (): Promise<void> => {
+    round ??= (async () => {
+      const checks = await Promise.all(names.map(async (name) => [name, await subgraphReady(subgraphs[name] ?? '', timeoutMs)] as const));
+      results = Object.fromEntries(checks);
+      checkedAt = new Date().toISOString();
+    })().finally(() => {
+      round = undefined;
+    });
+    return round;
+  };
+  const timer = setInterval(() => void check(), intervalMs);
+  timer.unref();
+  void check();
+
+  return {
+    current: () => ({ ready: !draining && checkedAt !== null && Object.values(results).every(Boolean), subgraphs: { ...results }, checkedAt }),
+    check,
+    drain: () => {
+      draining = true;
+    },
+    get draining() {
+      return draining;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+/**
+ * `GET /health/live` and `GET /health/ready`; the latter answers from `readiness` without any
+ * I/O. `details` adds state that is shown but never makes the gateway unready (Redis).
+ */
+export function healthRoutes(app: Express, readiness: Readiness, details: () => Record<string, unknown> = () => ({})): void {
+  app.use(shutdownGuard(readiness));
+  app.get('/health/live', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/health/ready', (_req, res) => {
+    const { ready, subgraphs, checkedAt } = readiness.current();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', subgraphs, checkedAt, ...details() });
+  });
+}
+
+/** Express middleware: while draining, closes every connection after its answer, and refuses new work with 503. */
+function shutdownGuard(readiness: Readiness): RequestHandler {
+  return (req, res, next) => {
+    if (!readiness.draining) return next();
+    res.setHeader('Connection', 'close');
+    if (req.path === '/health/live' || req.path === '/health/ready') return next();
+    res.status(503).setHeader('Retry-After', '1');
+    res.type('application/json').send(JSON.stringify({ errors: [{ message: 'the gateway is shutting down; retry the request', extensions: { code: ErrorCode.SHUTTING_DOWN } }] }));
+  };
+}
