@@ -29,7 +29,7 @@ import {
 
 const ROOT = path.join(__dirname, '..');
 /** A small library keeps the load short; everything else is .env.example as shipped. */
-const VARIABLES = { ...readEnvFile(path.join(ROOT, '.env.example')), LIBRARY_MEMBERS: '400' };
+const VARIABLES: Record<string, string> = { ...readEnvFile(path.join(ROOT, '.env.example')), LIBRARY_MEMBERS: '400' };
 const compose: ComposeFile = readCompose(ROOT, VARIABLES);
 
 describe('docker-compose.yml', () => {
