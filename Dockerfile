@@ -7,10 +7,13 @@ COPY package.json package-lock.json .npmrc ./
 # runtime is in the package. npm 11 skips it through package.json allowScripts, older npm here.
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 RUN npm ci --no-audit --no-fund
+# Everything tsconfig.json includes, and schema/ (the project root is found by package.json + schema/).
 COPY tsconfig.json ./
 COPY src ./src
 COPY subgraphs ./subgraphs
 COPY gateway ./gateway
+COPY bench ./bench
+COPY schema ./schema
 COPY scripts ./scripts
 RUN npm run build && npm prune --omit=dev
 

@@ -29,6 +29,7 @@ import { ErrorCode } from '../src/errors';
 import { IDENTITY_HEADER, signInternalIdentity, type Identity } from '../src/identity';
 import { createLogger, type Logger } from '../src/logging';
 import { createProcessMetrics, metricsHandler } from '../src/metrics';
+import { startTracing } from '../src/tracing';
 import { authenticate, identityOf } from './auth';
 import { availability, fieldOwnership, SubgraphDataSource } from './availability';
 import { concurrencyLimit } from './concurrency';
@@ -96,6 +97,7 @@ export async function startGateway(config: Config, port: number = config.ports.g
   const supergraphSdl = loadSupergraph(config);
   const subgraphs = subgraphsIn(supergraphSdl);
   const metrics = createProcessMetrics('gateway');
+  const tracing = startTracing(config.otlpEndpoint, 'gateway');
   const counters = createGatewayMetrics(metrics.registry);
   const limits = config.gateway;
 
@@ -219,6 +221,7 @@ export async function startGateway(config: Config, port: number = config.ports.g
       await server.stop();
       counter.close();
       await redis?.close();
+      await tracing.shutdown();
     },
   };
 }

@@ -12,6 +12,7 @@
  * (its connection dropped, so nothing of it is kept in memory).
  */
 import http from 'node:http';
+import { injectTraceContext } from '../../src/tracing';
 import type { Fetcher, FetcherHeaders, FetcherRequestInit, FetcherResponse } from '@apollo/utils.fetcher';
 
 export interface SubgraphFetchOptions {
@@ -112,6 +113,7 @@ export function subgraphFetcher({ timeoutMs, maxSockets = 128, maxResponseBytes 
       const body = init.body === undefined ? undefined : typeof init.body === 'string' ? Buffer.from(init.body) : init.body;
       const headers: Record<string, string | number> = { ...init.headers };
       if (body) headers['content-length'] = body.length;
+      injectTraceContext(headers);
       const request = http.request(url, { method: init.method ?? 'GET', headers, agent });
       const deadline = setTimeout(() => request.destroy(timeoutError(timeoutMs)), timeoutMs);
       const fail = (error: Error) => {

@@ -1,16 +1,20 @@
 /**
- * `npm run generate -- [--seed N] [--members N] [--db PATH] [--force]`: builds a simulated
+ * `npm run generate -- [--seed N] [--members N] [--db PATH] [--force | --if-empty]`: builds a simulated
  * library. Progress goes to stderr, the summary to stdout.
  */
+import { existsSync } from 'node:fs';
 import { loadConfig } from '../config';
+import { libraryLoaded, openStore } from '../store';
 import { parseFlags, UsageError } from './flags';
 import {
   DEFAULT_AS_OF,
   DEFAULT_MEMBERS,
   DEFAULT_SEED,
   DEFAULT_YEARS,
+  describeTarget,
   generateLibrary,
   LATE_TARGETS,
+  resolveTarget,
   TargetError,
   withDefaultPostgresUser,
   type GenerationProgress,
@@ -30,6 +34,9 @@ Options:
                  (default: DATABASE_URL, else data/shelfmark.db)
   --force        replace an existing database (SQLite: the file; PostgreSQL: the tables
                  in the connection's current schema). Stop servers using it first.
+  --if-empty     load only when the database holds no library yet (no tables, or only the
+                 migrated schema); a loaded library is left as it is and the run succeeds.
+                 What a one-shot init service runs on every start.
   --as-of DATE   last simulated day, the system's "now" (default ${DEFAULT_AS_OF})
   --years N      years simulated up to --as-of (default ${DEFAULT_YEARS})
   -h, --help     show this help
@@ -89,9 +96,22 @@ function printSummary(summary: GenerationSummary): void {
 
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   // Whole numbers are checked by integerFlag, so they are read as text here.
-  const { flags: values, positionals } = parseFlags(argv, { seed: 'string', members: 'string', db: 'string', force: 'boolean', 'as-of': 'string', years: 'string' }, HELP);
+  const { flags: values, positionals } = parseFlags(argv, { seed: 'string', members: 'string', db: 'string', force: 'boolean', 'if-empty': 'boolean', 'as-of': 'string', years: 'string' }, HELP);
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"\n${HELP}`);
   const db = withDefaultPostgresUser(values.db ?? loadConfig(env).databaseUrl, env);
+  if (values['if-empty'] && values.force) throw new UsageError('--if-empty and --force exclude each other');
+  if (values['if-empty']) {
+    const target = resolveTarget(db);
+    const store = target.kind === 'sqlite' && !existsSync(target.file) ? undefined : openStore(target.kind === 'sqlite' ? `sqlite:${target.file}` : target.url);
+    try {
+      if (store && (await libraryLoaded(store))) {
+        process.stdout.write(`${describeTarget(target)}: a library is loaded already; nothing to do\n`);
+        return 0;
+      }
+    } finally {
+      await store?.close();
+    }
+  }
   const summary = await generateLibrary(
     {
       db,
@@ -99,7 +119,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       members: integerFlag('members', values.members, DEFAULT_MEMBERS),
       years: integerFlag('years', values.years, DEFAULT_YEARS),
       asOf: values['as-of'] ?? DEFAULT_AS_OF,
-      force: values.force ?? false,
+      // --if-empty: what is there is at most the migrated, empty schema, which the load replaces.
+      force: Boolean(values.force || values['if-empty']),
     },
     printProgress,
   );

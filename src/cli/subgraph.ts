@@ -1,6 +1,7 @@
 /** Starts one subgraph alone: `node dist/src/cli/subgraph.js <name> [--port N]`. */
 import 'reflect-metadata';
 import { loadConfig, SUBGRAPH_NAMES } from '../config';
+import { requireLibrary } from '../store';
 import { subgraphEntry } from '../../subgraphs';
 import { parseFlags } from './flags';
 import { serveUntilSignal } from './serve';
@@ -14,6 +15,7 @@ async function main(): Promise<void> {
   const name = positionals[0];
   if (!name) throw new Error(`which subgraph?\n${USAGE}`);
   const config = loadConfig();
+  await requireLibrary(config.databaseUrl);
   const running = await subgraphEntry(name).start(config, flags.port as number | undefined);
   serveUntilSignal(name, running);
 }

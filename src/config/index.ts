@@ -120,6 +120,8 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** CLOCK: how the library clock moves (see src/circulation/clock). */
   clock: ClockMode;
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: OTLP/HTTP base URL spans are exported to; unset or empty, tracing is off. */
+  otlpEndpoint: string | undefined;
 }
 
 export function findProjectRoot(start: string = __dirname): string {
@@ -249,5 +251,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     modelReloadIntervalMs: integer(env, 'MODEL_RELOAD_INTERVAL_MS', 1000),
     logLevel,
     clock,
+    otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined,
   };
 }

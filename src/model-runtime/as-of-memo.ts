@@ -13,6 +13,7 @@
  * output is kept, so a promoted or rolled-back version never meets a stale answer.
  */
 import type { Store } from '../store';
+import { inSpan } from '../tracing';
 
 /**
  * How a model computes one memo's values: its feature function for a batch of entity ids at the
@@ -34,6 +35,8 @@ export class AsOfMemo<V> {
     private readonly compute: (ids: number[]) => Promise<Map<number, V>>,
     /** Told the number of entities held after each computation (for a gauge). */
     private readonly onSize?: (size: number) => void,
+    /** Names the feature reads in traces. */
+    private readonly name = 'features',
   ) {}
 
   get size(): number {
@@ -52,7 +55,12 @@ export class AsOfMemo<V> {
     }
   }
 
-  async load(ids: readonly number[]): Promise<(V | undefined)[]> {
+  /** One feature read for `ids` (a `features.read` span when traced). */
+  load(ids: readonly number[]): Promise<(V | undefined)[]> {
+    return inSpan('features.read', { 'shelfmark.features': this.name, 'shelfmark.entities': ids.length }, () => this.loadUntraced(ids));
+  }
+
+  private async loadUntraced(ids: readonly number[]): Promise<(V | undefined)[]> {
     const misses = new Set<number>();
     for (const id of ids) {
       if (!this.values.has(id) && !this.pending.has(id)) misses.add(id);

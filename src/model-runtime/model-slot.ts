@@ -22,6 +22,7 @@ import type { ModelRef } from '../graphql/prediction-types';
 import type { Logger } from '../logging';
 import type { ProcessMetrics } from '../metrics';
 import { openServingSession } from '../ml/onnx/session';
+import { inSpan } from '../tracing';
 
 /** Where the production version of a model lives now, as the registry says. */
 export interface ProductionPointer {
@@ -150,7 +151,7 @@ export class ModelSlot<S = unknown> {
       if (!session) throw new Error(`${this.name} ${h.model.version} has no graph "${graph}"`);
       const feeds = build(h.model);
       const stopTimer = this.options.metrics.inferenceSeconds.startTimer({ model: this.name });
-      const outputs = await session.run(feeds);
+      const outputs = await inSpan('model.inference', { 'shelfmark.model': this.name, 'shelfmark.model.version': h.model.version, 'shelfmark.batch_size': batchSize }, () => session.run(feeds));
       stopTimer();
       this.options.metrics.inferenceRuns.inc({ model: this.name });
       this.options.metrics.inferenceBatchSize.observe({ model: this.name }, batchSize);

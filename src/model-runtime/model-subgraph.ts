@@ -116,7 +116,7 @@ export async function openModelDeps(
 export function openMemos<T extends MemoSources>(deps: Pick<ModelSubgraphDeps, 'store' | 'asOf' | 'metrics'>, sources: T): Memos<T> {
   const memos: Record<string, AsOfMemo<unknown>> = {};
   for (const [memo, source] of Object.entries(sources)) {
-    memos[memo] = new AsOfMemo((ids) => source(deps.store, ids, deps.asOf), (size) => deps.metrics.featureMemoEntries.set({ memo }, size));
+    memos[memo] = new AsOfMemo((ids) => source(deps.store, ids, deps.asOf), (size) => deps.metrics.featureMemoEntries.set({ memo }, size), memo);
   }
   return memos as Memos<T>;
 }

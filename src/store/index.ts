@@ -2,7 +2,7 @@
  * The data-access layer: every SQL statement in Shelfmark goes through the Kysely instance
  * made here, so the same code runs on the embedded SQLite file and on PostgreSQL.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type LogEvent } from 'kysely';
@@ -91,6 +91,31 @@ export async function readAsOf(store: Store): Promise<string> {
   const row = await store.db.selectFrom('meta').select('value').where('key', '=', 'as_of').executeTakeFirst();
   if (!row) throw new Error(`the store at ${store.url} has no as_of date: run \`npm run generate\` first`);
   return row.value;
+}
+
+/** Whether the store holds a library: its `meta` table exists and has the library clock. */
+export async function libraryLoaded(store: Store): Promise<boolean> {
+  try {
+    return (await store.db.selectFrom('meta').select('value').where('key', '=', 'as_of').executeTakeFirst()) !== undefined;
+  } catch (error) {
+    if (/no such table|does not exist/.test((error as Error).message)) return false;
+    throw error;
+  }
+}
+
+/** Refuses, in one line naming the store, to serve a store with no library loaded. */
+export async function requireLibrary(databaseUrl: string): Promise<void> {
+  const file = sqlitePath(databaseUrl);
+  let loaded = false;
+  if (file === undefined || existsSync(file)) {
+    const store = openStore(databaseUrl, { readonly: true });
+    try {
+      loaded = await libraryLoaded(store);
+    } finally {
+      await store.close();
+    }
+  }
+  if (!loaded) throw new Error(`${databaseUrl.replace(/\/\/[^@/]*@/, '//')} holds no library yet: load it first (npm run generate; in docker compose the one-shot load service does)`);
 }
 
 export async function readMeta(store: Store): Promise<Record<string, string>> {

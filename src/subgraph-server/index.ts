@@ -16,6 +16,7 @@ import { ErrorCode } from '../errors';
 import { IDENTITY_HEADER, IdentityError, verifyInternalIdentity, type Identity } from '../identity';
 import type { Logger } from '../logging';
 import { metricsHandler, type ProcessMetrics } from '../metrics';
+import { serveInSpan, startTracing } from '../tracing';
 
 export interface SubgraphContext extends BaseContext {
   identity: Identity;
@@ -109,6 +110,7 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
   port: number,
 ): Promise<RunningSubgraph> {
   const { name, config, logger, metrics } = options;
+  const tracing = startTracing(config.otlpEndpoint, name);
   const app = express();
   const httpServer = http.createServer();
   httpServer.keepAliveTimeout = 65_000;
@@ -161,7 +163,7 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
   httpServer.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (req.method === 'POST' && req.url === '/graphql' && /^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
       timeRequest(res);
-      void graphqlPost(req, res);
+      void serveInSpan('POST /graphql', { 'shelfmark.subgraph': name }, req, res, () => graphqlPost(req, res));
     } else app(req, res);
   });
 
@@ -179,6 +181,7 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
     stop: async () => {
       await server.stop();
       await options.onStop?.();
+      await tracing.shutdown();
     },
   };
 }

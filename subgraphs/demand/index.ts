@@ -45,6 +45,7 @@ import {
   type CollectionForecast,
   type DemandForecast,
 } from './schema';
+import { inSpan } from '../../src/tracing';
 
 export type { DemandContext } from './context';
 
@@ -160,7 +161,7 @@ export function createDemandService(deps: ModelSubgraphDeps): DemandService {
     const [{ monthly }, dims] = await Promise.all([calendars(), dimensions()]);
     const keys = allCollectionKeys(dims);
     deps.metrics.featureQueries.inc({ model: DEMAND_MODEL });
-    const series = await collectionMonthlyLoans(deps.store, keys, monthly);
+    const series = await inSpan('features.read', { 'shelfmark.features': 'collectionMonthlyLoans', 'shelfmark.entities': keys.length }, () => collectionMonthlyLoans(deps.store, keys, monthly));
     return new Map(keys.map((key, i) => [JSON.stringify([key.genre, key.branchId]), series[i]!]));
   });
 
@@ -172,7 +173,7 @@ export function createDemandService(deps: ModelSubgraphDeps): DemandService {
     const ids = requests.flatMap((r) => (r.id === undefined ? [] : [r.id]));
     const { weekly } = await calendars();
     deps.metrics.featureQueries.inc({ model: DEMAND_MODEL });
-    const loans = await bookWeeklyLoans(deps.store, ids, weekly);
+    const loans = await inSpan('features.read', { 'shelfmark.features': 'bookWeeklyLoans', 'shelfmark.entities': ids.length }, () => bookWeeklyLoans(deps.store, ids, weekly));
     // Nobody to forecast: answer null without touching the model, so unknown ids never cost a run.
     if (loans.bookIds.length === 0) return keys.map(() => null);
     const horizon = Math.max(...requests.map((r) => r.horizon));
