@@ -6,7 +6,7 @@ import 'reflect-metadata';
 import path from 'node:path';
 import { loadConfig } from '../config';
 import { CLASSIFIER_HOLDOUTS } from '../evaluation/classifier-holdout';
-import { compareAuc, evaluateClassifierVersions, type ClassifierVersion, type EvaluationReport } from '../evaluation/classifier-evaluation';
+import { compareAuc, evaluateClassifierVersions, focusAuc, type ClassifierVersion, type EvaluationReport } from '../evaluation/classifier-evaluation';
 import type { Interval } from '../evaluation/intervals';
 import { readMetadata } from '../registry';
 import { readRegistry } from '../registry/registry-file';
@@ -95,12 +95,24 @@ async function main(): Promise<void> {
     process.stderr.write(`evaluate: ${flags.model} held-out rows from ${url}\n`);
     const holdout = await holdoutOf(store);
     process.stderr.write(`evaluate: ${holdout.rows} rows (${holdout.description}); scoring ${versions.map((v) => v.version).join(', ')} with ${resamples} resamples\n`);
-    const { reports, scored } = await evaluateClassifierVersions(holdout, versions, { seed, resamples });
+    const { reports, scored } = await evaluateClassifierVersions(holdout, versions, { seed, resamples }, (message) =>
+      process.stderr.write(`evaluate: ${message}\n`),
+    );
     if (flags.json) {
       for (const report of reports) process.stdout.write(`${json(report)}\n`);
       return;
     }
     process.stdout.write(`${reports.flatMap((r) => [...textReport(r, holdout.description), '']).join('\n')}`);
+    if (holdout.focus) {
+      const options = { seed, resamples };
+      const oracle = holdout.oracle ? focusAuc(holdout, holdout.oracle, options) : undefined;
+      process.stdout.write(`AUC among ${holdout.focus.name} (${holdout.focus.rows.length} rows):${oracle ? ` oracle ${withInterval(oracle)}` : ''}\n`);
+      for (const version of scored) {
+        const value = focusAuc(holdout, version.scores, options);
+        const ratio = oracle && value ? `, ${(value.value / oracle.value).toFixed(3)} of the oracle's` : '';
+        process.stdout.write(`  version ${version.version}: ${withInterval(value)}${ratio}\n`);
+      }
+    }
     const [first, ...others] = scored;
     for (const other of first ? others : []) {
       const test = compareAuc(holdout, other, first!);

@@ -15,7 +15,7 @@ import { parseOverdueServing } from '../models/overdue';
 import type { ServingMetadata } from '../model-runtime/model-slot';
 import type { RiskThresholds } from '../model-runtime/risk';
 import { delongTest, type DeLongComparison } from './delong';
-import { bootstrapFigures, gatherRows, type BootstrapOptions, type Interval } from './intervals';
+import { bootstrapFigures, bootstrapInterval, gatherRows, type BootstrapOptions, type Interval } from './intervals';
 import type { BaselineScores, ClassifierHoldout } from './classifier-holdout';
 import { evaluatedThresholds, type EvaluatedThreshold } from './thresholds';
 
@@ -134,6 +134,18 @@ export function evaluateScores(
   };
 }
 
+/** AUC with its bootstrap interval on the holdout's focus rows only, or undefined without a focus. */
+export function focusAuc(holdout: ClassifierHoldout, scores: ArrayLike<number>, options: BootstrapOptions): Interval | undefined {
+  if (!holdout.focus) return undefined;
+  const rows = holdout.focus.rows;
+  const s = Float64Array.from(rows, (i) => scores[i]!);
+  const y = Float64Array.from(rows, (i) => holdout.labels[i]!);
+  return plain(bootstrapInterval(rows.length, (resample) => {
+    const g = gatherRows(s, y, resample);
+    return auc(g.s, g.y);
+  }, options));
+}
+
 export interface ScoredVersion {
   version: string;
   scores: Float64Array;
@@ -149,11 +161,14 @@ export async function evaluateClassifierVersions(
   holdout: ClassifierHoldout,
   versions: readonly ClassifierVersion[],
   options: BootstrapOptions,
+  progress: (message: string) => void = () => {},
 ): Promise<{ reports: EvaluationReport[]; scored: ScoredVersion[] }> {
+  progress(`baselines${holdout.oracle ? ' and the oracle' : ''}: ${holdout.baselines.map((b) => b.name).join(', ')}`);
   const reference = baselineFigures(holdout, options);
   const reports: EvaluationReport[] = [];
   const scored: ScoredVersion[] = [];
   for (const version of versions) {
+    progress(`version ${version.version}`);
     const scores = await scoreVersion(version, holdout);
     scored.push({ version: version.version, scores });
     reports.push(evaluateScores(holdout, version.version, scores, servedThresholds(holdout.model, version.metadata), reference, options));

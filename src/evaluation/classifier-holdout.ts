@@ -98,6 +98,8 @@ export interface ClassifierHoldout {
   clusters?: number[];
   baselines: BaselineScores[];
   oracle?: Float64Array;
+  /** A subset of the rows that matters on its own (churn: members still active at the cut-off). */
+  focus?: { name: string; rows: number[] };
 }
 
 function column(features: Float32Array, rows: number, names: readonly string[], name: string): Float64Array {
@@ -168,6 +170,10 @@ export async function churnHoldout(store: Store): Promise<ClassifierHoldout> {
       { name: `no loan in ${CHURN_WINDOW_DAYS} days`, scores: loans90.map((n) => (n === 0 ? 1 : 0)), probabilities: false, decisions: true },
     ],
     oracle: await churnOracle(store, test.memberIds, c.testCutoff),
+    focus: {
+      name: `members with a loan in the ${CHURN_WINDOW_DAYS} days before the cut-off`,
+      rows: Array.from(loans90.keys()).filter((i) => loans90[i]! > 0),
+    },
   };
 }
 

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runModelsCommand, EXIT_FAILED } from '../../cli/models';
 import { findProjectRoot } from '../../config';
+import { CHURN_FEATURE_NAMES } from '../../features/churn';
 import { trainRandomForest } from '../../ml/trees';
 import { readMetadata, registerVersion, validateVersion } from '../../registry';
 import { readRegistry, productionVersion } from '../../registry/registry-file';
@@ -14,7 +15,7 @@ import type { ModelMetadataDraft } from '../../registry';
 import { openStore, type Store } from '../../store';
 import { treeEnsembleArtefacts } from '../../training/classifier-report';
 import { smallLibrary, type SmallLibrary } from '../../../test/fixtures/small-library';
-import { evaluateClassifierVersions, type ClassifierVersion } from '../classifier-evaluation';
+import { evaluateClassifierVersions, focusAuc, type ClassifierVersion } from '../classifier-evaluation';
 import { CLASSIFIER_HOLDOUTS, overdueHoldout, type ClassifierHoldout } from '../classifier-holdout';
 import { classifierRescore } from '../promotion-gate';
 
@@ -82,6 +83,22 @@ describe.each(['overdue', 'churn'])('evaluating the committed %s version on a li
     expect(other.reports[0]!.metrics.auc!.value).toBe(once.reports[0]!.metrics.auc!.value);
     expect(other.reports[0]!.metrics.auc!.low).not.toBe(once.reports[0]!.metrics.auc!.low);
   });
+});
+
+it('scores churn among members still active at the cut-off, where the oracle is the ceiling', async () => {
+  const holdout = await CLASSIFIER_HOLDOUTS.churn!(store);
+  const focus = holdout.focus!;
+  const d = holdout.featureCount;
+  const loans90d = CHURN_FEATURE_NAMES.indexOf('loans_90d');
+  expect(focus.rows.length).toBeGreaterThan(0);
+  expect(focus.rows.length).toBeLessThan(holdout.rows);
+  expect(focus.rows.every((i) => holdout.features[i * d + loans90d]! > 0)).toBe(true);
+  const { scored } = await evaluateClassifierVersions(holdout, [productionOf(committedModels, 'churn')], { seed: 1, resamples: 100 });
+  const model = focusAuc(holdout, scored[0]!.scores, { seed: 1, resamples: 100 })!;
+  const oracle = focusAuc(holdout, holdout.oracle!, { seed: 1, resamples: 100 })!;
+  expect(model.low).toBeLessThanOrEqual(model.value);
+  expect(model.value).toBeLessThanOrEqual(model.high);
+  expect(oracle.value).toBeGreaterThan(model.value - 0.05);
 });
 
 describe('the promotion gate re-scores champion and candidate on one holdout', () => {
