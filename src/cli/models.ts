@@ -4,6 +4,7 @@
  * Exit codes: 0 done, 1 refused or failed (validation failed, unknown version, registry busy),
  * 2 the command line itself is wrong. Errors are one line on stderr, without a stack trace.
  */
+import 'reflect-metadata';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config';
@@ -21,7 +22,9 @@ import {
   rollback,
   validateVersion,
 } from '../registry';
-import type { RegisteredVersion, ValidationReport } from '../registry';
+import type { RegisteredVersion, Rescore, ValidationReport } from '../registry';
+import { classifierRescore } from '../evaluation/promotion-gate';
+import { openStore } from '../store';
 import { isVersion } from '../registry/semver';
 import { UsageError } from './flags';
 
@@ -44,6 +47,9 @@ Options:
   --force             promote (or archive a production version, or roll back across a feature-spec change) although checks fail; needs --reason
   --who <name>        who is acting, for the history (default: the OS user)
   --tolerance <x>     allowed relative regression of the headline metric (default ${DEFAULT_REGRESSION_TOLERANCE})
+  --db <path|url>     validate/promote of overdue or churn: re-score production and the candidate on this
+                      library's holdout and refuse a candidate worse on the same rows (DeLong's paired test);
+                      without it, the stored headline metrics are compared
   --out <file>        \`card\` writes the card to <file> (relative to the current directory); without
                       it, \`card\` prints the path of the card registered in the version's folder
   -h, --help          this help
@@ -67,9 +73,10 @@ interface ParsedArgs {
   who?: string;
   tolerance?: number;
   out?: string;
+  db?: string;
 }
 
-const VALUE_FLAGS = new Set(['--reason', '--who', '--tolerance', '--out']);
+const VALUE_FLAGS = new Set(['--reason', '--who', '--tolerance', '--out', '--db']);
 
 function parseArgs(argv: string[]): ParsedArgs {
   const parsed: ParsedArgs = { positional: [], force: false, help: false };
@@ -106,12 +113,28 @@ function parseArgs(argv: string[]): ParsedArgs {
         case '--out':
           parsed.out = value;
           break;
+        case '--db':
+          parsed.db = value;
+          break;
       }
       continue;
     }
     parsed.positional.push(arg);
   }
   return parsed;
+}
+
+/** Runs `work` with a re-scoring gate on the library at `db` (when given and the model can be re-scored), closing the store after. */
+async function withEvidence<T>(db: string | undefined, model: string, work: (rescore: Rescore | undefined) => Promise<T>): Promise<T> {
+  if (db === undefined) return work(undefined);
+  const url = db.includes('://') || db.startsWith('sqlite:') ? db : `sqlite:${db}`;
+  if (url.startsWith('sqlite:') && !existsSync(url.slice('sqlite:'.length))) throw new UsageError(`--db ${db}: no such file`);
+  const store = openStore(url, { readonly: url.startsWith('sqlite:') });
+  try {
+    return await work(classifierRescore(store, model));
+  } finally {
+    await store.close();
+  }
 }
 
 function expectArgs(command: string, args: string[], names: string[], optional = 0): void {
@@ -182,19 +205,22 @@ export async function runModelsCommand(argv: string[], context: ModelsCommandCon
       }
       case 'validate': {
         expectArgs(command, rest, ['model', 'version']);
-        const report = await validateVersion(modelsDir, rest[0]!, rest[1]!, { regressionTolerance: args.tolerance });
+        const report = await withEvidence(args.db, rest[0]!, (rescore) => validateVersion(modelsDir, rest[0]!, rest[1]!, { regressionTolerance: args.tolerance, rescore }));
         formatReport(report).forEach((line) => out(line));
         return report.passed ? EXIT_OK : EXIT_FAILED;
       }
       case 'promote': {
         expectArgs(command, rest, ['model', 'version']);
         const [name, version] = [rest[0]!, rest[1]!];
-        const result = await promoteVersion(modelsDir, name, version, {
-          who,
-          reason: args.reason,
-          force: args.force ? { reason: args.reason! } : undefined,
-          regressionTolerance: args.tolerance,
-        });
+        const result = await withEvidence(args.db, name, (rescore) =>
+          promoteVersion(modelsDir, name, version, {
+            who,
+            reason: args.reason,
+            force: args.force ? { reason: args.reason! } : undefined,
+            regressionTolerance: args.tolerance,
+            rescore,
+          }),
+        );
         if (result.forced) {
           const failed = result.report.checks.filter((c) => !c.passed).map((c) => c.name);
           err(`warning: promoted despite failed checks (${failed.join(', ')}); recorded with reason "${args.reason}"`);

@@ -1,4 +1,5 @@
 /** `npm run train -- [--model NAME] [--db PATH] [--seed N] [--promote]`: train, evaluate, register. */
+import 'reflect-metadata';
 import { loadConfig, MODEL_NAMES, type ModelName } from '../config';
 import { currentUser } from '../registry';
 import { openStore } from '../store';

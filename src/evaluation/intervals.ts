@@ -51,15 +51,21 @@ export function rowMetric(metric: (scores: Numbers, labels: Numbers) => number, 
     throw new Error(`scores has ${scores.length} values but labels has ${labels.length}; they must be the same length`);
   }
   return (rows) => {
-    const s = new Float64Array(rows.length);
-    const y = new Float64Array(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i]!;
-      s[i] = scores[row]!;
-      y[i] = labels[row]!;
-    }
+    const { s, y } = gatherRows(scores, labels, rows);
     return metric(s, y);
   };
+}
+
+/** The scores and labels of the rows listed (repeats counting again), as a resample reads them. */
+export function gatherRows(scores: Numbers, labels: Numbers, rows: Numbers): { s: Float64Array; y: Float64Array } {
+  const s = new Float64Array(rows.length);
+  const y = new Float64Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    s[i] = scores[row]!;
+    y[i] = labels[row]!;
+  }
+  return { s, y };
 }
 
 /** A RowMetric that averages a per-row figure (a member's NDCG, a row's absolute error). */

@@ -11,7 +11,7 @@
 export { registerVersion, promoteVersion, rollback, archiveVersion, listModels, getProduction, featureSignature, currentUser, CARD_FILE, CHARTS_FILE } from './lifecycle';
 export type { RegisterOptions, RegisteredModel, LifecycleOptions, ForceOption, PromotionResult, RollbackResult, ProductionModel } from './lifecycle';
 export { validateVersion, failedChecks, readMetadata, DEFAULT_REGRESSION_TOLERANCE, MODEL_FILE, METADATA_FILE, PARITY_FILE } from './validate';
-export type { ValidateOptions } from './validate';
+export type { ValidateOptions, Rescore, RescoredVersion } from './validate';
 export { readProductionPointer, watchProductionPointer } from './pointer';
 export type { ProductionWatch } from './pointer';
 export { checkParity } from './parity';

@@ -19,9 +19,27 @@ export const PARITY_FILE = 'parity.json';
 /** Relative: a candidate may be at most 2% worse than production on the headline metric. */
 export const DEFAULT_REGRESSION_TOLERANCE = 0.02;
 
+/** A version as a re-scoring reads it: its folder and metadata. */
+export interface RescoredVersion {
+  version: string;
+  dir: string;
+  metadata: ModelMetadata;
+}
+
+/**
+ * Re-scores production and the candidate on one holdout with the same code and judges the
+ * difference on those rows (a paired test); `tolerance` is the allowed relative regression.
+ */
+export type Rescore = (production: RescoredVersion, candidate: RescoredVersion, tolerance: number) => Promise<{ passed: boolean; detail: string }>;
+
 export interface ValidateOptions {
   /** Allowed relative regression of the headline metric against production (0.02 = 2%). */
   regressionTolerance?: number;
+  /**
+   * When given, the regression check re-scores both versions on the same rows instead of
+   * comparing their stored headlines, which were measured on different data.
+   */
+  rescore?: Rescore;
 }
 
 export function readMetadata(dir: string): ModelMetadata {
@@ -75,16 +93,30 @@ function compareTensors(
   return problems;
 }
 
-function regressionCheck(
+async function regressionCheck(
   registry: RegistryFile,
   modelsDir: string,
   entry: RegisteredVersion,
   metadata: ModelMetadata,
   tolerance: number,
-): ValidationCheck {
+  rescore: Rescore | undefined,
+): Promise<ValidationCheck> {
   const production = productionVersion(registry, entry.name);
   if (!production) return { name: 'regression', passed: true, detail: 'no production version to compare with' };
   if (production.version === entry.version) return { name: 'regression', passed: true, detail: 'this is the production version' };
+  if (rescore) {
+    try {
+      const productionDir = path.join(modelsDir, production.dir);
+      const outcome = await rescore(
+        { version: production.version, dir: productionDir, metadata: readMetadata(productionDir) },
+        { version: entry.version, dir: path.join(modelsDir, entry.dir), metadata },
+        tolerance,
+      );
+      return { name: 'regression', ...outcome };
+    } catch (error) {
+      return { name: 'regression', passed: false, detail: `re-scoring on one holdout failed: ${(error as Error).message}` };
+    }
+  }
 
   const { name, value, higherIsBetter } = metadata.headlineMetric;
   let productionValue: number | undefined;
@@ -225,7 +257,7 @@ export async function validateEntry(
     await session?.release();
   }
 
-  checks.push(regressionCheck(registry, modelsDir, entry, metadata, tolerance));
+  checks.push(await regressionCheck(registry, modelsDir, entry, metadata, tolerance, options.rescore));
   return report();
 }
 

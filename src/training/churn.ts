@@ -10,8 +10,7 @@ import { CHURN_FEATURES, CHURN_WINDOW_DAYS, churnFeatures, churnLabels } from '.
 import { trainGradientBoosting, TREE_ENSEMBLE_INPUT, TREE_ENSEMBLE_OUTPUT, type GradientBoostingParams } from '../ml/trees';
 import { CHURN_RISK_THRESHOLDS } from '../models/churn';
 import type { Store } from '../store';
-import { readAsOf } from '../store';
-import { addDays } from '../util/dates';
+import { churnCutoffs, churnOracle } from '../evaluation/classifier-holdout';
 import { classifierCharts, classifierFigures, featureMedians, rankingFigures, treeEnsembleArtefacts } from './classifier-report';
 import type { TrainedModel, TrainOptions } from './types';
 
@@ -23,19 +22,9 @@ export const CHURN_PARAMS: GradientBoostingParams = {
   subsample: 0.8,
 };
 
-async function oracleProbabilities(store: Store, memberIds: number[], cutoff: string): Promise<Float64Array | undefined> {
-  const rows = await store.db.selectFrom('sim_churn_truth').select(['member_id', 'probability']).where('cutoff', '=', cutoff).execute();
-  if (rows.length === 0) return undefined;
-  const byId = new Map(rows.map((r) => [r.member_id, r.probability]));
-  if (!memberIds.every((id) => byId.has(id))) return undefined;
-  return Float64Array.from(memberIds, (id) => byId.get(id)!);
-}
-
 export async function trainChurn(store: Store, options: TrainOptions): Promise<TrainedModel> {
   const { seed, progress } = options;
-  const asOf = await readAsOf(store);
-  const trainCutoff = addDays(asOf, -2 * CHURN_WINDOW_DAYS);
-  const testCutoff = addDays(asOf, -CHURN_WINDOW_DAYS);
+  const { asOf, trainCutoff, testCutoff } = await churnCutoffs(store);
   const allIds = (await store.db.selectFrom('members').select('id').orderBy('id').execute()).map((r) => r.id);
   const d = CHURN_FEATURES.length;
   const names = CHURN_FEATURES.map((f) => f.name);
@@ -54,7 +43,7 @@ export async function trainChurn(store: Store, options: TrainOptions): Promise<T
   );
   const testProbabilities = model.predictProba(test.values, test.memberIds.length);
   const daysSinceLastLoan = Float64Array.from(test.memberIds, (_, i) => test.values[i * d]!);
-  const oracle = await oracleProbabilities(store, test.memberIds, testCutoff);
+  const oracle = await churnOracle(store, test.memberIds, testCutoff);
 
   const heldOut = classifierFigures(testProbabilities, testLabels);
   const baselineName = 'days since the last loan';

@@ -6,8 +6,8 @@
 import { OVERDUE_FEATURES, overdueTrainingSet } from '../features/overdue';
 import { trainRandomForest, TREE_ENSEMBLE_INPUT, TREE_ENSEMBLE_OUTPUT, type RandomForestParams } from '../ml/trees';
 import { OVERDUE_RISK_THRESHOLDS } from '../models/overdue';
-import { readAsOf, type Store } from '../store';
-import { addDays } from '../util/dates';
+import type { Store } from '../store';
+import { overdueOracle, overdueWindows } from '../evaluation/classifier-holdout';
 import { classifierCharts, classifierFigures, featureMedians, rankingFigures, treeEnsembleArtefacts } from './classifier-report';
 import type { TrainedModel, TrainOptions } from './types';
 
@@ -18,29 +18,9 @@ export const OVERDUE_PARAMS: RandomForestParams = {
   rowsPerTree: 60_000,
 };
 
-/** Loans checked out in the last TEST_DAYS before the test window's end are held out. */
-const TEST_DAYS = 120;
-/** The test window ends this many days before the system date, so nearly all its loans are due. */
-const TEST_END_GAP_DAYS = 45;
-
-async function oracleProbabilities(store: Store, loanIds: number[]): Promise<Float64Array | undefined> {
-  const truth = new Map<number, number>();
-  const chunk = 20_000;
-  for (let i = 0; i < loanIds.length; i += chunk) {
-    const rows = await store.db.selectFrom('sim_loan_truth').select(['loan_id', 'late_probability']).where('loan_id', 'in', loanIds.slice(i, i + chunk)).execute();
-    for (const r of rows) truth.set(r.loan_id, r.late_probability);
-  }
-  if (truth.size !== loanIds.length) return undefined;
-  return Float64Array.from(loanIds, (id) => truth.get(id)!);
-}
-
 export async function trainOverdue(store: Store, options: TrainOptions): Promise<TrainedModel> {
   const { seed, progress } = options;
-  const asOf = await readAsOf(store);
-  const testEnd = addDays(asOf, -TEST_END_GAP_DAYS);
-  const testStart = addDays(testEnd, -TEST_DAYS);
-  const first = (await store.db.selectFrom('loans').select((eb) => eb.fn.min('checked_out_at').as('first')).executeTakeFirstOrThrow()).first as string;
-  const trainStart = addDays(first, 90);
+  const { asOf, trainStart, testStart, testEnd } = await overdueWindows(store);
   const d = OVERDUE_FEATURES.length;
   const names = OVERDUE_FEATURES.map((f) => f.name);
 
@@ -58,7 +38,7 @@ export async function trainOverdue(store: Store, options: TrainOptions): Promise
   progress('overdue: evaluating on held-out loans', { rows: nTest });
   const testProbabilities = model.predictProba(test.features.values, nTest);
   const pastLateShare = Float64Array.from({ length: nTest }, (_, i) => test.features.values[i * d]!);
-  const oracle = await oracleProbabilities(store, test.features.loanIds);
+  const oracle = await overdueOracle(store, test.features.loanIds);
   const heldOut = classifierFigures(testProbabilities, test.labels);
   const baselineName = "the borrower's past late share";
   const importance = model.featureImportance();

@@ -1,0 +1,130 @@
+/**
+ * `npm run evaluate -- --model M [--version V ...] [--db PATH] [--seed N] [--resamples N] [--json]`:
+ * scores registered versions, the baselines and the oracle on the same held-out rows of a library.
+ */
+import 'reflect-metadata';
+import path from 'node:path';
+import { loadConfig } from '../config';
+import { CLASSIFIER_HOLDOUTS } from '../evaluation/classifier-holdout';
+import { compareAuc, evaluateClassifierVersions, focusAuc, type ClassifierVersion, type EvaluationReport } from '../evaluation/classifier-evaluation';
+import type { Interval } from '../evaluation/intervals';
+import { readMetadata } from '../registry';
+import { readRegistry } from '../registry/registry-file';
+import { openStore } from '../store';
+import { parseFlags, UsageError } from './flags';
+
+const HOLDOUTS = CLASSIFIER_HOLDOUTS;
+
+const USAGE = `usage: npm run evaluate -- --model M [--version V ...] [--db PATH] [--seed N] [--resamples N] [--json]
+  Scores registered versions of a model, its baselines and (on simulated data) the oracle on the same
+  held-out rows of a library, through each version's model.onnx and the serving feature code. Prints
+  AUC, log loss and Brier score with 95% bootstrap intervals, precision/recall/share at the version's
+  served MEDIUM/HIGH thresholds, and DeLong's paired test between versions.
+  --model      ${Object.keys(HOLDOUTS).join(' or ')}
+  --version    a registered version (repeat for several; default: production, plus any staging version)
+  --db         sqlite path or postgres:// URL (default: DATABASE_URL or data/shelfmark.db)
+  --seed       seed of the bootstrap resamples (default 1): same seed, same output
+  --resamples  bootstrap resamples (default 1000)
+  --json       one JSON object per version: {"model","version","rows","metrics","baselines","oracle","thresholds"}`;
+
+function chosenVersions(modelsDir: string, model: string, requested: readonly string[]): ClassifierVersion[] {
+  const record = readRegistry(modelsDir).models[model];
+  if (!record) throw new UsageError(`--model ${model}: no versions registered in ${modelsDir}`);
+  const entries = Object.values(record.versions);
+  const chosen =
+    requested.length > 0
+      ? requested.map((version) => {
+          const entry = record.versions[version];
+          if (!entry) throw new UsageError(`--version ${version}: ${model} has ${Object.keys(record.versions).join(', ')}`);
+          return entry;
+        })
+      : [...entries.filter((e) => e.stage === 'production'), ...entries.filter((e) => e.stage === 'staging')];
+  if (chosen.length === 0) throw new UsageError(`${model} has no production or staging version; name one with --version`);
+  return chosen.map((entry) => {
+    const dir = path.join(modelsDir, entry.dir);
+    return { version: entry.version, dir, metadata: readMetadata(dir) as unknown as ClassifierVersion['metadata'] };
+  });
+}
+
+const fixed = (x: number): string => (Number.isFinite(x) ? x.toFixed(4) : 'n/a');
+const withInterval = (i: Interval | undefined): string => (i ? `${fixed(i.value)} [${fixed(i.low)}, ${fixed(i.high)}]` : 'n/a');
+
+function textReport(report: EvaluationReport, description: string): string[] {
+  const lines = [`${report.model} ${report.version}: ${report.rows} rows (${description}), 95% bootstrap intervals`];
+  const names = Object.keys(report.metrics);
+  lines.push(`  ${'scorer'.padEnd(36)}${names.map((n) => n.padEnd(26)).join('')}`);
+  const row = (name: string, figures: Record<string, Interval>) => `  ${name.padEnd(36)}${names.map((n) => withInterval(figures[n]).padEnd(26)).join('')}`;
+  lines.push(row(`version ${report.version}`, report.metrics));
+  const bestAuc = Math.max(...Object.values(report.baselines).map((b) => b.auc?.value ?? -Infinity));
+  for (const [name, figures] of Object.entries(report.baselines)) {
+    lines.push(row(`${figures.auc?.value === bestAuc ? '*' : ' '}${name}`, figures));
+    if (figures.precision) lines.push(`  ${''.padEnd(37)}precision ${withInterval(figures.precision)}, recall ${withInterval(figures.recall)}`);
+  }
+  if (report.oracle) lines.push(row('oracle (simulator truth)', report.oracle));
+  lines.push('  (* the best baseline by AUC)');
+  for (const t of report.thresholds) {
+    lines.push(`  at ${t.level} (p >= ${t.value}): precision ${withInterval(t.precision)}, recall ${withInterval(t.recall)}, share flagged ${withInterval(t.share)}`);
+  }
+  return lines;
+}
+
+/** JSON has no NaN: an undefined figure (precision with nothing flagged) is null. */
+function json(report: EvaluationReport): string {
+  return JSON.stringify(report, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value));
+}
+
+async function main(): Promise<void> {
+  const { flags } = parseFlags(
+    process.argv.slice(2),
+    { model: 'string', version: 'strings', db: 'string', seed: 'number', resamples: 'number', json: 'boolean' },
+    USAGE,
+  );
+  if (!flags.model) throw new UsageError(`--model is required\n${USAGE}`);
+  const holdoutOf = HOLDOUTS[flags.model];
+  if (!holdoutOf) throw new UsageError(`--model ${flags.model}: evaluate scores ${Object.keys(HOLDOUTS).join(' and ')}\n${USAGE}`);
+  const resamples = flags.resamples ?? 1000;
+  if (!Number.isInteger(resamples) || resamples < 100 || resamples > 100_000) throw new UsageError(`--resamples must be an integer from 100 to 100000, got ${resamples}`);
+  const seed = flags.seed ?? 1;
+  if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got ${seed}`);
+
+  const config = loadConfig();
+  const versions = chosenVersions(config.modelsDir, flags.model, flags.version ?? []);
+  const url = flags.db ? (flags.db.includes('://') || flags.db.startsWith('sqlite:') ? flags.db : `sqlite:${flags.db}`) : config.databaseUrl;
+  const store = openStore(url, { readonly: url.startsWith('sqlite:') });
+  try {
+    process.stderr.write(`evaluate: ${flags.model} held-out rows from ${url}\n`);
+    const holdout = await holdoutOf(store);
+    process.stderr.write(`evaluate: ${holdout.rows} rows (${holdout.description}); scoring ${versions.map((v) => v.version).join(', ')} with ${resamples} resamples\n`);
+    const { reports, scored } = await evaluateClassifierVersions(holdout, versions, { seed, resamples }, (message) =>
+      process.stderr.write(`evaluate: ${message}\n`),
+    );
+    if (flags.json) {
+      for (const report of reports) process.stdout.write(`${json(report)}\n`);
+      return;
+    }
+    process.stdout.write(`${reports.flatMap((r) => [...textReport(r, holdout.description), '']).join('\n')}`);
+    if (holdout.focus) {
+      const options = { seed, resamples };
+      const oracle = holdout.oracle ? focusAuc(holdout, holdout.oracle, options) : undefined;
+      process.stdout.write(`AUC among ${holdout.focus.name} (${holdout.focus.rows.length} rows):${oracle ? ` oracle ${withInterval(oracle)}` : ''}\n`);
+      for (const version of scored) {
+        const value = focusAuc(holdout, version.scores, options);
+        const ratio = oracle && value ? `, ${(value.value / oracle.value).toFixed(3)} of the oracle's` : '';
+        process.stdout.write(`  version ${version.version}: ${withInterval(value)}${ratio}\n`);
+      }
+    }
+    const [first, ...others] = scored;
+    for (const other of first ? others : []) {
+      const test = compareAuc(holdout, other, first!);
+      const verdict = test.difference.low > 0 ? 'better' : test.difference.high < 0 ? 'worse' : 'not distinguishable';
+      process.stdout.write(`AUC ${other.version} − ${first!.version} (DeLong, same rows): ${withInterval(test.difference)}, p = ${test.pValue.toPrecision(3)}: ${verdict}\n`);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`evaluate: ${error.message}\n`);
+  process.exit(error instanceof UsageError ? 2 : 1);
+});

@@ -1,0 +1,181 @@
+/**
+ * The held-out rows of the two classifiers, defined once: the trainers evaluate on them and
+ * `npm run evaluate` re-scores any version on them, so a figure from either is measured on the
+ * same rows of a library.
+ *
+ *   overdue: loans checked out in the OVERDUE_TEST_DAYS before (as-of − OVERDUE_TEST_END_GAP_DAYS),
+ *            labelled with what is known on the as-of date; trained on loans before that window.
+ *   churn:   members (joined by the cut-off) at as-of − CHURN_WINDOW_DAYS, labelled "no checkout
+ *            in the following CHURN_WINDOW_DAYS"; trained at one window earlier.
+ */
+import { CHURN_FEATURE_NAMES, CHURN_WINDOW_DAYS, churnFeatures, churnLabels } from '../features/churn';
+import { loanWasLate, OVERDUE_FEATURE_NAMES, overdueTrainingSet } from '../features/overdue';
+import { readAsOf, type Store } from '../store';
+import { addDays } from '../util/dates';
+
+/** Loans checked out in the last OVERDUE_TEST_DAYS before the test window's end are held out. */
+export const OVERDUE_TEST_DAYS = 120;
+/** The test window ends this many days before the as-of date, so nearly all its loans are due. */
+export const OVERDUE_TEST_END_GAP_DAYS = 45;
+/** Training loans start this many days after the first checkout, so every borrower has some history. */
+export const OVERDUE_TRAIN_START_DAYS = 90;
+
+export interface OverdueWindows {
+  asOf: string;
+  trainStart: string;
+  testStart: string;
+  testEnd: string;
+}
+
+export async function overdueWindows(store: Store): Promise<OverdueWindows> {
+  const asOf = await readAsOf(store);
+  const testEnd = addDays(asOf, -OVERDUE_TEST_END_GAP_DAYS);
+  const testStart = addDays(testEnd, -OVERDUE_TEST_DAYS);
+  const first = (await store.db.selectFrom('loans').select((eb) => eb.fn.min('checked_out_at').as('first')).executeTakeFirstOrThrow()).first as string | null;
+  if (first === null) throw new Error('the library has no loans to evaluate on');
+  return { asOf, trainStart: addDays(first, OVERDUE_TRAIN_START_DAYS), testStart, testEnd };
+}
+
+export interface ChurnCutoffs {
+  asOf: string;
+  trainCutoff: string;
+  testCutoff: string;
+}
+
+export async function churnCutoffs(store: Store): Promise<ChurnCutoffs> {
+  const asOf = await readAsOf(store);
+  return { asOf, trainCutoff: addDays(asOf, -2 * CHURN_WINDOW_DAYS), testCutoff: addDays(asOf, -CHURN_WINDOW_DAYS) };
+}
+
+/** The simulator's true late probability of each loan, or undefined when the library has no truth for every one. */
+export async function overdueOracle(store: Store, loanIds: readonly number[]): Promise<Float64Array | undefined> {
+  const truth = new Map<number, number>();
+  const chunk = 20_000;
+  for (let i = 0; i < loanIds.length; i += chunk) {
+    const rows = await store.db.selectFrom('sim_loan_truth').select(['loan_id', 'late_probability']).where('loan_id', 'in', loanIds.slice(i, i + chunk)).execute();
+    for (const r of rows) truth.set(r.loan_id, r.late_probability);
+  }
+  return everyOne(loanIds, truth);
+}
+
+/** The simulator's true churn probability of each member at the cut-off, or undefined when not known for every one. */
+export async function churnOracle(store: Store, memberIds: readonly number[], cutoff: string): Promise<Float64Array | undefined> {
+  const rows = await store.db.selectFrom('sim_churn_truth').select(['member_id', 'probability']).where('cutoff', '=', cutoff).execute();
+  return everyOne(memberIds, new Map(rows.map((r) => [r.member_id, r.probability])));
+}
+
+function everyOne(ids: readonly number[], truth: ReadonlyMap<number, number>): Float64Array | undefined {
+  const values = new Float64Array(ids.length);
+  for (let i = 0; i < ids.length; i++) {
+    const value = truth.get(ids[i]!);
+    if (value === undefined) return undefined;
+    values[i] = value;
+  }
+  return ids.length > 0 ? values : undefined;
+}
+
+/** A simple rule scored on the held-out rows; a rank-only score (days since the last loan) is judged by AUC alone. */
+export interface BaselineScores {
+  name: string;
+  scores: Float64Array;
+  /** The scores are probabilities, so log loss and Brier score apply. */
+  probabilities: boolean;
+  /** The scores are 0/1 decisions, so precision and recall at 1 apply. */
+  decisions?: boolean;
+}
+
+/** What every version of a classifier is scored on. */
+export interface ClassifierHoldout {
+  model: 'overdue' | 'churn';
+  /** Where the rows come from, for people. */
+  description: string;
+  rows: number;
+  featureCount: number;
+  /** Row-major rows x featureCount, as the serving feature code computes them. */
+  features: Float32Array;
+  labels: Uint8Array;
+  /** One id per row whose rows are resampled together (the borrower), or undefined for independent rows. */
+  clusters?: number[];
+  baselines: BaselineScores[];
+  oracle?: Float64Array;
+  /** A subset of the rows that matters on its own (churn: members still active at the cut-off). */
+  focus?: { name: string; rows: number[] };
+}
+
+function column(features: Float32Array, rows: number, names: readonly string[], name: string): Float64Array {
+  const d = names.length;
+  const j = names.indexOf(name);
+  if (j < 0) throw new Error(`no feature "${name}" among ${names.join(', ')}`);
+  return Float64Array.from({ length: rows }, (_, i) => features[i * d + j]!);
+}
+
+function share(labels: ArrayLike<number>): number {
+  let positives = 0;
+  for (let i = 0; i < labels.length; i++) positives += labels[i]!;
+  return labels.length > 0 ? positives / labels.length : NaN;
+}
+
+/** The prior: every row gets the training base rate (fitted before the test window, no look-ahead). */
+function priorBaseline(trainingRate: number, rows: number): BaselineScores {
+  return { name: 'prior (training base rate)', scores: new Float64Array(rows).fill(trainingRate), probabilities: true };
+}
+
+export async function overdueHoldout(store: Store): Promise<ClassifierHoldout> {
+  const w = await overdueWindows(store);
+  const test = await overdueTrainingSet(store, w.testStart, w.testEnd, w.asOf);
+  const rows = test.loans.length;
+  const training = await store.db
+    .selectFrom('loans')
+    .select(['id', 'member_id', 'book_id', 'checked_out_at', 'due_at', 'returned_at', 'renewals'])
+    .where('checked_out_at', '>=', w.trainStart)
+    .where('checked_out_at', '<', w.testStart)
+    .execute();
+  const trainingLabels = training.map((l) => loanWasLate(l, w.testStart)).filter((late): late is boolean => late !== undefined).map((late) => (late ? 1 : 0));
+  return {
+    model: 'overdue',
+    description: `loans checked out ${w.testStart} to ${w.testEnd}, outcomes as known on ${w.asOf}`,
+    rows,
+    featureCount: OVERDUE_FEATURE_NAMES.length,
+    features: test.features.values,
+    labels: test.labels,
+    clusters: test.loans.map((l) => l.member_id),
+    baselines: [
+      priorBaseline(share(trainingLabels), rows),
+      { name: "the borrower's past late share", scores: column(test.features.values, rows, OVERDUE_FEATURE_NAMES, 'member_late_share'), probabilities: true },
+    ],
+    oracle: await overdueOracle(store, test.features.loanIds),
+  };
+}
+
+export async function churnHoldout(store: Store): Promise<ClassifierHoldout> {
+  const c = await churnCutoffs(store);
+  const allIds = (await store.db.selectFrom('members').select('id').orderBy('id').execute()).map((r) => r.id);
+  const test = await churnFeatures(store, allIds, c.testCutoff);
+  const labels = await churnLabels(store, test.memberIds, c.testCutoff);
+  const trainingMembers = (await churnFeatures(store, allIds, c.trainCutoff)).memberIds;
+  const trainingLabels = await churnLabels(store, trainingMembers, c.trainCutoff);
+  const rows = test.memberIds.length;
+  const daysSince = column(test.values, rows, CHURN_FEATURE_NAMES, 'days_since_last_loan');
+  const loans90 = column(test.values, rows, CHURN_FEATURE_NAMES, 'loans_90d');
+  return {
+    model: 'churn',
+    description: `members at ${c.testCutoff}, outcome: no checkout up to ${addDays(c.testCutoff, CHURN_WINDOW_DAYS)}`,
+    rows,
+    featureCount: CHURN_FEATURE_NAMES.length,
+    features: test.values,
+    labels,
+    baselines: [
+      priorBaseline(share(trainingLabels), rows),
+      { name: 'days since the last loan', scores: daysSince, probabilities: false },
+      { name: `no loan in ${CHURN_WINDOW_DAYS} days`, scores: loans90.map((n) => (n === 0 ? 1 : 0)), probabilities: false, decisions: true },
+    ],
+    oracle: await churnOracle(store, test.memberIds, c.testCutoff),
+    focus: {
+      name: `members with a loan in the ${CHURN_WINDOW_DAYS} days before the cut-off`,
+      rows: Array.from(loans90.keys()).filter((i) => loans90[i]! > 0),
+    },
+  };
+}
+
+/** The classifiers `npm run evaluate` and the promotion gate can re-score, by model name. */
+export const CLASSIFIER_HOLDOUTS: Readonly<Record<string, (store: Store) => Promise<ClassifierHoldout>>> = { overdue: overdueHoldout, churn: churnHoldout };

@@ -1,0 +1,56 @@
+/**
+ * The promotion gate on evidence: production and the candidate re-scored on one holdout with the
+ * same code, their AUCs compared on the same rows with DeLong's paired test.
+ *
+ *   refused:  the candidate is worse on the same rows, i.e. the 95% interval of
+ *             AUC(candidate) − AUC(production) lies below 0, or its AUC is lower by more than
+ *             the relative tolerance;
+ *   accepted: otherwise, saying whether the interval shows it clearly better or not distinguishable.
+ */
+import type { Rescore, RescoredVersion } from '../registry';
+import type { Store } from '../store';
+import { compareAuc, scoreVersion, type ClassifierVersion } from './classifier-evaluation';
+import { CLASSIFIER_HOLDOUTS, type ClassifierHoldout } from './classifier-holdout';
+
+const fixed = (x: number): string => x.toFixed(4);
+
+function asClassifierVersion(v: RescoredVersion): ClassifierVersion {
+  return { version: v.version, dir: v.dir, metadata: v.metadata as unknown as ClassifierVersion['metadata'] };
+}
+
+/** The gate's verdict for two versions' scores of the same holdout rows. */
+export function pairedVerdict(
+  holdout: ClassifierHoldout,
+  production: { version: string; scores: Float64Array },
+  candidate: { version: string; scores: Float64Array },
+  tolerance: number,
+): { passed: boolean; detail: string } {
+  const test = compareAuc(holdout, candidate, production);
+  const { value, low, high } = test.difference;
+  const base = test.b.value;
+  const relative = base !== 0 ? -value / Math.abs(base) : -value;
+  const figures =
+    `AUC ${fixed(test.a.value)} vs production ${production.version}'s ${fixed(base)} on the same ${holdout.rows} rows; ` +
+    `difference ${fixed(value)} [${fixed(low)}, ${fixed(high)}] (DeLong, p = ${test.pValue.toPrecision(3)})`;
+  if (high < 0) return { passed: false, detail: `${figures}: worse on the same rows` };
+  if (relative > tolerance) return { passed: false, detail: `${figures}: ${(relative * 100).toFixed(1)}% lower, beyond the ${(tolerance * 100).toFixed(1)}% tolerance` };
+  if (low > 0) return { passed: true, detail: `${figures}: better on the same rows` };
+  return { passed: true, detail: `${figures}: not distinguishable from production` };
+}
+
+/**
+ * A Rescore for `models validate`/`promote` on the library in `store`, or undefined for a model
+ * this gate cannot re-score (the registry then compares stored headlines). The holdout is built
+ * once per gate.
+ */
+export function classifierRescore(store: Store, model: string): Rescore | undefined {
+  const holdoutOf = CLASSIFIER_HOLDOUTS[model];
+  if (!holdoutOf) return undefined;
+  return async (production, candidate, tolerance) => {
+    const holdout = await holdoutOf(store);
+    const [p, c] = [asClassifierVersion(production), asClassifierVersion(candidate)];
+    const productionScores = await scoreVersion(p, holdout);
+    const candidateScores = await scoreVersion(c, holdout);
+    return pairedVerdict(holdout, { version: p.version, scores: productionScores }, { version: c.version, scores: candidateScores }, tolerance);
+  };
+}
