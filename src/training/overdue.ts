@@ -6,7 +6,7 @@
 import { OVERDUE_FEATURES, overdueTrainingSet } from '../features/overdue';
 import { trainRandomForest, TREE_ENSEMBLE_INPUT, TREE_ENSEMBLE_OUTPUT, type RandomForestParams } from '../ml/trees';
 import { OVERDUE_RISK_THRESHOLDS } from '../models/overdue';
-import { readAsOf, type Store } from '../store';
+import { inChunks, readAsOf, type Store } from '../store';
 import { addDays } from '../util/dates';
 import { classifierCharts, classifierFigures, featureMedians, rankingFigures, treeEnsembleArtefacts } from './classifier-report';
 import type { TrainedModel, TrainOptions } from './types';
@@ -25,11 +25,8 @@ const TEST_END_GAP_DAYS = 45;
 
 async function oracleProbabilities(store: Store, loanIds: number[]): Promise<Float64Array | undefined> {
   const truth = new Map<number, number>();
-  const chunk = 20_000;
-  for (let i = 0; i < loanIds.length; i += chunk) {
-    const rows = await store.db.selectFrom('sim_loan_truth').select(['loan_id', 'late_probability']).where('loan_id', 'in', loanIds.slice(i, i + chunk)).execute();
-    for (const r of rows) truth.set(r.loan_id, r.late_probability);
-  }
+  const rows = await inChunks(loanIds, (slice) => store.db.selectFrom('sim_loan_truth').select(['loan_id', 'late_probability']).where('loan_id', 'in', slice).execute());
+  for (const r of rows) truth.set(r.loan_id, r.late_probability);
   if (truth.size !== loanIds.length) return undefined;
   return Float64Array.from(loanIds, (id) => truth.get(id)!);
 }
