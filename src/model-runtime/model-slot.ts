@@ -19,7 +19,7 @@
  * several versions at once (the arms of an experiment), each answer naming its own.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { ErrorCode, shelfmarkError } from '../errors';
@@ -102,12 +102,45 @@ export interface SlotStatus {
   fallback: boolean;
   /** Why production was refused, while falling back. */
   reason?: string;
+  /** Set when the served version's files changed on disk and no longer verify (it serves its verified copy in memory). */
+  filesOnDisk?: string;
 }
 
 interface Held<S> {
   model: LoadedModel<S>;
   inFlight: number;
   retired: boolean;
+  /** Size and modification time of its graph files when last verified: a change is hashed again. */
+  filesSeen: string;
+}
+
+/** The .onnx files of a loaded version. */
+function graphFiles(model: LoadedModel<unknown>): string[] {
+  return Object.keys(model.sessions).map((graph) => `${graph}.onnx`);
+}
+
+async function filesSeen(dir: string, files: readonly string[]): Promise<string> {
+  const seen = await Promise.all(files.map((file) => stat(path.join(dir, file)).then((s) => `${s.ino}:${s.size}:${s.mtimeMs}`, () => 'missing')));
+  return seen.join('|');
+}
+
+/** Throws unless `bytes` of a version's graph `file` have the sha256 its metadata records. */
+function checkGraphSha(metadata: ServingMetadata, file: string, bytes: Uint8Array): void {
+  const expected = file === 'model.onnx' ? metadata.sha256 : metadata.files?.find((f) => f.path === file)?.sha256;
+  const actual = sha256(bytes);
+  if (expected !== actual) throw new Error(`${file}: sha256 ${actual} does not match metadata (${expected ?? 'none recorded'})`);
+}
+
+/** Why the files of a loaded version no longer match its metadata, or undefined when they do. */
+async function filesProblem(model: LoadedModel<unknown>): Promise<string | undefined> {
+  for (const file of graphFiles(model)) {
+    try {
+      checkGraphSha(model.metadata, file, await readFile(path.join(model.dir, file)));
+    } catch (error) {
+      return `on disk: ${(error as Error).message}`;
+    }
+  }
+  return undefined;
 }
 
 function sha256(bytes: Uint8Array): string {
@@ -122,6 +155,7 @@ export class ModelSlot<S = unknown> {
   private production: string | null = null;
   private refusal: string | undefined;
   private fallbackLabels: { model: string; version: string; production: string } | undefined;
+  private diskProblem: string | undefined;
 
   constructor(private readonly options: ModelSlotOptions<S>) {}
 
@@ -143,7 +177,8 @@ export class ModelSlot<S = unknown> {
   status(): SlotStatus {
     const serving = this.held?.model.version ?? null;
     const fallback = this.refusal !== undefined && serving !== null && serving !== this.production;
-    return { model: this.name, production: this.production, serving, fallback, ...(fallback ? { reason: this.refusal } : {}) };
+    const status: SlotStatus = { model: this.name, production: this.production, serving, fallback, ...(fallback ? { reason: this.refusal } : {}) };
+    return this.diskProblem ? { ...status, filesOnDisk: this.diskProblem } : status;
   }
 
   /**
@@ -199,7 +234,10 @@ export class ModelSlot<S = unknown> {
       if (!pointer) return;
       this.production = pointer.version;
       const key = `${pointer.version}@${pointer.dir}`;
-      if (this.held && this.held.model.version === pointer.version && this.held.model.dir === pointer.dir) return;
+      if (this.held && this.held.model.version === pointer.version && this.held.model.dir === pointer.dir) {
+        await this.recheckFiles(this.held);
+        return;
+      }
       if (this.lastRefused === key) return;
       try {
         const candidate = await loadModelVersion(this.options, pointer);
@@ -238,13 +276,29 @@ export class ModelSlot<S = unknown> {
 
   private async swap(candidate: LoadedModel<S>): Promise<void> {
     const previous = this.held;
-    this.held = { model: candidate, inFlight: 0, retired: false };
+    this.held = { model: candidate, inFlight: 0, retired: false, filesSeen: await filesSeen(candidate.dir, graphFiles(candidate)) };
+    this.diskProblem = undefined;
     if (previous) this.options.metrics.modelVersion.remove({ model: this.name, version: previous.model.version });
     this.options.metrics.modelVersion.set({ model: this.name, version: candidate.version }, 1);
     this.options.logger.info({ model: this.name, version: candidate.version, previous: previous?.model.version }, 'serving model version');
     if (previous) {
       previous.retired = true;
       if (previous.inFlight === 0) await this.release(previous);
+    }
+  }
+
+  /**
+   * The version served was verified when it loaded and keeps serving from memory; if its files
+   * change on disk and no longer verify, a restart could not load it (it would fall back), so
+   * the status and the log say so until they verify again.
+   */
+  private async recheckFiles(held: Held<S>): Promise<void> {
+    const seen = await filesSeen(held.model.dir, graphFiles(held.model));
+    if (seen === held.filesSeen) return;
+    held.filesSeen = seen;
+    this.diskProblem = await filesProblem(held.model);
+    if (this.diskProblem) {
+      this.options.logger.error({ model: this.name, version: held.model.version, err: this.diskProblem }, 'the files of the served model version changed on disk and no longer verify; serving the verified copy in memory, a restart would fall back');
     }
   }
 
@@ -285,9 +339,7 @@ export async function loadModelVersion<S>(spec: SlotSpec<S>, pointer: Pick<Produ
     for (const graph of ['model', ...(spec.extraGraphs ?? [])]) {
       const file = `${graph}.onnx`;
       const bytes = await readFile(path.join(pointer.dir, file));
-      const expected = graph === 'model' ? metadata.sha256 : metadata.files?.find((f) => f.path === file)?.sha256;
-      const actual = sha256(bytes);
-      if (expected !== actual) throw new Error(`${file}: sha256 ${actual} does not match metadata (${expected ?? 'none recorded'})`);
+      checkGraphSha(metadata, file, bytes);
       sessions[graph] = await openServingSession(bytes);
     }
     const main = sessions.model;

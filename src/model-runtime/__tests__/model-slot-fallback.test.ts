@@ -91,6 +91,23 @@ describe('serving falls back to the last good version', () => {
     }
   });
 
+  it('keeps serving its verified copy when the served files are corrupted on disk, and says a restart would fall back', async () => {
+    const modelsDir = await twoProductionVersions();
+    const { slot, lines } = openSlot(modelsDir);
+    await slot.start();
+    try {
+      await slot.refresh();
+      expect(slot.status().filesOnDisk).toBeUndefined();
+      writeFileSync(path.join(modelsDir, 'production', 'churn', '1.1.0', 'model.onnx'), 'corrupted on disk');
+      await slot.refresh();
+      expect(slot.status()).toMatchObject({ production: '1.1.0', serving: '1.1.0', fallback: false, filesOnDisk: expect.stringMatching(/^on disk: model\.onnx: sha256 .* does not match metadata/) });
+      expect((await score(slot)).model.version).toBe('1.1.0');
+      expect(lines.map((l) => l.msg)).toContain('the files of the served model version changed on disk and no longer verify; serving the verified copy in memory, a restart would fall back');
+    } finally {
+      await slot.stop();
+    }
+  });
+
   it('serves nothing, and is not ready, when no version loads', async () => {
     const modelsDir = await twoProductionVersions();
     writeFileSync(path.join(modelsDir, 'production', 'churn', '1.1.0', 'model.onnx'), 'not a model');

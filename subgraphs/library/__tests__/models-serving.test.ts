@@ -7,21 +7,11 @@
 import { describe, expect, it } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CHURN_FEATURE_NAMES } from '../../../src/features/churn';
 import { checkServingCanLoad } from '../../../src/models/slots';
-import { promoteVersion, registerVersion, rollback } from '../../../src/registry';
-import { churnDraft, logisticModel, parityFor, registerChurn, tempModelsDir } from '../../../src/registry/__tests__/fixtures';
+import { promoteVersion, rollback } from '../../../src/registry';
+import { registerChurn, tempModelsDir } from '../../../src/registry/__tests__/fixtures';
+import { registerServableChurn } from '../../../test/fixtures/servable-churn';
 import { readProductionModels } from '../models';
-
-/** A churn version the churn serving code can load: its feature names and serving settings. */
-async function registerServableChurn(modelsDir: string): Promise<string> {
-  const d = CHURN_FEATURE_NAMES.length;
-  const scorer = { weights: Array.from({ length: d }, (_, i) => (i % 2 ? 0.1 : -0.1)), bias: 0.1 };
-  const metadata = { ...churnDraft(0.8, [...CHURN_FEATURE_NAMES]), serving: { reference: new Array<number>(d).fill(0), riskThresholds: { medium: 0.3, high: 0.6 } } };
-  const rows = [new Array<number>(d).fill(1), new Array<number>(d).fill(0.5)];
-  const registered = await registerVersion(modelsDir, { metadata, onnxBytes: logisticModel(scorer), parity: parityFor(scorer, rows), stage: 'staging', who: 'trainer' });
-  return registered.metadata.version;
-}
 
 describe('the models answer and serving', () => {
   it('names production as served while it loads, and the earlier version once its model.onnx is corrupted', async () => {
