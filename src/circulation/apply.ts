@@ -15,7 +15,7 @@
  * rolls the whole batch back.
  */
 import type { Insertable, Kysely, Selectable } from 'kysely';
-import { exclusiveTransaction, type ChangeTable, type Database, type EventTable, type LoanTable, type Store } from '../store';
+import { chunks, exclusiveTransaction, type ChangeTable, type Database, type EventTable, type LoanTable, type Store } from '../store';
 import type { MemberTable } from '../store/schema';
 import { COLLECTIONS, formatOf, LOAN_PERIOD_DAYS, type Collection } from '../simulator/catalogue';
 import { addDays } from '../util/dates';
@@ -87,11 +87,6 @@ interface Effect {
 /** Rows per multi-row statement: far below SQLite's limit on bound variables for every table here. */
 const ROWS_PER_STATEMENT = 500;
 
-function chunks<T>(items: readonly T[]): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += ROWS_PER_STATEMENT) out.push(items.slice(i, i + ROWS_PER_STATEMENT));
-  return out;
-}
 
 function refuse(event: CirculationEvent, reason: CirculationError['reason'], message: string): CirculationError {
   return new CirculationError(reason, `event ${event.id} (${event.type}): ${message}`, event.id);
@@ -114,22 +109,22 @@ async function prefetch(batch: Batch, events: readonly CirculationEvent[]): Prom
       else loanMembers.add(event.memberId);
     }
   }
-  for (const ids of chunks([...new Set(events.map((e) => e.id))])) {
+  for (const ids of chunks([...new Set(events.map((e) => e.id))], ROWS_PER_STATEMENT)) {
     for (const row of await db.selectFrom('events').select(['id', 'content_hash', 'loan_id', 'member_id']).where('id', 'in', ids).execute()) {
       batch.events.set(row.id, { hash: row.content_hash, loanId: row.loan_id, memberId: row.member_id });
     }
   }
-  for (const ids of chunks([...memberIds])) {
+  for (const ids of chunks([...memberIds], ROWS_PER_STATEMENT)) {
     for (const row of await db.selectFrom('members').select('id').where('id', 'in', ids).execute()) batch.members.add(row.id);
   }
-  for (const ids of chunks([...bookIds])) {
+  for (const ids of chunks([...bookIds], ROWS_PER_STATEMENT)) {
     for (const row of await db.selectFrom('books').select(['id', 'collection']).where('id', 'in', ids).execute()) batch.books.set(row.id, row.collection);
   }
   for (const row of await db.selectFrom('branches').select('id').execute()) batch.branches.add(row.id);
-  for (const ids of chunks([...loanIds])) {
+  for (const ids of chunks([...loanIds], ROWS_PER_STATEMENT)) {
     for (const row of await db.selectFrom('loans').selectAll().where('id', 'in', ids).execute()) batch.loans.set(row.id, row);
   }
-  for (const ids of chunks([...loanMembers])) {
+  for (const ids of chunks([...loanMembers], ROWS_PER_STATEMENT)) {
     for (const row of await db.selectFrom('loans').selectAll().where('member_id', 'in', ids).where('returned_at', 'is', null).execute()) batch.loans.set(row.id, row);
   }
 }
@@ -258,15 +253,15 @@ async function applyOne(batch: Batch, event: CirculationEvent): Promise<AppliedE
 /** Writes what the batch did, parents before children (members, loans, events, change records). */
 async function flush(batch: Batch): Promise<void> {
   const { db } = batch;
-  for (const rows of chunks(batch.newMembers)) await db.insertInto('members').values(rows).execute();
+  for (const rows of chunks(batch.newMembers, ROWS_PER_STATEMENT)) await db.insertInto('members').values(rows).execute();
   const loans = [...batch.newLoans].map((id) => batch.loans.get(id)).filter((row): row is LoanRow => row !== undefined);
-  for (const rows of chunks(loans)) await db.insertInto('loans').values(rows).execute();
+  for (const rows of chunks(loans, ROWS_PER_STATEMENT)) await db.insertInto('loans').values(rows).execute();
   for (const id of batch.changedLoans) {
     const loan = batch.loans.get(id);
     if (loan) await db.updateTable('loans').set({ due_at: loan.due_at, returned_at: loan.returned_at, renewals: loan.renewals }).where('id', '=', id).execute();
   }
-  for (const rows of chunks(batch.newEvents)) await db.insertInto('events').values(rows).execute();
-  for (const rows of chunks(batch.newChanges)) await db.insertInto('changes').values(rows).execute();
+  for (const rows of chunks(batch.newEvents, ROWS_PER_STATEMENT)) await db.insertInto('events').values(rows).execute();
+  for (const rows of chunks(batch.newChanges, ROWS_PER_STATEMENT)) await db.insertInto('changes').values(rows).execute();
   if (batch.clockMoved) await db.updateTable('meta').set({ value: batch.storedClock }).where('key', '=', 'as_of').execute();
 }
 

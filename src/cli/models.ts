@@ -9,6 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config';
 import { CARD_FILE, renderModelCard } from '../model-cards';
+import { checkServingCanLoad } from '../models/slots';
 import type { ChartData } from '../model-cards';
 import {
   archiveVersion,
@@ -230,7 +231,12 @@ export async function runModelsCommand(argv: string[], context: ModelsCommandCon
       }
       case 'rollback': {
         expectArgs(command, rest, ['model']);
-        const result = await rollback(modelsDir, rest[0]!, { who, reason: args.reason, force: args.force ? { reason: args.reason! } : undefined });
+        const result = await rollback(modelsDir, rest[0]!, {
+          who,
+          reason: args.reason,
+          force: args.force ? { reason: args.reason! } : undefined,
+          canServe: (version, dir) => checkServingCanLoad(rest[0]!, version, dir),
+        });
         const withdrawn = result.withdrawn ? `; ${result.withdrawn.version} back in ${result.withdrawn.to}` : '';
         out(`rolled back ${rest[0]}: ${result.restored} is in production again${withdrawn}`);
         return EXIT_OK;

@@ -10,7 +10,7 @@
  */
 import { CHURN_FEATURE_NAMES, CHURN_WINDOW_DAYS, churnFeatures, churnLabels } from '../features/churn';
 import { loanWasLate, OVERDUE_FEATURE_NAMES, overdueTrainingSet } from '../features/overdue';
-import { readAsOf, type Store } from '../store';
+import { inChunks, readAsOf, type Store } from '../store';
 import { addDays } from '../util/dates';
 
 /** Loans checked out in the last OVERDUE_TEST_DAYS before the test window's end are held out. */
@@ -49,13 +49,8 @@ export async function churnCutoffs(store: Store): Promise<ChurnCutoffs> {
 
 /** The simulator's true late probability of each loan, or undefined when the library has no truth for every one. */
 export async function overdueOracle(store: Store, loanIds: readonly number[]): Promise<Float64Array | undefined> {
-  const truth = new Map<number, number>();
-  const chunk = 20_000;
-  for (let i = 0; i < loanIds.length; i += chunk) {
-    const rows = await store.db.selectFrom('sim_loan_truth').select(['loan_id', 'late_probability']).where('loan_id', 'in', loanIds.slice(i, i + chunk)).execute();
-    for (const r of rows) truth.set(r.loan_id, r.late_probability);
-  }
-  return everyOne(loanIds, truth);
+  const rows = await inChunks(loanIds, (slice) => store.db.selectFrom('sim_loan_truth').select(['loan_id', 'late_probability']).where('loan_id', 'in', slice).execute());
+  return everyOne(loanIds, new Map(rows.map((r) => [r.loan_id, r.late_probability])));
 }
 
 /** The simulator's true churn probability of each member at the cut-off, or undefined when not known for every one. */

@@ -25,7 +25,7 @@ import { anchorAt, DEMAND_FEATURE_COUNT, DEMAND_FEATURE_NAMES, demandFeatures, l
 import type { DemandSeries } from '../ml/forecasting/series';
 import { DEMAND_TENSORS } from '../ml/lstm';
 import type { DemandModelDescription, SeriesForecast } from '../ml/lstm';
-import type { Store } from '../store';
+import { chunks, IDS_PER_QUERY, type Store } from '../store';
 import { addDays, daysBetween, weekStart } from '../util/dates';
 
 /** Three years of weeks: two seasons for the model's year-over-year inputs, one to learn from. */
@@ -34,8 +34,6 @@ export const MAX_HISTORY_MONTHS = 60;
 export const WEEKS_PER_SEASON = 52;
 export const MONTHS_PER_SEASON = 12;
 
-/** Bound on ids per statement, well under SQLite's and PostgreSQL's parameter limits; serving batches are smaller. */
-const IDS_PER_QUERY = 20_000;
 
 export interface WeeklyCalendar {
   /** Monday of the first week of history. */
@@ -125,13 +123,7 @@ export interface BookWeeklyLoans {
   rowOf: number[];
 }
 
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-/** Loans per calendar week of each book: one query on books, one on loans (per 20 000 ids). */
+/** Loans per calendar week of each book: one query on books, one on loans (per IDS_PER_QUERY ids). */
 export async function bookWeeklyLoans(store: Store, bookIds: readonly number[], calendar: WeeklyCalendar): Promise<BookWeeklyLoans> {
   const unique = [...new Set(bookIds)];
   if (unique.length === 0) return { bookIds: [], series: [], rowOf: bookIds.map(() => -1) };

@@ -4,11 +4,12 @@
  * (at the system date) alike, so training and serving cannot drift apart.
  *
  * Contract: for a batch of member ids, `loadMemberActivity` issues one query on `members`
- * and one on `loans`, sees only what was known on the cut-off day (loans checked out on or
+ * and one on `loans` per IDS_PER_QUERY ids (so a whole library's ids never make one statement
+ * too large), sees only what was known on the cut-off day (loans checked out on or
  * before it; a return after it counts as not yet returned), and answers in id order with
  * `undefined` for ids that are not members or had not joined by the cut-off.
  */
-import type { LoanTable, Store } from '../store';
+import { inChunks, type LoanTable, type Store } from '../store';
 import { daysBetween } from '../util/dates';
 
 export interface MemberActivity {
@@ -42,13 +43,15 @@ export async function loadMemberActivity(store: Store, memberIds: readonly numbe
   if (memberIds.length === 0) return [];
   const ids = [...new Set(memberIds)];
   const [members, loans] = await Promise.all([
-    store.db.selectFrom('members').select(['id', 'joined_at', 'branch_id']).where('id', 'in', ids).where('joined_at', '<=', cutoff).execute(),
-    store.db
-      .selectFrom('loans')
-      .select(['member_id', 'book_id', 'checked_out_at', 'due_at', 'returned_at', 'renewals'])
-      .where('member_id', 'in', ids)
-      .where('checked_out_at', '<=', cutoff)
-      .execute(),
+    inChunks(ids, (slice) => store.db.selectFrom('members').select(['id', 'joined_at', 'branch_id']).where('id', 'in', slice).where('joined_at', '<=', cutoff).execute()),
+    inChunks(ids, (slice) =>
+      store.db
+        .selectFrom('loans')
+        .select(['member_id', 'book_id', 'checked_out_at', 'due_at', 'returned_at', 'renewals'])
+        .where('member_id', 'in', slice)
+        .where('checked_out_at', '<=', cutoff)
+        .execute(),
+    ),
   ]);
   const loansByMember = new Map<number, LoanRow[]>();
   for (const loan of loans) {

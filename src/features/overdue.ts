@@ -8,7 +8,7 @@
  * with one query per table: by loan ids (serving), by members' open loans (serving) or by a
  * checkout window (training).
  */
-import type { BookTable, LoanTable, Store } from '../store';
+import { inChunks, type BookTable, type LoanTable, type Store } from '../store';
 import { dayToMs, daysBetween } from '../util/dates';
 
 export const OVERDUE_FEATURES = [
@@ -134,8 +134,8 @@ async function booksAndMembers(store: Store, targets: readonly LoanRecord[]) {
   const bookIds = [...new Set(targets.map((l) => l.book_id))];
   const memberIds = [...new Set(targets.map((l) => l.member_id))];
   const [books, members] = await Promise.all([
-    bookIds.length ? store.db.selectFrom('books').select(['id', 'collection', 'ratings_count']).where('id', 'in', bookIds).execute() : [],
-    memberIds.length ? store.db.selectFrom('members').select(['id', 'joined_at']).where('id', 'in', memberIds).execute() : [],
+    inChunks(bookIds, (slice) => store.db.selectFrom('books').select(['id', 'collection', 'ratings_count']).where('id', 'in', slice).execute()),
+    inChunks(memberIds, (slice) => store.db.selectFrom('members').select(['id', 'joined_at']).where('id', 'in', slice).execute()),
   ]);
   return { books: new Map(books.map((b) => [b.id, b])), joinedAt: new Map(members.map((m) => [m.id, m.joined_at])) };
 }
@@ -150,8 +150,8 @@ export interface ServingBatch {
 
 /**
  * Serving: features of the loans with `loanIds` and of the open loans of `memberIds` that are
- * not yet due on `asOf`, together. One query on loans (the targets and their borrowers'
- * histories at once), one on books, one on members.
+ * not yet due on `asOf`, together. Per IDS_PER_QUERY ids: one query for the requested loans'
+ * borrowers, one on loans for the borrowers' and members' histories, one on books, one on members.
  */
 export async function overdueServingFeatures(
   store: Store,
@@ -161,14 +161,10 @@ export async function overdueServingFeatures(
   if (loanIds.length === 0 && memberIds.length === 0) return { loans: [], requestedCount: 0, features: { loanIds: [], values: new Float32Array(0) } };
   const wantedLoans = new Set(loanIds);
   const wantedMembers = new Set(memberIds);
-  const histories = await store.db
-    .selectFrom('loans')
-    .select(LOAN_COLUMNS)
-    .where((eb) => {
-      const borrowers = eb.selectFrom('loans').select('member_id').where('id', 'in', wantedLoans.size ? [...wantedLoans] : [-1]);
-      return wantedMembers.size ? eb.or([eb('member_id', 'in', borrowers), eb('member_id', 'in', [...wantedMembers])]) : eb('member_id', 'in', borrowers);
-    })
-    .execute();
+  const borrowers = await inChunks([...wantedLoans], (slice) => store.db.selectFrom('loans').select('member_id').where('id', 'in', slice).execute());
+  const histories = await inChunks([...new Set([...wantedMembers, ...borrowers.map((b) => b.member_id)])], (slice) =>
+    store.db.selectFrom('loans').select(LOAN_COLUMNS).where('member_id', 'in', slice).execute(),
+  );
   const requested = histories.filter((l) => wantedLoans.has(l.id));
   // A loan already past its due date is late for certain; only loans still due are at risk.
   const open = histories.filter((l) => wantedMembers.has(l.member_id) && l.checked_out_at <= asOf && l.due_at >= asOf && (l.returned_at === null || l.returned_at > asOf));
@@ -207,7 +203,7 @@ export async function memberOpenLoanFeatures(store: Store, memberIds: readonly n
   if (memberIds.length === 0) return result;
   const [batch, members] = await Promise.all([
     overdueServingFeatures(store, { memberIds }, asOf),
-    store.db.selectFrom('members').select('id').where('id', 'in', [...new Set(memberIds)]).execute(),
+    inChunks([...new Set(memberIds)], (slice) => store.db.selectFrom('members').select('id').where('id', 'in', slice).execute()),
   ]);
   const d = OVERDUE_FEATURES.length;
   const rowsOf = new Map<number, number[]>();

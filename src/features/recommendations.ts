@@ -15,7 +15,7 @@
  * (ANONYMOUS_USER_INDEX): the graph then scores popularity plus co-borrowing from their history.
  */
 import { ANONYMOUS_USER_INDEX } from '../ml/recommender';
-import type { Store } from '../store';
+import { inChunks, type Store } from '../store';
 
 export interface BorrowingHistory {
   memberId: number;
@@ -26,19 +26,21 @@ export interface BorrowingHistory {
   loanCounts: number[];
 }
 
-/** The two SQL statements one batch costs (members, loans). */
+/** Two SQL statements per IDS_PER_QUERY ids (members, loans). */
 export async function borrowingHistories(store: Store, memberIds: readonly number[], cutoff: string): Promise<(BorrowingHistory | undefined)[]> {
   if (memberIds.length === 0) return [];
   const ids = [...new Set(memberIds)];
   const [members, loans] = await Promise.all([
-    store.db.selectFrom('members').select(['id', 'branch_id']).where('id', 'in', ids).where('joined_at', '<=', cutoff).execute(),
-    store.db
-      .selectFrom('loans')
-      .select((eb) => ['member_id', 'book_id', eb.fn.max('checked_out_at').as('last_borrowed'), eb.fn.countAll<number>().as('loans')])
-      .where('member_id', 'in', ids)
-      .where('checked_out_at', '<=', cutoff)
-      .groupBy(['member_id', 'book_id'])
-      .execute(),
+    inChunks(ids, (slice) => store.db.selectFrom('members').select(['id', 'branch_id']).where('id', 'in', slice).where('joined_at', '<=', cutoff).execute()),
+    inChunks(ids, (slice) =>
+      store.db
+        .selectFrom('loans')
+        .select((eb) => ['member_id', 'book_id', eb.fn.max('checked_out_at').as('last_borrowed'), eb.fn.countAll<number>().as('loans')])
+        .where('member_id', 'in', slice)
+        .where('checked_out_at', '<=', cutoff)
+        .groupBy(['member_id', 'book_id'])
+        .execute(),
+    ),
   ]);
   const byMember = new Map<number, { bookId: number; last: string; loans: number }[]>();
   for (const row of loans) {

@@ -14,6 +14,8 @@ export interface ProcessMetrics {
   inferenceSeconds: Histogram<'model'>;
   featureQueries: Counter<'model'>;
   modelVersion: Gauge<'model' | 'version'>;
+  /** 1 while a subgraph serves `version` because the production version (`production`) cannot be loaded. */
+  modelServingFallback: Gauge<'model' | 'version' | 'production'>;
   httpRequestSeconds: Histogram<'route' | 'status'>;
   /** Entities whose feature inputs a subgraph holds precomputed at the as-of date, by memo. */
   featureMemoEntries: Gauge<'memo'>;
@@ -67,6 +69,12 @@ export function createProcessMetrics(service: string): ProcessMetrics {
       name: 'model_version_info',
       help: 'The model version being served (value 1)',
       labelNames: ['model', 'version'],
+      registers: [registry],
+    }),
+    modelServingFallback: new Gauge({
+      name: 'model_serving_fallback',
+      help: 'Serving an earlier version because the production version cannot be loaded (value 1; absent when serving production)',
+      labelNames: ['model', 'version', 'production'],
       registers: [registry],
     }),
     httpRequestSeconds: new Histogram({

@@ -15,7 +15,7 @@ import { createLogger, type Logger } from '../logging';
 import { createProcessMetrics, type ProcessMetrics } from '../metrics';
 import { openStore, readAsOf, type Store } from '../store';
 import { startSubgraphServer, type RunningSubgraph, type SubgraphContext } from '../subgraph-server';
-import { readProductionPointer } from '../registry';
+import { readFallbackPointers, readProductionPointer } from '../registry';
 import { AsOfMemo, type MemoSources, type Memos } from './as-of-memo';
 import { ModelSlot, type SlotSpec } from './model-slot';
 
@@ -97,6 +97,7 @@ export async function openModelDeps(
     const slot = new ModelSlot<unknown>({
       ...slotSpec,
       locate: async () => readProductionPointer(config.modelsDir, slotSpec.model) ?? undefined,
+      fallbacks: async () => readFallbackPointers(config.modelsDir, slotSpec.model),
       logger,
       metrics,
       reloadIntervalMs: config.modelReloadIntervalMs,
@@ -164,6 +165,11 @@ export async function startModelSubgraph<TServices extends SubgraphServices, TCo
       metrics,
       createContext: (identity) => spec.createContext(identity, services),
       isReady: () => Object.values(slots).every((s) => s.isReady()),
+      // Ready while falling back (an earlier version answers), but the body names the fallback.
+      readinessDetail: () => {
+        const models = Object.values(slots).map((s) => s.status());
+        return { fallback: models.some((m) => m.fallback), models };
+      },
       onStop: () => closeModelDeps(deps),
     },
     port,

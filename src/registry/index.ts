@@ -12,7 +12,7 @@ export { registerVersion, promoteVersion, rollback, archiveVersion, listModels, 
 export type { RegisterOptions, RegisteredModel, LifecycleOptions, ForceOption, PromotionResult, RollbackResult, ProductionModel } from './lifecycle';
 export { validateVersion, failedChecks, readMetadata, DEFAULT_REGRESSION_TOLERANCE, MODEL_FILE, METADATA_FILE, PARITY_FILE } from './validate';
 export type { ValidateOptions, Rescore, RescoredVersion } from './validate';
-export { readProductionPointer, watchProductionPointer } from './pointer';
+export { readFallbackPointers, readProductionPointer, watchProductionPointer } from './pointer';
 export type { ProductionWatch } from './pointer';
 export { checkParity } from './parity';
 export type { ParityOutcome } from './parity';

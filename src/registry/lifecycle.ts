@@ -369,12 +369,23 @@ export interface RollbackResult {
  * the withdrawn version returns to the stage it was promoted from, so promote-then-rollback
  * leaves the folders and registry as they were (apart from the history).
  */
+export interface RollbackOptions extends LifecycleOptions, ForceOption {
+  /**
+   * Throws the reason the serving code cannot load a version (its directory given): the same
+   * checks a subgraph makes before serving it. The registry knows no model's serving code, so
+   * the caller supplies them.
+   */
+  canServe?: (version: string, dir: string) => Promise<void>;
+}
+
 /**
  * Restores the version that was in production before the current one. Refused, unless forced,
  * when the two differ in feature spec or input tensors (a major version apart): the subgraph
  * serving the current version would refuse the restored one and keep serving what it has.
+ * Refused even when forced when `canServe` says serving cannot load the restored version: the
+ * registry would then name a production version no subgraph serves.
  */
-export async function rollback(modelsDir: string, name: string, options: LifecycleOptions & ForceOption): Promise<RollbackResult> {
+export async function rollback(modelsDir: string, name: string, options: RollbackOptions): Promise<RollbackResult> {
   return mutate(modelsDir, name, options.lock, async (registry, cleanups) => {
     const current = productionVersion(registry, name);
     const record = registry.models[name];
@@ -393,6 +404,16 @@ export async function rollback(modelsDir: string, name: string, options: Lifecyc
         `cannot roll back ${name} ${current.version} to ${target}: its feature spec or input tensors differ, so subgraphs built for ${current.version} cannot serve it; ` +
           'use --force --reason "..." to roll back anyway',
       );
+    }
+    if (options.canServe) {
+      try {
+        await options.canServe(target, path.join(modelsDir, restored.dir));
+      } catch (error) {
+        throw new RegistryError(
+          'invalid-state',
+          `cannot roll back ${name}${current ? ` ${current.version}` : ''} to ${target}: the serving code cannot load it (${(error as Error).message}); --force does not override this`,
+        );
+      }
     }
     const why = options.force?.reason ?? options.reason ?? 'rolled back';
     let withdrawn: RollbackResult['withdrawn'] = null;

@@ -42,6 +42,26 @@ export function readProductionPointer(modelsDir: string, name: string): Producti
   return { version: entry.version, dir: path.join(modelsDir, entry.dir), sha256: entry.sha256 };
 }
 
+/**
+ * The versions that were in production before the current one and are still registered, most
+ * recent first: where a subgraph that cannot load the production version falls back to.
+ */
+export function readFallbackPointers(modelsDir: string, name: string): ProductionPointer[] {
+  const registry = currentRegistry(modelsDir);
+  const record = registry?.models[name];
+  if (!registry || !record) return [];
+  const current = productionVersion(registry, name)?.version;
+  const seen = new Set<string>();
+  const pointers: ProductionPointer[] = [];
+  for (const version of [...record.previousProduction].reverse()) {
+    const entry = record.versions[version];
+    if (!entry || version === current || seen.has(version)) continue;
+    seen.add(version);
+    pointers.push({ version, dir: path.join(modelsDir, entry.dir), sha256: entry.sha256 });
+  }
+  return pointers;
+}
+
 export interface ProductionWatch {
   stop(): void;
 }

@@ -32,6 +32,8 @@ export interface SubgraphServerOptions<TContext extends SubgraphContext> {
   createContext: (identity: Identity) => TContext;
   /** Readiness: resolves true when the subgraph can answer (store open, model loaded). */
   isReady?: () => boolean | Promise<boolean>;
+  /** More for the readiness body (what each model serves, say), beside status and subgraph. */
+  readinessDetail?: () => Record<string, unknown>;
   /** Called when the server stops, after in-flight requests finish. */
   onStop?: () => Promise<void>;
 }
@@ -131,7 +133,7 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
   });
   app.get('/health/ready', async (_req, res) => {
     const ready = options.isReady ? await options.isReady() : true;
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', subgraph: name });
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', subgraph: name, ...options.readinessDetail?.() });
   });
   app.get('/metrics', metricsHandler(metrics.registry, { token: config.metricsToken, loopbackOnlyWithoutToken: config.isProduction }));
   const contextOf = async (headers: http.IncomingHttpHeaders): Promise<TContext> => {

@@ -7,7 +7,7 @@
  */
 import DataLoader from 'dataloader';
 import type { Selectable } from 'kysely';
-import type { Store } from '../../src/store';
+import { IDS_PER_QUERY, type Store } from '../../src/store';
 import type { BookTable, BranchTable, LoanTable, MemberTable } from '../../src/store/schema';
 import { dayToMs } from '../../src/util/dates';
 import { parseId } from '../../src/util/ids';
@@ -69,6 +69,9 @@ export interface LibraryLoaders {
   loansOfMember: DataLoader<string, Loan[]>;
 }
 
+/** One batch is one `IN (...)` statement: a batch of keys (an `_entities` call for a whole watchlist, say) is bounded like every id list. */
+const BATCH = { maxBatchSize: IDS_PER_QUERY };
+
 export function createLibraryLoaders(store: Store): LibraryLoaders {
   const { db } = store;
   return {
@@ -76,22 +79,22 @@ export function createLibraryLoaders(store: Store): LibraryLoaders {
       const ids = numericIds(keys);
       const rows = ids.length ? await db.selectFrom('members').selectAll().where('id', 'in', ids).execute() : [];
       return byId(keys, rows.map(toMember));
-    }),
+    }, BATCH),
     book: new DataLoader(async (keys) => {
       const ids = numericIds(keys);
       const rows = ids.length ? await db.selectFrom('books').selectAll().where('id', 'in', ids).execute() : [];
       return byId(keys, rows.map(toBook));
-    }),
+    }, BATCH),
     loan: new DataLoader(async (keys) => {
       const ids = numericIds(keys);
       const rows = ids.length ? await db.selectFrom('loans').selectAll().where('id', 'in', ids).execute() : [];
       return byId(keys, rows.map(toLoan));
-    }),
+    }, BATCH),
     branch: new DataLoader(async (keys) => {
       const ids = numericIds(keys);
       const rows = ids.length ? await db.selectFrom('branches').selectAll().where('id', 'in', ids).execute() : [];
       return byId(keys, rows.map(toBranch));
-    }),
+    }, BATCH),
     loansOfMember: new DataLoader(async (keys) => {
       const ids = numericIds(keys);
       const rows = ids.length
@@ -105,6 +108,6 @@ export function createLibraryLoaders(store: Store): LibraryLoaders {
         else grouped.set(loan.memberId, [loan]);
       }
       return keys.map((key) => grouped.get(key) ?? []);
-    }),
+    }, BATCH),
   };
 }

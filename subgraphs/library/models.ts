@@ -1,7 +1,12 @@
-/** `Query.models`: every model's production version, as the registry records it. */
+/**
+ * `Query.models`: every model's production version, as the registry records it, and the version
+ * serving answers with (an earlier one when production cannot be loaded, checked as a subgraph
+ * checks it).
+ */
 import { DateTimeResolver } from 'graphql-scalars';
 import { Ctx, Field, Float, ObjectType, Query, Resolver } from 'type-graphql';
 import { MODEL_NAMES } from '../../src/config';
+import { servingChoice } from '../../src/models/slots';
 import { getProduction } from '../../src/registry';
 import type { LibraryContext } from './context';
 
@@ -24,6 +29,15 @@ export class ModelInfo {
 
   @Field(() => String, { description: 'experiments, staging, production or archived' })
   stage!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'The version serving answers with: this one, or an earlier production version when this one cannot be loaded (corrupted files, settings the serving code cannot read); null when none can.',
+  })
+  servingVersion!: string | null;
+
+  @Field(() => Boolean, { description: 'True when serving answers with an earlier version because this production version cannot be loaded.' })
+  fallback!: boolean;
 
   @Field(() => DateTimeResolver)
   trainedAt!: Date;
@@ -50,16 +64,19 @@ function toMetrics(record: Record<string, number> | undefined): ModelMetric[] {
     .map(([name, value]) => ({ name, value }));
 }
 
-export function readProductionModels(modelsDir: string): ModelInfo[] {
+export async function readProductionModels(modelsDir: string): Promise<ModelInfo[]> {
   const models: ModelInfo[] = [];
   for (const name of MODEL_NAMES) {
     const production = getProduction(modelsDir, name);
     if (!production) continue;
     const { metadata } = production;
+    const serving = await servingChoice(modelsDir, name);
     models.push({
       name: metadata.name,
       version: metadata.version,
       stage: metadata.stage,
+      servingVersion: serving.version,
+      fallback: serving.fallback,
       trainedAt: new Date(metadata.created),
       headlineMetric: { name: metadata.headlineMetric.name, value: metadata.headlineMetric.value },
       metrics: toMetrics(metadata.metrics.heldOut),
@@ -74,7 +91,7 @@ export function readProductionModels(modelsDir: string): ModelInfo[] {
 @Resolver()
 export class ModelsResolver {
   @Query(() => [ModelInfo], { description: "Every model's production version, with its held-out metrics next to its baseline." })
-  models(@Ctx() ctx: LibraryContext): ModelInfo[] {
+  models(@Ctx() ctx: LibraryContext): Promise<ModelInfo[]> {
     return readProductionModels(ctx.modelsDir);
   }
 }

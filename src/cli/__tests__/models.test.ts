@@ -5,6 +5,7 @@ import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, runModelsCommand } from '../models';
 import { findProjectRoot } from '../../config';
 import { listModels } from '../../registry';
 import { registerChurn, tempModelsDir } from '../../registry/__tests__/fixtures';
+import { registerServableChurn } from '../../../test/fixtures/servable-churn';
 
 async function run(modelsDir: string, ...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
@@ -54,8 +55,8 @@ describe('npm run models', () => {
 
   it('validates, promotes, refuses with exit 1, forces with a reason and rolls back', async () => {
     const modelsDir = tempModelsDir();
-    await registerChurn(modelsDir, { auc: 0.8 });
-    await registerChurn(modelsDir, { auc: 0.7 });
+    await registerServableChurn(modelsDir, 0.8);
+    await registerServableChurn(modelsDir, 0.7);
 
     const validated = await run(modelsDir, 'validate', 'churn', '1.0.0');
     expect(validated.code).toBe(EXIT_OK);
@@ -88,6 +89,18 @@ describe('npm run models', () => {
     const history = listModels(modelsDir, 'churn').find((v) => v.version === '1.1.0')!.history;
     expect(history.at(-1)).toMatchObject({ who: 'ana', forced: { reason: 'accepted by the collections team', failedChecks: ['regression'] } });
     expect(history.find((h) => h.action === 'rollback')).toMatchObject({ who: 'ben', why: 'trial over' });
+  });
+
+  it('refuses, even with --force, a rollback to a version the serving code cannot load', async () => {
+    const modelsDir = tempModelsDir();
+    await registerChurn(modelsDir);
+    expect((await run(modelsDir, 'promote', 'churn', '1.0.0')).code).toBe(EXIT_OK);
+    await registerServableChurn(modelsDir);
+    expect((await run(modelsDir, 'promote', 'churn', '2.0.0', '--force', '--reason', 'new features')).code).toBe(EXIT_OK);
+    const refused = await run(modelsDir, 'rollback', 'churn', '--force', '--reason', 'try it');
+    expect(refused.code).toBe(EXIT_FAILED);
+    expect(refused.err).toEqual([expect.stringMatching(/^models: cannot roll back churn 2\.0\.0 to 1\.0\.0: the serving code cannot load it \(churn 1\.0\.0: feature spec .*\); --force does not override this$/)]);
+    expect(listModels(modelsDir, 'churn').find((v) => v.stage === 'production')?.version).toBe('2.0.0');
   });
 
   it('exits 1 with one line for unknown models and versions, and for a refused archive', async () => {
