@@ -80,7 +80,7 @@ describe('a member query through the real graph', () => {
     const staff = jwt.sign({ role: 'staff' }, DEVELOPMENT_JWT_SECRET, { algorithm: 'HS256', subject: 'test-staff', issuer: 'shelfmark', audience: 'shelfmark-graph', expiresIn: '5m' });
     const response = await fetch(graph.gatewayUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${staff}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${staff}`, 'x-request-id': 'member-page-1' },
       body: JSON.stringify({
         query: '{ members(first: 5) { nodes { id churnRisk { probability factors { feature weight } model { name version arm } } segment { name } recommendations(first: 3) { book { id } score } } } }',
       }),
@@ -92,7 +92,8 @@ describe('a member query through the real graph', () => {
 
     const churn = (await waitForRows(databaseUrl, 'churn', (found) => found.length >= 5)).map(fromRow);
     expect(churn).toHaveLength(5);
-    expect(new Set(churn.map((r) => r.requestId)).size).toBe(1);
+    // The gateway passes the client's request id to every subgraph it asks.
+    expect(new Set(churn.map((r) => r.requestId))).toEqual(new Set(['member-page-1']));
     for (const member of members) {
       const record = churn.find((r) => r.entityId === member.id);
       expect(record).toMatchObject({ model: 'churn', version: member.churnRisk.model.version, arm: null, entityKind: 'member', items: null });
@@ -106,6 +107,7 @@ describe('a member query through the real graph', () => {
     for (const member of members.filter((m) => m.segment)) {
       const record = segments.find((r) => r.entityId === member.id);
       expect(record?.label).toBe(member.segment?.name);
+      expect(record?.requestId).toBe('member-page-1');
       expect(Object.keys(record?.features ?? {})).toEqual(expect.arrayContaining(['recency', 'frequency', 'monetary']));
     }
 
