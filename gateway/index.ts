@@ -27,6 +27,7 @@ import express, { type ErrorRequestHandler } from 'express';
 import { DEVELOPMENT_INTERNAL_SECRET, DEVELOPMENT_JWT_SECRET, type Config, type GatewayConfig, type SubgraphName } from '../src/config';
 import { ErrorCode } from '../src/errors';
 import { IDENTITY_HEADER, signInternalIdentity, type Identity } from '../src/identity';
+import { REQUEST_ID_HEADER, requestIdOf } from '../src/subgraph-server';
 import { createLogger, type Logger } from '../src/logging';
 import { createProcessMetrics, metricsHandler } from '../src/metrics';
 import { startTracing } from '../src/tracing';
@@ -52,6 +53,8 @@ export interface GatewayContext {
   identity: Identity;
   /** The identity signed for each subgraph the request reaches, once per request and subgraph. */
   internalTokens: Map<string, string>;
+  /** Names the request to every subgraph it reaches (the prediction log records it): the client's x-request-id, or a fresh one. */
+  requestId: string;
 }
 
 export interface RunningGateway {
@@ -129,7 +132,8 @@ export async function startGateway(config: Config, port: number = config.ports.g
         maxResponseBytes: limits.maxSubgraphResponseBytes,
         logger,
         prepare: (headers, context) => {
-          const { identity, internalTokens } = context as Partial<GatewayContext>;
+          const { identity, internalTokens, requestId } = context as Partial<GatewayContext>;
+          if (requestId) headers.set(REQUEST_ID_HEADER, requestId);
           if (!identity || !internalTokens) return;
           let token = internalTokens.get(name);
           if (token === undefined) internalTokens.set(name, (token = signInternalIdentity(identity, config.internalSecret, name)));
@@ -190,9 +194,9 @@ export async function startGateway(config: Config, port: number = config.ports.g
     rateLimit({ limits: config.rateLimits, counter, requestCost: (body) => operationCount(body) + registrationCount(body), onLimited }),
     operationSteps(persisted.resolve, documentLimits(limits, limitEvents), operationChoice({ hasMutations: hasMutations(supergraphSdl) })),
     expressMiddleware(server, {
-      context: async ({ res }) => {
+      context: async ({ req, res }) => {
         const identity = identityOf(res.locals);
-        return { identity, internalTokens: new Map() };
+        return { identity, internalTokens: new Map(), requestId: requestIdOf(req.headers[REQUEST_ID_HEADER]) };
       },
     }),
   );

@@ -50,6 +50,9 @@ const USAGE = `usage: npm run bench -- [options]
                        the gateway port, else start one and stop it afterwards)
   --profile DIR        with a graph the benchmark starts: every process writes a V8 CPU profile into DIR
                        when it stops (summarise one with node dist/bench/profile-summary.js FILE)
+  --prediction-log on|off
+                       with a graph the benchmark starts (implies --launch): record every prediction (on,
+                       the default) or not, for an interleaved A/B of the prediction log's overhead
   --label TEXT         stored in the JSON, e.g. the optimisation being measured
   --json FILE          where to write the results (default bench/results/bench-<time>.json)`;
 
@@ -111,7 +114,14 @@ async function ensureLibrary(config: Config): Promise<void> {
   });
 }
 
-async function openGraph(config: Config, subgraphs: SubgraphName[], forceLaunch: boolean, profileDir: string | undefined, mode: 'production' | 'development'): Promise<GraphHandle> {
+async function openGraph(
+  config: Config,
+  subgraphs: SubgraphName[],
+  forceLaunch: boolean,
+  profileDir: string | undefined,
+  mode: 'production' | 'development',
+  predictionLog: 'on' | 'off' | undefined,
+): Promise<GraphHandle> {
   const existing = `http://127.0.0.1:${config.ports.gateway}/graphql`;
   if (!forceLaunch && !profileDir && (await isReady(existing))) {
     const ports = new Map<string, number>([['gateway', config.ports.gateway], ...subgraphs.map((s) => [s, Number(new URL(config.subgraphUrls[s]).port)] as [string, number])]);
@@ -123,7 +133,7 @@ async function openGraph(config: Config, subgraphs: SubgraphName[], forceLaunch:
     return { gatewayUrl: existing, mode: 'as running', urls, pids: pidsListeningOn(ports), launched: undefined };
   }
   process.stderr.write(`Starting the graph (${subgraphs.join(', ')}) in ${mode} mode on free loopback ports...\n`);
-  const env: NodeJS.ProcessEnv = { HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = { HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...(predictionLog ? { PREDICTION_LOG: predictionLog } : {}) };
   let jwtSecret: string | undefined;
   if (mode === 'production') {
     jwtSecret = randomBytes(32).toString('hex');
@@ -264,7 +274,7 @@ function printBreakdown(scenario: Scenario, record: RunRecord | undefined, floor
 async function main(): Promise<void> {
   const { flags } = parseFlags(
     process.argv.slice(2),
-    { scenarios: 'string', concurrency: 'string', duration: 'number', warmup: 'number', rate: 'number', 'rate-seconds': 'number', 'floor-seconds': 'number', soak: 'number', launch: 'boolean', mode: 'string', profile: 'string', label: 'string', json: 'string' },
+    { scenarios: 'string', concurrency: 'string', duration: 'number', warmup: 'number', rate: 'number', 'rate-seconds': 'number', 'floor-seconds': 'number', soak: 'number', launch: 'boolean', mode: 'string', profile: 'string', 'prediction-log': 'string', label: 'string', json: 'string' },
     USAGE,
   );
   const config = loadConfig();
@@ -291,7 +301,9 @@ async function main(): Promise<void> {
   const scenarios = buildScenarios(serving, size, partner);
   const mode = flags.mode ?? 'production';
   if (mode !== 'production' && mode !== 'development') throw new Error(`--mode is production or development, got "${mode}"\n${USAGE}`);
-  const graph = await openGraph(config, subgraphs, flags.launch ?? false, flags.profile, mode);
+  const predictionLog = flags['prediction-log'];
+  if (predictionLog !== undefined && predictionLog !== 'on' && predictionLog !== 'off') throw new Error(`--prediction-log is on or off, got "${predictionLog}"\n${USAGE}`);
+  const graph = await openGraph(config, subgraphs, (flags.launch ?? false) || predictionLog !== undefined, flags.profile, mode, predictionLog);
   const tokenFor = tokenPool(config, graph);
   const started = new Date();
   const results: Record<string, unknown> = {
@@ -299,7 +311,7 @@ async function main(): Promise<void> {
     startedAt: started.toISOString(),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: os.totalmem() / 2 ** 30, node: process.version, loadAverageAtStart: loadAverage() },
     graph: { subgraphs, unservable, launched: graph.launched !== undefined, mode: graph.mode, library: size },
-    settings: { duration, warmup, levels, rate, rateSeconds, floorSeconds },
+    settings: { duration, warmup, levels, rate, rateSeconds, floorSeconds, predictionLog: predictionLog ?? 'as configured' },
   };
 
   const stopGraph = async () => {

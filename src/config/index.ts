@@ -122,6 +122,22 @@ export interface Config {
   clock: ClockMode;
   /** OTEL_EXPORTER_OTLP_ENDPOINT: OTLP/HTTP base URL spans are exported to; unset or empty, tracing is off. */
   otlpEndpoint: string | undefined;
+  /** What the model subgraphs record of every prediction they serve (src/monitoring/prediction-log). */
+  predictionLog: PredictionLogConfig;
+}
+
+export interface PredictionLogConfig {
+  /** PREDICTION_LOG=off turns recording off (default on). */
+  enabled: boolean;
+  /** Most records a process holds in memory before it drops and counts them. */
+  capacity: number;
+  /** Most records per write to the store. */
+  batchSize: number;
+  flushIntervalMs: number;
+  /** Records older than this many days (wall time) are deleted. */
+  retentionDays: number;
+  /** How often the retention delete runs. */
+  retentionIntervalMs: number;
 }
 
 export function findProjectRoot(start: string = __dirname): string {
@@ -151,6 +167,14 @@ class ConfigError extends Error {}
  */
 export function flagsTakenByNpm(names: readonly string[], env: NodeJS.ProcessEnv = process.env): string[] {
   return names.filter((name) => env[`npm_config_${name.replace(/-/g, '_')}`] !== undefined);
+}
+
+function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'on') return true;
+  if (raw === 'off') return false;
+  throw new ConfigError(`${name} must be on or off, got "${raw}"`);
 }
 
 function demandControlMode(raw: string | undefined): GatewayConfig['demandControl'] {
@@ -252,5 +276,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel,
     clock,
     otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined,
+    predictionLog: {
+      enabled: onOff(env, 'PREDICTION_LOG', true),
+      capacity: Math.max(1, integer(env, 'PREDICTION_LOG_CAPACITY', 10_000)),
+      batchSize: Math.max(1, integer(env, 'PREDICTION_LOG_BATCH_SIZE', 500)),
+      flushIntervalMs: Math.max(1, integer(env, 'PREDICTION_LOG_FLUSH_INTERVAL_MS', 1000)),
+      retentionDays: Math.max(1, integer(env, 'PREDICTION_LOG_RETENTION_DAYS', 90)),
+      retentionIntervalMs: Math.max(1000, integer(env, 'PREDICTION_LOG_RETENTION_INTERVAL_MS', 3_600_000)),
+    },
   };
 }

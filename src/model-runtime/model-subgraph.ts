@@ -18,6 +18,7 @@ import { startSubgraphServer, type RunningSubgraph, type SubgraphContext } from 
 import { readFallbackPointers, readProductionPointer } from '../registry';
 import { AsOfMemo, type MemoSources, type Memos } from './as-of-memo';
 import { ModelSlot, type SlotSpec } from './model-slot';
+import { NO_PREDICTION_LOGGING, openPredictionLogging, type PredictionLogging } from './prediction-logging';
 
 export type { SlotSpec } from './model-slot';
 
@@ -29,6 +30,8 @@ export interface ModelSubgraphDeps {
   logger: Logger;
   metrics: ProcessMetrics;
   config: Config;
+  /** Where every prediction the subgraph serves is recorded (a no-op with PREDICTION_LOG=off). */
+  predictionLog: PredictionLogging;
 }
 
 /** What a model subgraph keeps for the life of its process: memos, watchlists, catalogues. */
@@ -44,8 +47,8 @@ export interface ModelSubgraphSpec<TServices extends SubgraphServices, TContext 
   slots: readonly SlotSpec<unknown>[];
   /** Called once, when the store and the slots are open: the subgraph's memos and per-process services. */
   services: (deps: ModelSubgraphDeps) => TServices;
-  /** Called for every request: the per-request loaders, over the process's services. */
-  createContext: (identity: Identity, services: TServices) => TContext;
+  /** Called for every request: the per-request loaders, over the process's services; `requestId` names the request in the prediction log. */
+  createContext: (identity: Identity, services: TServices, requestId: string) => TContext;
 }
 
 /** What a model subgraph scores from: its store, one model's slot and the memos that model serves from. */
@@ -106,7 +109,9 @@ export async function openModelDeps(
     if (!slot.isReady()) logger.warn({ model: slotSpec.model, modelsDir: config.modelsDir }, 'no production version found yet; its fields answer MODEL_UNAVAILABLE until one is promoted');
     slots[slotSpec.model] = slot;
   }
-  return { store, asOf, slots, logger, metrics, config };
+  const deps: ModelSubgraphDeps = { store, asOf, slots, logger, metrics, config, predictionLog: NO_PREDICTION_LOGGING };
+  deps.predictionLog = openPredictionLogging({ config: config.predictionLog, store, metrics, logger, asOf: () => deps.asOf });
+  return deps;
 }
 
 /**
@@ -140,9 +145,10 @@ export async function warmMemos(deps: Pick<ModelSubgraphDeps, 'store' | 'logger'
   }
 }
 
-/** Stops the slots' reload timers, releases their sessions and closes the store. */
+/** Stops the slots' reload timers, releases their sessions, writes the queued prediction log and closes the store. */
 export async function closeModelDeps(deps: ModelSubgraphDeps): Promise<void> {
   await Promise.all(Object.values(deps.slots).map((s) => s.stop()));
+  await deps.predictionLog.close();
   await deps.store.close();
 }
 
@@ -163,7 +169,7 @@ export async function startModelSubgraph<TServices extends SubgraphServices, TCo
       config,
       logger,
       metrics,
-      createContext: (identity) => spec.createContext(identity, services),
+      createContext: (identity, requestId) => spec.createContext(identity, services, requestId),
       isReady: () => Object.values(slots).every((s) => s.isReady()),
       // Ready while falling back (an earlier version answers), but the body names the fallback.
       readinessDetail: () => {

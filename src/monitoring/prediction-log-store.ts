@@ -16,6 +16,8 @@ export interface PredictionLogTable {
   accepted_through: number;
   request_id: string;
   predicted_at: string;
+  /** The library clock's date when the prediction was made. */
+  as_of: string | null;
   model: string;
   version: string;
   arm: string | null;
@@ -24,6 +26,8 @@ export interface PredictionLogTable {
   score: number | null;
   /** JSON array of {id, score}, or null. */
   items: string | null;
+  /** A class answer (a segment), or null. */
+  label: string | null;
   /** JSON array of {name, weight}. */
   factors: string;
   /** JSON object of feature values, or null. */
@@ -56,6 +60,7 @@ export async function createPredictionLogTable(db: Kysely<any>): Promise<void> {
     .addColumn('accepted_through', 'bigint', (c) => c.notNull())
     .addColumn('request_id', 'text', (c) => c.notNull())
     .addColumn('predicted_at', 'text', (c) => c.notNull())
+    .addColumn('as_of', 'text')
     .addColumn('model', 'text', (c) => c.notNull())
     .addColumn('version', 'text', (c) => c.notNull())
     .addColumn('arm', 'text')
@@ -63,6 +68,7 @@ export async function createPredictionLogTable(db: Kysely<any>): Promise<void> {
     .addColumn('entity_id', 'text', (c) => c.notNull())
     .addColumn('score', 'double precision')
     .addColumn('items', 'text')
+    .addColumn('label', 'text')
     .addColumn('factors', 'text', (c) => c.notNull())
     .addColumn('features', 'text')
     .addColumn('feature_ref', 'text')
@@ -86,6 +92,7 @@ function toRow(record: PredictionRecord): PredictionLogTable {
     accepted_through: record.acceptedThrough,
     request_id: record.requestId,
     predicted_at: record.at,
+    as_of: record.asOf ?? null,
     model: record.model,
     version: record.version,
     arm: record.arm,
@@ -93,6 +100,7 @@ function toRow(record: PredictionRecord): PredictionLogTable {
     entity_id: record.entityId,
     score: record.score,
     items: record.items === null ? null : JSON.stringify(record.items),
+    label: record.label ?? null,
     factors: JSON.stringify(record.factors),
     features: record.features === null ? null : JSON.stringify(record.features),
     feature_ref: record.featureRef,
@@ -107,6 +115,7 @@ export function fromRow(row: PredictionLogTable): PredictionRecord {
     acceptedThrough: Number(row.accepted_through),
     requestId: row.request_id,
     at: row.predicted_at,
+    asOf: row.as_of,
     model: row.model,
     version: row.version,
     arm: row.arm,
@@ -114,13 +123,14 @@ export function fromRow(row: PredictionLogTable): PredictionRecord {
     entityId: row.entity_id,
     score: row.score === null ? null : Number(row.score),
     items: row.items === null ? null : (JSON.parse(row.items) as PredictionRecord['items']),
+    label: row.label,
     factors: JSON.parse(row.factors) as PredictionRecord['factors'],
     features: row.features === null ? null : (JSON.parse(row.features) as PredictionRecord['features']),
     featureRef: row.feature_ref,
   };
 }
 
-/** Rows per INSERT: 15 columns × 1,000 stays under SQLite's and PostgreSQL's bound-parameter limits. */
+/** Rows per INSERT: 17 columns × 1,000 stays under SQLite's and PostgreSQL's bound-parameter limits. */
 const ROWS_PER_INSERT = 1_000;
 
 /** A sink that writes each batch in one transaction; a batch written again is stored once. */

@@ -39,8 +39,10 @@ export interface PredictionFactor {
 /** What the caller knows when a prediction is served. */
 export interface PredictionInput {
   requestId: string;
-  /** When the prediction was served (ISO 8601 timestamp). */
+  /** When the prediction was served (ISO 8601 timestamp, wall time). */
   at: string;
+  /** The library clock (its as-of date) the prediction was made at; null when unknown. */
+  asOf?: string | null;
   model: string;
   version: string;
   /** The experiment arm ("control" | "candidate" | "shadow"); null while no experiment runs. */
@@ -52,6 +54,8 @@ export interface PredictionInput {
   score: number | null;
   /** A ranked list; null for score predictions. */
   items: RankedItem[] | null;
+  /** A class answer (a segment); null otherwise. */
+  label?: string | null;
   factors: PredictionFactor[];
   /** The feature values used, or null when `featureRef` names where they are kept. */
   features: Record<string, number | string | null> | null;
@@ -183,6 +187,7 @@ export function createPredictionLog({
       queue.push({
         requestId: input.requestId,
         at: input.at,
+        asOf: input.asOf ?? null,
         model: input.model,
         version: input.version,
         arm: input.arm,
@@ -190,6 +195,7 @@ export function createPredictionLog({
         entityId: input.entityId,
         score: input.score,
         items: input.items,
+        label: input.label ?? null,
         factors: input.factors,
         features: input.features,
         featureRef: input.featureRef,

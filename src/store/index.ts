@@ -23,6 +23,8 @@ export interface StoreOptions {
   readonly?: boolean;
   /** SQLite page cache of this connection, in KiB (default 64 MiB: training scans whole tables). */
   cacheSizeKb?: number;
+  /** SQLite: how long a statement waits for another connection's lock, blocking the thread (default 5 s). */
+  busyTimeoutMs?: number;
 }
 
 export interface Store {
@@ -45,7 +47,7 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
   const file = sqlitePath(databaseUrl);
   if (file !== undefined) {
     if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    const sqlite = new SqliteDatabase(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    const sqlite = new SqliteDatabase(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false, timeout: options.busyTimeoutMs ?? 5000 });
     if (!options.readonly) {
       sqlite.pragma('journal_mode = WAL');
       sqlite.pragma('synchronous = NORMAL');

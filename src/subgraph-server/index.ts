@@ -3,6 +3,7 @@
  * POST /graphql (only for requests carrying the gateway's signed identity), GET /health/live,
  * GET /health/ready and GET /metrics.
  */
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap, type BaseContext } from '@apollo/server';
@@ -22,6 +23,15 @@ export interface SubgraphContext extends BaseContext {
   identity: Identity;
 }
 
+/** The header a caller may name its request with; the prediction log records it. */
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+/** The caller's request id when it is a plain token of at most 128 characters, or a fresh one. */
+export function requestIdOf(header: string | string[] | undefined): string {
+  const given = Array.isArray(header) ? header[0] : header;
+  return given !== undefined && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+}
+
 export interface SubgraphServerOptions<TContext extends SubgraphContext> {
   name: SubgraphName;
   schema: GraphQLSchema;
@@ -29,7 +39,7 @@ export interface SubgraphServerOptions<TContext extends SubgraphContext> {
   logger: Logger;
   metrics: ProcessMetrics;
   /** Builds the per-request context (its DataLoaders) once the identity is verified. */
-  createContext: (identity: Identity) => TContext;
+  createContext: (identity: Identity, requestId: string) => TContext;
   /** Readiness: resolves true when the subgraph can answer (store open, model loaded). */
   isReady?: () => boolean | Promise<boolean>;
   /** More for the readiness body (what each model serves, say), beside status and subgraph. */
@@ -140,7 +150,7 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
     const header = headers[IDENTITY_HEADER];
     try {
       const identity = verifyInternalIdentity(Array.isArray(header) ? header[0] : header, config.internalSecret, name);
-      return options.createContext(identity);
+      return options.createContext(identity, requestIdOf(headers[REQUEST_ID_HEADER]));
     } catch (error) {
       if (!(error instanceof IdentityError)) throw error;
       throw new GraphQLError(error.message, {

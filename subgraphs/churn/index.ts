@@ -6,6 +6,7 @@ import type { RiskPrediction } from '../../src/graphql/prediction-types';
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
 import { entityLoader, openScoring, startModelSubgraph, warmMemos, type ModelScoring, type ModelSubgraphDeps, type SubgraphServices } from '../../src/model-runtime/model-subgraph';
+import { recorded, riskPrediction } from '../../src/model-runtime/prediction-logging';
 import { rankedWatchlist } from '../../src/model-runtime/watchlist';
 import { scoreRisks } from '../../src/model-runtime/risk';
 import { CHURN_FEATURE_NAMES, CHURN_MEMOS, CHURN_MODEL, CHURN_SLOT, MAX_CHURN_WATCHLIST, type ChurnServing } from '../../src/models/churn';
@@ -74,8 +75,14 @@ export function createChurnServices(deps: ModelSubgraphDeps): ChurnServices {
   return { ...scoring, watchlist: createWatchlist(scoring), warm: () => warmMemos(deps, scoring.memos) };
 }
 
-export function createChurnContext(identity: Identity, services: ChurnServices): ChurnContext {
-  return { identity, churnRisk: entityLoader((keys) => predictChurn(services, keys)), watchlist: services.watchlist };
+export function createChurnContext(identity: Identity, services: ChurnServices, requestId: string): ChurnContext {
+  const log = services.deps.predictionLog;
+  return {
+    identity,
+    churnRisk: entityLoader(async (keys) => recorded(log, requestId, await predictChurn(services, keys), (risk, i) => riskPrediction('member', keys[i] ?? '', risk))),
+    watchlist: async (first, minProbability) =>
+      recorded(log, requestId, await services.watchlist(first, minProbability), (entry) => riskPrediction('member', entry.member.id, entry.risk)),
+  };
 }
 
 export async function startChurnSubgraph(config: Config, port?: number) {

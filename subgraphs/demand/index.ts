@@ -32,6 +32,7 @@ import type { DemandSeries } from '../../src/ml/forecasting/series';
 import { DEMAND_TENSORS } from '../../src/ml/lstm';
 import type { ForecastMethod, SeriesForecast } from '../../src/ml/lstm';
 import type { ModelSlot } from '../../src/model-runtime/model-slot';
+import { recorded, type PredictionLogging } from '../../src/model-runtime/prediction-logging';
 import { entityLoader, slotOf, startModelSubgraph, type ModelSubgraphDeps, type SubgraphServices } from '../../src/model-runtime/model-subgraph';
 import { COLLECTION_GRAPH, DEMAND_MODEL, DEMAND_SLOT, type DemandServing } from '../../src/models/demand';
 import { parseId } from '../../src/util/ids';
@@ -112,6 +113,8 @@ export interface DemandService extends SubgraphServices {
   bookForecasts: (keys: readonly string[]) => Promise<(DemandForecast | null)[]>;
   /** Collection forecasts for keys from `collectionRequestKey`, in key order. */
   collectionForecasts: (keys: readonly string[]) => Promise<CollectionForecast[]>;
+  /** Where the forecasts served are recorded. */
+  predictionLog: PredictionLogging;
   /** The genres and branch ids a collection may name. */
   dimensions: () => Promise<{ genres: string[]; branchIds: number[] }>;
   /**
@@ -212,7 +215,7 @@ export function createDemandService(deps: ModelSubgraphDeps): DemandService {
     }
   };
 
-  return { bookForecasts, collectionForecasts, dimensions, warm };
+  return { bookForecasts, collectionForecasts, predictionLog: deps.predictionLog, dimensions, warm };
 }
 
 /** Period k of a forecast: expected loans and the band around them. */
@@ -241,11 +244,27 @@ function collectionForecast(key: CollectionKey, f: SeriesForecast, horizon: numb
   };
 }
 
-export function createDemandContext(identity: Identity, service: DemandService): DemandContext {
-  const collections = entityLoader<string, CollectionForecast>((keys) => service.collectionForecasts(keys));
+export function createDemandContext(identity: Identity, service: DemandService, requestId: string): DemandContext {
+  const log = service.predictionLog;
+  const collections = entityLoader<string, CollectionForecast>(async (keys) =>
+    recorded(log, requestId, await service.collectionForecasts(keys), (f, i) => ({
+      model: f.model,
+      entityKind: 'collection',
+      entityId: keys[i] ?? '',
+      items: f.points.map((p) => ({ id: p.month, score: p.expectedLoans })),
+    })),
+  );
   return {
     identity,
-    demandForecast: entityLoader((keys) => service.bookForecasts(keys)),
+    demandForecast: entityLoader(async (keys: readonly string[]) =>
+      recorded(log, requestId, await service.bookForecasts(keys), (f, i) => ({
+        model: f.model,
+        entityKind: 'book',
+        // Keys are `<horizonWeeks>:<book id>`; the horizon shows in the number of points.
+        entityId: keys[i]?.split(':')[1] ?? '',
+        items: f.points.map((p) => ({ id: p.weekStart, score: p.expectedLoans })),
+      })),
+    ),
     collectionForecast: async (genre, branchId, horizonMonths) => {
       const { genres, branchIds } = await service.dimensions();
       if (genre !== null && !genres.includes(genre)) {

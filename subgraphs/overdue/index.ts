@@ -9,6 +9,7 @@ import type { ModelRef, RiskPrediction } from '../../src/graphql/prediction-type
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
 import { entityLoader, openScoring, startModelSubgraph, warmMemos, type ModelScoring, type ModelSubgraphDeps, type SubgraphServices } from '../../src/model-runtime/model-subgraph';
+import { recorded, riskPrediction } from '../../src/model-runtime/prediction-logging';
 import { rankedWatchlist } from '../../src/model-runtime/watchlist';
 import { riskLevel, scoreRisks, type RiskThresholds, type ScoredRisk } from '../../src/model-runtime/risk';
 import { MAX_OVERDUE_WATCHLIST, OVERDUE_FEATURE_NAMES, OVERDUE_MEMOS, OVERDUE_MODEL, OVERDUE_SLOT, type OverdueServing } from '../../src/models/overdue';
@@ -158,8 +159,20 @@ export function createOverdueServices(deps: ModelSubgraphDeps): OverdueServices 
   return { ...scoring, watchlist: createWatchlist(scoring), warm: () => warmMemos(deps, scoring.memos) };
 }
 
-export function createOverdueContext(identity: Identity, services: OverdueServices): OverdueContext {
-  return { identity, overdueRisk: entityLoader<OverdueKey, RiskPrediction | null>((keys) => predictOverdue(services, keys)), watchlist: services.watchlist };
+export function createOverdueContext(identity: Identity, services: OverdueServices, requestId: string): OverdueContext {
+  const log = services.deps.predictionLog;
+  const entity = (key: OverdueKey | undefined) => ({ kind: key?.startsWith('L:') ? 'loan' : 'member', id: key?.slice(2) ?? '' });
+  return {
+    identity,
+    overdueRisk: entityLoader<OverdueKey, RiskPrediction | null>(async (keys) =>
+      recorded(log, requestId, await predictOverdue(services, keys), (risk, i) => {
+        const { kind, id } = entity(keys[i]);
+        return riskPrediction(kind, id, risk);
+      }),
+    ),
+    watchlist: async (first, minProbability) =>
+      recorded(log, requestId, await services.watchlist(first, minProbability), (entry) => riskPrediction('loan', entry.loan.id, entry.risk)),
+  };
 }
 
 export async function startOverdueSubgraph(config: Config, port?: number) {

@@ -14,6 +14,7 @@ import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
 import { rankedLists, RECOMMENDER_TENSORS, recommenderFeeds, similarItemsFeeds, SIMILAR_ITEMS_TENSORS, type RankedItems } from '../../src/ml/recommender';
 import type { LoadedModel, SlotSpec } from '../../src/model-runtime/model-slot';
+import { recorded, type PredictionOf } from '../../src/model-runtime/prediction-logging';
 import { entityLoader, openScoring, startModelSubgraph, warmMemos, type ModelScoring, type ModelSubgraphDeps, type SubgraphServices } from '../../src/model-runtime/model-subgraph';
 import {
   RECOMMENDATIONS_MEMOS,
@@ -339,11 +340,21 @@ export function createRecommendationsServices(deps: ModelSubgraphDeps): Recommen
   return { ...scoring, catalogue, warm };
 }
 
-export function createRecommendationsContext(identity: Identity, scoring: RecommendationsScoring): RecommendationsContext {
+/** A list answer as a record: the ranked book ids and their scores. */
+function listPrediction(entityKind: string, entityId: string, list: Recommendation[]): PredictionOf | null {
+  const first = list[0];
+  if (!first) return null;
+  return { model: first.model, entityKind, entityId, items: list.map((r) => ({ id: r.book.id, score: r.score })) };
+}
+
+export function createRecommendationsContext(identity: Identity, scoring: RecommendationsScoring, requestId: string): RecommendationsContext {
+  const log = scoring.deps.predictionLog;
   return {
     identity,
-    recommendations: listLoader((keys, k) => recommendForMembers(scoring, keys, k)),
-    similarBooks: listLoader((keys, k) => similarForBooks(scoring, keys, k)),
+    recommendations: listLoader(async (keys, k) =>
+      recorded(log, requestId, await recommendForMembers(scoring, keys, k), (list, i) => listPrediction('member', keys[i] ?? '', list)),
+    ),
+    similarBooks: listLoader(async (keys, k) => recorded(log, requestId, await similarForBooks(scoring, keys, k), (list, i) => listPrediction('book', keys[i] ?? '', list))),
   };
 }
 

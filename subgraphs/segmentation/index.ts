@@ -13,6 +13,7 @@ import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
 import { SEGMENTATION_INPUT, SEGMENTATION_OUTPUTS, type FeatureRole } from '../../src/ml/kmeans';
 import type { ModelSlot } from '../../src/model-runtime/model-slot';
+import { recorded } from '../../src/model-runtime/prediction-logging';
 import { entityLoader, openScoring, startModelSubgraph, warmMemos, type ModelScoring, type ModelSubgraphDeps, type SubgraphServices } from '../../src/model-runtime/model-subgraph';
 import { SEGMENTATION_MEMOS, SEGMENTATION_MODEL, SEGMENTATION_SLOT, type SegmentationServing } from '../../src/models/segmentation';
 import { parseId } from '../../src/util/ids';
@@ -195,8 +196,17 @@ export function createSegmentationServices(deps: ModelSubgraphDeps): Segmentatio
   return { ...scoring, overview, warm };
 }
 
-export function createSegmentationContext(identity: Identity, services: SegmentationServices): SegmentationContext {
-  return { identity, segment: entityLoader((keys) => predictSegments(services, keys)), segments: services.overview.summaries };
+export function createSegmentationContext(identity: Identity, services: SegmentationServices, requestId: string): SegmentationContext {
+  const segment = entityLoader(async (keys: readonly string[]) =>
+    recorded(services.deps.predictionLog, requestId, await predictSegments(services, keys), (s, i) => ({
+      model: s.model,
+      entityKind: 'member',
+      entityId: keys[i] ?? '',
+      label: s.name,
+      features: { recency: s.rfm.recency, frequency: s.rfm.frequency, monetary: s.rfm.monetary, engagement: s.engagement, tenureDays: s.tenureDays },
+    })),
+  );
+  return { identity, segment, segments: services.overview.summaries };
 }
 
 export async function startSegmentationSubgraph(config: Config, port?: number) {

@@ -27,7 +27,7 @@ async function checkMigrations(store: Store): Promise<void> {
   expect((await migrateStore(store, TABLES_MIGRATION)).map((s) => s.name)).toEqual([TABLES_MIGRATION]);
   expect(await tableNames(store)).not.toContain('events');
   expect((await migrateStore(store)).map((s) => s.name)).toEqual(ALL.slice(1));
-  expect(await tableNames(store)).toEqual(expect.arrayContaining(['books', 'changes', 'events', 'loans', 'members', 'meta']));
+  expect(await tableNames(store)).toEqual(expect.arrayContaining(['books', 'changes', 'events', 'loans', 'members', 'meta', 'prediction_log']));
   expect(await migrateStore(store)).toEqual([]);
   const states = await migrationStates(store);
   expect(states.map((m) => m.name)).toEqual(ALL);

@@ -20,6 +20,7 @@ import { openStore, readAsOf, type Store } from '../../../src/store';
 import { DEMAND_SLOT, MAX_HORIZON_MONTHS, MAX_HORIZON_WEEKS, type DemandServing } from '../../../src/models/demand';
 import { metricValue, smallLibrary } from '../../../test/fixtures/small-library';
 import { buildDemandSchema, createDemandContext, createDemandService, type DemandContext, type DemandService } from '..';
+import { NO_PREDICTION_LOGGING } from '../../../src/model-runtime/prediction-logging';
 
 let store: Store;
 let queries: string[];
@@ -42,7 +43,7 @@ async function costOf<T>(work: () => Promise<T>): Promise<{ result: T; runs: num
 }
 
 async function run(query: string, variables: Record<string, unknown> = {}) {
-  const response = await server.executeOperation({ query, variables }, { contextValue: createDemandContext({ sub: 't', role: 'analyst' }, service) });
+  const response = await server.executeOperation({ query, variables }, { contextValue: createDemandContext({ sub: 't', role: 'analyst' }, service, 'test-request') });
   if (response.body.kind !== 'single') throw new Error('expected a single result');
   return response.body.singleResult;
 }
@@ -79,7 +80,7 @@ beforeAll(async () => {
   });
   await slot.start();
   const asOf = await readAsOf(store);
-  deps = { store, asOf, slots: { demand: slot }, metrics, logger: createLogger('test', 'silent') } as unknown as ModelSubgraphDeps;
+  deps = { store, asOf, slots: { demand: slot }, metrics, logger: createLogger('test', 'silent'), predictionLog: NO_PREDICTION_LOGGING } as unknown as ModelSubgraphDeps;
   service = createDemandService(deps);
   await service.warm();
   server = new ApolloServer<DemandContext>({ schema: await buildDemandSchema() });

@@ -18,6 +18,7 @@ import { readProductionPointer } from '../../../src/registry';
 import { openStore, readAsOf, type Store } from '../../../src/store';
 import { MAX_RECOMMENDATIONS, type RecommendationsServing } from '../../../src/models/recommendations';
 import { metricValue, smallLibrary } from '../../../test/fixtures/small-library';
+import { NO_PREDICTION_LOGGING } from '../../../src/model-runtime/prediction-logging';
 import {
   buildRecommendationsSchema,
   createRecommendationsContext,
@@ -57,7 +58,7 @@ async function costOf<T>(work: () => Promise<T>): Promise<{ result: T; runs: num
 }
 
 async function run(query: string, variables: Record<string, unknown> = {}) {
-  const response = await server.executeOperation({ query, variables }, { contextValue: createRecommendationsContext({ sub: 't', role: 'analyst' }, services) });
+  const response = await server.executeOperation({ query, variables }, { contextValue: createRecommendationsContext({ sub: 't', role: 'analyst' }, services, 'test-request') });
   if (response.body.kind !== 'single') throw new Error('expected a single result');
   return response.body.singleResult;
 }
@@ -86,7 +87,7 @@ beforeAll(async () => {
   });
   await slot.start();
   const asOf = await readAsOf(store);
-  deps = { store, asOf, slots: { recommendations: slot }, metrics, logger: createLogger('test', 'silent') } as unknown as ModelSubgraphDeps;
+  deps = { store, asOf, slots: { recommendations: slot }, metrics, logger: createLogger('test', 'silent'), predictionLog: NO_PREDICTION_LOGGING } as unknown as ModelSubgraphDeps;
   services = createRecommendationsServices(deps);
   catalogue = services.catalogue;
   await catalogue();
@@ -244,7 +245,7 @@ async function coldAtJoining(memberId: number): Promise<Served[] | null> {
   const first = await store.db.selectFrom('loans').select((eb) => eb.fn.min('checked_out_at').as('first')).where('member_id', '=', memberId).executeTakeFirst();
   if (first?.first && String(first.first) <= joined_at) return null;
   const atJoining = { ...deps, asOf: joined_at } as ModelSubgraphDeps;
-  const response = await server.executeOperation({ query: MEMBERS, variables: { r: refs('Member', [memberId]), first: 10 } }, { contextValue: createRecommendationsContext({ sub: 't', role: 'analyst' }, { ...createRecommendationsServices(atJoining), catalogue }) });
+  const response = await server.executeOperation({ query: MEMBERS, variables: { r: refs('Member', [memberId]), first: 10 } }, { contextValue: createRecommendationsContext({ sub: 't', role: 'analyst' }, { ...createRecommendationsServices(atJoining), catalogue }, 'test-request') });
   if (response.body.kind !== 'single') throw new Error('expected a single result');
   return entities(response.body.singleResult, 'recommendations')[0]!;
 }

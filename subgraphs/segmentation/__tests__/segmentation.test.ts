@@ -20,6 +20,7 @@ import { openStore, readAsOf, type Store } from '../../../src/store';
 import { metricValue, smallLibrary } from '../../../test/fixtures/small-library';
 import { SEGMENTATION_SLOT, type SegmentationServing } from '../../../src/models/segmentation';
 import { buildSegmentationSchema, createSegmentationContext, createSegmentationServices, type SegmentationContext, type SegmentationServices } from '..';
+import { NO_PREDICTION_LOGGING } from '../../../src/model-runtime/prediction-logging';
 
 let store: Store;
 let queries: string[];
@@ -44,7 +45,7 @@ async function costOf<T>(work: () => Promise<T>): Promise<{ result: T; runs: num
 }
 
 async function run(query: string, variables: Record<string, unknown> = {}) {
-  const response = await server.executeOperation({ query, variables }, { contextValue: createSegmentationContext({ sub: 't', role: 'analyst' }, services) });
+  const response = await server.executeOperation({ query, variables }, { contextValue: createSegmentationContext({ sub: 't', role: 'analyst' }, services, 'test-request') });
   if (response.body.kind !== 'single') throw new Error('expected a single result');
   return response.body.singleResult;
 }
@@ -78,7 +79,7 @@ beforeAll(async () => {
     reloadIntervalMs: 3_600_000,
   });
   await slot.start();
-  deps = { store, asOf: await readAsOf(store), slots: { segmentation: slot }, metrics, logger: createLogger('test', 'silent') } as unknown as ModelSubgraphDeps;
+  deps = { store, asOf: await readAsOf(store), slots: { segmentation: slot }, metrics, logger: createLogger('test', 'silent'), predictionLog: NO_PREDICTION_LOGGING } as unknown as ModelSubgraphDeps;
   services = createSegmentationServices(deps);
   server = new ApolloServer<SegmentationContext>({ schema: await buildSegmentationSchema() });
   await server.start();

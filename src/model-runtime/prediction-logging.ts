@@ -1,0 +1,190 @@
+/**
+ * A model subgraph's prediction log: one per process, opened by the runtime, written to by
+ * every model field through `record`.
+ *
+ * Contract:
+ * - `record` stamps wall time and the library clock, hands the record to the bounded queue of
+ *   src/monitoring/prediction-log and returns at once; it never throws and never awaits, so an
+ *   answer is neither failed nor delayed by logging. A full queue drops and counts.
+ * - Batches go to the store through their own connection: on SQLite a writable one beside the
+ *   subgraph's read-only connection (WAL, which the library subgraph sets, lets both work), with
+ *   a short busy timeout so a write waiting for the lock does not hold the event loop; a batch
+ *   the store refuses (busy, or the table not migrated yet while the library subgraph starts) is
+ *   tried again with backoff before it is dropped and counted.
+ * - Records older than the retention are deleted on an interval.
+ * - `close` writes everything queued, then closes the connection.
+ * - With logging off, `record` does nothing and no connection is opened.
+ */
+import type { PredictionLogConfig } from '../config';
+import type { ModelRef, RiskPrediction } from '../graphql/prediction-types';
+import type { Logger } from '../logging';
+import type { ProcessMetrics } from '../metrics';
+import { createPredictionLog, type PredictionFactor, type PredictionLog, type PredictionSink, type RankedItem } from '../monitoring/prediction-log';
+import { createStorePredictionSink, deletePredictionsBefore, retentionCutoff } from '../monitoring/prediction-log-store';
+import { openStore, type Store } from '../store';
+
+/** One served prediction, as a model field knows it. */
+export interface ServedPrediction {
+  requestId: string;
+  model: ModelRef;
+  /** What was scored: 'member', 'loan', 'book', 'collection', ... */
+  entityKind: string;
+  entityId: string;
+  /** A probability or expected value; null for list predictions. */
+  score?: number | null;
+  /** A ranked list (recommendations, forecast points as {id: week, score}); null for scores. */
+  items?: RankedItem[] | null;
+  /** A class answer (a segment). */
+  label?: string | null;
+  factors?: PredictionFactor[];
+  /** The feature values used, or null with `featureRef` naming where they are kept. */
+  features?: Record<string, number | string | null> | null;
+  featureRef?: string | null;
+}
+
+export interface PredictionLogging {
+  readonly enabled: boolean;
+  record(prediction: ServedPrediction): void;
+  /** Writes everything queued now. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The feature reference of a record that carries no feature values: the model's own feature
+ * functions over the store at this library date (features are point in time) give them back.
+ */
+export const FEATURES_AS_OF = 'as-of:';
+
+/** A served prediction without its request id: what a model field describes of one answer. */
+export type PredictionOf = Omit<ServedPrediction, 'requestId'>;
+
+/**
+ * Records every non-null answer of a batch as `describe` tells it, and returns the answers
+ * unchanged: a loader wraps its batch function with this.
+ */
+export function recorded<T>(log: PredictionLogging, requestId: string, answers: T[], describe: (answer: NonNullable<T>, index: number) => PredictionOf | null): T[] {
+  if (!log.enabled) return answers;
+  answers.forEach((answer, i) => {
+    if (answer === null || answer === undefined) return;
+    const prediction = describe(answer, i);
+    if (prediction) log.record({ requestId, ...prediction });
+  });
+  return answers;
+}
+
+/** A risk answer as a record: its probability and top factors. */
+export function riskPrediction(entityKind: string, entityId: string, risk: RiskPrediction): PredictionOf {
+  return { model: risk.model, entityKind, entityId, score: risk.probability, factors: risk.factors.map((f) => ({ name: f.feature, weight: f.weight })) };
+}
+
+/** Logging off: records nothing, opens nothing. */
+export const NO_PREDICTION_LOGGING: PredictionLogging = {
+  enabled: false,
+  record: () => undefined,
+  flush: async () => undefined,
+  close: async () => undefined,
+};
+
+/** Waits between tries of a refused batch; the records stay queued (and count against capacity) meanwhile. */
+const RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000];
+/** How long a SQLite write of the log waits for the lock before it is refused and tried again later. */
+const SQLITE_BUSY_TIMEOUT_MS = 20;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+/** A sink that tries a refused batch again after each of `delays`, then rejects with the last error. */
+export function retryingSink(sink: PredictionSink, delays: readonly number[] = RETRY_DELAYS_MS): PredictionSink {
+  return {
+    async write(records) {
+      for (const delay of delays) {
+        try {
+          return await sink.write(records);
+        } catch {
+          await sleep(delay);
+        }
+      }
+      return sink.write(records);
+    },
+  };
+}
+
+export interface PredictionLoggingOptions {
+  config: PredictionLogConfig;
+  /** The subgraph's store: reused for writing when it is writable (PostgreSQL). */
+  store: Store;
+  metrics: ProcessMetrics;
+  logger: Logger;
+  /** The library clock's date now. */
+  asOf: () => string;
+}
+
+export function openPredictionLogging({ config, store, metrics, logger, asOf }: PredictionLoggingOptions): PredictionLogging {
+  if (!config.enabled) return NO_PREDICTION_LOGGING;
+  let writer: Store;
+  try {
+    writer = store.dialect === 'sqlite' ? openStore(store.url, { cacheSizeKb: 1024, busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS }) : store;
+  } catch (error) {
+    // Serving matters more than its record: a store that cannot be written leaves the log off.
+    logger.error({ err: (error as Error).message }, 'the prediction log cannot write to the store; predictions are served unrecorded');
+    return NO_PREDICTION_LOGGING;
+  }
+  let lastWarning = 0;
+  const log: PredictionLog = createPredictionLog({
+    sink: retryingSink(createStorePredictionSink(writer.db)),
+    capacity: config.capacity,
+    batchSize: config.batchSize,
+    flushIntervalMs: config.flushIntervalMs,
+    counters: { records: metrics.predictionLogRecords, dropped: metrics.predictionLogDropped },
+    onError: (error, dropped) => {
+      // At most one warning a minute: a store that stays down would otherwise flood the log.
+      if (Date.now() - lastWarning < 60_000) return;
+      lastWarning = Date.now();
+      logger.warn({ dropped, err: (error as Error).message }, 'the store refused a batch of the prediction log; its records were dropped (prediction_log_dropped_total)');
+    },
+  });
+  const retention = setInterval(() => {
+    deletePredictionsBefore(writer.db, retentionCutoff(new Date(), config.retentionDays)).then(
+      (deleted) => {
+        if (deleted > 0) logger.info({ deleted, retentionDays: config.retentionDays }, 'prediction-log records past retention deleted');
+      },
+      (error: Error) => logger.warn({ err: error.message }, 'deleting prediction-log records past retention failed; tried again next interval'),
+    );
+  }, config.retentionIntervalMs);
+  retention.unref();
+
+  return {
+    enabled: true,
+    record(p) {
+      const date = asOf();
+      try {
+        log.log({
+          requestId: p.requestId,
+          at: new Date().toISOString(),
+          asOf: date,
+          model: p.model.name,
+          version: p.model.version,
+          arm: p.model.arm,
+          entityKind: p.entityKind,
+          entityId: p.entityId,
+          score: p.score ?? null,
+          items: p.items ?? null,
+          label: p.label ?? null,
+          factors: p.factors ?? [],
+          features: p.features ?? null,
+          featureRef: p.featureRef ?? (p.features ? null : `${FEATURES_AS_OF}${date}`),
+        });
+      } catch (error) {
+        // Never fails an answer: a record that cannot be built is dropped and counted.
+        metrics.predictionLogDropped.inc({ model: p.model.name });
+        logger.debug({ err: (error as Error).message }, 'a prediction could not be recorded');
+      }
+    },
+    flush: () => log.flush(),
+    async close() {
+      clearInterval(retention);
+      await log.close();
+      if (writer !== store) await writer.close();
+    },
+  };
+}
