@@ -65,12 +65,13 @@ export async function changedMembers(store: Store, changes: readonly ChangeRecor
 
 /**
  * Starts following from the newest change record now (the memos, filled from the store from now
- * on, already reflect what came before). Polls every `config.follow.intervalMs`; on PostgreSQL a
+ * on, already reflect what came before), and from the library clock now. Polls every `config.follow.intervalMs`; on PostgreSQL a
  * NOTIFY on the changes channel also wakes it. A failed read is logged and retried on the next tick.
  */
 export async function followChanges(deps: FollowerDeps): Promise<ChangeFollower> {
   const { store, freshness, logger, metrics } = deps;
-  let seq = await latestChange(store.db);
+  /** Undefined until the newest change record could be read (a store without the table yet is retried). */
+  let seq: number | undefined;
   let caughtUpAt = Date.now();
   let running: Promise<void> | undefined;
   let again = false;
@@ -100,6 +101,7 @@ export async function followChanges(deps: FollowerDeps): Promise<ChangeFollower>
 
   const readOnce = async (): Promise<void> => {
     const seenAt = Date.now();
+    seq ??= await latestChange(store.db);
     for (;;) {
       const changes = await readChanges(store, seq, READ_BATCH);
       const last = changes[changes.length - 1];
@@ -113,8 +115,8 @@ export async function followChanges(deps: FollowerDeps): Promise<ChangeFollower>
       if (changes.length < READ_BATCH) break;
     }
     const clock = await readClock(store, { mode: deps.config.clock });
-    if (clock > rollTarget) {
-      rollTarget = clock;
+    if (clock > freshness.asOf) {
+      if (clock > rollTarget) rollTarget = clock;
       rolling ??= roll()
         .catch((error: unknown) => logger.warn({ err: (error as Error).message, to: rollTarget }, 'rolling the features forward failed; the next change retries'))
         .finally(() => {
@@ -146,6 +148,7 @@ export async function followChanges(deps: FollowerDeps): Promise<ChangeFollower>
     return running;
   };
 
+  await poll();
   const timer = setInterval(() => void poll(), deps.config.follow.intervalMs);
   timer.unref();
   const listener = store.dialect === 'postgres' ? await listen(store.url, () => void poll(), logger) : undefined;
@@ -153,7 +156,7 @@ export async function followChanges(deps: FollowerDeps): Promise<ChangeFollower>
 
   return {
     get seq() {
-      return seq;
+      return seq ?? 0;
     },
     poll,
     async stop() {

@@ -158,9 +158,11 @@ export async function startModelSubgraph<TServices extends SubgraphServices, TCo
   const deps = await openModelDeps(config, spec.name, spec.slots);
   const { logger, metrics, slots } = deps;
   const services = spec.services(deps);
+  // Following starts from the newest change record before any memo is filled, so no change
+  // between a value's computation and the follower's start goes unseen.
+  const follower = await followChanges({ ...deps, freshness: deps, models: spec.slots.map((s) => s.model) });
   // Memos and other per-process reads are slow on a large library: the first requests must not be the ones that pay.
   void services.warm?.();
-  const follower = await followChanges({ ...deps, freshness: deps, models: spec.slots.map((s) => s.model) });
   const running = await startSubgraphServer<TContext>(
     {
       name: spec.name,
