@@ -4,7 +4,7 @@
  * each checkout, the time from the write's answer to the member's memoised open loans holding
  * the new loan and its borrowing history listing the book. Prints p50/p99 (no HTTP, no model).
  *
- *   node dist/bench/freshness.js [--members N] [--rate EVENTS_PER_S] [--events N] [--json]
+ *   node dist/bench/freshness.js [--members N] [--rate EVENTS_PER_S] [--events N] [--interval FOLLOW_MS] [--json]
  */
 import { applyEvent, parseEvent } from '../src/circulation';
 import { parseFlags } from '../src/cli/flags';
@@ -38,10 +38,11 @@ async function library(members: number, books: number): Promise<Store> {
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), { members: 'number', rate: 'number', events: 'number', json: 'boolean' }, 'node dist/bench/freshness.js [--members N] [--rate EVENTS_PER_S] [--events N] [--json]');
+  const { flags } = parseFlags(process.argv.slice(2), { members: 'number', rate: 'number', events: 'number', interval: 'number', json: 'boolean' }, 'node dist/bench/freshness.js [--members N] [--rate EVENTS_PER_S] [--events N] [--interval FOLLOW_MS] [--json]');
   const members = flags.members ?? 2000;
   const rate = flags.rate ?? 200;
   const events = flags.events ?? 2000;
+  const interval = flags.interval ?? 200;
   const store = await library(members, 500);
   const metrics = createProcessMetrics('freshness-bench');
   const freshness: Freshness = { asOf: '2025-06-30', memos: new Set(), inputs: 0 };
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
   const ids = Array.from({ length: members }, (_, i) => i + 1);
   await memos.openLoans.warm(ids);
   await memos.history.warm(ids);
-  const follower = await followChanges({ store, freshness, config: { clock: 'stored', follow: { intervalMs: 100, rankingRefreshMs: 30_000 } }, logger: createLogger('bench', 'warn'), metrics, models: ['overdue', 'recommendations'] });
+  const follower = await followChanges({ store, freshness, config: { clock: 'stored', follow: { intervalMs: interval, rankingRefreshMs: 30_000 } }, logger: createLogger('bench', 'warn'), metrics, models: ['overdue', 'recommendations'] });
   const latencies: number[] = [];
   const watches: Promise<void>[] = [];
   const started = Date.now();
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
       for (;;) {
         const [[open], [history]] = await Promise.all([memos.openLoans.load([memberId]), memos.history.load([memberId])]);
         if (open?.loans.some((l) => l.id === applied.loanId) && history?.bookIds.includes(bookId)) break;
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        await new Promise((resolve) => setTimeout(resolve, 10));
       }
       latencies.push(performance.now() - answered);
     })());
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
   await store.close();
   const summary = summarise(latencies);
   if (flags.json) console.log(JSON.stringify({ events, rate: achieved, members, visibleMs: summary }));
-  else console.log(`${events} checkouts at ${achieved.toFixed(0)}/s over ${members} members: visible in the memos p50 ${summary.p50.toFixed(1)} ms, p99 ${summary.p99.toFixed(1)} ms`);
+  else console.log(`${events} checkouts at ${achieved.toFixed(0)}/s over ${members} members: following every ${interval} ms: visible in the memos p50 ${summary.p50.toFixed(1)} ms, p99 ${summary.p99.toFixed(1)} ms`);
 }
 
 main().catch((error: unknown) => {
