@@ -117,6 +117,13 @@ export interface Config {
   subgraphTimeoutMs: number;
   /** How often a model subgraph looks for a newly promoted version. */
   modelReloadIntervalMs: number;
+  /** How a model subgraph follows the change records (src/model-runtime/follow). */
+  follow: {
+    /** How often it reads new change records; on PostgreSQL a NOTIFY also wakes it sooner. */
+    intervalMs: number;
+    /** The shortest time between two recomputations of a watchlist or the segment overview. */
+    rankingRefreshMs: number;
+  };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** CLOCK: how the library clock moves (see src/circulation/clock). */
   clock: ClockMode;
@@ -273,6 +280,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     subgraphTimeoutMs: integer(env, 'SUBGRAPH_TIMEOUT_MS', 3000),
     modelReloadIntervalMs: integer(env, 'MODEL_RELOAD_INTERVAL_MS', 1000),
+    follow: {
+      intervalMs: Math.max(10, integer(env, 'FOLLOW_INTERVAL_MS', 200)),
+      rankingRefreshMs: Math.max(0, integer(env, 'RANKING_REFRESH_INTERVAL_MS', 30_000)),
+    },
     logLevel,
     clock,
     otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined,

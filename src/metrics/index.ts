@@ -19,6 +19,8 @@ export interface ProcessMetrics {
   httpRequestSeconds: Histogram<'route' | 'status'>;
   /** Entities whose feature inputs a subgraph holds precomputed at the as-of date, by memo. */
   featureMemoEntries: Gauge<'memo'>;
+  /** Seconds since the memos last reflected every change record written, by model: how far behind the feed they are. */
+  featuresRefreshLag: Gauge<'model'>;
   /** Prediction-log records written to the store, by model. */
   predictionLogRecords: Counter<'model'>;
   /** Prediction-log records dropped because the in-memory queue was full or the store refused a batch. */
@@ -88,6 +90,12 @@ export function createProcessMetrics(service: string): ProcessMetrics {
       name: 'feature_memo_entries',
       help: 'Entities whose feature inputs are held precomputed at the as-of date, by memo',
       labelNames: ['memo'],
+      registers: [registry],
+    }),
+    featuresRefreshLag: new Gauge({
+      name: 'features_refresh_lag_seconds',
+      help: 'Seconds since the memoised features last reflected every change record written, by model',
+      labelNames: ['model'],
       registers: [registry],
     }),
     predictionLogRecords: new Counter({

@@ -1,16 +1,20 @@
 /**
- * Feature values of single entities at the fixed as-of date, computed once and kept.
+ * Feature values of single entities at one as-of date, computed once and kept until the data
+ * behind them changes or the date moves.
  *
- * Contract: `load(ids)` answers in id order what `compute` answers for those ids, `undefined`
- * where `compute` has no value (an id that is not an entity). Values are computed by the same
- * feature function as without the memo, for the misses only, in one call per `load`; an id
- * being computed for another request is awaited, not computed twice. Only ids `compute`
- * answers are kept, so the memo holds at most one value per entity of the store and unknown
- * ids cannot grow it.
+ * Contract: `load(ids)` answers in id order what `compute` answers for those ids at the memo's
+ * as-of date, `undefined` where `compute` has no value (an id that is not an entity). Values are
+ * computed by the same feature function as without the memo, for the misses only, in one call
+ * per `load`; an id being computed for another request is awaited, not computed twice. Only ids
+ * `compute` answers are kept, so the memo holds at most one value per entity of the store and
+ * unknown ids cannot grow it.
  *
- * Why this is safe: every feature is a function of the store's rows known on the as-of date,
- * which a running subgraph never sees change (the date is read once at start). No model
- * output is kept, so a promoted or rolled-back version never meets a stale answer.
+ * Freshness: `invalidate(ids)` drops the values of entities whose rows changed, so the next load
+ * computes them again; a computation that started before the change is answered to the request
+ * that asked for it but not kept. `prepare(asOf)` computes every held entity at a new date beside
+ * the current values, which keep answering meanwhile; its `commit` swaps to the new date in one
+ * step. A load reads one generation from start to end, so one answer never mixes two dates.
+ * No model output is kept, so a promoted or rolled-back version never meets a stale answer.
  */
 import type { Store } from '../store';
 import { inSpan } from '../tracing';
@@ -27,20 +31,43 @@ export type MemoSources = Record<string, MemoSource<unknown>>;
 /** One AsOfMemo per source, typed by what the source computes. */
 export type Memos<T extends MemoSources> = { [K in keyof T]: T[K] extends MemoSource<infer V> ? AsOfMemo<V> : never };
 
+/** The values of one as-of date. */
+interface Generation<V> {
+  asOf: string;
+  values: Map<number, V>;
+  pending: Map<number, Promise<V | undefined>>;
+}
+
+function generation<V>(asOf: string): Generation<V> {
+  return { asOf, values: new Map(), pending: new Map() };
+}
+
+/** Yields to the event loop, so requests arriving during long work wait for one slice at most. */
+const yieldToRequests = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 export class AsOfMemo<V> {
-  private readonly values = new Map<number, V>();
-  private readonly pending = new Map<number, Promise<V | undefined>>();
+  private current: Generation<V>;
+  /** The generation `prepare` is filling; changed entities are dropped from it too. */
+  private next: Generation<V> | undefined;
 
   constructor(
-    private readonly compute: (ids: number[]) => Promise<Map<number, V>>,
+    private readonly compute: (ids: number[], asOf: string) => Promise<Map<number, V>>,
+    asOf: string,
     /** Told the number of entities held after each computation (for a gauge). */
     private readonly onSize?: (size: number) => void,
     /** Names the feature reads in traces. */
     private readonly name = 'features',
-  ) {}
+  ) {
+    this.current = generation(asOf);
+  }
 
   get size(): number {
-    return this.values.size;
+    return this.current.values.size;
+  }
+
+  /** The date the values answering now are computed at. */
+  get asOf(): string {
+    return this.current.asOf;
   }
 
   /**
@@ -49,37 +76,74 @@ export class AsOfMemo<V> {
    * in between from piling up (BENCHMARKS.md, memory while filling the memos).
    */
   async warm(ids: readonly number[], slice = 50): Promise<void> {
-    for (let i = 0; i < ids.length; i += slice) {
-      await this.load(ids.slice(i, i + slice));
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    await this.fill(() => this.current, ids, slice);
   }
 
-  /** One feature read for `ids` (a `features.read` span when traced). */
+  /** One feature read for `ids` at the current date (a `features.read` span when traced). */
   load(ids: readonly number[]): Promise<(V | undefined)[]> {
-    return inSpan('features.read', { 'shelfmark.features': this.name, 'shelfmark.entities': ids.length }, () => this.loadUntraced(ids));
+    return inSpan('features.read', { 'shelfmark.features': this.name, 'shelfmark.entities': ids.length }, () => this.loadFrom(this.current, ids));
   }
 
-  private async loadUntraced(ids: readonly number[]): Promise<(V | undefined)[]> {
-    const misses = new Set<number>();
+  /** Drops the values of `ids` (their rows changed): the next load computes them again. */
+  invalidate(ids: Iterable<number>): void {
     for (const id of ids) {
-      if (!this.values.has(id) && !this.pending.has(id)) misses.add(id);
-    }
-    if (misses.size > 0) {
-      const batch = this.compute([...misses]).then((found) => {
-        for (const [id, value] of found) this.values.set(id, value);
-        this.onSize?.(this.values.size);
-        return found;
-      });
-      for (const id of misses) {
-        this.pending.set(
-          id,
-          batch
-            .then((found) => found.get(id))
-            .finally(() => this.pending.delete(id)),
-        );
+      for (const gen of [this.current, this.next]) {
+        gen?.values.delete(id);
+        gen?.pending.delete(id);
       }
     }
-    return Promise.all(ids.map((id) => (this.values.has(id) ? this.values.get(id) : this.pending.get(id))));
+    this.onSize?.(this.current.values.size);
+  }
+
+  /**
+   * Computes every entity held now at `asOf`, a slice at a time, while the current values keep
+   * answering. Resolves to `commit`, which makes the new values the ones answering (and does
+   * nothing if another `prepare` started since).
+   */
+  async prepare(asOf: string, slice = 50): Promise<() => void> {
+    const next = generation<V>(asOf);
+    this.next = next;
+    const held = [...this.current.values.keys()].sort((a, b) => a - b);
+    await this.fill(() => next, held, slice);
+    return () => {
+      if (this.next !== next) return;
+      this.current = next;
+      this.next = undefined;
+      this.onSize?.(next.values.size);
+    };
+  }
+
+  private async fill(gen: () => Generation<V>, ids: readonly number[], slice: number): Promise<void> {
+    for (let i = 0; i < ids.length; i += slice) {
+      await this.loadFrom(gen(), ids.slice(i, i + slice));
+      await yieldToRequests();
+    }
+  }
+
+  private loadFrom(gen: Generation<V>, ids: readonly number[]): Promise<(V | undefined)[]> {
+    const misses = new Set<number>();
+    for (const id of ids) {
+      if (!gen.values.has(id) && !gen.pending.has(id)) misses.add(id);
+    }
+    if (misses.size > 0) {
+      const batch = this.compute([...misses], gen.asOf);
+      for (const id of misses) {
+        const value: Promise<V | undefined> = batch
+          .then((found) => {
+            const v = found.get(id);
+            // Kept only if nothing invalidated the id while it was computed.
+            if (v !== undefined && gen.pending.get(id) === value) gen.values.set(id, v);
+            return v;
+          })
+          .finally(() => {
+            if (gen.pending.get(id) === value) gen.pending.delete(id);
+          });
+        gen.pending.set(id, value);
+      }
+      void batch.then(() => {
+        if (gen === this.current) this.onSize?.(gen.values.size);
+      }, () => undefined);
+    }
+    return Promise.all(ids.map((id) => (gen.values.has(id) ? gen.values.get(id) : gen.pending.get(id))));
   }
 }

@@ -13,17 +13,20 @@ import type { Config, SubgraphName } from '../config';
 import type { Identity } from '../identity';
 import { createLogger, type Logger } from '../logging';
 import { createProcessMetrics, type ProcessMetrics } from '../metrics';
-import { openStore, readAsOf, type Store } from '../store';
+import { readClock } from '../circulation';
+import { openStore, type Store } from '../store';
 import { startSubgraphServer, type RunningSubgraph, type SubgraphContext } from '../subgraph-server';
 import { readFallbackPointers, readProductionPointer } from '../registry';
 import { AsOfMemo, type MemoSources, type Memos } from './as-of-memo';
+import { followChanges, type ChangeFollower, type Freshness } from './follow';
 import { ModelSlot, type SlotSpec } from './model-slot';
 import { NO_PREDICTION_LOGGING, openPredictionLogging, type PredictionLogging } from './prediction-logging';
 
 export type { SlotSpec } from './model-slot';
 
-export interface ModelSubgraphDeps {
+export interface ModelSubgraphDeps extends Freshness {
   store: Store;
+  /** The library clock the answers are as of; the change follower moves it together with the memos. */
   asOf: string;
   /** One hot-reloading slot per model the subgraph serves, by model name (see `slotOf`). */
   slots: Record<string, ModelSlot>;
@@ -94,7 +97,7 @@ export async function openModelDeps(
   // Once the memos are filled a model subgraph reads few rows: a small SQLite page cache (the
   // kernel still caches the file) keeps the pages read while filling them out of its RSS.
   const store = openStore(config.databaseUrl, { readonly: config.databaseUrl.startsWith('sqlite:'), cacheSizeKb: 4096 });
-  const asOf = await readAsOf(store);
+  const asOf = await readClock(store, { mode: config.clock });
   const slots: Record<string, ModelSlot> = {};
   for (const slotSpec of slotSpecs) {
     const slot = new ModelSlot<unknown>({
@@ -109,7 +112,7 @@ export async function openModelDeps(
     if (!slot.isReady()) logger.warn({ model: slotSpec.model, modelsDir: config.modelsDir }, 'no production version found yet; its fields answer MODEL_UNAVAILABLE until one is promoted');
     slots[slotSpec.model] = slot;
   }
-  const deps: ModelSubgraphDeps = { store, asOf, slots, logger, metrics, config, predictionLog: NO_PREDICTION_LOGGING };
+  const deps: ModelSubgraphDeps = { store, asOf, memos: new Set(), inputs: 0, slots, logger, metrics, config, predictionLog: NO_PREDICTION_LOGGING };
   deps.predictionLog = openPredictionLogging({ config: config.predictionLog, store, metrics, logger, asOf: () => deps.asOf });
   return deps;
 }
@@ -117,12 +120,14 @@ export async function openModelDeps(
 /**
  * The memos a model serves from (its `MemoSources`), opened on the subgraph's store at its
  * as-of date, each reporting its size to the feature-memo gauge. The subgraph that opens them
- * owns them: nothing else reads or refreshes them.
+ * owns them; its change follower (see ./follow) refreshes them.
  */
-export function openMemos<T extends MemoSources>(deps: Pick<ModelSubgraphDeps, 'store' | 'asOf' | 'metrics'>, sources: T): Memos<T> {
+export function openMemos<T extends MemoSources>(deps: Pick<ModelSubgraphDeps, 'store' | 'asOf' | 'metrics' | 'memos'>, sources: T): Memos<T> {
   const memos: Record<string, AsOfMemo<unknown>> = {};
   for (const [memo, source] of Object.entries(sources)) {
-    memos[memo] = new AsOfMemo((ids) => source(deps.store, ids, deps.asOf), (size) => deps.metrics.featureMemoEntries.set({ memo }, size), memo);
+    const opened = new AsOfMemo((ids, asOf) => source(deps.store, ids, asOf), deps.asOf, (size) => deps.metrics.featureMemoEntries.set({ memo }, size), memo);
+    deps.memos.add(opened);
+    memos[memo] = opened;
   }
   return memos as Memos<T>;
 }
@@ -156,10 +161,13 @@ export async function startModelSubgraph<TServices extends SubgraphServices, TCo
   config: Config,
   spec: ModelSubgraphSpec<TServices, TContext>,
   port: number = config.ports[spec.name],
-): Promise<RunningSubgraph & { deps: ModelSubgraphDeps; services: TServices }> {
+): Promise<RunningSubgraph & { deps: ModelSubgraphDeps; services: TServices; follower: ChangeFollower }> {
   const deps = await openModelDeps(config, spec.name, spec.slots);
   const { logger, metrics, slots } = deps;
   const services = spec.services(deps);
+  // Following starts from the newest change record before any memo is filled, so no change
+  // between a value's computation and the follower's start goes unseen.
+  const follower = await followChanges({ ...deps, freshness: deps, models: spec.slots.map((s) => s.model) });
   // Memos and other per-process reads are slow on a large library: the first requests must not be the ones that pay.
   void services.warm?.();
   const running = await startSubgraphServer<TContext>(
@@ -176,9 +184,12 @@ export async function startModelSubgraph<TServices extends SubgraphServices, TCo
         const models = Object.values(slots).map((s) => s.status());
         return { fallback: models.some((m) => m.fallback), models };
       },
-      onStop: () => closeModelDeps(deps),
+      onStop: async () => {
+        await follower.stop();
+        await closeModelDeps(deps);
+      },
     },
     port,
   );
-  return { ...running, deps, services };
+  return { ...running, deps, services, follower };
 }

@@ -49,7 +49,7 @@ export async function predictChurn({ deps, slot, memos }: ChurnScoring, keys: re
 /** Members most likely to churn, explained through the same batched path. */
 function createWatchlist(scoring: ChurnScoring): ChurnServices['watchlist'] {
   const { deps, slot } = scoring;
-  const top = rankedWatchlist('churnWatchlist', MAX_CHURN_WATCHLIST, slot, async () => {
+  const top = rankedWatchlist('churnWatchlist', MAX_CHURN_WATCHLIST, slot, deps, async () => {
     const ids = (await deps.store.db.selectFrom('members').select('id').execute()).map((r) => r.id);
     const features = await churnFeatures(deps.store, ids, deps.asOf);
     const { risks, model } = await scoreRisks(slot, { values: features.values, n: features.memberIds.length, names: CHURN_FEATURE_NAMES }, { explain: false });

@@ -132,7 +132,7 @@ export async function predictOverdue(services: OverdueScoring, keys: readonly Ov
 /** Open loans most likely to come back late, explained through the same batched path. */
 function createWatchlist(services: OverdueScoring): OverdueServices['watchlist'] {
   const { deps, slot } = services;
-  const top = rankedWatchlist('overdueWatchlist', MAX_OVERDUE_WATCHLIST, slot, async () => {
+  const top = rankedWatchlist('overdueWatchlist', MAX_OVERDUE_WATCHLIST, slot, deps, async () => {
     const open = await deps.store.db.selectFrom('loans').select('member_id').distinct().where('returned_at', 'is', null).where('due_at', '>=', deps.asOf).execute();
     const batch = await overdueServingFeatures(deps.store, { memberIds: open.map((r) => r.member_id) }, deps.asOf);
     const { risks, model } = await scoreRisks(slot, { values: batch.features.values, n: batch.loans.length, names: OVERDUE_FEATURE_NAMES }, { explain: false });

@@ -14,6 +14,7 @@ import type { Identity } from '../../src/identity';
 import { SEGMENTATION_INPUT, SEGMENTATION_OUTPUTS, type FeatureRole } from '../../src/ml/kmeans';
 import type { ModelSlot } from '../../src/model-runtime/model-slot';
 import { recorded } from '../../src/model-runtime/prediction-logging';
+import { refreshedRanking } from '../../src/model-runtime/watchlist';
 import { entityLoader, openScoring, startModelSubgraph, warmMemos, type ModelScoring, type ModelSubgraphDeps, type SubgraphServices } from '../../src/model-runtime/model-subgraph';
 import { SEGMENTATION_MEMOS, SEGMENTATION_MODEL, SEGMENTATION_SLOT, type SegmentationServing } from '../../src/models/segmentation';
 import { parseId } from '../../src/util/ids';
@@ -98,18 +99,18 @@ export interface SegmentOverview {
 }
 
 /**
- * Sizes, shares and profiles of every segment over all members. The features are read once per
- * process, in chunks so requests keep being answered meanwhile (the system date is fixed, so
- * they cannot change); each model version then costs one run over them, so after a hot reload
- * the overview is ready within one run's time.
+ * Sizes, shares and profiles of every segment over all members. The features come from the
+ * member memo, filled in chunks so requests keep being answered meanwhile, and are read again
+ * when members' data changed; each model version then costs one run over them, so after a hot
+ * reload the overview is ready within one run's time. It is recomputed as a ranking is (see
+ * refreshedRanking): per version, and when its inputs changed at most once per interval.
  */
 export function createSegmentOverview({ deps, slot, memos }: SegmentationScoring): SegmentOverview {
-  let features: Promise<SegmentationFeatureBatch> | undefined;
-  let cache: { version: string; summaries: SegmentSummary[] } | undefined;
-  let pending: Promise<{ version: string; summaries: SegmentSummary[] }> | undefined;
+  let features: { inputs: number; batch: Promise<SegmentationFeatureBatch> } | undefined;
 
   const allMembers = (): Promise<SegmentationFeatureBatch> => {
-    features ??= (async () => {
+    if (features?.inputs === deps.inputs) return features.batch;
+    const batch = (async () => {
       const ids = (await deps.store.db.selectFrom('members').select('id').orderBy('id').execute()).map((r) => r.id);
       deps.metrics.featureQueries.inc({ model: SEGMENTATION_MODEL });
       // The member memo is filled at start with every member's activity: reading it all again
@@ -121,7 +122,8 @@ export function createSegmentOverview({ deps, slot, memos }: SegmentationScoring
       features = undefined;
       throw error;
     });
-    return features;
+    features = { inputs: deps.inputs, batch };
+    return batch;
   };
 
   const summarise = async (): Promise<{ version: string; summaries: SegmentSummary[] }> => {
@@ -162,15 +164,10 @@ export function createSegmentOverview({ deps, slot, memos }: SegmentationScoring
     };
   };
 
-  const summaries = async (): Promise<SegmentSummary[]> => {
-    const version = slot.current().version;
-    if (cache?.version === version) return cache.summaries;
-    pending ??= summarise().finally(() => {
-      pending = undefined;
-    });
-    cache = await pending;
-    return cache.summaries;
-  };
+  const summaries = refreshedRanking(slot, deps, async () => {
+    const { version, summaries: value } = await summarise();
+    return { version, value };
+  });
 
   const warm = async (): Promise<void> => {
     try {

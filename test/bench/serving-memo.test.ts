@@ -152,7 +152,7 @@ describe('AsOfMemo', () => {
       calls.push(ids);
       await new Promise((resolve) => setImmediate(resolve));
       return new Map(ids.filter((id) => id <= 10).map((id) => [id, `member ${id}`]));
-    });
+    }, '2025-01-01');
     const [a, b] = await Promise.all([memo.load([1, 2, 11, 2]), memo.load([2, 3, 11])]);
     expect(a).toEqual(['member 1', 'member 2', undefined, 'member 2']);
     expect(b).toEqual(['member 2', 'member 3', undefined]);
@@ -167,7 +167,7 @@ describe('AsOfMemo', () => {
     const memo = new AsOfMemo<number>(async (ids) => {
       if (fail) throw new Error('store unavailable');
       return new Map(ids.map((id) => [id, id * 2]));
-    });
+    }, '2025-01-01');
     await expect(Promise.all([memo.load([1]), memo.load([1, 2])])).rejects.toThrow('store unavailable');
     fail = false;
     expect(await memo.load([1, 2])).toEqual([2, 4]);

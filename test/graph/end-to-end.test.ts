@@ -106,3 +106,48 @@ describe('every query the README shows', () => {
     expect(body.data).toBeTruthy();
   });
 });
+
+describe('predictions follow the data', () => {
+  const MEMBER = `query Member($id: ID!) { member(id: $id) {
+    overdueRisk { probability }
+    loans(first: 3) { id overdueRisk { probability level } }
+    recommendations(first: 5) { book { id } }
+  } }`;
+
+  async function post(body: { query: string; variables?: Record<string, unknown> }) {
+    const response = await fetch(graph.gatewayUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token('staff')}` },
+      body: JSON.stringify(body),
+    });
+    return (await response.json()) as { data?: any; errors?: unknown[] };
+  }
+
+  it('after a checkout, the book leaves the member’s recommendations and the new loan is listed with an overdueRisk', async () => {
+    const clock = (await post({ query: '{ clock }' })).data.clock as string;
+    const before = await post({ query: MEMBER, variables: { id: '7' } });
+    expect(before.errors).toBeUndefined();
+    const book = before.data.member.recommendations[0]?.book.id as string | undefined;
+    expect(book).toEqual(expect.any(String));
+    const written = await post({
+      query: 'mutation ($input: CheckOutInput!) { checkOut(input: $input) { applied loan { id } } }',
+      variables: { input: { eventId: 'follow-e2e-1', memberId: '7', bookId: book, branchId: '1', at: `${clock}T12:00:00Z` } },
+    });
+    expect(written.errors).toBeUndefined();
+    const loanId = written.data.checkOut.loan.id as string;
+    // Polled until visible, failing after a bound: the assertion is that it becomes visible.
+    const deadline = Date.now() + 10_000;
+    let after = await post({ query: MEMBER, variables: { id: '7' } });
+    const visible = (answer: typeof after): boolean => {
+      const member = answer.data?.member;
+      return Boolean(member) && !member.recommendations.some((r: { book: { id: string } }) => r.book.id === book) && member.loans.some((l: { id: string; overdueRisk: unknown }) => l.id === loanId && l.overdueRisk);
+    };
+    while (!visible(after) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      after = await post({ query: MEMBER, variables: { id: '7' } });
+    }
+    expect(after.errors).toBeUndefined();
+    expect(visible(after)).toBe(true);
+    expect(after.data.member.overdueRisk.probability).toBeGreaterThanOrEqual(before.data.member.overdueRisk.probability);
+  });
+});

@@ -80,7 +80,7 @@ beforeAll(async () => {
   });
   await slot.start();
   const asOf = await readAsOf(store);
-  deps = { store, asOf, slots: { demand: slot }, metrics, logger: createLogger('test', 'silent'), predictionLog: NO_PREDICTION_LOGGING } as unknown as ModelSubgraphDeps;
+  deps = { store, asOf, memos: new Set(), inputs: 0, slots: { demand: slot }, metrics, logger: createLogger('test', 'silent'), predictionLog: NO_PREDICTION_LOGGING } as unknown as ModelSubgraphDeps;
   service = createDemandService(deps);
   await service.warm();
   server = new ApolloServer<DemandContext>({ schema: await buildDemandSchema() });

@@ -65,7 +65,7 @@ afterAll(async () => {
 describe('a version swap during a batch', () => {
   it("buckets every answer with its own version's thresholds", async () => {
     expect(slot.current().version).toBe('7.0.0');
-    const deps = { store, asOf: await readAsOf(store), slots: { overdue: slot }, metrics: createProcessMetrics('overdue-swap-deps'), logger: createLogger('test', 'silent') } as unknown as ModelSubgraphDeps;
+    const deps = { store, asOf: await readAsOf(store), memos: new Set(), inputs: 0, slots: { overdue: slot }, metrics: createProcessMetrics('overdue-swap-deps'), logger: createLogger('test', 'silent') } as unknown as ModelSubgraphDeps;
     const services = createOverdueServices(deps);
     const open = await store.db.selectFrom('loans').select(['id', 'member_id']).where('returned_at', 'is', null).limit(60).execute();
     const keys: OverdueKey[] = [...open.map((l) => `L:${l.id}` as const), ...open.slice(0, 20).map((l) => `M:${l.member_id}` as const)];

@@ -87,7 +87,7 @@ beforeAll(async () => {
   });
   await slot.start();
   const asOf = await readAsOf(store);
-  deps = { store, asOf, slots: { recommendations: slot }, metrics, logger: createLogger('test', 'silent'), predictionLog: NO_PREDICTION_LOGGING } as unknown as ModelSubgraphDeps;
+  deps = { store, asOf, memos: new Set(), inputs: 0, slots: { recommendations: slot }, metrics, logger: createLogger('test', 'silent'), predictionLog: NO_PREDICTION_LOGGING } as unknown as ModelSubgraphDeps;
   services = createRecommendationsServices(deps);
   catalogue = services.catalogue;
   await catalogue();

@@ -79,7 +79,7 @@ beforeAll(async () => {
     reloadIntervalMs: 3_600_000,
   });
   await slot.start();
-  deps = { store, asOf: await readAsOf(store), slots: { segmentation: slot }, metrics, logger: createLogger('test', 'silent'), predictionLog: NO_PREDICTION_LOGGING } as unknown as ModelSubgraphDeps;
+  deps = { store, asOf: await readAsOf(store), memos: new Set(), inputs: 0, slots: { segmentation: slot }, metrics, logger: createLogger('test', 'silent'), predictionLog: NO_PREDICTION_LOGGING } as unknown as ModelSubgraphDeps;
   services = createSegmentationServices(deps);
   server = new ApolloServer<SegmentationContext>({ schema: await buildSegmentationSchema() });
   await server.start();
