@@ -12,6 +12,7 @@ import { createLogger } from '../../src/logging';
 import { createProcessMetrics } from '../../src/metrics';
 import { ModelSlot } from '../../src/model-runtime/model-slot';
 import type { ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
+import { NO_PREDICTION_LOGGING } from '../../src/model-runtime/prediction-logging';
 import { readProductionPointer } from '../../src/registry';
 import { openStore, readAsOf, type Store } from '../../src/store';
 import { addDays } from '../../src/util/dates';
@@ -49,7 +50,7 @@ describe('churn features', () => {
     const metrics = createProcessMetrics('test');
     const slot = new ModelSlot({ ...CHURN_SLOT, locate: async () => pointer, logger: createLogger('test', 'silent'), metrics, reloadIntervalMs: 60_000 });
     await slot.start();
-    const deps = { store, asOf, slots: { churn: slot }, metrics } as unknown as ModelSubgraphDeps;
+    const deps = { store, asOf, memos: new Set(), inputs: 0, slots: { churn: slot }, metrics, predictionLog: NO_PREDICTION_LOGGING } as unknown as ModelSubgraphDeps;
     const ids = ['5', '42', 'nope', '999999', '77', '5'];
     const served = await predictChurn(createChurnServices(deps), ids);
     expect(served[2]).toBeNull();

@@ -4,15 +4,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import jwt from 'jsonwebtoken';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { DEVELOPMENT_JWT_SECRET, SUBGRAPH_NAMES, type SubgraphName } from '../../src/config';
 import { launchGraph, type LaunchedGraph } from '../../src/graph-launcher';
 import { loadSupergraph, subgraphsIn } from '../../gateway/subgraphs';
 import { loadConfig } from '../../src/config';
 import { readmeQueries } from '../fixtures/readme-queries';
-import { metricValue, smallLibrary } from '../fixtures/small-library';
+import { metricValue, smallLibrary, writableCopy, type SmallLibrary } from '../fixtures/small-library';
 
 let graph: LaunchedGraph;
+let library: SmallLibrary;
 
 function token(role: 'staff' | 'analyst' | 'partner'): string {
   return jwt.sign({ role }, DEVELOPMENT_JWT_SECRET, { algorithm: 'HS256', subject: `test-${role}`, issuer: 'shelfmark', audience: 'shelfmark-graph', expiresIn: '5m' });
@@ -32,7 +34,8 @@ async function metrics(name: SubgraphName): Promise<string> {
 }
 
 beforeAll(async () => {
-  const library = await smallLibrary();
+  // A checkout below writes to the store: on a copy, so later test files see the library as generated.
+  library = writableCopy(await smallLibrary());
   const root = path.join(__dirname, '..', '..');
   const subgraphs = subgraphsIn(loadSupergraph(loadConfig({ SHELFMARK_ROOT: root })));
   expect(subgraphs.length).toBeGreaterThanOrEqual(2);
@@ -41,6 +44,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await graph?.stop();
+  if (library) rmSync(library.dir, { recursive: true, force: true });
 });
 
 describe('the graph end to end', () => {
