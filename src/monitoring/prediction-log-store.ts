@@ -8,6 +8,7 @@
  * JSON columns (items, factors, features) are text, so one schema serves both dialects.
  */
 import { sql, type Kysely } from 'kysely';
+import { chunks } from '../store/in-chunks';
 import type { PredictionRecord, PredictionSink, StoredSequences } from './prediction-log';
 
 export interface PredictionLogTable {
@@ -241,8 +242,7 @@ export async function predictionsAsOf(
 ): Promise<Map<string, PredictionRecord>> {
   const live = new Map<string, PredictionRecord>();
   const table = logTable(db);
-  for (let start = 0; start < entityIds.length; start += IDS_PER_QUERY) {
-    const ids = entityIds.slice(start, start + IDS_PER_QUERY);
+  for (const ids of chunks(entityIds, IDS_PER_QUERY)) {
     const rows = await table
       .selectFrom('prediction_log as p')
       .selectAll('p')
