@@ -14,7 +14,7 @@ import { csvLine } from '../util/csv';
 import { FORECAST_COMBINATION, forecastMonthlyHistory, MIN_HISTORY_MONTHS, type ForecastCombination } from '../ml/forecasting/monthly';
 import type { SeriesForecast } from '../ml/lstm';
 
-import { UsageError } from './flags';
+import { readFlags, UsageError } from './flags';
 
 export { UsageError };
 export { combineForecasts, FORECAST_COMBINATION, MIN_HISTORY_MONTHS } from '../ml/forecasting/monthly';
@@ -56,18 +56,13 @@ export interface ForecastArgs extends HistoryColumns {
 }
 
 export function parseForecastArgs(argv: string[]): ForecastArgs | 'help' {
-  const values = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    if (flag === '--help' || flag === '-h') return 'help';
-    if (!flag.startsWith('--')) throw new UsageError(`unexpected argument "${flag}" (see --help)`);
-    const value = argv[i + 1];
-    if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value (see --help)`);
-    values.set(flag.slice(2), value);
-    i += 1;
-  }
-  const known = new Set(['history', 'period-col', 'value-col', 'series-cols', 'horizon', 'out', 'seed', 'epochs', 'combine', 'model-out']);
-  for (const name of values.keys()) if (!known.has(name)) throw new UsageError(`unknown option --${name} (see --help)`);
+  const { flags, help } = readFlags(
+    argv,
+    { history: 'string', 'period-col': 'string', 'value-col': 'string', 'series-cols': 'string', horizon: 'string', out: 'string', seed: 'string', epochs: 'string', combine: 'string', 'model-out': 'string' },
+    { positionals: false },
+  );
+  if (help) return 'help';
+  const values = new Map(Object.entries(flags).filter((entry): entry is [string, string] => entry[1] !== undefined));
   const required = (name: string): string => {
     const v = values.get(name);
     if (v === undefined || v === '') throw new UsageError(`missing --${name} (see --help)`);

@@ -27,7 +27,7 @@ import type { RegisteredVersion, Rescore, ValidationReport } from '../registry';
 import { classifierRescore } from '../evaluation/promotion-gate';
 import { openStore } from '../store';
 import { isVersion } from '../registry/semver';
-import { UsageError } from './flags';
+import { readFlags, UsageError } from './flags';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -77,51 +77,21 @@ interface ParsedArgs {
   db?: string;
 }
 
-const VALUE_FLAGS = new Set(['--reason', '--who', '--tolerance', '--out', '--db']);
-
-function parseArgs(argv: string[]): ParsedArgs {
-  const parsed: ParsedArgs = { positional: [], force: false, help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '-h' || arg === '--help') {
-      parsed.help = true;
-      continue;
-    }
-    if (arg === '--force') {
-      parsed.force = true;
-      continue;
-    }
-    if (arg.startsWith('--')) {
-      const equals = arg.indexOf('=');
-      const flag = equals > 0 ? arg.slice(0, equals) : arg;
-      if (!VALUE_FLAGS.has(flag)) throw new UsageError(`unknown option ${flag}`);
-      const value = equals > 0 ? arg.slice(equals + 1) : argv[++i];
-      if (value === undefined || (equals < 0 && value.startsWith('--'))) throw new UsageError(`${flag} needs a value`);
-      switch (flag) {
-        case '--reason':
-          if (!value.trim()) throw new UsageError('--reason must not be empty');
-          parsed.reason = value;
-          break;
-        case '--who':
-          parsed.who = value;
-          break;
-        case '--tolerance': {
-          const tolerance = Number(value);
-          if (!Number.isFinite(tolerance) || tolerance < 0) throw new UsageError(`--tolerance must be a non-negative number such as 0.02, got "${value}"`);
-          parsed.tolerance = tolerance;
-          break;
-        }
-        case '--out':
-          parsed.out = value;
-          break;
-        case '--db':
-          parsed.db = value;
-          break;
-      }
-      continue;
-    }
-    parsed.positional.push(arg);
+function readModelsFlags(argv: string[]): ParsedArgs {
+  const { flags, positionals, help } = readFlags(argv, { force: 'boolean', reason: 'string', who: 'string', tolerance: 'string', out: 'string', db: 'string' });
+  const parsed: ParsedArgs = { positional: positionals, force: flags.force === true, help };
+  if (flags.reason !== undefined) {
+    if (!flags.reason.trim()) throw new UsageError('--reason must not be empty');
+    parsed.reason = flags.reason;
   }
+  if (flags.tolerance !== undefined) {
+    const tolerance = Number(flags.tolerance);
+    if (!Number.isFinite(tolerance) || tolerance < 0) throw new UsageError(`--tolerance must be a non-negative number such as 0.02, got "${flags.tolerance}"`);
+    parsed.tolerance = tolerance;
+  }
+  if (flags.who !== undefined) parsed.who = flags.who;
+  if (flags.out !== undefined) parsed.out = flags.out;
+  if (flags.db !== undefined) parsed.db = flags.db;
   return parsed;
 }
 
@@ -186,7 +156,7 @@ export async function runModelsCommand(argv: string[], context: ModelsCommandCon
   const err = context.err ?? ((line: string) => process.stderr.write(`${line}\n`));
   const { modelsDir } = context;
   try {
-    const args = parseArgs(argv);
+    const args = readModelsFlags(argv);
     const [command, ...rest] = args.positional;
     if (args.help || command === 'help') {
       out(USAGE);

@@ -9,7 +9,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { readFlags, UsageError } from './flags';
 import {
   InputError,
   parseInteractionsCsv,
@@ -49,8 +49,6 @@ const processIo: CommandIo = {
   stderr: (text) => process.stderr.write(`${text}\n`),
 };
 
-class UsageError extends InputError {}
-
 function positiveInteger(value: string | undefined, option: string, fallback?: number): number {
   if (value === undefined) {
     if (fallback === undefined) throw new UsageError(`missing --${option} (see --help)`);
@@ -88,29 +86,12 @@ export function recommendationsCsv(lists: readonly MemberRecommendations[]): str
 export async function runRecommend(argv: readonly string[], io: CommandIo = processIo): Promise<number> {
   const say = (text: string): void => io.stderr(`recommend: ${text}`);
   try {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: [...argv],
-        options: {
-          interactions: { type: 'string' },
-          users: { type: 'string' },
-          k: { type: 'string' },
-          out: { type: 'string' },
-          seed: { type: 'string' },
-          factors: { type: 'string' },
-          iterations: { type: 'string' },
-          'save-model': { type: 'string' },
-          help: { type: 'boolean', short: 'h' },
-        },
-        strict: true,
-        allowPositionals: false,
-      });
-    } catch (error) {
-      throw new UsageError(`${(error as Error).message.split('\n')[0]} (see --help)`);
-    }
-    const options = parsed.values;
-    if (options.help) {
+    const { flags: options, help } = readFlags(
+      argv,
+      { interactions: 'string', users: 'string', k: 'string', out: 'string', seed: 'string', factors: 'string', iterations: 'string', 'save-model': 'string' },
+      { positionals: false },
+    );
+    if (help) {
       io.stdout(RECOMMEND_USAGE);
       return 0;
     }
@@ -172,7 +153,7 @@ export async function runRecommend(argv: readonly string[], io: CommandIo = proc
     say(`wrote ${rows} recommendations for ${result.lists.length} members to ${outFile}`);
     return 0;
   } catch (error) {
-    if (error instanceof InputError) {
+    if (error instanceof InputError || error instanceof UsageError) {
       say(error.message);
       return 2;
     }

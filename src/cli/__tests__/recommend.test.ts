@@ -93,7 +93,7 @@ describe('npm run recommend', () => {
     await expectBadInput(['--interactions', interactions, '--users', users(), '--k', 'ten', '--out', join(dir, 'x.csv')], '--k must be a positive integer, got "ten"');
     await expectBadInput(['--interactions', interactions, '--users', users(), '--k', '3'], 'missing --out (see --help)');
     await expectBadInput(['--interactions', join(dir, 'nope.csv'), '--users', users(), '--k', '3', '--out', join(dir, 'x.csv')], /cannot read interactions file .*nope\.csv: no such file/);
-    await expectBadInput(['--colour', 'blue'], /Unknown option '--colour'/);
+    await expectBadInput(['--colour', 'blue'], 'unknown option --colour');
   });
 
   it('prints usage for --help', async () => {
