@@ -59,7 +59,7 @@ export function fieldOwnership(supergraphSdl: string): FieldOwnership {
       (definition.directives ?? []).filter((d) => d.name.value === 'join__type').map((d) => graphName(argument(d, 'graph'))).filter((g): g is string => g !== undefined),
     );
     const fields = owners.get(definition.name.value) ?? new Map<string, Set<string>>();
-    for (const field of (definition.fields ?? []) as readonly FieldDefinitionNode[]) {
+    for (const field of (definition.fields ?? [])) {
       const joins = (field.directives ?? []).filter((d) => d.name.value === 'join__field');
       const named = joins.filter((d) => argument(d, 'graph') !== undefined);
       const fieldGraphs = named.length === 0

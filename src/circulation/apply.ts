@@ -138,7 +138,7 @@ async function bookCollection(batch: Batch, bookId: number): Promise<string | un
 }
 
 function loanPeriodDays(collection: string | undefined): number {
-  const known = COLLECTIONS.find((c) => c === collection) as Collection | undefined;
+  const known = COLLECTIONS.find((c): c is Collection => c === collection);
   return LOAN_PERIOD_DAYS[known ? formatOf(known) : 'print'];
 }
 

@@ -142,7 +142,7 @@ async function openGraph(
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const execArgv = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : undefined;
   const launched = await launchGraph({ projectRoot: config.projectRoot, subgraphs, env, logs: 'inherit', execArgv });
-  const urls = new Map<string, string>([['gateway', launched.gatewayUrl], ...Object.entries(launched.subgraphUrls) as [string, string][]]);
+  const urls = new Map<string, string>([['gateway', launched.gatewayUrl], ...Object.entries<string>(launched.subgraphUrls)]);
   const pids = new Map<string, number>([...launched.processes].map(([name, child]) => [name, child.pid!]));
   return { gatewayUrl: launched.gatewayUrl, mode, jwtSecret, urls, pids, launched };
 }

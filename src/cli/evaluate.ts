@@ -42,7 +42,7 @@ function chosenVersions(modelsDir: string, model: string, requested: readonly st
   if (chosen.length === 0) throw new UsageError(`${model} has no production or staging version; name one with --version`);
   return chosen.map((entry) => {
     const dir = path.join(modelsDir, entry.dir);
-    return { version: entry.version, dir, metadata: readMetadata(dir) as unknown as ClassifierVersion['metadata'] };
+    return { version: entry.version, dir, metadata: readMetadata(dir) };
   });
 }
 

@@ -11,7 +11,7 @@ const USAGE = `usage: node dist/src/cli/gateway.js [--port N]
 async function main(): Promise<void> {
   const { flags } = parseFlags(process.argv.slice(2), { port: 'number' }, USAGE);
   const config = loadConfig();
-  const running = await startGateway(config, flags.port as number | undefined);
+  const running = await startGateway(config, flags.port);
   serveUntilSignal('gateway', running);
 }
 

@@ -38,7 +38,7 @@ async function kohaMapping(store: Store, itemsFile: string | undefined): Promise
     branches.set(branchKey(branch.name), branch.id);
   }
   if (itemsFile === undefined) return { branches };
-  const rows = parse(readFileSync(itemsFile, 'utf8'), { columns: true, skip_empty_lines: true, trim: true }) as Record<string, string>[];
+  const rows = parse<Record<string, string>>(readFileSync(itemsFile, 'utf8'), { columns: true, skip_empty_lines: true, trim: true });
   const items = new Map<string, number>();
   rows.forEach((row, i) => {
     const book = Number(row.book_id);

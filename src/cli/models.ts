@@ -114,7 +114,7 @@ function expectArgs(command: string, args: string[], names: string[], optional =
     throw new UsageError(`${command} takes ${names.map((n, i) => (i >= min ? `[${n}]` : `<${n}>`)).join(' ')}`);
   }
   const versionIndex = names.indexOf('version');
-  if (versionIndex >= 0 && args[versionIndex] !== undefined && !isVersion(args[versionIndex]!)) {
+  if (versionIndex >= 0 && args[versionIndex] !== undefined && !isVersion(args[versionIndex])) {
     throw new UsageError(`expected a version as MAJOR.MINOR.PATCH (e.g. 1.2.0), got "${args[versionIndex]}"`);
   }
 }

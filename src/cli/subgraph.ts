@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   if (!name) throw new Error(`which subgraph?\n${USAGE}`);
   const config = loadConfig();
   await requireLibrary(config.databaseUrl);
-  const running = await subgraphEntry(name).start(config, flags.port as number | undefined);
+  const running = await subgraphEntry(name).start(config, flags.port);
   serveUntilSignal(name, running);
 }
 

@@ -15,7 +15,7 @@ import { CLASSIFIER_HOLDOUTS, type ClassifierHoldout } from './classifier-holdou
 const fixed = (x: number): string => x.toFixed(4);
 
 function asClassifierVersion(v: RescoredVersion): ClassifierVersion {
-  return { version: v.version, dir: v.dir, metadata: v.metadata as unknown as ClassifierVersion['metadata'] };
+  return { version: v.version, dir: v.dir, metadata: v.metadata };
 }
 
 /** The gate's verdict for two versions' scores of the same holdout rows. */

@@ -253,7 +253,7 @@ function topLists(members: readonly number[], seen: readonly (readonly number[])
 }
 
 function rowItems(rows: SparseRows): number[][] {
-  return Array.from({ length: rows.rows }, (_, u) => Array.from(rows.column.subarray(rows.rowStart[u]!, rows.rowStart[u + 1]!)));
+  return Array.from({ length: rows.rows }, (_, u) => Array.from(rows.column.subarray(rows.rowStart[u], rows.rowStart[u + 1])));
 }
 
 type Scorer = (history: readonly number[]) => Float64Array;

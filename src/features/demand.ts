@@ -105,7 +105,7 @@ export async function loanWindowStart(store: Store): Promise<string | undefined>
   const meta = await store.db.selectFrom('meta').select('value').where('key', '=', 'window_start').executeTakeFirst();
   if (meta) return meta.value;
   const first = await store.db.selectFrom('loans').select((eb) => eb.fn.min('checked_out_at').as('first')).executeTakeFirst();
-  return (first?.first as string | null | undefined) ?? undefined;
+  return (first?.first) ?? undefined;
 }
 
 /** Both calendars of a store on its system date (weeks for books, months for collections). */

@@ -94,7 +94,7 @@ export function buildReference(values: readonly FeatureValue[], { kind, maxBins 
   const chosen = kind ?? (numeric && !distinctAtMost(kept, 5) ? 'numeric' : 'categorical');
   if (chosen === 'categorical') return categoricalReference(kept, maxCategories);
   if (!numeric) throw new Error(`a numeric reference needs numbers, got ${JSON.stringify(kept.find((v) => typeof v !== 'number'))}`);
-  return numericReference(kept as number[], maxBins);
+  return numericReference(kept, maxBins);
 }
 
 function categoricalReference(values: readonly FeatureValue[], maxCategories: number): CategoricalReference {

@@ -38,7 +38,7 @@ export function lockPath(modelsDir: string): string {
 }
 
 function errorCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
+  return typeof error === 'object' && error !== null && 'code' in error ? String((error).code) : undefined;
 }
 
 function createExclusive(file: string, contents: string): boolean {

@@ -109,7 +109,7 @@ const LARGE_PRINT_SHARE: Partial<Record<Genre, number>> = {
 };
 
 export function loadCatalogue(file: string = defaultCatalogueFile()): CatalogueBook[] {
-  const rows = parse(readFileSync(file), { columns: true, skip_empty_lines: true }) as CatalogueRow[];
+  const rows = parse<CatalogueRow>(readFileSync(file), { columns: true, skip_empty_lines: true });
   if (rows.length === 0) throw new Error(`the catalogue ${file} has no rows`);
   const missing = REQUIRED_COLUMNS.filter((c) => !(c in rows[0]!));
   if (missing.length > 0) throw new Error(`the catalogue ${file} lacks the columns ${missing.join(', ')}`);

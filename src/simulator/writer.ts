@@ -163,7 +163,7 @@ async function insertTable<T extends TableName>(
     const values: Insertable<Database[T]>[] = [];
     for (let i = start; i < end; i++) values.push(rows.row(i));
     // Kysely cannot relate a generic table name to its row type; `values` was typed against T above.
-    await db.insertInto(rows.table as TableName).values(values as never).execute();
+    await db.insertInto(rows.table).values(values).execute();
     onProgress({ table: rows.table, rows: end, of: rows.count });
   }
 }

@@ -405,7 +405,7 @@ export async function trainDemand(store: Store, options: TrainOptions): Promise<
         collection: collectionSpec,
         maxHorizonWeeks: MAX_HORIZON_WEEKS,
         maxHorizonMonths: MAX_HORIZON_MONTHS,
-      } satisfies DemandServing as unknown as Record<string, unknown>,
+      } satisfies DemandServing,
       notes: [
         `Books: trained on ${sample.length} of ${books.bookIds.length} books (evenly spaced over the popularity ranking), weeks ${weekly.firstWeek} to ${weekAt(weekly, trainWeeks - 1)}; ` +
           `scored on all books over the ${HOLDOUT_WEEKS} weeks from ${weekAt(weekly, trainWeeks)}; the LSTM forecast ${lstmBooks} of them, a baseline ${bookForecasts.length - lstmBooks} (too little history).`,

@@ -261,7 +261,7 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
   // Members as the subgraph sends them (their whole history), plus members unknown to the
   // version (user_index -1) with a history, and cold members with none.
   const sampled = random.shuffle(atAsOf.map((_, u) => u)).slice(0, PARITY_MEMBERS);
-  const parityQueries = sampled.map((u) => ({ userIndex: u, seenItems: atAsOf[u] ? recommendationQuery(index, atAsOf[u]!).seenItems : [] }));
+  const parityQueries = sampled.map((u) => ({ userIndex: u, seenItems: atAsOf[u] ? recommendationQuery(index, atAsOf[u]).seenItems : [] }));
   parityQueries.push(...sampled.slice(0, 20).map((u) => ({ userIndex: ANONYMOUS_USER_INDEX, seenItems: parityQueries[sampled.indexOf(u)]!.seenItems })));
   const parity = parityRows(model, parityQueries);
 

@@ -141,7 +141,7 @@ describe('rate limits', () => {
       await redis.kill();
       admitted += await wave(100);
       await redis.restart();
-      for (let i = 0; i < 100 && !(await redisReady(pair[0]!) && (await redisReady(pair[1]!))); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      for (let i = 0; i < 100 && !(await redisReady(pair[0]) && (await redisReady(pair[1]))); i++) await new Promise((resolve) => setTimeout(resolve, 100));
       admitted += await wave(100);
       process.stderr.write(`rate limit across a Redis kill and empty restart, 2 gateways, limit 100: ${admitted} admitted\n`);
       expect(admitted).toBeGreaterThanOrEqual(100);

@@ -136,7 +136,7 @@ describe('partial answers', () => {
 describe('hot reload', () => {
   it('serves a promoted version within 5 s with no failed request under concurrent load, and rolls back the same way', async () => {
     const store = openStore(library.databaseUrl, { readonly: true });
-    const retrained = await TRAINERS.churn!(store, { seed: 99, progress: () => {} });
+    const retrained = await TRAINERS.churn(store, { seed: 99, progress: () => {} });
     await store.close();
     const registered = await registerVersion(modelsDir, { ...retrained, stage: 'staging', who: 'test' });
     const newVersion = registered.metadata.version;
@@ -188,7 +188,7 @@ describe('hot reload', () => {
   it('never serves a version that fails validation, even when promoted by force', async () => {
     const current = getProduction(modelsDir, 'churn')!;
     const store = openStore(library.databaseUrl, { readonly: true });
-    const retrained = await TRAINERS.churn!(store, { seed: 123, progress: () => {} });
+    const retrained = await TRAINERS.churn(store, { seed: 123, progress: () => {} });
     await store.close();
     const registered = await registerVersion(modelsDir, { ...retrained, stage: 'staging', who: 'test' });
     const file = path.join(registered.dir, 'model.onnx');

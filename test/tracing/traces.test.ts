@@ -86,7 +86,7 @@ afterAll(async () => {
 async function inferenceRuns(): Promise<Record<string, number>> {
   const runs: Record<string, number> = {};
   for (const name of SUBGRAPH_NAMES) {
-    const text = await (await fetch(graph.subgraphUrls[name as SubgraphName]!.replace(/\/graphql$/, '/metrics'))).text();
+    const text = await (await fetch(graph.subgraphUrls[name]!.replace(/\/graphql$/, '/metrics'))).text();
     for (const model of MODEL_NAMES) runs[model] = (runs[model] ?? 0) + metricValue(text, 'model_inference_runs_total', { model });
   }
   return runs;

@@ -27,7 +27,7 @@ function productionOf(modelsDir: string, model: string): ClassifierVersion {
   const entry = productionVersion(readRegistry(modelsDir), model);
   if (!entry) throw new Error(`no production ${model} in ${modelsDir}`);
   const dir = path.join(modelsDir, entry.dir);
-  return { version: entry.version, dir, metadata: readMetadata(dir) as unknown as ClassifierVersion['metadata'] };
+  return { version: entry.version, dir, metadata: readMetadata(dir) };
 }
 
 let library: SmallLibrary;
@@ -115,7 +115,7 @@ describe('the promotion gate re-scores champion and candidate on one holdout', (
     );
     const { onnxBytes, parity } = treeEnsembleArtefacts(forest, names, holdout.features);
     const { version: _v, stage: _s, sha256: _h, files: _f, parity: _p, created: _c, ...draft } = production;
-    const registered = await registerVersion(modelsDir, { metadata: draft as ModelMetadataDraft, onnxBytes, parity, stage: 'staging', who: 'test' });
+    const registered = await registerVersion(modelsDir, { metadata: draft, onnxBytes, parity, stage: 'staging', who: 'test' });
     return registered.metadata.version;
   }
 

@@ -33,7 +33,7 @@ function twoTastes(members: number, seed: number): InteractionSplit {
     for (const itemIndex of [...kept, 40]) interactions.push({ userIndex: u, itemIndex, weight: 1 });
   }
   const training = buildUserRows({ userCount: members, itemCount: 41, interactions });
-  const seen = Array.from({ length: members }, (_, u) => Array.from(training.column.subarray(training.rowStart[u]!, training.rowStart[u + 1]!)));
+  const seen = Array.from({ length: members }, (_, u) => Array.from(training.column.subarray(training.rowStart[u], training.rowStart[u + 1])));
   return { training, seen, heldOut };
 }
 

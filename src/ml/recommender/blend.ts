@@ -68,7 +68,7 @@ export function tuneBlend(
   const { training } = split;
 
   for (const u of members) {
-    const taken = training.column.subarray(training.rowStart[u]!, training.rowStart[u + 1]!);
+    const taken = training.column.subarray(training.rowStart[u], training.rowStart[u + 1]);
     for (const item of taken) seen[item] = 1;
     for (let i = 0; i < itemCount; i++) {
       let sum = 0;

@@ -71,7 +71,7 @@ export function churnDraft(auc: number, featureNames: string[] = ['loans_last_90
 
 export async function registerChurn(
   modelsDir: string,
-  { auc = 0.8, weights = [0.5, -0.25, 1], stage = 'staging' as 'staging' | 'experiments', featureNames }: { auc?: number; weights?: number[]; stage?: 'staging' | 'experiments'; featureNames?: string[] } = {},
+  { auc = 0.8, weights = [0.5, -0.25, 1], stage = 'staging', featureNames }: { auc?: number; weights?: number[]; stage?: 'staging' | 'experiments'; featureNames?: string[] } = {},
 ): Promise<RegisteredModel> {
   const scorer = { weights, bias: 0.1 };
   return registerVersion(modelsDir, {

@@ -8,7 +8,7 @@ import { tempModelsDir } from './fixtures';
 
 function deadPid(): number {
   const child = spawnSync(process.execPath, ['-e', '0']);
-  return child.pid!;
+  return child.pid;
 }
 
 function writeLock(modelsDir: string, holder: object): void {

@@ -43,7 +43,7 @@ describe.each(Object.keys(TRAINERS))('the %s trainer', (name) => {
   });
 
   it('gives the same model bytes when retrained with the same seed', async () => {
-    const trainer = TRAINERS[name as keyof typeof TRAINERS]!;
+    const trainer = TRAINERS[name as keyof typeof TRAINERS];
     const first = await trainer(store, { seed: 11, progress: () => {} });
     const second = await trainer(store, { seed: 11, progress: () => {} });
     expect(Buffer.from(second.onnxBytes).equals(Buffer.from(first.onnxBytes))).toBe(true);

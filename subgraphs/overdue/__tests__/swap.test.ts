@@ -82,7 +82,7 @@ describe('a version swap during a batch', () => {
         await slot.refresh();
       }
       return outputs;
-    }) as typeof session.run;
+    });
 
     const during = await predictOverdue(services, keys);
     expect(swapped).toBe(true);

@@ -244,7 +244,7 @@ async function coldAtJoining(memberId: number): Promise<Served[] | null> {
   const { joined_at } = await store.db.selectFrom('members').select('joined_at').where('id', '=', memberId).executeTakeFirstOrThrow();
   const first = await store.db.selectFrom('loans').select((eb) => eb.fn.min('checked_out_at').as('first')).where('member_id', '=', memberId).executeTakeFirst();
   if (first?.first && String(first.first) <= joined_at) return null;
-  const atJoining = { ...deps, asOf: joined_at } as ModelSubgraphDeps;
+  const atJoining = { ...deps, asOf: joined_at };
   const response = await server.executeOperation({ query: MEMBERS, variables: { r: refs('Member', [memberId]), first: 10 } }, { contextValue: createRecommendationsContext({ sub: 't', role: 'analyst' }, { ...createRecommendationsServices(atJoining), catalogue }, 'test-request') });
   if (response.body.kind !== 'single') throw new Error('expected a single result');
   return entities(response.body.singleResult, 'recommendations')[0]!;
@@ -275,7 +275,7 @@ describe('versions', () => {
     const guarded = new ModelSlot({
       ...RECOMMENDATIONS_SUBGRAPH_SLOT,
       locate: async () => target,
-      logger: logger as unknown as ReturnType<typeof createLogger>,
+      logger: logger,
       metrics,
       reloadIntervalMs: 20,
     });

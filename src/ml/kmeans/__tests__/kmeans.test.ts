@@ -11,7 +11,7 @@ function blobs(centres: number[][], perBlob: number, sd: number, seed: number): 
   const rng = new Random(seed);
   const d = centres[0]!.length;
   const data: number[] = [];
-  for (let i = 0; i < perBlob; i++) for (const c of centres) for (let j = 0; j < d; j++) data.push(rng.normal(c[j]!, sd));
+  for (let i = 0; i < perBlob; i++) for (const c of centres) for (let j = 0; j < d; j++) data.push(rng.normal(c[j], sd));
   return { rows: perBlob * centres.length, cols: d, data: Float64Array.from(data) };
 }
 
