@@ -168,8 +168,6 @@ export async function startModelSubgraph<TServices extends SubgraphServices, TCo
   // Following starts from the newest change record before any memo is filled, so no change
   // between a value's computation and the follower's start goes unseen.
   const follower = await followChanges({ ...deps, freshness: deps, models: spec.slots.map((s) => s.model) });
-  // Memos and other per-process reads are slow on a large library: the first requests must not be the ones that pay.
-  void services.warm?.();
   const running = await startSubgraphServer<TContext>(
     {
       name: spec.name,
@@ -191,5 +189,9 @@ export async function startModelSubgraph<TServices extends SubgraphServices, TCo
     },
     port,
   );
+  // Memos and other per-process reads are slow on a large library: the first requests must not be
+  // the ones that pay. They start once the server listens: reads on the embedded store block the
+  // event loop, and before listening they would hold up readiness.
+  void services.warm?.();
   return { ...running, deps, services, follower };
 }
