@@ -54,7 +54,7 @@ export function createLibraryContext(store: Store, modelsDir: string, identity: 
  */
 export async function startLibrarySubgraph(config: Config, port: number = config.ports.library): Promise<RunningSubgraph> {
   const logger = createLogger('library', config.logLevel);
-  const store = await openMigratedStore(config.databaseUrl);
+  const store = await openMigratedStore(config.databaseUrl, { backgroundCheckpoints: true });
   await readClock(store);
   const metrics = createProcessMetrics('library');
   const events = new Counter({
