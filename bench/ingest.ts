@@ -112,13 +112,22 @@ async function plainInsert(arm: Arm, store: Store, events: CirculationEvent[]): 
 
 interface Target { url: string; drop(): Promise<void> }
 
-interface BulkFigures { store: string; events: number; perSecond: Record<string, number>; rounds: Record<string, number[]> }
+interface BulkFigures {
+  store: string;
+  events: number;
+  /** Median events per second of wall time, by arm. */
+  perSecond: Record<string, number>;
+  /** Median CPU microseconds this process spent per event: all of the work on SQLite, the client's share on PostgreSQL. */
+  cpuMicrosPerEvent: Record<string, number>;
+  rounds: Record<string, number[]>;
+}
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] ?? NaN;
 
 async function bulk(label: string, target: () => Promise<Target>, arms: Arm[], count: number, rounds: number, file: string): Promise<BulkFigures> {
   const events = checkoutLines(count).map((line) => thisCirculation.parseEvent(JSON.parse(line)));
   const measured: Record<string, number[]> = {};
+  const cpu: Record<string, number[]> = {};
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? arms : [...arms].reverse();
     for (const [arm, method] of [...order.map((a) => [a, 'ingest'] as const), [arms[0]!, 'plain insert'] as const]) {
@@ -128,6 +137,7 @@ async function bulk(label: string, target: () => Promise<Target>, arms: Arm[], c
       try {
         await seedStore(arm, store);
         const started = performance.now();
+        const cpuBefore = process.cpuUsage();
         if (method === 'ingest') {
           const progress = await arm.circulation.ingestEvents(store, arm.circulation.ndjsonEvents(file), { batchSize: 1000 });
           if (progress.applied !== count) throw new Error(`${key}: ${progress.applied} of ${count} events applied`);
@@ -135,13 +145,16 @@ async function bulk(label: string, target: () => Promise<Target>, arms: Arm[], c
           await plainInsert(arm, store, events);
         }
         (measured[key] ??= []).push(count / ((performance.now() - started) / 1000));
+        const used = process.cpuUsage(cpuBefore);
+        (cpu[key] ??= []).push((used.user + used.system) / count);
       } finally {
         await store.close();
         await where.drop();
       }
     }
   }
-  return { store: label, events: count, perSecond: Object.fromEntries(Object.entries(measured).map(([k, v]) => [k, Math.round(median(v))])), rounds: measured };
+  const medians = (values: Record<string, number[]>, digits: number) => Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Number(median(v).toFixed(digits))]));
+  return { store: label, events: count, perSecond: medians(measured, 0), cpuMicrosPerEvent: medians(cpu, 1), rounds: measured };
 }
 
 /** CPU milliseconds (user + system) a process has used, from /proc; undefined off Linux. */
@@ -229,7 +242,7 @@ function postgresTargets(base: string): () => Promise<Target> {
 
 function printFigures(figures: { bulk: BulkFigures[]; mutations: MutationRound[]; postgresError?: string }): void {
   for (const b of figures.bulk) {
-    const parts = Object.entries(b.perSecond).map(([key, rate]) => `${key} ${rate}/s`).join(', ');
+    const parts = Object.entries(b.perSecond).map(([key, rate]) => `${key} ${rate}/s (${b.cpuMicrosPerEvent[key]} µs CPU/event)`).join(', ');
     process.stdout.write(`bulk ${b.store.padEnd(8)} ${b.events} checkouts (median of ${b.rounds['plain insert']?.length ?? 0}): ${parts}\n`);
   }
   if (figures.postgresError) process.stdout.write(`bulk postgres: not measured (${figures.postgresError})\n`);
