@@ -1,43 +1,70 @@
 /**
- * `npm run bench:ingest -- [--events N] [--postgres URL] [--rate R] [--seconds S] [--json]`:
- * what the write path costs, printed as figures (never asserted in tests).
+ * `npm run bench:ingest -- [--events N] [--postgres URL] [--rate R] [--seconds S] [--rounds K]
+ * [--baseline ROOT] [--only bulk|mutations] [--json]`: what the write path costs, printed as
+ * figures (never asserted in tests).
  *
- * 1. Bulk ingest (`ingestEvents`, 1000 events per transaction) of N checkouts into a fresh
+ * 1. Bulk ingest: N checkouts written as an NDJSON file and read back through `ndjsonEvents`
+ *    and `ingestEvents` (what `npm run ingest` does, 1000 events per transaction) into a fresh
  *    store, on SQLite and on PostgreSQL (when it answers), beside the floor: a plain multi-row
- *    insert of the same loans, events and change records in one transaction.
+ *    insert of the same loans, events and change records in one transaction, from memory.
  * 2. The mutation path: `checkOut` through the gateway and the library subgraph (real processes
- *    on loopback ports) at a steady R events per second for S seconds; latency percentiles.
+ *    on loopback ports) at a steady R events per second for S seconds, sent open-loop (latency
+ *    counted from the moment each request was due), by 16 circulation desks (subjects) so the
+ *    gateway's cap on requests in flight per subject is not what is measured; plus the CPU time
+ *    each process spent per mutation (Linux), which the machine's load moves less than latency.
+ *
+ * With `--baseline ROOT` (another checkout, built), every measurement alternates K rounds
+ * between this code and ROOT's, so both arms see the same load; figures are medians of rounds.
  */
 import 'reflect-metadata';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Pool } from 'pg';
 import { signDevelopmentToken } from '../gateway/auth';
-import { canonicalContent, contentHash, ingestEvents, parseEvent, type CirculationEvent, type SourceLine } from '../src/circulation';
-import { parseFlags } from '../src/cli/flags';
+import * as thisCirculation from '../src/circulation';
+import type { CirculationEvent } from '../src/circulation';
+import { parseFlags, UsageError } from '../src/cli/flags';
 import { findProjectRoot, loadConfig, SUBGRAPH_NAMES } from '../src/config';
-import { launchGraph } from '../src/graph-launcher';
-import { exclusiveTransaction, migrateStore, openStore, type Store } from '../src/store';
+import { launchGraph, type LaunchedGraph } from '../src/graph-launcher';
+import * as thisStore from '../src/store';
+import type { Store } from '../src/store';
 import { withDefaultPostgresUser } from '../src/simulator';
-import { summarise, type LatencySummary } from './load';
+import { fixedRate, type LatencySummary } from './load';
 
-const USAGE = `usage: npm run bench:ingest -- [--events N] [--postgres URL] [--rate R] [--seconds S] [--json]
-  Bulk ingest into SQLite and PostgreSQL beside a plain insert of the same rows, then checkOut
-  mutations through the gateway at a steady rate.
-  --events N      checkouts per bulk run (default 50000)
-  --postgres URL  PostgreSQL to use, in a schema of its own dropped afterwards (default postgres://127.0.0.1:5432/test)
-  --rate R        mutations per second (default 200)
-  --seconds S     how long the mutation run lasts (default 20)
-  --json          print the figures as one JSON object`;
+const USAGE = `usage: npm run bench:ingest -- [--events N] [--postgres URL] [--rate R] [--seconds S] [--rounds K] [--baseline ROOT] [--only bulk|mutations] [--json]
+  Bulk ingest of an NDJSON file into SQLite and PostgreSQL beside a plain insert of the same rows,
+  then checkOut mutations through the gateway at a steady rate.
+  --events N       checkouts per bulk run (default 50000)
+  --postgres URL   PostgreSQL to use, in a schema of its own dropped afterwards (default postgres://127.0.0.1:5432/test)
+  --rate R         mutations per second (default 200)
+  --seconds S      how long each mutation round lasts (default 20)
+  --rounds K       rounds per arm, alternating with the baseline when there is one (default 1; 3 with --baseline)
+  --baseline ROOT  another checkout of Shelfmark, built (node scripts/build.js), measured in alternate rounds
+  --only WHAT      bulk or mutations: run only that part
+  --json           print the figures as one JSON object`;
 
 const MEMBERS = 5000;
 const BOOKS = 2000;
+const DESKS = 16;
 const SCHEMA = 'shelfmark_bench_ingest';
 
-async function seedStore(store: Store): Promise<void> {
-  await migrateStore(store);
-  await exclusiveTransaction(store, async (db) => {
+/** The code under test: this checkout's, or a baseline's loaded from its dist/. */
+interface Arm {
+  name: string;
+  root: string;
+  circulation: Pick<typeof thisCirculation, 'ingestEvents' | 'ndjsonEvents' | 'canonicalContent' | 'contentHash' | 'parseEvent'>;
+  store: Pick<typeof thisStore, 'openStore' | 'migrateStore' | 'exclusiveTransaction'>;
+}
+
+function baselineArm(root: string): Arm {
+  const dist = path.join(path.resolve(root), 'dist', 'src');
+  return { name: 'baseline', root: path.resolve(root), circulation: require(path.join(dist, 'circulation')), store: require(path.join(dist, 'store')) };
+}
+
+async function seedStore(arm: Arm, store: Store): Promise<void> {
+  await arm.store.migrateStore(store);
+  await arm.store.exclusiveTransaction(store, async (db) => {
     await db.insertInto('meta').values({ key: 'as_of', value: '2025-01-01' }).execute();
     await db.insertInto('branches').values([{ id: 1, name: 'Central', size: 1 }, { id: 2, name: 'Riverside', size: 0.5 }]).execute();
     for (let start = 0; start < MEMBERS; start += 1000) {
@@ -54,20 +81,17 @@ async function seedStore(store: Store): Promise<void> {
   });
 }
 
-function checkouts(count: number, prefix: string): CirculationEvent[] {
-  return Array.from({ length: count }, (_, i) => parseEvent({
-    id: `${prefix}-${i}`, type: 'checkOut', at: `2025-01-${String(2 + Math.floor((i * 20) / count)).padStart(2, '0')}`,
-    memberId: (i % MEMBERS) + 1, bookId: (i % BOOKS) + 1, branchId: (i % 2) + 1,
+function checkoutLines(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => JSON.stringify({
+    id: `bulk-${i}`, type: 'checkOut', at: `2025-01-${String(2 + Math.floor((i * 20) / count)).padStart(2, '0')}`,
+    memberId: String((i % MEMBERS) + 1), bookId: String((i % BOOKS) + 1), branchId: String((i % 2) + 1),
   }));
 }
 
-async function* lines(events: CirculationEvent[]): AsyncGenerator<SourceLine> {
-  for (let i = 0; i < events.length; i++) yield { line: i + 1, event: events[i]! };
-}
-
 /** The floor: the same loans, events and change records in multi-row inserts, one transaction, no checks. */
-async function plainInsert(store: Store, events: CirculationEvent[]): Promise<void> {
-  await exclusiveTransaction(store, async (db) => {
+async function plainInsert(arm: Arm, store: Store, events: CirculationEvent[]): Promise<void> {
+  const { canonicalContent, contentHash } = arm.circulation;
+  await arm.store.exclusiveTransaction(store, async (db) => {
     for (let start = 0; start < events.length; start += 500) {
       const slice = events.slice(start, start + 500);
       const loans = slice.map((e, i) => {
@@ -77,118 +101,192 @@ async function plainInsert(store: Store, events: CirculationEvent[]): Promise<vo
       await db.insertInto('loans').values(loans).execute();
       await db.insertInto('events').values(slice.map((e, i) => {
         const content = canonicalContent(e);
-        return { id: e.id, type: e.type, content, content_hash: contentHash(content), at: e.type === 'advanceClock' ? e.to : e.at.slice(0, 10), loan_id: start + i + 1, member_id: loans[i]!.member_id };
+        return { id: e.id, type: e.type, content, content_hash: contentHash(content), at: e.type === 'advanceClock' ? e.to : e.at.slice(0, 10), loan_id: start + i + 1, member_id: loans[i]?.member_id ?? null };
       })).execute();
       await db.insertInto('changes').values(slice.flatMap((e, i) => (['loan', 'member', 'book'] as const).map((entity, k) => ({
-        seq: (start + i) * 3 + k + 1, entity, entity_id: String(entity === 'loan' ? start + i + 1 : entity === 'member' ? loans[i]!.member_id : loans[i]!.book_id), event_id: e.id,
+        seq: (start + i) * 3 + k + 1, entity, entity_id: String(entity === 'loan' ? start + i + 1 : entity === 'member' ? loans[i]?.member_id : loans[i]?.book_id), event_id: e.id,
       })))).execute();
     }
   });
 }
 
-interface BulkFigures { store: string; events: number; ingestPerSecond: number; plainInsertPerSecond: number }
+interface Target { url: string; drop(): Promise<void> }
 
-async function bulk(label: string, url: () => Promise<{ url: string; drop(): Promise<void> }>, count: number): Promise<BulkFigures> {
-  const rates: number[] = [];
-  for (const method of ['ingest', 'plain'] as const) {
-    const target = await url();
-    const store = openStore(target.url);
-    try {
-      await seedStore(store);
-      const events = checkouts(count, method);
-      const started = performance.now();
-      if (method === 'ingest') await ingestEvents(store, lines(events), { batchSize: 1000 });
-      else await plainInsert(store, events);
-      rates.push(count / ((performance.now() - started) / 1000));
-    } finally {
-      await store.close();
-      await target.drop();
-    }
-  }
-  return { store: label, events: count, ingestPerSecond: Math.round(rates[0] ?? 0), plainInsertPerSecond: Math.round(rates[1] ?? 0) };
+interface BulkFigures {
+  store: string;
+  events: number;
+  /** Median events per second of wall time, by arm. */
+  perSecond: Record<string, number>;
+  /** Median CPU microseconds this process spent per event: all of the work on SQLite, the client's share on PostgreSQL. */
+  cpuMicrosPerEvent: Record<string, number>;
+  rounds: Record<string, number[]>;
 }
 
-async function mutationRun(rate: number, seconds: number): Promise<{ rate: number; sent: number; failed: number; latencyMs: LatencySummary }> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'shelfmark-bench-ingest-'));
-  const db = path.join(dir, 'library.db');
-  const store = openStore(`sqlite:${db}`);
-  await seedStore(store);
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] ?? NaN;
+
+async function bulk(label: string, target: () => Promise<Target>, arms: Arm[], count: number, rounds: number, file: string): Promise<BulkFigures> {
+  const events = checkoutLines(count).map((line) => thisCirculation.parseEvent(JSON.parse(line)));
+  const measured: Record<string, number[]> = {};
+  const cpu: Record<string, number[]> = {};
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? arms : [...arms].reverse();
+    for (const [arm, method] of [...order.map((a) => [a, 'ingest'] as const), [arms[0]!, 'plain insert'] as const]) {
+      const key = method === 'ingest' ? `${arm.name} ingest` : 'plain insert';
+      const where = await target();
+      const store = arm.store.openStore(where.url);
+      try {
+        await seedStore(arm, store);
+        const started = performance.now();
+        const cpuBefore = process.cpuUsage();
+        if (method === 'ingest') {
+          const progress = await arm.circulation.ingestEvents(store, arm.circulation.ndjsonEvents(file), { batchSize: 1000 });
+          if (progress.applied !== count) throw new Error(`${key}: ${progress.applied} of ${count} events applied`);
+        } else {
+          await plainInsert(arm, store, events);
+        }
+        (measured[key] ??= []).push(count / ((performance.now() - started) / 1000));
+        const used = process.cpuUsage(cpuBefore);
+        (cpu[key] ??= []).push((used.user + used.system) / count);
+      } finally {
+        await store.close();
+        await where.drop();
+      }
+    }
+  }
+  const medians = (values: Record<string, number[]>, digits: number) => Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Number(median(v).toFixed(digits))]));
+  return { store: label, events: count, perSecond: medians(measured, 0), cpuMicrosPerEvent: medians(cpu, 1), rounds: measured };
+}
+
+/** CPU milliseconds (user + system) a process has used, from /proc; undefined off Linux. */
+function cpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+interface MutationRound { arm: string; sent: number; failed: number; errorSamples: string[]; latencyMs: LatencySummary; cpuMsPerMutation: Record<string, number | null> }
+
+async function mutationGraph(arm: Arm, dir: string): Promise<{ graph: LaunchedGraph; tokens: string[] }> {
+  const db = path.join(dir, `${arm.name}.db`);
+  const store = arm.store.openStore(`sqlite:${db}`);
+  await seedStore(arm, store);
   await store.close();
   const config = loadConfig();
   const closed = 'http://127.0.0.1:9/graphql';
-  const env: NodeJS.ProcessEnv = { DATABASE_URL: `sqlite:${db}`, LOG_LEVEL: 'error', NODE_ENV: 'test', REDIS_URL: '', ...Object.fromEntries(SUBGRAPH_NAMES.map((n) => [`${n.toUpperCase()}_URL`, closed])) };
-  const graph = await launchGraph({ projectRoot: findProjectRoot(), subgraphs: ['library'], env, logs: 'ignore' });
-  const token = signDevelopmentToken(config, { sub: 'bench-circulation', role: 'circulation' }, '1h');
-  const query = 'mutation C($input: CheckOutInput!) { checkOut(input: $input) { applied loan { id } } }';
-  const latencies: number[] = [];
-  let failed = 0;
-  const total = rate * seconds;
-  const started = performance.now();
-  const inFlight: Promise<void>[] = [];
-  try {
-    for (let i = 0; i < total; i++) {
-      const wait = started + (i * 1000) / rate - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      const input = { eventId: `bench-${i}`, memberId: String((i % MEMBERS) + 1), bookId: String((i % BOOKS) + 1), branchId: '1', at: '2025-01-02T10:00:00Z' };
-      const sent = performance.now();
-      inFlight.push(fetch(graph.gatewayUrl, {
-        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables: { input } }),
-      }).then(async (response) => {
-        const body = (await response.json()) as { errors?: unknown[] };
-        if (!response.ok || body.errors) failed += 1;
-        latencies.push(performance.now() - sent);
-      }, () => {
-        failed += 1;
-      }));
-    }
-    await Promise.all(inFlight);
-  } finally {
-    await graph.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
-  return { rate, sent: total, failed, latencyMs: summarise(latencies) };
+  const env: NodeJS.ProcessEnv = { DATABASE_URL: `sqlite:${db}`, LOG_LEVEL: 'error', NODE_ENV: 'test', REDIS_URL: '', CLOCK: 'stored', ...Object.fromEntries(SUBGRAPH_NAMES.map((n) => [`${n.toUpperCase()}_URL`, closed])) };
+  const graph = await launchGraph({ projectRoot: arm.root, subgraphs: ['library'], env, logs: 'ignore' });
+  const tokens = Array.from({ length: DESKS }, (_, k) => signDevelopmentToken(config, { sub: `bench-desk-${k}`, role: 'circulation' }, '4h'));
+  return { graph, tokens };
 }
 
-async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), { events: 'number', postgres: 'string', rate: 'number', seconds: 'number', json: 'boolean' }, USAGE);
-  const count = flags.events ?? 50_000;
-  const dir = mkdtempSync(path.join(tmpdir(), 'shelfmark-bench-bulk-'));
+async function mutationRound(arm: Arm, graph: LaunchedGraph, tokens: string[], round: number, rate: number, seconds: number): Promise<MutationRound> {
+  const query = 'mutation C($input: CheckOutInput!) { checkOut(input: $input) { applied loan { id } } }';
+  const pids = Object.fromEntries([...graph.processes].map(([name, child]) => [name, child.pid]));
+  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
+  const day = `2025-01-${String(2 + round).padStart(2, '0')}`;
+  const result = await fixedRate({
+    url: graph.gatewayUrl,
+    next: (i) => ({
+      role: 'circulation',
+      body: JSON.stringify({ query, variables: { input: { eventId: `round-${round}-${i}`, memberId: String((i % MEMBERS) + 1), bookId: String((i % BOOKS) + 1), branchId: '1', at: `${day}T10:00:00Z` } } }),
+    }),
+    tokenFor: (_role, i) => tokens[i % tokens.length] ?? '',
+  }, { rate, seconds });
+  const cpuMsPerMutation = Object.fromEntries(Object.entries(pids).map(([name, pid]) => {
+    const start = before[name];
+    const end = cpuMs(pid);
+    return [name, start === undefined || end === undefined ? null : Number(((end - start) / result.requests).toFixed(2))];
+  }));
+  return { arm: arm.name, sent: result.requests, failed: result.errors, errorSamples: result.errorSamples, latencyMs: result.latency, cpuMsPerMutation };
+}
+
+async function mutations(arms: Arm[], rate: number, seconds: number, rounds: number): Promise<MutationRound[]> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'shelfmark-bench-mutations-'));
+  const graphs: { arm: Arm; graph: LaunchedGraph; tokens: string[] }[] = [];
+  try {
+    for (const arm of arms) graphs.push({ arm, ...(await mutationGraph(arm, dir)) });
+    const results: MutationRound[] = [];
+    for (let round = 0; round < rounds; round++) {
+      for (const { arm, graph, tokens } of round % 2 === 0 ? graphs : [...graphs].reverse()) {
+        results.push(await mutationRound(arm, graph, tokens, round, rate, seconds));
+      }
+    }
+    return results;
+  } finally {
+    await Promise.all(graphs.map(({ graph }) => graph.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function sqliteTargets(dir: string): () => Promise<Target> {
   let n = 0;
-  const sqlite = () => {
+  return () => {
     const file = path.join(dir, `bulk-${n++}.db`);
     return Promise.resolve({ url: `sqlite:${file}`, drop: async () => rmSync(file, { force: true }) });
   };
-  const base = withDefaultPostgresUser(flags.postgres ?? 'postgres://127.0.0.1:5432/test', process.env);
-  const postgres = async () => {
+}
+
+function postgresTargets(base: string): () => Promise<Target> {
+  return async () => {
     const admin = new Pool({ connectionString: base, max: 1 });
     await admin.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
     await admin.query(`CREATE SCHEMA ${SCHEMA}`);
     const url = `${base}${base.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${SCHEMA}`)}`;
     return { url, drop: async () => { await admin.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`); await admin.end(); } };
   };
-  const figures: { bulk: BulkFigures[]; mutations?: Awaited<ReturnType<typeof mutationRun>>; postgresError?: string } = { bulk: [] };
-  try {
-    figures.bulk.push(await bulk('sqlite', sqlite, count));
-    try {
-      figures.bulk.push(await bulk('postgres', postgres, count));
-    } catch (error) {
-      figures.postgresError = (error as Error).message;
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+}
+
+function printFigures(figures: { bulk: BulkFigures[]; mutations: MutationRound[]; postgresError?: string }): void {
+  for (const b of figures.bulk) {
+    const parts = Object.entries(b.perSecond).map(([key, rate]) => `${key} ${rate}/s (${b.cpuMicrosPerEvent[key]} µs CPU/event)`).join(', ');
+    process.stdout.write(`bulk ${b.store.padEnd(8)} ${b.events} checkouts (median of ${b.rounds['plain insert']?.length ?? 0}): ${parts}\n`);
   }
-  figures.mutations = await mutationRun(flags.rate ?? 200, flags.seconds ?? 20);
-  if (flags.json) {
-    process.stdout.write(`${JSON.stringify(figures)}\n`);
-    return;
-  }
-  for (const b of figures.bulk) process.stdout.write(`bulk ${b.store.padEnd(8)} ${b.events} checkouts: ingest ${b.ingestPerSecond} events/s, plain insert ${b.plainInsertPerSecond} rows/s\n`);
   if (figures.postgresError) process.stdout.write(`bulk postgres: not measured (${figures.postgresError})\n`);
-  const m = figures.mutations;
-  process.stdout.write(`mutations at ${m.rate}/s for ${m.sent} events: ${m.failed} failed; p50 ${m.latencyMs.p50.toFixed(1)} ms, p95 ${m.latencyMs.p95.toFixed(1)} ms, p99 ${m.latencyMs.p99.toFixed(1)} ms, max ${m.latencyMs.max.toFixed(1)} ms\n`);
+  for (const m of figures.mutations) {
+    const cpu = Object.entries(m.cpuMsPerMutation).map(([name, ms]) => `${name} ${ms ?? '?'} ms`).join(', ');
+    process.stdout.write(`mutations ${m.arm.padEnd(8)} ${m.sent} sent, ${m.failed} failed; p50 ${m.latencyMs.p50.toFixed(1)} ms, p95 ${m.latencyMs.p95.toFixed(1)} ms, p99 ${m.latencyMs.p99.toFixed(1)} ms, max ${m.latencyMs.max.toFixed(1)} ms; CPU per mutation: ${cpu}\n`);
+    for (const sample of m.errorSamples) process.stdout.write(`  failed: ${sample}\n`);
+  }
+}
+
+async function main(): Promise<void> {
+  const { flags } = parseFlags(process.argv.slice(2), {
+    events: 'number', postgres: 'string', rate: 'number', seconds: 'number', rounds: 'number', baseline: 'string', only: 'string', json: 'boolean',
+  }, USAGE);
+  if (flags.only !== undefined && flags.only !== 'bulk' && flags.only !== 'mutations') throw new UsageError(`--only must be bulk or mutations, got "${flags.only}"`);
+  const count = flags.events ?? 50_000;
+  const rounds = flags.rounds ?? (flags.baseline ? 3 : 1);
+  for (const [name, value] of [['events', count], ['rounds', rounds], ['rate', flags.rate ?? 200], ['seconds', flags.seconds ?? 20]] as const) {
+    if (!Number.isInteger(value) || value < 1) throw new UsageError(`--${name} must be a positive whole number, got ${value}`);
+  }
+  const arms: Arm[] = [{ name: 'this', root: findProjectRoot(), circulation: thisCirculation, store: thisStore }];
+  if (flags.baseline) arms.push(baselineArm(flags.baseline));
+  const figures: { bulk: BulkFigures[]; mutations: MutationRound[]; postgresError?: string } = { bulk: [], mutations: [] };
+  if (flags.only !== 'mutations') {
+    const dir = mkdtempSync(path.join(tmpdir(), 'shelfmark-bench-bulk-'));
+    const file = path.join(dir, 'checkouts.ndjson');
+    writeFileSync(file, `${checkoutLines(count).join('\n')}\n`);
+    try {
+      figures.bulk.push(await bulk('sqlite', sqliteTargets(dir), arms, count, rounds, file));
+      try {
+        figures.bulk.push(await bulk('postgres', postgresTargets(withDefaultPostgresUser(flags.postgres ?? 'postgres://127.0.0.1:5432/test', process.env)), arms, count, rounds, file));
+      } catch (error) {
+        figures.postgresError = (error as Error).message;
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  if (flags.only !== 'bulk') figures.mutations = await mutations(arms, flags.rate ?? 200, flags.seconds ?? 20, rounds);
+  if (flags.json) process.stdout.write(`${JSON.stringify(figures)}\n`);
+  else printFigures(figures);
 }
 
 main().catch((error: Error) => {
   process.stderr.write(`bench:ingest: ${error.message}\n`);
-  process.exit(1);
+  process.exit(error instanceof UsageError ? 2 : 1);
 });

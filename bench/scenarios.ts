@@ -18,7 +18,7 @@ export interface LibrarySize {
 
 export interface ScenarioRequest {
   body: string;
-  role: 'staff' | 'analyst' | 'partner';
+  role: 'staff' | 'analyst' | 'partner' | 'circulation';
 }
 
 export interface Scenario {

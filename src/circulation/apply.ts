@@ -19,9 +19,9 @@ import { chunks, exclusiveTransaction, type ChangeTable, type Database, type Eve
 import type { MemberTable } from '../store/schema';
 import { COLLECTIONS, formatOf, LOAN_PERIOD_DAYS, type Collection } from '../simulator/catalogue';
 import { addDays } from '../util/dates';
-import { effectiveClock, readStoredClock, STORED_CLOCK, type LibraryClock } from './clock';
+import { effectiveClock, STORED_CLOCK, type LibraryClock } from './clock';
 import { CirculationError } from './errors';
-import { latestChange, notifyChanges } from './feed';
+import { notifyChanges } from './feed';
 import { canonicalContent, contentHash, eventDay, type CirculationEvent, type EventType, type LoanRef } from './events';
 
 export type Outcome = 'applied' | 'duplicate' | 'rejected' | 'conflict';
@@ -61,8 +61,8 @@ interface Batch {
   storedClock: string;
   clockMoved: boolean;
   nextSeq: number;
-  nextLoanId: number | undefined;
-  nextMemberId: number | undefined;
+  nextLoanId: number;
+  nextMemberId: number;
   /** Events applied before or earlier in this batch, by id. */
   events: Map<string, { hash: string; loanId: number | null; memberId: number | null }>;
   members: Set<number>;
@@ -158,9 +158,16 @@ function openLoan(batch: Batch, event: CirculationEvent, ref: LoanRef): LoanRow 
   return loan;
 }
 
-async function nextId(batch: Batch, table: 'loans' | 'members'): Promise<number> {
-  const row = await batch.db.selectFrom(table).select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
-  return Number(row?.id ?? 0) + 1;
+/** Where a batch starts, in one statement: the last change record, the stored clock and the highest loan and member ids. */
+async function batchStart(db: Kysely<Database>): Promise<{ lastSeq: number; storedClock: string; lastLoanId: number; lastMemberId: number }> {
+  const row = await db.selectNoFrom((eb) => [
+    eb.selectFrom('changes').select((e) => e.fn.max('seq').as('seq')).as('lastSeq'),
+    eb.selectFrom('meta').select('value').where('key', '=', 'as_of').as('storedClock'),
+    eb.selectFrom('loans').select((e) => e.fn.max('id').as('id')).as('lastLoanId'),
+    eb.selectFrom('members').select((e) => e.fn.max('id').as('id')).as('lastMemberId'),
+  ]).executeTakeFirstOrThrow();
+  if (row.storedClock === null) throw new Error('the store has no library clock (meta.as_of): run `npm run generate` first');
+  return { lastSeq: Number(row.lastSeq ?? 0), storedClock: row.storedClock, lastLoanId: Number(row.lastLoanId ?? 0), lastMemberId: Number(row.lastMemberId ?? 0) };
 }
 
 function dueAfter(event: CirculationEvent, day: string, dueAt: string | undefined, periodDays: number): string {
@@ -184,7 +191,7 @@ async function applyEffect(batch: Batch, event: CirculationEvent, day: string): 
       if (collection === undefined) throw refuse(event, 'UNKNOWN_BOOK', `no book with id ${event.bookId}`);
       if (!batch.branches.has(event.branchId)) throw refuse(event, 'UNKNOWN_BRANCH', `no branch with id ${event.branchId}`);
       const due = dueAfter(event, day, event.dueAt, loanPeriodDays(collection));
-      const loanId = batch.nextLoanId ?? (await nextId(batch, 'loans'));
+      const loanId = batch.nextLoanId;
       batch.nextLoanId = loanId + 1;
       batch.loans.set(loanId, {
         id: loanId, member_id: event.memberId, book_id: event.bookId, branch_id: event.branchId, checked_out_at: day, due_at: due, returned_at: null, renewals: 0,
@@ -206,13 +213,9 @@ async function applyEffect(batch: Batch, event: CirculationEvent, day: string): 
     }
     case 'registerMember': {
       if (!batch.branches.has(event.branchId)) throw refuse(event, 'UNKNOWN_BRANCH', `no branch with id ${event.branchId}`);
-      let memberId = event.memberId;
-      if (memberId !== undefined) {
-        if (batch.members.has(memberId)) throw refuse(event, 'MEMBER_EXISTS', `member ${memberId} already exists`);
-      } else {
-        memberId = batch.nextMemberId ?? (await nextId(batch, 'members'));
-      }
-      batch.nextMemberId = Math.max(batch.nextMemberId ?? (await nextId(batch, 'members')), memberId + 1);
+      const memberId = event.memberId ?? batch.nextMemberId;
+      if (batch.members.has(memberId)) throw refuse(event, 'MEMBER_EXISTS', `member ${memberId} already exists`);
+      batch.nextMemberId = Math.max(batch.nextMemberId, memberId + 1);
       batch.members.add(memberId);
       batch.newMembers.push({ id: memberId, name: event.name, email: event.email, joined_at: day, branch_id: event.branchId });
       return { loanId: null, memberId, changes: [['member', memberId]] };
@@ -276,15 +279,16 @@ function outcomeOf(result: EventResult): Outcome {
  */
 export async function applyEvents(store: Store, events: readonly CirculationEvent[], options: ApplyOptions = {}): Promise<EventResult[]> {
   const { answered: results, wroteChanges, lastSeq } = await exclusiveTransaction(store, async (db) => {
-    const firstSeq = (await latestChange(db)) + 1;
+    const start = await batchStart(db);
+    const firstSeq = start.lastSeq + 1;
     const batch: Batch = {
       db,
       clock: options.clock ?? STORED_CLOCK,
-      storedClock: await readStoredClock(db),
+      storedClock: start.storedClock,
       clockMoved: false,
       nextSeq: firstSeq,
-      nextLoanId: undefined,
-      nextMemberId: undefined,
+      nextLoanId: start.lastLoanId + 1,
+      nextMemberId: start.lastMemberId + 1,
       events: new Map(),
       members: new Set(),
       books: new Map(),

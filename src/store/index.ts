@@ -9,6 +9,8 @@ import { Kysely, PostgresDialect, SqliteDialect, sql, type LogEvent } from 'kyse
 import { migrateStore } from './migrations';
 import { Pool } from 'pg';
 import type { Database } from './schema';
+import { withStatementCache } from './statement-cache';
+import { startCheckpointer } from './checkpointer';
 
 export type { BookTable, ChangeTable, Database, EventTable, LoanTable, TableName } from './schema';
 export { exclusiveTransaction } from './transaction';
@@ -25,6 +27,11 @@ export interface StoreOptions {
   cacheSizeKb?: number;
   /** SQLite: how long a statement waits for another connection's lock, blocking the thread (default 5 s). */
   busyTimeoutMs?: number;
+  /**
+   * SQLite writer: WAL checkpoints from a worker thread rather than inside the commit that
+   * fills the WAL (see checkpointer.ts). For a long-lived writer that answers requests.
+   */
+  backgroundCheckpoints?: boolean;
 }
 
 export interface Store {
@@ -53,8 +60,13 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
       sqlite.pragma('synchronous = NORMAL');
     }
     sqlite.pragma(`cache_size = -${Math.max(1, Math.round(options.cacheSizeKb ?? 65_536))}`);
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log });
-    return { db, dialect: 'sqlite', url: databaseUrl, close: () => db.destroy() };
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), log });
+    const checkpointer = options.backgroundCheckpoints && !options.readonly && file !== ':memory:' ? startCheckpointer(sqlite, file) : undefined;
+    const close = async () => {
+      await checkpointer?.stop();
+      await db.destroy();
+    };
+    return { db, dialect: 'sqlite', url: databaseUrl, close };
   }
   if (databaseUrl.startsWith('postgres://') || databaseUrl.startsWith('postgresql://')) {
     const pool = new Pool({ connectionString: databaseUrl, max: 10 });

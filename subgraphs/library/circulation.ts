@@ -6,7 +6,7 @@
 import { DateResolver, DateTimeResolver } from 'graphql-scalars';
 import { GraphQLError } from 'graphql';
 import { Arg, Ctx, Field, ID, InputType, Mutation, ObjectType, Query, Resolver } from 'type-graphql';
-import { applyEvent, CirculationError, parseEvent, type AppliedEvent, type CirculationEvent } from '../../src/circulation';
+import { CirculationError, parseEvent, type AppliedEvent, type CirculationEvent } from '../../src/circulation';
 import { ErrorCode, shelfmarkError } from '../../src/errors';
 import type { LibraryContext } from './context';
 import { Loan, Member } from './types';
@@ -162,7 +162,7 @@ async function write(ctx: LibraryContext, raw: Record<string, unknown>): Promise
   }
   let applied: AppliedEvent;
   try {
-    applied = await applyEvent(ctx.store, event, ctx.circulation);
+    applied = await ctx.writer.write(event);
   } catch (error) {
     throw error instanceof CirculationError ? toGraphQLError(error) : error;
   }

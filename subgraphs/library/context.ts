@@ -1,4 +1,4 @@
-import type { ApplyOptions } from '../../src/circulation';
+import type { ApplyOptions, EventWriter } from '../../src/circulation';
 import type { SubgraphContext } from '../../src/subgraph-server';
 import type { Store } from '../../src/store';
 import type { LibraryLoaders } from './loaders';
@@ -11,4 +11,6 @@ export interface LibraryContext extends SubgraphContext {
   clock: () => Promise<string>;
   /** How this process writes: its clock mode and where outcomes are counted. */
   circulation: ApplyOptions;
+  /** The process's one writer: events of concurrent requests share transactions. */
+  writer: EventWriter;
 }

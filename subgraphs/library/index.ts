@@ -10,7 +10,7 @@ import { createLogger } from '../../src/logging';
 import { createProcessMetrics } from '../../src/metrics';
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import { Counter } from 'prom-client';
-import { readClock, type ApplyOptions } from '../../src/circulation';
+import { applyEvent, eventWriter, readClock, type ApplyOptions, type EventWriter } from '../../src/circulation';
 import { openMigratedStore, type Store } from '../../src/store';
 import { startSubgraphServer, type RunningSubgraph } from '../../src/subgraph-server';
 import type { LibraryContext } from './context';
@@ -35,7 +35,13 @@ export function buildLibrarySchema(): Promise<GraphQLSchema> {
   );
 }
 
-export function createLibraryContext(store: Store, modelsDir: string, identity: Identity, circulation: ApplyOptions = {}): LibraryContext {
+export function createLibraryContext(
+  store: Store,
+  modelsDir: string,
+  identity: Identity,
+  circulation: ApplyOptions = {},
+  writer: EventWriter = { write: (event) => applyEvent(store, event, circulation) },
+): LibraryContext {
   let clock: Promise<string> | undefined;
   return {
     identity,
@@ -44,6 +50,7 @@ export function createLibraryContext(store: Store, modelsDir: string, identity: 
     loaders: createLibraryLoaders(store),
     clock: () => (clock ??= readClock(store, circulation.clock)),
     circulation,
+    writer,
   };
 }
 
@@ -54,7 +61,7 @@ export function createLibraryContext(store: Store, modelsDir: string, identity: 
  */
 export async function startLibrarySubgraph(config: Config, port: number = config.ports.library): Promise<RunningSubgraph> {
   const logger = createLogger('library', config.logLevel);
-  const store = await openMigratedStore(config.databaseUrl);
+  const store = await openMigratedStore(config.databaseUrl, { backgroundCheckpoints: true });
   await readClock(store);
   const metrics = createProcessMetrics('library');
   const events = new Counter({
@@ -67,6 +74,7 @@ export async function startLibrarySubgraph(config: Config, port: number = config
     clock: { mode: config.clock },
     onOutcome: (type, outcome) => events.inc({ type, outcome }),
   };
+  const writer = eventWriter(store, circulation);
   return startSubgraphServer<LibraryContext>(
     {
       name: 'library',
@@ -74,7 +82,7 @@ export async function startLibrarySubgraph(config: Config, port: number = config
       config,
       logger,
       metrics,
-      createContext: (identity) => createLibraryContext(store, config.modelsDir, identity, circulation),
+      createContext: (identity) => createLibraryContext(store, config.modelsDir, identity, circulation, writer),
       onStop: () => store.close(),
     },
     port,

@@ -79,6 +79,19 @@ describe('circulation mutations through the gateway', () => {
     expect(unknown.body.errors[0].message).toContain('no member with id 9999');
   });
 
+  it.each([
+    ['an unknown book', { bookId: '999' }, 'BAD_USER_INPUT', 'UNKNOWN_BOOK'],
+    ['a time before the clock', { at: '2025-06-01T10:00:00Z' }, 'BAD_USER_INPUT', 'BEFORE_CLOCK'],
+    ['a malformed member id', { memberId: 'seven' }, 'BAD_USER_INPUT', 'MALFORMED'],
+  ])('refuses %s with its reason, and changes nothing: the id stays free', async (_name, change, code, reason) => {
+    const clockBefore = (await post(url, { query: '{ clock }' }, token('staff'))).body.data.clock;
+    const refused = await checkOut('staff', { eventId: `refused-${reason}`, ...change });
+    expect(refused.body.errors[0].extensions).toMatchObject({ code, reason });
+    expect((await post(url, { query: '{ clock }' }, token('staff'))).body.data.clock).toBe(clockBefore);
+    const valid = await checkOut('staff', { eventId: `refused-${reason}`, memberId: '7' });
+    expect(valid.body.data.checkOut.applied).toBe(true);
+  });
+
   it('returns a loan and advances the clock; a loan returned twice is refused', async () => {
     const loanId = (await checkOut('staff', { eventId: 'to-return', memberId: '6' })).body.data.checkOut.loan.id;
     const RETURN = 'mutation R($input: ReturnLoanInput!) { returnLoan(input: $input) { applied loan { returnedAt } } }';
