@@ -31,6 +31,8 @@ export interface Store {
   db: Kysely<Database>;
   dialect: Dialect;
   url: string;
+  /** SQLite: the connection itself, for prepared statements Kysely does not keep. */
+  sqlite?: SqliteDatabase.Database;
   close(): Promise<void>;
 }
 
@@ -54,7 +56,7 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
     }
     sqlite.pragma(`cache_size = -${Math.max(1, Math.round(options.cacheSizeKb ?? 65_536))}`);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log });
-    return { db, dialect: 'sqlite', url: databaseUrl, close: () => db.destroy() };
+    return { db, dialect: 'sqlite', url: databaseUrl, sqlite, close: () => db.destroy() };
   }
   if (databaseUrl.startsWith('postgres://') || databaseUrl.startsWith('postgresql://')) {
     const pool = new Pool({ connectionString: databaseUrl, max: 10 });
