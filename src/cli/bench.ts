@@ -92,6 +92,8 @@ interface RunRecord {
   cpuMsPerRequest: Record<string, number>;
   /** The graph's memory at its peak in the window, shared pages counted once and summed per process. */
   graphMemory: GraphMemory;
+  /** Prediction-log records written and dropped in the window, every model subgraph (written lags by up to one flush interval). */
+  predictionLog: { written: number; dropped: number };
 }
 
 async function isReady(gatewayUrl: string): Promise<boolean> {
@@ -231,7 +233,12 @@ async function measured(graph: GraphHandle, scenario: Scenario, mode: RunRecord[
   }
   cpuMsPerRequest.graph = Object.values(cpuMsPerRequest).reduce((a, b) => a + b, 0);
   const memory = usage.graphPeak(graph.sharedMb ?? 0);
-  return { scenario: scenario.id, mode, level, load, processes, cpuMsPerRequest, graphMemory: memory, ...perRequest(deltas, gatewayRequests) };
+  const predictionLog = { written: 0, dropped: 0 };
+  for (const delta of deltas.values()) {
+    predictionLog.written += delta.logWritten;
+    predictionLog.dropped += delta.logDropped;
+  }
+  return { scenario: scenario.id, mode, level, load, processes, cpuMsPerRequest, graphMemory: memory, predictionLog, ...perRequest(deltas, gatewayRequests) };
 }
 
 const fmt = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
@@ -251,6 +258,7 @@ function printRun(scenario: Scenario, record: RunRecord): void {
   process.stdout.write(`          cpu% / rss MB: ${record.processes.map((p) => `${p.name} ${fmt(p.cpuPercent, 0)}/${fmt(p.rssMb, 0)}`).join(', ')}\n`);
   process.stdout.write(`          graph memory at its peak: ${describeMemory(record.graphMemory)}\n`);
   process.stdout.write(`          cpu ms per request: ${Object.entries(record.cpuMsPerRequest).map(([name, ms]) => `${name} ${fmt(ms, 2)}`).join(', ')}\n`);
+  if (record.predictionLog.written || record.predictionLog.dropped) process.stdout.write(`          prediction log: ${record.predictionLog.written} records written, ${record.predictionLog.dropped} dropped\n`);
   if (load.errors) process.stdout.write(`          errors, e.g.: ${load.errorSamples.join(' | ')}\n`);
 }
 

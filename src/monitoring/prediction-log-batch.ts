@@ -3,11 +3,12 @@
  * one `postMessage` per batch, never one per record, and nothing serialised to JSON on the
  * answer path.
  *
- * Contract: `encodeBatch` lays the records out column-major in three flat arrays (numbers in
- * a Float64Array whose buffer is transferred, strings and nested values in plain arrays that
- * the structured clone copies without per-record keys); `storedRows` reads it back as one
- * array of column values per record, in `PREDICTION_LOG_COLUMNS` order, JSON columns encoded.
- * Both ends agree on the layout only through this module.
+ * Contract: `encodeBatch` lays the records out in flat arrays: numbers in a Float64Array whose
+ * buffer is transferred, strings in one array, and the items, factors and feature values (each
+ * a list of key and value pairs) in one array of keys and one of values, so the structured clone
+ * copies no object and no property name per record. `storedRows` reads it back as one array of
+ * column values per record, in `PREDICTION_LOG_COLUMNS` order, with the JSON columns exactly as
+ * `JSON.stringify` would write them. Both ends agree on the layout only through this module.
  */
 import type { PredictionRecord } from './prediction-log';
 
@@ -37,29 +38,48 @@ export type StoredValue = string | number | null;
 export interface EncodedBatch {
   processId: string;
   count: number;
-  /** Per record: sequence, accepted-through, score (NaN for none). */
+  /** Per record: sequence, accepted-through, score (NaN for none), then the pairs of items, factors and features (-1 for none). */
   numbers: Float64Array;
   /** Per record: request id, predicted at, as of, model, version, arm, entity kind, entity id, label, feature ref. */
   strings: (string | null)[];
-  /** Per record: items, factors, features (structured-cloned, encoded as JSON by the writer). */
-  nested: unknown[];
+  /** Item ids, factor names and feature names, record after record. */
+  keys: string[];
+  /** Their scores, weights and feature values. */
+  values: (number | string | null)[];
 }
 
-const NUMBERS = 3;
+const NUMBERS = 6;
 const STRINGS = 10;
-const NESTED = 3;
+const NONE = -1;
 
 export function encodeBatch(processId: string, records: readonly PredictionRecord[]): EncodedBatch {
   const count = records.length;
   const numbers = new Float64Array(count * NUMBERS);
   const strings = new Array<string | null>(count * STRINGS);
-  const nested = new Array<unknown>(count * NESTED);
+  const keys: string[] = [];
+  const values: (number | string | null)[] = [];
   for (let i = 0; i < count; i++) {
     const r = records[i] as PredictionRecord;
     const n = i * NUMBERS;
     numbers[n] = r.sequence;
     numbers[n + 1] = r.acceptedThrough;
     numbers[n + 2] = r.score ?? NaN;
+    if (r.items) {
+      for (const item of r.items) keys.push(item.id), values.push(item.score);
+      numbers[n + 3] = r.items.length;
+    } else numbers[n + 3] = NONE;
+    for (const factor of r.factors) keys.push(factor.name), values.push(factor.weight);
+    numbers[n + 4] = r.factors.length;
+    if (r.features) {
+      let pairs = 0;
+      for (const name in r.features) {
+        const value = r.features[name];
+        if (value === undefined) continue;
+        keys.push(name), values.push(value);
+        pairs++;
+      }
+      numbers[n + 5] = pairs;
+    } else numbers[n + 5] = NONE;
     const s = i * STRINGS;
     strings[s] = r.requestId;
     strings[s + 1] = r.at;
@@ -71,25 +91,59 @@ export function encodeBatch(processId: string, records: readonly PredictionRecor
     strings[s + 7] = r.entityId;
     strings[s + 8] = r.label ?? null;
     strings[s + 9] = r.featureRef;
-    const o = i * NESTED;
-    nested[o] = r.items;
-    nested[o + 1] = r.factors;
-    nested[o + 2] = r.features;
   }
-  return { processId, count, numbers, strings, nested };
+  return { processId, count, numbers, strings, keys, values };
 }
 
-const json = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
+/** A value as JSON.stringify writes it (non-finite numbers become null). */
+function jsonValue(value: number | string | null | undefined): string {
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'null';
+  return value === null || value === undefined ? 'null' : JSON.stringify(value);
+}
+
+/** Reads `pairs` key/value pairs from `from` as a JSON array of {keyName, valueName} objects. */
+function pairList(batch: EncodedBatch, from: number, pairs: number, keyName: string, valueName: string): string {
+  let text = '[';
+  for (let p = 0; p < pairs; p++) {
+    if (p > 0) text += ',';
+    text += `{"${keyName}":${JSON.stringify(batch.keys[from + p])},"${valueName}":${jsonValue(batch.values[from + p])}}`;
+  }
+  return `${text}]`;
+}
+
+function pairObject(batch: EncodedBatch, from: number, pairs: number): string {
+  let text = '{';
+  for (let p = 0; p < pairs; p++) {
+    if (p > 0) text += ',';
+    text += `${JSON.stringify(batch.keys[from + p])}:${jsonValue(batch.values[from + p])}`;
+  }
+  return `${text}}`;
+}
 
 /** Each record as its row's values in `PREDICTION_LOG_COLUMNS` order. */
 export function storedRows(batch: EncodedBatch): StoredValue[][] {
   const rows = new Array<StoredValue[]>(batch.count);
-  const { numbers, strings, nested } = batch;
+  const { numbers, strings } = batch;
+  let pair = 0;
   for (let i = 0; i < batch.count; i++) {
     const n = i * NUMBERS;
     const s = i * STRINGS;
-    const o = i * NESTED;
     const score = numbers[n + 2] as number;
+    const itemPairs = numbers[n + 3] as number;
+    const factorPairs = numbers[n + 4] as number;
+    const featurePairs = numbers[n + 5] as number;
+    let items: string | null = null;
+    if (itemPairs !== NONE) {
+      items = pairList(batch, pair, itemPairs, 'id', 'score');
+      pair += itemPairs;
+    }
+    const factors = pairList(batch, pair, factorPairs, 'name', 'weight');
+    pair += factorPairs;
+    let features: string | null = null;
+    if (featurePairs !== NONE) {
+      features = pairObject(batch, pair, featurePairs);
+      pair += featurePairs;
+    }
     rows[i] = [
       batch.processId,
       numbers[n] as number,
@@ -103,10 +157,10 @@ export function storedRows(batch: EncodedBatch): StoredValue[][] {
       strings[s + 6] as string,
       strings[s + 7] as string,
       Number.isNaN(score) ? null : score,
-      json(nested[o]),
+      items,
       strings[s + 8] ?? null,
-      json(nested[o + 1]) ?? '[]',
-      json(nested[o + 2]),
+      factors,
+      features,
       strings[s + 9] ?? null,
     ];
   }
