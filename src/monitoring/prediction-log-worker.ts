@@ -44,14 +44,23 @@ type Writer = (rows: StoredValue[][]) => Promise<void>;
 function sqliteWriter(store: ReturnType<typeof openStore>): Writer {
   const connection = store.sqlite;
   if (!connection) throw new Error('a SQLite store without its connection');
-  const insert = connection.prepare(
-    `INSERT INTO prediction_log (${PREDICTION_LOG_COLUMNS.join(', ')}) VALUES (${PREDICTION_LOG_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (process_id, sequence) DO NOTHING`,
-  );
-  const writeAll = connection.transaction((rows: StoredValue[][]) => {
-    for (const row of rows) insert.run(row);
-  });
+  const text = `INSERT INTO prediction_log (${PREDICTION_LOG_COLUMNS.join(', ')}) VALUES (${PREDICTION_LOG_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (process_id, sequence) DO NOTHING`;
+  // Prepared at the first write, and again after a failed one: the table may not exist yet
+  // while the library subgraph migrates the store.
+  let writeAll: ((rows: StoredValue[][]) => void) | undefined;
   return async (rows) => {
-    writeAll(rows);
+    try {
+      if (!writeAll) {
+        const insert = connection.prepare(text);
+        writeAll = connection.transaction((batch: StoredValue[][]) => {
+          for (const row of batch) insert.run(row);
+        });
+      }
+      writeAll(rows);
+    } catch (error) {
+      writeAll = undefined;
+      throw error;
+    }
   };
 }
 

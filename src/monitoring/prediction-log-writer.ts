@@ -81,7 +81,7 @@ export function startPredictionLogWriter({ processId, onCheck = () => undefined,
       }
     }
   });
-  worker.on('error', (error) => stop(new Error(`the prediction-log writer thread stopped: ${error.message}`)));
+  worker.on('error', (error: unknown) => stop(new Error(`the prediction-log writer thread stopped: ${(error as Error | undefined)?.message ?? String(error)}`)));
   worker.on('exit', () => stop(new Error('the prediction-log writer thread stopped')));
 
   return {
