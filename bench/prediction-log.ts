@@ -5,26 +5,35 @@
  * default), so both arms see the same machine load.
  *
  * Records arrive in bursts of `--burst` (a 100-member page logs about 400), one burst per turn
- * of the event loop. Per record it prints the serving thread's busy time (event-loop
- * utilisation, which counts only that thread), the process's CPU time (every thread), and the
- * `log()` call alone. Run: node dist/bench/prediction-log.js [--records N] [--rounds N] [--json]
+ * of the event loop. Per record it prints the serving thread's CPU time (Linux: that thread's
+ * own counters in /proc), the process's CPU time (every thread), and the `log()` call alone.
+ *
+ * Then two paced runs through the writer thread with the serving defaults (capacity 10,000,
+ * batches of 500, flush every second): `--rate` requests/s of `--per-request` records for
+ * `--seconds`, once as is and once while another connection holds the store's write lock (an
+ * overloaded or stalled store). Each prints records accepted, written and dropped, the most
+ * records queued, and the `log()` cost per record, which must not grow when the store stalls.
+ * Run: node dist/bench/prediction-log.js [--records N] [--rounds N] [--rate R] [--json]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { parseFlags, UsageError } from '../src/cli/flags';
 import { openStore } from '../src/store';
 import { createPredictionLog, type PredictionInput, type PredictionSink } from '../src/monitoring/prediction-log';
 import { createPredictionLogTable, createStorePredictionSink } from '../src/monitoring/prediction-log-store';
 import { startPredictionLogWriter } from '../src/monitoring/prediction-log-writer';
 
-const USAGE = `usage: node dist/bench/prediction-log.js [--records N] [--rounds N] [--burst N] [--batch N] [--json]
-  --records N  records per arm per round (default 100000)
-  --rounds N   interleaved rounds of both arms (default 3)
-  --burst N    records logged per turn of the event loop (default 400, a 100-member page)
-  --batch N    records per write (default 500, the log's default)
-  --json       print one JSON object instead of text`;
+const USAGE = `usage: node dist/bench/prediction-log.js [--records N] [--rounds N] [--burst N] [--batch N]
+                                          [--rate R] [--per-request N] [--seconds S] [--json]
+  --records N      records per arm per round (default 100000)
+  --rounds N       interleaved rounds of both arms (default 3)
+  --burst N        records logged per turn of the event loop (default 400, a 100-member page)
+  --batch N        records per write (default 500, the log's default)
+  --rate R         requests/s of the paced runs (default 100; 0 skips them)
+  --per-request N  records each request logs in the paced runs (default 400, a 100-member page)
+  --seconds S      length of each paced run (default 10)
+  --json           print one JSON object instead of text`;
 
 type Arm = 'same-thread' | 'writer-thread';
 
@@ -48,7 +57,7 @@ function record(n: number): PredictionInput {
 
 interface ArmResult {
   arm: Arm;
-  /** Serving-thread busy microseconds per record (logging and, same-thread, writing). */
+  /** Serving-thread CPU microseconds per record (logging and, same-thread, writing). */
   servingUsPerRecord: number;
   /** Process CPU microseconds per record, every thread. */
   processUsPerRecord: number;
@@ -60,6 +69,18 @@ interface ArmResult {
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** CPU microseconds of this process's main thread (Linux; NaN elsewhere). */
+function servingThreadCpuUs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
+}
+
 async function runArm(arm: Arm, dir: string, round: number, records: number, burst: number, batchSize: number): Promise<ArmResult> {
   const url = `sqlite:${path.join(dir, `${arm}-${round}.db`)}`;
   const store = openStore(url);
@@ -69,7 +90,7 @@ async function runArm(arm: Arm, dir: string, round: number, records: number, bur
   const inputs = Array.from({ length: records }, (_, n) => record(n));
   const log = createPredictionLog({ sink, processId: `bench-${round}`, capacity: records + 1, batchSize, flushIntervalMs: 100 });
   await nextTurn();
-  const elu = performance.eventLoopUtilization();
+  const serving = servingThreadCpuUs();
   const cpu = process.cpuUsage();
   let logNs = 0n;
   for (let start = 0; start < records; start += burst) {
@@ -79,14 +100,14 @@ async function runArm(arm: Arm, dir: string, round: number, records: number, bur
     await nextTurn();
   }
   await log.close();
-  const busy = performance.eventLoopUtilization(elu);
   const used = process.cpuUsage(cpu);
+  const servingUs = servingThreadCpuUs() - serving;
   await writer?.close();
   await store.close();
   const { written, dropped } = log.stats();
   return {
     arm,
-    servingUsPerRecord: (busy.active * 1000) / records,
+    servingUsPerRecord: servingUs / records,
     processUsPerRecord: (used.user + used.system) / records,
     logNsPerRecord: Number(logNs) / records,
     written,
@@ -94,10 +115,61 @@ async function runArm(arm: Arm, dir: string, round: number, records: number, bur
   };
 }
 
+interface PacedResult {
+  storeLocked: boolean;
+  requests: number;
+  accepted: number;
+  written: number;
+  dropped: number;
+  mostQueued: number;
+  logNsPerRecord: number;
+  /** How late the last request was sent against its schedule (ms): the serving thread kept up when small. */
+  lagMs: number;
+}
+
+/**
+ * `rate` requests/s of `perRequest` records for `seconds` through the writer thread with the
+ * serving defaults; with `storeLocked`, another connection holds the write lock throughout.
+ */
+async function paced(dir: string, rate: number, perRequest: number, seconds: number, storeLocked: boolean): Promise<PacedResult> {
+  const url = `sqlite:${path.join(dir, `paced-${storeLocked ? 'locked' : 'free'}.db`)}`;
+  const store = openStore(url);
+  await createPredictionLogTable(store.db);
+  const lock = storeLocked ? openStore(url) : undefined;
+  lock?.sqlite?.prepare('BEGIN IMMEDIATE').run();
+  const writer = startPredictionLogWriter({ processId: 'paced', databaseUrl: url, retentionDays: 3650, checkIntervalMs: 3_600_000, busyTimeoutMs: 2000 });
+  const log = createPredictionLog({ sink: writer, processId: 'paced' });
+  const total = Math.round(rate * seconds);
+  const start = performance.now();
+  let mostQueued = 0;
+  let logNs = 0n;
+  let n = 0;
+  for (let request = 0; request < total; request++) {
+    const wait = start + (request * 1000) / rate - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    const t = process.hrtime.bigint();
+    for (let k = 0; k < perRequest; k++) log.log(record(n++));
+    logNs += process.hrtime.bigint() - t;
+    mostQueued = Math.max(mostQueued, log.stats().queued);
+  }
+  const lagMs = performance.now() - (start + ((total - 1) * 1000) / rate);
+  lock?.sqlite?.prepare('ROLLBACK').run();
+  await lock?.close();
+  await log.close();
+  await writer.close();
+  await store.close();
+  const { accepted, written, dropped } = log.stats();
+  return { storeLocked, requests: total, accepted, written, dropped, mostQueued, logNsPerRecord: Number(logNs) / n, lagMs };
+}
+
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), { records: 'number', rounds: 'number', burst: 'number', batch: 'number', json: 'boolean' }, USAGE);
+  const { flags } = parseFlags(process.argv.slice(2), { records: 'number', rounds: 'number', burst: 'number', batch: 'number', rate: 'number', 'per-request': 'number', seconds: 'number', json: 'boolean' }, USAGE);
+  const rate = flags.rate ?? 100;
+  const perRequest = flags['per-request'] ?? 400;
+  const seconds = flags.seconds ?? 10;
+  if (!(rate >= 0) || !(seconds > 0) || !Number.isInteger(perRequest) || perRequest < 1) throw new UsageError(`--rate must be 0 or more, --seconds positive, --per-request a positive integer\n${USAGE}`);
   const records = flags.records ?? 100_000;
   const rounds = flags.rounds ?? 3;
   const burst = flags.burst ?? 400;
@@ -107,6 +179,7 @@ async function main(): Promise<void> {
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'shelfmark-bench-log-'));
   const results: ArmResult[] = [];
+  const pacedRuns: PacedResult[] = [];
   try {
     await runArm('writer-thread', dir, 0, Math.min(records, 20_000), burst, batch); // warm-up
     await runArm('same-thread', dir, 0, Math.min(records, 20_000), burst, batch);
@@ -118,6 +191,13 @@ async function main(): Promise<void> {
         if (!flags.json) process.stderr.write(`round ${round} ${arm}: serving ${result.servingUsPerRecord.toFixed(2)} µs, process ${result.processUsPerRecord.toFixed(2)} µs, log() ${result.logNsPerRecord.toFixed(0)} ns per record; ${result.written} written, ${result.dropped} dropped\n`);
       }
     }
+    if (rate > 0) {
+      for (const storeLocked of [false, true]) {
+        const result = await paced(dir, rate, perRequest, seconds, storeLocked);
+        pacedRuns.push(result);
+        if (!flags.json) process.stderr.write(`paced ${rate}/s × ${perRequest}${storeLocked ? ', store locked' : ''}: done\n`);
+      }
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -127,10 +207,15 @@ async function main(): Promise<void> {
       return [arm, { servingUsPerRecord: median(of.map((r) => r.servingUsPerRecord)), processUsPerRecord: median(of.map((r) => r.processUsPerRecord)), logNsPerRecord: median(of.map((r) => r.logNsPerRecord)), dropped: of.reduce((n, r) => n + r.dropped, 0) }];
     }),
   );
-  if (flags.json) process.stdout.write(`${JSON.stringify({ records, rounds, burst, batch, summary, results })}\n`);
+  if (flags.json) process.stdout.write(`${JSON.stringify({ records, rounds, burst, batch, summary, results, paced: pacedRuns })}\n`);
   else {
     for (const [arm, s] of Object.entries(summary)) {
       process.stdout.write(`${arm.padEnd(14)} median of ${rounds}: serving thread ${s.servingUsPerRecord.toFixed(2)} µs/record, process CPU ${s.processUsPerRecord.toFixed(2)} µs/record, log() ${s.logNsPerRecord.toFixed(0)} ns/record, ${s.dropped} dropped\n`);
+    }
+    for (const p of pacedRuns) {
+      process.stdout.write(
+        `paced ${rate} requests/s × ${perRequest} records for ${seconds} s${p.storeLocked ? ', store write-locked throughout' : ''}: ${p.accepted} accepted, ${p.written} written, ${p.dropped} dropped, at most ${p.mostQueued} queued; log() ${p.logNsPerRecord.toFixed(0)} ns/record; last request ${p.lagMs.toFixed(1)} ms behind schedule\n`,
+      );
     }
   }
 }
