@@ -159,7 +159,8 @@ export function openPredictionLogging({ config, store, metrics, logger, asOf }: 
       onCheckFailed: (message) => logger.warn({ err: message }, 'the prediction log\'s retention run and loss count failed; tried again next interval'),
     });
   } catch (error) {
-    // Serving matters more than its record: a writer that cannot start leaves the log off.
+    // Serving matters more than its record: without the writer's script the log stays off. (A
+    // writer that starts but cannot open the store refuses every batch: dropped and counted.)
     logger.error({ err: (error as Error).message }, 'the prediction log cannot start its writer; predictions are served unrecorded');
     return NO_PREDICTION_LOGGING;
   }
