@@ -4,18 +4,16 @@
  * SHELFMARK_TEST_POSTGRES_URL). It runs the compiled worker script, so `node scripts/build.js`
  * comes first (as `npm test` does).
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Counter, Registry } from 'prom-client';
-import { withDefaultPostgresUser } from '../../simulator';
 import { openStore, type Store } from '../../store';
 import { createPredictionLog } from '../prediction-log';
 import { createPredictionLogTable, dropPredictionLogTable, fromRow, type PredictionLogTable, type ProcessLosses } from '../prediction-log-store';
 import { startPredictionLogWriter } from '../prediction-log-writer';
-import { prediction } from './fixtures';
+import { postgresUnreachableReason, prediction, TEST_POSTGRES_URL } from './fixtures';
 
 function writerContract(name: string, databaseUrl: () => string) {
   describe(`the prediction-log writer thread on ${name}`, () => {
@@ -74,21 +72,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 writerContract('SQLite', () => `sqlite:${path.join(dir, 'log.db')}`);
 
 const SCHEMA = 'shelfmark_log_writer_test';
-const BASE_URL = withDefaultPostgresUser(process.env.SHELFMARK_TEST_POSTGRES_URL ?? 'postgres://127.0.0.1:5432/test', process.env);
+const BASE_URL = TEST_POSTGRES_URL;
 const SCHEMA_URL = `${BASE_URL}${BASE_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${SCHEMA}`)}`;
 
-/** Jest decides what to skip before any test runs, so reachability is probed synchronously. */
-function postgresUnreachableReason(): string | undefined {
-  const probe = `
-    const { Client } = require('pg');
-    const client = new Client({ connectionString: process.argv[1], connectionTimeoutMillis: 3000 });
-    client.connect().then(() => client.query('CREATE SCHEMA IF NOT EXISTS ${SCHEMA}')).then(() => client.end()).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); });`;
-  const result = spawnSync(process.execPath, ['-e', probe, BASE_URL], { cwd: path.resolve(__dirname, '../../..'), timeout: 10_000, encoding: 'utf8' });
-  if (result.status === 0) return undefined;
-  return (result.stderr || result.error?.message || 'no answer').trim();
-}
-
-const unreachable = postgresUnreachableReason();
+const unreachable = postgresUnreachableReason(SCHEMA);
 if (unreachable) console.warn(`skipping the PostgreSQL writer-thread tests: PostgreSQL is not reachable (${unreachable})`);
 if (!unreachable) {
   writerContract('PostgreSQL', () => SCHEMA_URL);
