@@ -42,6 +42,9 @@ export interface ProcessCounters {
   seconds: number;
   /** Entities held in feature memos (a gauge, summed over memos). */
   memoEntries: number;
+  /** Prediction-log records written to the store and dropped, every model. */
+  logWritten: number;
+  logDropped: number;
 }
 
 function counters(samples: readonly Sample[]): ProcessCounters {
@@ -57,6 +60,8 @@ function counters(samples: readonly Sample[]): ProcessCounters {
     requests: total(samples, 'http_request_duration_seconds_count', { route: '/graphql' }),
     seconds: total(samples, 'http_request_duration_seconds_sum', { route: '/graphql' }),
     memoEntries: total(samples, 'feature_memo_entries'),
+    logWritten: total(samples, 'prediction_log_records_total'),
+    logDropped: total(samples, 'prediction_log_dropped_total'),
   };
 }
 
@@ -88,6 +93,8 @@ export function difference(after: ProcessCounters, before: ProcessCounters | und
     requests: after.requests - (before?.requests ?? 0),
     seconds: after.seconds - (before?.seconds ?? 0),
     memoEntries: after.memoEntries,
+    logWritten: after.logWritten - (before?.logWritten ?? 0),
+    logDropped: after.logDropped - (before?.logDropped ?? 0),
   };
 }
 

@@ -1,27 +1,47 @@
 /**
- * What logging a prediction costs the caller, and how fast the store absorbs the log.
+ * What logging predictions costs, on the thread that answers and in the whole process, with the
+ * batches written on that thread (a Kysely INSERT, as before the writer thread) and on the
+ * writer thread (what serves). Interleaved rounds, both into SQLite files (the embedded
+ * default), so both arms see the same machine load.
  *
- * Prints two figures: the cost of `log()` per record (queue only, with a sink that drops
- * everything, so no write competes), and the sustained write rate of batches into a SQLite
- * file (the embedded default). Run: node dist/bench/prediction-log.js [--records N] [--batch N] [--json]
+ * Records arrive in bursts of `--burst` (a 100-member page logs about 400), one burst per turn
+ * of the event loop. Per record it prints the serving thread's CPU time (Linux: that thread's
+ * own counters in /proc), the process's CPU time (every thread), and the `log()` call alone.
+ *
+ * Then two paced runs through the writer thread with the serving defaults (capacity 10,000,
+ * batches of 500, flush every second): `--rate` requests/s of `--per-request` records for
+ * `--seconds`, once as is and once while another connection holds the store's write lock (an
+ * overloaded or stalled store). Each prints records accepted, written and dropped, the most
+ * records queued, and the `log()` cost per record, which must not grow when the store stalls.
+ * Run: node dist/bench/prediction-log.js [--records N] [--rounds N] [--rate R] [--json]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseFlags, UsageError } from '../src/cli/flags';
 import { openStore } from '../src/store';
-import { createPredictionLog, type PredictionInput } from '../src/monitoring/prediction-log';
+import { createPredictionLog, type PredictionInput, type PredictionSink } from '../src/monitoring/prediction-log';
 import { createPredictionLogTable, createStorePredictionSink } from '../src/monitoring/prediction-log-store';
+import { startPredictionLogWriter } from '../src/monitoring/prediction-log-writer';
 
-const USAGE = `usage: node dist/bench/prediction-log.js [--records N] [--batch N] [--json]
-  --records N  records per measurement (default 200000)
-  --batch N    records per sink write (default 500, the log's default)
-  --json       print one JSON object instead of text`;
+const USAGE = `usage: node dist/bench/prediction-log.js [--records N] [--rounds N] [--burst N] [--batch N]
+                                          [--rate R] [--per-request N] [--seconds S] [--json]
+  --records N      records per arm per round (default 100000)
+  --rounds N       interleaved rounds of both arms (default 3)
+  --burst N        records logged per turn of the event loop (default 400, a 100-member page)
+  --batch N        records per write (default 500, the log's default)
+  --rate R         requests/s of the paced runs (default 100; 0 skips them)
+  --per-request N  records each request logs in the paced runs (default 400, a 100-member page)
+  --seconds S      length of each paced run (default 10)
+  --json           print one JSON object instead of text`;
+
+type Arm = 'same-thread' | 'writer-thread';
 
 function record(n: number): PredictionInput {
   return {
-    requestId: `bench-${n}`,
+    requestId: `bench-${Math.floor(n / 400)}`,
     at: new Date(1_796_000_000_000 + n).toISOString(),
+    asOf: '2026-12-06',
     model: n % 2 === 0 ? 'churn' : 'overdue',
     version: '1.0.0',
     arm: null,
@@ -29,54 +49,174 @@ function record(n: number): PredictionInput {
     entityId: String(n % 50_000),
     score: (n % 997) / 997,
     items: null,
-    factors: [{ name: 'days_since_last_loan', weight: 0.31 }, { name: 'loans_last_90d', weight: -0.12 }],
-    features: { days_since_last_loan: n % 365, loans_last_90d: n % 17, late_share: 0.1, branch: 'Central' },
-    featureRef: null,
+    factors: [{ name: 'days_since_last_loan', weight: 0.31 }, { name: 'loans_last_90d', weight: -0.12 }, { name: 'late_share', weight: 0.05 }],
+    features: null,
+    featureRef: 'as-of:2026-12-06',
   };
 }
 
-async function enqueueCost(records: number): Promise<{ nsPerRecord: number; dropped: number }> {
-  const inputs = Array.from({ length: records }, (_, n) => record(n));
-  const log = createPredictionLog({ sink: { write: async () => undefined }, capacity: records + 1, batchSize: records + 1, flushIntervalMs: 3_600_000 });
-  const start = process.hrtime.bigint();
-  for (const input of inputs) log.log(input);
-  const elapsed = Number(process.hrtime.bigint() - start);
-  await log.close();
-  return { nsPerRecord: elapsed / records, dropped: log.stats().dropped };
+interface ArmResult {
+  arm: Arm;
+  /** Serving-thread CPU microseconds per record (logging and, same-thread, writing). */
+  servingUsPerRecord: number;
+  /** Process CPU microseconds per record, every thread. */
+  processUsPerRecord: number;
+  /** The `log()` calls alone, nanoseconds per record. */
+  logNsPerRecord: number;
+  written: number;
+  dropped: number;
 }
 
-async function sqliteWriteRate(records: number, batchSize: number): Promise<{ recordsPerSecond: number; written: number; dropped: number }> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'shelfmark-bench-log-'));
-  const store = openStore(`sqlite:${path.join(dir, 'log.db')}`);
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** CPU microseconds of this process's main thread (Linux; NaN elsewhere). */
+function servingThreadCpuUs(): number {
   try {
-    await createPredictionLogTable(store.db);
-    const log = createPredictionLog({ sink: createStorePredictionSink(store.db), capacity: records + 1, batchSize, flushIntervalMs: 100 });
-    const start = process.hrtime.bigint();
-    for (let n = 0; n < records; n++) log.log(record(n));
-    await log.close();
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    const { written, dropped } = log.stats();
-    return { recordsPerSecond: written / seconds, written, dropped };
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return NaN;
   }
 }
 
+async function runArm(arm: Arm, dir: string, round: number, records: number, burst: number, batchSize: number): Promise<ArmResult> {
+  const url = `sqlite:${path.join(dir, `${arm}-${round}.db`)}`;
+  const store = openStore(url);
+  await createPredictionLogTable(store.db);
+  const writer = arm === 'writer-thread' ? startPredictionLogWriter({ processId: `bench-${round}`, databaseUrl: url, retentionDays: 3650, checkIntervalMs: 3_600_000, busyTimeoutMs: 2000 }) : undefined;
+  const sink: PredictionSink = writer ?? createStorePredictionSink(store.db);
+  const inputs = Array.from({ length: records }, (_, n) => record(n));
+  const log = createPredictionLog({ sink, processId: `bench-${round}`, capacity: records + 1, batchSize, flushIntervalMs: 100 });
+  await nextTurn();
+  const serving = servingThreadCpuUs();
+  const cpu = process.cpuUsage();
+  let logNs = 0n;
+  for (let start = 0; start < records; start += burst) {
+    const t = process.hrtime.bigint();
+    for (let n = start; n < Math.min(records, start + burst); n++) log.log(inputs[n] as PredictionInput);
+    logNs += process.hrtime.bigint() - t;
+    await nextTurn();
+  }
+  await log.close();
+  const used = process.cpuUsage(cpu);
+  const servingUs = servingThreadCpuUs() - serving;
+  await writer?.close();
+  await store.close();
+  const { written, dropped } = log.stats();
+  return {
+    arm,
+    servingUsPerRecord: servingUs / records,
+    processUsPerRecord: (used.user + used.system) / records,
+    logNsPerRecord: Number(logNs) / records,
+    written,
+    dropped,
+  };
+}
+
+interface PacedResult {
+  storeLocked: boolean;
+  requests: number;
+  accepted: number;
+  written: number;
+  dropped: number;
+  mostQueued: number;
+  logNsPerRecord: number;
+  /** How late the last request was sent against its schedule (ms): the serving thread kept up when small. */
+  lagMs: number;
+}
+
+/**
+ * `rate` requests/s of `perRequest` records for `seconds` through the writer thread with the
+ * serving defaults; with `storeLocked`, another connection holds the write lock throughout.
+ */
+async function paced(dir: string, rate: number, perRequest: number, seconds: number, storeLocked: boolean): Promise<PacedResult> {
+  const url = `sqlite:${path.join(dir, `paced-${storeLocked ? 'locked' : 'free'}.db`)}`;
+  const store = openStore(url);
+  await createPredictionLogTable(store.db);
+  const lock = storeLocked ? openStore(url) : undefined;
+  lock?.sqlite?.prepare('BEGIN IMMEDIATE').run();
+  const writer = startPredictionLogWriter({ processId: 'paced', databaseUrl: url, retentionDays: 3650, checkIntervalMs: 3_600_000, busyTimeoutMs: 2000 });
+  const log = createPredictionLog({ sink: writer, processId: 'paced' });
+  const total = Math.round(rate * seconds);
+  const start = performance.now();
+  let mostQueued = 0;
+  let logNs = 0n;
+  let n = 0;
+  for (let request = 0; request < total; request++) {
+    const wait = start + (request * 1000) / rate - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    const t = process.hrtime.bigint();
+    for (let k = 0; k < perRequest; k++) log.log(record(n++));
+    logNs += process.hrtime.bigint() - t;
+    mostQueued = Math.max(mostQueued, log.stats().queued);
+  }
+  const lagMs = performance.now() - (start + ((total - 1) * 1000) / rate);
+  lock?.sqlite?.prepare('ROLLBACK').run();
+  await lock?.close();
+  await log.close();
+  await writer.close();
+  await store.close();
+  const { accepted, written, dropped } = log.stats();
+  return { storeLocked, requests: total, accepted, written, dropped, mostQueued, logNsPerRecord: Number(logNs) / n, lagMs };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), { records: 'number', batch: 'number', json: 'boolean' }, USAGE);
-  const records = flags.records ?? 200_000;
+  const { flags } = parseFlags(process.argv.slice(2), { records: 'number', rounds: 'number', burst: 'number', batch: 'number', rate: 'number', 'per-request': 'number', seconds: 'number', json: 'boolean' }, USAGE);
+  const rate = flags.rate ?? 100;
+  const perRequest = flags['per-request'] ?? 400;
+  const seconds = flags.seconds ?? 10;
+  if (!(rate >= 0) || !(seconds > 0) || !Number.isInteger(perRequest) || perRequest < 1) throw new UsageError(`--rate must be 0 or more, --seconds positive, --per-request a positive integer\n${USAGE}`);
+  const records = flags.records ?? 100_000;
+  const rounds = flags.rounds ?? 3;
+  const burst = flags.burst ?? 400;
   const batch = flags.batch ?? 500;
-  if (!Number.isInteger(records) || records < 1) throw new UsageError(`--records must be a positive integer, got ${records}\n${USAGE}`);
-  if (!Number.isInteger(batch) || batch < 1) throw new UsageError(`--batch must be a positive integer, got ${batch}\n${USAGE}`);
-  await enqueueCost(Math.min(records, 20_000)); // warm-up
-  const enqueue = await enqueueCost(records);
-  const sqlite = await sqliteWriteRate(records, batch);
-  const result = { records, batch, enqueueNsPerRecord: Math.round(enqueue.nsPerRecord), sqliteRecordsPerSecond: Math.round(sqlite.recordsPerSecond), sqliteWritten: sqlite.written, dropped: enqueue.dropped + sqlite.dropped };
-  if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  for (const [name, value] of Object.entries({ records, rounds, burst, batch })) {
+    if (!Number.isInteger(value) || value < 1) throw new UsageError(`--${name} must be a positive integer, got ${value}\n${USAGE}`);
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'shelfmark-bench-log-'));
+  const results: ArmResult[] = [];
+  const pacedRuns: PacedResult[] = [];
+  try {
+    await runArm('writer-thread', dir, 0, Math.min(records, 20_000), burst, batch); // warm-up
+    await runArm('same-thread', dir, 0, Math.min(records, 20_000), burst, batch);
+    for (let round = 1; round <= rounds; round++) {
+      const order: Arm[] = round % 2 === 1 ? ['same-thread', 'writer-thread'] : ['writer-thread', 'same-thread'];
+      for (const arm of order) {
+        const result = await runArm(arm, dir, round, records, burst, batch);
+        results.push(result);
+        if (!flags.json) process.stderr.write(`round ${round} ${arm}: serving ${result.servingUsPerRecord.toFixed(2)} µs, process ${result.processUsPerRecord.toFixed(2)} µs, log() ${result.logNsPerRecord.toFixed(0)} ns per record; ${result.written} written, ${result.dropped} dropped\n`);
+      }
+    }
+    if (rate > 0) {
+      for (const storeLocked of [false, true]) {
+        const result = await paced(dir, rate, perRequest, seconds, storeLocked);
+        pacedRuns.push(result);
+        if (!flags.json) process.stderr.write(`paced ${rate}/s × ${perRequest}${storeLocked ? ', store locked' : ''}: done\n`);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const summary = Object.fromEntries(
+    (['same-thread', 'writer-thread'] as Arm[]).map((arm) => {
+      const of = results.filter((r) => r.arm === arm);
+      return [arm, { servingUsPerRecord: median(of.map((r) => r.servingUsPerRecord)), processUsPerRecord: median(of.map((r) => r.processUsPerRecord)), logNsPerRecord: median(of.map((r) => r.logNsPerRecord)), dropped: of.reduce((n, r) => n + r.dropped, 0) }];
+    }),
+  );
+  if (flags.json) process.stdout.write(`${JSON.stringify({ records, rounds, burst, batch, summary, results, paced: pacedRuns })}\n`);
   else {
-    process.stdout.write(`log() cost: ${result.enqueueNsPerRecord} ns per record (${records} records, queue only)\n`);
-    process.stdout.write(`SQLite sustained write: ${result.sqliteRecordsPerSecond} records/s (${sqlite.written} written in batches of ${batch}, ${result.dropped} dropped)\n`);
+    for (const [arm, s] of Object.entries(summary)) {
+      process.stdout.write(`${arm.padEnd(14)} median of ${rounds}: serving thread ${s.servingUsPerRecord.toFixed(2)} µs/record, process CPU ${s.processUsPerRecord.toFixed(2)} µs/record, log() ${s.logNsPerRecord.toFixed(0)} ns/record, ${s.dropped} dropped\n`);
+    }
+    for (const p of pacedRuns) {
+      process.stdout.write(
+        `paced ${rate} requests/s × ${perRequest} records for ${seconds} s${p.storeLocked ? ', store write-locked throughout' : ''}: ${p.accepted} accepted, ${p.written} written, ${p.dropped} dropped, at most ${p.mostQueued} queued; log() ${p.logNsPerRecord.toFixed(0)} ns/record; last request ${p.lagMs.toFixed(1)} ms behind schedule\n`,
+      );
+    }
   }
 }
 

@@ -53,6 +53,8 @@ const USAGE = `usage: npm run bench -- [options]
   --prediction-log on|off
                        with a graph the benchmark starts (implies --launch): record every prediction (on,
                        the default) or not, for an interleaved A/B of the prediction log's overhead
+  --start-timeout S    with a graph the benchmark starts: seconds each process may take to start (default 60;
+                       more on a loaded machine, where six subgraphs start at once)
   --label TEXT         stored in the JSON, e.g. the optimisation being measured
   --json FILE          where to write the results (default bench/results/bench-<time>.json)`;
 
@@ -92,6 +94,8 @@ interface RunRecord {
   cpuMsPerRequest: Record<string, number>;
   /** The graph's memory at its peak in the window, shared pages counted once and summed per process. */
   graphMemory: GraphMemory;
+  /** Prediction-log records written and dropped in the window, every model subgraph (written lags by up to one flush interval). */
+  predictionLog: { written: number; dropped: number };
 }
 
 async function isReady(gatewayUrl: string): Promise<boolean> {
@@ -121,6 +125,7 @@ async function openGraph(
   profileDir: string | undefined,
   mode: 'production' | 'development',
   predictionLog: 'on' | 'off' | undefined,
+  startTimeoutMs: number,
 ): Promise<GraphHandle> {
   const existing = `http://127.0.0.1:${config.ports.gateway}/graphql`;
   if (!forceLaunch && !profileDir && (await isReady(existing))) {
@@ -141,7 +146,7 @@ async function openGraph(
   }
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const execArgv = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : undefined;
-  const launched = await launchGraph({ projectRoot: config.projectRoot, subgraphs, env, logs: 'inherit', execArgv });
+  const launched = await launchGraph({ projectRoot: config.projectRoot, subgraphs, env, logs: 'inherit', execArgv, startTimeoutMs });
   const urls = new Map<string, string>([['gateway', launched.gatewayUrl], ...Object.entries<string>(launched.subgraphUrls)]);
   const pids = new Map<string, number>([...launched.processes].map(([name, child]) => [name, child.pid!]));
   return { gatewayUrl: launched.gatewayUrl, mode, jwtSecret, urls, pids, launched };
@@ -231,7 +236,12 @@ async function measured(graph: GraphHandle, scenario: Scenario, mode: RunRecord[
   }
   cpuMsPerRequest.graph = Object.values(cpuMsPerRequest).reduce((a, b) => a + b, 0);
   const memory = usage.graphPeak(graph.sharedMb ?? 0);
-  return { scenario: scenario.id, mode, level, load, processes, cpuMsPerRequest, graphMemory: memory, ...perRequest(deltas, gatewayRequests) };
+  const predictionLog = { written: 0, dropped: 0 };
+  for (const delta of deltas.values()) {
+    predictionLog.written += delta.logWritten;
+    predictionLog.dropped += delta.logDropped;
+  }
+  return { scenario: scenario.id, mode, level, load, processes, cpuMsPerRequest, graphMemory: memory, predictionLog, ...perRequest(deltas, gatewayRequests) };
 }
 
 const fmt = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
@@ -251,6 +261,7 @@ function printRun(scenario: Scenario, record: RunRecord): void {
   process.stdout.write(`          cpu% / rss MB: ${record.processes.map((p) => `${p.name} ${fmt(p.cpuPercent, 0)}/${fmt(p.rssMb, 0)}`).join(', ')}\n`);
   process.stdout.write(`          graph memory at its peak: ${describeMemory(record.graphMemory)}\n`);
   process.stdout.write(`          cpu ms per request: ${Object.entries(record.cpuMsPerRequest).map(([name, ms]) => `${name} ${fmt(ms, 2)}`).join(', ')}\n`);
+  if (record.predictionLog.written || record.predictionLog.dropped) process.stdout.write(`          prediction log: ${record.predictionLog.written} records written, ${record.predictionLog.dropped} dropped\n`);
   if (load.errors) process.stdout.write(`          errors, e.g.: ${load.errorSamples.join(' | ')}\n`);
 }
 
@@ -274,7 +285,7 @@ function printBreakdown(scenario: Scenario, record: RunRecord | undefined, floor
 async function main(): Promise<void> {
   const { flags } = parseFlags(
     process.argv.slice(2),
-    { scenarios: 'string', concurrency: 'string', duration: 'number', warmup: 'number', rate: 'number', 'rate-seconds': 'number', 'floor-seconds': 'number', soak: 'number', launch: 'boolean', mode: 'string', profile: 'string', 'prediction-log': 'string', label: 'string', json: 'string' },
+    { scenarios: 'string', concurrency: 'string', duration: 'number', warmup: 'number', rate: 'number', 'rate-seconds': 'number', 'floor-seconds': 'number', soak: 'number', launch: 'boolean', mode: 'string', profile: 'string', 'prediction-log': 'string', 'start-timeout': 'number', label: 'string', json: 'string' },
     USAGE,
   );
   const config = loadConfig();
@@ -303,7 +314,7 @@ async function main(): Promise<void> {
   if (mode !== 'production' && mode !== 'development') throw new Error(`--mode is production or development, got "${mode}"\n${USAGE}`);
   const predictionLog = flags['prediction-log'];
   if (predictionLog !== undefined && predictionLog !== 'on' && predictionLog !== 'off') throw new Error(`--prediction-log is on or off, got "${predictionLog}"\n${USAGE}`);
-  const graph = await openGraph(config, subgraphs, (flags.launch ?? false) || predictionLog !== undefined, flags.profile, mode, predictionLog);
+  const graph = await openGraph(config, subgraphs, (flags.launch ?? false) || predictionLog !== undefined, flags.profile, mode, predictionLog, (flags['start-timeout'] ?? 60) * 1000);
   const tokenFor = tokenPool(config, graph);
   const started = new Date();
   const results: Record<string, unknown> = {

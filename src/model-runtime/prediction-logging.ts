@@ -6,22 +6,26 @@
  * - `record` stamps wall time and the library clock, hands the record to the bounded queue of
  *   src/monitoring/prediction-log and returns at once; it never throws and never awaits, so an
  *   answer is neither failed nor delayed by logging. A full queue drops and counts.
- * - Batches go to the store through their own connection: on SQLite a writable one beside the
- *   subgraph's read-only connection (WAL, which the library subgraph sets, lets both work), with
- *   a short busy timeout so a write waiting for the lock does not hold the event loop; a batch
- *   the store refuses (busy, or the table not migrated yet while the library subgraph starts) is
- *   tried again with backoff before it is dropped and counted.
- * - Records older than the retention are deleted on an interval.
- * - `close` writes everything queued, then closes the connection.
+ * - Batches go to the store on a writer thread (src/monitoring/prediction-log-writer) with its
+ *   own connection: the INSERT, the JSON encoding of items, factors and features, the retention
+ *   DELETE and the loss count never run on the thread that answers. A batch the store refuses
+ *   (busy, or the table not migrated yet while the library subgraph starts) is tried again with
+ *   backoff before it is dropped and counted.
+ * - Every retention interval the writer deletes records past the retention and sets
+ *   `prediction_log_missing_records{process}` from the sequence gaps of every process in the
+ *   store, so a process killed mid-write shows in the next check of any survivor or successor.
+ * - `close` writes everything queued, then ends the writer thread and its connection.
  * - With logging off, `record` does nothing and no connection is opened.
  */
+import { randomUUID } from 'node:crypto';
 import type { PredictionLogConfig } from '../config';
 import type { ModelRef, RiskPrediction } from '../graphql/prediction-types';
 import type { Logger } from '../logging';
 import type { ProcessMetrics } from '../metrics';
+import { publishLosses } from '../monitoring/gauges';
 import { createPredictionLog, type PredictionFactor, type PredictionLog, type PredictionSink, type RankedItem } from '../monitoring/prediction-log';
-import { createStorePredictionSink, deletePredictionsBefore, retentionCutoff } from '../monitoring/prediction-log-store';
-import { openStore, type Store } from '../store';
+import { startPredictionLogWriter, type PredictionLogWriter } from '../monitoring/prediction-log-writer';
+import type { Store } from '../store';
 
 /** One served prediction, as a model field knows it. */
 export interface ServedPrediction {
@@ -44,7 +48,8 @@ export interface ServedPrediction {
 
 export interface PredictionLogging {
   readonly enabled: boolean;
-  record(prediction: ServedPrediction): void;
+  /** Hands one answer to the queue and returns at once. */
+  record(requestId: string, prediction: PredictionOf): void;
   /** Writes everything queued now. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -68,7 +73,7 @@ export function recorded<T>(log: PredictionLogging, requestId: string, answers: 
   answers.forEach((answer, i) => {
     if (answer === null || answer === undefined) return;
     const prediction = describe(answer, i);
-    if (prediction) log.record({ requestId, ...prediction });
+    if (prediction) log.record(requestId, prediction);
   });
   return answers;
 }
@@ -88,8 +93,11 @@ export const NO_PREDICTION_LOGGING: PredictionLogging = {
 
 /** Waits between tries of a refused batch; the records stay queued (and count against capacity) meanwhile. */
 const RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000];
-/** How long a SQLite write of the log waits for the lock before it is refused and tried again later. */
-const SQLITE_BUSY_TIMEOUT_MS = 20;
+/**
+ * How long a SQLite write of the log waits for another connection's lock. It blocks only the
+ * writer thread; the queue fills (and drops past its bound) meanwhile.
+ */
+const WRITER_BUSY_TIMEOUT_MS = 2_000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
@@ -111,7 +119,7 @@ export function retryingSink(sink: PredictionSink, delays: readonly number[] = R
 
 export interface PredictionLoggingOptions {
   config: PredictionLogConfig;
-  /** The subgraph's store: reused for writing when it is writable (PostgreSQL). */
+  /** The subgraph's store: the writer thread opens its own connection to the same database. */
   store: Store;
   metrics: ProcessMetrics;
   logger: Logger;
@@ -119,19 +127,47 @@ export interface PredictionLoggingOptions {
   asOf: () => string;
 }
 
+/** The time of a record as ISO text, formatted once per millisecond however many records share it. */
+function wallClock(): () => string {
+  let lastMs = NaN;
+  let lastText = '';
+  return () => {
+    const now = Date.now();
+    if (now !== lastMs) {
+      lastMs = now;
+      lastText = new Date(now).toISOString();
+    }
+    return lastText;
+  };
+}
+
 export function openPredictionLogging({ config, store, metrics, logger, asOf }: PredictionLoggingOptions): PredictionLogging {
   if (!config.enabled) return NO_PREDICTION_LOGGING;
-  let writer: Store;
+  const processId = randomUUID();
+  let writer: PredictionLogWriter;
   try {
-    writer = store.dialect === 'sqlite' ? openStore(store.url, { cacheSizeKb: 1024, busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS }) : store;
+    writer = startPredictionLogWriter({
+      processId,
+      databaseUrl: store.url,
+      retentionDays: config.retentionDays,
+      checkIntervalMs: config.retentionIntervalMs,
+      busyTimeoutMs: WRITER_BUSY_TIMEOUT_MS,
+      onCheck: ({ deleted, losses }) => {
+        if (deleted > 0) logger.info({ deleted, retentionDays: config.retentionDays }, 'prediction-log records past retention deleted');
+        publishLosses(metrics, losses);
+      },
+      onCheckFailed: (message) => logger.warn({ err: message }, 'the prediction log\'s retention run and loss count failed; tried again next interval'),
+    });
   } catch (error) {
-    // Serving matters more than its record: a store that cannot be written leaves the log off.
-    logger.error({ err: (error as Error).message }, 'the prediction log cannot write to the store; predictions are served unrecorded');
+    // Serving matters more than its record: without the writer's script the log stays off. (A
+    // writer that starts but cannot open the store refuses every batch: dropped and counted.)
+    logger.error({ err: (error as Error).message }, 'the prediction log cannot start its writer; predictions are served unrecorded');
     return NO_PREDICTION_LOGGING;
   }
   let lastWarning = 0;
   const log: PredictionLog = createPredictionLog({
-    sink: retryingSink(createStorePredictionSink(writer.db)),
+    sink: retryingSink(writer),
+    processId,
     capacity: config.capacity,
     batchSize: config.batchSize,
     flushIntervalMs: config.flushIntervalMs,
@@ -143,24 +179,16 @@ export function openPredictionLogging({ config, store, metrics, logger, asOf }: 
       logger.warn({ dropped, err: (error as Error).message }, 'the store refused a batch of the prediction log; its records were dropped (prediction_log_dropped_total)');
     },
   });
-  const retention = setInterval(() => {
-    deletePredictionsBefore(writer.db, retentionCutoff(new Date(), config.retentionDays)).then(
-      (deleted) => {
-        if (deleted > 0) logger.info({ deleted, retentionDays: config.retentionDays }, 'prediction-log records past retention deleted');
-      },
-      (error: Error) => logger.warn({ err: error.message }, 'deleting prediction-log records past retention failed; tried again next interval'),
-    );
-  }, config.retentionIntervalMs);
-  retention.unref();
+  const at = wallClock();
 
   return {
     enabled: true,
-    record(p) {
+    record(requestId, p) {
       const date = asOf();
       try {
         log.log({
-          requestId: p.requestId,
-          at: new Date().toISOString(),
+          requestId,
+          at: at(),
           asOf: date,
           model: p.model.name,
           version: p.model.version,
@@ -182,9 +210,8 @@ export function openPredictionLogging({ config, store, metrics, logger, asOf }: 
     },
     flush: () => log.flush(),
     async close() {
-      clearInterval(retention);
       await log.close();
-      if (writer !== store) await writer.close();
+      await writer.close();
     },
   };
 }

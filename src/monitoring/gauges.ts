@@ -28,7 +28,11 @@ export function publishLiveQuality(gauges: MonitoringGauges, labels: { model: st
   for (const { metric, value } of liveMetricSamples(figuresOf(quality), estimated)) gauges.modelLiveMetric.set({ ...labels, metric }, value);
 }
 
-/** Sets the records each process is missing from the stored prediction log. */
+/**
+ * Sets the records each process is missing from the stored prediction log, replacing the last
+ * check's samples (a process whose records have all passed retention no longer shows).
+ */
 export function publishLosses(gauges: MonitoringGauges, losses: readonly ProcessLosses[]): void {
+  gauges.predictionLogMissing.reset();
   for (const loss of losses) gauges.predictionLogMissing.set({ process: loss.processId }, loss.missing);
 }

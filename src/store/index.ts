@@ -38,6 +38,8 @@ export interface Store {
   db: Kysely<Database>;
   dialect: Dialect;
   url: string;
+  /** SQLite: the connection itself, for prepared statements Kysely does not keep. */
+  sqlite?: SqliteDatabase.Database;
   close(): Promise<void>;
 }
 
@@ -66,7 +68,7 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
       await checkpointer?.stop();
       await db.destroy();
     };
-    return { db, dialect: 'sqlite', url: databaseUrl, close };
+    return { db, dialect: 'sqlite', url: databaseUrl, sqlite, close };
   }
   if (databaseUrl.startsWith('postgres://') || databaseUrl.startsWith('postgresql://')) {
     const pool = new Pool({ connectionString: databaseUrl, max: 10 });

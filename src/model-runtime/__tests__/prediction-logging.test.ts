@@ -44,7 +44,7 @@ describe('retryingSink', () => {
 describe('recorded', () => {
   it('records each answer but the missing ones, and returns the answers as they were', () => {
     const seen: ServedPrediction[] = [];
-    const log: PredictionLogging = { ...NO_PREDICTION_LOGGING, enabled: true, record: (p) => void seen.push(p) };
+    const log: PredictionLogging = { ...NO_PREDICTION_LOGGING, enabled: true, record: (requestId, p) => void seen.push({ requestId, ...p }) };
     const answers = [{ p: 0.2 }, null, { p: 0.9 }];
     const out = recorded(log, 'r-1', answers, (a, i) => ({ model: MODEL, entityKind: 'member', entityId: String(i + 1), score: a.p }));
     expect(out).toBe(answers);

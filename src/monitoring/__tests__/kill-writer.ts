@@ -1,44 +1,38 @@
 /**
- * A process that logs predictions as fast as it can into a SQLite file until it is killed.
- * Bundled and started by kill.test.ts; prints "written N" each time a batch is durable.
+ * A model subgraph's prediction log, as served, recording as fast as it can into a SQLite file
+ * until it is killed. Bundled and started by kill.test.ts; prints "written N" whenever its
+ * `prediction_log_records_total` (records the writer thread has committed) grows.
  * Usage: node kill-writer.js FILE CAPACITY
  */
-import SqliteDatabase from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
-import { createPredictionLog } from '../prediction-log';
-import { createPredictionLogTable, createStorePredictionSink } from '../prediction-log-store';
-import { prediction } from './fixtures';
+import { loadConfig } from '../../config';
+import { createLogger } from '../../logging';
+import { createProcessMetrics } from '../../metrics';
+import { openPredictionLogging, recorded } from '../../model-runtime/prediction-logging';
+import { openStore } from '../../store';
+import { createPredictionLogTable } from '../prediction-log-store';
 
 async function main(): Promise<void> {
   const [file = '', capacity = '2000'] = process.argv.slice(2);
-  const sqlite = new SqliteDatabase(file);
-  sqlite.pragma('journal_mode = WAL');
-  const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: sqlite }) });
-  await createPredictionLogTable(db);
-  const store = createStorePredictionSink(db);
+  const config = loadConfig({ SHELFMARK_ROOT: process.env.SHELFMARK_ROOT, DATABASE_URL: `sqlite:${file}`, PREDICTION_LOG_CAPACITY: capacity, PREDICTION_LOG_BATCH_SIZE: '200', PREDICTION_LOG_FLUSH_INTERVAL_MS: '20' });
+  const store = openStore(config.databaseUrl);
+  await createPredictionLogTable(store.db);
+  const metrics = createProcessMetrics('kill-writer');
+  const log = openPredictionLogging({ config: config.predictionLog, store, metrics, logger: createLogger('kill-writer', 'silent'), asOf: () => '2026-12-06' });
+  const model = { name: 'churn', version: '1.2.0', arm: null };
   let written = 0;
-  const log = createPredictionLog({
-    sink: {
-      async write(records) {
-        await store.write(records);
-        written += records.length;
-        process.stdout.write(`written ${written}\n`);
-        // better-sqlite3 writes synchronously; a networked store (PostgreSQL) lets requests
-        // run while a batch is in flight, which is the case this process stands for.
-        await new Promise((resolve) => setImmediate(resolve));
-      },
-    },
-    capacity: Number(capacity),
-    batchSize: 200,
-    flushIntervalMs: 20,
-    processId: 'killed-writer',
-  });
+  setInterval(() => {
+    void metrics.predictionLogRecords.get().then(({ values }) => {
+      const now = values.reduce((sum, v) => sum + v.value, 0);
+      if (now > written) process.stdout.write(`written ${(written = now)}\n`);
+    });
+  }, 2);
   let n = 0;
-  const burst = (): void => {
-    for (let i = 0; i < 300; i++) log.log(prediction(++n));
-    setImmediate(burst);
+  const page = (): void => {
+    const answers = Array.from({ length: 100 }, () => ++n);
+    recorded(log, `page-${n}`, answers, (id) => ({ model, entityKind: 'member', entityId: String(id), score: (id % 100) / 100, factors: [{ name: 'days_since_last_loan', weight: 0.4 }] }));
+    setImmediate(page);
   };
-  burst();
+  page();
 }
 
 void main();

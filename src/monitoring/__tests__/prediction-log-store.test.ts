@@ -3,7 +3,6 @@
  * dropped afterwards; skipped with the reason printed when no PostgreSQL answers at
  * SHELFMARK_TEST_POSTGRES_URL, default postgres://127.0.0.1:5432/test).
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,7 +10,6 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { Pool } from 'pg';
-import { withDefaultPostgresUser } from '../../simulator';
 import { createPredictionLog, sequenceGaps, type PredictionSink } from '../prediction-log';
 import {
   countPredictions,
@@ -26,7 +24,7 @@ import {
   storedSequences,
   type PredictionLogDatabase,
 } from '../prediction-log-store';
-import { prediction } from './fixtures';
+import { postgresUnreachableReason, prediction, TEST_POSTGRES_URL } from './fixtures';
 
 /** A sink that stores the first `batches` batches, then hangs as a killed process would. */
 function dyingAfter(sink: PredictionSink, batches: number): PredictionSink {
@@ -117,20 +115,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 sinkContract('SQLite', () => new Kysely<PredictionLogDatabase>({ dialect: new SqliteDialect({ database: new SqliteDatabase(path.join(dir, 'log.db')) }) }));
 
 const SCHEMA = 'shelfmark_prediction_log_test';
-const BASE_URL = withDefaultPostgresUser(process.env.SHELFMARK_TEST_POSTGRES_URL ?? 'postgres://127.0.0.1:5432/test', process.env);
+const BASE_URL = TEST_POSTGRES_URL;
 
-/** Jest decides what to skip before any test runs, so reachability is probed synchronously. */
-function postgresUnreachableReason(): string | undefined {
-  const probe = `
-    const { Client } = require('pg');
-    const client = new Client({ connectionString: process.argv[1], connectionTimeoutMillis: 3000 });
-    client.connect().then(() => client.query('CREATE SCHEMA IF NOT EXISTS ${SCHEMA}')).then(() => client.end()).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); });`;
-  const result = spawnSync(process.execPath, ['-e', probe, BASE_URL], { cwd: path.resolve(__dirname, '../../..'), timeout: 10_000, encoding: 'utf8' });
-  if (result.status === 0) return undefined;
-  return (result.stderr || result.error?.message || 'no answer').trim();
-}
-
-const unreachable = postgresUnreachableReason();
+const unreachable = postgresUnreachableReason(SCHEMA);
 if (unreachable) console.warn(`skipping the PostgreSQL prediction-log tests: PostgreSQL is not reachable (${unreachable})`);
 if (!unreachable) {
   const pool = new Pool({ connectionString: BASE_URL, max: 2, options: `-c search_path=${SCHEMA}` });

@@ -1,0 +1,109 @@
+/**
+ * The serving thread's side of the prediction log's writer thread (prediction-log-worker.ts):
+ * a `PredictionSink` whose `write` posts the batch in compact form and resolves when the writer
+ * thread has committed it.
+ *
+ * Contract:
+ * - `write` costs the caller one pass over the batch (`encodeBatch`) and one `postMessage`; the
+ *   INSERT, JSON encoding and retention run on the writer thread. It rejects with the store's
+ *   message when the writer could not write the batch, and with "stopped" once the thread has
+ *   ended, so the log drops and counts instead of waiting forever.
+ * - `onCheck` hears each retention run and loss count of the writer thread.
+ * - `close` waits for the batches posted so far, then ends the thread and its connection.
+ * - The thread keeps the process alive only while a batch or `close` waits for it.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { PredictionRecord, PredictionSink } from './prediction-log';
+import { encodeBatch } from './prediction-log-batch';
+import type { ProcessLosses } from './prediction-log-store';
+import type { FromWriter, ToWriter, WriterSettings } from './prediction-log-worker';
+
+export interface PredictionLogWriter extends PredictionSink {
+  close(): Promise<void>;
+}
+
+export interface WriterOptions extends WriterSettings {
+  processId: string;
+  /** Each retention run and loss count (every `checkIntervalMs`). */
+  onCheck?: (result: { deleted: number; losses: ProcessLosses[] }) => void;
+  onCheckFailed?: (message: string) => void;
+  /** The compiled worker script; found beside this module by default. */
+  workerFile?: string;
+}
+
+/**
+ * The compiled writer script. Beside this module when it runs compiled; when it runs from the
+ * TypeScript sources (ts-jest), the copy that the build wrote into dist/.
+ */
+export function writerScript(): string {
+  const beside = path.join(__dirname, 'prediction-log-worker.js');
+  if (existsSync(beside)) return beside;
+  const built = path.resolve(__dirname, '..', '..', 'dist', 'src', 'monitoring', 'prediction-log-worker.js');
+  if (existsSync(built)) return built;
+  throw new Error(`the prediction-log writer script is missing (looked for ${beside} and ${built}); run node scripts/build.js`);
+}
+
+export function startPredictionLogWriter({ processId, onCheck = () => undefined, onCheckFailed = () => undefined, workerFile = writerScript(), ...settings }: WriterOptions): PredictionLogWriter {
+  const worker = new Worker(workerFile, { workerData: settings });
+  worker.unref();
+  const pending = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  let nextId = 0;
+  let stopped: Error | undefined;
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+
+  const stop = (error: Error) => {
+    stopped ??= error;
+    for (const { reject } of pending.values()) reject(stopped);
+    pending.clear();
+  };
+  worker.on('message', (message: FromWriter) => {
+    switch (message.kind) {
+      case 'written':
+      case 'failed': {
+        const waiting = pending.get(message.id);
+        pending.delete(message.id);
+        if (pending.size === 0) worker.unref();
+        if (message.kind === 'written') waiting?.resolve();
+        else waiting?.reject(new Error(message.message));
+        return;
+      }
+      case 'checked':
+        onCheck({ deleted: message.deleted, losses: message.losses });
+        return;
+      case 'check-failed':
+        onCheckFailed(message.message);
+        return;
+      default: {
+        const unknown: never = message;
+        throw new Error(`unknown message from the prediction-log writer: ${JSON.stringify(unknown)}`);
+      }
+    }
+  });
+  worker.on('error', (error: unknown) => stop(new Error(`the prediction-log writer thread stopped: ${(error as Error | undefined)?.message ?? String(error)}`)));
+  worker.on('exit', () => stop(new Error('the prediction-log writer thread stopped')));
+
+  return {
+    write(records: readonly PredictionRecord[]) {
+      if (stopped) return Promise.reject(stopped);
+      if (records.length === 0) return Promise.resolve();
+      const id = ++nextId;
+      const batch = encodeBatch(processId, records);
+      return new Promise<void>((resolve, reject) => {
+        if (pending.size === 0) worker.ref();
+        pending.set(id, { resolve, reject });
+        const message: ToWriter = { kind: 'write', id, batch };
+        worker.postMessage(message, [batch.numbers.buffer as ArrayBuffer]);
+      });
+    },
+    async close() {
+      if (stopped) return;
+      // The writer answers the batches posted before this message first.
+      const message: ToWriter = { kind: 'close' };
+      worker.ref();
+      worker.postMessage(message);
+      await exited;
+    },
+  };
+}
