@@ -6,7 +6,7 @@ import 'reflect-metadata';
 import path from 'node:path';
 import { loadConfig } from '../config';
 import { CLASSIFIER_HOLDOUTS } from '../evaluation/classifier-holdout';
-import { compareAuc, evaluateClassifierVersions, focusAuc, type ClassifierVersion, type EvaluationReport } from '../evaluation/classifier-evaluation';
+import { compareAuc, evaluateClassifierVersions, type ClassifierVersion, type EvaluationReport } from '../evaluation/classifier-evaluation';
 import type { Interval } from '../evaluation/intervals';
 import { readMetadata } from '../registry';
 import { readRegistry } from '../registry/registry-file';
@@ -18,14 +18,16 @@ const HOLDOUTS = CLASSIFIER_HOLDOUTS;
 const USAGE = `usage: npm run evaluate -- --model M [--version V ...] [--db PATH] [--seed N] [--resamples N] [--json]
   Scores registered versions of a model, its baselines and (on simulated data) the oracle on the same
   held-out rows of a library, through each version's model.onnx and the serving feature code. Prints
-  AUC, log loss and Brier score with 95% bootstrap intervals, precision/recall/share at the version's
-  served MEDIUM/HIGH thresholds, and DeLong's paired test between versions.
+  AUC, log loss and Brier score with 95% bootstrap intervals; at the version's served MEDIUM/HIGH
+  thresholds precision, recall, share flagged, lift and the confusion matrix, next to flagging the same
+  share at random; for churn, AUC by slice (new, declining, steady members) against the oracle's; and
+  DeLong's paired test between versions.
   --model      ${Object.keys(HOLDOUTS).join(' or ')}
   --version    a registered version (repeat for several; default: production, plus any staging version)
   --db         sqlite path or postgres:// URL (default: DATABASE_URL or data/shelfmark.db)
   --seed       seed of the bootstrap resamples (default 1): same seed, same output
   --resamples  bootstrap resamples (default 1000)
-  --json       one JSON object per version: {"model","version","rows","metrics","baselines","oracle","thresholds"}`;
+  --json       one JSON object per version: {"model","version","rows","metrics","baselines","oracle","thresholds"[,"slices"]}`;
 
 function chosenVersions(modelsDir: string, model: string, requested: readonly string[]): ClassifierVersion[] {
   const record = readRegistry(modelsDir).models[model];
@@ -63,7 +65,19 @@ function textReport(report: EvaluationReport, description: string): string[] {
   if (report.oracle) lines.push(row('oracle (simulator truth)', report.oracle));
   lines.push('  (* the best baseline by AUC)');
   for (const t of report.thresholds) {
-    lines.push(`  at ${t.level} (p >= ${t.value}): precision ${withInterval(t.precision)}, recall ${withInterval(t.recall)}, share flagged ${withInterval(t.share)}`);
+    const c = t.confusion;
+    lines.push(
+      `  at ${t.level} (p >= ${fixed(t.value)}): precision ${withInterval(t.precision)}, recall ${withInterval(t.recall)}, ` +
+        `share flagged ${withInterval(t.share)}, lift ${withInterval(t.lift)}`,
+      `    confusion: ${c.truePositives} true positives, ${c.falsePositives} false positives, ${c.falseNegatives} false negatives, ${c.trueNegatives} true negatives; ` +
+        `flagging the same share at random: precision ${fixed(t.randomAtSameShare.precision)} (the base rate), recall ${fixed(t.randomAtSameShare.recall)}`,
+    );
+  }
+  for (const slice of report.slices ?? []) {
+    lines.push(
+      `  slice ${slice.name}: ${slice.rows} rows, positive rate ${fixed(slice.positiveRate)}, AUC ${withInterval(slice.auc)}` +
+        (slice.oracleAuc ? `, oracle ${withInterval(slice.oracleAuc)}, ratio to the oracle ${withInterval(slice.ofOracle ?? undefined)}` : ''),
+    );
   }
   return lines;
 }
@@ -103,16 +117,6 @@ async function main(): Promise<void> {
       return;
     }
     process.stdout.write(`${reports.flatMap((r) => [...textReport(r, holdout.description), '']).join('\n')}`);
-    if (holdout.focus) {
-      const options = { seed, resamples };
-      const oracle = holdout.oracle ? focusAuc(holdout, holdout.oracle, options) : undefined;
-      process.stdout.write(`AUC among ${holdout.focus.name} (${holdout.focus.rows.length} rows):${oracle ? ` oracle ${withInterval(oracle)}` : ''}\n`);
-      for (const version of scored) {
-        const value = focusAuc(holdout, version.scores, options);
-        const ratio = oracle && value ? `, ${(value.value / oracle.value).toFixed(3)} of the oracle's` : '';
-        process.stdout.write(`  version ${version.version}: ${withInterval(value)}${ratio}\n`);
-      }
-    }
     const [first, ...others] = scored;
     for (const other of first ? others : []) {
       const test = compareAuc(holdout, other, first!);

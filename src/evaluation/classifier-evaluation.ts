@@ -15,7 +15,7 @@ import { parseOverdueServing } from '../models/overdue';
 import type { ServingMetadata } from '../model-runtime/model-slot';
 import type { RiskThresholds } from '../model-runtime/risk';
 import { delongTest, type DeLongComparison } from './delong';
-import { bootstrapFigures, bootstrapInterval, gatherRows, type BootstrapOptions, type Interval } from './intervals';
+import { bootstrapFigures, gatherRows, type BootstrapOptions, type Interval } from './intervals';
 import type { BaselineScores, ClassifierHoldout } from './classifier-holdout';
 import { evaluatedThresholds, type EvaluatedThreshold } from './thresholds';
 
@@ -27,7 +27,19 @@ export interface EvaluationReport {
   metrics: Record<string, Interval>;
   baselines: Record<string, Record<string, Interval>>;
   oracle: Record<string, Interval> | null;
-  thresholds: { level: string; value: number; precision: Interval; recall: Interval; share: Interval }[];
+  thresholds: EvaluatedThreshold[];
+  /** AUC on each of the holdout's slices next to the oracle's on the same rows; absent when the holdout has none. */
+  slices?: SliceReport[];
+}
+
+export interface SliceReport {
+  name: string;
+  rows: number;
+  positiveRate: number;
+  auc: Interval;
+  oracleAuc: Interval | null;
+  /** AUC ÷ the oracle's AUC, its interval over the same resamples. */
+  ofOracle: Interval | null;
 }
 
 /** A version as the evaluation reads it from the models folder. */
@@ -41,26 +53,44 @@ export interface ClassifierVersion {
 /** Rows per ONNX run: bounds the tensor a large holdout would otherwise put in one call. */
 const SCORING_BATCH_ROWS = 8192;
 
-/** The version's probabilities for every holdout row, from its model.onnx. */
-export async function scoreVersion(version: ClassifierVersion, holdout: ClassifierHoldout): Promise<Float64Array> {
-  const input = version.metadata.inputs[0]?.name;
-  const output = version.metadata.outputs[0]?.name;
-  if (!input || !output) throw new Error(`${holdout.model} ${version.version}: metadata names no input or output tensor`);
-  const d = holdout.featureCount;
-  const session = await openServingSession(path.join(version.dir, 'model.onnx'));
+/**
+ * Probabilities of row-major `features` (rows x d) from an ONNX graph, given by its bytes or its
+ * file, opened as serving opens it. The trainers score their held-out rows this way too, so the
+ * figures they store are the ones `npm run evaluate` reproduces.
+ */
+export async function scoreOnnx(
+  model: Uint8Array | string,
+  tensors: { input: string; output: string },
+  features: Float32Array,
+  rows: number,
+  d: number,
+): Promise<Float64Array> {
+  const session = await openServingSession(model);
   try {
-    const scores = new Float64Array(holdout.rows);
-    for (let start = 0; start < holdout.rows; start += SCORING_BATCH_ROWS) {
-      const end = Math.min(holdout.rows, start + SCORING_BATCH_ROWS);
-      const rows = holdout.features.subarray(start * d, end * d);
-      const result = await session.run({ [input]: new Tensor('float32', rows, [end - start, d]) });
-      const data = result[output]?.data as Float32Array | undefined;
-      if (!data || data.length !== end - start) throw new Error(`${holdout.model} ${version.version}: output "${output}" has ${data?.length ?? 0} values for ${end - start} rows`);
+    const scores = new Float64Array(rows);
+    for (let start = 0; start < rows; start += SCORING_BATCH_ROWS) {
+      const end = Math.min(rows, start + SCORING_BATCH_ROWS);
+      const batch = features.subarray(start * d, end * d);
+      const result = await session.run({ [tensors.input]: new Tensor('float32', batch, [end - start, d]) });
+      const data = result[tensors.output]?.data as Float32Array | undefined;
+      if (!data || data.length !== end - start) throw new Error(`output "${tensors.output}" has ${data?.length ?? 0} values for ${end - start} rows`);
       scores.set(data, start);
     }
     return scores;
   } finally {
     await session.release();
+  }
+}
+
+/** The version's probabilities for every holdout row, from its model.onnx. */
+export async function scoreVersion(version: ClassifierVersion, holdout: ClassifierHoldout): Promise<Float64Array> {
+  const input = version.metadata.inputs[0]?.name;
+  const output = version.metadata.outputs[0]?.name;
+  if (!input || !output) throw new Error(`${holdout.model} ${version.version}: metadata names no input or output tensor`);
+  try {
+    return await scoreOnnx(path.join(version.dir, 'model.onnx'), { input, output }, holdout.features, holdout.rows, holdout.featureCount);
+  } catch (error) {
+    throw new Error(`${holdout.model} ${version.version}: ${(error as Error).message}`);
   }
 }
 
@@ -130,20 +160,60 @@ export function evaluateScores(
     metrics: scoreFigures(scores, holdout, { probabilities: true }, options),
     baselines: reference.baselines,
     oracle: reference.oracle,
-    thresholds: served.map((t) => ({ level: t.level, value: t.value, precision: plain(t.precision), recall: plain(t.recall), share: plain(t.share) })),
+    thresholds: served.map((t) => ({ ...t, precision: plain(t.precision), recall: plain(t.recall), share: plain(t.share), lift: plain(t.lift) })),
+    ...(holdout.slices ? { slices: sliceReports(holdout, scores, options) } : {}),
   };
 }
 
-/** AUC with its bootstrap interval on the holdout's focus rows only, or undefined without a focus. */
-export function focusAuc(holdout: ClassifierHoldout, scores: ArrayLike<number>, options: BootstrapOptions): Interval | undefined {
-  if (!holdout.focus) return undefined;
-  const rows = holdout.focus.rows;
-  const s = Float64Array.from(rows, (i) => scores[i]!);
+/**
+ * AUC of `scores` and of the oracle on `rows` of the holdout (all rows when omitted), and their
+ * ratio, each with its interval over one set of resamples. A slice with one class only has no AUC (NaN).
+ */
+export function sliceReport(holdout: ClassifierHoldout, scores: ArrayLike<number>, name: string, rows: readonly number[], options: BootstrapOptions): SliceReport {
   const y = Float64Array.from(rows, (i) => holdout.labels[i]!);
-  return plain(bootstrapInterval(rows.length, (resample) => {
-    const g = gatherRows(s, y, resample);
-    return auc(g.s, g.y);
-  }, options));
+  const model = Float64Array.from(rows, (i) => scores[i]!);
+  const oracle = holdout.oracle ? Float64Array.from(rows, (i) => holdout.oracle![i]!) : undefined;
+  const positives = y.reduce((sum, label) => sum + label, 0);
+  const positiveRate = rows.length > 0 ? positives / rows.length : NaN;
+  const none = (value: number): Interval => ({ value, low: NaN, high: NaN });
+  const pointAuc = positives > 0 && positives < rows.length ? auc(model, y) : NaN;
+  const pointOracle = oracle && Number.isFinite(pointAuc) ? auc(oracle, y) : NaN;
+  let intervals: Record<string, Interval> = {};
+  if (Number.isFinite(pointAuc)) {
+    try {
+      intervals = bootstrapFigures(
+        rows.length,
+        (resample): Record<string, number> => {
+          const g = gatherRows(model, y, resample);
+          const value = auc(g.s, g.y);
+          if (!oracle) return { auc: value };
+          const truth = auc(gatherRows(oracle, y, resample).s, g.y);
+          return { auc: value, oracleAuc: truth, ofOracle: value / truth };
+        },
+        options,
+      );
+    } catch {
+      // Too few rows of one class for an interval (a small slice of a small library): the values stand alone.
+    }
+  }
+  const interval = (name: string, value: number): Interval => (intervals[name] ? plain(intervals[name]!) : none(value));
+  return {
+    name,
+    rows: rows.length,
+    positiveRate,
+    auc: interval('auc', pointAuc),
+    oracleAuc: oracle ? interval('oracleAuc', pointOracle) : null,
+    ofOracle: oracle ? interval('ofOracle', pointAuc / pointOracle) : null,
+  };
+}
+
+/** Every row first ("all"), then the holdout's slices. */
+export function sliceReports(holdout: ClassifierHoldout, scores: ArrayLike<number>, options: BootstrapOptions): SliceReport[] {
+  const all = Array.from({ length: holdout.rows }, (_, i) => i);
+  return [
+    sliceReport(holdout, scores, 'all', all, options),
+    ...(holdout.slices ?? []).map((slice) => sliceReport(holdout, scores, slice.name, slice.rows, options)),
+  ];
 }
 
 export interface ScoredVersion {

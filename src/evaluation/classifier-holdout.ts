@@ -5,11 +5,13 @@
  *
  *   overdue: loans checked out in the OVERDUE_TEST_DAYS before (as-of − OVERDUE_TEST_END_GAP_DAYS),
  *            labelled with what is known on the as-of date; trained on loans before that window.
- *   churn:   members (joined by the cut-off) at as-of − CHURN_WINDOW_DAYS, labelled "no checkout
- *            in the following CHURN_WINDOW_DAYS"; trained at one window earlier.
+ *   churn:   members active at as-of − CHURN_WINDOW_DAYS (a checkout in the window before it),
+ *            labelled "no checkout in the following CHURN_WINDOW_DAYS"; trained on cut-offs
+ *            whose window ends by then. Members already lapsed at the cut-off are not scored.
  */
 import { CHURN_FEATURE_NAMES, CHURN_WINDOW_DAYS, churnFeatures, churnLabels } from '../features/churn';
 import { loanWasLate, OVERDUE_FEATURE_NAMES, overdueTrainingSet } from '../features/overdue';
+import { isActiveRow } from '../models/churn';
 import { inChunks, readAsOf, type Store } from '../store';
 import { addDays } from '../util/dates';
 
@@ -93,8 +95,8 @@ export interface ClassifierHoldout {
   clusters?: number[];
   baselines: BaselineScores[];
   oracle?: Float64Array;
-  /** A subset of the rows that matters on its own (churn: members still active at the cut-off). */
-  focus?: { name: string; rows: number[] };
+  /** Subsets reported on their own (churn: new, declining and steady members), each a list of rows. */
+  slices?: { name: string; rows: number[] }[];
 }
 
 function column(features: Float32Array, rows: number, names: readonly string[], name: string): Float64Array {
@@ -142,33 +144,78 @@ export async function overdueHoldout(store: Store): Promise<ClassifierHoldout> {
   };
 }
 
+/** The rows of a churn feature batch whose members were active at its cut-off. */
+export function activeRows(values: Float32Array, rows: number): number[] {
+  return Array.from({ length: rows }, (_, i) => i).filter((i) => isActiveRow(values, i));
+}
+
+/** Keeps `rows` of a row-major batch of width d. */
+export function pickRows(values: Float32Array, d: number, rows: readonly number[]): Float32Array {
+  const out = new Float32Array(rows.length * d);
+  rows.forEach((row, k) => out.set(values.subarray(row * d, (row + 1) * d), k * d));
+  return out;
+}
+
+/** Active members at a cut-off, their feature rows and outcomes. */
+export async function activeChurnRows(store: Store, memberIds: readonly number[], cutoff: string): Promise<{ memberIds: number[]; values: Float32Array; labels: Uint8Array; lapsed: { rows: number; churned: number } }> {
+  const all = await churnFeatures(store, memberIds, cutoff);
+  const labels = await churnLabels(store, all.memberIds, cutoff);
+  const active = activeRows(all.values, all.memberIds.length);
+  const isActive = new Uint8Array(all.memberIds.length);
+  for (const row of active) isActive[row] = 1;
+  let lapsedRows = 0;
+  let lapsedChurned = 0;
+  for (let i = 0; i < labels.length; i++) {
+    if (isActive[i]) continue;
+    lapsedRows++;
+    lapsedChurned += labels[i]!;
+  }
+  return {
+    memberIds: active.map((row) => all.memberIds[row]!),
+    values: pickRows(all.values, CHURN_FEATURE_NAMES.length, active),
+    labels: Uint8Array.from(active, (row) => labels[row]!),
+    lapsed: { rows: lapsedRows, churned: lapsedChurned },
+  };
+}
+
+/** New members (joined within the window), then the others split by whether their borrowing fell. */
+function churnSlices(values: Float32Array, rows: number): { name: string; rows: number[] }[] {
+  const tenure = column(values, rows, CHURN_FEATURE_NAMES, 'tenure_days');
+  const recent = column(values, rows, CHURN_FEATURE_NAMES, 'loans_90d');
+  const before = column(values, rows, CHURN_FEATURE_NAMES, 'loans_prev_90d');
+  const all = Array.from({ length: rows }, (_, i) => i);
+  const isNew = (i: number) => tenure[i]! < CHURN_WINDOW_DAYS;
+  return [
+    { name: `new (joined in the last ${CHURN_WINDOW_DAYS} days)`, rows: all.filter(isNew) },
+    { name: `declining (fewer loans in the last ${CHURN_WINDOW_DAYS} days than the ${CHURN_WINDOW_DAYS} before)`, rows: all.filter((i) => !isNew(i) && recent[i]! < before[i]!) },
+    { name: 'steady or growing', rows: all.filter((i) => !isNew(i) && recent[i]! >= before[i]!) },
+  ];
+}
+
 export async function churnHoldout(store: Store): Promise<ClassifierHoldout> {
   const c = await churnCutoffs(store);
   const allIds = (await store.db.selectFrom('members').select('id').orderBy('id').execute()).map((r) => r.id);
-  const test = await churnFeatures(store, allIds, c.testCutoff);
-  const labels = await churnLabels(store, test.memberIds, c.testCutoff);
-  const trainingMembers = (await churnFeatures(store, allIds, c.trainCutoff)).memberIds;
-  const trainingLabels = await churnLabels(store, trainingMembers, c.trainCutoff);
+  const test = await activeChurnRows(store, allIds, c.testCutoff);
+  const training = await activeChurnRows(store, allIds, c.trainCutoff);
   const rows = test.memberIds.length;
   const daysSince = column(test.values, rows, CHURN_FEATURE_NAMES, 'days_since_last_loan');
   const loans90 = column(test.values, rows, CHURN_FEATURE_NAMES, 'loans_90d');
   return {
     model: 'churn',
-    description: `members at ${c.testCutoff}, outcome: no checkout up to ${addDays(c.testCutoff, CHURN_WINDOW_DAYS)}`,
+    description:
+      `members active at ${c.testCutoff} (a checkout in the ${CHURN_WINDOW_DAYS} days before; ${test.lapsed.rows} lapsed members not scored), ` +
+      `outcome: no checkout up to ${addDays(c.testCutoff, CHURN_WINDOW_DAYS)}`,
     rows,
     featureCount: CHURN_FEATURE_NAMES.length,
     features: test.values,
-    labels,
+    labels: test.labels,
     baselines: [
-      priorBaseline(share(trainingLabels), rows),
+      priorBaseline(share(training.labels), rows),
       { name: 'days since the last loan', scores: daysSince, probabilities: false },
-      { name: `no loan in ${CHURN_WINDOW_DAYS} days`, scores: loans90.map((n) => (n === 0 ? 1 : 0)), probabilities: false, decisions: true },
+      { name: `fewer loans in the last ${CHURN_WINDOW_DAYS} days`, scores: loans90.map((n) => -n), probabilities: false },
     ],
     oracle: await churnOracle(store, test.memberIds, c.testCutoff),
-    focus: {
-      name: `members with a loan in the ${CHURN_WINDOW_DAYS} days before the cut-off`,
-      rows: Array.from(loans90.keys()).filter((i) => loans90[i]! > 0),
-    },
+    slices: churnSlices(test.values, rows),
   };
 }
 

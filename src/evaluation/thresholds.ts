@@ -116,6 +116,12 @@ export function chooseThreshold(scores: Numbers, labels: Numbers, rule: Threshol
   }
 }
 
+/** The rules of a model's two served levels. */
+export interface ThresholdRules {
+  medium: ThresholdRule;
+  high: ThresholdRule;
+}
+
 export interface ServedThresholds {
   medium: number;
   high: number;
@@ -224,20 +230,38 @@ export function thresholdReport(scores: Numbers, labels: Numbers, threshold: num
   };
 }
 
-/** One entry of the `thresholds` array of `npm run evaluate -- --json`. */
+/**
+ * MEDIUM and HIGH from validation rows where the levels must nest: when MEDIUM's rule alone
+ * would flag fewer rows than HIGH's (a cost rule on a library with few positives, say), MEDIUM
+ * is set to HIGH, and its rule says so.
+ */
+export function chooseNestedThresholds(scores: Numbers, labels: Numbers, rules: ThresholdRules): ServedThresholds {
+  const high = chooseThreshold(scores, labels, rules.high);
+  const medium = chooseThreshold(scores, labels, rules.medium);
+  const words = { medium: describeThresholdRule(rules.medium), high: describeThresholdRule(rules.high) };
+  if (medium <= high) return { medium, high, rules: words };
+  return { medium: high, high, rules: { ...words, medium: `${words.medium}, capped at HIGH (the rule alone flagged fewer rows)` } };
+}
+
+/** One entry of the `thresholds` array of `npm run evaluate -- --json`: ARCHITECTURE's fields, then the rest of the report. */
 export interface EvaluatedThreshold {
   level: string;
   value: number;
   precision: Interval;
   recall: Interval;
   share: Interval;
+  lift: Interval;
+  confusion: ConfusionMatrix;
+  /** The positive rate of the rows: the precision of flagging at random. */
+  baseRate: number;
+  randomAtSameShare: { precision: number; recall: number };
 }
 
 /** The `thresholds` entries for served levels (e.g. { MEDIUM: 0.15, HIGH: 0.35 }), in the order given. */
 export function evaluatedThresholds(scores: Numbers, labels: Numbers, levels: Record<string, number>, options: BootstrapOptions = {}): EvaluatedThreshold[] {
   return Object.entries(levels).map(([level, value]) => {
-    const report = thresholdReport(scores, labels, value, options);
-    return { level, value, precision: report.precision, recall: report.recall, share: report.share };
+    const { precision, recall, share, lift, confusion, baseRate, randomAtSameShare } = thresholdReport(scores, labels, value, options);
+    return { level, value, precision, recall, share, lift, confusion, baseRate, randomAtSameShare };
   });
 }
 

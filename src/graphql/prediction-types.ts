@@ -9,8 +9,19 @@ export enum RiskLevel {
   LOW = 'LOW',
   MEDIUM = 'MEDIUM',
   HIGH = 'HIGH',
+  LAPSED = 'LAPSED',
 }
-registerEnumType(RiskLevel, { name: 'RiskLevel', description: 'A probability read against the model\'s documented thresholds.' });
+registerEnumType(RiskLevel, {
+  name: 'RiskLevel',
+  description: "A probability read against the model's documented thresholds (ModelInfo.thresholds).",
+  valuesConfig: {
+    LAPSED: {
+      description:
+        'Churn only: the member made no checkout in the 90 days before the date, so has already lapsed and is not scored; ' +
+        'the probability is the share of such members who stayed away at the training cut-offs.',
+    },
+  },
+});
 
 export enum FactorDirection {
   RAISES = 'RAISES',

@@ -216,6 +216,52 @@ function metricsTable(metadata: ModelMetadata): string {
   return `<table><thead><tr>${header.map((h) => `<th scope="col">${escapeXml(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
+const orDash = (x: number | null): string => (x === null ? '—' : formatNumber(x));
+
+/** What each served risk level does on the held-out rows, next to flagging the same share at random. */
+function thresholdsSection(metadata: ModelMetadata): string[] {
+  const thresholds = metadata.metrics.thresholds ?? [];
+  if (thresholds.length === 0) return [];
+  const header = ['level', 'at probability', 'chosen by', 'flags', 'precision', 'at random', 'lift', 'recall', 'TP / FP / FN / TN'];
+  const rows = thresholds.map((t) => {
+    const c = t.confusion;
+    const cells = [
+      t.level,
+      `≥ ${formatNumber(t.value)}`,
+      t.rule,
+      `${formatNumber(t.share * 100)}%`,
+      orDash(t.precision),
+      formatNumber(t.baseRate),
+      orDash(t.lift),
+      formatNumber(t.recall),
+      `${c.truePositives} / ${c.falsePositives} / ${c.falseNegatives} / ${c.trueNegatives}`,
+    ];
+    return `<tr>${cells.map((cell) => `<td>${escapeXml(cell)}</td>`).join('')}</tr>`;
+  });
+  return [
+    '<h2>What the served levels do</h2>',
+    '<p>A prediction is at a level when its probability reaches the level\'s value, chosen on validation data by the rule shown and ' +
+      'measured here on the held-out rows. Precision: of those flagged, the share it happened to. At random: the precision of flagging ' +
+      'as many rows blindly (the base rate). Recall: of all it happened to, the share flagged.</p>',
+    `<table><thead><tr>${header.map((h) => `<th scope="col">${escapeXml(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`,
+  ];
+}
+
+/** AUC on parts of the held-out rows, next to the simulator's truth on the same rows. */
+function slicesSection(metadata: ModelMetadata): string[] {
+  const slices = metadata.metrics.slices ?? [];
+  if (slices.length === 0) return [];
+  const rows = slices.map((s) => {
+    const ratio = s.auc !== null && s.oracleAuc !== null ? formatNumber(s.auc / s.oracleAuc) : '—';
+    return `<tr>${[s.name, formatNumber(s.rows), formatNumber(s.positiveRate), orDash(s.auc), orDash(s.oracleAuc), ratio].map((c) => `<td>${escapeXml(c)}</td>`).join('')}</tr>`;
+  });
+  const header = ['slice', 'rows', 'positive rate', 'AUC', 'oracle AUC', 'of the oracle'];
+  return [
+    '<h2>By slice</h2>',
+    `<table><thead><tr>${header.map((h) => `<th scope="col">${escapeXml(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`,
+  ];
+}
+
 function paritySection(metadata: ModelMetadata): string {
   const { passed, rows, maxAbsError, tolerance } = metadata.parity;
   const error = maxAbsError === null ? 'could not be measured' : `was at most ${formatNumber(maxAbsError)}`;
@@ -268,6 +314,8 @@ export function renderModelCard(metadata: ModelMetadata, charts: ChartData[] = [
     '<h2>How well it does</h2>',
     headlineSummary(metadata),
     metricsTable(metadata),
+    ...thresholdsSection(metadata),
+    ...slicesSection(metadata),
     ...(charts.length > 0 ? ['<h2>Pictures</h2>', ...charts.map(renderChart)] : []),
     '<h2>What it learned from</h2>',
     definitionList([

@@ -64,6 +64,32 @@ export interface BaselineMetrics {
   metrics: Record<string, number>;
 }
 
+/**
+ * One served risk level on held-out rows: flagged means probability ≥ value. Precision and lift
+ * are null when nothing is flagged. `npm run evaluate` reports the same figures with intervals.
+ */
+export interface ThresholdFigures {
+  level: string;
+  value: number;
+  /** The rule that chose `value` on validation rows, in words. */
+  rule: string;
+  precision: number | null;
+  recall: number;
+  share: number;
+  lift: number | null;
+  /** Positive rate of the rows: the precision of a dummy that flags the same share at random. */
+  baseRate: number;
+  confusion: { truePositives: number; falsePositives: number; falseNegatives: number; trueNegatives: number };
+}
+
+export interface SliceFigures {
+  name: string;
+  rows: number;
+  positiveRate: number;
+  auc: number | null;
+  oracleAuc: number | null;
+}
+
 export interface HeadlineMetric {
   /** A key of `metrics.heldOut`. */
   name: string;
@@ -123,6 +149,10 @@ export interface ModelMetadata {
     otherBaselines?: BaselineMetrics[];
     /** On simulated data: the true probabilities behind the outcomes, scored the same way. */
     oracle?: { metrics: Record<string, number> };
+    /** Classifiers: what each served risk level does on the held-out rows. */
+    thresholds?: ThresholdFigures[];
+    /** Classifiers: AUC on parts of the held-out rows that matter on their own, next to the oracle's. */
+    slices?: SliceFigures[];
   };
   headlineMetric: HeadlineMetric;
   hyperparameters: Record<string, HyperparameterValue>;

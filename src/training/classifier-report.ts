@@ -6,7 +6,8 @@
 import { accuracy, auc, brierScore, calibrationBins, expectedCalibrationError, logLoss, rocCurve } from '../ml/metrics';
 import type { ChartData } from '../model-cards';
 import { exportTreeEnsembleOnnx, TREE_ENSEMBLE_INPUT, TREE_ENSEMBLE_OUTPUT, type TreeEnsemble } from '../ml/trees';
-import type { ParityFile } from '../registry';
+import type { ParityFile, ThresholdFigures } from '../registry';
+import { chooseNestedThresholds, confusionAt, thresholdFigures, type ServedThresholds, type ThresholdRules } from '../evaluation/thresholds';
 
 export interface ClassifierFigures {
   auc: number;
@@ -90,4 +91,28 @@ export function treeEnsembleArtefacts(model: TreeEnsemble, names: string[], held
       tolerance: 1e-5,
     },
   };
+}
+
+const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+/**
+ * The served MEDIUM/HIGH thresholds chosen by `rules` on validation rows (scores of a model that
+ * did not train on them), and what they do on the held-out rows of the final model.
+ */
+export function servedThresholdsOnHoldout(
+  validation: { scores: ArrayLike<number>; labels: Uint8Array },
+  heldOut: { scores: ArrayLike<number>; labels: Uint8Array },
+  rules: ThresholdRules,
+): { served: ServedThresholds; figures: ThresholdFigures[] } {
+  const served = chooseNestedThresholds(validation.scores, validation.labels, rules);
+  const levels = [
+    { level: 'MEDIUM', value: served.medium, rule: served.rules.medium },
+    { level: 'HIGH', value: served.high, rule: served.rules.high },
+  ];
+  const figures = levels.map(({ level, value, rule }) => {
+    const confusion = confusionAt(heldOut.scores, heldOut.labels, value);
+    const f = thresholdFigures(confusion);
+    return { level, value, rule, precision: finiteOrNull(f.precision), recall: f.recall, share: f.share, lift: finiteOrNull(f.lift), baseRate: f.baseRate, confusion };
+  });
+  return { served, figures };
 }

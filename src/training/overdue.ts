@@ -2,13 +2,20 @@
  * Trains the overdue model: a random forest over loan features, trained on older loans and
  * evaluated on the most recent loans whose outcome is known, against "the borrower's past
  * late share" and against the simulator's true late probabilities.
+ *
+ * The served MEDIUM/HIGH thresholds are chosen by OVERDUE_THRESHOLD_RULES on a validation window
+ * inside the training loans laid out like the test window (120 days of checkouts ending 45 days
+ * before the test window, outcomes as known when it starts), scored by a model trained on the
+ * loans before it.
  */
 import { OVERDUE_FEATURES, overdueTrainingSet } from '../features/overdue';
 import { trainRandomForest, TREE_ENSEMBLE_INPUT, TREE_ENSEMBLE_OUTPUT, type RandomForestParams } from '../ml/trees';
-import { OVERDUE_RISK_THRESHOLDS } from '../models/overdue';
+import { OVERDUE_THRESHOLD_RULES } from '../models/overdue';
+import { scoreOnnx } from '../evaluation/classifier-evaluation';
 import type { Store } from '../store';
-import { overdueOracle, overdueWindows } from '../evaluation/classifier-holdout';
-import { classifierCharts, classifierFigures, featureMedians, rankingFigures, treeEnsembleArtefacts } from './classifier-report';
+import { addDays } from '../util/dates';
+import { OVERDUE_TEST_DAYS, OVERDUE_TEST_END_GAP_DAYS, overdueOracle, overdueWindows } from '../evaluation/classifier-holdout';
+import { classifierCharts, classifierFigures, featureMedians, rankingFigures, servedThresholdsOnHoldout, treeEnsembleArtefacts } from './classifier-report';
 import type { TrainedModel, TrainOptions } from './types';
 
 export const OVERDUE_PARAMS: RandomForestParams = {
@@ -35,16 +42,34 @@ export async function trainOverdue(store: Store, options: TrainOptions): Promise
     { features: train.features.values, labels: train.labels, rowCount: nTrain, featureCount: d, featureNames: names },
     { ...OVERDUE_PARAMS, seed },
   );
+  const validationEnd = addDays(testStart, -OVERDUE_TEST_END_GAP_DAYS);
+  const validationStart = addDays(validationEnd, -OVERDUE_TEST_DAYS);
+  progress('overdue: thresholds on validation loans', { train: `${trainStart}..${validationStart}`, validation: `${validationStart}..${validationEnd}` });
+  const foldTrain = await overdueTrainingSet(store, trainStart, validationStart, validationStart);
+  const validation = await overdueTrainingSet(store, validationStart, validationEnd, testStart);
+  const foldModel = trainRandomForest(
+    { features: foldTrain.features.values, labels: foldTrain.labels, rowCount: foldTrain.loans.length, featureCount: d, featureNames: names },
+    { ...OVERDUE_PARAMS, seed },
+  );
+  const validationScores = foldModel.predictProba(validation.features.values, validation.loans.length);
+
   progress('overdue: evaluating on held-out loans', { rows: nTest });
-  const testProbabilities = model.predictProba(test.features.values, nTest);
+  // Scored through the exported graph, as serving and `npm run evaluate` score it.
+  const artefacts = treeEnsembleArtefacts(model, names, test.features.values);
+  const testProbabilities = await scoreOnnx(artefacts.onnxBytes, { input: TREE_ENSEMBLE_INPUT, output: TREE_ENSEMBLE_OUTPUT }, test.features.values, nTest, d);
   const pastLateShare = Float64Array.from({ length: nTest }, (_, i) => test.features.values[i * d]!);
   const oracle = await overdueOracle(store, test.features.loanIds);
   const heldOut = classifierFigures(testProbabilities, test.labels);
   const baselineName = "the borrower's past late share";
   const importance = model.featureImportance();
+  const { served, figures: thresholdFigures } = servedThresholdsOnHoldout(
+    { scores: validationScores, labels: validation.labels },
+    { scores: testProbabilities, labels: test.labels },
+    OVERDUE_THRESHOLD_RULES,
+  );
 
   return {
-    ...treeEnsembleArtefacts(model, names, test.features.values),
+    ...artefacts,
     charts: classifierCharts(testProbabilities, test.labels, { name: baselineName, scores: pastLateShare }),
     metadata: {
       name: 'overdue',
@@ -65,17 +90,22 @@ export async function trainOverdue(store: Store, options: TrainOptions): Promise
         heldOut: { ...heldOut },
         baseline: { name: baselineName, metrics: { ...classifierFigures(pastLateShare, test.labels), ...rankingFigures(pastLateShare, test.labels) } },
         ...(oracle ? { oracle: { metrics: { ...classifierFigures(oracle, test.labels) } } } : {}),
+        thresholds: thresholdFigures,
       },
       headlineMetric: { name: 'auc', value: heldOut.auc, higherIsBetter: true },
       hyperparameters: { ...OVERDUE_PARAMS, seed },
       serving: {
         reference: featureMedians(train.features.values, nTrain, d),
-        riskThresholds: OVERDUE_RISK_THRESHOLDS,
+        riskThresholds: { medium: served.medium, high: served.high },
+        thresholdRules: served.rules,
+        thresholdValidation: { from: validationStart, to: validationEnd, rows: validation.loans.length },
         featureImportance: Object.fromEntries(names.map((n, j) => [n, importance[j]!])),
       },
       notes:
         `Trained on loans checked out ${trainStart} to ${testStart} (outcomes as known on ${testStart}); held out: loans checked ` +
-        `out ${testStart} to ${testEnd}, outcomes as known on ${asOf}. Features use only what was known at checkout, plus renewals.`,
+        `out ${testStart} to ${testEnd}, outcomes as known on ${asOf}. Features use only what was known at checkout, plus renewals. ` +
+        `Served thresholds chosen on loans checked out ${validationStart} to ${validationEnd} (outcomes as known on ${testStart}), ` +
+        `scored by a forest trained on the loans before ${validationStart}: HIGH = ${served.rules.high}; MEDIUM = ${served.rules.medium}.`,
     },
   };
 }

@@ -2,14 +2,15 @@
 import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../../src/config';
 import { churnFeatureBatch, churnFeatures } from '../../src/features/churn';
-import type { RiskPrediction } from '../../src/graphql/prediction-types';
+import { RiskLevel, type RiskPrediction } from '../../src/graphql/prediction-types';
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
 import { entityLoader, openScoring, startModelSubgraph, warmMemos, type ModelScoring, type ModelSubgraphDeps, type SubgraphServices } from '../../src/model-runtime/model-subgraph';
 import { recorded, riskPrediction } from '../../src/model-runtime/prediction-logging';
 import { rankedWatchlist } from '../../src/model-runtime/watchlist';
 import { scoreRisks } from '../../src/model-runtime/risk';
-import { CHURN_FEATURE_NAMES, CHURN_MEMOS, CHURN_MODEL, CHURN_SLOT, MAX_CHURN_WATCHLIST, type ChurnServing } from '../../src/models/churn';
+import { pickRows } from '../../src/evaluation/classifier-holdout';
+import { CHURN_FEATURE_NAMES, CHURN_MEMOS, CHURN_MODEL, CHURN_SLOT, isActiveRow, MAX_CHURN_WATCHLIST, type ChurnServing } from '../../src/models/churn';
 import { parseId } from '../../src/util/ids';
 import type { ChurnContext } from './context';
 import { ChurnResolver, ChurnWatchlistResolver, Member, type ChurnWatchEntry } from './schema';
@@ -31,13 +32,37 @@ export interface ChurnServices extends ChurnScoring, SubgraphServices {
   watchlist: (first: number, minProbability: number) => Promise<ChurnWatchEntry[]>;
 }
 
+/**
+ * The rows a version scores: all of them, or, for a version with a lapsed rule, the members
+ * active at the date (the others answer LAPSED).
+ */
+function scoredRows(values: Float32Array, n: number, serving: ChurnServing): number[] {
+  const all = Array.from({ length: n }, (_, i) => i);
+  return serving.lapsed ? all.filter((i) => isActiveRow(values, i)) : all;
+}
+
+/** Scores a batch of feature rows: each row's risk, or LAPSED for a member the version does not score. */
+async function scoreChurnRows(slot: ChurnScoring['slot'], values: Float32Array, n: number, explain: boolean) {
+  // A swap landing between this read and the run scores these rows with the newer version; the next batch follows its rule.
+  const serving = slot.current().serving;
+  const rows = scoredRows(values, n, serving);
+  const scored = await scoreRisks(slot, { values: pickRows(values, CHURN_FEATURE_NAMES.length, rows), n: rows.length, names: CHURN_FEATURE_NAMES }, { explain });
+  const lapsed = { probability: serving.lapsed?.probability ?? 1, level: RiskLevel.LAPSED, factors: [] };
+  const risks = new Array<(typeof scored.risks)[number]>(n).fill(lapsed);
+  rows.forEach((row, k) => {
+    const risk = scored.risks[k];
+    if (risk) risks[row] = risk;
+  });
+  return { risks, model: scored.model };
+}
+
 /** Churn risk of a batch of member ids, in key order; null for ids that are not members. */
 export async function predictChurn({ deps, slot, memos }: ChurnScoring, keys: readonly string[]): Promise<(RiskPrediction | null)[]> {
   const ids = keys.map(parseId);
   const known = ids.filter((id): id is number => id !== undefined);
   deps.metrics.featureQueries.inc({ model: CHURN_MODEL });
   const features = churnFeatureBatch(await memos.memberActivity.load(known));
-  const { risks, model } = await scoreRisks(slot, { values: features.values, n: features.memberIds.length, names: CHURN_FEATURE_NAMES });
+  const { risks, model } = await scoreChurnRows(slot, features.values, features.memberIds.length, true);
   let k = 0;
   return ids.map((id) => {
     if (id === undefined) return null;
@@ -52,10 +77,11 @@ function createWatchlist(scoring: ChurnScoring): ChurnServices['watchlist'] {
   const top = rankedWatchlist('churnWatchlist', MAX_CHURN_WATCHLIST, slot, deps, async () => {
     const ids = (await deps.store.db.selectFrom('members').select('id').execute()).map((r) => r.id);
     const features = await churnFeatures(deps.store, ids, deps.asOf);
-    const { risks, model } = await scoreRisks(slot, { values: features.values, n: features.memberIds.length, names: CHURN_FEATURE_NAMES }, { explain: false });
+    const { risks, model } = await scoreChurnRows(slot, features.values, features.memberIds.length, false);
+    // Lapsed members have already gone: the watchlist is of members staff can still keep.
     const ranked = features.memberIds.flatMap((id, i) => {
       const risk = risks[i];
-      return risk ? [{ key: id, probability: risk.probability }] : [];
+      return risk && risk.level !== RiskLevel.LAPSED ? [{ key: id, probability: risk.probability }] : [];
     });
     return { version: model.version, ranked };
   });

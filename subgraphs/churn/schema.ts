@@ -17,7 +17,8 @@ export class ChurnResolver {
     nullable: true,
     description:
       'Probability that the member makes no checkout in the 90 days after the system date (gradient-boosted trees over ' +
-      'recency, frequency, trend, tenure and lateness). Null for an unknown member. Factors: see Factor.',
+      'recency, frequency, trend, tenure and lateness), for members with a checkout in the 90 days before it; the others have ' +
+      'lapsed and answer level LAPSED, unscored. Null for an unknown member. Factors: see Factor.',
   })
   churnRisk(@Root() member: Member, @Ctx() ctx: ChurnContext): Promise<RiskPrediction | null> {
     return ctx.churnRisk.load(member.id);
@@ -36,7 +37,7 @@ export class ChurnWatchEntry {
 @Resolver()
 export class ChurnWatchlistResolver {
   @Query(() => [ChurnWatchEntry], {
-    description: `Members most likely to stop borrowing, riskiest first, with their factors. first: at most ${MAX_CHURN_WATCHLIST}.`,
+    description: `Active members most likely to stop borrowing, riskiest first, with their factors (lapsed members are left out). first: at most ${MAX_CHURN_WATCHLIST}.`,
   })
   churnWatchlist(
     @Ctx() ctx: ChurnContext,

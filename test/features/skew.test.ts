@@ -16,7 +16,8 @@ import { NO_PREDICTION_LOGGING } from '../../src/model-runtime/prediction-loggin
 import { readProductionPointer } from '../../src/registry';
 import { openStore, readAsOf, type Store } from '../../src/store';
 import { addDays } from '../../src/util/dates';
-import { CHURN_SLOT } from '../../src/models/churn';
+import { CHURN_SLOT, isActiveRow } from '../../src/models/churn';
+import { RiskLevel } from '../../src/graphql/prediction-types';
 import { createChurnServices, predictChurn } from '../../subgraphs/churn';
 import { smallLibrary, type SmallLibrary } from '../fixtures/small-library';
 
@@ -51,17 +52,25 @@ describe('churn features', () => {
     const slot = new ModelSlot({ ...CHURN_SLOT, locate: async () => pointer, logger: createLogger('test', 'silent'), metrics, reloadIntervalMs: 60_000 });
     await slot.start();
     const deps = { store, asOf, memos: new Set(), inputs: 0, slots: { churn: slot }, metrics, predictionLog: NO_PREDICTION_LOGGING } as unknown as ModelSubgraphDeps;
-    const ids = ['5', '42', 'nope', '999999', '77', '5'];
+    const activity = await churnFeatures(store, (await store.db.selectFrom('members').select('id').orderBy('id').execute()).map((r) => r.id), asOf);
+    const activeIds = activity.memberIds.filter((_, row) => isActiveRow(activity.values, row));
+    const lapsedId = activity.memberIds.find((_, row) => !isActiveRow(activity.values, row))!;
+    const [a, b, c] = [activeIds[0]!, activeIds[17]!, activeIds[activeIds.length - 1]!];
+    const ids = [String(a), String(b), 'nope', '999999', String(c), String(a), String(lapsedId)];
     const served = await predictChurn(createChurnServices(deps), ids);
     expect(served[2]).toBeNull();
     expect(served[3]).toBeNull();
-    const training = await churnFeatures(store, [5, 42, 77], asOf);
+    const training = await churnFeatures(store, [a, b, c], asOf);
     const session = await openServingSession(path.join(pointer.dir, 'model.onnx'));
     const out = await session.run({ features: new Tensor('float32', training.values, [3, CHURN_FEATURE_NAMES.length]) });
     const expected = Array.from(out.probability!.data as Float32Array);
     expect([served[0]!.probability, served[1]!.probability, served[4]!.probability, served[5]!.probability]).toEqual([
       expected[0], expected[1], expected[2], expected[0],
     ]);
+    // A member with no checkout in the window before the date has lapsed: reported as such, not scored.
+    const lapsed = slot.current().serving.lapsed!;
+    expect(served[6]).toMatchObject({ level: RiskLevel.LAPSED, probability: lapsed.probability, factors: [] });
+    expect(served.filter((risk) => risk && risk !== served[6]).every((risk) => risk!.level !== RiskLevel.LAPSED)).toBe(true);
     await slot.stop();
     await session.release();
   });

@@ -5,6 +5,7 @@ import {
   chooseThreshold,
   confusionAt,
   dummyBaselines,
+  chooseNestedThresholds,
   evaluatedThresholds,
   thresholdFigures,
   thresholdReport,
@@ -62,6 +63,22 @@ describe('chooseServedThresholds', () => {
   });
 });
 
+describe('chooseNestedThresholds', () => {
+  it('keeps the rules when MEDIUM flags at least as many rows as HIGH', () => {
+    const served = chooseNestedThresholds(scores, labels, { medium: { kind: 'share', share: 0.4 }, high: { kind: 'share', share: 0.2 } });
+    expect(served).toEqual({ medium: 0.6, high: 0.8, rules: { medium: 'flag the top 40.0% of scores', high: 'flag the top 20.0% of scores' } });
+  });
+
+  it('sets MEDIUM to HIGH, and says so, when its rule alone would flag fewer rows', () => {
+    // A false positive costs as much as four missed positives: flagging only the surest rows pays.
+    const served = chooseNestedThresholds(scores, labels, { medium: { kind: 'cost', falsePositiveCost: 4, falseNegativeCost: 1 }, high: { kind: 'share', share: 0.5 } });
+    expect(chooseThreshold(scores, labels, { kind: 'cost', falsePositiveCost: 4, falseNegativeCost: 1 })).toBeGreaterThan(0.5);
+    expect(served.medium).toBe(0.5);
+    expect(served.high).toBe(0.5);
+    expect(served.rules.medium).toBe('minimise 4·false positives + 1·false negatives, capped at HIGH (the rule alone flagged fewer rows)');
+  });
+});
+
 describe('thresholdReport', () => {
   it('counts the confusion matrix and derives precision, recall, share and lift', () => {
     expect(confusionAt(scores, labels, 0.6)).toEqual({ truePositives: 3, falsePositives: 1, falseNegatives: 1, trueNegatives: 5 });
@@ -95,7 +112,13 @@ describe('thresholdReport', () => {
       ['MEDIUM', 0.35, 0.5, 0.75, 0.6],
       ['HIGH', 0.75, 1, 0.5, 0.2],
     ]);
-    expect(Object.keys(entries[0]!)).toEqual(['level', 'value', 'precision', 'recall', 'share']);
+    expect(Object.keys(entries[0]!)).toEqual(['level', 'value', 'precision', 'recall', 'share', 'lift', 'confusion', 'baseRate', 'randomAtSameShare']);
+    expect(entries[1]).toMatchObject({
+      confusion: { truePositives: 2, falsePositives: 0, falseNegatives: 2, trueNegatives: 6 },
+      baseRate: 0.4,
+      randomAtSameShare: { precision: 0.4, recall: 0.2 },
+    });
+    expect(entries[1]!.lift.value).toBe(1 / 0.4);
   });
 });
 

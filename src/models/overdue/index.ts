@@ -6,15 +6,24 @@
 import { memberOpenLoanFeatures, OVERDUE_FEATURE_NAMES } from '../../features/overdue';
 import type { MemoSources } from '../../model-runtime/as-of-memo';
 import type { ServingMetadata, SlotSpec } from '../../model-runtime/model-slot';
-import { parseRiskServing, type RiskServing, type RiskThresholds } from '../../model-runtime/risk';
+import { parseRiskServing, type RiskServing } from '../../model-runtime/risk';
+import type { ThresholdRules } from '../../evaluation/thresholds';
 
 export const OVERDUE_MODEL = 'overdue';
 
 /** The columns of the graph's `features` input, in order. */
 export { OVERDUE_FEATURE_NAMES };
 
-/** Where the trainer sets the risk levels; a version carries them in metadata.serving. */
-export const OVERDUE_RISK_THRESHOLDS: RiskThresholds = { medium: 0.15, high: 0.35 };
+/**
+ * How the trainer chooses the served levels on validation loans; the values it picks travel in
+ * metadata.serving.riskThresholds. HIGH is what staff can follow up: a phone call for 5% of the
+ * loans checked out each week (about 160 loans a week on the default library). MEDIUM is where a
+ * reminder pays: a loan returned late costs the library four times a reminder sent for nothing.
+ */
+export const OVERDUE_THRESHOLD_RULES: ThresholdRules = {
+  medium: { kind: 'cost', falsePositiveCost: 1, falseNegativeCost: 4 },
+  high: { kind: 'share', share: 0.05 },
+};
 
 /** The largest `first` of overdueWatchlist. */
 export const MAX_OVERDUE_WATCHLIST = 500;

@@ -26,4 +26,10 @@ describe('id lists a slice at a time', () => {
     expect(slices).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
     expect(rows).toEqual([10, 20, 30, 40, 50, 60, 70]);
   });
+
+  it('concatenates a slice of more rows than a call can take as arguments (a whole library of loans)', async () => {
+    const rows = await inChunks([1, 2], async (slice) => Array.from({ length: 500_000 }, (_, i) => slice[0]! * 1_000_000 + i), 1);
+    expect(rows).toHaveLength(1_000_000);
+    expect(rows[999_999]).toBe(2_499_999);
+  });
 });
