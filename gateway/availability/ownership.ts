@@ -8,7 +8,6 @@ import {
   parse,
   type ConstDirectiveNode,
   type DocumentNode,
-  type FieldDefinitionNode,
   type FragmentDefinitionNode,
   type GraphQLCompositeType,
   type GraphQLSchema,
