@@ -11,16 +11,23 @@ import type { Interval } from '../evaluation/intervals';
 import { readMetadata } from '../registry';
 import { readRegistry } from '../registry/registry-file';
 import { openStore } from '../store';
+import { checkWindow, MODEL_EVALUATIONS } from './evaluate-models';
 import { parseFlags, UsageError } from './flags';
 
 const HOLDOUTS = CLASSIFIER_HOLDOUTS;
 
-const USAGE = `usage: npm run evaluate -- --model M [--version V ...] [--db PATH] [--seed N] [--resamples N] [--json]
+const USAGE = `usage: npm run evaluate -- --model M [--version V ...] [--db PATH] [--window DAY] [--seed N] [--resamples N] [--json]
   Scores registered versions of a model, its baselines and (on simulated data) the oracle on the same
-  held-out rows of a library, through each version's model.onnx and the serving feature code. Prints
-  AUC, log loss and Brier score with 95% bootstrap intervals, precision/recall/share at the version's
-  served MEDIUM/HIGH thresholds, and DeLong's paired test between versions.
-  --model      ${Object.keys(HOLDOUTS).join(' or ')}
+  held-out rows of a library, through each version's ONNX files and the serving feature code, with 95%
+  bootstrap intervals and paired comparisons between versions and with the best baseline.
+    overdue, churn: AUC, log loss, Brier score, precision/recall/share at the version's served
+      MEDIUM/HIGH thresholds, DeLong's paired test between versions.
+    demand: book-week and collection-month RMSE, MAE, MASE, RMSSE and bias against seasonal naive,
+      the 52-week mean, mean x season, SES/Theta on the deseasonalised series, Croston and TSB.
+  --model      ${[...Object.keys(HOLDOUTS), ...Object.keys(MODEL_EVALUATIONS)].join(', ')}
+  --window     last day of the held-out window, YYYY-MM-DD (default: the library clock)
+  --weeks      demand: held-out weeks of books (default 13, as the trainer holds out)
+  --months     demand: held-out months of collections (default 6, as the trainer holds out)
   --version    a registered version (repeat for several; default: production, plus any staging version)
   --db         sqlite path or postgres:// URL (default: DATABASE_URL or data/shelfmark.db)
   --seed       seed of the bootstrap resamples (default 1): same seed, same output
@@ -76,12 +83,14 @@ function json(report: EvaluationReport): string {
 async function main(): Promise<void> {
   const { flags } = parseFlags(
     process.argv.slice(2),
-    { model: 'string', version: 'strings', db: 'string', seed: 'number', resamples: 'number', json: 'boolean' },
+    { model: 'string', version: 'strings', db: 'string', window: 'string', weeks: 'number', months: 'number', seed: 'number', resamples: 'number', json: 'boolean' },
     USAGE,
   );
   if (!flags.model) throw new UsageError(`--model is required\n${USAGE}`);
   const holdoutOf = HOLDOUTS[flags.model];
-  if (!holdoutOf) throw new UsageError(`--model ${flags.model}: evaluate scores ${Object.keys(HOLDOUTS).join(' and ')}\n${USAGE}`);
+  const otherModel = MODEL_EVALUATIONS[flags.model];
+  if (!holdoutOf && !otherModel) throw new UsageError(`--model ${flags.model}: evaluate scores ${[...Object.keys(HOLDOUTS), ...Object.keys(MODEL_EVALUATIONS)].join(', ')}\n${USAGE}`);
+  checkWindow(flags.window);
   const resamples = flags.resamples ?? 1000;
   if (!Number.isInteger(resamples) || resamples < 100 || resamples > 100_000) throw new UsageError(`--resamples must be an integer from 100 to 100000, got ${resamples}`);
   const seed = flags.seed ?? 1;
@@ -93,6 +102,13 @@ async function main(): Promise<void> {
   const store = openStore(url, { readonly: url.startsWith('sqlite:') });
   try {
     process.stderr.write(`evaluate: ${flags.model} held-out rows from ${url}\n`);
+    if (otherModel) {
+      const progress = (message: string) => process.stderr.write(`evaluate: ${message}\n`);
+      const run = { store, versions, window: flags.window, weeks: flags.weeks, months: flags.months, seed, resamples, json: flags.json ?? false, progress };
+      await otherModel({ ...run, write: (text) => process.stdout.write(text) });
+      return;
+    }
+    if (!holdoutOf) return;
     const holdout = await holdoutOf(store);
     process.stderr.write(`evaluate: ${holdout.rows} rows (${holdout.description}); scoring ${versions.map((v) => v.version).join(', ')} with ${resamples} resamples\n`);
     const { reports, scored } = await evaluateClassifierVersions(holdout, versions, { seed, resamples }, (message) =>
