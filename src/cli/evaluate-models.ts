@@ -5,6 +5,7 @@
  */
 import type { Interval } from '../evaluation/intervals';
 import { DEMAND_METHOD_LABELS, demandHoldout, evaluateDemandVersions, type DemandReport } from '../evaluation/demand-evaluation';
+import { evaluateSegmentationVersions, SEGMENTATION_BASELINE_LABELS, segmentationHoldout, type SegmentationReport } from '../evaluation/segmentation-evaluation';
 import type { ServingMetadata } from '../model-runtime/model-slot';
 import type { Store } from '../store';
 import { UsageError } from './flags';
@@ -34,7 +35,7 @@ export function jsonLine(report: object): string {
 /** A table: one row per scorer, one column per figure, each figure with its interval. */
 export function table(names: readonly string[], rows: readonly [string, Record<string, Interval>][]): string[] {
   const width = Math.max(36, ...rows.map(([label]) => label.length + 2));
-  return [`  ${'scorer'.padEnd(width)}${names.map((n) => n.padEnd(28)).join('')}`, ...rows.map(([label, figures]) => `  ${label.padEnd(width)}${names.map((n) => withInterval(figures[n]).padEnd(28)).join('')}`)];
+  return [`  ${'scorer'.padEnd(width)}${names.map((n) => ` ${n}`.padEnd(30)).join('')}`, ...rows.map(([label, figures]) => `  ${label.padEnd(width)}${names.map((n) => ` ${withInterval(figures[n])}`.padEnd(30)).join('')}`)];
 }
 
 function demandText(report: DemandReport): string {
@@ -51,7 +52,7 @@ function demandText(report: DemandReport): string {
     ...table(book, [[`version ${report.version}`, report.metrics], ...baselineRows('rmse')]),
     '  collections, loans per month:',
     ...table(collection, [[`version ${report.version}`, report.metrics], ...baselineRows('collectionRmse')]),
-    '  (* the best baseline by book RMSSE; no oracle: the simulator records no true demand rate)',
+    '  (* the best baseline by book-week RMSE; no oracle: the simulator records no true demand rate)',
     ...report.comparisons.map((c) => `  book-week RMSE, ${report.version} − ${c.against} (paired bootstrap, same books): ${withInterval(c.difference)}, p = ${c.pValue.toPrecision(3)}: ${c.verdict}`),
     '',
   ].join('\n');
@@ -64,9 +65,33 @@ async function evaluateDemand(run: EvaluationRun): Promise<void> {
   for (const report of reports) run.write(run.json ? jsonLine(report) : demandText(report));
 }
 
+function segmentationText(report: SegmentationReport): string {
+  const names = ['lapseAuc', 'lapseLogLoss', 'lapseBrier', 'loansMae', 'stability'];
+  const rows: [string, Record<string, Interval>][] = [
+    [`version ${report.version} (${report.segments} segments)`, report.metrics],
+    ...Object.entries(report.baselines).map(([name, figures]): [string, Record<string, Interval>] => [`${name === report.bestBaseline ? '*' : ' '}${SEGMENTATION_BASELINE_LABELS[name] ?? name}`, figures]),
+  ];
+  return [
+    `segmentation ${report.version}: ${report.rows} members (${report.window}), 95% bootstrap intervals over members`,
+    ...table(names, rows),
+    '  (* the best baseline by lapse AUC; lapse = no checkout in the 90 days after the cut-off; stability = share in the same segment 90 days later)',
+    ...(report.lookAhead ? [`  note: ${report.lookAhead}`] : []),
+    ...report.comparisons.map((c) => `  lapse AUC, ${report.version} − ${c.against} (paired bootstrap, same members): ${withInterval(c.difference)}, p = ${c.pValue.toPrecision(3)}: ${c.verdict}`),
+    '',
+  ].join('\n');
+}
+
+async function evaluateSegmentation(run: EvaluationRun): Promise<void> {
+  const holdout = await segmentationHoldout(run.store, { end: run.window });
+  run.progress(holdout.description);
+  const reports = await evaluateSegmentationVersions(holdout, run.versions, { seed: run.seed, resamples: run.resamples }, run.progress);
+  for (const report of reports) run.write(run.json ? jsonLine(report) : segmentationText(report));
+}
+
 /** Per model: how `npm run evaluate -- --model M` scores it. */
 export const MODEL_EVALUATIONS: Record<string, (run: EvaluationRun) => Promise<void>> = {
   demand: evaluateDemand,
+  segmentation: evaluateSegmentation,
 };
 
 export function checkWindow(window: string | undefined): void {

@@ -12,8 +12,8 @@
  *   as the subgraph does. Each baseline of src/evaluation/demand-baselines.ts forecasts from the
  *   same histories, with seasonal indices pooled from the histories only.
  * - Every figure has a 95% bootstrap interval over series (a book, a collection), all scorers
- *   drawn from the same resamples; the best baseline is the one with the lowest RMSSE (book
- *   level), and each version is compared with it and with the other versions by a paired
+ *   drawn from the same resamples; the best baseline is the one with the lowest book-week RMSE
+ *   (the headline the trainer and the gate use), and each version is compared with it and with the other versions by a paired
  *   bootstrap of the book-week RMSE on the same books.
  * - Book-level figures are named as in the trainer's metadata (rmse, mae, bias, ...); collection
  *   figures carry the prefix `collection`.
@@ -286,8 +286,18 @@ export function demandBaselines(holdout: DemandHoldout, options: BootstrapOption
   const book = baselineForecasts(holdout.book);
   const collection = baselineForecasts(holdout.collection);
   const figures = Object.fromEntries(DEMAND_METHODS.map((m) => [m, figuresOf(holdout, book[m], collection[m], options)]));
-  const best = DEMAND_METHODS.reduce((a, b) => ((figures[b]!.rmsse?.value ?? Infinity) < (figures[a]!.rmsse?.value ?? Infinity) ? b : a));
+  const best = DEMAND_METHODS.reduce((a, b) => ((figures[b]!.rmse?.value ?? Infinity) < (figures[a]!.rmse?.value ?? Infinity) ? b : a));
   return { forecasts: { book, collection }, figures, best };
+}
+
+/** The baseline with the lowest book-week RMSE on the holdout (no intervals: the gate's reference). */
+export function bestDemandBaseline(holdout: DemandHoldout): { method: DemandMethod; rmse: number; book: number[][] } {
+  const level = holdout.book;
+  const forecasts = baselineForecasts(level);
+  const all = Array.from({ length: level.history.length }, (_, i) => i);
+  const rmse = new Map(DEMAND_METHODS.map((m) => [m, levelFigures(seriesErrors(level, forecasts[m]), level.periods.length, '')(all).rmse!]));
+  const method = DEMAND_METHODS.reduce((a, b) => (rmse.get(b)! < rmse.get(a)! ? b : a));
+  return { method, rmse: rmse.get(method)!, book: forecasts[method] };
 }
 
 export async function evaluateDemandVersions(
