@@ -48,7 +48,7 @@ export const DEFAULT_HOLDOUT_MONTHS = 6;
 /** What the baselines are called in reports. */
 export const DEMAND_METHOD_LABELS: Record<DemandMethod, string> = {
   seasonalNaive: 'seasonal naive',
-  seasonalMean: '52-week mean (12-month for collections)',
+  seasonalMean: 'mean of the last season (52 weeks, 12 months)',
   seasonalMeanTimesSeason: "mean × the library's season",
   sesDeseasonalised: 'SES on the deseasonalised series',
   thetaDeseasonalised: 'Theta on the deseasonalised series',
