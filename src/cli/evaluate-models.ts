@@ -6,6 +6,7 @@
 import type { Interval } from '../evaluation/intervals';
 import { DEMAND_METHOD_LABELS, demandHoldout, evaluateDemandVersions, type DemandReport } from '../evaluation/demand-evaluation';
 import { evaluateSegmentationVersions, SEGMENTATION_BASELINE_LABELS, segmentationHoldout, type SegmentationReport } from '../evaluation/segmentation-evaluation';
+import { evaluateRecommendationVersions, RECOMMENDATION_BASELINE_LABELS, recommendationHoldout, type RecommendationReport } from '../evaluation/recommendation-evaluation';
 import type { ServingMetadata } from '../model-runtime/model-slot';
 import type { Store } from '../store';
 import { UsageError } from './flags';
@@ -88,10 +89,36 @@ async function evaluateSegmentation(run: EvaluationRun): Promise<void> {
   for (const report of reports) run.write(run.json ? jsonLine(report) : segmentationText(report));
 }
 
+function recommendationText(report: RecommendationReport): string {
+  const names = Object.keys(report.metrics);
+  const rows: [string, Record<string, Interval>][] = [
+    [`version ${report.version}`, report.metrics],
+    ...Object.entries(report.baselines).map(([name, figures]): [string, Record<string, Interval>] => [`${name === report.bestBaseline ? '*' : ' '}${RECOMMENDATION_BASELINE_LABELS[name] ?? name}`, figures]),
+  ];
+  return [
+    `recommendations ${report.version}: ${report.window}; 95% bootstrap intervals over members`,
+    ...table(names, rows),
+    `  (* the best baseline by NDCG; chosen on validation: ${Object.entries(report.baselineSettings).map(([k, v]) => `${k} ${v}`).join(', ')}; the version ranks every member from their history, as a member it does not know)`,
+    ...(report.lookAhead ? [`  note: ${report.lookAhead}`] : []),
+    ...report.comparisons.map((c) => `  ${c.metric}, ${report.version} − ${c.against} (paired bootstrap, same members): ${withInterval(c.difference)}, p = ${c.pValue.toPrecision(3)}: ${c.verdict}`),
+    '',
+  ].join('\n');
+}
+
+async function evaluateRecommendations(run: EvaluationRun): Promise<void> {
+  const first = run.versions[0];
+  if (!first) throw new UsageError('no recommendations version to score');
+  const holdout = await recommendationHoldout(run.store, first, { end: run.window });
+  run.progress(holdout.description);
+  const reports = await evaluateRecommendationVersions(holdout, run.versions, { seed: run.seed, resamples: run.resamples }, run.progress);
+  for (const report of reports) run.write(run.json ? jsonLine(report) : recommendationText(report));
+}
+
 /** Per model: how `npm run evaluate -- --model M` scores it. */
 export const MODEL_EVALUATIONS: Record<string, (run: EvaluationRun) => Promise<void>> = {
   demand: evaluateDemand,
   segmentation: evaluateSegmentation,
+  recommendations: evaluateRecommendations,
 };
 
 export function checkWindow(window: string | undefined): void {
