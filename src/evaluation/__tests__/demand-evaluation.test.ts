@@ -74,18 +74,18 @@ describe('evaluating a demand version on the periods its trainer held out', () =
 
 describe('the demand promotion gate re-scores champion and candidate on the same books', () => {
   let modelsDir: string;
+  let trained: { metadata: ModelMetadata; model: Buffer; parity: ParityFile; collection: Buffer };
 
-  /** Registers a copy of production; `loansPerUnit` of the book graph changed when given. */
+  /** Registers a copy of the trained version; `loansPerUnit` of the book graph changed when given. */
   async function register(bookLoansPerUnit?: number): Promise<string> {
-    const production = productionOf(modelsDir);
-    const { version: _v, stage: _s, sha256: _h, files: _f, parity: _p, created: _c, ...draft } = production.metadata;
+    const { version: _v, stage: _s, sha256: _h, files: _f, parity: _p, created: _c, ...draft } = trained.metadata;
     const serving = structuredClone(draft.serving) as { book: { loansPerUnit: number } };
     if (bookLoansPerUnit !== undefined) serving.book.loansPerUnit = bookLoansPerUnit;
     const registered = await registerVersion(modelsDir, {
       metadata: { ...draft, serving } as unknown as ModelMetadataDraft,
-      onnxBytes: readFileSync(path.join(production.dir, 'model.onnx')),
-      parity: JSON.parse(readFileSync(path.join(production.dir, 'parity.json'), 'utf8')) as ParityFile,
-      extraFiles: { 'collection.onnx': readFileSync(path.join(production.dir, 'collection.onnx')) },
+      onnxBytes: trained.model,
+      parity: trained.parity,
+      extraFiles: { 'collection.onnx': trained.collection },
       stage: 'staging',
       who: 'test',
     });
@@ -95,6 +95,13 @@ describe('the demand promotion gate re-scores champion and candidate on the same
   beforeAll(() => {
     modelsDir = mkdtempSync(path.join(os.tmpdir(), 'shelfmark-demand-gate-'));
     cpSync(library.modelsDir, modelsDir, { recursive: true });
+    const production = productionOf(modelsDir);
+    trained = {
+      metadata: production.metadata,
+      model: readFileSync(path.join(production.dir, 'model.onnx')),
+      parity: JSON.parse(readFileSync(path.join(production.dir, 'parity.json'), 'utf8')) as ParityFile,
+      collection: readFileSync(path.join(production.dir, 'collection.onnx')),
+    };
   });
 
   afterAll(() => rmSync(modelsDir, { recursive: true, force: true }));
