@@ -28,6 +28,9 @@ export interface EvaluationRun {
 const fixed = (x: number): string => (Number.isFinite(x) ? x.toFixed(4) : 'n/a');
 export const withInterval = (i: Interval | undefined): string => (i ? `${fixed(i.value)} [${fixed(i.low)}, ${fixed(i.high)}]` : 'n/a');
 
+/** A bootstrap p-value of 0 means no resample fell on the other side: smaller than one in the resamples drawn. */
+const pValue = (p: number): string => (p === 0 ? '≈ 0 (no resample on the other side)' : `= ${p.toPrecision(3)}`);
+
 /** JSON has no NaN: an undefined figure is null. */
 export function jsonLine(report: object): string {
   return `${JSON.stringify(report, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value))}\n`;
@@ -54,7 +57,7 @@ function demandText(report: DemandReport): string {
     '  collections, loans per month:',
     ...table(collection, [[`version ${report.version}`, report.metrics], ...baselineRows('collectionRmse')]),
     '  (* the best baseline by book-week RMSE; no oracle: the simulator records no true demand rate)',
-    ...report.comparisons.map((c) => `  book-week RMSE, ${report.version} − ${c.against} (paired bootstrap, same books): ${withInterval(c.difference)}, p = ${c.pValue.toPrecision(3)}: ${c.verdict}`),
+    ...report.comparisons.map((c) => `  book-week RMSE, ${report.version} − ${c.against} (paired bootstrap, same books): ${withInterval(c.difference)}, p ${pValue(c.pValue)}: ${c.verdict}`),
     '',
   ].join('\n');
 }
@@ -77,7 +80,7 @@ function segmentationText(report: SegmentationReport): string {
     ...table(names, rows),
     '  (* the best baseline by lapse AUC; lapse = no checkout in the 90 days after the cut-off; stability = share in the same segment 90 days later)',
     ...(report.lookAhead ? [`  note: ${report.lookAhead}`] : []),
-    ...report.comparisons.map((c) => `  lapse AUC, ${report.version} − ${c.against} (paired bootstrap, same members): ${withInterval(c.difference)}, p = ${c.pValue.toPrecision(3)}: ${c.verdict}`),
+    ...report.comparisons.map((c) => `  lapse AUC, ${report.version} − ${c.against} (paired bootstrap, same members): ${withInterval(c.difference)}, p ${pValue(c.pValue)}: ${c.verdict}`),
     '',
   ].join('\n');
 }
@@ -100,7 +103,7 @@ function recommendationText(report: RecommendationReport): string {
     ...table(names, rows),
     `  (* the best baseline by NDCG; chosen on validation: ${Object.entries(report.baselineSettings).map(([k, v]) => `${k} ${v}`).join(', ')}; the version ranks every member from their history, as a member it does not know)`,
     ...(report.lookAhead ? [`  note: ${report.lookAhead}`] : []),
-    ...report.comparisons.map((c) => `  ${c.metric}, ${report.version} − ${c.against} (paired bootstrap, same members): ${withInterval(c.difference)}, p = ${c.pValue.toPrecision(3)}: ${c.verdict}`),
+    ...report.comparisons.map((c) => `  ${c.metric}, ${report.version} − ${c.against} (paired bootstrap, same members): ${withInterval(c.difference)}, p ${pValue(c.pValue)}: ${c.verdict}`),
     '',
   ].join('\n');
 }
