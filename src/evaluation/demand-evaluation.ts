@@ -40,7 +40,7 @@ import { COLLECTION_GRAPH, parseDemandServing } from '../models/demand';
 import type { ServingMetadata } from '../model-runtime/model-slot';
 import { readAsOf, type Store } from '../store';
 import { DEMAND_METHODS, forecastDemand, pooledSeasonalIndices, scaledErrors, type DemandMethod } from './demand-baselines';
-import { bootstrapFigures, pairedBootstrap, type BootstrapOptions, type Interval, type PairedComparison } from './intervals';
+import { bootstrapFigures, pairedBootstrap, plainInterval, type BootstrapOptions, type Interval, type PairedComparison } from './intervals';
 
 export const DEFAULT_HOLDOUT_WEEKS = 13;
 export const DEFAULT_HOLDOUT_MONTHS = 6;
@@ -226,16 +226,12 @@ export function baselineForecasts(level: Level): Record<DemandMethod, number[][]
   ) as Record<DemandMethod, number[][]>;
 }
 
-function plain(i: Interval): Interval {
-  return { value: i.value, low: i.low, high: i.high };
-}
-
 /** Book- and collection-level figures of one scorer, with intervals over each level's series. */
 function figuresOf(holdout: DemandHoldout, book: number[][], collection: number[][], options: BootstrapOptions): Record<string, Interval> {
   const out: Record<string, Interval> = {};
   for (const [level, forecasts] of [[holdout.book, book], [holdout.collection, collection]] as const) {
     const figures = bootstrapFigures(level.history.length, levelFigures(seriesErrors(level, forecasts), level.periods.length, level.prefix), options);
-    for (const [name, interval] of Object.entries(figures)) out[name] = plain(interval);
+    for (const [name, interval] of Object.entries(figures)) out[name] = plainInterval(interval);
   }
   return out;
 }
@@ -272,7 +268,7 @@ export function compareBookRmse(holdout: DemandHoldout, a: number[][], b: number
 
 function comparison(against: string, test: PairedComparison): DemandComparison {
   const d = test.difference;
-  return { against, metric: 'rmse', difference: plain(d), pValue: test.pValue, verdict: d.high < 0 ? 'better' : d.low > 0 ? 'worse' : 'not distinguishable' };
+  return { against, metric: 'rmse', difference: plainInterval(d), pValue: test.pValue, verdict: d.high < 0 ? 'better' : d.low > 0 ? 'worse' : 'not distinguishable' };
 }
 
 export interface BaselineReference {

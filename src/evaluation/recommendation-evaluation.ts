@@ -30,7 +30,7 @@ import { openServingSession } from '../ml/onnx/session';
 import type { ServingMetadata } from '../model-runtime/model-slot';
 import { readAsOf, type Store } from '../store';
 import { addDays } from '../util/dates';
-import { bootstrapFigures, pairedBootstrap, type BootstrapOptions, type Interval } from './intervals';
+import { bootstrapFigures, pairedBootstrap, plainInterval, type BootstrapOptions, type Interval } from './intervals';
 import { chooseEaseLambda, chooseItemKnnShrinkage, easeScores, fitEase, fitItemKnn, itemKnnScores, itemPopularity } from './recommender-baselines';
 
 export const RECOMMENDATION_WINDOW_DAYS = 90;
@@ -192,13 +192,9 @@ function listFigures(holdout: RecommendationHoldout, lists: readonly (readonly n
   };
 }
 
-function plain(i: Interval): Interval {
-  return { value: i.value, low: i.low, high: i.high };
-}
-
 function figuresOf(holdout: RecommendationHoldout, lists: number[][], k: number, options: BootstrapOptions): Record<string, Interval> {
   const intervals = bootstrapFigures(holdout.members.length, listFigures(holdout, lists, k), options);
-  return Object.fromEntries(Object.entries(intervals).map(([name, v]) => [name, plain(v)]));
+  return Object.fromEntries(Object.entries(intervals).map(([name, v]) => [name, plainInterval(v)]));
 }
 
 export interface RecommendationComparison {
@@ -233,7 +229,7 @@ function compareNdcg(holdout: RecommendationHoldout, a: number[][], b: number[][
   const fb = listFigures(holdout, b, k);
   const test = pairedBootstrap(holdout.members.length, (rows) => fa(rows)[metric]!, (rows) => fb(rows)[metric]!, options);
   const d = test.difference;
-  return { against, metric, difference: plain(d), pValue: test.pValue, verdict: d.low > 0 ? 'better' : d.high < 0 ? 'worse' : 'not distinguishable' };
+  return { against, metric, difference: plainInterval(d), pValue: test.pValue, verdict: d.low > 0 ? 'better' : d.high < 0 ? 'worse' : 'not distinguishable' };
 }
 
 export async function evaluateRecommendationVersions(

@@ -30,7 +30,7 @@ import { parseSegmentationServing } from '../models/segmentation';
 import { readAsOf, type Store } from '../store';
 import { applyRfmRule, fitRfmRule } from '../training/segmentation';
 import { addDays } from '../util/dates';
-import { bootstrapFigures, pairedBootstrap, type BootstrapOptions, type Interval } from './intervals';
+import { bootstrapFigures, pairedBootstrap, plainInterval, type BootstrapOptions, type Interval } from './intervals';
 import { fitRfmGrid, fitSegmentOutcomes, rfmSegment, type RfmMeasures } from './segmentation-use';
 
 const column = (name: string): number => {
@@ -210,13 +210,9 @@ function figures(holdout: SegmentationHoldout, p: Predictions) {
   };
 }
 
-function plain(i: Interval): Interval {
-  return { value: i.value, low: i.low, high: i.high };
-}
-
 function figuresOf(holdout: SegmentationHoldout, p: Predictions, options: BootstrapOptions): Record<string, Interval> {
   const intervals = bootstrapFigures(holdout.score.memberIds.length, figures(holdout, p), options);
-  return Object.fromEntries(Object.entries(intervals).map(([k, v]) => [k, plain(v)]));
+  return Object.fromEntries(Object.entries(intervals).map(([k, v]) => [k, plainInterval(v)]));
 }
 
 export interface SegmentationComparison {
@@ -250,7 +246,7 @@ function compareLapseAuc(holdout: SegmentationHoldout, a: Predictions, b: Predic
   const metric = (p: Predictions) => (rows: ArrayLike<number>) => auc(gather(p.lapse, rows), gather(y, rows));
   const test = pairedBootstrap(holdout.score.memberIds.length, metric(a), metric(b), options);
   const d = test.difference;
-  return { against, metric: 'lapseAuc', difference: plain(d), pValue: test.pValue, verdict: d.low > 0 ? 'better' : d.high < 0 ? 'worse' : 'not distinguishable' };
+  return { against, metric: 'lapseAuc', difference: plainInterval(d), pValue: test.pValue, verdict: d.low > 0 ? 'better' : d.high < 0 ? 'worse' : 'not distinguishable' };
 }
 
 export async function evaluateSegmentationVersions(
