@@ -8,7 +8,7 @@ import { DEMAND_METHOD_LABELS, demandHoldout, evaluateDemandVersions, type Deman
 import { evaluateSegmentationVersions, SEGMENTATION_BASELINE_LABELS, segmentationHoldout, type SegmentationReport } from '../evaluation/segmentation-evaluation';
 import { evaluateRecommendationVersions, RECOMMENDATION_BASELINE_LABELS, recommendationHoldout, type RecommendationReport } from '../evaluation/recommendation-evaluation';
 import type { ServingMetadata } from '../model-runtime/model-slot';
-import type { Store } from '../store';
+import { readAsOf, type Store } from '../store';
 import { UsageError } from './flags';
 
 export interface EvaluationRun {
@@ -62,8 +62,21 @@ function demandText(report: DemandReport): string {
   ].join('\n');
 }
 
+/** The window's last day: --window, refused when after the library clock (those days have no loans yet). */
+async function windowEnd(run: EvaluationRun): Promise<string> {
+  const clock = await readAsOf(run.store);
+  if (run.window !== undefined && run.window > clock) throw new UsageError(`--window ${run.window} is after the library clock (${clock}): nothing has happened there yet`);
+  return run.window ?? clock;
+}
+
+function checkLength(flag: string, value: number | undefined, most: number): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > most)) throw new UsageError(`--${flag} must be an integer from 1 to ${most}, got ${value}`);
+}
+
 async function evaluateDemand(run: EvaluationRun): Promise<void> {
-  const holdout = await demandHoldout(run.store, { end: run.window, weeks: run.weeks, months: run.months });
+  checkLength('weeks', run.weeks, 52);
+  checkLength('months', run.months, 12);
+  const holdout = await demandHoldout(run.store, { end: await windowEnd(run), weeks: run.weeks, months: run.months });
   run.progress(`held out to ${holdout.end}: ${holdout.description}`);
   const reports = await evaluateDemandVersions(holdout, run.versions, { seed: run.seed, resamples: run.resamples }, run.progress);
   for (const report of reports) run.write(run.json ? jsonLine(report) : demandText(report));
@@ -86,7 +99,7 @@ function segmentationText(report: SegmentationReport): string {
 }
 
 async function evaluateSegmentation(run: EvaluationRun): Promise<void> {
-  const holdout = await segmentationHoldout(run.store, { end: run.window });
+  const holdout = await segmentationHoldout(run.store, { end: await windowEnd(run) });
   run.progress(holdout.description);
   const reports = await evaluateSegmentationVersions(holdout, run.versions, { seed: run.seed, resamples: run.resamples }, run.progress);
   for (const report of reports) run.write(run.json ? jsonLine(report) : segmentationText(report));
@@ -111,7 +124,7 @@ function recommendationText(report: RecommendationReport): string {
 async function evaluateRecommendations(run: EvaluationRun): Promise<void> {
   const first = run.versions[0];
   if (!first) throw new UsageError('no recommendations version to score');
-  const holdout = await recommendationHoldout(run.store, first, { end: run.window });
+  const holdout = await recommendationHoldout(run.store, first, { end: await windowEnd(run) });
   run.progress(holdout.description);
   const reports = await evaluateRecommendationVersions(holdout, run.versions, { seed: run.seed, resamples: run.resamples }, run.progress);
   for (const report of reports) run.write(run.json ? jsonLine(report) : recommendationText(report));
