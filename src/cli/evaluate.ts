@@ -24,8 +24,12 @@ const USAGE = `usage: npm run evaluate -- --model M [--version V ...] [--db PATH
       MEDIUM/HIGH thresholds, DeLong's paired test between versions.
     demand: book-week and collection-month RMSE, MAE, MASE, RMSSE and bias against seasonal naive,
       the 52-week mean, mean x season, SES/Theta on the deseasonalised series, Croston and TSB.
+    recommendations: NDCG, hit rate and recall at 10, catalogue coverage and novelty of members'
+      new books in the last 90 days, against popularity, item-kNN and EASE.
+    segmentation: lapse AUC/log loss/Brier and loans MAE/RMSE of the next 90 days from segment
+      membership fitted a cut-off earlier, and stability, against the RFM grids.
   --model      ${[...Object.keys(HOLDOUTS), ...Object.keys(MODEL_EVALUATIONS)].join(', ')}
-  --window     last day of the held-out window, YYYY-MM-DD (default: the library clock)
+  --window     last day of the held-out window, YYYY-MM-DD (default: the library clock); not for overdue, churn
   --weeks      demand: held-out weeks of books (default 13, as the trainer holds out)
   --months     demand: held-out months of collections (default 6, as the trainer holds out)
   --version    a registered version (repeat for several; default: production, plus any staging version)
@@ -91,6 +95,9 @@ async function main(): Promise<void> {
   const otherModel = MODEL_EVALUATIONS[flags.model];
   if (!holdoutOf && !otherModel) throw new UsageError(`--model ${flags.model}: evaluate scores ${[...Object.keys(HOLDOUTS), ...Object.keys(MODEL_EVALUATIONS)].join(', ')}\n${USAGE}`);
   checkWindow(flags.window);
+  if (holdoutOf && (flags.window !== undefined || flags.weeks !== undefined || flags.months !== undefined)) {
+    throw new UsageError(`--window, --weeks and --months apply to ${Object.keys(MODEL_EVALUATIONS).join(', ')}; ${flags.model} is scored on its trainer's holdout`);
+  }
   const resamples = flags.resamples ?? 1000;
   if (!Number.isInteger(resamples) || resamples < 100 || resamples > 100_000) throw new UsageError(`--resamples must be an integer from 100 to 100000, got ${resamples}`);
   const seed = flags.seed ?? 1;
