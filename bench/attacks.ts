@@ -273,7 +273,7 @@ async function buildWorld(members: number): Promise<World & { dir: string }> {
   await generateLibrary({ db, seed: 7, members });
   const store = openStore(`sqlite:${db}`);
   try {
-    for (const name of ['churn', 'recommendations'] as const) await trainAndRegister(name, store, { seed: 7, progress: () => {}, modelsDir, who: 'attacks', promote: true });
+    for (const name of ['churn', 'recommendations'] as const) await trainAndRegister(name, store, { seed: 7, progress: () => {}, modelsDir, who: 'attacks', promote: true, seedProduction: true });
   } finally {
     await store.close();
   }

@@ -11,7 +11,38 @@ import {
   validateInsideWindow,
   type EvaluateForecastOptions,
 } from '../evaluation/forecast';
+import { readFileSync } from 'node:fs';
+import { backtestDemandHistory, type HistoryBacktest } from '../evaluation/demand-history';
+import { LIBRARIES_WEST_COLUMNS } from '../evaluation/forecast';
+import { DEMAND_METHOD_LABELS } from '../evaluation/demand-evaluation';
 import { parseFlags } from './flags';
+
+/** The goal on real data: summed absolute error at most this share of seasonal naive's on the unseen year. */
+export const REAL_DATA_GOAL = 0.85;
+
+/** Levels of the LibrariesWest file the served method is chosen for: finest (collection) to coarsest. */
+const LIBRARIES_WEST_LEVELS = [
+  { name: 'authority × item type', keep: ['authority', 'item_type'] },
+  { name: 'item type', keep: ['item_type'] },
+  { name: 'authority', keep: ['authority'] },
+  { name: 'all LibrariesWest', keep: [] },
+];
+
+function formatMethodChoice(b: HistoryBacktest): string {
+  const ratio = (x: number): string => x.toFixed(3);
+  const lines = [
+    `LibrariesWest: served method chosen per level on rolling origins before ${b.testStart} (criterion ${b.criterion}), then scored once on ${b.testStart} to ${b.testEnd}`,
+  ];
+  for (const level of b.levels) {
+    const chosen = level.test[level.chosen];
+    const verdict = chosen.ratioToSeasonalNaive <= REAL_DATA_GOAL ? 'MET' : 'MISSED';
+    lines.push(`  ${level.level}: ${level.seriesScored} series (${level.seriesLeftOut} first seen in the test year, left out); chosen ${level.chosen}`);
+    lines.push(`    validation (mean ± sd over ${level.validation[0]?.folds ?? 0} folds): ${level.validation.map((v) => `${v.method} ${v.mean.toFixed(0)} ± ${v.sd.toFixed(0)}`).join(', ')}`);
+    lines.push(`    test year, summed absolute error over seasonal naive's: ${Object.entries(level.test).map(([m, t]) => `${m === level.chosen ? '*' : ''}${m} ${ratio(t.ratioToSeasonalNaive)}`).join(', ')}`);
+    lines.push(`    goal <= ${REAL_DATA_GOAL} of seasonal naive with the chosen method (${DEMAND_METHOD_LABELS[level.chosen]}): ${ratio(chosen.ratioToSeasonalNaive)}, ${verdict}; MASE ${ratio(chosen.mase)}, bias ${(100 * chosen.bias).toFixed(1)}%`);
+  }
+  return lines.join('\n');
+}
 
 const DEFAULT_DATA = '../shared/data/librarieswest/issues_monthly_2016-07_2018-12.csv';
 
@@ -26,12 +57,15 @@ const USAGE = `usage: node dist/src/cli/evaluate-forecast.js [options]
   --epochs N        training epochs (default: the forecast command's)
   --strategy S      recursive (default) or direct multi-month forecasting
   --validation      instead: rolling origins inside the training months (no month after the cutoff)
+  --choose          instead: the simple demand methods (seasonal naive, 12-month mean, mean x season,
+                    SES/Theta deseasonalised, Croston, TSB); the served method chosen per level by
+                    rolling origins before the month after --cutoff, then scored once on the next 12 months
   --synthetic       instead: recursive against direct on synthetic series`;
 
 async function main(argv: string[]): Promise<number> {
   const { flags } = parseFlags(
     argv,
-    { data: 'string', cutoff: 'string', horizon: 'number', seed: 'number', epochs: 'number', strategy: 'string', validation: 'boolean', synthetic: 'boolean' },
+    { data: 'string', cutoff: 'string', horizon: 'number', seed: 'number', epochs: 'number', strategy: 'string', validation: 'boolean', synthetic: 'boolean', choose: 'boolean' },
     USAGE,
   );
   const training: Omit<DemandModelOptions, 'seasonLength'> = {};
@@ -49,6 +83,20 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const data = flags.data ?? DEFAULT_DATA;
+  if (flags.choose) {
+    const [year, month] = (flags.cutoff ?? '2017-12').split('-').map(Number);
+    if (!year || !month) throw new Error(`--cutoff must be a month as YYYY-MM, got "${flags.cutoff}"`);
+    const testStart = month === 12 ? `${year + 1}-01` : `${year}-${String(month + 1).padStart(2, '0')}`;
+    const backtest = backtestDemandHistory(readFileSync(data, 'utf8'), {
+      columns: LIBRARIES_WEST_COLUMNS,
+      testStart,
+      horizon: flags.horizon ?? 12,
+      selection: { folds: 4, validationLength: 3, step: 1, minTrainLength: 12 },
+      levels: LIBRARIES_WEST_LEVELS,
+    });
+    process.stdout.write(`${formatMethodChoice(backtest)}\n`);
+    return 0;
+  }
   const options: EvaluateForecastOptions = {
     cutoff: flags.cutoff ?? '2017-12',
     seed: flags.seed ?? 1,

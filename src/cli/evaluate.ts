@@ -11,18 +11,29 @@ import type { Interval } from '../evaluation/intervals';
 import { readMetadata } from '../registry';
 import { readRegistry } from '../registry/registry-file';
 import { openStore } from '../store';
+import { checkWindow, MODEL_EVALUATIONS } from './evaluate-models';
 import { parseFlags, UsageError } from './flags';
 
 const HOLDOUTS = CLASSIFIER_HOLDOUTS;
 
-const USAGE = `usage: npm run evaluate -- --model M [--version V ...] [--db PATH] [--seed N] [--resamples N] [--json]
+const USAGE = `usage: npm run evaluate -- --model M [--version V ...] [--db PATH] [--window DAY] [--seed N] [--resamples N] [--json]
   Scores registered versions of a model, its baselines and (on simulated data) the oracle on the same
-  held-out rows of a library, through each version's model.onnx and the serving feature code. Prints
-  AUC, log loss and Brier score with 95% bootstrap intervals; at the version's served MEDIUM/HIGH
-  thresholds precision, recall, share flagged, lift and the confusion matrix, next to flagging the same
-  share at random; for churn, AUC by slice (new, declining, steady members) against the oracle's; and
-  DeLong's paired test between versions.
-  --model      ${Object.keys(HOLDOUTS).join(' or ')}
+  held-out rows of a library, through each version's ONNX files and the serving feature code, with 95%
+  bootstrap intervals and paired comparisons between versions and with the best baseline.
+    overdue, churn: AUC, log loss, Brier score; at the version's served MEDIUM/HIGH thresholds
+      precision, recall, share flagged, lift and the confusion matrix, next to flagging the same share
+      at random; for churn, AUC by slice (new, declining, steady members) against the oracle's;
+      DeLong's paired test between versions.
+    demand: book-week and collection-month RMSE, MAE, MASE, RMSSE and bias against seasonal naive,
+      the 52-week mean, mean x season, SES/Theta on the deseasonalised series, Croston and TSB.
+    recommendations: NDCG, hit rate and recall at 10, catalogue coverage and novelty of members'
+      new books in the last 90 days, against popularity, item-kNN and EASE.
+    segmentation: lapse AUC/log loss/Brier and loans MAE/RMSE of the next 90 days from segment
+      membership fitted a cut-off earlier, and stability, against the RFM grids.
+  --model      ${[...Object.keys(HOLDOUTS), ...Object.keys(MODEL_EVALUATIONS)].join(', ')}
+  --window     last day of the held-out window, YYYY-MM-DD (default: the library clock); not for overdue, churn
+  --weeks      demand: held-out weeks of books (default 13, as the trainer holds out)
+  --months     demand: held-out months of collections (default 6, as the trainer holds out)
   --version    a registered version (repeat for several; default: production, plus any staging version)
   --db         sqlite path or postgres:// URL (default: DATABASE_URL or data/shelfmark.db)
   --seed       seed of the bootstrap resamples (default 1): same seed, same output
@@ -90,12 +101,17 @@ function json(report: EvaluationReport): string {
 async function main(): Promise<void> {
   const { flags } = parseFlags(
     process.argv.slice(2),
-    { model: 'string', version: 'strings', db: 'string', seed: 'number', resamples: 'number', json: 'boolean' },
+    { model: 'string', version: 'strings', db: 'string', window: 'string', weeks: 'number', months: 'number', seed: 'number', resamples: 'number', json: 'boolean' },
     USAGE,
   );
   if (!flags.model) throw new UsageError(`--model is required\n${USAGE}`);
   const holdoutOf = HOLDOUTS[flags.model];
-  if (!holdoutOf) throw new UsageError(`--model ${flags.model}: evaluate scores ${Object.keys(HOLDOUTS).join(' and ')}\n${USAGE}`);
+  const otherModel = MODEL_EVALUATIONS[flags.model];
+  if (!holdoutOf && !otherModel) throw new UsageError(`--model ${flags.model}: evaluate scores ${[...Object.keys(HOLDOUTS), ...Object.keys(MODEL_EVALUATIONS)].join(', ')}\n${USAGE}`);
+  checkWindow(flags.window);
+  if (holdoutOf && (flags.window !== undefined || flags.weeks !== undefined || flags.months !== undefined)) {
+    throw new UsageError(`--window, --weeks and --months apply to ${Object.keys(MODEL_EVALUATIONS).join(', ')}; ${flags.model} is scored on its trainer's holdout`);
+  }
   const resamples = flags.resamples ?? 1000;
   if (!Number.isInteger(resamples) || resamples < 100 || resamples > 100_000) throw new UsageError(`--resamples must be an integer from 100 to 100000, got ${resamples}`);
   const seed = flags.seed ?? 1;
@@ -107,6 +123,13 @@ async function main(): Promise<void> {
   const store = openStore(url, { readonly: url.startsWith('sqlite:') });
   try {
     process.stderr.write(`evaluate: ${flags.model} held-out rows from ${url}\n`);
+    if (otherModel) {
+      const progress = (message: string) => process.stderr.write(`evaluate: ${message}\n`);
+      const run = { store, versions, window: flags.window, weeks: flags.weeks, months: flags.months, seed, resamples, json: flags.json ?? false, progress };
+      await otherModel({ ...run, write: (text) => process.stdout.write(text) });
+      return;
+    }
+    if (!holdoutOf) return;
     const holdout = await holdoutOf(store);
     process.stderr.write(`evaluate: ${holdout.rows} rows (${holdout.description}); scoring ${versions.map((v) => v.version).join(', ')} with ${resamples} resamples\n`);
     const { reports, scored } = await evaluateClassifierVersions(holdout, versions, { seed, resamples }, (message) =>

@@ -24,7 +24,7 @@ import {
   validateVersion,
 } from '../registry';
 import type { RegisteredVersion, Rescore, ValidationReport } from '../registry';
-import { classifierRescore } from '../evaluation/promotion-gate';
+import { rescoreOnEvidence } from '../evaluation/promotion-gate';
 import { openStore } from '../store';
 import { isVersion } from '../registry/semver';
 import { readFlags, UsageError } from './flags';
@@ -102,7 +102,7 @@ async function withEvidence<T>(db: string | undefined, model: string, work: (res
   if (url.startsWith('sqlite:') && !existsSync(url.slice('sqlite:'.length))) throw new UsageError(`--db ${db}: no such file`);
   const store = openStore(url, { readonly: url.startsWith('sqlite:') });
   try {
-    return await work(classifierRescore(store, model));
+    return await work(rescoreOnEvidence(store, model));
   } finally {
     await store.close();
   }

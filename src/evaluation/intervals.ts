@@ -23,6 +23,11 @@ export interface Interval {
   high: number;
 }
 
+/** Only value, low and high of an interval: what reports print and the JSON carries. */
+export function plainInterval(i: Interval): Interval {
+  return { value: i.value, low: i.low, high: i.high };
+}
+
 export interface BootstrapOptions {
   /** Resamples drawn (default 1000). */
   resamples?: number;

@@ -5,7 +5,7 @@
  */
 import type { ModelName } from '../config';
 import { renderModelCard } from '../model-cards';
-import { promoteVersion, registerVersion, type RegisteredModel } from '../registry';
+import { getProduction, promoteVersion, registerVersion, type RegisteredModel } from '../registry';
 import type { Store } from '../store';
 import { trainChurn } from './churn';
 import { trainDemand } from './demand';
@@ -26,18 +26,43 @@ export const TRAINERS: Record<ModelName, Trainer> = {
   demand: trainDemand,
 };
 
-export function beatsBaseline(trained: TrainedModel): boolean {
-  const { headlineMetric, metrics } = trained.metadata;
-  const baseline = metrics.baseline.metrics[headlineMetric.name];
-  if (baseline === undefined) return true;
-  return headlineMetric.higherIsBetter ? headlineMetric.value > baseline : headlineMetric.value < baseline;
+/**
+ * The gate at registration: the headline metric must beat the BEST of the baselines that report
+ * it (the main one and every other), not just the main one. A headline no baseline reports is not
+ * a pass: there is no evidence that the model beats anything.
+ */
+export function beatsBaseline(trained: Pick<TrainedModel, 'metadata'>): boolean {
+  return baselineVerdict(trained).passed;
+}
+
+/** beatsBaseline's decision with the best baseline named, for the registry's reason. */
+export function baselineVerdict({ metadata }: Pick<TrainedModel, 'metadata'>): { passed: boolean; reason: string } {
+  const { headlineMetric, metrics } = metadata;
+  const { name, value, higherIsBetter } = headlineMetric;
+  const reporting = [metrics.baseline, ...(metrics.otherBaselines ?? [])].filter((b) => Number.isFinite(b.metrics[name]));
+  if (reporting.length === 0 || !Number.isFinite(value)) {
+    return { passed: false, reason: `no baseline reports ${name} on held-out data, so nothing shows it beats one` };
+  }
+  const better = (a: number, b: number): boolean => (higherIsBetter ? a > b : a < b);
+  const best = reporting.reduce((a, b) => (better(b.metrics[name]!, a.metrics[name]!) ? b : a));
+  const bestValue = best.metrics[name]!;
+  const figures = `${name} ${value.toPrecision(4)} against ${bestValue.toPrecision(4)} for the best baseline (${best.name})`;
+  return better(value, bestValue)
+    ? { passed: true, reason: `beats its best baseline on held-out data: ${figures}` }
+    : { passed: false, reason: `does not beat its best baseline on held-out data: ${figures}` };
 }
 
 export interface TrainAndRegisterOptions extends TrainOptions {
   modelsDir: string;
   who: string;
-  /** Promote right away when validation passes (used to seed a fresh models/ folder). */
+  /** Promote right away when validation passes. */
   promote?: boolean;
+  /**
+   * Promote even a version that does not beat its best baseline when the model has no production
+   * version yet (seeding a fresh models/ folder: every field needs a version to serve). The
+   * registry's history records that it did not beat its baseline.
+   */
+  seedProduction?: boolean;
 }
 
 export async function trainAndRegister(
@@ -49,7 +74,8 @@ export async function trainAndRegister(
   const started = process.hrtime.bigint();
   const trained = await trainer(store, options);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const stage = beatsBaseline(trained) ? 'staging' : 'experiments';
+  const verdict = baselineVerdict(trained);
+  const stage = verdict.passed ? 'staging' : 'experiments';
   const registered = await registerVersion(options.modelsDir, {
     metadata: trained.metadata,
     onnxBytes: trained.onnxBytes,
@@ -59,11 +85,15 @@ export async function trainAndRegister(
     renderCard: (metadata) => renderModelCard(metadata, trained.charts),
     stage,
     who: options.who,
-    reason: stage === 'staging' ? 'beats its baseline on held-out data' : 'does not beat its baseline on held-out data',
+    reason: verdict.reason,
   });
   let promoted = false;
   if (options.promote && stage === 'staging') {
     await promoteVersion(options.modelsDir, name, registered.metadata.version, { who: options.who, reason: 'trained with --promote' });
+    promoted = true;
+  } else if (options.seedProduction && getProduction(options.modelsDir, name) === null) {
+    const reason = `first version of ${name}, served so the field answers; ${verdict.reason}`;
+    await promoteVersion(options.modelsDir, name, registered.metadata.version, { who: options.who, reason });
     promoted = true;
   }
   return { registered, trained, seconds, promoted };

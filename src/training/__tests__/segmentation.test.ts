@@ -65,9 +65,10 @@ describe('the segmentation trainer', () => {
     expect(agreement(first.assignNames(rows), second.assignNames(rows))).toBeGreaterThanOrEqual(0.95);
   });
 
-  it('reports stability as its headline, next to the RFM grid baseline', () => {
+  it('reports usefulness (lapses explained) as its headline, next to the RFM grid baseline on the same metric, and stability beside it', () => {
     const { heldOut, baseline } = metadata.metrics;
-    expect(metadata.headlineMetric).toEqual({ name: 'stabilityAri', value: heldOut.stabilityAri, higherIsBetter: true });
+    expect(metadata.headlineMetric).toEqual({ name: 'lapseVarianceExplained', value: heldOut.lapseVarianceExplained, higherIsBetter: true });
+    expect(baseline.metrics.lapseVarianceExplained).toBeDefined();
     expect(heldOut.stabilityAriMin).toBeGreaterThanOrEqual(0.9);
     expect(heldOut.nameAgreementMin).toBeGreaterThanOrEqual(0.95);
     expect(heldOut.silhouette).toBeGreaterThan(0.2);
