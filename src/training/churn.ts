@@ -52,6 +52,7 @@ export async function trainChurn(store: Store, options: TrainOptions): Promise<T
   return {
     ...treeEnsembleArtefacts(model, names, test.values),
     charts: classifierCharts(testProbabilities, testLabels, { name: baselineName, scores: daysSinceLastLoan }),
+    referenceRows: { names, values: train.values, rowCount: train.memberIds.length, score: model.predictProba(train.values, train.memberIds.length) },
     metadata: {
       name: 'churn',
       task: 'classification',

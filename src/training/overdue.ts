@@ -46,6 +46,7 @@ export async function trainOverdue(store: Store, options: TrainOptions): Promise
   return {
     ...treeEnsembleArtefacts(model, names, test.features.values),
     charts: classifierCharts(testProbabilities, test.labels, { name: baselineName, scores: pastLateShare }),
+    referenceRows: { names, values: train.features.values, rowCount: nTrain, score: model.predictProba(train.features.values, nTrain) },
     metadata: {
       name: 'overdue',
       task: 'classification',
