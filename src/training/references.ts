@@ -48,8 +48,8 @@ export function recommendationReferenceRows(histories: readonly (BorrowingHistor
   };
 }
 
-/** The first output of a one-input graph over row-major float rows, batch by batch. */
-async function scoreRows(modelFile: string, metadata: Pick<ModelMetadata, 'inputs' | 'outputs'>, values: Float32Array, rowCount: number, output = metadata.outputs[0]?.name): Promise<number[]> {
+/** The first output (or `output`) of a one-input graph over row-major float rows, batch by batch. */
+export async function scoreRows(modelFile: string, metadata: Pick<ModelMetadata, 'inputs' | 'outputs'>, values: Float32Array, rowCount: number, output = metadata.outputs[0]?.name): Promise<number[]> {
   const input = metadata.inputs[0]?.name;
   if (!input || !output) throw new Error(`${modelFile}: metadata names no input or output tensor`);
   const d = rowCount > 0 ? values.length / rowCount : 0;
