@@ -20,9 +20,12 @@
  * 14 days after it, leaving out alerts the unshifted run raised on the same day.
  *
  *   node dist/bench/drift.js [--members N] [--seed S] [--window DAYS] [--days N] [--dir DIR] [--json]
+ *
+ * The libraries and models go to a new folder inside DIR (default: the system's temporary folder).
  */
 import 'reflect-metadata';
-import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { ModelName } from '../src/config';
 import { parseFlags } from '../src/cli/flags';
@@ -224,11 +227,10 @@ async function main(): Promise<void> {
   const seed = flags.seed ?? 1;
   const width = flags.window ?? 7;
   const days = flags.days ?? 90;
-  const dir = path.resolve(flags.dir ?? path.join('/tmp', `shelfmark-drift-${process.pid}`));
+  // A fresh folder of its own, so --dir never has anything of the user's removed or overwritten.
+  const dir = mkdtempSync(path.join(path.resolve(flags.dir ?? os.tmpdir()), 'shelfmark-drift-'));
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const started = Date.now();
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
   const base = path.join(dir, 'library.db');
   const modelsDir = path.join(dir, 'models');
   await generateLibrary({ db: base, seed, members });
