@@ -21,8 +21,11 @@ import {
   readMetadata,
   RegistryError,
   rollback,
+  setDriftReferences,
   validateVersion,
 } from '../registry';
+import { referencesFromRows } from '../monitoring/references';
+import { versionReferenceRows } from '../training/references';
 import type { RegisteredVersion, Rescore, ValidationReport } from '../registry';
 import { rescoreOnEvidence } from '../evaluation/promotion-gate';
 import { openStore } from '../store';
@@ -42,13 +45,17 @@ Commands:
   rollback <model>                       restore the previous production version
   archive <model> <version>              move a version to archived/
   card <model> <version>                 where the version's model card (HTML) is; with --out, write it anew there
+  reference <model> <version>            add drift references to the version's metadata.json: its training rows
+                                         (as of its training date, from --db) through the serving feature path,
+                                         scored by its own model.onnx; model.onnx and the artefacts stay as they are
 
 Options:
   --reason <text>     why, kept in the stage history (needed with --force)
   --force             promote (or archive a production version, or roll back across a feature-spec change) although checks fail; needs --reason
   --who <name>        who is acting, for the history (default: the OS user)
   --tolerance <x>     allowed relative regression of the headline metric (default ${DEFAULT_REGRESSION_TOLERANCE})
-  --db <path|url>     validate/promote of overdue or churn: re-score production and the candidate on this
+  --db <path|url>     reference: the library the version was trained on (default: DATABASE_URL, else data/shelfmark.db).
+                      validate/promote of overdue or churn: re-score production and the candidate on this
                       library's holdout and refuse a candidate worse on the same rows (DeLong's paired test);
                       without it, the stored headline metrics are compared
   --out <file>        \`card\` writes the card to <file> (relative to the current directory); without
@@ -60,6 +67,8 @@ Exit codes: 0 done, 1 refused or failed, 2 wrong usage.`;
 
 export interface ModelsCommandContext {
   modelsDir: string;
+  /** The library `reference` reads when no --db is given. */
+  databaseUrl?: string;
   out?: (line: string) => void;
   err?: (line: string) => void;
   /** Where relative --out paths resolve. */
@@ -95,11 +104,16 @@ function readModelsFlags(argv: string[]): ParsedArgs {
   return parsed;
 }
 
+function storeUrl(db: string): string {
+  const url = db.includes('://') || db.startsWith('sqlite:') ? db : `sqlite:${db}`;
+  if (url.startsWith('sqlite:') && !existsSync(url.slice('sqlite:'.length))) throw new UsageError(`--db ${db}: no such file`);
+  return url;
+}
+
 /** Runs `work` with a re-scoring gate on the library at `db` (when given and the model can be re-scored), closing the store after. */
 async function withEvidence<T>(db: string | undefined, model: string, work: (rescore: Rescore | undefined) => Promise<T>): Promise<T> {
   if (db === undefined) return work(undefined);
-  const url = db.includes('://') || db.startsWith('sqlite:') ? db : `sqlite:${db}`;
-  if (url.startsWith('sqlite:') && !existsSync(url.slice('sqlite:'.length))) throw new UsageError(`--db ${db}: no such file`);
+  const url = storeUrl(db);
   const store = openStore(url, { readonly: url.startsWith('sqlite:') });
   try {
     return await work(rescoreOnEvidence(store, model));
@@ -237,6 +251,21 @@ export async function runModelsCommand(argv: string[], context: ModelsCommandCon
         out(`wrote ${name} ${version}'s model card to ${target}`);
         return EXIT_OK;
       }
+      case 'reference': {
+        expectArgs(command, rest, ['model', 'version']);
+        const db = args.db ?? context.databaseUrl;
+        if (db === undefined) throw new UsageError('reference needs --db <path|url>: the library the version was trained on');
+        const url = storeUrl(db);
+        const store = openStore(url, { readonly: url.startsWith('sqlite:') });
+        try {
+          const metadata = await setDriftReferences(modelsDir, rest[0]!, rest[1]!, async (dir, current) => referencesFromRows(await versionReferenceRows(store, current, dir)));
+          const features = Object.keys(metadata.driftReferences?.features ?? {});
+          out(`${rest[0]} ${rest[1]}: drift references for ${features.length} columns (${features.join(', ')}) as of ${metadata.trainingData.asOf}`);
+        } finally {
+          await store.close();
+        }
+        return EXIT_OK;
+      }
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
@@ -252,13 +281,14 @@ export async function runModelsCommand(argv: string[], context: ModelsCommandCon
 
 if (require.main === module) {
   let modelsDir: string;
+  let databaseUrl: string;
   try {
-    modelsDir = loadConfig().modelsDir;
+    ({ modelsDir, databaseUrl } = loadConfig());
   } catch (error) {
     process.stderr.write(`models: ${oneLine((error as Error).message)}\n`);
     process.exit(EXIT_FAILED);
   }
-  void runModelsCommand(process.argv.slice(2), { modelsDir }).then((code) => {
+  void runModelsCommand(process.argv.slice(2), { modelsDir, databaseUrl }).then((code) => {
     process.exitCode = code;
   });
 }

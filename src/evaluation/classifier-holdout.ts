@@ -29,8 +29,9 @@ export interface OverdueWindows {
   testEnd: string;
 }
 
-export async function overdueWindows(store: Store): Promise<OverdueWindows> {
-  const asOf = await readAsOf(store);
+/** The windows as of `asOf` (default: the library's clock), e.g. a version's training date. */
+export async function overdueWindows(store: Store, asOf?: string): Promise<OverdueWindows> {
+  asOf ??= await readAsOf(store);
   const testEnd = addDays(asOf, -OVERDUE_TEST_END_GAP_DAYS);
   const testStart = addDays(testEnd, -OVERDUE_TEST_DAYS);
   const first = (await store.db.selectFrom('loans').select((eb) => eb.fn.min('checked_out_at').as('first')).executeTakeFirstOrThrow()).first as string | null;
@@ -44,8 +45,8 @@ export interface ChurnCutoffs {
   testCutoff: string;
 }
 
-export async function churnCutoffs(store: Store): Promise<ChurnCutoffs> {
-  const asOf = await readAsOf(store);
+export async function churnCutoffs(store: Store, asOf?: string): Promise<ChurnCutoffs> {
+  asOf ??= await readAsOf(store);
   return { asOf, trainCutoff: addDays(asOf, -2 * CHURN_WINDOW_DAYS), testCutoff: addDays(asOf, -CHURN_WINDOW_DAYS) };
 }
 

@@ -31,7 +31,7 @@ export interface ProcessMetrics {
   modelLiveMetric: Gauge<'model' | 'version' | 'metric' | 'window'>;
   /** A served version's held-out figure (from its metadata), beside which live quality is judged. */
   modelOfflineMetric: Gauge<'model' | 'version' | 'metric'>;
-  /** Drift of one feature (or of the score, feature="score") against the version's reference. */
+  /** Drift of one feature (or of the score, feature="__score__") against the version's reference. */
   modelFeatureDrift: Gauge<'model' | 'version' | 'feature' | 'statistic'>;
 }
 
@@ -130,7 +130,7 @@ export function createProcessMetrics(service: string): ProcessMetrics {
     }),
     modelFeatureDrift: new Gauge({
       name: 'model_feature_drift',
-      help: 'Drift of a feature (feature="score" for the model output) against the version reference, by statistic',
+      help: 'Drift of a feature (feature="__score__" for the model output) against the version reference, by statistic',
       labelNames: ['model', 'version', 'feature', 'statistic'],
       registers: [registry],
     }),

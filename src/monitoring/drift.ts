@@ -52,7 +52,7 @@ export interface CategoricalReference {
 
 export type FeatureReference = NumericReference | CategoricalReference;
 
-/** What a version's metadata.json stores under `drift`: one reference per feature and one for the score. */
+/** What a version's metadata.json stores under `driftReferences`: one reference per feature and one for the score (`__score__`). */
 export interface DriftReferences {
   features: Record<string, FeatureReference>;
 }
@@ -339,7 +339,7 @@ export function compareFeature(feature: string, reference: FeatureReference, val
   }
 }
 
-/** A live window: each feature's values (the score under "score"). */
+/** A live window: each feature's values (the score under `__score__`). */
 export type DriftWindow = Record<string, readonly FeatureValue[]>;
 
 /** Verdicts for every feature that has both a reference and live values, in reference order. */

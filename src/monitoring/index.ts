@@ -52,3 +52,5 @@ export { QUALITY_WINDOWS, WINDOW_DAYS } from './windows';
 export type { QualityWindow } from './windows';
 export type { Interval } from './statistics';
 export { publishDrift, publishLiveQuality, publishLosses } from './gauges';
+export { referencesFromRows, SCORE_REFERENCE } from './references';
+export type { ReferenceRows } from './references';

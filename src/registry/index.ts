@@ -8,7 +8,7 @@
  * Trainers call `registerVersion`; the `models` command promotes, rolls back and archives;
  * model subgraphs poll `readProductionPointer` (or `watchProductionPointer`) to hot-reload.
  */
-export { registerVersion, promoteVersion, rollback, archiveVersion, listModels, getProduction, featureSignature, currentUser, CARD_FILE, CHARTS_FILE } from './lifecycle';
+export { registerVersion, promoteVersion, rollback, archiveVersion, setDriftReferences, listModels, getProduction, featureSignature, currentUser, CARD_FILE, CHARTS_FILE } from './lifecycle';
 export type { RegisterOptions, RegisteredModel, LifecycleOptions, ForceOption, PromotionResult, RollbackResult, ProductionModel } from './lifecycle';
 export { validateVersion, failedChecks, readMetadata, DEFAULT_REGRESSION_TOLERANCE, MODEL_FILE, METADATA_FILE, PARITY_FILE } from './validate';
 export type { ValidateOptions, Rescore, RescoredVersion } from './validate';

@@ -16,7 +16,7 @@ import path from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { openServingSession } from '../ml/onnx/session';
 import { RegistryError } from './errors';
-import { copyDirAtomic, createDirAtomic, INCOMING_PREFIX, removeDir, sha256, toJson } from './files';
+import { copyDirAtomic, createDirAtomic, INCOMING_PREFIX, removeDir, sha256, toJson, writeFileAtomic } from './files';
 import { withRegistryLock } from './lock';
 import type { LockOptions } from './lock';
 import { checkParity } from './parity';
@@ -33,6 +33,7 @@ import {
 import type { ModelRecord, RegistryFile } from './registry-file';
 import { compareVersions, latestVersion, nextVersion } from './semver';
 import { STAGES } from './types';
+import type { DriftReferences } from '../monitoring/drift';
 import type {
   ArtefactFile,
   LifecycleAction,
@@ -445,6 +446,33 @@ export async function archiveVersion(modelsDir: string, name: string, version: s
     cleanups.push(moveVersion(modelsDir, entry, 'archived', change('archive', options.who, why, forced)));
     return entry;
   });
+}
+
+/**
+ * Stores drift references in a registered version's metadata.json (replacing any it had).
+ * Nothing checksummed changes: model.onnx and the artefacts stay byte for byte, so the
+ * version validates as before. `build` gets the version's directory and current metadata.
+ */
+export async function setDriftReferences(
+  modelsDir: string,
+  name: string,
+  version: string,
+  build: (dir: string, metadata: ModelMetadata) => Promise<DriftReferences>,
+  options: { lock?: LockOptions } = {},
+): Promise<ModelMetadata> {
+  checkModelName(name);
+  return withRegistryLock(
+    modelsDir,
+    async () => {
+      const entry = findVersion(readRegistry(modelsDir), name, version);
+      const dir = path.join(modelsDir, entry.dir);
+      const metadata = readMetadata(dir);
+      const updated = { ...metadata, driftReferences: await build(dir, metadata) };
+      writeFileAtomic(path.join(dir, METADATA_FILE), toJson(updated));
+      return updated;
+    },
+    options.lock,
+  );
 }
 
 /** Every registered version, by model name then newest version first. */

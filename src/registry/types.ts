@@ -7,6 +7,7 @@
  * bytes it wrote, the parity result it measured itself) and writes the `ModelMetadata`.
  */
 import type { ElementType } from '../ml/onnx/builder';
+import type { DriftReferences } from '../monitoring/drift';
 
 export const STAGES = ['experiments', 'staging', 'production', 'archived'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -161,6 +162,12 @@ export interface ModelMetadata {
    * and risk thresholds. Part of the version, so hot reload swaps them with the model.
    */
   serving?: Record<string, unknown>;
+  /**
+   * Distributions of every feature and of the score (key `__score__`) on the training rows,
+   * which live windows are compared with (src/monitoring). Absent on versions registered before
+   * references existed, until `models reference` adds them.
+   */
+  driftReferences?: DriftReferences;
   parity: ParityResult;
   /** Of model.onnx. */
   sha256: string;

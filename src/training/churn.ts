@@ -144,6 +144,7 @@ export async function trainChurn(store: Store, options: TrainOptions): Promise<T
   return {
     ...artefacts,
     charts: classifierCharts(testProbabilities, testLabels, { name: baselineName, scores: daysSinceLastLoan }),
+    referenceRows: { names, values: all.values, rowCount: all.rows, score: model.predictProba(all.values, all.rows) },
     metadata: {
       name: 'churn',
       task: 'classification',

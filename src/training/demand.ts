@@ -42,6 +42,7 @@ import { DEMAND_TENSORS, encodeDemandModel, forecastWithTrainer, trainDemandMode
 import type { DemandModel, DemandModelOptions, SeriesForecast } from '../ml/lstm';
 import type { ChartData, ForecastChart } from '../model-cards';
 import { COLLECTION_GRAPH, DEMAND_FEATURE_NAMES, DEMAND_FEATURES, MAX_HORIZON_MONTHS, MAX_HORIZON_WEEKS, type DemandServing } from '../models/demand';
+import type { ReferenceRows } from '../monitoring/references';
 import type { BaselineMetrics, HyperparameterValue, ParityFile } from '../registry';
 import { readAsOf, type Store } from '../store';
 import type { TrainedModel, TrainOptions } from './types';
@@ -136,12 +137,21 @@ const sum = (values: ArrayLike<number>): number => {
   return total;
 };
 
-function truncate(series: readonly DemandSeries[], length: number): DemandSeries[] {
+/**
+ * Drift reference rows of the book model: every training week's loans of every book (what the
+ * graph reads), and as its score summary each book's forecast one week past the training weeks.
+ */
+export function demandReferenceRows(bookHistory: readonly DemandSeries[], forecasts: readonly SeriesForecast[]): ReferenceRows {
+  const weekly = bookHistory.flatMap((s) => Array.from(s.values));
+  return { names: ['weekly_loans'], values: weekly, rowCount: weekly.length, score: forecasts.map((f) => f.values[0] ?? NaN) };
+}
+
+export function truncate(series: readonly DemandSeries[], length: number): DemandSeries[] {
   return series.map((s) => ({ values: Array.from(s.values).slice(0, length), firstPhase: s.firstPhase }));
 }
 
 /** Forecasts of `series` through the exported graph, the way the subgraph makes them: one run. */
-async function forecastThroughOnnx(bytes: Uint8Array, spec: DemandGraphSpec, series: DemandSeries[], horizon: number): Promise<SeriesForecast[]> {
+export async function forecastThroughOnnx(bytes: Uint8Array, spec: DemandGraphSpec, series: DemandSeries[], horizon: number): Promise<SeriesForecast[]> {
   const session = await openServingSession(bytes);
   try {
     const inputs = demandModelInputs(spec, series, horizon);
@@ -355,6 +365,7 @@ export async function trainDemand(store: Store, options: TrainOptions): Promise<
     parity,
     extraFiles: { [`${COLLECTION_GRAPH}.onnx`]: collectionBytes },
     charts,
+    referenceRows: demandReferenceRows(bookHistory, bookForecasts),
     metadata: {
       name: 'demand',
       task: 'forecast',

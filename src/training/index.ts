@@ -5,6 +5,7 @@
  */
 import type { ModelName } from '../config';
 import { renderModelCard } from '../model-cards';
+import { referencesFromRows } from '../monitoring/references';
 import { getProduction, promoteVersion, registerVersion, type RegisteredModel } from '../registry';
 import type { Store } from '../store';
 import { trainChurn } from './churn';
@@ -73,11 +74,12 @@ export async function trainAndRegister(
   const trainer = TRAINERS[name];
   const started = process.hrtime.bigint();
   const trained = await trainer(store, options);
+  const metadata = { ...trained.metadata, driftReferences: referencesFromRows(trained.referenceRows) };
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const verdict = baselineVerdict(trained);
   const stage = verdict.passed ? 'staging' : 'experiments';
   const registered = await registerVersion(options.modelsDir, {
-    metadata: trained.metadata,
+    metadata,
     onnxBytes: trained.onnxBytes,
     parity: trained.parity,
     extraFiles: trained.extraFiles,

@@ -71,6 +71,7 @@ export async function trainOverdue(store: Store, options: TrainOptions): Promise
   return {
     ...artefacts,
     charts: classifierCharts(testProbabilities, test.labels, { name: baselineName, scores: pastLateShare }),
+    referenceRows: { names, values: train.features.values, rowCount: nTrain, score: model.predictProba(train.features.values, nTrain) },
     metadata: {
       name: 'overdue',
       task: 'classification',

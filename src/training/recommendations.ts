@@ -43,6 +43,7 @@ import type { ParityFile } from '../registry';
 import { readAsOf, type Store } from '../store';
 import { addDays } from '../util/dates';
 import { Random } from '../util/random';
+import { bookGenres, recommendationReferenceRows } from './references';
 import type { TrainedModel, TrainOptions } from './types';
 
 export const HOLDOUT_DAYS = 90;
@@ -276,6 +277,7 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
     parity,
     extraFiles: { 'similar.onnx': similarBytes, 'index.json': JSON.stringify(indexFile) },
     charts: [evaluation.chart],
+    referenceRows: recommendationReferenceRows(atAsOf, await bookGenres(store)),
     metadata: {
       name: 'recommendations',
       task: 'recommendation',

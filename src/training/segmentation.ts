@@ -266,6 +266,7 @@ export async function trainMemberSegmentation(store: Store, options: TrainOption
     onnxBytes: exportSegmentationOnnx(model),
     parity: parityFile(model, current.values, labels),
     charts: [profilesChart(profiles)],
+    referenceRows: { names: featureNames, values: current.values, rowCount: current.memberIds.length, score: names },
     extraFiles: {
       'transitions.json': `${JSON.stringify({ from: earlier, to: asOf, segments: model.segments.map((s) => s.name), counts: transitions }, null, 2)}\n`,
     },

@@ -1,4 +1,5 @@
 import type { ChartData } from '../model-cards';
+import type { ReferenceRows } from '../monitoring/references';
 import type { ModelMetadataDraft, ParityFile } from '../registry';
 
 export type Progress = (message: string, details?: Record<string, unknown>) => void;
@@ -15,4 +16,6 @@ export interface TrainedModel {
   parity: ParityFile;
   extraFiles?: Record<string, Uint8Array | string>;
   charts: ChartData[];
+  /** The training rows through the serving feature path, and the score on them: the version's drift references. */
+  referenceRows: ReferenceRows;
 }

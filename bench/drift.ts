@@ -1,0 +1,319 @@
+/**
+ * Drift detection, measured on a small simulated library. Generates a library, trains the
+ * monitored models on it (their drift references come from the training hook), calibrates
+ * each model's thresholds on weekly windows of the year before the library's last generated
+ * day (the history the versions were trained and evaluated on: every season once), then lets
+ * the library live on through the write path: 90 unshifted days, and one run per simulator
+ * shift. Every simulated day, each model's window of the last `--window` days is compared
+ * with its version's references, as the monitoring job would set `model_feature_drift`;
+ * a verdict `drifted` fires ModelFeatureDrift (a feature) or ModelScoreDrift (`__score__`).
+ *
+ * A window holds what serving scores:
+ *   overdue          loans checked out in the window, as known at checkout (no renewals yet,
+ *                    the loan's first due date), and their scores
+ *   churn            members with a checkout in the window, features on the day, and scores
+ *   segmentation     the same members, their features and the segment they are given
+ *   recommendations  the same members' history lengths, and the genre of each book borrowed
+ *
+ * Prints per scenario and rule: alert-days before the shift (false alarms), the first day an
+ * expected feature fired after it (the detection delay) and every feature that fired in the
+ * 14 days after it, leaving out alerts the unshifted run raised on the same day.
+ *
+ *   node dist/bench/drift.js [--members N] [--seed S] [--window DAYS] [--days N] [--dir DIR] [--json]
+ *
+ * The libraries and models go to a new folder inside DIR (default: the system's temporary folder).
+ */
+import 'reflect-metadata';
+import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ModelName } from '../src/config';
+import { parseFlags } from '../src/cli/flags';
+import { churnFeatures } from '../src/features/churn';
+import { overdueFeatures, type LoanRecord } from '../src/features/overdue';
+import { borrowingHistories } from '../src/features/recommendations';
+import { segmentationFeatures } from '../src/features/segmentation';
+import { SEGMENTATION_OUTPUTS } from '../src/ml/kmeans';
+import { calibrateThresholds, compareWindow, type DriftConfig, type DriftReferences, type DriftWindow, type FeatureValue } from '../src/monitoring';
+import { SCORE_REFERENCE } from '../src/monitoring/references';
+import { parseSegmentationServing } from '../src/models/segmentation';
+import { getProduction, type ProductionModel } from '../src/registry';
+import { generateLibrary } from '../src/simulator';
+import { liveOn, parseShift } from '../src/simulator/living';
+import { openStore, readAsOf, type Store } from '../src/store';
+import { trainAndRegister } from '../src/training';
+import { bookGenres, scoreRows } from '../src/training/references';
+import { addDays, daysBetween } from '../src/util/dates';
+
+const USAGE = 'node dist/bench/drift.js [--members N] [--seed S] [--window DAYS] [--days N] [--dir DIR] [--json]';
+const MONITORED = ['overdue', 'churn', 'segmentation', 'recommendations'] as const satisfies readonly ModelName[];
+type Monitored = (typeof MONITORED)[number];
+const CALIBRATION_WEEKS = 52;
+/**
+ * Windows up to this size use the p-value tests. Well above any window of the calibrated library
+ * size, so calibration and monitoring use the same test: a window that crossed Evidently's
+ * 1,000 would switch to a distance whose threshold no unshifted window has calibrated.
+ */
+const SMALL_WINDOW = 5_000;
+/** Days after a shift within which it must be found. */
+const DETECTION_GOAL_DAYS = 14;
+
+interface Scenario {
+  name: string;
+  shift?: string;
+  days: number;
+  /** model/feature pairs the shift should move. */
+  expected: string[];
+}
+
+const RELIABILITY_FEATURES = ['overdue/member_late_share', `overdue/${SCORE_REFERENCE}`, 'churn/late_share', `churn/${SCORE_REFERENCE}`];
+
+function scenarios(days: number): Scenario[] {
+  return [
+    { name: 'unshifted', days, expected: [] },
+    { name: 'reliability falls by 20%', shift: 'reliability=0.2@30', days: 90, expected: RELIABILITY_FEATURES },
+    { name: 'reliability falls by 50%', shift: 'reliability=0.5@30', days: 60, expected: RELIABILITY_FEATURES },
+    { name: 'Fantasy 3x as popular', shift: 'genre=Fantasy*3@10', days: 40, expected: ['recommendations/borrowed_genre'] },
+    {
+      name: '200 new teen members',
+      shift: 'cohort=200:teen@45',
+      days: 75,
+      expected: [
+        'churn/tenure_days', 'segmentation/tenure_days', 'overdue/member_tenure_days', 'overdue/member_returned_loans', 'overdue/member_late_share',
+        'recommendations/history_books', 'recommendations/borrowed_genre', `segmentation/${SCORE_REFERENCE}`,
+      ],
+    },
+  ];
+}
+
+const LOAN_COLUMNS = ['id', 'member_id', 'book_id', 'checked_out_at', 'due_at', 'returned_at', 'renewals'] as const;
+
+/** A loan as it was on its checkout day: not yet renewed or returned, due after one loan period. */
+function atCheckout(loan: LoanRecord): LoanRecord {
+  const period = Math.round(daysBetween(loan.checked_out_at, loan.due_at) / (1 + loan.renewals));
+  return { ...loan, renewals: 0, returned_at: null, due_at: addDays(loan.checked_out_at, period) };
+}
+
+interface OverdueRows {
+  days: string[];
+  values: Float32Array;
+  scores: number[];
+}
+
+/** Every loan checked out from `from` on, with its features and score at checkout (they never change afterwards). */
+async function overdueAtCheckout(store: Store, version: ProductionModel, from: string): Promise<OverdueRows> {
+  const histories = await store.db.selectFrom('loans').select([...LOAN_COLUMNS]).execute();
+  const targets = histories.filter((l) => l.checked_out_at >= from).map(atCheckout);
+  const [books, members] = await Promise.all([
+    store.db.selectFrom('books').select(['id', 'collection', 'ratings_count']).execute(),
+    store.db.selectFrom('members').select(['id', 'joined_at']).execute(),
+  ]);
+  const features = overdueFeatures(targets, histories, new Map(books.map((b) => [b.id, b])), new Map(members.map((m) => [m.id, m.joined_at])));
+  const scores = await scoreRows(path.join(version.dir, 'model.onnx'), version.metadata, features.values, targets.length);
+  return { days: targets.map((l) => l.checked_out_at), values: features.values, scores };
+}
+
+function matrixWindow(names: readonly string[], values: ArrayLike<number>, rows: number[], score: readonly FeatureValue[]): DriftWindow {
+  const d = names.length;
+  const window: Record<string, FeatureValue[]> = { [SCORE_REFERENCE]: [...score] };
+  names.forEach((name, j) => (window[name] = rows.map((i) => values[i * d + j] ?? null)));
+  return window;
+}
+
+interface WindowSource {
+  store: Store;
+  versions: Record<Monitored, ProductionModel>;
+  overdue: OverdueRows;
+  genres: Map<number, string>;
+}
+
+/** Each monitored model's window of the `width` days up to and including `day`. */
+async function windowsAt(source: WindowSource, day: string, width: number): Promise<Record<Monitored, DriftWindow>> {
+  const from = addDays(day, -width);
+  const { store, versions, overdue } = source;
+  const loans = await store.db.selectFrom('loans').select(['member_id', 'book_id']).where('checked_out_at', '>', from).where('checked_out_at', '<=', day).execute();
+  const memberIds = [...new Set(loans.map((l) => l.member_id))].sort((a, b) => a - b);
+  const names = (model: Monitored) => versions[model].metadata.featureSpec.map((f) => f.name);
+
+  const loanRows: number[] = [];
+  overdue.days.forEach((d, i) => d > from && d <= day && loanRows.push(i));
+  const churn = await churnFeatures(store, memberIds, day);
+  const churnScores = await scoreRows(path.join(versions.churn.dir, 'model.onnx'), versions.churn.metadata, churn.values, churn.memberIds.length);
+  const segments = await segmentationFeatures(store, memberIds, day);
+  const serving = parseSegmentationServing(versions.segmentation.metadata);
+  const segmentIds = await scoreRows(path.join(versions.segmentation.dir, 'model.onnx'), versions.segmentation.metadata, segments.values, segments.memberIds.length, SEGMENTATION_OUTPUTS.segment);
+  const histories = (await borrowingHistories(store, memberIds, day)).filter((h) => h !== undefined);
+  const all = (n: number) => Array.from({ length: n }, (_, i) => i);
+  return {
+    overdue: matrixWindow(names('overdue'), overdue.values, loanRows, loanRows.map((i) => overdue.scores[i] ?? null)),
+    churn: matrixWindow(names('churn'), churn.values, all(churn.memberIds.length), churnScores),
+    segmentation: matrixWindow(names('segmentation'), segments.values, all(segments.memberIds.length), segmentIds.map((id) => serving.segments[id]?.name ?? `segment ${id}`)),
+    recommendations: { history_books: histories.map((h) => h.bookIds.length), borrowed_genre: loans.map((l) => source.genres.get(l.book_id) ?? 'unknown') },
+  };
+}
+
+interface Alert {
+  day: number;
+  rule: 'ModelFeatureDrift' | 'ModelScoreDrift';
+  /** model/feature */
+  feature: string;
+}
+
+function alertsOf(model: Monitored, day: number, references: DriftReferences, window: DriftWindow, config: DriftConfig): Alert[] {
+  return compareWindow(references, window, config)
+    .filter((v) => v.drifted)
+    .map((v) => ({ day, rule: v.feature === SCORE_REFERENCE ? 'ModelScoreDrift' : 'ModelFeatureDrift', feature: `${model}/${v.feature}` }));
+}
+
+interface ScenarioResult {
+  scenario: string;
+  shift: string | null;
+  days: number;
+  shiftDay: number | null;
+  /** Per rule: days with at least one alert before the shift (all days when unshifted), and alert count. */
+  falseAlarms: Record<Alert['rule'], { days: number; alerts: number; features: string[] }>;
+  /** Days from the shift to the first alert on an expected feature; null when none fired in the run. */
+  detectionDelayDays: number | null;
+  detectedWithinGoal: boolean | null;
+  /** Every feature that fired in the DETECTION_GOAL_DAYS days from the shift, expected ones marked. */
+  namedAfterShift: { feature: string; firstDay: number; expected: boolean }[];
+  windowSizes: Record<Monitored, { min: number; max: number }>;
+  /** Every day each model/feature fired on. */
+  alertDays: Record<string, number[]>;
+}
+
+const alertKey = (a: Alert): string => `${a.day} ${a.feature}`;
+
+/**
+ * `unshifted`: the alerts of the unshifted run. The runs share their days up to the shift, and
+ * an alert the unshifted run raises on the same day and feature is not the shift's doing: it
+ * counts as neither a detection nor a name found.
+ */
+function summarise(scenario: Scenario, alerts: Alert[], sizes: Record<Monitored, number[]>, unshifted: ReadonlySet<string>): ScenarioResult {
+  const shiftDay = scenario.shift ? parseShift(scenario.shift).day : null;
+  const before = alerts.filter((a) => shiftDay === null || a.day < shiftDay);
+  const falseAlarms = Object.fromEntries(
+    (['ModelFeatureDrift', 'ModelScoreDrift'] as const).map((rule) => {
+      const mine = before.filter((a) => a.rule === rule);
+      return [rule, { days: new Set(mine.map((a) => a.day)).size, alerts: mine.length, features: [...new Set(mine.map((a) => a.feature))].sort() }];
+    }),
+  ) as ScenarioResult['falseAlarms'];
+  const after = shiftDay === null ? [] : alerts.filter((a) => a.day >= shiftDay && !unshifted.has(alertKey(a)));
+  const firstExpected = after.find((a) => scenario.expected.includes(a.feature));
+  const named = new Map<string, number>();
+  for (const a of after) if (a.day < (shiftDay ?? 0) + DETECTION_GOAL_DAYS && !named.has(a.feature)) named.set(a.feature, a.day);
+  const delay = firstExpected && shiftDay !== null ? firstExpected.day - shiftDay : null;
+  return {
+    scenario: scenario.name,
+    shift: scenario.shift ?? null,
+    days: scenario.days,
+    shiftDay,
+    falseAlarms,
+    detectionDelayDays: delay,
+    detectedWithinGoal: shiftDay === null ? null : delay !== null && delay < DETECTION_GOAL_DAYS,
+    namedAfterShift: [...named].map(([feature, firstDay]) => ({ feature, firstDay, expected: scenario.expected.includes(feature) })),
+    alertDays: alerts.reduce<Record<string, number[]>>((days, a) => ({ ...days, [a.feature]: [...(days[a.feature] ?? []), a.day] }), {}),
+    windowSizes: Object.fromEntries(MONITORED.map((m) => [m, { min: Math.min(...sizes[m]), max: Math.max(...sizes[m]) }])) as ScenarioResult['windowSizes'],
+  };
+}
+
+function windowSize(window: DriftWindow): number {
+  return Math.max(0, ...Object.values(window).map((values) => values.length));
+}
+
+async function main(): Promise<void> {
+  const { flags } = parseFlags(process.argv.slice(2), { members: 'number', seed: 'number', window: 'number', days: 'number', dir: 'string', json: 'boolean' }, USAGE);
+  const members = flags.members ?? 2000;
+  const seed = flags.seed ?? 1;
+  const width = flags.window ?? 7;
+  const days = flags.days ?? 90;
+  // A fresh folder of its own, so --dir never has anything of the user's removed or overwritten.
+  const dir = mkdtempSync(path.join(path.resolve(flags.dir ?? os.tmpdir()), 'shelfmark-drift-'));
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const started = Date.now();
+  const base = path.join(dir, 'library.db');
+  const modelsDir = path.join(dir, 'models');
+  await generateLibrary({ db: base, seed, members });
+  say(`generated ${members} members (seed ${seed}) in ${dir}`);
+
+  const store = openStore(`sqlite:${base}`);
+  const versions = {} as Record<Monitored, ProductionModel>;
+  try {
+    for (const model of MONITORED) {
+      await trainAndRegister(model, store, { seed: 42, progress: () => {}, modelsDir, who: 'bench', promote: true });
+      const production = getProduction(modelsDir, model);
+      if (!production?.metadata.driftReferences) throw new Error(`${model} was not promoted with drift references`);
+      versions[model] = production;
+      say(`trained ${model} ${production.version} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    }
+  } finally {
+    await store.close();
+  }
+  const references = Object.fromEntries(MONITORED.map((m) => [m, versions[m].metadata.driftReferences!])) as Record<Monitored, DriftReferences>;
+
+  // Calibration: weekly windows of the generated year, before anything lives on.
+  const calibrationStore = openStore(`sqlite:${base}`, { readonly: true });
+  const asOf = await readAsOf(calibrationStore);
+  const configs = {} as Record<Monitored, DriftConfig>;
+  try {
+    const source: WindowSource = {
+      store: calibrationStore,
+      versions,
+      overdue: await overdueAtCheckout(calibrationStore, versions.overdue, addDays(asOf, -7 * CALIBRATION_WEEKS - width)),
+      genres: await bookGenres(calibrationStore),
+    };
+    const windows: Record<Monitored, DriftWindow[]> = { overdue: [], churn: [], segmentation: [], recommendations: [] };
+    for (let week = 0; week < CALIBRATION_WEEKS; week++) {
+      const at = await windowsAt(source, addDays(asOf, -7 * week), width);
+      for (const model of MONITORED) windows[model].push(at[model]);
+    }
+    for (const model of MONITORED) configs[model] = calibrateThresholds(references[model], windows[model], { smallWindow: SMALL_WINDOW });
+    say(`calibrated on ${CALIBRATION_WEEKS} weekly windows up to ${asOf} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  } finally {
+    await calibrationStore.close();
+  }
+
+  const results: ScenarioResult[] = [];
+  const unshiftedAlerts = new Set<string>();
+  for (const scenario of scenarios(days)) {
+    const db = path.join(dir, `${scenario.name.replace(/[^a-z0-9]+/gi, '-')}.db`);
+    for (const ending of ['', '-wal', '-shm']) if (existsSync(`${base}${ending}`)) copyFileSync(`${base}${ending}`, `${db}${ending}`);
+    const live = openStore(`sqlite:${db}`);
+    try {
+      await liveOn(live, { days: scenario.days, shifts: scenario.shift ? [parseShift(scenario.shift)] : [] });
+      const source: WindowSource = { store: live, versions, overdue: await overdueAtCheckout(live, versions.overdue, addDays(asOf, -width)), genres: await bookGenres(live) };
+      const alerts: Alert[] = [];
+      const sizes: Record<Monitored, number[]> = { overdue: [], churn: [], segmentation: [], recommendations: [] };
+      for (let day = 1; day <= scenario.days; day++) {
+        const at = await windowsAt(source, addDays(asOf, day), width);
+        for (const model of MONITORED) {
+          sizes[model].push(windowSize(at[model]));
+          alerts.push(...alertsOf(model, day, references[model], at[model], configs[model]));
+        }
+      }
+      if (!scenario.shift) for (const alert of alerts) unshiftedAlerts.add(alertKey(alert));
+      const result = summarise(scenario, alerts, sizes, unshiftedAlerts);
+      results.push(result);
+      say(`${scenario.name}: ${JSON.stringify(result)} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    } finally {
+      await live.close();
+    }
+  }
+
+  const report = { members, seed, windowDays: width, calibrationWeeks: CALIBRATION_WEEKS, asOf, seconds: (Date.now() - started) / 1000, results };
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    return;
+  }
+  for (const r of results) {
+    const fa = `false alarms: ModelFeatureDrift ${r.falseAlarms.ModelFeatureDrift.days} days (${r.falseAlarms.ModelFeatureDrift.features.join(', ') || 'none'}), ModelScoreDrift ${r.falseAlarms.ModelScoreDrift.days} days (${r.falseAlarms.ModelScoreDrift.features.join(', ') || 'none'})`;
+    const found = r.shift === null ? '' : `; delay ${r.detectionDelayDays ?? 'not found'} days; named within ${DETECTION_GOAL_DAYS} days: ${r.namedAfterShift.map((n) => `${n.feature}${n.expected ? '*' : ''}@${n.firstDay}`).join(', ') || 'none'}`;
+    process.stdout.write(`${r.scenario}${r.shift ? ` (${r.shift})` : ''}, ${r.days} days: ${fa}${found}\n`);
+  }
+  process.stdout.write(`(${members} members, ${width}-day windows, calibrated on ${CALIBRATION_WEEKS} weekly windows up to ${asOf}; ${report.seconds.toFixed(0)} s)\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`drift bench: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});
