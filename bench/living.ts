@@ -88,7 +88,7 @@ async function librarySize(databaseUrl: string): Promise<{ maxMemberId: number; 
   }
 }
 
-/** Runs `npm run simulate`'s program for `days` days in all, reporting each day lived. */
+/** Runs `npm run simulate`'s program for `days` more days, reporting each day lived. */
 function simulate(config: Config, databaseUrl: string, days: number, daySeconds: number, onDay: (line: string) => void): Promise<void> {
   const script = path.join(config.projectRoot, 'dist', 'src', 'cli', 'simulate.js');
   const child = spawn(process.execPath, [script, '--days', String(days), '--speed', String(86_400 / daySeconds), '--db', databaseUrl], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -117,6 +117,16 @@ async function loadWhile(send: (seconds: number) => Promise<LoadResult>, until: 
   if (failure) throw failure;
   results.push(await send(settleSeconds));
   return results;
+}
+
+/** A loaded machine may keep a process from answering /metrics for a while: every process must answer, or the run stops. */
+async function scrapeEvery(urls: ReadonlyMap<string, string>): Promise<Map<string, ProcessCounters>> {
+  for (let attempt = 1; ; attempt++) {
+    const scraped = await scrapeAll(urls, 30_000);
+    if (scraped.size === urls.size) return scraped;
+    const missing = [...urls.keys()].filter((name) => !scraped.has(name));
+    if (attempt === 3) throw new Error(`no /metrics answer from ${missing.join(', ')} in three tries`);
+  }
 }
 
 function runsPerQuery(before: Map<string, ProcessCounters>, after: Map<string, ProcessCounters>): Record<string, number> {
@@ -155,14 +165,15 @@ async function live(config: Config, graph: LaunchedGraph, databaseUrl: string, s
   await quiesce(urls, { timeoutMs: 600_000, pollMs: 2000 });
   const legs: Leg[] = [];
   for (const [name, throughDay] of [['days 1..checkpoint', settings.checkpoint], ['checkpoint..end', settings.days]] as const) {
-    const before = await scrapeAll(urls);
+    const before = await scrapeEvery(urls);
     const started = Date.now();
-    const simulated = simulate(config, databaseUrl, throughDay, settings.daySeconds, (line) => {
+    // `simulate --days N` lives N more days.
+    const simulated = simulate(config, databaseUrl, throughDay - (legs[legs.length - 1]?.throughDay ?? 0), settings.daySeconds, (line) => {
       if (/^simulate: day \d+ /.test(line) || /refused/.test(line)) process.stderr.write(`living: ${line.replace(/^simulate: /, '')}\n`);
     });
     const simulatedSeconds = simulated.then(() => (Date.now() - started) / 1000);
     const results = await loadWhile(send, simulated, settings.settle);
-    const after = await scrapeAll(urls);
+    const after = await scrapeEvery(urls);
     const memory = graphMemory(pids);
     const leg: Leg = {
       name: name.replace('checkpoint', String(settings.checkpoint)).replace('end', String(settings.days)),
