@@ -26,4 +26,10 @@ describe('id lists a slice at a time', () => {
     expect(slices).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
     expect(rows).toEqual([10, 20, 30, 40, 50, 60, 70]);
   });
+
+  it('concatenates slices of any number of rows (a slice of members can have half a million loans)', async () => {
+    const rows = await inChunks([1, 2], async (slice) => Array.from({ length: 600_000 }, () => slice[0]!), 1);
+    expect(rows).toHaveLength(1_200_000);
+    expect([rows[0], rows[599_999], rows[600_000]]).toEqual([1, 1, 2]);
+  });
 });
