@@ -193,8 +193,11 @@ async function throughGateway(config: Config, flags: Flags): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, timeout: 4000 });
   try {
     const url = new URL(graph.gatewayUrl);
-    const tokens = { staff: signDevelopmentToken(config, { sub: 'freshness-staff', role: 'staff' }, '2h'), circulation: signDevelopmentToken(config, { sub: 'freshness-desk', role: 'circulation' }, '2h') };
-    const ask = <T>(role: keyof typeof tokens, query: string, variables: Record<string, unknown>) => post<T>(agent, url, tokens[role], query, variables);
+    // Many desks and readers: the gateway allows each identity only a few requests in flight.
+    const pool = (role: 'staff' | 'circulation') => Array.from({ length: 256 }, (_, k) => signDevelopmentToken(config, { sub: `freshness-${role}-${k}`, role }, '2h'));
+    const tokens = { staff: pool('staff'), circulation: pool('circulation') };
+    let asked = 0;
+    const ask = <T>(role: keyof typeof tokens, query: string, variables: Record<string, unknown>) => post<T>(agent, url, tokens[role][asked++ % 256]!, query, variables);
     const urls = new Map<string, string>([['gateway', graph.gatewayUrl], ...(Object.entries(graph.subgraphUrls) as [string, string][])]);
     process.stderr.write('freshness: waiting for the feature memos to fill...\n');
     await quiesce(urls, { timeoutMs: 600_000, pollMs: 2000 });
