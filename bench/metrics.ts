@@ -69,12 +69,12 @@ export function metricsUrl(graphqlUrl: string): string {
   return graphqlUrl.replace(/\/graphql$/, '/metrics');
 }
 
-/** Scrapes every process; a process that does not answer is left out. */
-export async function scrapeAll(urls: ReadonlyMap<string, string>): Promise<Map<string, ProcessCounters>> {
+/** Scrapes every process; a process that does not answer within `timeoutMs` is left out. */
+export async function scrapeAll(urls: ReadonlyMap<string, string>, timeoutMs = 5000): Promise<Map<string, ProcessCounters>> {
   const entries = await Promise.all(
     [...urls].map(async ([name, url]) => {
       try {
-        const response = await fetch(metricsUrl(url), { signal: AbortSignal.timeout(5000) });
+        const response = await fetch(metricsUrl(url), { signal: AbortSignal.timeout(timeoutMs) });
         return [name, counters(parsePrometheus(await response.text()))] as const;
       } catch {
         return undefined;

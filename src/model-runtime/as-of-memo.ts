@@ -28,6 +28,18 @@ export type MemoSource<V> = (store: Store, ids: readonly number[], asOf: string)
 /** The memos a model serves from, by name. */
 export type MemoSources = Record<string, MemoSource<unknown>>;
 
+/**
+ * What a model subgraph keeps as of the library clock, as its change follower sees it: values
+ * of changed entities are dropped, and on a clock move every one is computed at the new date
+ * beside the old (which keep answering) and swapped in by `commit`, all in the same step.
+ */
+export interface DatedValues {
+  /** Drops what `ids` (member ids) changed. */
+  invalidate(ids: Iterable<number>): void;
+  /** Computes what is held at `asOf`; the returned commit makes it the answer. */
+  prepare(asOf: string): Promise<() => void>;
+}
+
 /** One AsOfMemo per source, typed by what the source computes. */
 export type Memos<T extends MemoSources> = { [K in keyof T]: T[K] extends MemoSource<infer V> ? AsOfMemo<V> : never };
 
@@ -45,7 +57,7 @@ function generation<V>(asOf: string): Generation<V> {
 /** Yields to the event loop, so requests arriving during long work wait for one slice at most. */
 const yieldToRequests = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-export class AsOfMemo<V> {
+export class AsOfMemo<V> implements DatedValues {
   private current: Generation<V>;
   /** The generation `prepare` is filling; changed entities are dropped from it too. */
   private next: Generation<V> | undefined;
@@ -145,5 +157,54 @@ export class AsOfMemo<V> {
       }, () => undefined);
     }
     return Promise.all(ids.map((id) => (gen.values.has(id) ? gen.values.get(id) : gen.pending.get(id))));
+  }
+}
+
+/**
+ * One value of the whole library at the as-of date (a calendar, the series of every collection):
+ * computed on first use, once per date, and rolled forward with the memos. It does not depend on
+ * single members, so `invalidate` keeps it. A failed computation is forgotten, so the next use
+ * tries again.
+ */
+export class AsOfValue<T> implements DatedValues {
+  private current: { asOf: string; value?: Promise<T> };
+  private next: { asOf: string; value?: Promise<T> } | undefined;
+
+  constructor(private readonly compute: (asOf: string) => Promise<T>, asOf: string) {
+    this.current = { asOf };
+  }
+
+  /** The date the value answering now is (or will be) computed at. */
+  get asOf(): string {
+    return this.current.asOf;
+  }
+
+  get(): Promise<T> {
+    return this.valueOf(this.current);
+  }
+
+  invalidate(): void {}
+
+  /** Computes the value at `asOf` only if one was asked for at the current date; until then nothing is computed. */
+  async prepare(asOf: string): Promise<() => void> {
+    const next: { asOf: string; value?: Promise<T> } = { asOf };
+    this.next = next;
+    if (this.current.value) await this.valueOf(next);
+    return () => {
+      if (this.next !== next) return;
+      this.current = next;
+      this.next = undefined;
+    };
+  }
+
+  private valueOf(gen: { asOf: string; value?: Promise<T> }): Promise<T> {
+    if (!gen.value) {
+      const value = this.compute(gen.asOf).catch((error: unknown) => {
+        if (gen.value === value) gen.value = undefined;
+        throw error;
+      });
+      gen.value = value;
+    }
+    return gen.value;
   }
 }

@@ -14,13 +14,13 @@ import type { Config } from '../config';
 import type { Logger } from '../logging';
 import type { ProcessMetrics } from '../metrics';
 import type { Store } from '../store';
-import type { AsOfMemo } from './as-of-memo';
+import type { DatedValues } from './as-of-memo';
 
 /** What the follower keeps current: the subgraph's as-of date, its memos and a count of input changes. */
 export interface Freshness {
   asOf: string;
-  /** Every memo the subgraph opened (openMemos adds them). */
-  memos: Set<AsOfMemo<unknown>>;
+  /** Everything the subgraph keeps as of the clock: its memos (openMemos adds them) and dated values (openAsOfValue). */
+  memos: Set<DatedValues>;
   /** Grows whenever members' data changed or the date moved: what rankings over all members compare. */
   inputs: number;
 }

@@ -17,7 +17,7 @@ import { readClock } from '../circulation';
 import { openStore, type Store } from '../store';
 import { startSubgraphServer, type RunningSubgraph, type SubgraphContext } from '../subgraph-server';
 import { readFallbackPointers, readProductionPointer } from '../registry';
-import { AsOfMemo, type MemoSources, type Memos } from './as-of-memo';
+import { AsOfMemo, AsOfValue, type MemoSources, type Memos } from './as-of-memo';
 import { followChanges, type ChangeFollower, type Freshness } from './follow';
 import { ModelSlot, type SlotSpec } from './model-slot';
 import { NO_PREDICTION_LOGGING, openPredictionLogging, type PredictionLogging } from './prediction-logging';
@@ -130,6 +130,16 @@ export function openMemos<T extends MemoSources>(deps: Pick<ModelSubgraphDeps, '
     memos[memo] = opened;
   }
   return memos as Memos<T>;
+}
+
+/**
+ * A value of the whole library at the subgraph's as-of date (see AsOfValue), computed by
+ * `compute` and rolled forward by the change follower when the clock moves.
+ */
+export function openAsOfValue<T>(deps: Pick<ModelSubgraphDeps, 'asOf' | 'memos'>, compute: (asOf: string) => Promise<T>): AsOfValue<T> {
+  const value = new AsOfValue(compute, deps.asOf);
+  deps.memos.add(value);
+  return value;
 }
 
 /**

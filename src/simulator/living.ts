@@ -4,7 +4,10 @@
  * returning and stopping, day by day, and every one of those events goes through the write
  * path (src/circulation), never straight into the library's tables. What only the simulator
  * knows is stored beside them, as `generate` does: the true late probability of each new loan
- * (`sim_loan_truth`), new members' traits and the day a member stops (`sim_member_truth`).
+ * (`sim_loan_truth`), new members' traits and the day a member stops (`sim_member_truth`), and
+ * each day the true churn probability of every member at the cut-off whose 90-day outcome
+ * window closes that day (`sim_churn_truth`): the cut-off the churn trainer tests on when the
+ * clock stands at that day, so the oracle follows the clock.
  *
  * Determinism: the events depend only on the generated library, the seed, the number of days
  * and the shifts. A later run continues from day 1 again and re-sends the days already lived;
@@ -18,10 +21,13 @@
  */
 import type { LibraryClock } from '../circulation';
 import { applyEvents, canonicalContent, parseEvent, type CirculationEvent } from '../circulation';
-import { exclusiveTransaction, readMeta, type Store } from '../store';
+import type { Kysely } from 'kysely';
+import { exclusiveTransaction, readMeta, type Database, type Store } from '../store';
 import { Calendar, dayNumber, isoDay } from './calendar';
 import { borrowingContext, simulateMemberDay, type BorrowingContext, type LoanSink } from './borrowing';
 import { COLLECTIONS, GENRES, type Genre } from './catalogue';
+import { CHURN_WINDOW_DAYS } from './churn';
+import { probabilityNoLoan } from './engagement';
 import { simulateLibrary, SIMULATOR_VERSION, tasteJson, type SimulatedLibrary } from './generate';
 import { drawReturn, loanPeriodDays, NEVER_RETURNED, sigmoid } from './lateness';
 import { drawCohort, PROFILES, type Profile, type SimMember } from './members';
@@ -219,13 +225,46 @@ async function readLivingMeta(store: Store): Promise<LivingMeta> {
   return { from, through: meta.living_through, seed: Number(seed), members: Number(members), years };
 }
 
-async function recordDay(store: Store, day: number, meta: Record<string, string>, loans: { loanId: number; probability: number }[], joined: SimMember[], changed: SimMember[]): Promise<void> {
+interface ChurnTruthRow {
+  member_id: number;
+  cutoff: string;
+  probability: number;
+}
+
+/**
+ * The true churn probability at `cutoff` of every member who had joined by then, given what the
+ * simulation knows at the end of a later day: whether they had stopped by the cut-off, their
+ * intensity and trend (the same oracle `generate` stores at its cut-offs).
+ */
+function churnTruthAt(members: readonly SimMember[], cutoff: number, calendar: Calendar): ChurnTruthRow[] {
+  const iso = isoDay(cutoff);
+  return members
+    .filter((m) => m.joinDay <= cutoff)
+    .map((m) => ({ member_id: m.id, cutoff: iso, probability: probabilityNoLoan(m, cutoff, CHURN_WINDOW_DAYS, calendar) }));
+}
+
+/** Cut-offs with churn truth, as the meta key `churn_cutoffs` lists them, with `added` among them. */
+async function churnCutoffsWith(db: Kysely<Database>, added: string): Promise<string> {
+  const row = await db.selectFrom('meta').select('value').where('key', '=', 'churn_cutoffs').executeTakeFirst();
+  const cutoffs = new Set<string>(row ? (JSON.parse(row.value) as string[]) : []);
+  cutoffs.add(added);
+  return JSON.stringify([...cutoffs].sort());
+}
+
+const ROWS_PER_INSERT = 500;
+
+async function recordDay(store: Store, day: number, meta: Record<string, string>, loans: { loanId: number; probability: number }[], joined: SimMember[], changed: SimMember[], churn: ChurnTruthRow[]): Promise<void> {
   const iso = isoDay(day);
   await exclusiveTransaction(store, async (db) => {
-    for (let start = 0; start < loans.length; start += 500) {
-      const rows = loans.slice(start, start + 500).map((l) => ({ loan_id: l.loanId, late_probability: l.probability }));
+    for (let start = 0; start < loans.length; start += ROWS_PER_INSERT) {
+      const rows = loans.slice(start, start + ROWS_PER_INSERT).map((l) => ({ loan_id: l.loanId, late_probability: l.probability }));
       await db.insertInto('sim_loan_truth').values(rows).onConflict((oc) => oc.column('loan_id').doNothing()).execute();
     }
+    for (let start = 0; start < churn.length; start += ROWS_PER_INSERT) {
+      await db.insertInto('sim_churn_truth').values(churn.slice(start, start + ROWS_PER_INSERT)).onConflict((oc) => oc.columns(['member_id', 'cutoff']).doNothing()).execute();
+    }
+    const cutoff = churn[0]?.cutoff;
+    const churnMeta = cutoff === undefined ? {} : { churn_cutoffs: await churnCutoffsWith(db, cutoff) };
     for (const member of joined) {
       await db.insertInto('sim_member_truth').values({
         member_id: member.id, reliability: member.reliability, engagement_trend: member.engagementTrend, churned_at: null,
@@ -238,7 +277,7 @@ async function recordDay(store: Store, day: number, meta: Record<string, string>
         .set({ reliability: member.reliability, churned_at: member.churnDay >= 0 ? isoDay(member.churnDay) : null })
         .where('member_id', '=', member.id).execute();
     }
-    for (const [key, value] of Object.entries({ ...meta, living_through: iso })) {
+    for (const [key, value] of Object.entries({ ...meta, ...churnMeta, living_through: iso })) {
       await db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
     }
   });
@@ -331,7 +370,9 @@ export async function liveOn(store: Store, options: LivingOptions): Promise<Livi
       const period = loanPeriodDays(library.catalogue[loan.bookIndex]!);
       scheduleLoan(state, result.loanId, day, period, 1, loan.renewals, loan.returnDay);
     });
-    await recordDay(store, day, livingMeta, truth, joined, changed);
+    // Days lived before already stored their churn truth (in the transaction that recorded them).
+    const churnTruth = index > livedBefore ? churnTruthAt(state.members, day - CHURN_WINDOW_DAYS, calendar) : [];
+    await recordDay(store, day, livingMeta, truth, joined, changed, churnTruth);
     summary.through = iso;
     summary.events += lived.events;
     summary.applied += lived.applied;

@@ -33,7 +33,7 @@ import { DEMAND_TENSORS } from '../../src/ml/lstm';
 import type { ForecastMethod, SeriesForecast } from '../../src/ml/lstm';
 import type { ModelSlot } from '../../src/model-runtime/model-slot';
 import { recorded, type PredictionLogging } from '../../src/model-runtime/prediction-logging';
-import { entityLoader, slotOf, startModelSubgraph, type ModelSubgraphDeps, type SubgraphServices } from '../../src/model-runtime/model-subgraph';
+import { entityLoader, openAsOfValue, slotOf, startModelSubgraph, type ModelSubgraphDeps, type SubgraphServices } from '../../src/model-runtime/model-subgraph';
 import { COLLECTION_GRAPH, DEMAND_MODEL, DEMAND_SLOT, type DemandServing } from '../../src/models/demand';
 import { parseId } from '../../src/util/ids';
 import type { DemandContext } from './context';
@@ -151,21 +151,23 @@ function once<T>(load: () => Promise<T>): () => Promise<T> {
 }
 
 /**
- * The demand forecasts of one process. What depends only on the store at the system date is
- * read once: the calendars, the collections' dimensions and every collection series (one
- * grouped query; the system date never moves under a running subgraph, and no model output
- * is kept, so a new version never meets a stale answer). Books are read per request.
+ * The demand forecasts of one process. What depends only on the store at the library clock is
+ * read once per date: the calendars and every collection series (one grouped query), rolled
+ * forward with the clock by the change follower while the previous date's keep answering.
+ * Loans arrive on the clock's day, which a complete month holds only on its last day: checkouts
+ * of that day join the month's series when the clock moves on. The collections' dimensions are read once; books are read per request. No model
+ * output is kept, so a new version never meets a stale answer.
  */
 export function createDemandService(deps: ModelSubgraphDeps): DemandService {
   const slot = slotOf(deps, DEMAND_SLOT);
-  const calendars = once(() => demandCalendars(deps.store, deps.asOf));
+  const calendars = openAsOfValue(deps, (asOf) => demandCalendars(deps.store, asOf));
   const dimensions = once(() => collectionDimensions(deps.store));
-  const collectionSeries = once(async () => {
-    const [{ monthly }, dims] = await Promise.all([calendars(), dimensions()]);
+  const collectionSeries = openAsOfValue(deps, async (asOf) => {
+    const [{ monthly }, dims] = await Promise.all([demandCalendars(deps.store, asOf), dimensions()]);
     const keys = allCollectionKeys(dims);
     deps.metrics.featureQueries.inc({ model: DEMAND_MODEL });
     const series = await inSpan('features.read', { 'shelfmark.features': 'collectionMonthlyLoans', 'shelfmark.entities': keys.length }, () => collectionMonthlyLoans(deps.store, keys, monthly));
-    return new Map(keys.map((key, i) => [JSON.stringify([key.genre, key.branchId]), series[i]!]));
+    return { monthly, series: new Map(keys.map((key, i) => [JSON.stringify([key.genre, key.branchId]), series[i]!])) };
   });
 
   const bookForecasts = async (keys: readonly string[]): Promise<(DemandForecast | null)[]> => {
@@ -174,7 +176,7 @@ export function createDemandService(deps: ModelSubgraphDeps): DemandService {
       return { horizon: Number(key.slice(0, at)), id: parseId(key.slice(at + 1)) };
     });
     const ids = requests.flatMap((r) => (r.id === undefined ? [] : [r.id]));
-    const { weekly } = await calendars();
+    const { weekly } = await calendars.get();
     deps.metrics.featureQueries.inc({ model: DEMAND_MODEL });
     const loans = await inSpan('features.read', { 'shelfmark.features': 'bookWeeklyLoans', 'shelfmark.entities': ids.length }, () => bookWeeklyLoans(deps.store, ids, weekly));
     // Nobody to forecast: answer null without touching the model, so unknown ids never cost a run.
@@ -191,7 +193,8 @@ export function createDemandService(deps: ModelSubgraphDeps): DemandService {
 
   const collectionForecasts = async (keys: readonly string[]): Promise<CollectionForecast[]> => {
     const requests = keys.map(parseCollectionRequest);
-    const [{ monthly }, all] = await Promise.all([calendars(), collectionSeries()]);
+    // The months and the series of one date: a roll forward may swap the calendars between two reads.
+    const { monthly, series: all } = await collectionSeries.get();
     const series = requests.map(({ key }) => {
       const found = all.get(JSON.stringify([key.genre, key.branchId]));
       // The context checks genre and branch against the same dimensions the series were read for.
@@ -209,7 +212,7 @@ export function createDemandService(deps: ModelSubgraphDeps): DemandService {
 
   const warm = async (): Promise<void> => {
     try {
-      await collectionSeries();
+      await Promise.all([calendars.get(), collectionSeries.get()]);
     } catch (error) {
       deps.logger.warn({ model: DEMAND_MODEL, err: (error as Error).message }, 'could not read the collection series ahead of the first request');
     }

@@ -9,7 +9,22 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateLibrary, liveOn, parseShift, type LivingOptions } from '..';
 import { openMigratedStore } from '../../store';
+import { churnHoldout, overdueHoldout } from '../../evaluation/classifier-holdout';
 import { tableHashes } from './table-hash';
+
+function correlation(pairs: readonly (readonly [number, number])[]): number {
+  const mean = (k: 0 | 1) => pairs.reduce((sum, p) => sum + p[k], 0) / pairs.length;
+  const [mx, my] = [mean(0), mean(1)];
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (const [x, y] of pairs) {
+    sxy += (x - mx) * (y - my);
+    sxx += (x - mx) ** 2;
+    syy += (y - my) ** 2;
+  }
+  return sxy / Math.sqrt(sxx * syy);
+}
 
 let dir: string;
 let generated: string;
@@ -76,6 +91,31 @@ describe('liveOn', () => {
         }
       };
       expect(await reliability(file)).toBeCloseTo(0.6 * (await reliability(generated)), 12);
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
+
+  it('stores the churn truth at the cut-off each day closes, so the held-out oracle follows the clock', async () => {
+    const { file } = await live('churn-truth', [{ days: 4 }]);
+    const store = await openMigratedStore(`sqlite:${file}`);
+    try {
+      const cutoffs = ['2024-10-03', '2024-10-04', '2024-10-05', '2024-10-06'];
+      const byCutoff = await store.db.selectFrom('sim_churn_truth').select(['cutoff', (eb) => eb.fn.countAll<number>().as('n')]).where('cutoff', '>', '2024-10-02').where('cutoff', '<', '2024-12-31').groupBy('cutoff').orderBy('cutoff').execute();
+      const joinedBy = async (day: string) => Number((await store.db.selectFrom('members').select((eb) => eb.fn.countAll<number>().as('n')).where('joined_at', '<=', day).executeTakeFirstOrThrow()).n);
+      expect(byCutoff.map((r) => [r.cutoff, Number(r.n)])).toEqual(await Promise.all(cutoffs.map(async (c) => [c, await joinedBy(c)])));
+      const meta = await store.db.selectFrom('meta').select('value').where('key', '=', 'churn_cutoffs').executeTakeFirstOrThrow();
+      expect(JSON.parse(meta.value)).toEqual(expect.arrayContaining(cutoffs));
+      // One day after a cut-off generation stored, the oracle barely moves: the same members, the same causes.
+      const at = async (cutoff: string) => new Map((await store.db.selectFrom('sim_churn_truth').select(['member_id', 'probability']).where('cutoff', '=', cutoff).execute()).map((r) => [r.member_id, r.probability]));
+      const [generatedDay, livedDay] = await Promise.all([at('2024-10-02'), at('2024-10-03')]);
+      const pairs = [...generatedDay].filter(([id]) => livedDay.has(id)).map(([id, p]) => [p, livedDay.get(id)!] as const);
+      expect(pairs.length).toBeGreaterThan(250);
+      expect(pairs.every(([, p]) => p >= 0 && p <= 1)).toBe(true);
+      expect(correlation(pairs)).toBeGreaterThan(0.95);
+      // The held-out windows at the new clock (2025-01-04) find the truth for every row.
+      expect((await churnHoldout(store)).oracle).toBeDefined();
+      expect((await overdueHoldout(store)).oracle).toBeDefined();
     } finally {
       await store.close();
     }

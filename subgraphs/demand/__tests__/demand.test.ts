@@ -223,3 +223,29 @@ describe('collectionForecast', () => {
     expect(result.errors![0]!.extensions?.code).toBe('BAD_USER_INPUT');
   });
 });
+
+describe('rolling forward with the library clock', () => {
+  const QUERY = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Book { demandForecast(horizonWeeks: 2) { points { weekStart } } } } collectionForecast(horizonMonths: 2) { points { month } } }`;
+  type Answer = { _entities: { demandForecast: { points: { weekStart: string }[] } }[]; collectionForecast: { points: { month: string }[] } };
+
+  async function periods(rolling: DemandService): Promise<{ weeks: string[]; months: string[] }> {
+    const response = await server.executeOperation({ query: QUERY, variables: { r: representations([bookIds[0]!]) } }, { contextValue: createDemandContext({ sub: 't', role: 'analyst' }, rolling, 'test-roll') });
+    if (response.body.kind !== 'single') throw new Error('expected a single result');
+    expect(response.body.singleResult.errors).toBeUndefined();
+    const data = response.body.singleResult.data as Answer;
+    return { weeks: data._entities[0]!.demandForecast.points.map((p) => p.weekStart), months: data.collectionForecast.points.map((p) => p.month) };
+  }
+
+  it('answers from the old date while the new one is prepared, then from the week and month of the new date', async () => {
+    const own = { ...deps, memos: new Set() } as ModelSubgraphDeps;
+    const rolling = createDemandService(own);
+    await rolling.warm();
+    expect(await periods(rolling)).toEqual({ weeks: ['2024-12-30', '2025-01-06'], months: ['2025-01', '2025-02'] });
+    // What the change follower does when the clock moves from 2024-12-31 to Tuesday 2025-02-11.
+    const commits = await Promise.all([...own.memos].map((held) => held.prepare('2025-02-11')));
+    expect(commits).toHaveLength(2);
+    expect(await periods(rolling)).toEqual({ weeks: ['2024-12-30', '2025-01-06'], months: ['2025-01', '2025-02'] });
+    for (const commit of commits) commit();
+    expect(await periods(rolling)).toEqual({ weeks: ['2025-02-10', '2025-02-17'], months: ['2025-02', '2025-03'] });
+  });
+});

@@ -1,0 +1,250 @@
+/**
+ * A living graph under load. The simulated library lives on (`npm run simulate`, every event
+ * through the write path, into a copy of the library the graph serves) for `--days` days at
+ * one simulated day per `--day-seconds` of real time, while a load client keeps sending member
+ * and page queries to the gateway at a steady rate. The run stops at `--checkpoint` days and at
+ * the end, and keeps the load going for `--settle` seconds each time (the features roll forward
+ * to the new date meanwhile) before it reads the graph's memory, so the two readings compare the
+ * same state: a graph at rest on its clock, under the same load.
+ *
+ * Reports failed queries (goal 0), inference runs per model per query from the processes'
+ * /metrics counters (goal 1 for each model a query asks), and the graph's memory at the
+ * checkpoint and at the end: Σ RSS of every process (goal: under 5% growth). The database is
+ * kept at `--db` for later work (live against offline evaluation).
+ *
+ *   node dist/bench/living.js --db FILE [--from FILE] [--days 90] [--checkpoint 30] [--day-seconds 6]
+ *     [--rate 4] [--page-every 5] [--settle 30] [--force] [--json]
+ */
+import 'reflect-metadata';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { signDevelopmentToken } from '../gateway/auth';
+import { parseFlags, UsageError } from '../src/cli/flags';
+import { loadConfig, SUBGRAPH_NAMES, type Config } from '../src/config';
+import { launchGraph, type LaunchedGraph } from '../src/graph-launcher';
+import { openStore, sqlitePath } from '../src/store';
+import { fixedRate, type LoadResult } from './load';
+import { difference, quiesce, scrapeAll, type ProcessCounters } from './metrics';
+import { graphMemory, loadAverage, type GraphMemory } from './processes';
+import { buildScenarios } from './scenarios';
+
+const USAGE = `usage: node dist/bench/living.js --db FILE [--from FILE] [--days N] [--checkpoint N] [--day-seconds S] [--rate R] [--page-every K] [--settle S] [--force] [--json]
+  --db FILE         where the living library is written (a copy of --from) and kept afterwards
+  --from FILE       the generated library to start from (default: the configured SQLite database)
+  --days N          simulated days in all (default 90)
+  --checkpoint N    the day of the first memory reading (default 30)
+  --day-seconds S   real seconds per simulated day (default 6)
+  --rate R          queries per second sent to the gateway throughout (default 4)
+  --page-every K    every K-th query is a dashboard page of 100 members, the others one member (default 5)
+  --settle S        seconds of load after each leg before memory is read (default 30)
+  --force           replace --db if it exists
+  --json            print the result as one JSON object`;
+
+/** The member-level models every member and page query asks. */
+const MEMBER_MODELS = ['overdue', 'churn', 'segmentation', 'recommendations'];
+
+interface Leg {
+  name: string;
+  throughDay: number;
+  simulatedSeconds: number;
+  queries: number;
+  failed: number;
+  failures: string[];
+  worstP99Ms: number;
+  /** Inference runs per gateway query, by model. */
+  runsPerQuery: Record<string, number>;
+  memory: GraphMemory;
+  clock: string;
+  load: string;
+}
+
+interface Settings {
+  days: number;
+  checkpoint: number;
+  daySeconds: number;
+  rate: number;
+  pageEvery: number;
+  settle: number;
+}
+
+/** Copies the generated library (its WAL sidecars included) to `to`. */
+function copyLibrary(from: string, to: string, force: boolean): void {
+  if (existsSync(to) && !force) throw new UsageError(`${to} exists; pass --force to replace it`);
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${to}${suffix}`, { force: true });
+  for (const suffix of ['', '-wal', '-shm']) if (existsSync(`${from}${suffix}`)) copyFileSync(`${from}${suffix}`, `${to}${suffix}`);
+}
+
+async function librarySize(databaseUrl: string): Promise<{ maxMemberId: number; maxBookId: number }> {
+  const store = openStore(databaseUrl, { readonly: true });
+  try {
+    const [members, books] = await Promise.all([
+      store.db.selectFrom('members').select((eb) => eb.fn.max('id').as('max')).executeTakeFirstOrThrow(),
+      store.db.selectFrom('books').select((eb) => eb.fn.max('id').as('max')).executeTakeFirstOrThrow(),
+    ]);
+    return { maxMemberId: Number(members.max), maxBookId: Number(books.max) };
+  } finally {
+    await store.close();
+  }
+}
+
+/** Runs `npm run simulate`'s program for `days` more days, reporting each day lived. */
+function simulate(config: Config, databaseUrl: string, days: number, daySeconds: number, onDay: (line: string) => void): Promise<void> {
+  const script = path.join(config.projectRoot, 'dist', 'src', 'cli', 'simulate.js');
+  const child = spawn(process.execPath, [script, '--days', String(days), '--speed', String(86_400 / daySeconds), '--db', databaseUrl], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let buffered = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) onDay(line);
+  });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`simulate exited with code ${code}`))));
+  });
+}
+
+/** Load in slices of `sliceSeconds` until `until` settles, then for `settleSeconds` more. */
+async function loadWhile(send: (seconds: number) => Promise<LoadResult>, until: Promise<void>, settleSeconds: number): Promise<LoadResult[]> {
+  let done = false;
+  let failure: unknown;
+  until.then(() => (done = true), (error: unknown) => {
+    failure = error;
+    done = true;
+  });
+  const results: LoadResult[] = [];
+  while (!done) results.push(await send(5));
+  if (failure) throw failure;
+  results.push(await send(settleSeconds));
+  return results;
+}
+
+/** A loaded machine may keep a process from answering /metrics for a while: every process must answer, or the run stops. */
+async function scrapeEvery(urls: ReadonlyMap<string, string>): Promise<Map<string, ProcessCounters>> {
+  for (let attempt = 1; ; attempt++) {
+    const scraped = await scrapeAll(urls, 30_000);
+    if (scraped.size === urls.size) return scraped;
+    const missing = [...urls.keys()].filter((name) => !scraped.has(name));
+    if (attempt === 3) throw new Error(`no /metrics answer from ${missing.join(', ')} in three tries`);
+  }
+}
+
+function runsPerQuery(before: Map<string, ProcessCounters>, after: Map<string, ProcessCounters>): Record<string, number> {
+  const queries = difference(after.get('gateway')!, before.get('gateway')).requests;
+  const runs: Record<string, number> = {};
+  for (const [name, counters] of after) {
+    for (const [model, count] of Object.entries(difference(counters, before.get(name)).runs)) runs[model] = (runs[model] ?? 0) + count / queries;
+  }
+  return runs;
+}
+
+async function readClock(gatewayUrl: string, token: string): Promise<string> {
+  const response = await fetch(gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: '{ clock }' }) });
+  const body = (await response.json()) as { data?: { clock?: string } };
+  return body.data?.clock ?? `(no clock: HTTP ${response.status})`;
+}
+
+async function live(config: Config, graph: LaunchedGraph, databaseUrl: string, settings: Settings): Promise<Leg[]> {
+  const urls = new Map<string, string>([['gateway', graph.gatewayUrl], ...(Object.entries(graph.subgraphUrls) as [string, string][])]);
+  const pids = [...graph.processes.values()].map((child) => child.pid!);
+  const tokens = Array.from({ length: 64 }, (_, k) => signDevelopmentToken(config, { sub: `living-bench-${k}`, role: 'staff' }, '4h'));
+  const [member, page] = buildScenarios(SUBGRAPH_NAMES, await librarySize(databaseUrl), undefined);
+  let sent = 0;
+  const target = {
+    url: graph.gatewayUrl,
+    tokenFor: (_role: string, i: number) => tokens[i % tokens.length]!,
+    next: (i: number) => ((sent + i) % settings.pageEvery === settings.pageEvery - 1 ? page! : member!).request(sent + i),
+  };
+  const send = async (seconds: number): Promise<LoadResult> => {
+    const result = await fixedRate(target, { rate: settings.rate, seconds });
+    sent += result.requests;
+    return result;
+  };
+
+  process.stderr.write('living: waiting for the feature memos to fill...\n');
+  await quiesce(urls, { timeoutMs: 600_000, pollMs: 2000 });
+  const legs: Leg[] = [];
+  for (const [name, throughDay] of [['days 1..checkpoint', settings.checkpoint], ['checkpoint..end', settings.days]] as const) {
+    const before = await scrapeEvery(urls);
+    const started = Date.now();
+    // `simulate --days N` lives N more days.
+    const simulated = simulate(config, databaseUrl, throughDay - (legs[legs.length - 1]?.throughDay ?? 0), settings.daySeconds, (line) => {
+      if (/^simulate: day \d+ /.test(line) || /refused/.test(line)) process.stderr.write(`living: ${line.replace(/^simulate: /, '')}\n`);
+    });
+    const simulatedSeconds = simulated.then(() => (Date.now() - started) / 1000);
+    const results = await loadWhile(send, simulated, settings.settle);
+    const after = await scrapeEvery(urls);
+    const memory = graphMemory(pids);
+    const leg: Leg = {
+      name: name.replace('checkpoint', String(settings.checkpoint)).replace('end', String(settings.days)),
+      throughDay,
+      simulatedSeconds: await simulatedSeconds,
+      queries: results.reduce((sum, r) => sum + r.requests, 0),
+      failed: results.reduce((sum, r) => sum + r.errors, 0),
+      failures: [...new Set(results.flatMap((r) => r.errorSamples))].slice(0, 5),
+      worstP99Ms: Math.max(...results.map((r) => r.latency.p99)),
+      runsPerQuery: runsPerQuery(before, after),
+      memory,
+      clock: await readClock(graph.gatewayUrl, tokens[0]!),
+      load: loadAverage(),
+    };
+    legs.push(leg);
+    process.stderr.write(`living: ${describeLeg(leg)}\n`);
+  }
+  return legs;
+}
+
+const fmt = (value: number, digits = 1): string => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+
+function describeLeg(leg: Leg): string {
+  const runs = MEMBER_MODELS.map((m) => `${m} ${fmt(leg.runsPerQuery[m] ?? 0, 3)}`).join(', ');
+  return `${leg.name} (clock ${leg.clock}, simulated in ${fmt(leg.simulatedSeconds, 0)} s): ${leg.queries} queries, ${leg.failed} failed`
+    + `${leg.failures.length ? ` (${leg.failures.join('; ')})` : ''}, worst 5-s p99 ${fmt(leg.worstP99Ms, 0)} ms; runs per query: ${runs}; `
+    + `Σ RSS ${fmt(leg.memory.rssSumMb, 0)} MB (resident, shared pages once: ${fmt(leg.memory.residentMb, 0)} MB); load average ${leg.load}`;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { flags } = parseFlags(argv, {
+    db: 'string', from: 'string', days: 'number', checkpoint: 'number', 'day-seconds': 'number', rate: 'number', 'page-every': 'number', settle: 'number', force: 'boolean', json: 'boolean',
+  }, USAGE);
+  const config = loadConfig();
+  if (!flags.db) throw new UsageError(`--db is required\n${USAGE}`);
+  const settings: Settings = {
+    days: flags.days ?? 90,
+    checkpoint: flags.checkpoint ?? 30,
+    daySeconds: flags['day-seconds'] ?? 6,
+    rate: flags.rate ?? 4,
+    pageEvery: flags['page-every'] ?? 5,
+    settle: flags.settle ?? 30,
+  };
+  if (!Number.isInteger(settings.days) || !Number.isInteger(settings.checkpoint) || settings.checkpoint < 1 || settings.checkpoint >= settings.days) {
+    throw new UsageError('--checkpoint and --days must be whole numbers with 1 <= checkpoint < days');
+  }
+  if (!(settings.daySeconds > 0 && settings.rate > 0 && settings.settle >= 0 && settings.pageEvery >= 1)) throw new UsageError('--day-seconds and --rate must be positive, --settle at least 0, --page-every at least 1');
+  const from = path.resolve(flags.from ?? sqlitePath(config.databaseUrl) ?? '');
+  if (!existsSync(from)) throw new UsageError(`no library at ${from}; generate one first or pass --from`);
+  const file = path.resolve(flags.db);
+  copyLibrary(from, file, Boolean(flags.force));
+  const databaseUrl = `sqlite:${file}`;
+
+  process.stderr.write(`living: starting the graph on ${file} (load average ${loadAverage()})\n`);
+  const graph = await launchGraph({ projectRoot: config.projectRoot, subgraphs: SUBGRAPH_NAMES, env: { HOST: '127.0.0.1', LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl }, logs: 'inherit', startTimeoutMs: 300_000 });
+  try {
+    const legs = await live(config, graph, databaseUrl, settings);
+    const [first, last] = [legs[0]!, legs[legs.length - 1]!];
+    const growth = last.memory.rssSumMb / first.memory.rssSumMb - 1;
+    const result = { db: file, settings, legs, rssGrowth: growth };
+    if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    else {
+      for (const leg of legs) process.stdout.write(`${describeLeg(leg)}\n`);
+      process.stdout.write(`Σ RSS from day ${first.throughDay} to day ${last.throughDay}: ${fmt(first.memory.rssSumMb, 0)} -> ${fmt(last.memory.rssSumMb, 0)} MB (${fmt(growth * 100, 1)}%); the living library is kept at ${file}\n`);
+    }
+  } finally {
+    await graph.stop();
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`living: ${(error as Error).message}\n`);
+  process.exitCode = error instanceof UsageError ? 2 : 1;
+});
