@@ -198,7 +198,7 @@ async function throughGateway(config: Config, flags: Flags): Promise<void> {
     const tokens = { staff: pool('staff'), circulation: pool('circulation') };
     let asked = 0;
     const ask = <T>(role: keyof typeof tokens, query: string, variables: Record<string, unknown>) => post<T>(agent, url, tokens[role][asked++ % 256]!, query, variables);
-    const urls = new Map<string, string>([['gateway', graph.gatewayUrl], ...(Object.entries(graph.subgraphUrls) as [string, string][])]);
+    const urls = new Map<string, string>([['gateway', graph.gatewayUrl], ...Object.entries<string>(graph.subgraphUrls)]);
     process.stderr.write('freshness: waiting for the feature memos to fill...\n');
     await quiesce(urls, { timeoutMs: 600_000, pollMs: 2000 });
     const checkouts = await recommendedCheckouts(ask, events);

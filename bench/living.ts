@@ -145,7 +145,7 @@ async function readClock(gatewayUrl: string, token: string): Promise<string> {
 }
 
 async function live(config: Config, graph: LaunchedGraph, databaseUrl: string, settings: Settings): Promise<Leg[]> {
-  const urls = new Map<string, string>([['gateway', graph.gatewayUrl], ...(Object.entries(graph.subgraphUrls) as [string, string][])]);
+  const urls = new Map<string, string>([['gateway', graph.gatewayUrl], ...Object.entries<string>(graph.subgraphUrls)]);
   const pids = [...graph.processes.values()].map((child) => child.pid!);
   const tokens = Array.from({ length: 64 }, (_, k) => signDevelopmentToken(config, { sub: `living-bench-${k}`, role: 'staff' }, '4h'));
   const [member, page] = buildScenarios(SUBGRAPH_NAMES, await librarySize(databaseUrl), undefined);

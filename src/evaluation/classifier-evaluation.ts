@@ -196,7 +196,7 @@ export function sliceReport(holdout: ClassifierHoldout, scores: ArrayLike<number
       // Too few rows of one class for an interval (a small slice of a small library): the values stand alone.
     }
   }
-  const interval = (name: string, value: number): Interval => (intervals[name] ? plain(intervals[name]!) : none(value));
+  const interval = (name: string, value: number): Interval => (intervals[name] ? plain(intervals[name]) : none(value));
   return {
     name,
     rows: rows.length,

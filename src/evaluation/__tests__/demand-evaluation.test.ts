@@ -82,7 +82,7 @@ describe('the demand promotion gate re-scores champion and candidate on the same
     const serving = structuredClone(draft.serving) as { book: { loansPerUnit: number } };
     if (bookLoansPerUnit !== undefined) serving.book.loansPerUnit = bookLoansPerUnit;
     const registered = await registerVersion(modelsDir, {
-      metadata: { ...draft, serving } as unknown as ModelMetadataDraft,
+      metadata: { ...draft, serving },
       onnxBytes: trained.model,
       parity: trained.parity,
       extraFiles: { 'collection.onnx': trained.collection },

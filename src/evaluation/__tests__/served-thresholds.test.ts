@@ -38,7 +38,7 @@ function production(model: string): { version: ClassifierVersion; metadata: Mode
   if (!entry) throw new Error(`no production ${model}`);
   const dir = path.join(library.modelsDir, entry.dir);
   const metadata = readMetadata(dir);
-  return { version: { version: entry.version, dir, metadata: metadata as unknown as ClassifierVersion['metadata'] }, metadata };
+  return { version: { version: entry.version, dir, metadata: metadata }, metadata };
 }
 
 const RULES = { overdue: OVERDUE_THRESHOLD_RULES, churn: CHURN_THRESHOLD_RULES };
@@ -95,7 +95,7 @@ describe('churn scored over active members', () => {
     const d = holdout.featureCount;
     const loans90 = CHURN_FEATURE_NAMES.indexOf('loans_90d');
     expect(Array.from({ length: holdout.rows }, (_, i) => holdout.features[i * d + loans90]!).every((n) => n > 0)).toBe(true);
-    const lapsed = parseChurnServing(metadata as never).lapsed;
+    const lapsed = parseChurnServing(metadata).lapsed;
     expect(lapsed?.probability).toBeGreaterThan(0.5);
     expect(lapsed?.probability).toBeLessThanOrEqual(1);
     expect(metadata.metrics.slices?.map((s) => s.name.split(' ')[0])).toEqual(['all', 'new', 'declining', 'steady']);
