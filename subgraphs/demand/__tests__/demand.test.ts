@@ -237,7 +237,7 @@ describe('rolling forward with the library clock', () => {
   }
 
   it('answers from the old date while the new one is prepared, then from the week and month of the new date', async () => {
-    const own = { ...deps, memos: new Set() };
+    const own: ModelSubgraphDeps = { ...deps, memos: new Set() };
     const rolling = createDemandService(own);
     await rolling.warm();
     expect(await periods(rolling)).toEqual({ weeks: ['2024-12-30', '2025-01-06'], months: ['2025-01', '2025-02'] });
