@@ -1,4 +1,5 @@
 import type { ApplyOptions } from '../../src/circulation';
+import type { LiveMonitor } from '../../src/monitoring/monitor';
 import type { SubgraphContext } from '../../src/subgraph-server';
 import type { Store } from '../../src/store';
 import type { LibraryLoaders } from './loaders';
@@ -11,4 +12,6 @@ export interface LibraryContext extends SubgraphContext {
   clock: () => Promise<string>;
   /** How this process writes: its clock mode and where outcomes are counted. */
   circulation: ApplyOptions;
+  /** The live monitor of this process, whose last snapshot `ModelInfo.health` reads; absent when it is off. */
+  monitor?: Pick<LiveMonitor, 'health'>;
 }

@@ -17,11 +17,13 @@ import type { LibraryContext } from './context';
 import { createLibraryLoaders } from './loaders';
 import { BookResolver, LoanResolver, MemberResolver } from './resolvers';
 import { ModelsResolver } from './models';
+import { CalibrationResolver, JudgedPredictionResolver, ModelHealthResolver } from './health';
+import { LiveMonitor } from '../../src/monitoring/monitor';
 import { CirculationResolver } from './circulation';
 
 export type { LibraryContext } from './context';
 
-export const libraryResolvers = [MemberResolver, BookResolver, LoanResolver, ModelsResolver, CirculationResolver] as const;
+export const libraryResolvers = [MemberResolver, BookResolver, LoanResolver, ModelsResolver, ModelHealthResolver, JudgedPredictionResolver, CalibrationResolver, CirculationResolver] as const;
 
 export function buildLibrarySchema(): Promise<GraphQLSchema> {
   return buildFederatedSchema(
@@ -35,7 +37,7 @@ export function buildLibrarySchema(): Promise<GraphQLSchema> {
   );
 }
 
-export function createLibraryContext(store: Store, modelsDir: string, identity: Identity, circulation: ApplyOptions = {}): LibraryContext {
+export function createLibraryContext(store: Store, modelsDir: string, identity: Identity, circulation: ApplyOptions = {}, monitor?: LibraryContext['monitor']): LibraryContext {
   let clock: Promise<string> | undefined;
   return {
     identity,
@@ -44,12 +46,14 @@ export function createLibraryContext(store: Store, modelsDir: string, identity: 
     loaders: createLibraryLoaders(store),
     clock: () => (clock ??= readClock(store, circulation.clock)),
     circulation,
+    monitor,
   };
 }
 
 /**
  * The library subgraph is the store's writer: it opens the store writable and brings its
- * schema up to date before answering. SQLite runs in WAL mode, so the model subgraphs' read-only
+ * schema up to date before answering. It also runs the live monitor (src/monitoring/monitor)
+ * every MONITOR_INTERVAL_MS, off the answer path, writing judged predictions to the store. SQLite runs in WAL mode, so the model subgraphs' read-only
  * connections see each committed write.
  */
 export async function startLibrarySubgraph(config: Config, port: number = config.ports.library): Promise<RunningSubgraph> {
@@ -67,6 +71,8 @@ export async function startLibrarySubgraph(config: Config, port: number = config
     clock: { mode: config.clock },
     onOutcome: (type, outcome) => events.inc({ type, outcome }),
   };
+  const monitor = new LiveMonitor({ store, modelsDir: config.modelsDir, metrics, logger, clock: () => readClock(store, { mode: config.clock }) });
+  monitor.start(config.monitor.intervalMs);
   return startSubgraphServer<LibraryContext>(
     {
       name: 'library',
@@ -74,8 +80,11 @@ export async function startLibrarySubgraph(config: Config, port: number = config
       config,
       logger,
       metrics,
-      createContext: (identity) => createLibraryContext(store, config.modelsDir, identity, circulation),
-      onStop: () => store.close(),
+      createContext: (identity) => createLibraryContext(store, config.modelsDir, identity, circulation, config.monitor.intervalMs > 0 ? monitor : undefined),
+      onStop: async () => {
+        await monitor.stop();
+        await store.close();
+      },
     },
     port,
   );
