@@ -32,6 +32,7 @@ import type { Store } from '../store';
 import { chunks } from '../store/in-chunks';
 import { addDays } from '../util/dates';
 import { Random } from '../util/random';
+import { addToCalibration, binsOf, emptyCalibrationSums, mergeCalibration, type CalibrationBin, type CalibrationSums } from './calibration';
 import { compareWindow, type DriftConfig, type DriftReferences, type FeatureDrift, type FeatureValue } from './drift';
 import { publishDrift, publishLiveQuality } from './gauges';
 import { upsertPredictionOutcomes, type PredictionOutcomeTable } from './outcome-store';
@@ -90,6 +91,8 @@ export interface ModelHealth {
   /** Outcomes known in the window, and predictions still waiting for theirs (all days). */
   knownOutcomes: number;
   pendingOutcomes: number;
+  /** Classifiers: known outcomes in the window by 10 bins of predicted probability; empty for the other models. */
+  calibration: CalibrationBin[];
 }
 
 export interface MonitorDeps {
@@ -109,6 +112,8 @@ export interface MonitorOptions {
   driftSample?: number;
   /** Most predictions per model and run whose features are recomputed for drift when the log holds none. */
   featureSample?: number;
+  /** Write judged predictions to `prediction_outcomes` (default true; a one-off reader such as a model card leaves the store alone). */
+  persist?: boolean;
 }
 
 interface VersionMetadata {
@@ -131,6 +136,11 @@ class VersionState {
   readonly demand = new DemandQualityWindows();
   readonly segments = new SegmentStabilityWindows();
   readonly drift = new Map<string, DailyWindows<ValueSample, FeatureValue>>();
+  readonly calibration = new DailyWindows<CalibrationSums, { score: number; outcome: number }>({
+    empty: () => emptyCalibrationSums(),
+    add: (sums, { score, outcome }) => addToCalibration(sums, score, outcome),
+    merge: mergeCalibration,
+  });
   readonly knownDays = new DailyWindows<{ n: number }, number>({ empty: () => ({ n: 0 }), add: (s) => void (s.n += 1), merge: (into, from) => void (into.n += from.n) });
 
   constructor(readonly model: string, readonly version: string, readonly metadata: VersionMetadata, private readonly driftSample: number, private readonly random: Random) {
@@ -225,8 +235,10 @@ export class LiveMonitor {
   private readonly readBatch: number;
   private readonly driftSample: number;
   private readonly featureSample: number;
+  private readonly persist: boolean;
 
-  constructor(private readonly deps: MonitorDeps, { readBatch = 5_000, driftSample = 2_000, featureSample = 500 }: MonitorOptions = {}) {
+  constructor(private readonly deps: MonitorDeps, { readBatch = 5_000, driftSample = 2_000, featureSample = 500, persist = true }: MonitorOptions = {}) {
+    this.persist = persist;
     this.readBatch = readBatch;
     this.driftSample = driftSample;
     this.featureSample = featureSample;
@@ -272,8 +284,10 @@ export class LiveMonitor {
       if (!isJudgedModel(model)) continue;
       rows.push(...(await this.judge(model, records.filter((r) => r.model === model), clock)));
     }
-    await this.addContext(rows);
-    await upsertPredictionOutcomes(this.deps.store.db, rows);
+    if (this.persist) {
+      await this.addContext(rows);
+      await upsertPredictionOutcomes(this.deps.store.db, rows);
+    }
     this.computeSnapshot(clock);
   }
 
@@ -426,7 +440,11 @@ export class LiveMonitor {
     switch (model) {
       case 'overdue':
       case 'churn':
-        if (j.prediction.score !== null) state.labelled.add(outcome.knownOn, { probability: Math.min(1, Math.max(0, j.prediction.score)), label: outcome.value > 0 ? 1 : 0 });
+        if (j.prediction.score !== null) {
+          const probability = Math.min(1, Math.max(0, j.prediction.score));
+          state.labelled.add(outcome.knownOn, { probability, label: outcome.value > 0 ? 1 : 0 });
+          state.calibration.add(outcome.knownOn, { score: probability, outcome: outcome.value });
+        }
         break;
       case 'recommendations':
         state.recommendations.add(outcome.knownOn, outcome.ranked ?? [], new Set(outcome.borrowed ?? []));
@@ -509,6 +527,7 @@ export class LiveMonitor {
           alerts,
           knownOutcomes: state.knownDays.window(clock, window).n,
           pendingOutcomes: pending,
+          calibration: CLASSIFIERS.has(model) ? binsOf(state.calibration.window(clock, window)) : [],
         });
       }
     }
