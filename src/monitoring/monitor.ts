@@ -13,6 +13,10 @@
  *   alert conditions. It publishes `model_live_metric`, `model_feature_drift` (the week window)
  *   and `model_offline_metric`, and replaces the snapshot `health()` reads. Runs never overlap.
  * - `health(model, window)` only reads the last snapshot: the graph's answer path does no work.
+ * - A known outcome stays joined to the prediction it was judged with: a prediction of the same
+ *   subject read in a later pass or run (logged late, or read after a restart, when the log is
+ *   taken `readBatch` records at a time) is not joined. With the log's delay of about a second
+ *   and a day's granularity, that only matters on a first run over more than `readBatch` records.
  * - Memory is bounded by the windows (30 day summaries per version and figure), one pending
  *   prediction per subject (loan, member@day, book@week) and at most `driftSample` values per
  *   feature, version and day.
@@ -106,7 +110,7 @@ export interface MonitorDeps {
 }
 
 export interface MonitorOptions {
-  /** Log rows read per statement. */
+  /** Log records folded per pass; a run takes as many passes as the new records need. */
   readBatch?: number;
   /** Most feature values kept per feature, version and day for the drift windows. */
   driftSample?: number;
@@ -237,7 +241,7 @@ export class LiveMonitor {
   private readonly featureSample: number;
   private readonly persist: boolean;
 
-  constructor(private readonly deps: MonitorDeps, { readBatch = 5_000, driftSample = 2_000, featureSample = 500, persist = true }: MonitorOptions = {}) {
+  constructor(private readonly deps: MonitorDeps, { readBatch = 50_000, driftSample = 2_000, featureSample = 500, persist = true }: MonitorOptions = {}) {
     this.persist = persist;
     this.readBatch = readBatch;
     this.driftSample = driftSample;
@@ -275,7 +279,16 @@ export class LiveMonitor {
 
   private async run(): Promise<void> {
     const clock = await this.deps.clock();
-    const records = await this.readNewRecords();
+    // A long log (the first run after a restart) is taken a slice at a time, so memory holds one slice.
+    for (;;) {
+      const records = await this.readNewRecords();
+      await this.fold(records, clock);
+      if (records.length < this.readBatch) break;
+    }
+    this.computeSnapshot(clock);
+  }
+
+  private async fold(records: readonly PredictionRecord[], clock: string): Promise<void> {
     this.foldSegments(records);
     for (const record of records) this.foldServed(record);
     await this.foldRecomputedFeatures(records);
@@ -288,25 +301,24 @@ export class LiveMonitor {
       await this.addContext(rows);
       await upsertPredictionOutcomes(this.deps.store.db, rows);
     }
-    this.computeSnapshot(clock);
   }
 
   private get logDb(): Kysely<PredictionLogDatabase> {
     return this.deps.store.db as StoreDb;
   }
 
+  /** Up to `readBatch` records written since the last read, across processes. */
   private async readNewRecords(): Promise<PredictionRecord[]> {
     const processes = await this.logDb.selectFrom('prediction_log').select('process_id').distinct().execute();
     const records: PredictionRecord[] = [];
     for (const { process_id: processId } of processes) {
-      for (;;) {
-        const after = this.cursors.get(processId) ?? 0;
-        const rows = await this.logDb.selectFrom('prediction_log').selectAll().where('process_id', '=', processId).where('sequence', '>', after).orderBy('sequence').limit(this.readBatch).execute();
-        for (const row of rows) records.push(fromRow(row));
-        const last = rows[rows.length - 1];
-        if (last) this.cursors.set(processId, Number(last.sequence));
-        if (rows.length < this.readBatch) break;
-      }
+      const room = this.readBatch - records.length;
+      if (room <= 0) break;
+      const after = this.cursors.get(processId) ?? 0;
+      const rows = await this.logDb.selectFrom('prediction_log').selectAll().where('process_id', '=', processId).where('sequence', '>', after).orderBy('sequence').limit(room).execute();
+      for (const row of rows) records.push(fromRow(row));
+      const last = rows[rows.length - 1];
+      if (last) this.cursors.set(processId, Number(last.sequence));
     }
     return records;
   }

@@ -1,5 +1,5 @@
 /**
- * The live monitor on a writable copy of the small library that lives on for 40 simulated days:
+ * The live monitor on a writable copy of the small library that lives on for 30 simulated days:
  * every day the open loans' overdue risk is logged (the simulator's true probability as the
  * score) and the monitor runs once, incrementally. Its live AUC then equals the AUC computed
  * offline from the same log and the same loans (up to its documented bin error), its gauges
@@ -22,7 +22,7 @@ import type { PredictionRecord } from '../prediction-log';
 import { createStorePredictionSink } from '../prediction-log-store';
 import { smallLibrary, writableCopy, type SmallLibrary } from '../../../test/fixtures/small-library';
 
-const DAYS = 40;
+const DAYS = 30;
 let copy: SmallLibrary;
 let store: Store;
 let metrics: ProcessMetrics;
@@ -32,7 +32,7 @@ let clock = '';
 const logged: PredictionRecord[] = [];
 
 beforeAll(async () => {
-  copy = writableCopy(await smallLibrary({ models: ['overdue', 'churn'] }));
+  copy = writableCopy(await smallLibrary());
   store = openStore(copy.databaseUrl);
   await migrateStore(store);
   version = getProduction(copy.modelsDir, 'overdue')?.version ?? '';
