@@ -59,6 +59,21 @@ function figure(svgs: string[], caption: string): string {
   return `<figure>${svgs.join('')}<figcaption>${escapeXml(caption)}</figcaption></figure>`;
 }
 
+/** Observed rate against predicted probability, beside the diagonal of perfect calibration. */
+function calibrationLines(title: string, label: string, points: [number, number][]): string {
+  return lineChart({
+    title,
+    xLabel: 'predicted probability',
+    yLabel: 'observed rate',
+    xDomain: [0, 1],
+    yDomain: [0, 1],
+    series: [
+      { label, points, markers: true },
+      { label: 'perfectly calibrated', points: [[0, 0], [1, 1]], dashed: true },
+    ],
+  });
+}
+
 function present<T>(points: (T | null)[]): T[] {
   return points.filter((p): p is T => p !== null);
 }
@@ -77,17 +92,7 @@ export function renderChart(chart: ChartData): string {
     case 'calibration':
       return figure(
         [
-          lineChart({
-            title: 'Calibration',
-            xLabel: 'predicted probability',
-            yLabel: 'observed rate',
-            xDomain: [0, 1],
-            yDomain: [0, 1],
-            series: [
-              { label: 'this model', points: chart.bins.map((b): [number, number] => [b.predicted, b.observed]), markers: true },
-              { label: 'perfectly calibrated', points: [[0, 0], [1, 1]], dashed: true },
-            ],
-          }),
+          calibrationLines('Calibration', 'this model', chart.bins.map((b): [number, number] => [b.predicted, b.observed])),
         ],
         `Held-out predictions grouped by predicted probability (${chart.bins.map((b) => formatNumber(b.count)).join(', ')} rows per bin), against how often the event then happened. Points on the diagonal mean "a 30% risk" really happens about 30% of the time.`,
       );
@@ -292,17 +297,7 @@ export function renderLiveSection({ windows }: LiveCardSection): string {
     parts.push(
       figure(
         [
-          lineChart({
-            title: 'Live calibration, last 30 days',
-            xLabel: 'predicted probability',
-            yLabel: 'observed rate',
-            xDomain: [0, 1],
-            yDomain: [0, 1],
-            series: [
-              { label: 'live outcomes', points: month.calibration.map((b): [number, number] => [b.meanPredicted, b.observed.value]), markers: true },
-              { label: 'perfectly calibrated', points: [[0, 0], [1, 1]], dashed: true },
-            ],
-          }),
+          calibrationLines('Live calibration, last 30 days', 'live outcomes', month.calibration.map((b): [number, number] => [b.meanPredicted, b.observed.value])),
         ],
         `Predictions whose outcome became known in the last 30 library days, grouped by predicted probability (${month.calibration.map((b) => formatNumber(b.rows)).join(', ')} rows per bin), against how often the event happened.`,
       ),

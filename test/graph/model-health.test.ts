@@ -49,6 +49,9 @@ async function ok(body: string, role: Role = 'staff', variables: Record<string, 
 
 beforeAll(async () => {
   library = writableCopy(await smallLibrary());
+}, 900_000);
+
+beforeAll(async () => {
   const store = openStore(library.databaseUrl, { readonly: true });
   T = await readClock(store);
   await store.close();
