@@ -134,6 +134,8 @@ interface ValueSample {
 }
 
 class VersionState {
+  /** Something was folded in since the last snapshot. */
+  dirty = true;
   readonly labelled: ClassifierQualityWindows;
   readonly estimated: EstimatedQualityWindows;
   readonly recommendations = new RecommendationQualityWindows(RECOMMENDATION_K);
@@ -233,6 +235,7 @@ export class LiveMonitor {
   private readonly segments = new Map<string, { day: string; segment: string }>();
   private readonly segmentHistory = new Map<string, Array<{ day: string; segment: string }>>();
   private snapshot = new Map<string, ModelHealth>();
+  private snapshotClock = '';
   private running: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly random = new Random(1);
@@ -285,7 +288,7 @@ export class LiveMonitor {
       await this.fold(records, clock);
       if (records.length < this.readBatch) break;
     }
-    this.computeSnapshot(clock);
+    await this.computeSnapshot(clock);
   }
 
   private async fold(records: readonly PredictionRecord[], clock: string): Promise<void> {
@@ -358,6 +361,7 @@ export class LiveMonitor {
       state = new VersionState(model, version, this.metadataOf(model, version), this.driftSample, this.random);
       this.versions.set(key, state);
     }
+    state.dirty = true;
     return state;
   }
 
@@ -511,11 +515,26 @@ export class LiveMonitor {
     }
   }
 
-  private computeSnapshot(clock: string): void {
+  /**
+   * Figures of every version whose summaries changed (or all, when the clock moved); the others
+   * keep their last ones. Versions are computed one event-loop turn apart, so requests this
+   * process serves wait at most for one version's bootstrap intervals.
+   */
+  private async computeSnapshot(clock: string): Promise<void> {
     const next = new Map<string, ModelHealth>();
     const computedAt = new Date().toISOString();
+    const clockMoved = clock !== this.snapshotClock;
     for (const state of this.versions.values()) {
       const { model, version, metadata } = state;
+      if (!state.dirty && !clockMoved) {
+        for (const window of QUALITY_WINDOWS) {
+          const kept = this.snapshot.get(`${model}@${version}@${window}`);
+          if (kept) next.set(`${model}@${version}@${window}`, kept);
+        }
+        continue;
+      }
+      state.dirty = false;
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const byWindow = {} as Record<QualityWindow, { metrics: LiveMetric[]; drift: FeatureDrift[] }>;
       for (const window of QUALITY_WINDOWS) {
         const metrics = this.metricsOf(state, clock, window);
@@ -544,20 +563,17 @@ export class LiveMonitor {
       }
     }
     this.snapshot = next;
+    this.snapshotClock = clock;
   }
 
   private metricsOf(state: VersionState, clock: string, window: QualityWindow): LiveMetric[] {
     switch (state.model) {
       case 'overdue':
       case 'churn': {
+        // figuresOf keeps the Interval fields only: counts and flags stay out.
         const labelled = state.labelled.quality(clock, window);
         const estimate = state.estimated.estimate(clock, window);
-        const { rows, positives, aucBinError, ...labelledFigures } = labelled;
-        void positives;
-        void aucBinError;
-        const { estimated, rows: served, ...estimateFigures } = estimate;
-        void estimated;
-        return [...(rows > 0 ? figures(labelledFigures, rows, false) : []), ...(served > 0 ? figures(estimateFigures, served, true) : [])];
+        return [...(labelled.rows > 0 ? figures(labelled, labelled.rows, false) : []), ...(estimate.rows > 0 ? figures(estimate, estimate.rows, true) : [])];
       }
       case 'recommendations': {
         const quality = state.recommendations.quality(clock, window);
