@@ -67,8 +67,14 @@ async function serveDay(config: Config, store: Store, day: number): Promise<void
 interface ModelFigures {
   model: string;
   live: Record<string, { auc: number | null; low: number | null; high: number | null; rows: number; offlineAuc: number | null; offlineRows: number }>;
-  offlineAllDays: { auc: number; rows: number };
-  oracleAllDays: { auc: number; rows: number } | null;
+  offlineAllDays: { auc: number | null; rows: number };
+  oracleAllDays: { auc: number | null; rows: number } | null;
+}
+
+/** AUC, or NaN when the outcomes hold one class only (no ranking to judge). */
+function aucOf(scores: number[], labels: number[]): number {
+  const positives = labels.filter((l) => l > 0).length;
+  return positives === 0 || positives === labels.length ? NaN : auc(scores, labels);
 }
 
 async function figures(store: Store, monitor: LiveMonitor, model: string, clock: string): Promise<ModelFigures> {
@@ -80,16 +86,17 @@ async function figures(store: Store, monitor: LiveMonitor, model: string, clock:
     const figure = health?.metrics.find((m) => m.name === 'auc' && !m.estimated);
     const days = { day: 1, week: 7, '30d': 30 }[window];
     const inWindow = known.filter((j) => (j.outcome?.knownOn ?? '') > addDays(clock, -days));
-    const offline = auc(inWindow.map((j) => j.prediction.score ?? 0), inWindow.map((j) => j.outcome?.value ?? 0));
+    const offline = aucOf(inWindow.map((j) => j.prediction.score ?? 0), inWindow.map((j) => j.outcome?.value ?? 0));
     const finite = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x : null);
     live[window] = { auc: finite(figure?.value), low: finite(figure?.low), high: finite(figure?.high), rows: figure?.rows ?? 0, offlineAuc: finite(offline), offlineRows: inWindow.length };
   }
-  const offlineAllDays = { auc: auc(known.map((j) => j.prediction.score ?? 0), known.map((j) => j.outcome?.value ?? 0)), rows: known.length };
+  const finiteOrNull = (x: number) => (Number.isFinite(x) ? x : null);
+  const offlineAllDays = { auc: finiteOrNull(aucOf(known.map((j) => j.prediction.score ?? 0), known.map((j) => j.outcome?.value ?? 0))), rows: known.length };
   let oracleAllDays: ModelFigures['oracleAllDays'] = null;
   if (model === 'overdue' && known.length > 0) {
     const truth = new Map((await store.db.selectFrom('sim_loan_truth').select(['loan_id', 'late_probability']).execute()).map((t) => [String(t.loan_id), t.late_probability]));
     const withTruth = known.filter((j) => truth.has(j.prediction.entityId));
-    oracleAllDays = { auc: auc(withTruth.map((j) => truth.get(j.prediction.entityId) ?? 0), withTruth.map((j) => j.outcome?.value ?? 0)), rows: withTruth.length };
+    oracleAllDays = { auc: finiteOrNull(aucOf(withTruth.map((j) => truth.get(j.prediction.entityId) ?? 0), withTruth.map((j) => j.outcome?.value ?? 0))), rows: withTruth.length };
   }
   return { model, live, offlineAllDays, oracleAllDays };
 }

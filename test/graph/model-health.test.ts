@@ -65,7 +65,7 @@ beforeAll(async () => {
   const book = (await ok('{ books(first: 1) { nodes { id } } }')).books.nodes[0].id as string;
   for (const [i, member] of members.slice(0, BORROWERS).entries()) {
     await ok('mutation($input: CheckOutInput!) { checkOut(input: $input) { applied } }', 'staff', {
-      input: { eventId: `health-checkout-${i}`, memberId: member.id, bookId: book, branchId: member.branch.id, at: addDays(T, 70) },
+      input: { eventId: `health-checkout-${i}`, memberId: member.id, bookId: book, branchId: member.branch.id, at: `${addDays(T, 70)}T10:00:00Z` },
     });
   }
   await ok('mutation($input: AdvanceClockInput!) { advanceClock(input: $input) { clock } }', 'staff', { input: { eventId: 'health-clock', to: addDays(T, 95) } });

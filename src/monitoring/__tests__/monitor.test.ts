@@ -32,7 +32,10 @@ let clock = '';
 const logged: PredictionRecord[] = [];
 
 beforeAll(async () => {
-  copy = writableCopy(await smallLibrary());
+  copy = writableCopy(await smallLibrary({ models: ['overdue', 'churn'] }));
+}, 1_200_000);
+
+beforeAll(async () => {
   store = openStore(copy.databaseUrl);
   await migrateStore(store);
   version = getProduction(copy.modelsDir, 'overdue')?.version ?? '';
