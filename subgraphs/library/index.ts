@@ -11,7 +11,7 @@ import { createProcessMetrics } from '../../src/metrics';
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import { Counter } from 'prom-client';
 import { readClock, type ApplyOptions } from '../../src/circulation';
-import { openMigratedStore, type Store } from '../../src/store';
+import { openMigratedStore, openStore, type Store } from '../../src/store';
 import { startSubgraphServer, type RunningSubgraph } from '../../src/subgraph-server';
 import type { LibraryContext } from './context';
 import { createLibraryLoaders } from './loaders';
@@ -71,7 +71,10 @@ export async function startLibrarySubgraph(config: Config, port: number = config
     clock: { mode: config.clock },
     onOutcome: (type, outcome) => events.inc({ type, outcome }),
   };
-  const monitor = new LiveMonitor({ store, modelsDir: config.modelsDir, metrics, logger, clock: () => readClock(store, { mode: config.clock }) });
+  // The monitor reads and writes through a connection of its own, so its queries never queue
+  // ahead of a request or a circulation write on the subgraph's (SQLite's WAL lets both work).
+  const monitorStore = openStore(config.databaseUrl, { busyTimeoutMs: 2000 });
+  const monitor = new LiveMonitor({ store: monitorStore, modelsDir: config.modelsDir, metrics, logger, clock: () => readClock(monitorStore, { mode: config.clock }) });
   monitor.start(config.monitor.intervalMs);
   return startSubgraphServer<LibraryContext>(
     {
@@ -83,6 +86,7 @@ export async function startLibrarySubgraph(config: Config, port: number = config
       createContext: (identity) => createLibraryContext(store, config.modelsDir, identity, circulation, config.monitor.intervalMs > 0 ? monitor : undefined),
       onStop: async () => {
         await monitor.stop();
+        await monitorStore.close();
         await store.close();
       },
     },

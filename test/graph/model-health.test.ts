@@ -56,7 +56,7 @@ beforeAll(async () => {
   T = await readClock(store);
   await store.close();
   const subgraphs = subgraphsIn(loadSupergraph(loadConfig({ SHELFMARK_ROOT: ROOT })));
-  graph = await launchGraph({ projectRoot: ROOT, subgraphs, env: { ...library.env, MONITOR_INTERVAL_MS: '200', PREDICTION_LOG_FLUSH_INTERVAL_MS: '50' }, logs: 'ignore' });
+  graph = await launchGraph({ projectRoot: ROOT, subgraphs, env: { ...library.env, MONITOR_INTERVAL_MS: '500', PREDICTION_LOG_FLUSH_INTERVAL_MS: '50', SUBGRAPH_TIMEOUT_MS: '30000' }, logs: 'ignore' });
 
   const served = await ok(`{ members(first: ${MEMBERS}) { nodes { id branch { id } churnRisk { probability } segment { name } } } }`);
   const members = served.members.nodes as { id: string; branch: { id: string } }[];
