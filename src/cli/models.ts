@@ -8,7 +8,12 @@ import 'reflect-metadata';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config';
-import { CARD_FILE, renderModelCard } from '../model-cards';
+import { CARD_FILE, renderModelCard, type LiveCardSection } from '../model-cards';
+import { readClock } from '../circulation';
+import { createLogger } from '../logging';
+import { createProcessMetrics } from '../metrics';
+import { LiveMonitor } from '../monitoring/monitor';
+import { QUALITY_WINDOWS } from '../monitoring/windows';
 import { checkServingCanLoad } from '../models/slots';
 import type { ChartData } from '../model-cards';
 import {
@@ -45,6 +50,7 @@ Commands:
   rollback <model>                       restore the previous production version
   archive <model> <version>              move a version to archived/
   card <model> <version>                 where the version's model card (HTML) is; with --out, write it anew there
+                                         (with --live, adding live quality, calibration and drift from the prediction log)
   reference <model> <version>            add drift references to the version's metadata.json: its training rows
                                          (as of its training date, from --db) through the serving feature path,
                                          scored by its own model.onnx; model.onnx and the artefacts stay as they are
@@ -60,6 +66,8 @@ Options:
                       without it, the stored headline metrics are compared
   --out <file>        \`card\` writes the card to <file> (relative to the current directory); without
                       it, \`card\` prints the path of the card registered in the version's folder
+  --live              \`card --out\`: add the live section, computed from the prediction log and circulation of
+                      the library at --db (default DATABASE_URL) as of its clock; the store is only read
   -h, --help          this help
 
 Models are read from MODELS_DIR (default ./models).
@@ -67,7 +75,7 @@ Exit codes: 0 done, 1 refused or failed, 2 wrong usage.`;
 
 export interface ModelsCommandContext {
   modelsDir: string;
-  /** The library `reference` reads when no --db is given. */
+  /** The library `reference` and `card --live` read when no --db is given. */
   databaseUrl?: string;
   out?: (line: string) => void;
   err?: (line: string) => void;
@@ -84,11 +92,12 @@ interface ParsedArgs {
   tolerance?: number;
   out?: string;
   db?: string;
+  live: boolean;
 }
 
 function readModelsFlags(argv: string[]): ParsedArgs {
-  const { flags, positionals, help } = readFlags(argv, { force: 'boolean', reason: 'string', who: 'string', tolerance: 'string', out: 'string', db: 'string' });
-  const parsed: ParsedArgs = { positional: positionals, force: flags.force === true, help };
+  const { flags, positionals, help } = readFlags(argv, { force: 'boolean', live: 'boolean', reason: 'string', who: 'string', tolerance: 'string', out: 'string', db: 'string' });
+  const parsed: ParsedArgs = { positional: positionals, force: flags.force === true, help, live: flags.live === true };
   if (flags.reason !== undefined) {
     if (!flags.reason.trim()) throw new UsageError('--reason must not be empty');
     parsed.reason = flags.reason;
@@ -117,6 +126,23 @@ async function withEvidence<T>(db: string | undefined, model: string, work: (res
   const store = openStore(url, { readonly: url.startsWith('sqlite:') });
   try {
     return await work(rescoreOnEvidence(store, model));
+  } finally {
+    await store.close();
+  }
+}
+
+/** The live section of a card: one monitor run over the whole prediction log, writing nothing. */
+async function liveSection(db: string, modelsDir: string, model: string, version: string): Promise<LiveCardSection> {
+  const url = db.includes('://') || db.startsWith('sqlite:') ? db : `sqlite:${db}`;
+  if (url.startsWith('sqlite:') && !existsSync(url.slice('sqlite:'.length))) throw new UsageError(`--db ${db}: no such file`);
+  const store = openStore(url, { readonly: url.startsWith('sqlite:') });
+  try {
+    const monitor = new LiveMonitor(
+      { store, modelsDir, metrics: createProcessMetrics('models-card'), logger: createLogger('models-card', 'warn'), clock: () => readClock(store) },
+      { persist: false },
+    );
+    await monitor.runOnce();
+    return { windows: QUALITY_WINDOWS.flatMap((window) => monitor.health(model, window).filter((h) => h.version === version)) };
   } finally {
     await store.close();
   }
@@ -246,8 +272,10 @@ export async function runModelsCommand(argv: string[], context: ModelsCommandCon
           out(`${name} ${version}'s model card, written when it was registered: ${registered}`);
           return EXIT_OK;
         }
+        if (args.live && !context.databaseUrl && args.db === undefined) throw new UsageError('--live needs a library: --db <path|url> or DATABASE_URL');
+        const live = args.live ? await liveSection(args.db ?? context.databaseUrl ?? '', modelsDir, name, version) : undefined;
         const target = path.resolve(context.cwd ?? process.cwd(), args.out);
-        writeFileSync(target, renderModelCard(readMetadata(dir), charts));
+        writeFileSync(target, renderModelCard(readMetadata(dir), charts, live));
         out(`wrote ${name} ${version}'s model card to ${target}`);
         return EXIT_OK;
       }

@@ -131,6 +131,13 @@ export interface Config {
   otlpEndpoint: string | undefined;
   /** What the model subgraphs record of every prediction they serve (src/monitoring/prediction-log). */
   predictionLog: PredictionLogConfig;
+  /** The live monitor in the library subgraph (src/monitoring/monitor). */
+  monitor: MonitorConfig;
+}
+
+export interface MonitorConfig {
+  /** MONITOR_INTERVAL_MS: how often live quality, drift and outcomes are brought up to date; 0 turns the monitor off. */
+  intervalMs: number;
 }
 
 export interface PredictionLogConfig {
@@ -295,5 +302,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retentionDays: Math.max(1, integer(env, 'PREDICTION_LOG_RETENTION_DAYS', 90)),
       retentionIntervalMs: Math.max(1000, integer(env, 'PREDICTION_LOG_RETENTION_INTERVAL_MS', 3_600_000)),
     },
+    monitor: { intervalMs: Math.max(0, integer(env, 'MONITOR_INTERVAL_MS', 60_000)) },
   };
 }

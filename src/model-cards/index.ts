@@ -11,6 +11,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../registry/files';
 import { CARD_FILE } from '../registry';
 import type { BaselineMetrics, ModelMetadata, TensorSpec } from '../registry/types';
+import type { ModelHealth } from '../monitoring/monitor';
 import { barChart, escapeXml, formatNumber, lineChart } from './svg';
 
 export { CARD_FILE };
@@ -58,6 +59,21 @@ function figure(svgs: string[], caption: string): string {
   return `<figure>${svgs.join('')}<figcaption>${escapeXml(caption)}</figcaption></figure>`;
 }
 
+/** Observed rate against predicted probability, beside the diagonal of perfect calibration. */
+function calibrationLines(title: string, label: string, points: [number, number][]): string {
+  return lineChart({
+    title,
+    xLabel: 'predicted probability',
+    yLabel: 'observed rate',
+    xDomain: [0, 1],
+    yDomain: [0, 1],
+    series: [
+      { label, points, markers: true },
+      { label: 'perfectly calibrated', points: [[0, 0], [1, 1]], dashed: true },
+    ],
+  });
+}
+
 function present<T>(points: (T | null)[]): T[] {
   return points.filter((p): p is T => p !== null);
 }
@@ -76,17 +92,7 @@ export function renderChart(chart: ChartData): string {
     case 'calibration':
       return figure(
         [
-          lineChart({
-            title: 'Calibration',
-            xLabel: 'predicted probability',
-            yLabel: 'observed rate',
-            xDomain: [0, 1],
-            yDomain: [0, 1],
-            series: [
-              { label: 'this model', points: chart.bins.map((b): [number, number] => [b.predicted, b.observed]), markers: true },
-              { label: 'perfectly calibrated', points: [[0, 0], [1, 1]], dashed: true },
-            ],
-          }),
+          calibrationLines('Calibration', 'this model', chart.bins.map((b): [number, number] => [b.predicted, b.observed])),
         ],
         `Held-out predictions grouped by predicted probability (${chart.bins.map((b) => formatNumber(b.count)).join(', ')} rows per bin), against how often the event then happened. Points on the diagonal mean "a 30% risk" really happens about 30% of the time.`,
       );
@@ -297,7 +303,70 @@ svg{max-width:100%;height:auto;background:#fff}dl{display:grid;grid-template-col
 .pass{color:#1e6b2e}.fail{color:#a4161a;font-weight:600}code{font-size:.9em}
 `;
 
-export function renderModelCard(metadata: ModelMetadata, charts: ChartData[] = []): string {
+/** What the live monitor knows of a version now: one health per window (day, week, 30 days). */
+export interface LiveCardSection {
+  windows: ModelHealth[];
+}
+
+const WINDOW_WORDS: Record<string, string> = { day: 'last day', week: 'last 7 days', '30d': 'last 30 days' };
+
+function intervalText(m: { value: number; low: number; high: number }): string {
+  if (!Number.isFinite(m.value)) return '–';
+  const range = Number.isFinite(m.low) && Number.isFinite(m.high) ? ` <small>[${escapeXml(formatNumber(m.low))}, ${escapeXml(formatNumber(m.high))}]</small>` : '';
+  return `${escapeXml(formatNumber(m.value))}${range}`;
+}
+
+/**
+ * "How it does live": the monitor's figures per window with 95% intervals (estimates marked),
+ * the calibration of the last 30 days' known outcomes beside the held-out figure, drift per
+ * feature over the last 7 days and the alert conditions that hold.
+ */
+export function renderLiveSection({ windows }: LiveCardSection): string {
+  if (windows.length === 0) return '<h2>How it does live</h2><p>The live monitor has not seen a prediction of this version yet.</p>';
+  const first = windows[0];
+  const names = [...new Set(windows.flatMap((w) => w.metrics.map((m) => `${m.estimated ? 'estimated ' : ''}${m.name}`)))];
+  const header = ['figure', ...windows.map((w) => WINDOW_WORDS[w.window] ?? w.window)];
+  const rows = names.map((name) => {
+    const cells = windows.map((w) => {
+      const m = w.metrics.find((x) => `${x.estimated ? 'estimated ' : ''}${x.name}` === name);
+      return m ? `${intervalText(m)}<br><small>${escapeXml(formatNumber(m.rows))} rows</small>` : '–';
+    });
+    return `<tr><th scope="row">${escapeXml(name)}</th>${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`;
+  });
+  const parts = [
+    '<h2>How it does live</h2>',
+    `<p>As of library day ${escapeXml(first?.asOf ?? '')} (computed ${escapeXml(first?.computedAt ?? '')}), from the predictions it served and what circulation says happened since. Ranges are 95% intervals. "Estimated" figures come from the served probabilities before outcomes are known (CBPE) and hold only as far as the probabilities are calibrated.</p>`,
+    names.length > 0 ? `<table><thead><tr>${header.map((h) => `<th scope="col">${escapeXml(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>` : '<p>No outcome is known yet.</p>',
+  ];
+  const month = windows.find((w) => w.window === '30d');
+  if (month && month.calibration.length > 0) {
+    parts.push(
+      figure(
+        [
+          calibrationLines('Live calibration, last 30 days', 'live outcomes', month.calibration.map((b): [number, number] => [b.meanPredicted, b.observed.value])),
+        ],
+        `Predictions whose outcome became known in the last 30 library days, grouped by predicted probability (${month.calibration.map((b) => formatNumber(b.rows)).join(', ')} rows per bin), against how often the event happened.`,
+      ),
+    );
+  }
+  const week = windows.find((w) => w.window === 'week');
+  if (week) {
+    parts.push('<h3>Drift, last 7 days</h3>');
+    if (!week.driftReference) parts.push('<p>No reference: this version carries no training distributions to compare with.</p>');
+    else if (week.drift.length === 0) parts.push('<p>No live values to compare yet.</p>');
+    else {
+      parts.push(
+        `<table><thead><tr><th scope="col">feature</th><th scope="col">test</th><th scope="col">statistic</th><th scope="col">threshold</th><th scope="col">PSI</th><th scope="col">values</th><th scope="col">drifted</th></tr></thead><tbody>${week.drift
+          .map((d) => `<tr><td><code>${escapeXml(d.feature === '__score__' ? 'score' : d.feature)}</code></td><td>${escapeXml(d.test)}</td><td>${escapeXml(formatNumber(d.statistic))}${d.pValue === null ? '' : ` <small>p ${escapeXml(formatNumber(d.pValue))}</small>`}</td><td>${escapeXml(formatNumber(d.threshold))}</td><td>${escapeXml(formatNumber(d.psi))}</td><td>${escapeXml(formatNumber(d.count))}</td><td class="${d.drifted ? 'fail' : 'pass'}">${d.drifted ? 'yes' : 'no'}</td></tr>`)
+          .join('')}</tbody></table>`,
+      );
+    }
+    parts.push(week.alerts.length === 0 ? '<p class="pass">No alert condition holds.</p>' : `<ul>${week.alerts.map((a) => `<li class="fail">${escapeXml(a.name)} (${escapeXml(a.severity)}): ${escapeXml(a.summary)}</li>`).join('')}</ul>`);
+  }
+  return parts.join('\n');
+}
+
+export function renderModelCard(metadata: ModelMetadata, charts: ChartData[] = [], live?: LiveCardSection): string {
   const title = `${metadata.name} model, version ${metadata.version}`;
   const { trainingData } = metadata;
   const hyperparameters = Object.entries(metadata.hyperparameters)
@@ -317,6 +386,7 @@ export function renderModelCard(metadata: ModelMetadata, charts: ChartData[] = [
     ...thresholdsSection(metadata),
     ...slicesSection(metadata),
     ...(charts.length > 0 ? ['<h2>Pictures</h2>', ...charts.map(renderChart)] : []),
+    ...(live ? [renderLiveSection(live)] : []),
     '<h2>What it learned from</h2>',
     definitionList([
       ['Period', `${escapeXml(trainingData.window.from)} to ${escapeXml(trainingData.window.to)}`],

@@ -1,4 +1,5 @@
 import type { ApplyOptions, EventWriter } from '../../src/circulation';
+import type { LiveMonitor } from '../../src/monitoring/monitor';
 import type { SubgraphContext } from '../../src/subgraph-server';
 import type { Store } from '../../src/store';
 import type { LibraryLoaders } from './loaders';
@@ -13,4 +14,6 @@ export interface LibraryContext extends SubgraphContext {
   circulation: ApplyOptions;
   /** The process's one writer: events of concurrent requests share transactions. */
   writer: EventWriter;
+  /** The live monitor of this process, whose last snapshot `ModelInfo.health` reads; absent when it is off. */
+  monitor?: Pick<LiveMonitor, 'health'>;
 }

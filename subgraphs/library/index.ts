@@ -11,17 +11,19 @@ import { createProcessMetrics } from '../../src/metrics';
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import { Counter } from 'prom-client';
 import { applyEvent, eventWriter, readClock, type ApplyOptions, type EventWriter } from '../../src/circulation';
-import { openMigratedStore, type Store } from '../../src/store';
+import { openMigratedStore, openStore, type Store } from '../../src/store';
 import { startSubgraphServer, type RunningSubgraph } from '../../src/subgraph-server';
 import type { LibraryContext } from './context';
 import { createLibraryLoaders } from './loaders';
 import { BookResolver, LoanResolver, MemberResolver } from './resolvers';
 import { ModelsResolver } from './models';
+import { CalibrationResolver, JudgedPredictionResolver, ModelHealthResolver } from './health';
+import { LiveMonitor } from '../../src/monitoring/monitor';
 import { CirculationResolver } from './circulation';
 
 export type { LibraryContext } from './context';
 
-export const libraryResolvers = [MemberResolver, BookResolver, LoanResolver, ModelsResolver, CirculationResolver] as const;
+export const libraryResolvers = [MemberResolver, BookResolver, LoanResolver, ModelsResolver, ModelHealthResolver, JudgedPredictionResolver, CalibrationResolver, CirculationResolver] as const;
 
 export function buildLibrarySchema(): Promise<GraphQLSchema> {
   return buildFederatedSchema(
@@ -41,6 +43,7 @@ export function createLibraryContext(
   identity: Identity,
   circulation: ApplyOptions = {},
   writer: EventWriter = { write: (event) => applyEvent(store, event, circulation) },
+  monitor?: LibraryContext['monitor'],
 ): LibraryContext {
   let clock: Promise<string> | undefined;
   return {
@@ -51,12 +54,14 @@ export function createLibraryContext(
     clock: () => (clock ??= readClock(store, circulation.clock)),
     circulation,
     writer,
+    monitor,
   };
 }
 
 /**
  * The library subgraph is the store's writer: it opens the store writable and brings its
- * schema up to date before answering. SQLite runs in WAL mode, so the model subgraphs' read-only
+ * schema up to date before answering. It also runs the live monitor (src/monitoring/monitor)
+ * every MONITOR_INTERVAL_MS, off the answer path, writing judged predictions to the store. SQLite runs in WAL mode, so the model subgraphs' read-only
  * connections see each committed write.
  */
 export async function startLibrarySubgraph(config: Config, port: number = config.ports.library): Promise<RunningSubgraph> {
@@ -75,6 +80,11 @@ export async function startLibrarySubgraph(config: Config, port: number = config
     onOutcome: (type, outcome) => events.inc({ type, outcome }),
   };
   const writer = eventWriter(store, circulation);
+  // The monitor reads and writes through a connection of its own, so its queries never queue
+  // ahead of a request or a circulation write on the subgraph's (SQLite's WAL lets both work).
+  const monitorStore = openStore(config.databaseUrl, { busyTimeoutMs: 2000 });
+  const monitor = new LiveMonitor({ store: monitorStore, modelsDir: config.modelsDir, metrics, logger, clock: () => readClock(monitorStore, { mode: config.clock }) });
+  monitor.start(config.monitor.intervalMs);
   return startSubgraphServer<LibraryContext>(
     {
       name: 'library',
@@ -82,8 +92,12 @@ export async function startLibrarySubgraph(config: Config, port: number = config
       config,
       logger,
       metrics,
-      createContext: (identity) => createLibraryContext(store, config.modelsDir, identity, circulation, writer),
-      onStop: () => store.close(),
+      createContext: (identity) => createLibraryContext(store, config.modelsDir, identity, circulation, writer, config.monitor.intervalMs > 0 ? monitor : undefined),
+      onStop: async () => {
+        await monitor.stop();
+        await monitorStore.close();
+        await store.close();
+      },
     },
     port,
   );

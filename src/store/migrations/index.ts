@@ -15,12 +15,14 @@ import * as libraryTables from './0001-library-tables';
 import * as libraryIndexes from './0002-library-indexes';
 import * as circulationEvents from './0003-circulation-events';
 import * as predictionLog from './0004-prediction-log';
+import * as predictionOutcomes from './0005-prediction-outcomes';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-library-tables': libraryTables,
   '0002-library-indexes': libraryIndexes,
   '0003-circulation-events': circulationEvents,
   '0004-prediction-log': predictionLog,
+  '0005-prediction-outcomes': predictionOutcomes,
 };
 export type MigrationName = keyof typeof MIGRATIONS;
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).sort().at(-1) ?? '';

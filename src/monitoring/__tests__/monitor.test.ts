@@ -1,0 +1,118 @@
+/**
+ * The live monitor on a writable copy of the small library that lives on for 30 simulated days:
+ * every day the open loans' overdue risk is logged (the simulator's true probability as the
+ * score) and the monitor runs once, incrementally. Its live AUC then equals the AUC computed
+ * offline from the same log and the same loans (up to its documented bin error), its gauges
+ * carry the same figure, the judged predictions are in the store, the CBPE estimate is labelled
+ * as one, and a version without drift references says so.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { rmSync } from 'node:fs';
+import { readClock } from '../../circulation';
+import { createLogger } from '../../logging';
+import { createProcessMetrics, type ProcessMetrics } from '../../metrics';
+import { auc } from '../../ml/metrics';
+import { getProduction } from '../../registry';
+import { liveOn } from '../../simulator';
+import { migrateStore, openStore, type Store } from '../../store';
+import { addDays } from '../../util/dates';
+import { LiveMonitor } from '../monitor';
+import { judgeOutcomes, liveOutcomes } from '../outcomes';
+import type { PredictionRecord } from '../prediction-log';
+import { createStorePredictionSink } from '../prediction-log-store';
+import { smallLibrary, writableCopy, type SmallLibrary } from '../../../test/fixtures/small-library';
+
+const DAYS = 30;
+let copy: SmallLibrary;
+let store: Store;
+let metrics: ProcessMetrics;
+let monitor: LiveMonitor;
+let version = '';
+let clock = '';
+const logged: PredictionRecord[] = [];
+
+beforeAll(async () => {
+  copy = writableCopy(await smallLibrary({ models: ['overdue', 'churn'] }));
+}, 1_200_000);
+
+beforeAll(async () => {
+  store = openStore(copy.databaseUrl);
+  await migrateStore(store);
+  version = getProduction(copy.modelsDir, 'overdue')?.version ?? '';
+  metrics = createProcessMetrics('library');
+  monitor = new LiveMonitor({ store, modelsDir: copy.modelsDir, metrics, logger: createLogger('monitor-test', 'warn'), clock: () => readClock(store) });
+  const sink = createStorePredictionSink(store.db);
+  let sequence = 0;
+  for (let day = 0; day < DAYS; day++) {
+    const today = await readClock(store);
+    const open = await store.db
+      .selectFrom('loans')
+      .innerJoin('sim_loan_truth', 'sim_loan_truth.loan_id', 'loans.id')
+      .select(['loans.id', 'loans.member_id', 'sim_loan_truth.late_probability'])
+      .where('returned_at', 'is', null)
+      .where('due_at', '>=', today)
+      .execute();
+    const records: PredictionRecord[] = open.map((loan) => {
+      sequence += 1;
+      return {
+        processId: 'overdue-test', sequence, acceptedThrough: sequence, requestId: `day-${day}`, at: new Date(Date.UTC(2030, 0, 1, 0, 0, sequence)).toISOString(), asOf: today,
+        model: 'overdue', version, arm: null, entityKind: 'loan', entityId: String(loan.id), score: loan.late_probability, items: null, label: null, factors: [], features: null, featureRef: `as-of:${today}`,
+      };
+    });
+    await sink.write(records);
+    logged.push(...records);
+    await monitor.runOnce();
+    await liveOn(store, { days: 1 });
+  }
+  await monitor.runOnce();
+  clock = await readClock(store);
+}, 900_000);
+
+afterAll(async () => {
+  await monitor?.stop();
+  await store?.close();
+  if (copy) rmSync(copy.dir, { recursive: true, force: true });
+});
+
+describe('live quality, run incrementally, equals the same figures computed offline', () => {
+  it('has the offline AUC of the same loans, within the bin error it reports', async () => {
+    const known = liveOutcomes(await judgeOutcomes(store, 'overdue', logged, clock)).filter((j) => (j.outcome?.knownOn ?? '') > addDays(clock, -30));
+    const offline = auc(known.map((j) => j.prediction.score ?? 0), known.map((j) => j.outcome?.value ?? 0));
+    const health = monitor.health('overdue', '30d').find((h) => h.version === version);
+    const live = health?.metrics.find((m) => m.name === 'auc' && !m.estimated);
+    expect(known.length).toBeGreaterThan(100);
+    expect(live?.rows).toBe(known.length);
+    expect(Math.abs((live?.value ?? NaN) - offline)).toBeLessThanOrEqual(0.001);
+    expect(live?.low).toBeLessThan(live?.value ?? NaN);
+    expect(live?.high).toBeGreaterThan(live?.value ?? NaN);
+    expect(health?.knownOutcomes).toBe(known.length);
+
+    const gauge = (await metrics.registry.getSingleMetric('model_live_metric')?.get())?.values.find((v) => v.labels.model === 'overdue' && v.labels.version === version && v.labels.metric === 'auc' && v.labels.window === '30d');
+    expect(gauge?.value).toBeCloseTo(live?.value ?? NaN, 12);
+  });
+
+  it('labels the CBPE estimate from served probabilities as an estimate', () => {
+    const estimate = monitor.health('overdue', 'week').find((h) => h.version === version)?.metrics.find((m) => m.name === 'auc' && m.estimated);
+    expect(estimate?.rows).toBeGreaterThan(0);
+    expect(estimate?.value).toBeGreaterThan(0.5);
+  });
+
+  it('writes every judged prediction to the store, the known ones with their outcome', async () => {
+    const all = liveOutcomes(await judgeOutcomes(store, 'overdue', logged, clock));
+    const rows = await store.db.selectFrom('prediction_outcomes' as never).selectAll().where('model' as never, '=', 'overdue' as never).where('status' as never, '=', 'known' as never).execute() as unknown as Array<{ subject: string; outcome: number; sequence: number }>;
+    expect(rows).toHaveLength(all.length);
+    const bySubject = new Map(rows.map((r) => [r.subject, r]));
+    for (const j of all.slice(0, 50)) {
+      expect(bySubject.get(j.subject)?.outcome).toBe(j.outcome?.value);
+      expect(Number(bySubject.get(j.subject)?.sequence)).toBe(j.prediction.sequence);
+    }
+  });
+
+  it('says "no reference" for drift when the version carries none, and compares the score when it does', () => {
+    const health = monitor.health('overdue', 'week').find((h) => h.version === version);
+    const metadata = getProduction(copy.modelsDir, 'overdue')?.metadata as unknown as { driftReferences?: unknown };
+    expect(health?.driftReference).toBe(metadata.driftReferences !== undefined);
+    if (health?.driftReference) expect(health.drift.map((d) => d.feature)).toContain('__score__');
+    else expect(health?.drift).toEqual([]);
+  });
+});

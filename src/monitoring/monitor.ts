@@ -1,0 +1,606 @@
+/**
+ * The live monitor: brings each model version's live quality, drift and outcomes up to date
+ * from the prediction log and circulation, in the background, and keeps the result for readers.
+ *
+ * Contract:
+ * - `runOnce()` reads the log records written since the last run (per process, by sequence
+ *   number), judges them and the still-pending ones against circulation as of the library
+ *   clock (outcomes.ts), folds known outcomes into per-day summaries (quality.ts, by the day
+ *   each outcome became known) and served probabilities into the CBPE estimate (by the day they
+ *   were served), writes judged predictions to `prediction_outcomes`, and then computes every
+ *   model × version × window (day, week, 30d) once: metrics with 95% intervals, the estimate
+ *   (labelled estimated), drift per feature against the version's `driftReferences`, and the
+ *   alert conditions. It publishes `model_live_metric`, `model_feature_drift` (the week window)
+ *   and `model_offline_metric`, and replaces the snapshot `health()` reads. Runs never overlap.
+ * - `health(model, window)` only reads the last snapshot: the graph's answer path does no work.
+ * - A known outcome stays joined to the prediction it was judged with: a prediction of the same
+ *   subject read in a later pass or run (logged late, or read after a restart, when the log is
+ *   taken `readBatch` records at a time) is not joined. With the log's delay of about a second
+ *   and a day's granularity, that only matters on a first run over more than `readBatch` records.
+ * - Memory is bounded by the windows (30 day summaries per version and figure), one pending
+ *   prediction per subject (loan, member@day, book@week) and at most `driftSample` values per
+ *   feature, version and day.
+ *
+ * Alerts are the conditions of monitoring/alerts.yml's model rules evaluated on the same
+ * figures at the time of the run, without the rules' `for` durations; Prometheus' alert API is
+ * not read. Drift uses the version's reference distributions with the default thresholds of
+ * drift.ts (Evidently's). The score is compared for the classifiers (their probability); list,
+ * forecast and segment models are compared on the features they log.
+ */
+import { CHURN_FEATURE_NAMES, churnFeatures } from '../features/churn';
+import { OVERDUE_FEATURE_NAMES, overdueServingFeatures } from '../features/overdue';
+import type { Logger } from '../logging';
+import type { ProcessMetrics } from '../metrics';
+import { listModels, readMetadata } from '../registry';
+import type { Store } from '../store';
+import { chunks } from '../store/in-chunks';
+import { addDays } from '../util/dates';
+import { Random } from '../util/random';
+import { addToCalibration, binsOf, emptyCalibrationSums, mergeCalibration, type CalibrationBin, type CalibrationSums } from './calibration';
+import { compareWindow, type DriftConfig, type DriftReferences, type FeatureDrift, type FeatureValue } from './drift';
+import { publishDrift, publishLiveQuality } from './gauges';
+import { upsertPredictionOutcomes, type PredictionOutcomeTable } from './outcome-store';
+import { isJudgedModel, judgeOutcomes, liveOutcomes, madeLater, predictionDay, segmentChanges, type Judgement } from './outcomes';
+import type { PredictionRecord } from './prediction-log';
+import { fromRow, type PredictionLogDatabase, type StoreDb } from './prediction-log-store';
+import {
+  ClassifierQualityWindows,
+  DemandQualityWindows,
+  EstimatedQualityWindows,
+  figuresOf,
+  liveMetricName,
+  RecommendationQualityWindows,
+  SegmentStabilityWindows,
+} from './quality';
+import type { Interval } from './statistics';
+import { DailyWindows, QUALITY_WINDOWS, type QualityWindow } from './windows';
+import path from 'node:path';
+import type { Kysely } from 'kysely';
+
+/** The key of the score's reference among a version's `driftReferences`; published as feature "score". */
+export const SCORE_REFERENCE = '__score__';
+/** Recommendation lists are judged at this depth (the graph's default `first`). */
+export const RECOMMENDATION_K = 10;
+const CLASSIFIERS = new Set(['overdue', 'churn']);
+const DEFAULT_THRESHOLD = 0.5;
+
+export interface LiveMetric extends Interval {
+  /** The snake_case name published in model_live_metric (auc, log_loss, hit_rate, mae_ratio, ...). */
+  name: string;
+  /** True for CBPE estimates from served probabilities, before outcomes are known. */
+  estimated: boolean;
+  /** Rows behind the figure (outcomes, lists, series-weeks, members or served predictions). */
+  rows: number;
+}
+
+export interface ActiveAlert {
+  /** The rule's name in monitoring/alerts.yml. */
+  name: string;
+  severity: 'warning' | 'critical';
+  summary: string;
+}
+
+export interface ModelHealth {
+  model: string;
+  version: string;
+  window: QualityWindow;
+  /** The library day the window ends on. */
+  asOf: string;
+  computedAt: string;
+  metrics: LiveMetric[];
+  /** False when the version's metadata holds no drift references ("no reference"). */
+  driftReference: boolean;
+  drift: FeatureDrift[];
+  alerts: ActiveAlert[];
+  /** Outcomes known in the window, and predictions still waiting for theirs (all days). */
+  knownOutcomes: number;
+  pendingOutcomes: number;
+  /** Classifiers: known outcomes in the window by 10 bins of predicted probability; empty for the other models. */
+  calibration: CalibrationBin[];
+}
+
+export interface MonitorDeps {
+  /** A writable store (the library subgraph's). */
+  store: Store;
+  modelsDir: string;
+  metrics: Pick<ProcessMetrics, 'modelLiveMetric' | 'modelFeatureDrift' | 'modelOfflineMetric' | 'predictionLogMissing'>;
+  logger: Logger;
+  /** The library clock's date now. */
+  clock: () => Promise<string>;
+}
+
+export interface MonitorOptions {
+  /** Log records folded per pass; a run takes as many passes as the new records need. */
+  readBatch?: number;
+  /** Most feature values kept per feature, version and day for the drift windows. */
+  driftSample?: number;
+  /** Most predictions per model and run whose features are recomputed for drift when the log holds none. */
+  featureSample?: number;
+  /** Write judged predictions to `prediction_outcomes` (default true; a one-off reader such as a model card leaves the store alone). */
+  persist?: boolean;
+}
+
+interface VersionMetadata {
+  threshold: number;
+  references: DriftReferences | null;
+  driftConfig: DriftConfig;
+  offline: Record<string, number>;
+}
+
+/** A reservoir of feature values per day. */
+interface ValueSample {
+  values: FeatureValue[];
+  seen: number;
+}
+
+class VersionState {
+  /** Something was folded in since the last snapshot. */
+  dirty = true;
+  readonly labelled: ClassifierQualityWindows;
+  readonly estimated: EstimatedQualityWindows;
+  readonly recommendations = new RecommendationQualityWindows(RECOMMENDATION_K);
+  readonly demand = new DemandQualityWindows();
+  readonly segments = new SegmentStabilityWindows();
+  readonly drift = new Map<string, DailyWindows<ValueSample, FeatureValue>>();
+  readonly calibration = new DailyWindows<CalibrationSums, { score: number; outcome: number }>({
+    empty: () => emptyCalibrationSums(),
+    add: (sums, { score, outcome }) => addToCalibration(sums, score, outcome),
+    merge: mergeCalibration,
+  });
+  readonly knownDays = new DailyWindows<{ n: number }, number>({ empty: () => ({ n: 0 }), add: (s) => void (s.n += 1), merge: (into, from) => void (into.n += from.n) });
+
+  constructor(readonly model: string, readonly version: string, readonly metadata: VersionMetadata, private readonly driftSample: number, private readonly random: Random) {
+    this.labelled = new ClassifierQualityWindows(metadata.threshold);
+    this.estimated = new EstimatedQualityWindows(metadata.threshold);
+  }
+
+  addFeatures(day: string, values: Record<string, FeatureValue>): void {
+    for (const [feature, value] of Object.entries(values)) {
+      let windows = this.drift.get(feature);
+      if (!windows) {
+        const cap = this.driftSample;
+        const random = this.random;
+        windows = new DailyWindows<ValueSample, FeatureValue>({
+          empty: () => ({ values: [], seen: 0 }),
+          add(sample, v) {
+            sample.seen += 1;
+            if (sample.values.length < cap) sample.values.push(v);
+            else {
+              const slot = random.int(sample.seen);
+              if (slot < cap) sample.values[slot] = v;
+            }
+          },
+          merge(into, from) {
+            into.values.push(...from.values);
+            into.seen += from.seen;
+          },
+        });
+        this.drift.set(feature, windows);
+      }
+      windows.add(day, value);
+    }
+  }
+}
+
+function snake(name: string): string {
+  return liveMetricName(name);
+}
+
+function figures(quality: object, rows: number, estimated: boolean): LiveMetric[] {
+  return Object.entries(figuresOf(quality)).map(([name, interval]) => ({ name: snake(name), ...interval, estimated, rows }));
+}
+
+/** The version's references: `driftReferences` of its metadata, as DriftReferences or as a bare map of features. */
+function referencesOf(raw: unknown): DriftReferences | null {
+  if (!raw || typeof raw !== 'object') return null;
+  const record = raw as Record<string, unknown>;
+  const features = record.features && typeof record.features === 'object' ? record.features : record;
+  return Object.keys(features).length > 0 ? { features: features as DriftReferences['features'] } : null;
+}
+
+/**
+ * The conditions of monitoring/alerts.yml's model rules, on one version's figures: drift on the
+ * week window, AUC and offline comparisons on the week, demand on 30 days.
+ */
+export function alertConditions(model: string, version: string, byWindow: Record<QualityWindow, { metrics: LiveMetric[]; drift: FeatureDrift[] }>, offline: Record<string, number>): ActiveAlert[] {
+  const alerts: ActiveAlert[] = [];
+  const week = byWindow.week;
+  const drifted = week.drift.filter((d) => d.drifted);
+  for (const d of drifted.filter((d) => d.feature !== SCORE_REFERENCE)) alerts.push({ name: 'ModelFeatureDrift', severity: 'warning', summary: `${model} ${version}: feature ${d.feature} has drifted (${d.test} ${d.statistic.toFixed(3)})` });
+  if (drifted.some((d) => d.feature === SCORE_REFERENCE)) alerts.push({ name: 'ModelScoreDrift', severity: 'warning', summary: `${model} ${version}: its scores have drifted` });
+  const labelled = (window: QualityWindow, name: string) => byWindow[window].metrics.find((m) => m.name === name && !m.estimated);
+  const auc = labelled('week', 'auc');
+  if (auc && Number.isFinite(auc.value) && auc.value < 0.6) alerts.push({ name: 'ModelAucBelowFloor', severity: 'critical', summary: `${model} ${version}: live AUC ${auc.value.toFixed(3)} is below 0.6` });
+  for (const metric of ['auc', 'precision', 'recall', 'hit_rate', 'ndcg']) {
+    const live = labelled('week', metric);
+    const held = offline[metric];
+    if (live && held !== undefined && Number.isFinite(live.high) && live.high < held - 0.02) {
+      alerts.push({ name: 'ModelQualityBelowOffline', severity: 'warning', summary: `${model} ${version}: live ${metric} is below its offline figure (upper 95% bound ${live.high.toFixed(3)} < ${held.toFixed(3)} − 0.02)` });
+    }
+  }
+  const ratio = labelled('30d', 'mae_ratio');
+  if (ratio && Number.isFinite(ratio.low) && ratio.low > 1) alerts.push({ name: 'DemandWorseThanSeasonalNaive', severity: 'warning', summary: `${model} ${version}: forecasts are worse than last year's loans (MAE ratio ≥ ${ratio.low.toFixed(2)})` });
+  return alerts;
+}
+
+export class LiveMonitor {
+  private readonly cursors = new Map<string, number>();
+  private readonly versions = new Map<string, VersionState>();
+  private readonly metadataCache = new Map<string, VersionMetadata>();
+  /** Per model: subject → the latest prediction waiting for its outcome. */
+  private readonly pending = new Map<string, Map<string, PredictionRecord>>();
+  /** Per model: subjects already judged, with the day they became known. */
+  private readonly resolved = new Map<string, Map<string, string>>();
+  /** Per member: segments served, by day, ascending (for segment stability and slicing). */
+  private readonly segments = new Map<string, { day: string; segment: string }>();
+  private readonly segmentHistory = new Map<string, Array<{ day: string; segment: string }>>();
+  private snapshot = new Map<string, ModelHealth>();
+  private snapshotClock = '';
+  private running: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly random = new Random(1);
+  private readonly readBatch: number;
+  private readonly driftSample: number;
+  private readonly featureSample: number;
+  private readonly persist: boolean;
+
+  constructor(private readonly deps: MonitorDeps, { readBatch = 50_000, driftSample = 2_000, featureSample = 500, persist = true }: MonitorOptions = {}) {
+    this.persist = persist;
+    this.readBatch = readBatch;
+    this.driftSample = driftSample;
+    this.featureSample = featureSample;
+  }
+
+  /** Runs every `intervalMs` in the background (the first run at once); a failed run is logged and retried next time. */
+  start(intervalMs: number): void {
+    if (this.timer || intervalMs <= 0) return;
+    const tick = () => {
+      this.runOnce().catch((error: Error) => this.deps.logger.warn({ err: error.message }, 'the live monitor run failed; tried again next interval'));
+    };
+    this.timer = setInterval(tick, intervalMs);
+    this.timer.unref();
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running?.catch(() => undefined);
+  }
+
+  /** The last computed health of `model`'s versions for `window`, newest version first; empty before the first run. */
+  health(model: string, window: QualityWindow): ModelHealth[] {
+    return [...this.snapshot.values()].filter((h) => h.model === model && h.window === window).sort((a, b) => (a.version < b.version ? 1 : -1));
+  }
+
+  runOnce(): Promise<void> {
+    this.running ??= this.run().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async run(): Promise<void> {
+    const clock = await this.deps.clock();
+    // A long log (the first run after a restart) is taken a slice at a time, so memory holds one slice.
+    for (;;) {
+      const records = await this.readNewRecords();
+      await this.fold(records, clock);
+      if (records.length < this.readBatch) break;
+    }
+    await this.computeSnapshot(clock);
+  }
+
+  private async fold(records: readonly PredictionRecord[], clock: string): Promise<void> {
+    this.foldSegments(records);
+    for (const record of records) this.foldServed(record);
+    await this.foldRecomputedFeatures(records);
+    const rows: PredictionOutcomeTable[] = [];
+    for (const model of new Set([...records.map((r) => r.model), ...this.pending.keys()])) {
+      if (!isJudgedModel(model)) continue;
+      rows.push(...(await this.judge(model, records.filter((r) => r.model === model), clock)));
+    }
+    if (this.persist) {
+      await this.addContext(rows);
+      await upsertPredictionOutcomes(this.deps.store.db, rows);
+    }
+  }
+
+  private get logDb(): Kysely<PredictionLogDatabase> {
+    return this.deps.store.db as StoreDb;
+  }
+
+  /** Up to `readBatch` records written since the last read, across processes. */
+  private async readNewRecords(): Promise<PredictionRecord[]> {
+    const processes = await this.logDb.selectFrom('prediction_log').select('process_id').distinct().execute();
+    const records: PredictionRecord[] = [];
+    for (const { process_id: processId } of processes) {
+      const room = this.readBatch - records.length;
+      if (room <= 0) break;
+      const after = this.cursors.get(processId) ?? 0;
+      const rows = await this.logDb.selectFrom('prediction_log').selectAll().where('process_id', '=', processId).where('sequence', '>', after).orderBy('sequence').limit(room).execute();
+      for (const row of rows) records.push(fromRow(row));
+      const last = rows[rows.length - 1];
+      if (last) this.cursors.set(processId, Number(last.sequence));
+    }
+    return records;
+  }
+
+  private metadataOf(model: string, version: string): VersionMetadata {
+    const key = `${model}@${version}`;
+    const cached = this.metadataCache.get(key);
+    if (cached) return cached;
+    let metadata: VersionMetadata = { threshold: DEFAULT_THRESHOLD, references: null, driftConfig: {}, offline: {} };
+    try {
+      const entry = listModels(this.deps.modelsDir, model).find((v) => v.version === version);
+      if (!entry) throw new Error(`${model} ${version} is not in the registry`);
+      const read = readMetadata(path.join(this.deps.modelsDir, entry.dir)) as unknown as {
+        serving?: { riskThresholds?: { high?: number } };
+        driftReferences?: unknown;
+        metrics?: { heldOut?: Record<string, number> };
+      };
+      const high = read.serving?.riskThresholds?.high;
+      metadata = {
+        threshold: typeof high === 'number' && high >= 0 && high <= 1 ? high : DEFAULT_THRESHOLD,
+        references: referencesOf(read.driftReferences),
+        driftConfig: {},
+        offline: Object.fromEntries(Object.entries(read.metrics?.heldOut ?? {}).map(([name, value]) => [snake(name), value])),
+      };
+    } catch (error) {
+      this.deps.logger.warn({ model, version, err: (error as Error).message }, 'no registry metadata for a logged version; monitored without thresholds, references or offline figures');
+    }
+    this.metadataCache.set(key, metadata);
+    for (const [metric, value] of Object.entries(metadata.offline)) if (Number.isFinite(value)) this.deps.metrics.modelOfflineMetric.set({ model, version, metric }, value);
+    return metadata;
+  }
+
+  private state(model: string, version: string): VersionState {
+    const key = `${model}@${version}`;
+    let state = this.versions.get(key);
+    if (!state) {
+      state = new VersionState(model, version, this.metadataOf(model, version), this.driftSample, this.random);
+      this.versions.set(key, state);
+    }
+    state.dirty = true;
+    return state;
+  }
+
+  private isClassifierRecord(record: PredictionRecord): boolean {
+    return CLASSIFIERS.has(record.model) && record.score !== null && (record.model !== 'overdue' || record.entityKind === 'loan');
+  }
+
+  /** Served probabilities into the estimate, logged features and the score into drift. */
+  private foldServed(record: PredictionRecord): void {
+    const state = this.state(record.model, record.version);
+    const day = predictionDay(record);
+    if (this.isClassifierRecord(record) && record.score !== null) state.estimated.add(day, Math.min(1, Math.max(0, record.score)));
+    const values: Record<string, FeatureValue> = { ...(record.features ?? {}) };
+    if (this.isClassifierRecord(record)) values[SCORE_REFERENCE] = record.score;
+    state.addFeatures(day, values);
+  }
+
+  /** Churn and overdue log a reference to their features: a sample of them is recomputed (features are point in time). */
+  private async foldRecomputedFeatures(records: readonly PredictionRecord[]): Promise<void> {
+    for (const model of ['churn', 'overdue'] as const) {
+      const wanted = records.filter((r) => r.model === model && r.features === null && this.isClassifierRecord(r)).slice(-this.featureSample);
+      const byDay = new Map<string, PredictionRecord[]>();
+      for (const r of wanted) byDay.set(predictionDay(r), [...(byDay.get(predictionDay(r)) ?? []), r]);
+      for (const [day, dayRecords] of byDay) {
+        const ids = [...new Set(dayRecords.map((r) => Number(r.entityId)).filter(Number.isInteger))];
+        const rows = new Map<number, Record<string, number>>();
+        if (model === 'churn') {
+          const batch = await churnFeatures(this.deps.store, ids, day);
+          batch.memberIds.forEach((id, i) => rows.set(id, rowOf(CHURN_FEATURE_NAMES, batch.values, i)));
+        } else {
+          const batch = await overdueServingFeatures(this.deps.store, { loanIds: ids }, day);
+          batch.features.loanIds.forEach((id, i) => rows.set(id, rowOf(OVERDUE_FEATURE_NAMES, batch.features.values, i)));
+        }
+        for (const r of dayRecords) {
+          const row = rows.get(Number(r.entityId));
+          if (row) this.state(r.model, r.version).addFeatures(day, row);
+        }
+      }
+    }
+  }
+
+  private foldSegments(records: readonly PredictionRecord[]): void {
+    for (const change of segmentChanges(records, this.segments)) this.state('segmentation', change.version).segments.add(change.day, change.previous, change.segment);
+    for (const r of records) {
+      if (r.model !== 'segmentation' || !r.label) continue;
+      const history = this.segmentHistory.get(r.entityId) ?? [];
+      history.push({ day: predictionDay(r), segment: r.label });
+      history.sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
+      this.segmentHistory.set(r.entityId, history.slice(-30));
+    }
+  }
+
+  private segmentOn(memberId: string, day: string): string | null {
+    let found: string | null = null;
+    for (const entry of this.segmentHistory.get(memberId) ?? []) if (entry.day <= day) found = entry.segment;
+    return found;
+  }
+
+  /** Judges new and pending predictions of one model; returns the rows to write. */
+  private async judge(model: string, fresh: readonly PredictionRecord[], clock: string): Promise<PredictionOutcomeTable[]> {
+    const pending = this.pending.get(model) ?? new Map<string, PredictionRecord>();
+    this.pending.set(model, pending);
+    const resolved = this.resolved.get(model) ?? new Map<string, string>();
+    this.resolved.set(model, resolved);
+    const candidates = new Map<string, PredictionRecord>();
+    for (const r of [...pending.values(), ...fresh]) candidates.set(`${r.processId}#${r.sequence}`, r);
+    const judgements = (await judgeOutcomes(this.deps.store, model, [...candidates.values()], clock)).filter((j) => !resolved.has(j.subject));
+    const rows: PredictionOutcomeTable[] = [];
+    for (const j of liveOutcomes(judgements)) {
+      resolved.set(j.subject, j.outcome?.knownOn ?? clock);
+      pending.delete(j.subject);
+      this.foldOutcome(model, j);
+      rows.push(this.row(model, j));
+    }
+    for (const j of judgements) {
+      if (j.status !== 'pending' || resolved.has(j.subject)) continue;
+      const seen = pending.get(j.subject);
+      if (seen && !madeLater(j.prediction, seen)) continue;
+      pending.set(j.subject, j.prediction);
+      rows.push(this.row(model, j));
+    }
+    // Subjects known long ago can no longer meet a prediction inside any window.
+    for (const [subject, knownOn] of resolved) if (knownOn < addDays(clock, -120)) resolved.delete(subject);
+    return rows;
+  }
+
+  private foldOutcome(model: string, j: Judgement): void {
+    const outcome = j.outcome;
+    if (!outcome) return;
+    const state = this.state(model, j.prediction.version);
+    state.knownDays.add(outcome.knownOn, 1);
+    switch (model) {
+      case 'overdue':
+      case 'churn':
+        if (j.prediction.score !== null) {
+          const probability = Math.min(1, Math.max(0, j.prediction.score));
+          state.labelled.add(outcome.knownOn, { probability, label: outcome.value > 0 ? 1 : 0 });
+          state.calibration.add(outcome.knownOn, { score: probability, outcome: outcome.value });
+        }
+        break;
+      case 'recommendations':
+        state.recommendations.add(outcome.knownOn, outcome.ranked ?? [], new Set(outcome.borrowed ?? []));
+        break;
+      case 'demand':
+        state.demand.add(outcome.knownOn, { actual: outcome.value, forecast: outcome.forecast ?? 0, seasonalNaive: outcome.seasonalNaive ?? 0 });
+        break;
+      default:
+        break;
+    }
+  }
+
+  private row(model: string, j: Judgement): PredictionOutcomeTable {
+    const p = j.prediction;
+    return {
+      model,
+      subject: j.subject,
+      version: p.version,
+      arm: p.arm,
+      entity_kind: p.entityKind,
+      entity_id: p.entityId,
+      process_id: p.processId,
+      sequence: p.sequence,
+      predicted_on: predictionDay(p),
+      score: model === 'demand' ? (j.outcome?.forecast ?? p.items?.find((i) => j.subject.endsWith(`@${i.id}`))?.score ?? null) : p.score,
+      branch_id: null,
+      segment: null,
+      status: j.status === 'known' ? 'known' : 'pending',
+      outcome: j.outcome?.value ?? null,
+      known_on: j.outcome?.knownOn ?? null,
+    };
+  }
+
+  /** Branch (the member's home branch, or the loan's) and the member's segment on the prediction's day. */
+  private async addContext(rows: PredictionOutcomeTable[]): Promise<void> {
+    const db = this.deps.store.db;
+    const memberIds = [...new Set(rows.filter((r) => r.entity_kind === 'member').map((r) => Number(r.entity_id)))].filter(Number.isInteger);
+    const loanIds = [...new Set(rows.filter((r) => r.entity_kind === 'loan').map((r) => Number(r.entity_id)))].filter(Number.isInteger);
+    const members = new Map<number, number>();
+    const loans = new Map<number, { member: number; branch: number }>();
+    for (const part of chunks(memberIds, 500)) for (const m of await db.selectFrom('members').select(['id', 'branch_id']).where('id', 'in', part).execute()) members.set(m.id, m.branch_id);
+    for (const part of chunks(loanIds, 500)) for (const l of await db.selectFrom('loans').select(['id', 'member_id', 'branch_id']).where('id', 'in', part).execute()) loans.set(l.id, { member: l.member_id, branch: l.branch_id });
+    for (const row of rows) {
+      if (row.entity_kind === 'member') {
+        row.branch_id = members.get(Number(row.entity_id)) ?? null;
+        row.segment = this.segmentOn(row.entity_id, row.predicted_on);
+      } else if (row.entity_kind === 'loan') {
+        const loan = loans.get(Number(row.entity_id));
+        row.branch_id = loan?.branch ?? null;
+        row.segment = loan ? this.segmentOn(String(loan.member), row.predicted_on) : null;
+      }
+    }
+  }
+
+  /**
+   * Figures of every version whose summaries changed (or all, when the clock moved); the others
+   * keep their last ones. Versions are computed one event-loop turn apart, so requests this
+   * process serves wait at most for one version's bootstrap intervals.
+   */
+  private async computeSnapshot(clock: string): Promise<void> {
+    const next = new Map<string, ModelHealth>();
+    const computedAt = new Date().toISOString();
+    const clockMoved = clock !== this.snapshotClock;
+    for (const state of this.versions.values()) {
+      const { model, version, metadata } = state;
+      if (!state.dirty && !clockMoved) {
+        for (const window of QUALITY_WINDOWS) {
+          const kept = this.snapshot.get(`${model}@${version}@${window}`);
+          if (kept) next.set(`${model}@${version}@${window}`, kept);
+        }
+        continue;
+      }
+      state.dirty = false;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const byWindow = {} as Record<QualityWindow, { metrics: LiveMetric[]; drift: FeatureDrift[] }>;
+      for (const window of QUALITY_WINDOWS) {
+        const metrics = this.metricsOf(state, clock, window);
+        const drift = metadata.references ? compareWindow(metadata.references, this.driftWindow(state, clock, window), metadata.driftConfig) : [];
+        byWindow[window] = { metrics, drift };
+        for (const m of metrics) publishLiveQuality(this.deps.metrics, { model, version, window }, { [m.estimated ? `estimated_${m.name}` : m.name]: m });
+      }
+      publishDrift(this.deps.metrics, model, version, byWindow.week.drift.map((d) => (d.feature === SCORE_REFERENCE ? { ...d, feature: 'score' } : d)));
+      const alerts = alertConditions(model, version, byWindow, metadata.offline);
+      const pending = [...(this.pending.get(model)?.values() ?? [])].filter((p) => p.version === version).length;
+      for (const window of QUALITY_WINDOWS) {
+        next.set(`${model}@${version}@${window}`, {
+          model,
+          version,
+          window,
+          asOf: clock,
+          computedAt,
+          metrics: byWindow[window].metrics,
+          driftReference: metadata.references !== null,
+          drift: byWindow[window].drift,
+          alerts,
+          knownOutcomes: state.knownDays.window(clock, window).n,
+          pendingOutcomes: pending,
+          calibration: CLASSIFIERS.has(model) ? binsOf(state.calibration.window(clock, window)) : [],
+        });
+      }
+    }
+    this.snapshot = next;
+    this.snapshotClock = clock;
+  }
+
+  private metricsOf(state: VersionState, clock: string, window: QualityWindow): LiveMetric[] {
+    switch (state.model) {
+      case 'overdue':
+      case 'churn': {
+        // figuresOf keeps the Interval fields only: counts and flags stay out.
+        const labelled = state.labelled.quality(clock, window);
+        const estimate = state.estimated.estimate(clock, window);
+        return [...(labelled.rows > 0 ? figures(labelled, labelled.rows, false) : []), ...(estimate.rows > 0 ? figures(estimate, estimate.rows, true) : [])];
+      }
+      case 'recommendations': {
+        const quality = state.recommendations.quality(clock, window);
+        return quality.members > 0 ? figures(quality, quality.members, false) : [];
+      }
+      case 'demand': {
+        const quality = state.demand.quality(clock, window);
+        return quality.seriesWeeks > 0 ? figures(quality, quality.seriesWeeks, false) : [];
+      }
+      case 'segmentation': {
+        const quality = state.segments.quality(clock, window);
+        return quality.members > 0 ? figures(quality, quality.members, false) : [];
+      }
+      default:
+        return [];
+    }
+  }
+
+  private driftWindow(state: VersionState, clock: string, window: QualityWindow): Record<string, FeatureValue[]> {
+    const values: Record<string, FeatureValue[]> = {};
+    for (const [feature, windows] of state.drift) values[feature] = windows.window(clock, window).values;
+    return values;
+  }
+}
+
+function rowOf(names: readonly string[], values: Float32Array, i: number): Record<string, number> {
+  const row: Record<string, number> = {};
+  names.forEach((name, j) => (row[name] = values[i * names.length + j] ?? NaN));
+  return row;
+}
