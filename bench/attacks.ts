@@ -244,6 +244,8 @@ async function costAttack(world: World): Promise<Record<string, unknown>> {
     ['protections off (as before)', { GATEWAY_DEMAND_CONTROL: 'measure', GATEWAY_MAX_CONCURRENT_PER_SUBJECT: '1000' }, attack],
     ['protections on, the attack query', {}, attack],
     ['protections on, the most expensive query allowed', {}, largestAllowed],
+    // The per-second cost budget switched off (a refill no client reaches), to show what it adds.
+    ['protections on but the cost rate, the most expensive query allowed', { GATEWAY_COST_RATE_ANALYST_PER_SECOND: '100000000' }, largestAllowed],
   ];
   for (const [label, env, query] of configs) {
     const gateway = await world.gateway({ RATE_LIMIT_ANALYST_MAX: '1000000', ...env });
@@ -251,7 +253,7 @@ async function costAttack(world: World): Promise<Record<string, unknown>> {
     const attacker = token('analyst', `attacker-${label}`);
     const quiet = await latencyOf(60, () => post(gateway.url, memberQuery(1 + Math.floor(Math.random() * 500)), victim));
     let stop = false;
-    // Eight clients each sending the query again once answered; a refused one waits Retry-After (1 s) first, as a client does.
+    // Eight clients each sending the query again once answered; a refused one waits 1 s (not a longer Retry-After, as an attacker would not).
     const attackStatuses = loops(8, () => stop, async () => {
       const answer = await post(gateway.url, query, attacker);
       if (answer.status >= 400) await sleep(1000);
