@@ -11,6 +11,7 @@
  * temporary folder, starts its own redis-server on a free loopback port (never the machine's
  * shared Redis), and removes both at the end.
  */
+import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';

@@ -6,8 +6,9 @@
  *             and batch limits (limits/) → rate limit
  *             (rate-limit/) → per operation: persisted-query resolution (persisted-queries/)
  *             and document limits (limits/) → Apollo, with the plugins for who may send
- *             which operation (roles/), operation limits and estimated cost, charged to the rate
- *             limit (limits/, rate-limit/), APQ registration of documents that validated
+ *             which operation (roles/), operation limits and estimated cost, charged to the
+ *             per-second cost budget (cost-rate/) and to the rate limit (limits/, rate-limit/),
+ *             APQ registration of documents that validated
  *             (persisted-queries/) and partial answers (availability/)
  *   GET /     GraphiQL from the gateway's own bundle (graphiql/)
  *   /health/live, /health/ready (200 only when every subgraph answered the last background check, health/), /metrics
