@@ -4,10 +4,9 @@ import type { GraphQLError } from 'graphql';
 import { Redis } from 'ioredis';
 import { costRate, type CostRateOptions } from '..';
 import type { Identity } from '../../../src/identity';
-import type { GatewayRedis } from '../../redis';
-import { RedisTimeoutError } from '../../redis';
+import { RedisTimeoutError, type GatewayRedis } from '../../redis';
 
-const analyst = (sub: string): Identity => ({ role: 'analyst', sub }) as Identity;
+const analyst = (sub: string): Identity => ({ role: 'analyst', sub });
 const rates = { staff: 1000, analyst: 100, partner: 100, circulation: 100 };
 
 /** The charge's refusal, or undefined when it was admitted. */
@@ -92,8 +91,8 @@ describe('costRate in Redis (the machine\'s Redis at 127.0.0.1:6379)', () => {
   it('shares one budget between two gateways', async () => {
     const [a, b] = [costRate({ ratePerSecond: rates, burst: 500, redis: { redis: gatewayRedis, keyPrefix: prefix } }), costRate({ ratePerSecond: rates, burst: 500, redis: { redis: gatewayRedis, keyPrefix: prefix } })];
     const shared = analyst('two-gateways');
-    expect(await refusal(a!, shared, 400)).toBeUndefined();
-    const refused = await refusal(b!, shared, 400);
+    expect(await refusal(a, shared, 400)).toBeUndefined();
+    const refused = await refusal(b, shared, 400);
     expect(refused!.extensions).toMatchObject({ code: 'RATE_LIMITED', limit: 'costRate' });
     expect(retryAfterOf(refused!)).toBeGreaterThanOrEqual(4);
   });
