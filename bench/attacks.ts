@@ -5,12 +5,13 @@
  * APQ registration flood; an analyst's latency while /health/ready is hammered; and another
  * user's latency under an expensive-query attack, with the protections on and off.
  *
- *   npm run build && node dist/bench/attacks.js [--only redis,hung,apq,readiness,cost] [--members N] [--json]
+ *   npm run build && node dist/bench/attacks.js [--only redis,hung,apq,readiness,cost] [--members N] [--victim-requests N] [--json]
  *
  * It builds a small simulated library with trained churn and recommendations models in a
  * temporary folder, starts its own redis-server on a free loopback port (never the machine's
  * shared Redis), and removes both at the end.
  */
+import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -26,7 +27,7 @@ import { trainAndRegister } from '../src/training';
 import { freeLoopbackPort } from '../src/util/ports';
 import { summarise, type LatencySummary } from './load';
 
-const USAGE = `usage: node dist/bench/attacks.js [--only redis,hung,apq,readiness,cost] [--members N] [--json]
+const USAGE = `usage: node dist/bench/attacks.js [--only redis,hung,apq,readiness,cost] [--members N] [--victim-requests N] [--json]
   Runs each attack against its own graph processes and its own redis-server, and prints what it measured.`;
 
 const ROOT = findProjectRoot(__dirname);
@@ -105,6 +106,8 @@ interface World {
   baseEnv: NodeJS.ProcessEnv;
   gateways: LaunchedGateway[];
   gateway(env: NodeJS.ProcessEnv): Promise<LaunchedGateway>;
+  /** Requests the victim sends quiet and again under the cost attack (the attack lasts as long). */
+  victimRequests: number;
 }
 
 const partnerOperation = async (): Promise<{ extensions: unknown; variables: unknown }> => {
@@ -244,28 +247,30 @@ async function costAttack(world: World): Promise<Record<string, unknown>> {
     ['protections off (as before)', { GATEWAY_DEMAND_CONTROL: 'measure', GATEWAY_MAX_CONCURRENT_PER_SUBJECT: '1000' }, attack],
     ['protections on, the attack query', {}, attack],
     ['protections on, the most expensive query allowed', {}, largestAllowed],
+    // The per-second cost budget switched off (a refill no client reaches), to show what it adds.
+    ['protections on but the cost rate, the most expensive query allowed', { GATEWAY_COST_RATE_ANALYST_PER_SECOND: '100000000' }, largestAllowed],
   ];
   for (const [label, env, query] of configs) {
     const gateway = await world.gateway({ RATE_LIMIT_ANALYST_MAX: '1000000', ...env });
     const victim = token('analyst', 'victim-analyst');
     const attacker = token('analyst', `attacker-${label}`);
-    const quiet = await latencyOf(60, () => post(gateway.url, memberQuery(1 + Math.floor(Math.random() * 500)), victim));
+    const quiet = await latencyOf(world.victimRequests, () => post(gateway.url, memberQuery(1 + Math.floor(Math.random() * 500)), victim));
     let stop = false;
-    // Eight clients each sending the query again once answered; a refused one waits Retry-After (1 s) first, as a client does.
+    // Eight clients each sending the query again once answered; a refused one waits 1 s (not a longer Retry-After, as an attacker would not).
     const attackStatuses = loops(8, () => stop, async () => {
       const answer = await post(gateway.url, query, attacker);
       if (answer.status >= 400) await sleep(1000);
       return answer;
     });
     await sleep(500);
-    const loaded = await latencyOf(60, () => post(gateway.url, memberQuery(1 + Math.floor(Math.random() * 500)), victim));
+    const loaded = await latencyOf(world.victimRequests, () => post(gateway.url, memberQuery(1 + Math.floor(Math.random() * 500)), victim));
     stop = true;
     results[label] = { victimQuiet: round(quiet), victimUnderAttack: round(loaded), p95Ratio: Math.round((loaded.p95 / quiet.p95) * 10) / 10, attackStatuses: statusCounts(await attackStatuses) };
   }
   return results;
 }
 
-async function buildWorld(members: number): Promise<World & { dir: string }> {
+async function buildWorld(members: number, victimRequests: number): Promise<World & { dir: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'shelfmark-attacks-'));
   const db = path.join(dir, 'library.db');
   const modelsDir = path.join(dir, 'models');
@@ -288,6 +293,7 @@ async function buildWorld(members: number): Promise<World & { dir: string }> {
     graph,
     baseEnv,
     gateways,
+    victimRequests,
     gateway: async (env) => {
       const gateway = await launchGateway(ROOT, graph.subgraphUrls, { ...baseEnv, ...env });
       gateways.push(gateway);
@@ -297,10 +303,10 @@ async function buildWorld(members: number): Promise<World & { dir: string }> {
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), { only: 'string', members: 'number', json: 'boolean' }, USAGE);
+  const { flags } = parseFlags(process.argv.slice(2), { only: 'string', members: 'number', 'victim-requests': 'number', json: 'boolean' }, USAGE);
   const only = flags.only ? flags.only.split(',') : [...ATTACKS];
   for (const name of only) if (!(ATTACKS as readonly string[]).includes(name)) throw new Error(`--only: unknown attack "${name}"; known: ${ATTACKS.join(', ')}\n${USAGE}`);
-  const world = await buildWorld(flags.members ?? 600);
+  const world = await buildWorld(flags.members ?? 600, Math.max(1, flags['victim-requests'] ?? 60));
   const runs: Record<Attack, (w: World) => Promise<Record<string, unknown>>> = { redis: redisRestart, hung: hungRedis, apq: apqFlood, readiness: readinessFlood, cost: costAttack };
   const figures: Record<string, unknown> = {};
   try {

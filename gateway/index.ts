@@ -6,8 +6,9 @@
  *             and batch limits (limits/) → rate limit
  *             (rate-limit/) → per operation: persisted-query resolution (persisted-queries/)
  *             and document limits (limits/) → Apollo, with the plugins for who may send
- *             which operation (roles/), operation limits and estimated cost, charged to the rate
- *             limit (limits/, rate-limit/), APQ registration of documents that validated
+ *             which operation (roles/), operation limits and estimated cost, charged to the
+ *             per-second cost budget (cost-rate/) and to the rate limit (limits/, rate-limit/),
+ *             APQ registration of documents that validated
  *             (persisted-queries/) and partial answers (availability/)
  *   GET /     GraphiQL from the gateway's own bundle (graphiql/)
  *   /health/live, /health/ready (200 only when every subgraph answered the last background check, health/), /metrics
@@ -34,6 +35,7 @@ import { startTracing } from '../src/tracing';
 import { authenticate, identityOf } from './auth';
 import { availability, fieldOwnership, SubgraphDataSource } from './availability';
 import { concurrencyLimit } from './concurrency';
+import { costRate } from './cost-rate';
 import { createErrorFormatter, sendError } from './errors';
 import { exampleTabs, examplesDir, graphiql } from './graphiql';
 import { bodyErrors, documentLimits, httpLimits, queryLimits, type LimitEvents } from './limits';
@@ -120,6 +122,21 @@ export async function startGateway(config: Config, port: number = config.ports.g
     : new MemoryApqCache(apqBounds);
   const limitEvents: LimitEvents = { onRefused: (limit) => counters.limitRefusals.inc({ limit }), onCost: (cost) => counters.operationCost.observe(cost) };
   const onLimited = (identity: Identity) => counters.rateLimited.inc({ role: identity.role });
+  if (limits.demandControl === 'enforce' && limits.costBurst < limits.maxOperationCost) {
+    throw new Error(`GATEWAY_COST_BURST (${limits.costBurst}) must be at least GATEWAY_MAX_OPERATION_COST (${limits.maxOperationCost}), or the most expensive operation allowed could never run`);
+  }
+  const chargeCostRate = costRate({
+    ratePerSecond: limits.costRatePerSecond,
+    burst: limits.costBurst,
+    redis: redis ? { redis, keyPrefix: limits.redisKeyPrefix } : undefined,
+    degradedShare: limits.degradedPercent / 100 / limits.instances,
+    onLimited: (identity) => {
+      onLimited(identity);
+      counters.limitRefusals.inc({ limit: 'costRate' });
+    },
+    onFallback: (reason) => counters.redisFallbacks.inc({ use: 'cost_rate', reason }),
+  });
+  const chargeRateLimit = costCharge({ limits: config.rateLimits, counter, costPerRequest: limits.costPerRequest, onLimited });
   const persisted = persistedQueries({ manifest: readManifest(config, logger), apqCache, onRegistered: () => counters.apqRegistrations.inc() });
 
   const gateway = new ApolloGateway({
@@ -165,7 +182,11 @@ export async function startGateway(config: Config, port: number = config.ports.g
       mediaTypeStatus(),
       operationRoles(),
       listMaximums({ gatewayMaximum: limits.maxListSize }),
-      queryLimits(limits, limitEvents, costCharge({ limits: config.rateLimits, counter, costPerRequest: limits.costPerRequest, onLimited })),
+      queryLimits(limits, limitEvents, async (identity, cost) => {
+        // The per-second budget first, so an operation it refuses spends nothing of the hour's.
+        await chargeCostRate(identity, cost);
+        await chargeRateLimit(identity, cost);
+      }),
       persisted.registration,
       availability({ ownership: fieldOwnership(supergraphSdl), onUnavailable: (subgraph) => counters.subgraphUnavailable.inc({ subgraph }) }),
     ],

@@ -33,7 +33,7 @@ export type HttpLimits = Pick<GatewayConfig, 'maxBodyBytes' | 'maxBatchOperation
 /** Which limit refused a request, in `extensions.limit`, for clients and for /metrics. */
 export type LimitName =
   | 'bodyBytes' | 'batchOperations' | 'documentBytes' | 'tokens' | 'depth' | 'aliases' | 'introspectionDepth' | 'listSize'
-  | 'estimatedNodes' | 'cost' | 'introspection' | 'rate' | 'concurrency';
+  | 'estimatedNodes' | 'cost' | 'introspection' | 'rate' | 'costRate' | 'concurrency';
 
 /** The details every limit refusal carries in `extensions`. */
 export interface LimitDetails {

@@ -74,6 +74,10 @@ export interface GatewayConfig {
   maxOperationCost: number;
   /** Each started block of this much cost counts as one request against the rate limit. */
   costPerRequest: number;
+  /** Cost points per second each subject's budget refills by, per role (see gateway/cost-rate). */
+  costRatePerSecond: Record<Role, number>;
+  /** Cost points each subject may spend at once (the bucket's capacity); at least `maxOperationCost`. */
+  costBurst: number;
   /** Requests one subject may have in flight on one gateway. */
   maxConcurrentPerSubject: number;
   /** Largest answer the gateway reads from a subgraph. */
@@ -281,6 +285,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       demandControl: demandControlMode(env.GATEWAY_DEMAND_CONTROL),
       maxOperationCost: integer(env, 'GATEWAY_MAX_OPERATION_COST', 10_000),
       costPerRequest: Math.max(1, integer(env, 'GATEWAY_COST_PER_REQUEST', 1000)),
+      costRatePerSecond: {
+        // Staff run the dashboards: a 100-member page (cost 2,000) as fast as one subject's 4 requests in flight go.
+        staff: Math.max(1, integer(env, 'GATEWAY_COST_RATE_STAFF_PER_SECOND', 200_000)),
+        // An analyst: scenario 1's query (cost 19) at 100/s, or one 100-member page a second.
+        analyst: Math.max(1, integer(env, 'GATEWAY_COST_RATE_ANALYST_PER_SECOND', 2000)),
+        partner: Math.max(1, integer(env, 'GATEWAY_COST_RATE_PARTNER_PER_SECOND', 1000)),
+        circulation: Math.max(1, integer(env, 'GATEWAY_COST_RATE_CIRCULATION_PER_SECOND', 20_000)),
+      },
+      costBurst: integer(env, 'GATEWAY_COST_BURST', integer(env, 'GATEWAY_MAX_OPERATION_COST', 10_000)),
       maxConcurrentPerSubject: Math.max(1, integer(env, 'GATEWAY_MAX_CONCURRENT_PER_SUBJECT', 4)),
       maxSubgraphResponseBytes: integer(env, 'GATEWAY_MAX_SUBGRAPH_RESPONSE_BYTES', 16 * 1024 * 1024),
       shutdownDelayMs: integer(env, 'GATEWAY_SHUTDOWN_DELAY_MS', isProduction ? 5000 : 0),

@@ -44,6 +44,29 @@ describe('demand control', () => {
     expect((await post(gateway.url, { query: '{ book(id: "1") { title } }' }, analyst)).status).toBe(200);
   });
 
+  it('charges each operation\'s cost to a per-second budget: a burst of expensive operations is refused with Retry-After, others are served', async () => {
+    const gateway = await startGateway({ GATEWAY_MAX_OPERATION_COST: '100', GATEWAY_COST_BURST: '100', GATEWAY_COST_RATE_ANALYST_PER_SECOND: '10' });
+    const greedy = token('analyst', { sub: 'bursty-analyst' });
+    // members: 20 × (connection 1 + nodes 1) = 40 points; the budget holds 100 and refills 10 a second.
+    const page = { query: '{ members(first: 20) { nodes { id } } }' };
+    expect((await post(gateway.url, page, greedy)).status).toBe(200);
+    expect((await post(gateway.url, page, greedy)).status).toBe(200);
+    const third = await post(gateway.url, page, greedy);
+    expect(third.status).toBe(429);
+    expect(third.body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', limit: 'costRate', allowed: 100, found: 40, ratePerSecond: 10 });
+    const retryAfter = Number(third.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(10);
+    expect(third.body.errors[0].extensions.retryAfterSeconds).toBe(retryAfter);
+    expect((await post(gateway.url, page, token('analyst', { sub: 'other-analyst' }))).status).toBe(200);
+    // A cheap operation fits in the second's refill.
+    expect((await post(gateway.url, { query: '{ book(id: "1") { title } }' }, greedy)).status).toBe(200);
+  });
+
+  it('refuses to start with a cost burst smaller than the largest operation allowed', async () => {
+    await expect(startGateway({ GATEWAY_COST_BURST: '5000' })).rejects.toThrow(/GATEWAY_COST_BURST/);
+  });
+
   it('caps one subject\'s requests in flight, and serves another subject meanwhile', async () => {
     // A recommendations subgraph that holds every request until the test lets go.
     const held: http.ServerResponse[] = [];
