@@ -130,7 +130,7 @@ export interface Config {
   };
   /** How the segment overview and the watchlists are served from their background job (src/jobs). */
   aggregates: {
-    /** AGGREGATE_FIRST_WAIT_MS: how long a request waits for the first result before AGGREGATE_PENDING; below the gateway's subgraph timeout. */
+    /** AGGREGATE_FIRST_WAIT_MS: how long a request waits for the first result before AGGREGATE_PENDING; by default 500 ms less than SUBGRAPH_TIMEOUT_MS. */
     firstResultWaitMs: number;
     /** AGGREGATE_CHECK_INTERVAL_MS: how often a subgraph checks whether a result is stale. */
     checkIntervalMs: number;
@@ -314,7 +314,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       rankingRefreshMs: Math.max(0, integer(env, 'RANKING_REFRESH_INTERVAL_MS', 30_000)),
     },
     aggregates: {
-      firstResultWaitMs: integer(env, 'AGGREGATE_FIRST_WAIT_MS', 2000),
+      // Just inside the gateway's deadline, so the client meets AGGREGATE_PENDING, not a timeout.
+      firstResultWaitMs: integer(env, 'AGGREGATE_FIRST_WAIT_MS', Math.max(0, integer(env, 'SUBGRAPH_TIMEOUT_MS', 3000) - 500)),
       checkIntervalMs: Math.max(10, integer(env, 'AGGREGATE_CHECK_INTERVAL_MS', 1000)),
     },
     logLevel,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { FetcherRequestInit, FetcherResponse } from '@apollo/utils.fetcher';
+import { loadConfig } from '../../../src/config';
 import { balancingFetcher, replicaSet } from '..';
 
 const ok = (url: string) => ({ url, status: 200 }) as unknown as FetcherResponse;
@@ -81,5 +82,17 @@ describe('balancingFetcher', () => {
       throw timeout;
     });
     await expect(slow('x', query)).rejects.toBe(timeout);
+  });
+});
+
+describe('<NAME>_URL with replicas', () => {
+  it('reads a comma-separated list, one URL as a list of one, and refuses what is not an http URL or lists one twice', () => {
+    const env = { SHELFMARK_ROOT: process.cwd() };
+    expect(loadConfig({ ...env, RECOMMENDATIONS_URL: 'http://a:4004/graphql, http://b:4004/graphql' }).subgraphUrls.recommendations).toEqual(['http://a:4004/graphql', 'http://b:4004/graphql']);
+    expect(loadConfig({ ...env, CHURN_URL: 'http://c:4003/graphql' }).subgraphUrls.churn).toEqual(['http://c:4003/graphql']);
+    expect(loadConfig({ ...env, HOST: '127.0.0.1' }).subgraphUrls.demand).toEqual(['http://127.0.0.1:4006/graphql']);
+    expect(() => loadConfig({ ...env, RECOMMENDATIONS_URL: 'http://a/graphql,recommendations:4004' })).toThrow('RECOMMENDATIONS_URL');
+    expect(() => loadConfig({ ...env, RECOMMENDATIONS_URL: 'http://a/graphql,ftp://b/graphql' })).toThrow('only http and https');
+    expect(() => loadConfig({ ...env, RECOMMENDATIONS_URL: 'http://a/graphql,http://a/graphql' })).toThrow('the same URL twice');
   });
 });
