@@ -175,8 +175,6 @@ export async function startModelSubgraph<TServices extends SubgraphServices, TCo
   // Following starts from the newest change record before any memo is filled, so no change
   // between a value's computation and the follower's start goes unseen.
   const follower = await followChanges({ ...deps, freshness: deps, models: spec.slots.map((s) => s.model) });
-  // Memos and other per-process reads are slow on a large library: the first requests must not be the ones that pay.
-  void services.warm?.();
   const running = await startSubgraphServer<TContext>(
     {
       name: spec.name,
@@ -199,5 +197,9 @@ export async function startModelSubgraph<TServices extends SubgraphServices, TCo
     },
     port,
   );
+  // Memos, the first background results and other per-process reads are slow on a large library:
+  // started once the server listens (SQLite reads block the event loop while they run, and
+  // before listening nothing could answer even the health check), so the first requests do not pay.
+  void services.warm?.();
   return { ...running, deps, services, follower };
 }

@@ -30,7 +30,8 @@ async function runs(url: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  const library = await smallLibrary();
+  // Only the model this test serves: a library of its own builds in seconds where the shared one has not been built yet.
+  const library = await smallLibrary({ models: ['recommendations'] });
   const closed = await closedPort();
   // Every subgraph the test does not start points at a closed port, never at a graph left running on the default ports.
   const elsewhere = Object.fromEntries(SUBGRAPH_NAMES.map((name) => [`${name.toUpperCase()}_URL`, `http://127.0.0.1:${closed}/graphql`]));
