@@ -22,6 +22,9 @@ export function chunks<T>(items: readonly T[], size = IDS_PER_QUERY): T[][] {
  */
 export async function inChunks<T, R>(ids: readonly T[], query: (slice: T[]) => Promise<readonly R[]>, size = IDS_PER_QUERY): Promise<R[]> {
   const rows: R[] = [];
-  for (const slice of chunks(ids, size)) rows.push(...(await query(slice)));
+  for (const slice of chunks(ids, size)) {
+    // Not push(...found): a slice can match more rows than a call may take arguments (all the loans of 500 members).
+    for (const row of await query(slice)) rows.push(row);
+  }
   return rows;
 }

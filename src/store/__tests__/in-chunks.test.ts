@@ -26,4 +26,10 @@ describe('id lists a slice at a time', () => {
     expect(slices).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
     expect(rows).toEqual([10, 20, 30, 40, 50, 60, 70]);
   });
+
+  it('concatenates a slice that matches more rows than a function call may take arguments', async () => {
+    const rows = await inChunks([1, 2], async (slice) => Array.from({ length: 300_000 }, () => slice[0] ?? 0), 1);
+    expect(rows.length).toBe(600_000);
+    expect([rows[0], rows[599_999]]).toEqual([1, 2]);
+  });
 });
