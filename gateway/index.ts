@@ -48,6 +48,7 @@ import { operationSteps } from './operations';
 import { loadManifest, manifestPath, MemoryApqCache, operationsDir, persistedQueries, RedisApqCache, registrationCount, type ApqBounds, type ApqCache, type PersistedOperation } from './persisted-queries';
 import { costCharge, MemoryWindowCounter, operationCount, RedisWindowCounter, ResilientWindowCounter, rateLimit } from './rate-limit';
 import { connectGatewayRedis, type GatewayRedis } from './redis';
+import { replicaSet } from './replicas';
 import { operationRoles } from './roles';
 import { hasMutations, loadSupergraph, subgraphsIn } from './subgraphs';
 
@@ -139,12 +140,14 @@ export async function startGateway(config: Config, port: number = config.ports.g
   const chargeRateLimit = costCharge({ limits: config.rateLimits, counter, costPerRequest: limits.costPerRequest, onLimited });
   const persisted = persistedQueries({ manifest: readManifest(config, logger), apqCache, onRegistered: () => counters.apqRegistrations.inc() });
 
+  const replicas = new Map(subgraphs.map((name) => [name, replicaSet(config.subgraphUrls[name])]));
   const gateway = new ApolloGateway({
     supergraphSdl,
     buildService: ({ name }) =>
       new SubgraphDataSource<GatewayContext & Record<string, unknown>>({
         name,
-        url: config.subgraphUrls[name as SubgraphName],
+        replicas: replicas.get(name as SubgraphName) ?? replicaSet(config.subgraphUrls[name as SubgraphName]),
+        onFailover: () => counters.subgraphFailovers.inc({ subgraph: name }),
         timeoutMs: config.subgraphTimeoutMs,
         maxResponseBytes: limits.maxSubgraphResponseBytes,
         logger,
@@ -195,6 +198,11 @@ export async function startGateway(config: Config, port: number = config.ports.g
 
   const readiness = readinessMonitor({
     subgraphs: Object.fromEntries(subgraphs.map((name) => [name, config.subgraphUrls[name]])),
+    onReplica: (name, url, ready) => {
+      const set = replicas.get(name as SubgraphName);
+      if (ready) set?.markUp(url);
+      else set?.markDown(url);
+    },
     intervalMs: limits.readinessIntervalMs,
     timeoutMs: Math.min(1000, limits.readinessIntervalMs),
   });

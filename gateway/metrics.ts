@@ -10,10 +10,17 @@ export interface GatewayMetrics {
   operationCost: Histogram;
   limitRefusals: Counter<'limit'>;
   subgraphUnavailable: Counter<'subgraph'>;
+  subgraphFailovers: Counter<'subgraph'>;
 }
 
 export function createGatewayMetrics(registry: Registry): GatewayMetrics {
   return {
+    subgraphFailovers: new Counter({
+      name: 'gateway_subgraph_failovers_total',
+      help: 'Subgraph requests sent on to another replica because the one chosen could not be reached',
+      labelNames: ['subgraph'],
+      registers: [registry],
+    }),
     authFailures: new Counter({
       name: 'gateway_auth_failures_total',
       help: 'Requests refused with 401 (missing, expired, forged or misaddressed tokens)',

@@ -45,6 +45,14 @@ describe('docker-compose.yml', () => {
     expect(compose.services.postgres?.ports).toEqual(['127.0.0.1:5433:5432']);
   });
 
+  it('can run several replicas of each subgraph (`--scale`): none publishes a port or fixes its container name', () => {
+    for (const name of SUBGRAPH_NAMES) {
+      const service = compose.services[name] as Record<string, unknown>;
+      expect(service.ports).toBeUndefined();
+      expect(service.container_name).toBeUndefined();
+    }
+  });
+
   it('points the gateway at every subgraph by service name', () => {
     const env = compose.services.gateway!.environment!;
     for (const name of SUBGRAPH_NAMES) expect(env[`${name.toUpperCase()}_URL`]).toMatch(new RegExp(`^http://${name}:\\d+/graphql$`));

@@ -15,6 +15,7 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { MODEL_NAMES, type ModelName } from '../../src/config';
 import { ErrorCode } from '../../src/errors';
 import type { Logger } from '../../src/logging';
+import { balancingFetcher, type ReplicaSet } from '../replicas';
 import { subgraphFetcher } from '../subgraph-fetch';
 import { unresolvedFields, type FieldOwnership } from './ownership';
 
@@ -41,23 +42,31 @@ function codeFor(subgraph: string): { code: ErrorCode; model?: ModelName } {
 
 export interface SubgraphDataSourceOptions<TContext extends Record<string, unknown>> {
   name: string;
-  url: string;
+  /** The subgraph's replicas: each request goes to one in turn (see ../replicas). */
+  replicas: ReplicaSet;
   timeoutMs: number;
   /** Largest answer read from the subgraph; a larger one leaves its fields unresolved. */
   maxResponseBytes?: number;
   logger: Logger;
   /** Sets the headers of each subgraph request (the signed identity); health checks carry no request context. */
   prepare: (headers: { set(name: string, value: string): void }, context: TContext | Record<string, unknown>) => void;
+  /** Fires when a request is sent on to another replica after one could not be reached. */
+  onFailover?: () => void;
 }
 
 export class SubgraphDataSource<TContext extends Record<string, unknown>> extends RemoteGraphQLDataSource<TContext> {
   private readonly subgraph: string;
   private readonly log: Logger;
 
-  constructor({ name, url, timeoutMs, maxResponseBytes, logger, prepare }: SubgraphDataSourceOptions<TContext>) {
+  constructor({ name, replicas, timeoutMs, maxResponseBytes, logger, prepare, onFailover }: SubgraphDataSourceOptions<TContext>) {
     super({
-      url,
-      fetcher: subgraphFetcher({ timeoutMs, maxResponseBytes }),
+      url: replicas.urls[0],
+      fetcher: balancingFetcher(replicas, subgraphFetcher({ timeoutMs, maxResponseBytes }), {
+        onFailover: (from, code) => {
+          logger.warn({ subgraph: name, replica: from, code }, `${name} replica unreachable; the request goes to another`);
+          onFailover?.();
+        },
+      }),
       willSendRequest: ({ request, context }) => {
         if (request.http) prepare(request.http.headers, context);
       },

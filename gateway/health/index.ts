@@ -14,8 +14,10 @@ import { ErrorCode } from '../../src/errors';
 import { healthUrl } from '../subgraphs';
 
 export interface ReadinessOptions {
-  /** Subgraph name → its GraphQL URL. */
-  subgraphs: Readonly<Record<string, string>>;
+  /** Subgraph name → its replicas' GraphQL URLs: a subgraph is ready when one of them is. */
+  subgraphs: Readonly<Record<string, readonly string[]>>;
+  /** Fires for every replica after each round, with its answer (the replica sets follow it). */
+  onReplica?: (subgraph: string, url: string, ready: boolean) => void;
   intervalMs: number;
   /** Each check's deadline; a subgraph slower than this counts as not ready. */
   timeoutMs: number;
@@ -42,7 +44,7 @@ async function subgraphReady(url: string, timeoutMs: number): Promise<boolean> {
   }
 }
 
-export function readinessMonitor({ subgraphs, intervalMs, timeoutMs }: ReadinessOptions): Readiness {
+export function readinessMonitor({ subgraphs, intervalMs, timeoutMs, onReplica }: ReadinessOptions): Readiness {
   const names = Object.keys(subgraphs);
   let results: Record<string, boolean> = Object.fromEntries(names.map((name) => [name, false]));
   let checkedAt: string | null = null;
@@ -51,7 +53,13 @@ export function readinessMonitor({ subgraphs, intervalMs, timeoutMs }: Readiness
 
   const check = (): Promise<void> => {
     round ??= (async () => {
-      const checks = await Promise.all(names.map(async (name) => [name, await subgraphReady(subgraphs[name] ?? '', timeoutMs)] as const));
+      const checks = await Promise.all(
+        names.map(async (name) => {
+          const replicas = await Promise.all((subgraphs[name] ?? []).map(async (url) => [url, await subgraphReady(url, timeoutMs)] as const));
+          for (const [url, ready] of replicas) onReplica?.(name, url, ready);
+          return [name, replicas.some(([, ready]) => ready)] as const;
+        }),
+      );
       results = Object.fromEntries(checks);
       checkedAt = new Date().toISOString();
     })().finally(() => {

@@ -129,8 +129,8 @@ async function openGraph(
 ): Promise<GraphHandle> {
   const existing = `http://127.0.0.1:${config.ports.gateway}/graphql`;
   if (!forceLaunch && !profileDir && (await isReady(existing))) {
-    const ports = new Map<string, number>([['gateway', config.ports.gateway], ...subgraphs.map((s) => [s, Number(new URL(config.subgraphUrls[s]).port)] as [string, number])]);
-    const urls = new Map<string, string>([['gateway', existing], ...subgraphs.map((s) => [s, config.subgraphUrls[s]] as [string, string])]);
+    const ports = new Map<string, number>([['gateway', config.ports.gateway], ...subgraphs.map((s) => [s, Number(new URL(config.subgraphUrls[s][0] ?? '').port)] as [string, number])]);
+    const urls = new Map<string, string>([['gateway', existing], ...subgraphs.map((s) => [s, config.subgraphUrls[s][0] ?? ''] as [string, string])]);
     for (const url of urls.values()) {
       if (!['127.0.0.1', 'localhost'].includes(new URL(url).hostname)) throw new Error(`the benchmark talks to loopback only; ${url} is not`);
     }

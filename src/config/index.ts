@@ -96,7 +96,11 @@ export interface Config {
   modelsDir: string;
   host: string;
   ports: Record<SubgraphName | 'gateway', number>;
-  subgraphUrls: Record<SubgraphName, string>;
+  /**
+   * <NAME>_URL: each subgraph's GraphQL URL, or a comma-separated list of its replicas' URLs,
+   * which the gateway balances over (gateway/replicas).
+   */
+  subgraphUrls: Record<SubgraphName, readonly string[]>;
   jwt: {
     algorithm: 'HS256' | 'RS256';
     /** HS256 secret or RS256 public key (PEM). */
@@ -127,6 +131,13 @@ export interface Config {
     intervalMs: number;
     /** The shortest time between two recomputations of a watchlist or the segment overview. */
     rankingRefreshMs: number;
+  };
+  /** How the segment overview and the watchlists are served from their background job (src/jobs). */
+  aggregates: {
+    /** AGGREGATE_FIRST_WAIT_MS: how long a request waits for the first result before AGGREGATE_PENDING; by default 500 ms less than SUBGRAPH_TIMEOUT_MS. */
+    firstResultWaitMs: number;
+    /** AGGREGATE_CHECK_INTERVAL_MS: how often a subgraph checks whether a result is stale. */
+    checkIntervalMs: number;
   };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** CLOCK: how the library clock moves (see src/circulation/clock). */
@@ -178,6 +189,24 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number
 
 class ConfigError extends Error {}
 
+/** A comma-separated list of http(s) URLs; undefined when the variable is unset or empty. */
+function urlList(env: NodeJS.ProcessEnv, name: string): string[] | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const urls = raw.split(',').map((u) => u.trim()).filter((u) => u !== '');
+  for (const url of urls) {
+    let protocol: string;
+    try {
+      protocol = new URL(url).protocol;
+    } catch {
+      throw new ConfigError(`${name} must be a URL or a comma-separated list of URLs, got "${url}"`);
+    }
+    if (protocol !== 'http:' && protocol !== 'https:') throw new ConfigError(`${name}: only http and https URLs, got "${url}"`);
+  }
+  if (new Set(urls).size !== urls.length) throw new ConfigError(`${name} lists the same URL twice: "${raw}"`);
+  return urls;
+}
+
 /**
  * Flags that npm kept for itself: `npm run token --role staff` (no `--` before the command's
  * flags) hands `--role` to npm, which passes it on only as npm_config_role. Returns those of
@@ -212,8 +241,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ports[name] = integer(env, `${name.toUpperCase()}_PORT`, ports[name]);
   }
   const subgraphUrls = Object.fromEntries(
-    SUBGRAPH_NAMES.map((name) => [name, env[`${name.toUpperCase()}_URL`] ?? `http://${host}:${ports[name]}/graphql`]),
-  ) as Record<SubgraphName, string>;
+    SUBGRAPH_NAMES.map((name): [SubgraphName, readonly string[]] => [name, urlList(env, `${name.toUpperCase()}_URL`) ?? [`http://${host}:${ports[name]}/graphql`]]),
+  ) as Record<SubgraphName, readonly string[]>;
 
   const publicKey = env.JWT_PUBLIC_KEY;
   const secret = env.JWT_SECRET;
@@ -303,6 +332,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     follow: {
       intervalMs: Math.max(10, integer(env, 'FOLLOW_INTERVAL_MS', 200)),
       rankingRefreshMs: Math.max(0, integer(env, 'RANKING_REFRESH_INTERVAL_MS', 30_000)),
+    },
+    aggregates: {
+      // Just inside the gateway's deadline, so the client meets AGGREGATE_PENDING, not a timeout.
+      firstResultWaitMs: integer(env, 'AGGREGATE_FIRST_WAIT_MS', Math.max(0, integer(env, 'SUBGRAPH_TIMEOUT_MS', 3000) - 500)),
+      checkIntervalMs: Math.max(10, integer(env, 'AGGREGATE_CHECK_INTERVAL_MS', 1000)),
     },
     logLevel,
     clock,

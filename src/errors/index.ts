@@ -13,6 +13,11 @@ export enum ErrorCode {
   /** A circulation event reuses an applied event's id with other content. */
   EVENT_CONFLICT = 'EVENT_CONFLICT',
   MODEL_UNAVAILABLE = 'MODEL_UNAVAILABLE',
+  /**
+   * A result over the whole library (segments, a watchlist) has not been computed yet since the
+   * graph started: retry after `extensions.retryAfterSeconds`. Later answers carry their age.
+   */
+  AGGREGATE_PENDING = 'AGGREGATE_PENDING',
   /** A subgraph that serves no model (the library) did not answer in time. */
   SUBGRAPH_UNAVAILABLE = 'SUBGRAPH_UNAVAILABLE',
   QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX',

@@ -136,6 +136,19 @@ export async function launchGraph(options: LaunchOptions): Promise<LaunchedGraph
   }
 }
 
+export interface LaunchedSubgraph {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** One more process of subgraph `name` on a port the system chooses: a replica beside a launched graph's. */
+export async function launchSubgraph(projectRoot: string, name: SubgraphName, env: NodeJS.ProcessEnv = {}, logs: 'inherit' | 'ignore' = 'ignore'): Promise<LaunchedSubgraph> {
+  const script = path.join(projectRoot, 'dist', 'src', 'cli', 'subgraph.js');
+  const { child, url } = await spawnAndWait(script, [name, '--port', '0'], { ...process.env, ...env }, logs, 60_000);
+  return { url, child, stop: () => stopChild(child) };
+}
+
 export interface LaunchedGateway {
   url: string;
   child: ChildProcess;

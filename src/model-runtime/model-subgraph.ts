@@ -11,6 +11,7 @@ import DataLoader from 'dataloader';
 import type { GraphQLSchema } from 'graphql';
 import type { Config, SubgraphName } from '../config';
 import type { Identity } from '../identity';
+import { openBackgroundResults, type BackgroundResults } from '../jobs';
 import { createLogger, type Logger } from '../logging';
 import { createProcessMetrics, type ProcessMetrics } from '../metrics';
 import { readClock } from '../circulation';
@@ -35,12 +36,16 @@ export interface ModelSubgraphDeps extends Freshness {
   config: Config;
   /** Where every prediction the subgraph serves is recorded (a no-op with PREDICTION_LOG=off). */
   predictionLog: PredictionLogging;
+  /** Where results over the whole library are computed (BullMQ with REDIS_URL, else in process). */
+  background: BackgroundResults;
 }
 
 /** What a model subgraph keeps for the life of its process: memos, watchlists, catalogues. */
 export interface SubgraphServices {
   /** Fills what the services keep ahead of the first request, in the background after start; never rejects. */
   warm?: () => Promise<void>;
+  /** Stops the services' timers, before the store closes. */
+  stop?: () => void;
 }
 
 export interface ModelSubgraphSpec<TServices extends SubgraphServices, TContext extends SubgraphContext> {
@@ -112,7 +117,8 @@ export async function openModelDeps(
     if (!slot.isReady()) logger.warn({ model: slotSpec.model, modelsDir: config.modelsDir }, 'no production version found yet; its fields answer MODEL_UNAVAILABLE until one is promoted');
     slots[slotSpec.model] = slot;
   }
-  const deps: ModelSubgraphDeps = { store, asOf, memos: new Set(), inputs: 0, slots, logger, metrics, config, predictionLog: NO_PREDICTION_LOGGING };
+  const background = openBackgroundResults({ redisUrl: config.redisUrl, keyPrefix: config.gateway.redisKeyPrefix, queue: `aggregates-${name}`, logger });
+  const deps: ModelSubgraphDeps = { store, asOf, memos: new Set(), inputs: 0, slots, logger, metrics, config, predictionLog: NO_PREDICTION_LOGGING, background };
   deps.predictionLog = openPredictionLogging({ config: config.predictionLog, store, metrics, logger, asOf: () => deps.asOf });
   return deps;
 }
@@ -160,8 +166,9 @@ export async function warmMemos(deps: Pick<ModelSubgraphDeps, 'store' | 'logger'
   }
 }
 
-/** Stops the slots' reload timers, releases their sessions, writes the queued prediction log and closes the store. */
+/** Finishes a background run in progress, stops the slots' reload timers, releases their sessions, writes the queued prediction log and closes the store. */
 export async function closeModelDeps(deps: ModelSubgraphDeps): Promise<void> {
+  await deps.background.close();
   await Promise.all(Object.values(deps.slots).map((s) => s.stop()));
   await deps.predictionLog.close();
   await deps.store.close();
@@ -193,15 +200,16 @@ export async function startModelSubgraph<TServices extends SubgraphServices, TCo
         return { fallback: models.some((m) => m.fallback), models };
       },
       onStop: async () => {
+        services.stop?.();
         await follower.stop();
         await closeModelDeps(deps);
       },
     },
     port,
   );
-  // Memos and other per-process reads are slow on a large library: the first requests must not be
-  // the ones that pay. They start once the server listens: reads on the embedded store block the
-  // event loop, and before listening they would hold up readiness.
+  // Memos, the first background results and other per-process reads are slow on a large library:
+  // started once the server listens (SQLite reads block the event loop while they run, and
+  // before listening nothing could answer even the health check), so the first requests do not pay.
   void services.warm?.();
   return { ...running, deps, services, follower };
 }

@@ -1,10 +1,17 @@
 /**
- * Rankings over every member ("who is most at risk?", the segment overview): computed once per
- * model version and again when their inputs have changed (the change follower counts changes in
- * `inputs`), but no more often than `config.follow.rankingRefreshMs`. A new version waits for
- * its ranking; changed inputs are ranked in the background while the previous ranking answers.
+ * Rankings over every member ("who is most at risk?", the segment overview), computed by a
+ * background job (src/jobs) and served from its last result with that result's age: a request
+ * never waits for a run over the library, so none times out behind one.
+ *
+ * A run is asked for when the subgraph starts, when the production version changed, and when the
+ * inputs changed (the change follower counts changes in `inputs`) but no more often than
+ * `config.follow.rankingRefreshMs`. Until the first result exists a request waits for it up to
+ * `config.aggregates.firstResultWaitMs`, then answers AGGREGATE_PENDING (retry shortly). After a
+ * new version is promoted a request waits as long for that version's result, then answers the
+ * previous version's, which names its version.
  */
-import { badUserInput } from '../errors';
+import { badUserInput, ErrorCode, shelfmarkError } from '../errors';
+import { latestWithin, type BackgroundResult } from '../jobs';
 import type { ModelSlot } from './model-slot';
 import type { ModelSubgraphDeps } from './model-subgraph';
 
@@ -13,55 +20,126 @@ export interface Ranked<K> {
   probability: number;
 }
 
-/** What a ranking reads to know whether it is stale. */
-export type RankingDeps = Pick<ModelSubgraphDeps, 'inputs' | 'logger'> & { config: { follow: { rankingRefreshMs: number } } };
+/** A served result and how old it is. */
+export interface Aged<T> {
+  value: T;
+  /** The model version that computed it. */
+  version: string;
+  /** When its run finished (ISO 8601). */
+  computedAt: string;
+  /** Seconds since then, at the time of the answer. */
+  ageSeconds: number;
+}
+
+/** What a ranking reads to know whether it is stale, and where its runs are queued. */
+export type RankingDeps = Pick<ModelSubgraphDeps, 'inputs' | 'logger' | 'background'> & {
+  config: { follow: { rankingRefreshMs: number }; aggregates: { firstResultWaitMs: number; checkIntervalMs: number } };
+};
+
+export interface Ranking<T> {
+  /** The last result with its age; AGGREGATE_PENDING when none exists within the first wait. */
+  current(): Promise<Aged<T>>;
+  /** Asks for the first run now (start-up). */
+  warm(): void;
+  /** Stops checking for staleness. */
+  stop(): void;
+}
+
+/** Seconds to suggest to a client that meets AGGREGATE_PENDING. */
+const PENDING_RETRY_SECONDS = 5;
 
 /**
- * `compute` kept per model version and per input count, as described above. A failed background
- * recomputation is logged and tried again on a later call.
+ * `compute` run in the background as `name`, kept per model version and per input count as
+ * described above. A failed run is logged by the runner and asked for again on a later check.
  */
-export function refreshedRanking<T>(slot: ModelSlot, deps: RankingDeps, compute: () => Promise<{ version: string; value: T }>): () => Promise<T> {
-  let cache: { version: string; inputs: number; at: number; value: T } | undefined;
-  let pending: Promise<{ version: string; inputs: number; at: number; value: T }> | undefined;
-  const start = (): Promise<{ version: string; inputs: number; at: number; value: T }> => {
-    const inputs = deps.inputs;
-    const at = Date.now();
-    pending ??= compute()
-      .then((fresh) => {
-        const next = { ...fresh, inputs, at };
-        cache = next;
-        return next;
-      })
-      .finally(() => {
-        pending = undefined;
-      });
-    return pending;
+export function refreshedRanking<T>(name: string, slot: ModelSlot, deps: RankingDeps, compute: () => Promise<{ version: string; value: T }>): Ranking<T> {
+  // Defined on first use (start-up's warm or a first request), so opening the services starts nothing.
+  let opened: { result: BackgroundResult<{ version: string; value: T }>; timer: NodeJS.Timeout } | undefined;
+  let asked: { version: string; inputs: number; at: number } | undefined;
+  let stopped = false;
+
+  const ask = (result: BackgroundResult<unknown>, version: string): void => {
+    asked = { version, inputs: deps.inputs, at: Date.now() };
+    result.request();
   };
-  return async () => {
+
+  /** Asks for a run when none was asked for yet, the version changed, or the inputs moved (or the first run failed) an interval ago. */
+  const check = async (result: BackgroundResult<{ version: string; value: T }>): Promise<void> => {
+    if (!slot.isReady()) return;
     const version = slot.current().version;
-    if (!cache || cache.version !== version) return (await start()).value;
-    if (cache.inputs !== deps.inputs && Date.now() - cache.at >= deps.config.follow.rankingRefreshMs) {
-      start().catch((error: unknown) => deps.logger.warn({ err: (error as Error).message }, 'recomputing a ranking failed; the previous one keeps answering'));
+    if (!asked || asked.version !== version) return ask(result, version);
+    if (Date.now() - asked.at < deps.config.follow.rankingRefreshMs) return;
+    if (asked.inputs !== deps.inputs || !(await result.latest())) ask(result, version);
+  };
+
+  const open = (): BackgroundResult<{ version: string; value: T }> => {
+    if (!opened) {
+      const result = deps.background.define(name, compute);
+      const timer = setInterval(() => checkLogged(result), deps.config.aggregates.checkIntervalMs);
+      timer.unref();
+      if (stopped) clearInterval(timer);
+      opened = { result, timer };
     }
-    return cache.value;
+    return opened.result;
+  };
+  const checkLogged = (result: BackgroundResult<{ version: string; value: T }>): void => {
+    check(result).catch((error: unknown) => deps.logger.warn({ result: name, err: (error as Error).message }, 'checking a background ranking failed'));
+  };
+
+  return {
+    current: async () => {
+      // No version loaded: MODEL_UNAVAILABLE, as every field of the model answers.
+      const serving = slot.current().version;
+      const result = open();
+      checkLogged(result);
+      const latest = await latestWithin(result, deps.config.aggregates.firstResultWaitMs, (r) => r.value.version === serving);
+      if (!latest) {
+        throw shelfmarkError(ErrorCode.AGGREGATE_PENDING, `${name} is being computed for the first time since the graph started; retry in a few seconds`, {
+          retryAfterSeconds: PENDING_RETRY_SECONDS,
+        });
+      }
+      const ageSeconds = Math.max(0, (Date.now() - Date.parse(latest.computedAt)) / 1000);
+      return { value: latest.value.value, version: latest.value.version, computedAt: latest.computedAt, ageSeconds };
+    },
+    warm: () => checkLogged(open()),
+    stop: () => {
+      stopped = true;
+      if (opened) clearInterval(opened.timer);
+    },
   };
 }
 
+/** A watchlist's answer: the entries asked for, and the age of the ranking they come from. */
+export type WatchlistAnswer<K> = Omit<Aged<unknown>, 'value'> & { entries: Ranked<K>[] };
+
+export interface RankedWatchlist<K> extends Omit<Ranking<Ranked<K>[]>, 'current'> {
+  top(first: number, minProbability: number): Promise<WatchlistAnswer<K>>;
+}
+
+/**
+ * The `maximum` highest of `rankAll`'s probabilities, as a background ranking. Keeping only those
+ * is exact: any answer (`first` ≤ maximum above a threshold) is a prefix of them.
+ */
 export function rankedWatchlist<K>(
   field: string,
   maximum: number,
   slot: ModelSlot,
   deps: RankingDeps,
   rankAll: () => Promise<{ version: string; ranked: Ranked<K>[] }>,
-): (first: number, minProbability: number) => Promise<Ranked<K>[]> {
-  const ranking = refreshedRanking(slot, deps, async () => {
+): RankedWatchlist<K> {
+  const ranking = refreshedRanking(field, slot, deps, async () => {
     const { version, ranked } = await rankAll();
     ranked.sort((a, b) => b.probability - a.probability);
-    return { version, value: ranked };
+    return { version, value: ranked.slice(0, maximum) };
   });
-  return async (first, minProbability) => {
-    if (!Number.isInteger(first) || first < 0 || first > maximum) throw badUserInput(`${field}: first must be between 0 and ${maximum}, got ${first}`);
-    if (!(minProbability >= 0 && minProbability <= 1)) throw badUserInput(`${field}: minProbability must be between 0 and 1, got ${minProbability}`);
-    return (await ranking()).filter((r) => r.probability >= minProbability).slice(0, first);
+  return {
+    warm: ranking.warm,
+    stop: ranking.stop,
+    top: async (first, minProbability) => {
+      if (!Number.isInteger(first) || first < 0 || first > maximum) throw badUserInput(`${field}: first must be between 0 and ${maximum}, got ${first}`);
+      if (!(minProbability >= 0 && minProbability <= 1)) throw badUserInput(`${field}: minProbability must be between 0 and 1, got ${minProbability}`);
+      const { value, ...age } = await ranking.current();
+      return { ...age, entries: value.filter((r) => r.probability >= minProbability).slice(0, first) };
+    },
   };
 }

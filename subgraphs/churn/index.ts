@@ -29,7 +29,13 @@ export type ChurnScoring = ModelScoring<ChurnServing, typeof CHURN_MEMOS>;
 
 /** The churn subgraph's per-process state. */
 export interface ChurnServices extends ChurnScoring, SubgraphServices {
-  watchlist: (first: number, minProbability: number) => Promise<ChurnWatchEntry[]>;
+  watchlist: ChurnWatchlist;
+}
+
+interface ChurnWatchlist {
+  top: (first: number, minProbability: number) => Promise<ChurnWatchEntry[]>;
+  warm: () => void;
+  stop: () => void;
 }
 
 /**
@@ -71,8 +77,8 @@ export async function predictChurn({ deps, slot, memos }: ChurnScoring, keys: re
   });
 }
 
-/** Members most likely to churn, explained through the same batched path. */
-function createWatchlist(scoring: ChurnScoring): ChurnServices['watchlist'] {
+/** Members most likely to churn, ranked in the background, explained at answer time through the same batched path. */
+function createWatchlist(scoring: ChurnScoring): ChurnWatchlist {
   const { deps, slot } = scoring;
   const top = rankedWatchlist('churnWatchlist', MAX_CHURN_WATCHLIST, slot, deps, async () => {
     const ids = (await deps.store.db.selectFrom('members').select('id').execute()).map((r) => r.id);
@@ -85,20 +91,29 @@ function createWatchlist(scoring: ChurnScoring): ChurnServices['watchlist'] {
     });
     return { version: model.version, ranked };
   });
-  return async (first, minProbability) => {
-    const entries = await top(first, minProbability);
-    const explained = await predictChurn(scoring, entries.map((e) => String(e.key)));
-    return entries.flatMap((e, i) => {
-      const risk = explained[i];
-      return risk ? [{ member: Object.assign(new Member(), { id: String(e.key) }), risk }] : [];
-    });
+  return {
+    warm: top.warm,
+    stop: top.stop,
+    top: async (first, minProbability) => {
+      const { entries, computedAt, ageSeconds } = await top.top(first, minProbability);
+      const explained = await predictChurn(scoring, entries.map((e) => String(e.key)));
+      return entries.flatMap((e, i) => {
+        const risk = explained[i];
+        return risk ? [{ member: Object.assign(new Member(), { id: String(e.key) }), risk, computedAt: new Date(computedAt), ageSeconds }] : [];
+      });
+    },
   };
 }
 
 /** The churn subgraph's memos and watchlist, once per process. */
 export function createChurnServices(deps: ModelSubgraphDeps): ChurnServices {
   const scoring = openScoring(deps, CHURN_SLOT, CHURN_MEMOS);
-  return { ...scoring, watchlist: createWatchlist(scoring), warm: () => warmMemos(deps, scoring.memos) };
+  const watchlist = createWatchlist(scoring);
+  const warm = async (): Promise<void> => {
+    watchlist.warm();
+    await warmMemos(deps, scoring.memos);
+  };
+  return { ...scoring, watchlist, warm, stop: watchlist.stop };
 }
 
 export function createChurnContext(identity: Identity, services: ChurnServices, requestId: string): ChurnContext {
@@ -107,7 +122,7 @@ export function createChurnContext(identity: Identity, services: ChurnServices, 
     identity,
     churnRisk: entityLoader(async (keys) => recorded(log, requestId, await predictChurn(services, keys), (risk, i) => riskPrediction('member', keys[i] ?? '', risk))),
     watchlist: async (first, minProbability) =>
-      recorded(log, requestId, await services.watchlist(first, minProbability), (entry) => riskPrediction('member', entry.member.id, entry.risk)),
+      recorded(log, requestId, await services.watchlist.top(first, minProbability), (entry) => riskPrediction('member', entry.member.id, entry.risk)),
   };
 }
 

@@ -1,5 +1,6 @@
 /** Member.churnRisk: will this member make no checkout in the next 90 days? */
 import { Arg, Ctx, Directive, Field, FieldResolver, Float, ID, Int, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import { DateTimeResolver } from 'graphql-scalars';
 import { RiskPrediction } from '../../src/graphql/prediction-types';
 import { MAX_CHURN_WATCHLIST } from '../../src/models/churn';
 import type { ChurnContext } from './context';
@@ -32,12 +33,18 @@ export class ChurnWatchEntry {
 
   @Field(() => RiskPrediction)
   risk!: RiskPrediction;
+
+  @Field(() => DateTimeResolver, { description: 'When the background job that ranks the whole library finished the ranking this entry comes from.' })
+  computedAt!: Date;
+
+  @Field(() => Float, { description: 'Seconds from computedAt to this answer.' })
+  ageSeconds!: number;
 }
 
 @Resolver()
 export class ChurnWatchlistResolver {
   @Query(() => [ChurnWatchEntry], {
-    description: `Active members most likely to stop borrowing, riskiest first, with their factors (lapsed members are left out). first: at most ${MAX_CHURN_WATCHLIST}.`,
+    description: `Active members most likely to stop borrowing, riskiest first, with their factors (lapsed members are left out). Ranked by a background job and served from its last ranking, with its age (AGGREGATE_PENDING before the first); the factors are scored at answer time. first: at most ${MAX_CHURN_WATCHLIST}.`,
   })
   churnWatchlist(
     @Ctx() ctx: ChurnContext,

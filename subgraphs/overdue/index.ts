@@ -59,7 +59,13 @@ export type OverdueScoring = ModelScoring<OverdueServing, typeof OVERDUE_MEMOS>;
 
 /** The overdue subgraph's per-process state. */
 export interface OverdueServices extends OverdueScoring, SubgraphServices {
-  watchlist: (first: number, minProbability: number) => Promise<OverdueWatchEntry[]>;
+  watchlist: OverdueWatchlist;
+}
+
+interface OverdueWatchlist {
+  top: (first: number, minProbability: number) => Promise<OverdueWatchEntry[]>;
+  warm: () => void;
+  stop: () => void;
 }
 
 /** Members' open-loan rows from the memo (computed by the same feature function on first use); requested loans from the store. */
@@ -129,8 +135,8 @@ export async function predictOverdue(services: OverdueScoring, keys: readonly Ov
   });
 }
 
-/** Open loans most likely to come back late, explained through the same batched path. */
-function createWatchlist(services: OverdueScoring): OverdueServices['watchlist'] {
+/** Open loans most likely to come back late, ranked in the background, explained at answer time through the same batched path. */
+function createWatchlist(services: OverdueScoring): OverdueWatchlist {
   const { deps, slot } = services;
   const top = rankedWatchlist('overdueWatchlist', MAX_OVERDUE_WATCHLIST, slot, deps, async () => {
     const open = await deps.store.db.selectFrom('loans').select('member_id').distinct().where('returned_at', 'is', null).where('due_at', '>=', deps.asOf).execute();
@@ -142,21 +148,31 @@ function createWatchlist(services: OverdueScoring): OverdueServices['watchlist']
     });
     return { version: model.version, ranked };
   });
-  return async (first, minProbability) => {
-    const entries = await top(first, minProbability);
-    const explained = await predictOverdue(services, entries.map((e) => `L:${e.key.loanId}` as const));
-    return entries.flatMap((e, i) => {
-      const risk = explained[i];
-      if (!risk) return [];
-      return [{ loan: Object.assign(new Loan(), { id: String(e.key.loanId) }), member: Object.assign(new Member(), { id: String(e.key.memberId) }), risk }];
-    });
+  return {
+    warm: top.warm,
+    stop: top.stop,
+    top: async (first, minProbability) => {
+      const { entries, computedAt, ageSeconds } = await top.top(first, minProbability);
+      const explained = await predictOverdue(services, entries.map((e) => `L:${e.key.loanId}` as const));
+      return entries.flatMap((e, i) => {
+        const risk = explained[i];
+        if (!risk) return [];
+        const loan = Object.assign(new Loan(), { id: String(e.key.loanId) });
+        return [{ loan, member: Object.assign(new Member(), { id: String(e.key.memberId) }), risk, computedAt: new Date(computedAt), ageSeconds }];
+      });
+    },
   };
 }
 
 /** The overdue subgraph's memos and watchlist, once per process. */
 export function createOverdueServices(deps: ModelSubgraphDeps): OverdueServices {
   const scoring = openScoring(deps, OVERDUE_SLOT, OVERDUE_MEMOS);
-  return { ...scoring, watchlist: createWatchlist(scoring), warm: () => warmMemos(deps, scoring.memos) };
+  const watchlist = createWatchlist(scoring);
+  const warm = async (): Promise<void> => {
+    watchlist.warm();
+    await warmMemos(deps, scoring.memos);
+  };
+  return { ...scoring, watchlist, warm, stop: watchlist.stop };
 }
 
 export function createOverdueContext(identity: Identity, services: OverdueServices, requestId: string): OverdueContext {
@@ -171,7 +187,7 @@ export function createOverdueContext(identity: Identity, services: OverdueServic
       }),
     ),
     watchlist: async (first, minProbability) =>
-      recorded(log, requestId, await services.watchlist(first, minProbability), (entry) => riskPrediction('loan', entry.loan.id, entry.risk)),
+      recorded(log, requestId, await services.watchlist.top(first, minProbability), (entry) => riskPrediction('loan', entry.loan.id, entry.risk)),
   };
 }
 

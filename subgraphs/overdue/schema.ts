@@ -1,5 +1,6 @@
 /** Loan.overdueRisk, Member.overdueRisk and the loans most at risk of coming back late. */
 import { Arg, Ctx, Directive, Field, FieldResolver, Float, ID, Int, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import { DateTimeResolver } from 'graphql-scalars';
 import { RiskPrediction } from '../../src/graphql/prediction-types';
 import { MAX_OVERDUE_WATCHLIST } from '../../src/models/overdue';
 import type { OverdueContext } from './context';
@@ -28,6 +29,12 @@ export class OverdueWatchEntry {
 
   @Field(() => RiskPrediction)
   risk!: RiskPrediction;
+
+  @Field(() => DateTimeResolver, { description: 'When the background job that ranks the whole library finished the ranking this entry comes from.' })
+  computedAt!: Date;
+
+  @Field(() => Float, { description: 'Seconds from computedAt to this answer.' })
+  ageSeconds!: number;
 }
 
 @Resolver(() => Loan)
@@ -60,7 +67,7 @@ export class MemberOverdueResolver {
 @Resolver()
 export class OverdueWatchlistResolver {
   @Query(() => [OverdueWatchEntry], {
-    description: `Open loans not yet due that are most likely to come back late, riskiest first, with their factors. first: at most ${MAX_OVERDUE_WATCHLIST}.`,
+    description: `Open loans not yet due that are most likely to come back late, riskiest first, with their factors. Ranked by a background job and served from its last ranking, with its age (AGGREGATE_PENDING before the first); the factors are scored at answer time. first: at most ${MAX_OVERDUE_WATCHLIST}.`,
   })
   overdueWatchlist(
     @Ctx() ctx: OverdueContext,

@@ -21,6 +21,9 @@ import { parseId } from '../../src/util/ids';
 import type { SegmentationContext } from './context';
 import { Member, MemberSegmentResolver, SegmentsResolver, type Segment, type SegmentProfile, type SegmentSummary } from './schema';
 
+/** A segment summary as the background job stores it: without its age, which each answer adds. */
+type ComputedSummary = Omit<SegmentSummary, 'computedAt' | 'ageSeconds'>;
+
 export type { SegmentationContext } from './context';
 
 export function buildSegmentationSchema(): Promise<GraphQLSchema> {
@@ -92,18 +95,20 @@ export async function predictSegments({ deps, slot, memos }: SegmentationScoring
 }
 
 export interface SegmentOverview {
-  /** The summaries for the version in production, computed at most once per version. */
+  /** The last summaries the background job computed, each carrying their age. */
   summaries: () => Promise<SegmentSummary[]>;
-  /** Computes ahead of the first request; failures are logged, and the next request tries again. */
+  /** Fills the member memo and asks for the first run, ahead of the first request; never rejects. */
   warm: () => Promise<void>;
+  stop: () => void;
 }
 
 /**
  * Sizes, shares and profiles of every segment over all members. The features come from the
  * member memo, filled in chunks so requests keep being answered meanwhile, and are read again
  * when members' data changed; each model version then costs one run over them, so after a hot
- * reload the overview is ready within one run's time. It is recomputed as a ranking is (see
- * refreshedRanking): per version, and when its inputs changed at most once per interval.
+ * reload the overview is ready within one run's time. It is computed in the background as a
+ * ranking is (see refreshedRanking): per version, and when its inputs changed at most once per
+ * interval, and served from the last result with its age.
  */
 export function createSegmentOverview({ deps, slot, memos }: SegmentationScoring): SegmentOverview {
   let features: { inputs: number; batch: Promise<SegmentationFeatureBatch> } | undefined;
@@ -126,7 +131,7 @@ export function createSegmentOverview({ deps, slot, memos }: SegmentationScoring
     return batch;
   };
 
-  const summarise = async (): Promise<{ version: string; summaries: SegmentSummary[] }> => {
+  const summarise = async (): Promise<{ version: string; summaries: ComputedSummary[] }> => {
     const batch = await allMembers();
     const n = batch.memberIds.length;
     if (n === 0) {
@@ -164,33 +169,38 @@ export function createSegmentOverview({ deps, slot, memos }: SegmentationScoring
     };
   };
 
-  const summaries = refreshedRanking(slot, deps, async () => {
+  const ranking = refreshedRanking('segments', slot, deps, async () => {
     const { version, summaries: value } = await summarise();
     return { version, value };
   });
 
+  const summaries = async (): Promise<SegmentSummary[]> => {
+    const { value, computedAt, ageSeconds } = await ranking.current();
+    return value.map((summary) => ({ ...summary, computedAt: new Date(computedAt), ageSeconds }));
+  };
+
   const warm = async (): Promise<void> => {
+    ranking.warm();
     try {
-      if (slot.isReady()) await summaries();
-      else await allMembers();
+      if (!slot.isReady()) await allMembers();
     } catch (error) {
-      deps.logger.warn({ model: SEGMENTATION_MODEL, err: (error as Error).message }, 'could not compute the segment overview ahead of the first request');
+      deps.logger.warn({ model: SEGMENTATION_MODEL, err: (error as Error).message }, 'could not read the members\' features ahead of the segment overview');
     }
   };
 
-  return { summaries, warm };
+  return { summaries, warm, stop: ranking.stop };
 }
 
 /** The segmentation subgraph's memos and segment overview, once per process. */
 export function createSegmentationServices(deps: ModelSubgraphDeps): SegmentationServices {
   const scoring = openScoring(deps, SEGMENTATION_SLOT, SEGMENTATION_MEMOS);
   const overview = createSegmentOverview(scoring);
-  // Reading every member's features takes seconds on a large library: longer than the gateway
-  // waits for a subgraph, so the first `segments` request must not be the one that pays.
+  // Reading every member's features takes seconds on a large library: the memo and the first
+  // overview run start at once, and requests meanwhile are answered from the background job.
   const warm = async (): Promise<void> => {
     await Promise.all([warmMemos(deps, scoring.memos), overview.warm()]);
   };
-  return { ...scoring, overview, warm };
+  return { ...scoring, overview, warm, stop: overview.stop };
 }
 
 export function createSegmentationContext(identity: Identity, services: SegmentationServices, requestId: string): SegmentationContext {

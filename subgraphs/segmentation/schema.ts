@@ -1,5 +1,6 @@
 /** Member.segment and the segment overview: which named group a member's borrowing puts them in. */
 import { Ctx, Directive, Field, FieldResolver, Float, ID, Int, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import { DateTimeResolver } from 'graphql-scalars';
 import { ModelRef } from '../../src/graphql/prediction-types';
 import type { SegmentationContext } from './context';
 
@@ -84,6 +85,12 @@ export class SegmentSummary {
 
   @Field(() => ModelRef)
   model!: ModelRef;
+
+  @Field(() => DateTimeResolver, { description: 'When the background job that counts every member finished this overview: the answer is its last result.' })
+  computedAt!: Date;
+
+  @Field(() => Float, { description: 'Seconds from computedAt to this answer.' })
+  ageSeconds!: number;
 }
 
 @Resolver(() => Member)
@@ -98,8 +105,9 @@ export class MemberSegmentResolver {
 export class SegmentsResolver {
   @Query(() => [SegmentSummary], {
     description:
-      'Every segment of the production model, in its order (Champions first), with its size, share and average member. Computed once ' +
-      'per model version over all members in one inference run.',
+      'Every segment of the production model, in its order (Champions first), with its size, share and average member. Computed by a ' +
+      'background job over all members in one inference run (per model version, and again when members\' data changed) and served from ' +
+      'its last result with its age. Before the first result: AGGREGATE_PENDING.',
   })
   segments(@Ctx() ctx: SegmentationContext): Promise<SegmentSummary[]> {
     return ctx.segments();

@@ -11,9 +11,7 @@ import { createLogger } from '../../src/logging';
 import { createProcessMetrics } from '../../src/metrics';
 import { AsOfMemo } from '../../src/model-runtime/as-of-memo';
 import { followChanges, type ChangeFollower, type Freshness } from '../../src/model-runtime/follow';
-import type { ModelSlot } from '../../src/model-runtime/model-slot';
 import { openMemos } from '../../src/model-runtime/model-subgraph';
-import { refreshedRanking } from '../../src/model-runtime/watchlist';
 import type { Store } from '../../src/store';
 import { tinyLibrary } from '../fixtures/tiny-library';
 
@@ -117,26 +115,5 @@ describe('AsOfMemo while it refreshes', () => {
     release();
     expect(await first).toEqual(['v1']);
     expect(await memo.load([7])).toEqual(['v2']);
-  });
-});
-
-describe('refreshedRanking', () => {
-  it('recomputes per version and when its inputs changed, at most once per interval, answering the previous ranking meanwhile', async () => {
-    let version = 'v1';
-    const slot = { current: () => ({ version }) } as unknown as ModelSlot;
-    const deps = { inputs: 0, logger: createLogger('test', 'silent'), config: { follow: { rankingRefreshMs: 60_000 } } };
-    let runs = 0;
-    const ranking = refreshedRanking(slot, deps, async () => ({ version, value: `${version} run ${++runs}` }));
-    expect(await ranking()).toBe('v1 run 1');
-    deps.inputs += 1;
-    expect(await ranking()).toBe('v1 run 1');
-    expect(runs).toBe(1);
-    deps.config.follow.rankingRefreshMs = 0;
-    expect(await ranking()).toBe('v1 run 1');
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(await ranking()).toBe('v1 run 2');
-    expect(await ranking()).toBe('v1 run 2');
-    version = 'v2';
-    expect(await ranking()).toBe('v2 run 3');
   });
 });

@@ -21,6 +21,7 @@ import { metricValue, smallLibrary } from '../../../test/fixtures/small-library'
 import { SEGMENTATION_SLOT, type SegmentationServing } from '../../../src/models/segmentation';
 import { buildSegmentationSchema, createSegmentationContext, createSegmentationServices, type SegmentationContext, type SegmentationServices } from '..';
 import { NO_PREDICTION_LOGGING } from '../../../src/model-runtime/prediction-logging';
+import { openBackgroundResults } from '../../../src/jobs';
 
 let store: Store;
 let queries: string[];
@@ -79,7 +80,10 @@ beforeAll(async () => {
     reloadIntervalMs: 3_600_000,
   });
   await slot.start();
-  deps = { store, asOf: await readAsOf(store), memos: new Set(), inputs: 0, slots: { segmentation: slot }, metrics, logger: createLogger('test', 'silent'), predictionLog: NO_PREDICTION_LOGGING } as unknown as ModelSubgraphDeps;
+  const logger = createLogger('test', 'silent');
+  const config = { follow: { rankingRefreshMs: 30_000 }, aggregates: { firstResultWaitMs: 60_000, checkIntervalMs: 1000 } };
+  const background = openBackgroundResults({ redisUrl: undefined, keyPrefix: '', queue: 'aggregates-segmentation', logger });
+  deps = { store, asOf: await readAsOf(store), memos: new Set(), inputs: 0, slots: { segmentation: slot }, metrics, logger, predictionLog: NO_PREDICTION_LOGGING, config, background } as unknown as ModelSubgraphDeps;
   services = createSegmentationServices(deps);
   server = new ApolloServer<SegmentationContext>({ schema: await buildSegmentationSchema() });
   await server.start();
@@ -87,6 +91,8 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  services?.stop?.();
+  await deps?.background.close();
   await server?.stop();
   await slot?.stop();
   await store?.close();
@@ -140,13 +146,15 @@ describe('Member.segment', () => {
 });
 
 describe('Query.segments', () => {
-  const SEGMENTS = `{ segments { name description size share profile { recency frequency monetary engagement tenureDays } model { version } } }`;
+  const SEGMENTS = `{ segments { name description size share profile { recency frequency monetary engagement tenureDays } model { version } computedAt ageSeconds } }`;
   interface Summary {
     name: string;
     size: number;
     share: number;
     profile: { recency: number; frequency: number; monetary: number; engagement: number; tenureDays: number } | null;
     model: { version: string };
+    computedAt: string;
+    ageSeconds: number;
   }
 
   it('summarises every member with one inference run, then answers from its cache for the same version', async () => {
@@ -164,8 +172,15 @@ describe('Query.segments', () => {
     expect(hibernating.profile!.recency).toBeGreaterThan(champions.profile!.recency);
     expect(champions.profile!.frequency).toBeGreaterThan(hibernating.profile!.frequency);
 
+    // Every summary carries the age of the background run that counted it.
+    // (In process the DateTime scalar answers a Date; over HTTP, its ISO string.)
+    const computedAt = new Date(summaries[0]!.computedAt).getTime();
+    expect(summaries.every((s) => new Date(s.computedAt).getTime() === computedAt && s.ageSeconds >= 0)).toBe(true);
+    expect(computedAt).toBeLessThanOrEqual(Date.now());
+
     const again = await costOf(() => run(SEGMENTS));
-    expect(again.result.data).toEqual(first.result.data);
+    const withoutAge = (data: unknown) => (data as { segments: Summary[] }).segments.map(({ ageSeconds: _age, ...rest }) => rest);
+    expect(withoutAge(again.result.data)).toEqual(withoutAge(first.result.data));
     expect({ runs: again.runs, sql: again.sql }).toEqual({ runs: 0, sql: 0 });
   });
 

@@ -1,0 +1,154 @@
+/**
+ * The graph on a library of any size, as a library's IT team meets it: start to ready, the
+ * first answers of the aggregates (segments and the watchlists: answered, pending or timed out,
+ * and how long until each first holds data), member insights p50 at concurrency 1 once the graph
+ * is at rest, and the graph's memory at rest (shared pages counted once).
+ *
+ *   node dist/bench/scale.js --db PATH [--models DIR] [--port-base N] [--members-asked N] [--redis URL] [--json]
+ *
+ * It starts its own graph on fixed loopback ports (--port-base for the gateway, the next six for
+ * the subgraphs), in development mode, and stops it afterwards.
+ */
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import jwt from 'jsonwebtoken';
+import { parseFlags } from '../src/cli/flags';
+import { DEVELOPMENT_JWT_SECRET, findProjectRoot, SUBGRAPH_NAMES, type SubgraphName } from '../src/config';
+import { launchGraph } from '../src/graph-launcher';
+import { openStore } from '../src/store';
+import { summarise } from './load';
+import { quiesce } from './metrics';
+import { graphMemory, loadAverage, sampleProcess } from './processes';
+import { buildScenarios } from './scenarios';
+
+const USAGE = 'node dist/bench/scale.js --db PATH [--models DIR] [--port-base N] [--members-asked N] [--redis URL] [--json]';
+
+const AGGREGATES = {
+  segments: '{ segments { name size computedAt ageSeconds } }',
+  overdueWatchlist: '{ overdueWatchlist(first: 20) { loan { id } risk { probability } computedAt ageSeconds } }',
+  churnWatchlist: '{ churnWatchlist(first: 20) { member { id } risk { probability } computedAt ageSeconds } }',
+} as const;
+type Aggregate = keyof typeof AGGREGATES;
+
+interface Answered {
+  ms: number;
+  /** 'data', or the first error's code ('timeout' when the gateway gave up on the subgraph). */
+  outcome: string;
+  ageSeconds?: number;
+}
+
+async function ask(url: string, bearer: string, body: unknown): Promise<Answered & { data?: unknown }> {
+  const started = performance.now();
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` }, body: JSON.stringify(body) });
+  const parsed = (await response.json()) as { data?: Record<string, { ageSeconds?: number }[] | null>; errors?: { message: string; extensions?: { code?: string; reason?: string } }[] };
+  const ms = performance.now() - started;
+  const error = parsed.errors?.[0];
+  if (error) return { ms, outcome: error.extensions?.reason === 'timeout' ? 'timeout' : String(error.extensions?.code ?? error.message) };
+  const first = Object.values(parsed.data ?? {})[0];
+  return { ms, outcome: 'data', ageSeconds: first?.[0]?.ageSeconds, data: parsed.data };
+}
+
+async function readyWithin(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await fetch(url.replace(/\/graphql$/, '/health/ready')).then((r) => r.ok, () => false);
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`the graph was not ready within ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function main(): Promise<void> {
+  const { flags } = parseFlags(process.argv.slice(2), { db: 'string', models: 'string', 'port-base': 'number', 'members-asked': 'number', redis: 'string', json: 'boolean' }, USAGE);
+  if (!flags.db) throw new Error(`--db is required\n${USAGE}`);
+  const root = findProjectRoot(__dirname);
+  const base = flags['port-base'] ?? 4800;
+  const asked = flags['members-asked'] ?? 300;
+  const databaseUrl = flags.db.includes('://') || flags.db.startsWith('sqlite:') ? flags.db : `sqlite:${path.resolve(flags.db)}`;
+
+  const store = openStore(databaseUrl, { readonly: databaseUrl.startsWith('sqlite:') });
+  const count = async (table: 'members' | 'books') => Number((await store.db.selectFrom(table).select((eb) => eb.fn.max('id').as('max')).executeTakeFirstOrThrow()).max);
+  const size = { maxMemberId: await count('members'), maxBookId: await count('books') };
+  await store.close();
+
+  const ports: Partial<Record<SubgraphName | 'gateway', number>> = { gateway: base };
+  SUBGRAPH_NAMES.forEach((name, i) => (ports[name] = base + 1 + i));
+  const env: NodeJS.ProcessEnv = {
+    DATABASE_URL: databaseUrl,
+    MODELS_DIR: path.resolve(flags.models ?? path.join(root, 'models')),
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'warn',
+    REDIS_URL: flags.redis ?? '',
+    REDIS_KEY_PREFIX: `shelfmark-bench-scale:${randomUUID()}:`,
+  };
+  const bearer = jwt.sign({ role: 'analyst' }, DEVELOPMENT_JWT_SECRET, { algorithm: 'HS256', subject: 'bench-scale', issuer: 'shelfmark', audience: 'shelfmark-graph', expiresIn: '2h' });
+
+  const load = loadAverage();
+  const started = performance.now();
+  const graph = await launchGraph({ projectRoot: root, subgraphs: SUBGRAPH_NAMES, env, ports, logs: 'ignore', startTimeoutMs: 1_800_000 });
+  try {
+    await readyWithin(graph.gatewayUrl, 1_800_000);
+    const readyMs = performance.now() - started;
+    // CPU each process spent to get there: on a loaded machine, wall time mostly measures the others.
+    const cpuToReadyS = Object.fromEntries([...graph.processes].map(([name, child]) => [name, child.pid === undefined ? NaN : sampleProcess(child.pid)?.cpuSeconds ?? NaN]));
+    process.stderr.write(`ready after ${(readyMs / 1000).toFixed(1)} s; asking the aggregates\n`);
+
+    const first = {} as Record<Aggregate, Answered>;
+    const firstData = {} as Record<Aggregate, Answered & { afterReadyMs: number }>;
+    await Promise.all(
+      (Object.keys(AGGREGATES) as Aggregate[]).map(async (name) => {
+        const readyAt = performance.now();
+        const { data: _data, ...answer } = await ask(graph.gatewayUrl, bearer, { query: AGGREGATES[name] });
+        first[name] = answer;
+        let latest = answer;
+        while (latest.outcome !== 'data' && performance.now() - readyAt < 600_000) {
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+          const { data: _again, ...next } = await ask(graph.gatewayUrl, bearer, { query: AGGREGATES[name] });
+          latest = next;
+        }
+        firstData[name] = { ...latest, afterReadyMs: performance.now() - readyAt };
+      }),
+    );
+
+    const urls = new Map<string, string>([['gateway', graph.gatewayUrl], ...SUBGRAPH_NAMES.map((name) => [name, `http://127.0.0.1:${ports[name]}/graphql`] as [string, string])]);
+    const restStarted = performance.now();
+    const memoEntries = await quiesce(urls, { pollMs: 2000, timeoutMs: 900_000 });
+    const restMs = performance.now() - restStarted;
+    const pids = [...graph.processes.values()].map((c) => c.pid).filter((pid): pid is number => pid !== undefined);
+    const memory = graphMemory(pids);
+
+    const member = buildScenarios(SUBGRAPH_NAMES, size, undefined).find((s) => s.id === 'member');
+    if (!member) throw new Error('no member scenario');
+    const latencies: number[] = [];
+    let errors = 0;
+    for (let i = 0; i < asked; i++) {
+      const { ms, outcome } = await ask(graph.gatewayUrl, bearer, JSON.parse(member.request(i).body));
+      latencies.push(ms);
+      if (outcome !== 'data') errors += 1;
+    }
+    const result = {
+      members: size.maxMemberId,
+      database: databaseUrl.split(':')[0],
+      runner: flags.redis ? 'bullmq' : 'in-process',
+      loadAverageAtStart: load,
+      startToReadyS: readyMs / 1000,
+      cpuToReadyS,
+      firstAnswers: first,
+      firstData,
+      restAfterAggregatesS: restMs / 1000,
+      memoEntries,
+      memoryAtRestMb: memory,
+      member: { asked, errors, ...summarise(latencies) },
+      loadAverageAtEnd: loadAverage(),
+    };
+    if (flags.json) console.log(JSON.stringify(result));
+    else console.log(JSON.stringify(result, null, 2));
+  } finally {
+    await graph.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${(error as Error).message}\n`);
+  process.exit(1);
+});
