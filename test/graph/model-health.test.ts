@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import jwt from 'jsonwebtoken';
+import { sql } from 'kysely';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { loadSupergraph, subgraphsIn } from '../../gateway/subgraphs';
@@ -19,7 +20,7 @@ import { addDays } from '../../src/util/dates';
 import { smallLibrary, writableCopy, type SmallLibrary } from '../fixtures/small-library';
 
 const ROOT = path.join(__dirname, '..', '..');
-const EXAMPLE = readFileSync(path.join(ROOT, 'schema', 'examples', 'ChurnCalibration.graphql'), 'utf8');
+const EXAMPLE = readFileSync(path.join(ROOT, 'schema', 'examples', 'PredictionCalibration.graphql'), 'utf8');
 const MEMBERS = 100;
 const BORROWERS = 20;
 let library: SmallLibrary;
@@ -52,11 +53,13 @@ beforeAll(async () => {
 }, 900_000);
 
 beforeAll(async () => {
-  const store = openStore(library.databaseUrl, { readonly: true });
+  const store = openStore(library.databaseUrl);
   T = await readClock(store);
+  // The shared library this copies may hold predictions other tests' graphs logged: judge only this test's.
+  await sql`DELETE FROM prediction_log`.execute(store.db);
   await store.close();
   const subgraphs = subgraphsIn(loadSupergraph(loadConfig({ SHELFMARK_ROOT: ROOT })));
-  graph = await launchGraph({ projectRoot: ROOT, subgraphs, env: { ...library.env, MONITOR_INTERVAL_MS: '500', PREDICTION_LOG_FLUSH_INTERVAL_MS: '50', SUBGRAPH_TIMEOUT_MS: '30000' }, logs: 'ignore' });
+  graph = await launchGraph({ projectRoot: ROOT, subgraphs, env: { ...library.env, MONITOR_INTERVAL_MS: '500', PREDICTION_LOG_FLUSH_INTERVAL_MS: '50', SUBGRAPH_TIMEOUT_MS: '30000', GATEWAY_COST_RATE_ANALYST_PER_SECOND: '1000000' }, logs: 'ignore' });
 
   const served = await ok(`{ members(first: ${MEMBERS}) { nodes { id branch { id } churnRisk { probability } segment { name } } } }`);
   const members = served.members.nodes as { id: string; branch: { id: string } }[];

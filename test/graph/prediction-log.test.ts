@@ -90,7 +90,9 @@ describe('a member query through the real graph', () => {
     const members = body.data.members.nodes as { id: string; churnRisk: { probability: number; factors: { feature: string; weight: number }[]; model: { name: string; version: string; arm: string | null } }; segment: { name: string } | null; recommendations: { book: { id: string }; score: number }[] }[];
     expect(members).toHaveLength(5);
 
-    const churn = (await waitForRows(databaseUrl, 'churn', (found) => found.length >= 5)).map(fromRow);
+    // Background rankings (watchlists) log their predictions too, under request ids of their own.
+    const ofRequest = (rows: ReturnType<typeof fromRow>[]) => rows.filter((r) => r.requestId === 'member-page-1');
+    const churn = ofRequest((await waitForRows(databaseUrl, 'churn', (found) => found.map(fromRow).filter((r) => r.requestId === 'member-page-1').length >= 5)).map(fromRow));
     expect(churn).toHaveLength(5);
     // The gateway passes the client's request id to every subgraph it asks.
     expect(new Set(churn.map((r) => r.requestId))).toEqual(new Set(['member-page-1']));
@@ -103,7 +105,7 @@ describe('a member query through the real graph', () => {
       expect(record?.featureRef).toBe(`as-of:${record?.asOf}`);
     }
 
-    const segments = (await waitForRows(databaseUrl, 'segmentation', (found) => found.length >= 5)).map(fromRow);
+    const segments = ofRequest((await waitForRows(databaseUrl, 'segmentation', (found) => found.map(fromRow).filter((r) => r.requestId === 'member-page-1').length >= 5)).map(fromRow));
     for (const member of members.filter((m) => m.segment)) {
       const record = segments.find((r) => r.entityId === member.id);
       expect(record?.label).toBe(member.segment?.name);
@@ -111,14 +113,14 @@ describe('a member query through the real graph', () => {
       expect(Object.keys(record?.features ?? {})).toEqual(expect.arrayContaining(['recency', 'frequency', 'monetary']));
     }
 
-    const lists = (await waitForRows(databaseUrl, 'recommendations', (found) => found.length >= 5)).map(fromRow);
+    const lists = ofRequest((await waitForRows(databaseUrl, 'recommendations', (found) => found.map(fromRow).filter((r) => r.requestId === 'member-page-1').length >= 5)).map(fromRow));
     for (const member of members) {
       const record = lists.find((r) => r.entityId === member.id);
       expect(record?.items?.slice(0, 3).map((i) => i.id)).toEqual(member.recommendations.map((r) => r.book.id));
     }
 
     const churnMetrics = await (await fetch(graph.subgraphUrls.churn!.replace(/\/graphql$/, '/metrics'))).text();
-    expect(metricValue(churnMetrics, 'prediction_log_records_total', { model: 'churn' })).toBe(5);
+    expect(metricValue(churnMetrics, 'prediction_log_records_total', { model: 'churn' })).toBeGreaterThanOrEqual(5);
     expect(metricValue(churnMetrics, 'prediction_log_dropped_total', { model: 'churn' })).toBe(0);
   });
 });
@@ -137,7 +139,10 @@ describe('the churn subgraph with its prediction log', () => {
 
   it('drops and counts what a full queue cannot hold, and still answers every member', async () => {
     const { deps, databaseUrl } = await openChurn({ PREDICTION_LOG_CAPACITY: '3', PREDICTION_LOG_FLUSH_INTERVAL_MS: '600000', PREDICTION_LOG_BATCH_SIZE: '100' });
-    let store: Store | undefined;
+    let store: Store | undefined = openStore(databaseUrl, { readonly: true });
+    // The copied library may already hold records (of whatever wrote to it before it was copied).
+    const before = (await countPredictions(store.db)).churn ?? 0;
+    await store.close();
     try {
       const answers = await answer(deps, 50);
       expect(answers.every((a) => a !== null && !(a instanceof Error))).toBe(true);
@@ -149,7 +154,7 @@ describe('the churn subgraph with its prediction log', () => {
     }
     store = openStore(databaseUrl, { readonly: true });
     try {
-      expect(await countPredictions(store.db)).toEqual({ churn: 3 });
+      expect(((await countPredictions(store.db)).churn ?? 0) - before).toBe(3);
     } finally {
       await store.close();
     }

@@ -127,7 +127,7 @@ describe('npm run models', () => {
     expect(existsSync(path.join(modelsDir, 'churn-1.0.0-card.html'))).toBe(false);
     const committed = path.join(findProjectRoot(__dirname), 'models');
     const registered = await run(committed, 'card', 'churn', '1.0.0');
-    expect(registered.out).toEqual([`churn 1.0.0's model card, written when it was registered: ${path.join(committed, 'production', 'churn', '1.0.0', 'card.html')}`]);
+    expect(registered.out).toEqual([`churn 1.0.0's model card, written when it was registered: ${path.join(committed, 'archived', 'churn', '1.0.0', 'card.html')}`]);
     const named = await run(modelsDir, 'card', 'churn', '1.0.0', '--out', 'cards/../churn.html');
     expect(named.out).toEqual([`wrote churn 1.0.0's model card to ${path.join(modelsDir, 'churn.html')}`]);
     expect(readFileSync(path.join(modelsDir, 'churn.html'), 'utf8')).toContain('churn model, version 1.0.0');
