@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import jwt from 'jsonwebtoken';
+import { sql } from 'kysely';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -31,6 +32,8 @@ async function ownCopy(name: string): Promise<string> {
   const store = openStore(`sqlite:${file}`);
   try {
     await migrateStore(store);
+    // The shared library may hold what other tests' graphs logged into it: start from an empty log.
+    await sql`DELETE FROM prediction_log`.execute(store.db);
   } finally {
     await store.close();
   }
