@@ -45,8 +45,13 @@ interface PanelCut {
   rows: number;
 }
 
+/** The monthly cut-offs of the training panel, oldest first, the last one `trainCutoff`. */
+export function churnPanelCutoffs(trainCutoff: string): string[] {
+  return Array.from({ length: CHURN_PANEL_CUTOFFS }, (_, k) => addDays(trainCutoff, -CHURN_PANEL_STEP_DAYS * (CHURN_PANEL_CUTOFFS - 1 - k)));
+}
+
 /** The rows of several cut-offs stacked, in the order given. */
-function stack(cuts: readonly PanelCut[], d: number): { values: Float32Array; labels: Uint8Array; rows: number } {
+export function stack(cuts: readonly PanelCut[], d: number): { values: Float32Array; labels: Uint8Array; rows: number } {
   const rows = cuts.reduce((n, c) => n + c.rows, 0);
   const values = new Float32Array(rows * d);
   const labels = new Uint8Array(rows);
@@ -68,7 +73,7 @@ export async function trainChurn(store: Store, options: TrainOptions): Promise<T
   const train = (rows: { values: Float32Array; labels: Uint8Array; rows: number }, params: GradientBoostingParams) =>
     trainGradientBoosting({ features: rows.values, labels: rows.labels, rowCount: rows.rows, featureCount: d, featureNames: names }, { ...params, seed });
 
-  const cutoffs = Array.from({ length: CHURN_PANEL_CUTOFFS }, (_, k) => addDays(trainCutoff, -CHURN_PANEL_STEP_DAYS * (CHURN_PANEL_CUTOFFS - 1 - k)));
+  const cutoffs = churnPanelCutoffs(trainCutoff);
   const panel: PanelCut[] = [];
   let lapsedRows = 0;
   let lapsedChurned = 0;

@@ -9,12 +9,11 @@ import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { Tensor } from 'onnxruntime-node';
 import type { ModelName } from '../config';
-import { churnFeatures } from '../features/churn';
 import { bookWeeklyLoans, demandCalendars } from '../features/demand';
 import { overdueTrainingSet } from '../features/overdue';
 import { borrowingHistoriesInChunks, type BorrowingHistory } from '../features/recommendations';
 import { segmentationFeaturesInChunks } from '../features/segmentation';
-import { churnCutoffs, overdueWindows } from '../evaluation/classifier-holdout';
+import { activeChurnRows, churnCutoffs, overdueWindows } from '../evaluation/classifier-holdout';
 import { SEGMENTATION_OUTPUTS } from '../ml/kmeans';
 import { openServingSession } from '../ml/onnx/session';
 import { parseDemandServing } from '../models/demand';
@@ -22,6 +21,7 @@ import { parseSegmentationServing } from '../models/segmentation';
 import type { ReferenceRows } from '../monitoring/references';
 import type { ModelMetadata } from '../registry';
 import type { Store } from '../store';
+import { churnPanelCutoffs, stack } from './churn';
 import { demandReferenceRows, forecastThroughOnnx, HOLDOUT_WEEKS, truncate } from './demand';
 
 /** Rows per ONNX run, so a large library never becomes one tensor. */
@@ -87,11 +87,16 @@ export async function versionReferenceRows(store: Store, metadata: ModelMetadata
       return { names, values: train.features.values, rowCount, score: await scoreRows(modelFile, metadata, train.features.values, rowCount) };
     }
     case 'churn': {
+      // The trainer's rows: members active at each monthly cut-off of its panel.
       const { trainCutoff } = await churnCutoffs(store, asOf);
       const allIds = (await store.db.selectFrom('members').select('id').orderBy('id').execute()).map((r) => r.id);
-      const train = await churnFeatures(store, allIds, trainCutoff);
-      const rowCount = train.memberIds.length;
-      return { names, values: train.values, rowCount, score: await scoreRows(modelFile, metadata, train.values, rowCount) };
+      const cuts = [];
+      for (const cutoff of churnPanelCutoffs(trainCutoff)) {
+        const cut = await activeChurnRows(store, allIds, cutoff);
+        cuts.push({ cutoff, values: cut.values, labels: cut.labels, rows: cut.memberIds.length });
+      }
+      const train = stack(cuts, names.length);
+      return { names, values: train.values, rowCount: train.rows, score: await scoreRows(modelFile, metadata, train.values, train.rows) };
     }
     case 'segmentation': {
       const serving = parseSegmentationServing(metadata);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runModelsCommand } from '../../cli/models';
+import { runModelsCommand } from '../models';
 import type { NumericReference } from '../../monitoring/drift';
 import { referencesFromRows, SCORE_REFERENCE } from '../../monitoring/references';
 import { getProduction, validateVersion, type ModelMetadata } from '../../registry';
