@@ -15,9 +15,9 @@
  *   holds every request any live gateway admitted through Redis in that window, and those are at
  *   most the limit.
  *
- * Any spell of counting in process (Redis disconnected, failing, too slow, or the breaker open)
+ * A spell of counting in process while Redis was unusable (disconnected, or the breaker open)
  * ends in a merge before this gateway counts in Redis again, so Redis also gets back the degraded
- * requests it missed.
+ * requests it missed; a single failed or slow take does not stop counting in Redis.
  */
 import { randomUUID } from 'node:crypto';
 import { RedisTimeoutError } from '../redis';
@@ -131,7 +131,11 @@ export class ResilientWindowCounter implements WindowCounter {
   ) {}
 
   async take(key: string, cost: number, quota: Quota): Promise<Decision> {
-    if (!this.primaryReady()) return this.takeDegraded('disconnected', key, cost, quota);
+    if (!this.primaryReady()) {
+      // Redis may come back without what it held, and without this gateway's requests meanwhile: merge first.
+      this.generation = undefined;
+      return this.takeDegraded('disconnected', key, cost, quota);
+    }
     const generation = this.generation;
     if (generation === undefined) {
       void this.sync();
@@ -142,6 +146,8 @@ export class ResilientWindowCounter implements WindowCounter {
     try {
       taken = await this.primary.takeCounted(key, cost, quota, generation);
     } catch (error) {
+      // One failed take: Redis still holds the generation (the next take checks), so counting there
+      // goes on; this request, if admitted here, is written back at the next merge.
       return this.takeDegraded(error instanceof RedisTimeoutError ? 'timeout' : 'error', key, cost, quota);
     }
     if (taken === 'lost') {
@@ -215,8 +221,6 @@ export class ResilientWindowCounter implements WindowCounter {
   }
 
   private takeDegraded(reason: Parameters<FallbackEvents['onFallback']>[0], key: string, cost: number, quota: Quota): Decision {
-    // Redis may now miss a request this gateway admits: it merges before counting there again.
-    this.generation = undefined;
     this.events.onFallback(reason);
     const allowance = Math.floor(quota.max * this.options.share);
     const decision = this.degraded.takeNow(key, cost, { max: allowance, windowMs: quota.windowMs });
