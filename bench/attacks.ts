@@ -5,7 +5,7 @@
  * APQ registration flood; an analyst's latency while /health/ready is hammered; and another
  * user's latency under an expensive-query attack, with the protections on and off.
  *
- *   npm run build && node dist/bench/attacks.js [--only redis,hung,apq,readiness,cost] [--members N] [--victim-requests N] [--json]
+ *   npm run build && node dist/bench/attacks.js [--only redis,hung,apq,readiness,cost] [--members N] [--victim-requests N] [--repeat N] [--redis-port P] [--json]
  *
  * It builds a small simulated library with trained churn and recommendations models in a
  * temporary folder, starts its own redis-server on a free loopback port (never the machine's
@@ -27,8 +27,10 @@ import { trainAndRegister } from '../src/training';
 import { freeLoopbackPort } from '../src/util/ports';
 import { summarise, type LatencySummary } from './load';
 
-const USAGE = `usage: node dist/bench/attacks.js [--only redis,hung,apq,readiness,cost] [--members N] [--victim-requests N] [--json]
-  Runs each attack against its own graph processes and its own redis-server, and prints what it measured.`;
+const USAGE = `usage: node dist/bench/attacks.js [--only redis,hung,apq,readiness,cost] [--members N] [--victim-requests N] [--repeat N] [--redis-port P] [--json]
+  Runs each attack against its own graph processes and its own redis-server, and prints what it measured.
+  --repeat N      runs each attack N times on the same library (default 1)
+  --redis-port P  the redis-servers listen on P, P+1, ... (default: ports the system chooses)`;
 
 const ROOT = findProjectRoot(__dirname);
 const ATTACKS = ['redis', 'hung', 'apq', 'readiness', 'cost'] as const;
@@ -108,6 +110,8 @@ interface World {
   gateway(env: NodeJS.ProcessEnv): Promise<LaunchedGateway>;
   /** Requests the victim sends quiet and again under the cost attack (the attack lasts as long). */
   victimRequests: number;
+  /** A port for the next redis-server of this script's own. */
+  redisPort(): Promise<number>;
 }
 
 const partnerOperation = async (): Promise<{ extensions: unknown; variables: unknown }> => {
@@ -128,23 +132,46 @@ async function loops(n: number, stopAt: () => boolean, send: (i: number) => Prom
   return statuses;
 }
 
+type RestartPhase = 'beforeKill' | 'whileDown' | 'afterRestart';
+
+/**
+ * The worst case for a Redis restart: the partner has spent its limit (the first 429) when Redis
+ * is killed, so everything Redis counted is lost; 1.5 s later it starts again, empty, and the
+ * load goes on for 6 s more.
+ */
 async function redisRestart(world: World): Promise<Record<string, unknown>> {
-  const redis = new OwnRedis(await freeLoopbackPort());
+  const redis = new OwnRedis(await world.redisPort());
   await redis.start();
   try {
     const env = { REDIS_URL: redis.url, RATE_LIMIT_PARTNER_MAX: '100', GATEWAY_INSTANCES: '2', GATEWAY_MAX_CONCURRENT_PER_SUBJECT: '1000', REDIS_COMMAND_TIMEOUT_MS: '2000' };
     const pair = await Promise.all([world.gateway(env), world.gateway(env)]);
     const body = await partnerOperation();
     const partner = token('partner', 'attack-partner');
+    let phase: RestartPhase = 'beforeKill';
+    let stop = false;
+    let limitReached = false;
+    // Admitted requests by the phase they were sent in, per gateway (a gateway decides as a request arrives).
+    const admittedBy: Record<RestartPhase, [number, number]> = { beforeKill: [0, 0], whileDown: [0, 0], afterRestart: [0, 0] };
     const started = Date.now();
-    const load = loops(10, () => Date.now() - started > 8000, (i) => post(pair[i % 2]!.url, body, partner));
-    await sleep(1500);
+    const load = loops(10, () => stop, async (i) => {
+      const sentIn = phase;
+      const answer = await post(pair[i % 2]!.url, body, partner);
+      if (answer.status === 200) admittedBy[sentIn][i % 2]! += 1;
+      if (answer.status === 429) limitReached = true;
+      return answer;
+    });
+    while (!limitReached && Date.now() - started < 60_000) await sleep(20);
+    const killedAfterMs = Date.now() - started;
     await redis.kill();
+    phase = 'whileDown';
     await sleep(1500);
     await redis.start();
+    phase = 'afterRestart';
+    await sleep(6000);
+    stop = true;
     const statuses = await load;
     const counts = statusCounts(statuses);
-    return { limit: 100, gateways: 2, admitted: counts['200'] ?? 0, statuses: counts };
+    return { limit: 100, gateways: 2, admitted: counts['200'] ?? 0, killedAfterMs, admittedByPhaseAndGateway: admittedBy, statuses: counts };
   } finally {
     await redis.kill();
   }
@@ -159,7 +186,7 @@ async function latencyOf(n: number, send: () => Promise<{ ms: number; status: nu
 async function hungRedis(world: World): Promise<Record<string, unknown>> {
   const results: Record<string, unknown> = {};
   for (const [label, failures] of [['breaker off', '1000000'], ['breaker on (default)', '3']] as const) {
-    const redis = new OwnRedis(await freeLoopbackPort());
+    const redis = new OwnRedis(await world.redisPort());
     await redis.start();
     try {
       const gateway = await world.gateway({ REDIS_URL: redis.url, RATE_LIMIT_PARTNER_MAX: '100000', REDIS_BREAKER_FAILURES: failures });
@@ -188,7 +215,7 @@ async function apqFlood(world: World): Promise<Record<string, unknown>> {
     ['bounds on (default)', {}],
   ];
   for (const [label, bounds] of configs) {
-    const redis = new OwnRedis(await freeLoopbackPort());
+    const redis = new OwnRedis(await world.redisPort());
     await redis.start();
     try {
       const gateway = await world.gateway({ REDIS_URL: redis.url, RATE_LIMIT_ANALYST_MAX: '1000000', GATEWAY_MAX_CONCURRENT_PER_SUBJECT: '1000', ...bounds });
@@ -270,7 +297,7 @@ async function costAttack(world: World): Promise<Record<string, unknown>> {
   return results;
 }
 
-async function buildWorld(members: number, victimRequests: number): Promise<World & { dir: string }> {
+async function buildWorld(members: number, victimRequests: number, firstRedisPort: number | undefined): Promise<World & { dir: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'shelfmark-attacks-'));
   const db = path.join(dir, 'library.db');
   const modelsDir = path.join(dir, 'models');
@@ -294,6 +321,11 @@ async function buildWorld(members: number, victimRequests: number): Promise<Worl
     baseEnv,
     gateways,
     victimRequests,
+    // Each attack's redis-server gets a port of its own: the next one up from --redis-port, or one the system chooses.
+    redisPort: (() => {
+      let next = firstRedisPort;
+      return async () => (next === undefined ? freeLoopbackPort() : next++);
+    })(),
     gateway: async (env) => {
       const gateway = await launchGateway(ROOT, graph.subgraphUrls, { ...baseEnv, ...env });
       gateways.push(gateway);
@@ -303,18 +335,26 @@ async function buildWorld(members: number, victimRequests: number): Promise<Worl
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), { only: 'string', members: 'number', 'victim-requests': 'number', json: 'boolean' }, USAGE);
+  const { flags } = parseFlags(process.argv.slice(2), { only: 'string', members: 'number', 'victim-requests': 'number', repeat: 'number', 'redis-port': 'number', json: 'boolean' }, USAGE);
   const only = flags.only ? flags.only.split(',') : [...ATTACKS];
   for (const name of only) if (!(ATTACKS as readonly string[]).includes(name)) throw new Error(`--only: unknown attack "${name}"; known: ${ATTACKS.join(', ')}\n${USAGE}`);
-  const world = await buildWorld(flags.members ?? 600, Math.max(1, flags['victim-requests'] ?? 60));
+  const repeat = flags.repeat ?? 1;
+  if (!Number.isInteger(repeat) || repeat < 1 || repeat > 100) throw new Error(`--repeat must be a whole number from 1 to 100, got ${repeat}\n${USAGE}`);
+  const redisPort = flags['redis-port'];
+  if (redisPort !== undefined && !(Number.isInteger(redisPort) && redisPort >= 1024 && redisPort <= 65_000)) throw new Error(`--redis-port must be a port from 1024 to 65000, got ${redisPort}\n${USAGE}`);
+  const world = await buildWorld(flags.members ?? 600, Math.max(1, flags['victim-requests'] ?? 60), redisPort);
   const runs: Record<Attack, (w: World) => Promise<Record<string, unknown>>> = { redis: redisRestart, hung: hungRedis, apq: apqFlood, readiness: readinessFlood, cost: costAttack };
   const figures: Record<string, unknown> = {};
   try {
     for (const name of only as Attack[]) {
-      process.stderr.write(`attack: ${name}...\n`);
-      figures[name] = await runs[name](world);
-      if (!flags.json) process.stdout.write(`${name}: ${JSON.stringify(figures[name], null, 2)}\n`);
-      await Promise.all(world.gateways.splice(0).map((g) => g.stop()));
+      const replays: Record<string, unknown>[] = [];
+      for (let run = 1; run <= repeat; run++) {
+        process.stderr.write(`attack: ${name}${repeat > 1 ? ` (${run} of ${repeat})` : ''}...\n`);
+        replays.push(await runs[name](world));
+        if (!flags.json) process.stdout.write(`${name}: ${JSON.stringify(replays[replays.length - 1], null, 2)}\n`);
+        await Promise.all(world.gateways.splice(0).map((g) => g.stop()));
+      }
+      figures[name] = repeat === 1 ? replays[0] : replays;
     }
   } finally {
     await Promise.all(world.gateways.map((g) => g.stop()));

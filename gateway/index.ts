@@ -46,7 +46,7 @@ import { createGatewayMetrics, type GatewayMetrics } from './metrics';
 import { operationChoice } from './operation-choice';
 import { operationSteps } from './operations';
 import { loadManifest, manifestPath, MemoryApqCache, operationsDir, persistedQueries, RedisApqCache, registrationCount, type ApqBounds, type ApqCache, type PersistedOperation } from './persisted-queries';
-import { costCharge, MemoryWindowCounter, operationCount, RedisWindowCounter, ResilientWindowCounter, rateLimit } from './rate-limit';
+import { costCharge, CountGenerations, MemoryWindowCounter, operationCount, RedisWindowCounter, ResilientWindowCounter, rateLimit } from './rate-limit';
 import { connectGatewayRedis, type GatewayRedis } from './redis';
 import { replicaSet } from './replicas';
 import { operationRoles } from './roles';
@@ -66,15 +66,28 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-/** Rate-limit counting in Redis, degraded to each gateway's share of the allowance while Redis is unusable. */
-function resilientCounter(redis: GatewayRedis, limits: GatewayConfig, counters: GatewayMetrics): ResilientWindowCounter {
+/** How long start-up waits for the rate limit to merge into Redis's counts before serving (degraded until it has). */
+const MERGE_AT_START_MS = 2000;
+
+/**
+ * Rate-limit counting in Redis, degraded to each gateway's share of the allowance while Redis is
+ * unusable, and merged back into Redis before counting there again (see rate-limit/resilient).
+ */
+async function resilientCounter(redis: GatewayRedis, limits: GatewayConfig, counters: GatewayMetrics): Promise<ResilientWindowCounter> {
   const counter = new ResilientWindowCounter(
     new RedisWindowCounter(redis.run, limits.redisKeyPrefix),
+    new CountGenerations(redis.run, limits.redisKeyPrefix, { instances: limits.instances, waitMs: limits.rateLimitMergeWaitMs }),
     redis.isReady,
     { onFallback: (reason) => counters.redisFallbacks.inc({ use: 'rate_limit', reason }) },
     { share: limits.degradedPercent / 100 / limits.instances },
   );
-  redis.onRecovered(() => counter.restore());
+  // Not awaited: other users of Redis need not wait while the rate limit waits for the other gateways.
+  redis.onRecovered(async () => void counter.sync());
+  if (redis.isReady()) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([counter.sync(), new Promise((resolve) => (timer = setTimeout(resolve, MERGE_AT_START_MS)))]);
+    clearTimeout(timer);
+  }
   return counter;
 }
 
@@ -116,7 +129,7 @@ export async function startGateway(config: Config, port: number = config.ports.g
         onBreakerChange: (state) => counters.redisBreakerOpen.set(state === 'closed' ? 0 : 1),
       })
     : undefined;
-  const counter = redis ? resilientCounter(redis, limits, counters) : new MemoryWindowCounter();
+  const counter = redis ? await resilientCounter(redis, limits, counters) : new MemoryWindowCounter();
   const apqBounds: ApqBounds = { maxDocumentBytes: limits.apqMaxDocumentBytes, maxPerSubject: limits.apqMaxPerSubject, maxBytes: limits.apqMaxBytes, ttlSeconds: limits.apqTtlSeconds };
   const apqCache: ApqCache = redis
     ? new RedisApqCache(redis.run, limits.redisKeyPrefix, redis.isReady, apqBounds, new MemoryApqCache(apqBounds), () => counters.redisFallbacks.inc({ use: 'apq', reason: 'error' }))

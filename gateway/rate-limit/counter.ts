@@ -9,7 +9,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { evalScript, luaScript, RedisTimeoutError } from '../redis';
+import { evalScript, luaScript } from '../redis';
+import { generationKey } from './generation';
 
 export interface Quota {
   max: number;
@@ -47,7 +48,12 @@ export class MemoryWindowCounter implements WindowCounter {
     this.sweeper.unref();
   }
 
-  async take(key: string, cost: number, { max, windowMs }: Quota): Promise<Decision> {
+  async take(key: string, cost: number, quota: Quota): Promise<Decision> {
+    return this.takeNow(key, cost, quota);
+  }
+
+  /** `take` without a turn of the event loop, for callers that must act on the decision before anything else runs. */
+  takeNow(key: string, cost: number, { max, windowMs }: Quota): Decision {
     const now = Date.now();
     const stamps = (this.windows.get(key) ?? []).filter((t) => t + windowMs > now);
     const used = stamps.length;
@@ -76,9 +82,11 @@ export class MemoryWindowCounter implements WindowCounter {
 }
 
 /**
- * KEYS[1] the window (a sorted set of request ids scored by time); ARGV max, windowMs, cost, id.
- * Time is Redis's own clock, so gateways with skewed clocks still share one window.
- * Answers [admitted, used, resetMs, retryAfterMs, now].
+ * KEYS[1] the window (a sorted set of request ids scored by time), KEYS[2] the generation hash
+ * (see ./generation); ARGV max, windowMs, cost, id, and the generation the caller counts in ('' to
+ * count in whatever Redis holds). Time is Redis's own clock, so gateways with skewed clocks still
+ * share one window. Answers [admitted, used, resetMs, retryAfterMs, now]; admitted is -1, and
+ * nothing is counted, when Redis no longer holds the caller's generation (it lost its counts).
  */
 const TAKE_SCRIPT = `
 local key = KEYS[1]
@@ -86,6 +94,7 @@ local max = tonumber(ARGV[1])
 local windowMs = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
 local id = ARGV[4]
+if ARGV[5] ~= '' and redis.call('HGET', KEYS[2], 'id') ~= ARGV[5] then return {-1, 0, 0, 0, 0} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - windowMs)
@@ -123,33 +132,42 @@ export interface CountedRequest {
 }
 
 /** Members of `cost` requests taken under one id, as the take script names them. */
-function membersOf(id: string, cost: number): string[] {
+export function membersOf(id: string, cost: number): string[] {
   return Array.from({ length: cost }, (_, i) => `${id}:${i + 1}`);
 }
 
-type RedisRun = <T>(commands: (client: Redis) => Promise<T>) => Promise<T>;
+/** Runs commands under the gateway's Redis deadline (see ../redis). */
+export type RedisRun = <T>(commands: (client: Redis) => Promise<T>) => Promise<T>;
 
 const RESTORE = luaScript(RESTORE_SCRIPT);
 /** Pairs per restore call, so no call carries an unbounded argument list. */
 const RESTORE_CHUNK = 500;
 
+/** What a take in Redis came to; `lost` when Redis no longer holds the generation it was asked to count in. */
+export type RedisTake = { decision: Decision; counted: CountedRequest[] } | 'lost';
+
 export class RedisWindowCounter implements WindowCounter {
   constructor(
-    /** Runs commands under the gateway's Redis deadline (see ../redis). */
     private readonly run: RedisRun,
     private readonly keyPrefix: string,
   ) {}
 
   async take(key: string, cost: number, quota: Quota): Promise<Decision> {
-    return (await this.takeCounted(key, cost, quota)).decision;
+    const taken = await this.takeCounted(key, cost, quota);
+    if (taken === 'lost') throw new Error('unreachable: a take without a generation is never refused as lost');
+    return taken.decision;
   }
 
-  /** `take`, also answering the requests it recorded (none when refused). */
-  async takeCounted(key: string, cost: number, { max, windowMs }: Quota): Promise<{ decision: Decision; counted: CountedRequest[] }> {
+  /**
+   * `take`, also answering the requests it recorded (none when refused). With a `generation`, it
+   * counts only if Redis still holds that generation (see ./generation), and answers `lost` otherwise.
+   */
+  async takeCounted(key: string, cost: number, { max, windowMs }: Quota, generation = ''): Promise<RedisTake> {
     const id = randomUUID();
-    const reply = await this.run((client) => evalScript(client, TAKE, [`${this.keyPrefix}${key}`], [max, windowMs, cost, id]));
+    const reply = await this.run((client) => evalScript(client, TAKE, [`${this.keyPrefix}${key}`, generationKey(this.keyPrefix)], [max, windowMs, cost, id, generation]));
     if (!Array.isArray(reply) || reply.length !== 5) throw new Error(`rate-limit script answered ${JSON.stringify(reply)}, expected [admitted, used, resetMs, retryAfterMs, now]`);
     const [admitted, used, resetMs, retryAfterMs, now] = reply.map(Number) as [number, number, number, number, number];
+    if (admitted === -1) return 'lost';
     const counted = admitted === 1 ? membersOf(id, cost).map((member) => ({ member, stamp: now })) : [];
     return { decision: { admitted: admitted === 1, used, resetMs, retryAfterMs }, counted };
   }
@@ -160,102 +178,5 @@ export class RedisWindowCounter implements WindowCounter {
       const pairs = requests.slice(i, i + RESTORE_CHUNK).flatMap(({ member, stamp }) => [stamp, member]);
       await this.run((client) => evalScript(client, RESTORE, [`${this.keyPrefix}${key}`], [windowMs, ...pairs]));
     }
-  }
-}
-
-export interface FallbackEvents {
-  /** Fires each time a request is counted in process because Redis could not be used. */
-  onFallback(reason: string): void;
-}
-
-/** What this gateway admitted per window, still inside it, so Redis can be given it back. */
-class AdmittedLog {
-  private readonly windows = new Map<string, { windowMs: number; requests: CountedRequest[] }>();
-
-  record(key: string, windowMs: number, requests: readonly CountedRequest[]): void {
-    if (requests.length === 0) return;
-    let window = this.windows.get(key);
-    if (!window) {
-      window = { windowMs, requests: [] };
-      this.windows.set(key, window);
-    }
-    window.requests.push(...requests);
-    this.prune(key, window, Date.now());
-  }
-
-  /** Every window with the requests still inside it; empty windows are forgotten. */
-  current(): [string, { windowMs: number; requests: CountedRequest[] }][] {
-    const now = Date.now();
-    for (const [key, window] of this.windows) this.prune(key, window, now);
-    return [...this.windows];
-  }
-
-  private prune(key: string, window: { windowMs: number; requests: CountedRequest[] }, now: number): void {
-    const firstInside = window.requests.findIndex((r) => r.stamp + window.windowMs > now);
-    if (firstInside === -1) this.windows.delete(key);
-    else if (firstInside > 0) window.requests.splice(0, firstInside);
-  }
-}
-
-export interface DegradedOptions {
-  /** Fraction of each quota this gateway may admit while Redis is unusable (its share of the allowance of all gateways). */
-  share: number;
-}
-
-/**
- * Redis when it is usable; otherwise a degraded in-process count that admits only `share` of
- * each quota, so N gateways counting on their own while Redis is down or hung admit together
- * at most N × share of the limit (`RATE_LIMIT_DEGRADED_PERCENT`, split over `GATEWAY_INSTANCES`).
- * Every request this gateway admits, in Redis or degraded, is also kept in an in-process log
- * until it leaves its window; `restore()` writes the log back into Redis, which brings a Redis
- * restarted empty (or one that missed the degraded period) back to what every gateway admitted.
- * The gateway calls it each time Redis becomes usable again, before counting in Redis resumes.
- * Across any Redis failure the total admitted in a window is thus at most the limit plus the
- * degraded allowance.
- */
-export class ResilientWindowCounter implements WindowCounter {
-  private readonly admitted = new AdmittedLog();
-  private readonly degraded = new MemoryWindowCounter();
-
-  constructor(
-    private readonly primary: RedisWindowCounter,
-    private readonly primaryReady: () => boolean,
-    private readonly events: FallbackEvents,
-    private readonly options: DegradedOptions,
-  ) {}
-
-  async take(key: string, cost: number, quota: Quota): Promise<Decision> {
-    if (!this.primaryReady()) {
-      this.events.onFallback('disconnected');
-      return this.takeDegraded(key, cost, quota);
-    }
-    try {
-      const { decision, counted } = await this.primary.takeCounted(key, cost, quota);
-      this.admitted.record(key, quota.windowMs, counted);
-      return decision;
-    } catch (error) {
-      this.events.onFallback(error instanceof RedisTimeoutError ? 'timeout' : 'error');
-      return this.takeDegraded(key, cost, quota);
-    }
-  }
-
-  /** Writes every request this gateway admitted, still inside its window, into Redis. */
-  async restore(): Promise<void> {
-    for (const [key, { windowMs, requests }] of this.admitted.current()) await this.primary.restore(key, requests, windowMs);
-  }
-
-  close(): void {
-    this.degraded.close();
-  }
-
-  private async takeDegraded(key: string, cost: number, quota: Quota): Promise<Decision> {
-    const allowance = Math.floor(quota.max * this.options.share);
-    const decision = await this.degraded.take(key, cost, { max: allowance, windowMs: quota.windowMs });
-    if (decision.admitted) {
-      const now = Date.now();
-      this.admitted.record(key, quota.windowMs, membersOf(`degraded:${randomUUID()}`, cost).map((member) => ({ member, stamp: now })));
-    }
-    // Reported against the full quota, so RateLimit-Remaining shows what is left of the allowance.
-    return { ...decision, used: decision.used + quota.max - allowance };
   }
 }

@@ -20,7 +20,9 @@ import { httpError, sendError } from '../errors';
 import { limitDetails, type CostCharge } from '../limits';
 import type { Decision, Quota, WindowCounter } from './counter';
 
-export { MemoryWindowCounter, RedisWindowCounter, ResilientWindowCounter, type Decision, type Quota, type WindowCounter } from './counter';
+export { MemoryWindowCounter, RedisWindowCounter, type Decision, type Quota, type WindowCounter } from './counter';
+export { CountGenerations } from './generation';
+export { ResilientWindowCounter } from './resilient';
 
 /** graphql-rate-limit's store for one request: `getForIdentity` counts atomically, once. */
 class AtomicTakeStore extends Store {

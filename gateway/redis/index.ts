@@ -4,8 +4,8 @@
  * disconnected), no retries per command, a deadline on every command, a circuit breaker that
  * stops sending commands to a Redis that keeps failing or hanging (see ./breaker), and
  * reconnection in the background. When Redis is usable again after being unusable, the
- * `onRecovered` hooks run (the rate limit writes back what it counted meanwhile) before
- * `isReady()` says so.
+ * `onRecovered` hooks run before `isReady()` says so (the rate limit starts merging what it
+ * counted meanwhile back into Redis; see ../rate-limit/resilient).
  *
  * The deadline is not ioredis's `commandTimeout`: a busy gateway's event loop runs due timers
  * before it reads sockets, so under a burst that timeout fires for replies that have already

@@ -58,6 +58,8 @@ export interface GatewayConfig {
   instances: number;
   /** Percent of each rate limit that all gateways together may admit while Redis is unusable. */
   degradedPercent: number;
+  /** After Redis lost its counts, longest the gateways count in process waiting for all `instances` to write theirs back. */
+  rateLimitMergeWaitMs: number;
   /** Consecutive Redis failures or timeouts that open the circuit breaker. */
   redisBreakerFailures: number;
   /** How long an open breaker skips Redis before one probe tries it again. */
@@ -306,6 +308,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       readinessIntervalMs: Math.max(100, integer(env, 'GATEWAY_READINESS_INTERVAL_MS', 2000)),
       instances: Math.max(1, integer(env, 'GATEWAY_INSTANCES', 1)),
       degradedPercent: Math.min(100, integer(env, 'RATE_LIMIT_DEGRADED_PERCENT', 10)),
+      rateLimitMergeWaitMs: integer(env, 'RATE_LIMIT_MERGE_WAIT_MS', 10_000),
       redisBreakerFailures: Math.max(1, integer(env, 'REDIS_BREAKER_FAILURES', 3)),
       redisBreakerCooldownMs: integer(env, 'REDIS_BREAKER_COOLDOWN_MS', 5000),
       apqMaxDocumentBytes: integer(env, 'APQ_MAX_DOCUMENT_BYTES', 16 * 1024),

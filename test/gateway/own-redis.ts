@@ -4,6 +4,7 @@
  * empty (as a Redis without AOF does).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { Redis } from 'ioredis';
 import { closedPort } from './helpers';
 
@@ -39,8 +40,9 @@ async function waitForPing(port: number): Promise<void> {
   }
 }
 
+/** On SHELFMARK_TEST_REDIS_PORT when set (a machine shared by several runs gives each its own range), else a free port. */
 export async function startOwnRedis(): Promise<OwnRedis> {
-  const port = await closedPort();
+  const port = Number(process.env.SHELFMARK_TEST_REDIS_PORT) || (await closedPort());
   let child: ChildProcess | undefined;
   const clients: Redis[] = [];
   const launch = async () => {
@@ -71,6 +73,53 @@ export async function startOwnRedis(): Promise<OwnRedis> {
     stop: async () => {
       for (const client of clients) client.disconnect();
       await kill();
+    },
+  };
+}
+
+/** A door in front of a Redis: a loopback port that forwards to it while open, and cuts every connection while shut. */
+export interface RedisDoor {
+  url: string;
+  /** Cuts the connections through the door and refuses new ones: its users cannot reach Redis, others still can. */
+  shut(): void;
+  open(): void;
+  close(): Promise<void>;
+}
+
+export async function redisDoor(target: number): Promise<RedisDoor> {
+  let shut = false;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    if (shut) {
+      client.destroy();
+      return;
+    }
+    const pair = [client, net.connect(target, '127.0.0.1')] as const;
+    for (const socket of pair) {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        sockets.delete(socket);
+        for (const end of pair) end.destroy();
+      });
+    }
+    pair[0].pipe(pair[1]);
+    pair[1].pipe(pair[0]);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    shut: () => {
+      shut = true;
+      for (const socket of sockets) socket.destroy();
+    },
+    open: () => {
+      shut = false;
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }

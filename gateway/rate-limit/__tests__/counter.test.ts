@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { MemoryWindowCounter, RedisWindowCounter, ResilientWindowCounter, type WindowCounter } from '..';
+import { CountGenerations, MemoryWindowCounter, RedisWindowCounter, ResilientWindowCounter, type WindowCounter } from '..';
+import type { RedisRun } from '../counter';
 import { RedisTimeoutError, withDeadline } from '../../redis';
 
 const quota = { max: 100, windowMs: 60_000 };
@@ -72,42 +73,112 @@ describe('RedisWindowCounter (the machine\'s Redis at 127.0.0.1:6379)', () => {
   });
 });
 
-describe('ResilientWindowCounter', () => {
+describe('ResilientWindowCounter (the machine\'s Redis at 127.0.0.1:6379, a key prefix of its own per test)', () => {
   const client = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 0 });
-  const prefix = `shelfmark-test:resilient:${randomUUID()}:`;
-  let redisUsable = true;
-  let failNext = false;
-  const primary = new RedisWindowCounter((commands) => (failNext ? Promise.reject(new RedisTimeoutError('Redis did not answer within 1 ms')) : commands(client)), prefix);
-  const reasons: string[] = [];
-  const counter = new ResilientWindowCounter(primary, () => redisUsable, { onFallback: (r) => reasons.push(r) }, { share: 0.05 });
-  afterAll(() => {
-    counter.close();
-    client.disconnect();
+  afterAll(() => client.disconnect());
+
+  /** One gateway's counter; `usable` stands for its connection being up, `failing` for Redis timing out. */
+  function gateway(prefix: string, { instances = 1, mergeWaitMs = 60_000 } = {}) {
+    const state = { usable: true, failing: false, reasons: [] as string[] };
+    const run: RedisRun = (commands) => (state.failing ? Promise.reject(new RedisTimeoutError('Redis did not answer within 1 ms')) : commands(client));
+    const counter = new ResilientWindowCounter(
+      new RedisWindowCounter(run, prefix),
+      new CountGenerations(run, prefix, { instances, waitMs: mergeWaitMs }),
+      () => state.usable,
+      { onFallback: (reason) => state.reasons.push(reason) },
+      { share: 0.05, pollMs: 20 },
+    );
+    return Object.assign(state, { counter });
+  }
+  const counters: ResilientWindowCounter[] = [];
+  afterAll(() => counters.forEach((c) => c.close()));
+  const started = (prefix: string, options?: { instances?: number; mergeWaitMs?: number }) => {
+    const g = gateway(prefix, options);
+    counters.push(g.counter);
+    return g;
+  };
+  async function admittedOf(counter: WindowCounter, key: string, n: number): Promise<number> {
+    let admitted = 0;
+    for (let i = 0; i < n; i++) if ((await counter.take(key, 1, quota)).admitted) admitted += 1;
+    return admitted;
+  }
+  /** What a Redis restarted without persistence holds of this test's keys: nothing. */
+  async function forget(prefix: string): Promise<void> {
+    const keys = await client.keys(`${prefix}*`);
+    if (keys.length > 0) await client.del(...keys);
+  }
+
+  it('while Redis is unusable admits only its share of the quota, reports why, and writes those requests back before counting in Redis again', async () => {
+    const a = started(`shelfmark-test:resilient:${randomUUID()}:`);
+    expect(await a.counter.sync()).toBe(true);
+    a.failing = true;
+    expect((await a.counter.take('degraded', 1, quota)).admitted).toBe(true);
+    a.failing = false;
+    // One slow answer does not stop counting in Redis.
+    expect(await a.counter.take('degraded', 1, quota)).toMatchObject({ admitted: true, used: 0 });
+    a.usable = false;
+    expect(await admittedOf(a.counter, 'degraded', 20)).toBe(4);
+    a.usable = true;
+    // Back, but not counting in Redis before it has merged: still degraded, its allowance spent.
+    expect((await a.counter.take('degraded', 1, quota)).admitted).toBe(false);
+    expect(await a.counter.sync()).toBe(true);
+    // 1 counted in Redis, and the 5 admitted in process written back.
+    expect((await a.counter.take('degraded', 1, quota)).used).toBe(6);
+    expect(a.reasons).toEqual(['timeout', ...new Array(20).fill('disconnected'), 'merging']);
   });
 
-  it('while Redis is unusable admits only its share of the quota, and reports why', async () => {
-    redisUsable = false;
-    const degraded = await Promise.all(Array.from({ length: 20 }, () => counter.take('degraded', 1, quota)));
-    expect(degraded.filter((d) => d.admitted)).toHaveLength(5);
-    failNext = true;
-    redisUsable = true;
-    expect((await counter.take('degraded', 1, quota)).admitted).toBe(false);
-    expect(reasons).toEqual([...new Array(20).fill('disconnected'), 'timeout']);
-    failNext = false;
+  it('gives a Redis that lost its counts every request it admitted, in Redis or degraded, in a new generation', async () => {
+    const prefix = `shelfmark-test:resilient:${randomUUID()}:`;
+    const a = started(prefix);
+    expect(await a.counter.sync()).toBe(true);
+    const first = await client.hget(`${prefix}rate:generation`, 'id');
+    expect(await admittedOf(a.counter, 'restarted', 30)).toBe(30);
+    a.usable = false;
+    expect(await admittedOf(a.counter, 'restarted', 10)).toBe(5);
+    a.usable = true;
+    await forget(prefix);
+    expect(await a.counter.sync()).toBe(true);
+    expect(await client.hget(`${prefix}rate:generation`, 'id')).not.toBe(first);
+    // 30 counted in Redis and 5 degraded (the share of 100) are back.
+    expect((await a.counter.take('restarted', 1, quota)).used).toBe(35);
+    // Flushed while connected: the take script notices the generation is gone and counts nothing in it.
+    await forget(prefix);
+    expect(await a.counter.take('restarted', 1, quota)).toMatchObject({ admitted: false, used: 100 });
+    expect(a.reasons.at(-1)).toBe('merging');
+    expect(await a.counter.sync()).toBe(true);
+    expect((await a.counter.take('restarted', 1, quota)).used).toBe(36);
   });
 
-  it('gives a Redis restarted empty back every request it admitted, in Redis or degraded', async () => {
-    const key = 'restarted';
-    for (let i = 0; i < 30; i++) await counter.take(key, 1, quota);
-    redisUsable = false;
-    for (let i = 0; i < 10; i++) await counter.take(key, 1, quota);
-    // Redis comes back empty.
-    await client.del(`${prefix}${key}`);
-    await counter.restore();
-    redisUsable = true;
-    // 30 counted in Redis and 5 degraded (the share of 100) are back; the restore is idempotent.
-    await counter.restore();
-    expect((await counter.take(key, 1, quota)).used).toBe(35);
+  it('two gateways, limit 100, Redis restarted empty and one gateway back first: it does not count in Redis until the other wrote its requests back, so exactly 110 are admitted', async () => {
+    const prefix = `shelfmark-test:resilient:${randomUUID()}:`;
+    const [a, b] = [started(prefix, { instances: 2 }), started(prefix, { instances: 2 })] as const;
+    expect(await Promise.all([a.counter.sync(), b.counter.sync()])).toEqual([true, true]);
+    const both = async (n: number) => (await admittedOf(a.counter, 'pair', n)) + (await admittedOf(b.counter, 'pair', n));
+    expect(await both(60)).toBe(100);
+    a.usable = false;
+    b.usable = false;
+    // Each may admit 5% of 100 on its own.
+    expect(await both(20)).toBe(10);
+    await forget(prefix);
+    a.usable = true;
+    expect(await admittedOf(a.counter, 'pair', 5)).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Counting in the restarted Redis now would start from A's 55 and admit 45 more.
+    expect(await admittedOf(a.counter, 'pair', 50)).toBe(0);
+    b.usable = true;
+    expect(await Promise.all([b.counter.sync(), a.counter.sync()])).toEqual([true, true]);
+    expect(await both(50)).toBe(0);
+    expect(await client.zcard(`${prefix}pair`)).toBe(110);
+  });
+
+  it('a gateway that never comes back holds the others for at most the merge wait', async () => {
+    const prefix = `shelfmark-test:resilient:${randomUUID()}:`;
+    const a = started(prefix, { instances: 2, mergeWaitMs: 300 });
+    const begun = Date.now();
+    expect(await a.counter.sync()).toBe(true);
+    expect(Date.now() - begun).toBeGreaterThanOrEqual(280);
+    expect(await admittedOf(a.counter, 'alone', 3)).toBe(3);
+    expect(a.reasons).toEqual([]);
   });
 });
 
