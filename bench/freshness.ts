@@ -14,7 +14,10 @@
  * the time until the member's memoised open loans hold the loan and the history the book.
  *
  *   node dist/bench/freshness.js [--from FILE] [--rate EVENTS_PER_S] [--events N] [--watch-every K] [--poll MS] [--interval FOLLOW_MS] [--json]
- *   node dist/bench/freshness.js --in-process [--members N] [--rate EVENTS_PER_S] [--events N] [--interval FOLLOW_MS] [--json]
+ *   node dist/bench/freshness.js --in-process [--on-disk] [--members N] [--rate EVENTS_PER_S] [--events N] [--interval FOLLOW_MS] [--json]
+ *
+ * `--on-disk` keeps that library in a SQLite file, written on one connection and followed on
+ * another, as the library and model subgraphs do: the follower then also wakes on commits.
  */
 import 'reflect-metadata';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -37,9 +40,9 @@ import { summarise } from './load';
 import { quiesce } from './metrics';
 import { loadAverage } from './processes';
 
-/** An in-memory library of `members` members and `books` books, with no loans yet. */
-async function library(members: number, books: number): Promise<Store> {
-  const store = openStore(':memory:');
+/** A library of `members` members and `books` books, with no loans yet, in memory or in `file`. */
+async function library(members: number, books: number, file = ':memory:'): Promise<Store> {
+  const store = openStore(file);
   await migrateStore(store);
   await store.db.insertInto('meta').values({ key: 'as_of', value: '2025-06-30' }).execute();
   await store.db.insertInto('branches').values({ id: 1, name: 'Central', size: 1 }).execute();
@@ -58,7 +61,7 @@ async function library(members: number, books: number): Promise<Store> {
 }
 
 const USAGE = `usage: node dist/bench/freshness.js [--from FILE] [--rate EVENTS_PER_S] [--events N] [--watch-every K] [--poll MS] [--interval FOLLOW_MS] [--json]
-       node dist/bench/freshness.js --in-process [--members N] [--rate EVENTS_PER_S] [--events N] [--interval FOLLOW_MS] [--json]
+       node dist/bench/freshness.js --in-process [--on-disk] [--members N] [--rate EVENTS_PER_S] [--events N] [--interval FOLLOW_MS] [--json]
   --from FILE       the generated library the graph runs on (a copy; default: the configured SQLite database)
   --rate R          checkouts per second (default 200)
   --events N        checkouts in all (default 2000)
@@ -66,14 +69,15 @@ const USAGE = `usage: node dist/bench/freshness.js [--from FILE] [--rate EVENTS_
   --poll MS         how often a watched member is asked again (default 50)
   --interval MS     the model subgraphs' FOLLOW_INTERVAL_MS (default 200, as served)
   --in-process      measure the memos alone, without HTTP or models
-  --members N       (--in-process) members of the in-memory library (default 2000)
+  --on-disk         (--in-process) the library in a temporary SQLite file, followed on a second connection
+  --members N       (--in-process) members of the library (default 2000)
   --json            print the result as one JSON object`;
 
-type Flags = { members?: number; rate?: number; events?: number; interval?: number; json?: boolean; from?: string; 'watch-every'?: number; poll?: number };
+type Flags = { 'on-disk'?: boolean; members?: number; rate?: number; events?: number; interval?: number; json?: boolean; from?: string; 'watch-every'?: number; poll?: number };
 
 async function main(): Promise<void> {
   const { flags } = parseFlags(process.argv.slice(2), {
-    'in-process': 'boolean', members: 'number', rate: 'number', events: 'number', interval: 'number', json: 'boolean', from: 'string', 'watch-every': 'number', poll: 'number',
+    'in-process': 'boolean', 'on-disk': 'boolean', members: 'number', rate: 'number', events: 'number', interval: 'number', json: 'boolean', from: 'string', 'watch-every': 'number', poll: 'number',
   }, USAGE);
   if (flags['in-process']) await inProcess(flags);
   else await throughGateway(loadConfig(), flags);
@@ -84,14 +88,18 @@ async function inProcess(flags: Flags): Promise<void> {
   const rate = flags.rate ?? 200;
   const events = flags.events ?? 2000;
   const interval = flags.interval ?? 200;
-  const store = await library(members, 500);
+  // On disk, the writes and the follower use two connections, as the library and a model subgraph do.
+  const dir = flags['on-disk'] ? mkdtempSync(path.join(tmpdir(), 'shelfmark-freshness-')) : undefined;
+  const file = dir ? path.join(dir, 'library.db') : undefined;
+  const store = await library(members, 500, file);
+  const follows = file ? openStore(`sqlite:${file}`) : store;
   const metrics = createProcessMetrics('freshness-bench');
   const freshness: Freshness = { asOf: '2025-06-30', memos: new Set(), inputs: 0 };
-  const memos = openMemos({ store, asOf: freshness.asOf, metrics, memos: freshness.memos }, { openLoans: memberOpenLoanFeatures, history: borrowingHistoriesById });
+  const memos = openMemos({ store: follows, asOf: freshness.asOf, metrics, memos: freshness.memos }, { openLoans: memberOpenLoanFeatures, history: borrowingHistoriesById });
   const ids = Array.from({ length: members }, (_, i) => i + 1);
   await memos.openLoans.warm(ids);
   await memos.history.warm(ids);
-  const follower = await followChanges({ store, freshness, config: { clock: 'stored', follow: { intervalMs: interval, rankingRefreshMs: 30_000 } }, logger: createLogger('bench', 'warn'), metrics, models: ['overdue', 'recommendations'] });
+  const follower = await followChanges({ store: follows, freshness, config: { clock: 'stored', follow: { intervalMs: interval, rankingRefreshMs: 30_000 } }, logger: createLogger('bench', 'warn'), metrics, models: ['overdue', 'recommendations'] });
   const latencies: number[] = [];
   const watches: Promise<void>[] = [];
   const started = Date.now();
@@ -115,10 +123,13 @@ async function inProcess(flags: Flags): Promise<void> {
   await Promise.all(watches);
   const achieved = events / ((Date.now() - started) / 1000);
   await follower.stop();
+  if (follows !== store) await follows.close();
   await store.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
   const summary = summarise(latencies);
-  if (flags.json) console.log(JSON.stringify({ events, rate: achieved, members, visibleMs: summary }));
-  else console.log(`${events} checkouts at ${achieved.toFixed(0)}/s over ${members} members: following every ${interval} ms: visible in the memos p50 ${summary.p50.toFixed(1)} ms, p99 ${summary.p99.toFixed(1)} ms`);
+  const where = file ? 'a SQLite file' : 'memory';
+  if (flags.json) console.log(JSON.stringify({ events, rate: achieved, members, store: where, visibleMs: summary, load: loadAverage() }));
+  else console.log(`${events} checkouts at ${achieved.toFixed(0)}/s over ${members} members in ${where}: following every ${interval} ms: visible in the memos p50 ${summary.p50.toFixed(1)} ms, p99 ${summary.p99.toFixed(1)} ms; load average ${loadAverage()}`);
 }
 
 interface GraphQLAnswer<T> {
@@ -254,8 +265,9 @@ async function throughGateway(config: Config, flags: Flags): Promise<void> {
         })());
       })());
     }
-    await Promise.all(sends);
+    // The rate sent: up to the last request's sending, not its answer (which may wait for a timeout).
     const achieved = checkouts.length / ((performance.now() - started) / 1000);
+    await Promise.all(sends);
     await Promise.all(watches);
     const result = {
       events: checkouts.length, rate: achieved, watched: visibleMs.length + notVisible, notVisibleWithin10s: notVisible, failed: failures.length, failures: failures.slice(0, 3),

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:ingest -- [--events N] [--postgres URL] [--rate R] [--seconds S] [--rounds K]
- * [--baseline ROOT] [--only bulk|mutations] [--json]`: what the write path costs, printed as
+ * [--baseline ROOT] [--only bulk|mutations] [--profile DIR] [--json]`: what the write path costs, printed as
  * figures (never asserted in tests).
  *
  * 1. Bulk ingest: N checkouts written as an NDJSON file and read back through `ndjsonEvents`
@@ -32,7 +32,7 @@ import type { Store } from '../src/store';
 import { withDefaultPostgresUser } from '../src/simulator';
 import { fixedRate, type LatencySummary } from './load';
 
-const USAGE = `usage: npm run bench:ingest -- [--events N] [--postgres URL] [--rate R] [--seconds S] [--rounds K] [--baseline ROOT] [--only bulk|mutations] [--json]
+const USAGE = `usage: npm run bench:ingest -- [--events N] [--postgres URL] [--rate R] [--seconds S] [--rounds K] [--baseline ROOT] [--only bulk|mutations] [--profile DIR] [--json]
   Bulk ingest of an NDJSON file into SQLite and PostgreSQL beside a plain insert of the same rows,
   then checkOut mutations through the gateway at a steady rate.
   --events N       checkouts per bulk run (default 50000)
@@ -42,6 +42,7 @@ const USAGE = `usage: npm run bench:ingest -- [--events N] [--postgres URL] [--r
   --rounds K       rounds per arm, alternating with the baseline when there is one (default 1; 3 with --baseline)
   --baseline ROOT  another checkout of Shelfmark, built (node scripts/build.js), measured in alternate rounds
   --only WHAT      bulk or mutations: run only that part
+  --profile DIR    run the mutation graphs' processes under node --cpu-prof, profiles in DIR/<arm>/
   --json           print the figures as one JSON object`;
 
 const MEMBERS = 5000;
@@ -168,9 +169,32 @@ function cpuMs(pid: number | undefined): number | undefined {
   }
 }
 
-interface MutationRound { arm: string; sent: number; failed: number; errorSamples: string[]; latencyMs: LatencySummary; cpuMsPerMutation: Record<string, number | null> }
+interface MutationRound {
+  arm: string; sent: number; failed: number; errorSamples: string[]; latencyMs: LatencySummary;
+  /** CPU each process spent in the round, per answered mutation. */
+  cpuMsPerMutation: Record<string, number | null>;
+  /** The same less what the process spends idle (timers, health checks), measured just before the round. */
+  netCpuMsPerMutation: Record<string, number | null>;
+  /** CPU each process spends per second with no requests. */
+  idleCpuMsPerSecond: Record<string, number | null>;
+}
 
-async function mutationGraph(arm: Arm, dir: string): Promise<{ graph: LaunchedGraph; tokens: string[] }> {
+const IDLE_WINDOW_MS = 5000;
+
+/** CPU milliseconds each process spends per second while the graph is left alone for `IDLE_WINDOW_MS`. */
+async function idleCpu(pids: Record<string, number | undefined>): Promise<Record<string, number | null>> {
+  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
+  const started = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, IDLE_WINDOW_MS));
+  const seconds = (performance.now() - started) / 1000;
+  return Object.fromEntries(Object.entries(pids).map(([name, pid]) => {
+    const start = before[name];
+    const end = cpuMs(pid);
+    return [name, start === undefined || end === undefined ? null : (end - start) / seconds];
+  }));
+}
+
+async function mutationGraph(arm: Arm, dir: string, profileDir?: string): Promise<{ graph: LaunchedGraph; tokens: string[] }> {
   const db = path.join(dir, `${arm.name}.db`);
   const store = arm.store.openStore(`sqlite:${db}`);
   await seedStore(arm, store);
@@ -178,7 +202,8 @@ async function mutationGraph(arm: Arm, dir: string): Promise<{ graph: LaunchedGr
   const config = loadConfig();
   const closed = 'http://127.0.0.1:9/graphql';
   const env: NodeJS.ProcessEnv = { DATABASE_URL: `sqlite:${db}`, LOG_LEVEL: 'error', NODE_ENV: 'test', REDIS_URL: '', CLOCK: 'stored', ...Object.fromEntries(SUBGRAPH_NAMES.map((n) => [`${n.toUpperCase()}_URL`, closed])) };
-  const graph = await launchGraph({ projectRoot: arm.root, subgraphs: ['library'], env, logs: 'ignore' });
+  const execArgv = profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(path.resolve(profileDir), arm.name)] : undefined;
+  const graph = await launchGraph({ projectRoot: arm.root, subgraphs: ['library'], env, logs: 'ignore', execArgv });
   const tokens = Array.from({ length: DESKS }, (_, k) => signDevelopmentToken(config, { sub: `bench-desk-${k}`, role: 'circulation' }, '4h'));
   return { graph, tokens };
 }
@@ -186,7 +211,9 @@ async function mutationGraph(arm: Arm, dir: string): Promise<{ graph: LaunchedGr
 async function mutationRound(arm: Arm, graph: LaunchedGraph, tokens: string[], round: number, rate: number, seconds: number): Promise<MutationRound> {
   const query = 'mutation C($input: CheckOutInput!) { checkOut(input: $input) { applied loan { id } } }';
   const pids = Object.fromEntries([...graph.processes].map(([name, child]) => [name, child.pid]));
+  const idle = await idleCpu(pids);
   const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
+  const started = performance.now();
   const day = `2025-01-${String(2 + round).padStart(2, '0')}`;
   const result = await fixedRate({
     url: graph.gatewayUrl,
@@ -196,19 +223,27 @@ async function mutationRound(arm: Arm, graph: LaunchedGraph, tokens: string[], r
     }),
     tokenFor: (_role, i) => tokens[i % tokens.length] ?? '',
   }, { rate, seconds });
-  const cpuMsPerMutation = Object.fromEntries(Object.entries(pids).map(([name, pid]) => {
+  const elapsedSeconds = (performance.now() - started) / 1000;
+  const spent = Object.entries(pids).map(([name, pid]): [string, number | undefined] => {
     const start = before[name];
     const end = cpuMs(pid);
-    return [name, start === undefined || end === undefined ? null : Number(((end - start) / result.requests).toFixed(2))];
+    return [name, start === undefined || end === undefined ? undefined : end - start];
+  });
+  const perMutation = (ms: number) => Number((ms / result.requests).toFixed(2));
+  const cpuMsPerMutation = Object.fromEntries(spent.map(([name, ms]) => [name, ms === undefined ? null : perMutation(ms)]));
+  const netCpuMsPerMutation = Object.fromEntries(spent.map(([name, ms]) => {
+    const idleRate = idle[name];
+    return [name, ms === undefined || idleRate == null ? null : perMutation(ms - idleRate * elapsedSeconds)];
   }));
-  return { arm: arm.name, sent: result.requests, failed: result.errors, errorSamples: result.errorSamples, latencyMs: result.latency, cpuMsPerMutation };
+  const idleCpuMsPerSecond = Object.fromEntries(Object.entries(idle).map(([name, rate]) => [name, rate === null ? null : Number(rate.toFixed(1))]));
+  return { arm: arm.name, sent: result.requests, failed: result.errors, errorSamples: result.errorSamples, latencyMs: result.latency, cpuMsPerMutation, netCpuMsPerMutation, idleCpuMsPerSecond };
 }
 
-async function mutations(arms: Arm[], rate: number, seconds: number, rounds: number): Promise<MutationRound[]> {
+async function mutations(arms: Arm[], rate: number, seconds: number, rounds: number, profileDir?: string): Promise<MutationRound[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'shelfmark-bench-mutations-'));
   const graphs: { arm: Arm; graph: LaunchedGraph; tokens: string[] }[] = [];
   try {
-    for (const arm of arms) graphs.push({ arm, ...(await mutationGraph(arm, dir)) });
+    for (const arm of arms) graphs.push({ arm, ...(await mutationGraph(arm, dir, profileDir)) });
     const results: MutationRound[] = [];
     for (let round = 0; round < rounds; round++) {
       for (const { arm, graph, tokens } of round % 2 === 0 ? graphs : [...graphs].reverse()) {
@@ -247,7 +282,7 @@ function printFigures(figures: { bulk: BulkFigures[]; mutations: MutationRound[]
   }
   if (figures.postgresError) process.stdout.write(`bulk postgres: not measured (${figures.postgresError})\n`);
   for (const m of figures.mutations) {
-    const cpu = Object.entries(m.cpuMsPerMutation).map(([name, ms]) => `${name} ${ms ?? '?'} ms`).join(', ');
+    const cpu = Object.entries(m.cpuMsPerMutation).map(([name, ms]) => `${name} ${ms ?? '?'} ms (${m.netCpuMsPerMutation[name] ?? '?'} ms above idle, idle ${m.idleCpuMsPerSecond[name] ?? '?'} ms/s)`).join(', ');
     process.stdout.write(`mutations ${m.arm.padEnd(8)} ${m.sent} sent, ${m.failed} failed; p50 ${m.latencyMs.p50.toFixed(1)} ms, p95 ${m.latencyMs.p95.toFixed(1)} ms, p99 ${m.latencyMs.p99.toFixed(1)} ms, max ${m.latencyMs.max.toFixed(1)} ms; CPU per mutation: ${cpu}\n`);
     for (const sample of m.errorSamples) process.stdout.write(`  failed: ${sample}\n`);
   }
@@ -255,7 +290,7 @@ function printFigures(figures: { bulk: BulkFigures[]; mutations: MutationRound[]
 
 async function main(): Promise<void> {
   const { flags } = parseFlags(process.argv.slice(2), {
-    events: 'number', postgres: 'string', rate: 'number', seconds: 'number', rounds: 'number', baseline: 'string', only: 'string', json: 'boolean',
+    events: 'number', postgres: 'string', rate: 'number', seconds: 'number', rounds: 'number', baseline: 'string', only: 'string', json: 'boolean', profile: 'string',
   }, USAGE);
   if (flags.only !== undefined && flags.only !== 'bulk' && flags.only !== 'mutations') throw new UsageError(`--only must be bulk or mutations, got "${flags.only}"`);
   const count = flags.events ?? 50_000;
@@ -281,7 +316,7 @@ async function main(): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  if (flags.only !== 'bulk') figures.mutations = await mutations(arms, flags.rate ?? 200, flags.seconds ?? 20, rounds);
+  if (flags.only !== 'bulk') figures.mutations = await mutations(arms, flags.rate ?? 200, flags.seconds ?? 20, rounds, flags.profile);
   if (flags.json) process.stdout.write(`${JSON.stringify(figures)}\n`);
   else printFigures(figures);
 }

@@ -27,7 +27,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import express, { type ErrorRequestHandler } from 'express';
 import { DEVELOPMENT_INTERNAL_SECRET, DEVELOPMENT_JWT_SECRET, type Config, type GatewayConfig, type SubgraphName } from '../src/config';
 import { ErrorCode } from '../src/errors';
-import { IDENTITY_HEADER, signInternalIdentity, type Identity } from '../src/identity';
+import { IDENTITY_HEADER, InternalTokenSigner, type Identity } from '../src/identity';
 import { REQUEST_ID_HEADER, requestIdOf } from '../src/subgraph-server';
 import { createLogger, type Logger } from '../src/logging';
 import { createProcessMetrics, metricsHandler } from '../src/metrics';
@@ -154,6 +154,7 @@ export async function startGateway(config: Config, port: number = config.ports.g
   const persisted = persistedQueries({ manifest: readManifest(config, logger), apqCache, onRegistered: () => counters.apqRegistrations.inc() });
 
   const replicas = new Map(subgraphs.map((name) => [name, replicaSet(config.subgraphUrls[name])]));
+  const internalSigner = new InternalTokenSigner(config.internalSecret);
   const gateway = new ApolloGateway({
     supergraphSdl,
     buildService: ({ name }) =>
@@ -169,7 +170,7 @@ export async function startGateway(config: Config, port: number = config.ports.g
           if (requestId) headers.set(REQUEST_ID_HEADER, requestId);
           if (!identity || !internalTokens) return;
           let token = internalTokens.get(name);
-          if (token === undefined) internalTokens.set(name, (token = signInternalIdentity(identity, config.internalSecret, name)));
+          if (token === undefined) internalTokens.set(name, (token = internalSigner.tokenFor(identity, name)));
           headers.set(IDENTITY_HEADER, token);
         },
       }),

@@ -3,14 +3,15 @@
  * configured key with the algorithm pinned (HS256 secret or RS256 public key), `exp` and `sub`
  * required, issuer and audience checked, a small configured clock tolerance, and a maximum
  * lifetime: a token whose `exp` lies further ahead than `JWT_MAX_LIFETIME_SECONDS` is refused, so
- * a leaked token with a year-9999 expiry is not valid forever.
+ * a leaked token with a year-9999 expiry is not valid forever. A token that passed is remembered
+ * by its string until it expires, so a client's next requests are not verified again.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import jwt from 'jsonwebtoken';
 import { ROLES, type Config, type Role } from '../../src/config';
 import { ErrorCode } from '../../src/errors';
-import { hmacKey, type Identity } from '../../src/identity';
+import { hmacKey, VerifiedTokens, verifiesUntilMs, type Identity } from '../../src/identity';
 import { sendError } from '../errors';
 
 export class AuthenticationError extends Error {}
@@ -33,7 +34,14 @@ function verifyKeyOf(jwtConfig: Config['jwt']): KeyObject {
   return key;
 }
 
-export function verifyClientToken(token: string, jwtConfig: Config['jwt']): Identity {
+/**
+ * The identity of a valid client token; with `verified`, a token verified before is only looked
+ * up until the moment its verification would fail (exp plus the clock tolerance), and a newly
+ * verified one is remembered.
+ */
+export function verifyClientToken(token: string, jwtConfig: Config['jwt'], verified?: VerifiedTokens): Identity {
+  const known = verified?.get(token);
+  if (known) return known;
   let payload: jwt.JwtPayload;
   try {
     const decoded = jwt.verify(token, verifyKeyOf(jwtConfig), {
@@ -56,7 +64,9 @@ export function verifyClientToken(token: string, jwtConfig: Config['jwt']): Iden
   if (typeof payload.sub !== 'string' || payload.sub === '') throw new AuthenticationError('invalid token: sub is required');
   const role = payload.role as Role;
   if (!ROLES.includes(role)) throw new AuthenticationError(`invalid token: role must be one of ${ROLES.join(', ')}`);
-  return { sub: payload.sub, role };
+  const identity = { sub: payload.sub, role };
+  verified?.remember(token, identity, verifiesUntilMs(payload, jwtConfig.clockToleranceSeconds));
+  return identity;
 }
 
 /** A development token; refused in production, where tokens come from the identity provider. */
@@ -91,9 +101,10 @@ export interface AuthenticateOptions {
  * challenge when it is missing or invalid.
  */
 export function authenticate({ jwt: jwtConfig, onRefused }: AuthenticateOptions): RequestHandler {
+  const verified = new VerifiedTokens();
   return (req, res, next) => {
     try {
-      res.locals.identity = verifyClientToken(bearerToken(req.headers.authorization), jwtConfig);
+      res.locals.identity = verifyClientToken(bearerToken(req.headers.authorization), jwtConfig, verified);
       next();
     } catch (error) {
       if (!(error instanceof AuthenticationError)) {

@@ -6,10 +6,16 @@
  * token and nothing else: a bare role header from outside the gateway is never trusted. Each
  * token is addressed to one subgraph (its audience is `shelfmark-subgraph:<name>`) and lives
  * INTERNAL_TTL_SECONDS, so a token seen by one subgraph cannot be replayed to another, or later.
+ * The gateway sends one subject's token to a subgraph again for the first half of its life
+ * (InternalTokenSigner), and a subgraph remembers the tokens it verified until they expire
+ * (VerifiedTokens), so neither side signs or verifies on every request.
  */
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { ROLES, type Role } from '../config';
+import { makeRoom, verifiesUntilMs, type VerifiedTokens } from './token-cache';
+
+export { VerifiedTokens, verifiesUntilMs } from './token-cache';
 
 export const IDENTITY_HEADER = 'x-shelfmark-identity';
 const INTERNAL_ISSUER = 'shelfmark-gateway';
@@ -53,8 +59,8 @@ export function hmacKey(secret: string): KeyObject {
 }
 
 /** A token for `subgraph` only. */
-export function signInternalIdentity(identity: Identity, secret: string, subgraph: string): string {
-  return jwt.sign({ role: identity.role }, hmacKey(secret), {
+export function signInternalIdentity(identity: Identity, secret: string, subgraph: string, issuedAt: number = Math.floor(Date.now() / 1000)): string {
+  return jwt.sign({ role: identity.role, iat: issuedAt }, hmacKey(secret), {
     algorithm: 'HS256',
     subject: identity.sub,
     issuer: INTERNAL_ISSUER,
@@ -63,11 +69,44 @@ export function signInternalIdentity(identity: Identity, secret: string, subgrap
   });
 }
 
+/**
+ * The gateway's internal tokens, each signed once and sent again for the first half of its
+ * lifetime: every later request of the same subject to the same subgraph carries the same
+ * token (so the subgraph's VerifiedTokens finds it), and no token sent has less than half its
+ * lifetime left for the request's subgraph fetches. At most `maxEntries` are kept.
+ */
+export class InternalTokenSigner {
+  private readonly tokens = new Map<string, { token: string; reuseUntilMs: number }>();
+
+  constructor(
+    private readonly secret: string,
+    private readonly maxEntries = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  tokenFor(identity: Identity, subgraph: string): string {
+    const key = `${subgraph}\n${subjectOf(identity)}`;
+    const now = this.now();
+    const kept = this.tokens.get(key);
+    if (kept && now < kept.reuseUntilMs) return kept.token;
+    const issuedAt = Math.floor(now / 1000);
+    const token = signInternalIdentity(identity, this.secret, subgraph, issuedAt);
+    this.tokens.delete(key);
+    makeRoom(this.tokens, this.maxEntries);
+    this.tokens.set(key, { token, reuseUntilMs: (issuedAt + INTERNAL_TTL_SECONDS / 2) * 1000 });
+    return token;
+  }
+}
+
 export class IdentityError extends Error {}
 
+const INTERNAL_MAX_AGE_SECONDS = INTERNAL_TTL_SECONDS + INTERNAL_CLOCK_TOLERANCE_SECONDS;
+
 /** Throws IdentityError with a reason when the token is missing, forged, expired, malformed or addressed to another subgraph. */
-export function verifyInternalIdentity(token: string | undefined, secret: string, subgraph: string): Identity {
+export function verifyInternalIdentity(token: string | undefined, secret: string, subgraph: string, verified?: VerifiedTokens): Identity {
   if (!token) throw new IdentityError(`missing ${IDENTITY_HEADER}: subgraphs answer only requests relayed by the gateway`);
+  const known = verified?.get(token);
+  if (known) return known;
   let payload: jwt.JwtPayload;
   try {
     payload = jwt.verify(token, hmacKey(secret), {
@@ -75,12 +114,14 @@ export function verifyInternalIdentity(token: string | undefined, secret: string
       issuer: INTERNAL_ISSUER,
       audience: internalAudience(subgraph),
       clockTolerance: INTERNAL_CLOCK_TOLERANCE_SECONDS,
-      maxAge: INTERNAL_TTL_SECONDS + INTERNAL_CLOCK_TOLERANCE_SECONDS,
+      maxAge: INTERNAL_MAX_AGE_SECONDS,
     }) as jwt.JwtPayload;
   } catch (error) {
     throw new IdentityError(`invalid ${IDENTITY_HEADER}: ${(error as Error).message}`);
   }
   const role = payload.role as Role;
   if (!payload.sub || !ROLES.includes(role)) throw new IdentityError(`invalid ${IDENTITY_HEADER}: no subject or unknown role`);
-  return { sub: payload.sub, role };
+  const identity = { sub: payload.sub, role };
+  verified?.remember(token, identity, verifiesUntilMs(payload, INTERNAL_CLOCK_TOLERANCE_SECONDS, INTERNAL_MAX_AGE_SECONDS));
+  return identity;
 }

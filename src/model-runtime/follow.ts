@@ -15,6 +15,7 @@ import type { Logger } from '../logging';
 import type { ProcessMetrics } from '../metrics';
 import type { Store } from '../store';
 import type { DatedValues } from './as-of-memo';
+import { watchCommits } from './commit-watch';
 
 /** What the follower keeps current: the subgraph's as-of date, its memos and a count of input changes. */
 export interface Freshness {
@@ -44,6 +45,8 @@ export interface ChangeFollower {
 }
 
 const READ_BATCH = 1000;
+/** On SQLite, commits wake the follower at most this often (besides the interval's polls). */
+const COMMIT_WAKE_GAP_MS = 50;
 /** Loan ids per `IN (...)` lookup: well under SQLite's and PostgreSQL's parameter limits. */
 const LOAN_CHUNK = 500;
 
@@ -66,7 +69,7 @@ export async function changedMembers(store: Store, changes: readonly ChangeRecor
 /**
  * Starts following from the newest change record now (the memos, filled from the store from now
  * on, already reflect what came before), and from the library clock now. Polls every `config.follow.intervalMs`; on PostgreSQL a
- * NOTIFY on the changes channel also wakes it. A failed read is logged and retried on the next tick.
+ * NOTIFY on the changes channel also wakes it, on SQLite a write to the store's log (commit-watch). A failed read is logged and retried on the next tick.
  */
 export async function followChanges(deps: FollowerDeps): Promise<ChangeFollower> {
   const { store, freshness, logger, metrics } = deps;
@@ -152,6 +155,7 @@ export async function followChanges(deps: FollowerDeps): Promise<ChangeFollower>
   const timer = setInterval(() => void poll(), deps.config.follow.intervalMs);
   timer.unref();
   const listener = store.dialect === 'postgres' ? await listen(store.url, () => void poll(), logger) : undefined;
+  const commits = store.dialect === 'sqlite' ? watchCommits(store.url, () => void poll(), COMMIT_WAKE_GAP_MS, logger) : undefined;
   reportLag();
 
   return {
@@ -162,6 +166,7 @@ export async function followChanges(deps: FollowerDeps): Promise<ChangeFollower>
     async stop() {
       stopped = true;
       clearInterval(timer);
+      commits?.close();
       await listener?.end().catch(() => undefined);
       await running;
       await rolling;

@@ -14,7 +14,7 @@ import express from 'express';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Config, SubgraphName } from '../config';
 import { ErrorCode } from '../errors';
-import { IDENTITY_HEADER, IdentityError, verifyInternalIdentity, type Identity } from '../identity';
+import { IDENTITY_HEADER, IdentityError, VerifiedTokens, verifyInternalIdentity, type Identity } from '../identity';
 import type { Logger } from '../logging';
 import { metricsHandler, type ProcessMetrics } from '../metrics';
 import { serveInSpan, startTracing } from '../tracing';
@@ -146,10 +146,11 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', subgraph: name, ...options.readinessDetail?.() });
   });
   app.get('/metrics', metricsHandler(metrics.registry, { token: config.metricsToken, loopbackOnlyWithoutToken: config.isProduction }));
+  const verifiedIdentities = new VerifiedTokens();
   const contextOf = async (headers: http.IncomingHttpHeaders): Promise<TContext> => {
     const header = headers[IDENTITY_HEADER];
     try {
-      const identity = verifyInternalIdentity(Array.isArray(header) ? header[0] : header, config.internalSecret, name);
+      const identity = verifyInternalIdentity(Array.isArray(header) ? header[0] : header, config.internalSecret, name, verifiedIdentities);
       return options.createContext(identity, requestIdOf(headers[REQUEST_ID_HEADER]));
     } catch (error) {
       if (!(error instanceof IdentityError)) throw error;

@@ -1,6 +1,7 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import jwt from 'jsonwebtoken';
 import { loadConfig } from '../../../src/config';
+import { VerifiedTokens } from '../../../src/identity';
 import { AuthenticationError, bearerToken, signDevelopmentToken, verifyClientToken } from '..';
 
 const config = loadConfig({ NODE_ENV: 'test' });
@@ -43,6 +44,33 @@ describe('verifyClientToken', () => {
     ['the wrong audience', () => sign({ role: 'staff' }, { subject: 's', audience: 'elsewhere' }), 'invalid token: jwt audience invalid. expected: shelfmark-graph'],
   ])('refuses a token with %s', (_case, make, message) => {
     expect(() => verifyClientToken(make(), config.jwt)).toThrow(new AuthenticationError(message));
+  });
+});
+
+describe('verifyClientToken with remembered tokens', () => {
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  it('answers a verified token again until exp plus the clock tolerance, then refuses it', () => {
+    const start = Date.UTC(2026, 11, 7, 2, 0, 0);
+    jest.useFakeTimers({ now: start });
+    const verified = new VerifiedTokens();
+    const token = jwt.sign({ role: 'analyst' }, config.jwt.signingKey!, { algorithm: 'HS256', subject: 'ana', issuer: config.jwt.issuer, audience: config.jwt.audience, expiresIn: 60 });
+    expect(verifyClientToken(token, config.jwt, verified)).toEqual({ sub: 'ana', role: 'analyst' });
+    expect(verified.size).toBe(1);
+    jest.setSystemTime(start + (60 + config.jwt.clockToleranceSeconds) * 1000 - 1);
+    expect(verifyClientToken(token, config.jwt, verified)).toEqual({ sub: 'ana', role: 'analyst' });
+    jest.setSystemTime(start + (60 + config.jwt.clockToleranceSeconds) * 1000);
+    expect(() => verifyClientToken(token, config.jwt, verified)).toThrow(new AuthenticationError('invalid token: jwt expired'));
+  });
+
+  it('never remembers a refused token', () => {
+    const verified = new VerifiedTokens();
+    const wrongAudience = jwt.sign({ role: 'staff' }, config.jwt.signingKey!, { algorithm: 'HS256', subject: 's', issuer: config.jwt.issuer, audience: 'elsewhere', expiresIn: 60 });
+    expect(() => verifyClientToken(wrongAudience, config.jwt, verified)).toThrow(AuthenticationError);
+    expect(() => verifyClientToken(wrongAudience, config.jwt, verified)).toThrow(AuthenticationError);
+    expect(verified.size).toBe(0);
   });
 });
 

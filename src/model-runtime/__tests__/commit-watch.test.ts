@@ -1,0 +1,99 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { applyEvent, parseEvent } from '../../circulation';
+import { memberOpenLoanFeatures } from '../../features/overdue';
+import { createLogger } from '../../logging';
+import { createProcessMetrics } from '../../metrics';
+import { openStore, type Store } from '../../store';
+import { tinyLibrary } from '../../../test/fixtures/tiny-library';
+import { watchCommits } from '../commit-watch';
+import { followChanges, type Freshness } from '../follow';
+import { openMemos } from '../model-subgraph';
+
+const logger = createLogger('test', 'silent');
+
+async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('watching a SQLite store for commits', () => {
+  let dir: string;
+  let file: string;
+  let writer: Store;
+  let reader: Store;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'shelfmark-commit-watch-'));
+    file = path.join(dir, 'library.db');
+    ({ store: writer } = await tinyLibrary(10, 5, file));
+    reader = openStore(`sqlite:${file}`);
+  });
+  afterEach(async () => {
+    await reader.close();
+    await writer.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('wakes on a commit from another connection, and not on reads', async () => {
+    let wakes = 0;
+    const watch = watchCommits(`sqlite:${file}`, () => (wakes += 1), 20, logger);
+    expect(watch).toBeDefined();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const before = wakes;
+      await reader.db.selectFrom('members').selectAll().execute();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(wakes).toBe(before);
+      await writer.db.updateTable('members').set({ name: 'Renamed' }).where('id', '=', 1).execute();
+      await eventually(() => wakes > before);
+    } finally {
+      watch?.close();
+    }
+  });
+
+  it('gathers a flood of commits into at most one wake per gap', async () => {
+    let wakes = 0;
+    const gapMs = 200;
+    const watch = watchCommits(`sqlite:${file}`, () => (wakes += 1), gapMs, logger);
+    try {
+      const started = performance.now();
+      for (let i = 0; i < 50; i += 1) await writer.db.updateTable('members').set({ name: `Name ${i}` }).where('id', '=', 1).execute();
+      await eventually(() => wakes > 0);
+      await new Promise((resolve) => setTimeout(resolve, gapMs * 2));
+      const gaps = (performance.now() - started) / gapMs;
+      expect(wakes).toBeGreaterThan(0);
+      expect(wakes).toBeLessThanOrEqual(Math.ceil(gaps) + 1);
+      expect(wakes).toBeLessThan(50);
+    } finally {
+      watch?.close();
+    }
+  });
+
+  it('is not set up for an in-memory store or PostgreSQL', () => {
+    expect(watchCommits(':memory:', () => undefined, 20, logger)).toBeUndefined();
+    expect(watchCommits('postgres://127.0.0.1:5432/x', () => undefined, 20, logger)).toBeUndefined();
+  });
+
+  it('a follower whose timer would not fire for a minute still sees a checkout written by another connection', async () => {
+    const metrics = createProcessMetrics('commit-watch-test');
+    const freshness: Freshness = { asOf: '2025-06-30', memos: new Set(), inputs: 0 };
+    const memos = openMemos({ store: reader, asOf: freshness.asOf, metrics, memos: freshness.memos }, { openLoans: memberOpenLoanFeatures });
+    await memos.openLoans.warm([1]);
+    const follower = await followChanges({ store: reader, freshness, config: { clock: 'stored', follow: { intervalMs: 60_000, rankingRefreshMs: 0 } }, logger, metrics, models: ['overdue'] });
+    try {
+      const applied = await applyEvent(writer, parseEvent({ id: 'co-watch-1', type: 'checkOut', at: '2025-06-30T12:00:00Z', memberId: '1', bookId: '3', branchId: '1' }));
+      await eventually(async () => {
+        const [open] = await memos.openLoans.load([1]);
+        return open?.loans.some((loan) => loan.id === applied.loanId) ?? false;
+      });
+    } finally {
+      await follower.stop();
+    }
+  });
+});
