@@ -21,7 +21,7 @@ import path from 'node:path';
 import { parseFlags, UsageError } from '../src/cli/flags';
 import { openStore } from '../src/store';
 import { createPredictionLog, type PredictionInput, type PredictionSink } from '../src/monitoring/prediction-log';
-import { createPredictionLogTable, createStorePredictionSink } from '../src/monitoring/prediction-log-store';
+import { createCurrentPredictionLogTable, createStorePredictionSink } from '../src/monitoring/prediction-log-store';
 import { startPredictionLogWriter } from '../src/monitoring/prediction-log-writer';
 
 const USAGE = `usage: node dist/bench/prediction-log.js [--records N] [--rounds N] [--burst N] [--batch N]
@@ -84,7 +84,7 @@ function servingThreadCpuUs(): number {
 async function runArm(arm: Arm, dir: string, round: number, records: number, burst: number, batchSize: number): Promise<ArmResult> {
   const url = `sqlite:${path.join(dir, `${arm}-${round}.db`)}`;
   const store = openStore(url);
-  await createPredictionLogTable(store.db);
+  await createCurrentPredictionLogTable(store.db);
   const writer = arm === 'writer-thread' ? startPredictionLogWriter({ processId: `bench-${round}`, databaseUrl: url, retentionDays: 3650, checkIntervalMs: 3_600_000, busyTimeoutMs: 2000 }) : undefined;
   const sink: PredictionSink = writer ?? createStorePredictionSink(store.db);
   const inputs = Array.from({ length: records }, (_, n) => record(n));
@@ -134,7 +134,7 @@ interface PacedResult {
 async function paced(dir: string, rate: number, perRequest: number, seconds: number, storeLocked: boolean): Promise<PacedResult> {
   const url = `sqlite:${path.join(dir, `paced-${storeLocked ? 'locked' : 'free'}.db`)}`;
   const store = openStore(url);
-  await createPredictionLogTable(store.db);
+  await createCurrentPredictionLogTable(store.db);
   const lock = storeLocked ? openStore(url) : undefined;
   lock?.sqlite?.prepare('BEGIN IMMEDIATE').run();
   const writer = startPredictionLogWriter({ processId: 'paced', databaseUrl: url, retentionDays: 3650, checkIntervalMs: 3_600_000, busyTimeoutMs: 2000 });
