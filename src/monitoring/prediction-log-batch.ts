@@ -156,7 +156,7 @@ const PACKED_HEADER = 5;
  * LE, then the names as one JSON array (UTF-8); a name whose value is text is stored as
  * [name, text] in that array, its float slot NaN.
  */
-function packed(slice: PairSlice): Uint8Array {
+function packPairs(slice: PairSlice): Uint8Array {
   const names = slice.keys.slice(slice.from, slice.from + slice.pairs) as unknown[];
   if (slice.texts.size > 0) {
     names.forEach((name, p) => {
@@ -203,7 +203,7 @@ export function storedRows(batch: EncodedBatch, encoding: PairEncoding = 'json')
   const texts = new Map<number, string>();
   for (let t = 0; t + 1 < batch.texts.length; t += 2) texts.set(batch.texts[t] as number, batch.texts[t + 1] as string);
   const slice: PairSlice = { keys: batch.keys, values: batch.values, texts, from: 0, pairs: 0 };
-  const list = (keyName: string, valueName: string) => (encoding === 'packed' ? packed(slice) : jsonList(slice, keyName, valueName));
+  const list = (keyName: string, valueName: string) => (encoding === 'packed' ? packPairs(slice) : jsonList(slice, keyName, valueName));
   let pair = 0;
   for (let i = 0; i < batch.count; i++) {
     const n = i * NUMBERS;
@@ -224,7 +224,7 @@ export function storedRows(batch: EncodedBatch, encoding: PairEncoding = 'json')
     let features: StoredValue = null;
     if (featurePairs !== NONE) {
       slice.from = pair, slice.pairs = featurePairs;
-      features = encoding === 'packed' ? packed(slice) : jsonObject(slice);
+      features = encoding === 'packed' ? packPairs(slice) : jsonObject(slice);
       pair += featurePairs;
     }
     rows[i] = [
