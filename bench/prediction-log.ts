@@ -4,8 +4,9 @@
  * writer thread (what serves). Interleaved rounds, both into SQLite files (the embedded
  * default), so both arms see the same machine load.
  *
- * Records arrive in bursts of `--burst` (a 100-member page logs about 400), one burst per turn
- * of the event loop. Per record it prints the serving thread's CPU time (Linux: that thread's
+ * Records are a dashboard page's mix (risks with three factors, segments with five feature
+ * values, lists of five recommendations) and arrive in bursts of `--burst` (a 100-member page
+ * logs about 400), one burst per turn of the event loop. Per record it prints the serving thread's CPU time (Linux: that thread's
  * own counters in /proc), the process's CPU time (every thread), and the `log()` call alone.
  *
  * Then two paced runs through the writer thread with the serving defaults (capacity 10,000,
@@ -21,7 +22,7 @@ import path from 'node:path';
 import { parseFlags, UsageError } from '../src/cli/flags';
 import { openStore } from '../src/store';
 import { createPredictionLog, type PredictionInput, type PredictionSink } from '../src/monitoring/prediction-log';
-import { createPredictionLogTable, createStorePredictionSink } from '../src/monitoring/prediction-log-store';
+import { createCurrentPredictionLogTable, createStorePredictionSink } from '../src/monitoring/prediction-log-store';
 import { startPredictionLogWriter } from '../src/monitoring/prediction-log-writer';
 
 const USAGE = `usage: node dist/bench/prediction-log.js [--records N] [--rounds N] [--burst N] [--batch N]
@@ -37,22 +38,40 @@ const USAGE = `usage: node dist/bench/prediction-log.js [--records N] [--rounds 
 
 type Arm = 'same-thread' | 'writer-thread';
 
+/** A fraction in [0, 1) that looks random (a model's weights and scores have every digit) but is the same every run. */
+function fraction(n: number, salt: number): number {
+  const x = Math.sin(n * 12.9898 + salt * 78.233) * 43_758.5453;
+  return x - Math.floor(x);
+}
+
+/**
+ * The n-th record of a dashboard page's mix: per member an overdue and a churn risk (score, three
+ * factors, features by reference), a segment (label, five feature values) and five recommendations.
+ */
 function record(n: number): PredictionInput {
-  return {
-    requestId: `bench-${Math.floor(n / 400)}`,
-    at: new Date(1_796_000_000_000 + n).toISOString(),
-    asOf: '2026-12-06',
-    model: n % 2 === 0 ? 'churn' : 'overdue',
-    version: '1.0.0',
-    arm: null,
-    entityKind: 'member',
-    entityId: String(n % 50_000),
-    score: (n % 997) / 997,
-    items: null,
-    factors: [{ name: 'days_since_last_loan', weight: 0.31 }, { name: 'loans_last_90d', weight: -0.12 }, { name: 'late_share', weight: 0.05 }],
-    features: null,
-    featureRef: 'as-of:2026-12-06',
-  };
+  const member = Math.floor(n / 4);
+  const common = { requestId: `bench-${Math.floor(n / 400)}`, at: new Date(1_796_000_000_000 + n).toISOString(), asOf: '2026-12-06', arm: null, entityKind: 'member', entityId: String(member % 10_000), label: null };
+  const risk = { score: fraction(n, 1), items: null, features: null, featureRef: 'as-of:2026-12-06' };
+  switch (n % 4) {
+    case 0:
+      return { ...common, ...risk, model: 'overdue', version: '1.2.0', factors: [{ name: 'member_late_share', weight: fraction(n, 2) }, { name: 'loan_days', weight: -fraction(n, 3) }, { name: 'renewals', weight: fraction(n, 4) }] };
+    case 1:
+      return { ...common, ...risk, model: 'churn', version: '1.1.0', factors: [{ name: 'days_since_last_loan', weight: fraction(n, 2) }, { name: 'loans_last_90d', weight: -fraction(n, 3) }, { name: 'late_share', weight: fraction(n, 4) }] };
+    case 2:
+      return {
+        ...common,
+        model: 'segmentation',
+        version: '1.0.0',
+        score: null,
+        items: null,
+        label: 'Loyal',
+        factors: [],
+        features: { recency: 100 * fraction(n, 2), frequency: 30 * fraction(n, 3), monetary: 50 * fraction(n, 4), engagement: fraction(n, 5), tenureDays: Math.floor(3000 * fraction(n, 6)) },
+        featureRef: null,
+      };
+    default:
+      return { ...common, model: 'recommendations', version: '1.3.0', score: null, items: Array.from({ length: 5 }, (_, k) => ({ id: String(Math.floor(10_000 * fraction(n, 10 + k))), score: fraction(n, 20 + k) })), factors: [], features: null, featureRef: null };
+  }
 }
 
 interface ArmResult {
@@ -84,7 +103,7 @@ function servingThreadCpuUs(): number {
 async function runArm(arm: Arm, dir: string, round: number, records: number, burst: number, batchSize: number): Promise<ArmResult> {
   const url = `sqlite:${path.join(dir, `${arm}-${round}.db`)}`;
   const store = openStore(url);
-  await createPredictionLogTable(store.db);
+  await createCurrentPredictionLogTable(store.db);
   const writer = arm === 'writer-thread' ? startPredictionLogWriter({ processId: `bench-${round}`, databaseUrl: url, retentionDays: 3650, checkIntervalMs: 3_600_000, busyTimeoutMs: 2000 }) : undefined;
   const sink: PredictionSink = writer ?? createStorePredictionSink(store.db);
   const inputs = Array.from({ length: records }, (_, n) => record(n));
@@ -134,7 +153,7 @@ interface PacedResult {
 async function paced(dir: string, rate: number, perRequest: number, seconds: number, storeLocked: boolean): Promise<PacedResult> {
   const url = `sqlite:${path.join(dir, `paced-${storeLocked ? 'locked' : 'free'}.db`)}`;
   const store = openStore(url);
-  await createPredictionLogTable(store.db);
+  await createCurrentPredictionLogTable(store.db);
   const lock = storeLocked ? openStore(url) : undefined;
   lock?.sqlite?.prepare('BEGIN IMMEDIATE').run();
   const writer = startPredictionLogWriter({ processId: 'paced', databaseUrl: url, retentionDays: 3650, checkIntervalMs: 3_600_000, busyTimeoutMs: 2000 });

@@ -7,7 +7,7 @@
  *   src/monitoring/prediction-log and returns at once; it never throws and never awaits, so an
  *   answer is neither failed nor delayed by logging. A full queue drops and counts.
  * - Batches go to the store on a writer thread (src/monitoring/prediction-log-writer) with its
- *   own connection: the INSERT, the JSON encoding of items, factors and features, the retention
+ *   own connection: the INSERT, the encoding of items, factors and features, the retention
  *   DELETE and the loss count never run on the thread that answers. A batch the store refuses
  *   (busy, or the table not migrated yet while the library subgraph starts) is tried again with
  *   backoff before it is dropped and counted.

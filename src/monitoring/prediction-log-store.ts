@@ -5,11 +5,18 @@
  *
  * The table is keyed by (process_id, sequence), so writing a batch twice stores it once.
  * Timestamps are ISO 8601 text, compared as text on both dialects, like the store's dates.
- * JSON columns (items, factors, features) are text, so one schema serves both dialects.
+ * The pair-list columns (items, factors, features) are declared text, so one schema serves both
+ * dialects; they hold JSON, or, as the writer thread stores them on SQLite (which keeps each
+ * value's own type), packed pair lists (prediction-log-batch.ts). `fromRow` reads both.
+ *
+ * Indexes (after migration 0006): the key, which the monitor reads by (process, sequence), and
+ * (model, predicted_at), which retention and per-model readers use. Each index costs every
+ * record an insert into its B-tree on the writer thread, so there are no others.
  */
 import { sql, type Kysely } from 'kysely';
 import { chunks } from '../store/in-chunks';
 import type { PredictionRecord, PredictionSink, StoredSequences } from './prediction-log';
+import { readPairs, type Pair } from './prediction-log-batch';
 
 export interface PredictionLogTable {
   process_id: string;
@@ -25,14 +32,14 @@ export interface PredictionLogTable {
   entity_kind: string;
   entity_id: string;
   score: number | null;
-  /** JSON array of {id, score}, or null. */
-  items: string | null;
+  /** JSON array of {id, score}, a packed pair list, or null. */
+  items: string | Uint8Array | null;
   /** A class answer (a segment), or null. */
   label: string | null;
-  /** JSON array of {name, weight}. */
-  factors: string;
-  /** JSON object of feature values, or null. */
-  features: string | null;
+  /** JSON array of {name, weight}, or a packed pair list. */
+  factors: string | Uint8Array;
+  /** JSON object of feature values, a packed pair list, or null. */
+  features: string | Uint8Array | null;
   feature_ref: string | null;
 }
 
@@ -51,7 +58,7 @@ function logTable(db: StoreDb): Kysely<PredictionLogDatabase> {
   return db;
 }
 
-/** Creates the table and its indexes; written to be called from a migration's `up`. */
+/** Creates the table and its first indexes: migration 0004's `up` (0006 drops two of them). */
 export async function createPredictionLogTable(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('prediction_log')
@@ -80,6 +87,26 @@ export async function createPredictionLogTable(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('prediction_log_model_time').ifNotExists().on('prediction_log').columns(['model', 'predicted_at']).execute();
   await db.schema.createIndex('prediction_log_entity_time').ifNotExists().on('prediction_log').columns(['entity_kind', 'entity_id', 'predicted_at']).execute();
   await db.schema.createIndex('prediction_log_time').ifNotExists().on('prediction_log').column('predicted_at').execute();
+}
+
+/** The indexes migration 0006 drops: no reader of the serving path or the monitor needs them. */
+const UNNEEDED_INDEXES = ['prediction_log_entity_time', 'prediction_log_time'];
+
+/** Migration 0006's `up`: drops the two indexes that only cost the writer. */
+export async function dropUnneededPredictionLogIndexes(db: Kysely<any>): Promise<void> {
+  for (const name of UNNEEDED_INDEXES) await db.schema.dropIndex(name).ifExists().execute();
+}
+
+/** Migration 0006's `down`: puts them back. */
+export async function restorePredictionLogIndexes(db: Kysely<any>): Promise<void> {
+  await db.schema.createIndex('prediction_log_entity_time').ifNotExists().on('prediction_log').columns(['entity_kind', 'entity_id', 'predicted_at']).execute();
+  await db.schema.createIndex('prediction_log_time').ifNotExists().on('prediction_log').column('predicted_at').execute();
+}
+
+/** The table as the latest migration leaves it, for tools and tests that make one without migrating a store. */
+export async function createCurrentPredictionLogTable(db: Kysely<any>): Promise<void> {
+  await createPredictionLogTable(db);
+  await dropUnneededPredictionLogIndexes(db);
 }
 
 export async function dropPredictionLogTable(db: StoreDb): Promise<void> {
@@ -123,10 +150,10 @@ export function fromRow(row: PredictionLogTable): PredictionRecord {
     entityKind: row.entity_kind,
     entityId: row.entity_id,
     score: row.score === null ? null : Number(row.score),
-    items: row.items === null ? null : (JSON.parse(row.items) as PredictionRecord['items']),
+    items: row.items === null ? null : readPairs(row.items, 'id', 'score').map(([id, score]) => ({ id, score: score as number })),
     label: row.label,
-    factors: JSON.parse(row.factors) as PredictionRecord['factors'],
-    features: row.features === null ? null : (JSON.parse(row.features) as PredictionRecord['features']),
+    factors: readPairs(row.factors, 'name', 'weight').map(([name, weight]) => ({ name, weight: weight as number })),
+    features: row.features === null ? null : Object.fromEntries(readPairs(row.features, '', '') satisfies Pair[]),
     featureRef: row.feature_ref,
   };
 }
@@ -153,10 +180,29 @@ export function createStorePredictionSink(db: StoreDb): PredictionSink {
   };
 }
 
-/** Deletes records predicted before `cutoff` (ISO timestamp or date); returns how many. */
+/** The models the log holds, each found by one seek in the (model, predicted_at) index. */
+async function loggedModels(db: StoreDb): Promise<string[]> {
+  const models: string[] = [];
+  for (;;) {
+    const after = models.at(-1);
+    const row = await logTable(db)
+      .selectFrom('prediction_log')
+      .select((eb) => eb.fn.min('model').as('model'))
+      .$if(after !== undefined, (q) => q.where('model', '>', after ?? ''))
+      .executeTakeFirst();
+    if (row?.model === null || row?.model === undefined) return models;
+    models.push(row.model);
+  }
+}
+
+/** Deletes records predicted before `cutoff` (ISO timestamp or date), a model at a time through its index; returns how many. */
 export async function deletePredictionsBefore(db: StoreDb, cutoff: string): Promise<number> {
-  const result = await logTable(db).deleteFrom('prediction_log').where('predicted_at', '<', cutoff).executeTakeFirst();
-  return Number(result.numDeletedRows);
+  let deleted = 0;
+  for (const model of await loggedModels(db)) {
+    const result = await logTable(db).deleteFrom('prediction_log').where('model', '=', model).where('predicted_at', '<', cutoff).executeTakeFirst();
+    deleted += Number(result.numDeletedRows);
+  }
+  return deleted;
 }
 
 /**
@@ -230,46 +276,35 @@ export async function storedSequences(
 /** Entity ids per statement of `predictionsAsOf`, well under every dialect's parameter limit. */
 const IDS_PER_QUERY = 500;
 
+/** Whether stored row `a` was made after `b`: later time, then the later-accepted (process, sequence). */
+function madeAfter(a: PredictionLogTable, b: PredictionLogTable): boolean {
+  if (a.predicted_at !== b.predicted_at) return a.predicted_at > b.predicted_at;
+  if (a.process_id !== b.process_id) return a.process_id > b.process_id;
+  return Number(a.sequence) > Number(b.sequence);
+}
+
 /**
  * The prediction that was live for each entity at `at`: its latest record of `model` made at
  * or before `at`, never one made after it (the point-in-time side of the outcome join).
  * Entities with no such prediction are absent from the map. Records with the same timestamp
- * are told apart by process and sequence, the later-accepted winning.
+ * are told apart by process and sequence, the later-accepted winning. It reads the model's
+ * records up to `at` through the (model, predicted_at) index (the log keeps no index by
+ * entity, which would cost every write), so it suits a one-off look-up, not a per-request one.
  */
 export async function predictionsAsOf(
   db: StoreDb,
   { model, entityKind, entityIds, at }: { model: string; entityKind: string; entityIds: readonly string[]; at: string },
 ): Promise<Map<string, PredictionRecord>> {
-  const live = new Map<string, PredictionRecord>();
+  const latest = new Map<string, PredictionLogTable>();
   const table = logTable(db);
   for (const ids of chunks(entityIds, IDS_PER_QUERY)) {
-    const rows = await table
-      .selectFrom('prediction_log as p')
-      .selectAll('p')
-      .where('p.model', '=', model)
-      .where('p.entity_kind', '=', entityKind)
-      .where('p.entity_id', 'in', ids)
-      .where('p.predicted_at', '<=', at)
-      .where(({ eb, selectFrom }) =>
-        eb(
-          'p.predicted_at',
-          '=',
-          selectFrom('prediction_log as q')
-            .select(({ fn }) => fn.max('q.predicted_at').as('latest'))
-            .whereRef('q.model', '=', 'p.model')
-            .whereRef('q.entity_kind', '=', 'p.entity_kind')
-            .whereRef('q.entity_id', '=', 'p.entity_id')
-            .where('q.predicted_at', '<=', at),
-        ),
-      )
-      .execute();
+    const rows = await table.selectFrom('prediction_log').selectAll().where('model', '=', model).where('predicted_at', '<=', at).where('entity_kind', '=', entityKind).where('entity_id', 'in', ids).execute();
     for (const row of rows) {
-      const record = fromRow(row);
-      const seen = live.get(record.entityId);
-      if (!seen || record.processId > seen.processId || (record.processId === seen.processId && record.sequence > seen.sequence)) live.set(record.entityId, record);
+      const seen = latest.get(row.entity_id);
+      if (!seen || madeAfter(row, seen)) latest.set(row.entity_id, row);
     }
   }
-  return live;
+  return new Map([...latest].map(([id, row]) => [id, fromRow(row)]));
 }
 
 /** How many records of each model the table holds (for reports and tests). */

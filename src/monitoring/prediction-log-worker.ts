@@ -1,13 +1,14 @@
 /**
  * The prediction log's writer thread: owns its own store connection and writes the batches the
- * serving thread posts, so that no INSERT, JSON encoding or retention DELETE runs on the answer
- * path. Started by prediction-log-writer.ts (`startPredictionLogWriter`), never on its own.
+ * serving thread posts, so that no INSERT, encoding of stored columns or retention DELETE runs
+ * on the answer path. Started by prediction-log-writer.ts (`startPredictionLogWriter`), never on its own.
  *
  * Contract:
  * - Batches arrive one at a time (the serving side waits for each answer before it posts the
- *   next) and each is written in one transaction: on SQLite a prepared INSERT run per row, on
- *   PostgreSQL one INSERT ... SELECT FROM unnest(...) of column arrays. A batch written twice is
- *   stored once (the table's key is process id and sequence).
+ *   next) and each is written in one transaction: on SQLite a prepared INSERT run per row, the
+ *   items, factors and features as packed pair lists (no double is turned into text); on
+ *   PostgreSQL one INSERT ... SELECT FROM unnest(...) of column arrays, those columns as JSON
+ *   text. A batch written twice is stored once (the table's key is process id and sequence).
  * - Every batch gets exactly one answer, `written` or `failed` with the store's message.
  * - Every `checkIntervalMs` (and once at start) it deletes records past the retention and counts
  *   each process's missing sequence numbers (`predictionLogLosses`), and posts both.
@@ -39,7 +40,7 @@ export type FromWriter =
 /** PostgreSQL element types of the columns, in `PREDICTION_LOG_COLUMNS` order. */
 const PG_TYPES = ['text', 'int8', 'int8', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'float8', 'text', 'text', 'text', 'text', 'text'] as const;
 
-type Writer = (rows: StoredValue[][]) => Promise<void>;
+type Writer = (batch: EncodedBatch) => Promise<void>;
 
 function sqliteWriter(store: ReturnType<typeof openStore>): Writer {
   const connection = store.sqlite;
@@ -48,7 +49,8 @@ function sqliteWriter(store: ReturnType<typeof openStore>): Writer {
   // Prepared at the first write, and again after a failed one: the table may not exist yet
   // while the library subgraph migrates the store.
   let writeAll: ((rows: StoredValue[][]) => void) | undefined;
-  return async (rows) => {
+  return async (batch) => {
+    const rows = storedRows(batch, 'packed');
     try {
       if (!writeAll) {
         const insert = connection.prepare(text);
@@ -66,7 +68,8 @@ function sqliteWriter(store: ReturnType<typeof openStore>): Writer {
 
 function postgresWriter(store: ReturnType<typeof openStore>): Writer {
   const columns = sql.join(PREDICTION_LOG_COLUMNS.map((c) => sql.ref(c)));
-  return async (rows) => {
+  return async (batch) => {
+    const rows = storedRows(batch, 'json');
     const arrays = PREDICTION_LOG_COLUMNS.map((_, c) => rows.map((row) => row[c] ?? null));
     const unnest = sql.join(arrays.map((values, c) => sql`${values}::${sql.raw(PG_TYPES[c] ?? 'text')}[]`));
     await sql`INSERT INTO prediction_log (${columns}) SELECT * FROM unnest(${unnest}) ON CONFLICT (process_id, sequence) DO NOTHING`.execute(store.db);
@@ -99,7 +102,7 @@ function run(port: NonNullable<typeof parentPort>, settings: WriterSettings): vo
       case 'write':
         void serially(async () => {
           try {
-            await write(storedRows(message.batch));
+            await write(message.batch);
             post({ kind: 'written', id: message.id });
           } catch (error) {
             post({ kind: 'failed', id: message.id, message: (error as Error).message });

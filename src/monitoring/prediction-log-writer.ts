@@ -5,7 +5,7 @@
  *
  * Contract:
  * - `write` costs the caller one pass over the batch (`encodeBatch`) and one `postMessage`; the
- *   INSERT, JSON encoding and retention run on the writer thread. It rejects with the store's
+ *   INSERT, the encoding of the stored columns and retention run on the writer thread. It rejects with the store's
  *   message when the writer could not write the batch, and with "stopped" once the thread has
  *   ended, so the log drops and counts instead of waiting forever.
  * - `onCheck` hears each retention run and loss count of the writer thread.
@@ -94,7 +94,7 @@ export function startPredictionLogWriter({ processId, onCheck = () => undefined,
         if (pending.size === 0) worker.ref();
         pending.set(id, { resolve, reject });
         const message: ToWriter = { kind: 'write', id, batch };
-        worker.postMessage(message, [batch.numbers.buffer as ArrayBuffer]);
+        worker.postMessage(message, [batch.numbers.buffer as ArrayBuffer, batch.values.buffer as ArrayBuffer]);
       });
     },
     async close() {

@@ -16,6 +16,7 @@ import * as libraryIndexes from './0002-library-indexes';
 import * as circulationEvents from './0003-circulation-events';
 import * as predictionLog from './0004-prediction-log';
 import * as predictionOutcomes from './0005-prediction-outcomes';
+import * as predictionLogIndexes from './0006-prediction-log-indexes';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-library-tables': libraryTables,
@@ -23,6 +24,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0003-circulation-events': circulationEvents,
   '0004-prediction-log': predictionLog,
   '0005-prediction-outcomes': predictionOutcomes,
+  '0006-prediction-log-indexes': predictionLogIndexes,
 };
 export type MigrationName = keyof typeof MIGRATIONS;
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).sort().at(-1) ?? '';
