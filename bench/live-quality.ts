@@ -2,10 +2,17 @@
  * Live quality against offline, on a copy of a library that lives on: every simulated day the
  * production overdue model scores the open loans and the churn model every member (weekly),
  * through the subgraphs' own serving and logging path; the live monitor runs once a day; the
- * simulator moves circulation one day. At the end it prints, per model, the monitor's live AUC
- * per window, the AUC computed offline from the same log and the same outcomes (the join of
- * src/monitoring/outcomes), the simulator's oracle on the same loans (overdue), and what a
- * monitor run cost.
+ * simulator moves circulation one day (one continuous `liveOn`, so day N costs what day 1 does).
+ *
+ * At the end it prints, per model and window, the monitor's live AUC with its interval; the
+ * AUC computed offline from the same log rows and the same outcomes, with the exact AUC of
+ * src/ml/metrics (the join of src/monitoring/outcomes is shared, the AUC is not: the monitor's
+ * comes from its day summaries' score histograms); their difference; and the simulator's oracle
+ * on the same outcomes: the true late probability of each loan, and the true churn probability
+ * of each member at the prediction's day. The simulator stores a cut-off's churn truth when its
+ * 90-day window closes, so after the figures the library lives CHURN_WINDOW_DAYS more days,
+ * unserved, before the oracle is read. Churn also gets the figure over closed windows: the
+ * predictions whose 90 days were over, every one of their outcomes known.
  *
  * Run (after a build): node dist/bench/live-quality.js [--db PATH] [--models DIR] [--days N] [--json]
  * The library given is copied; it is never changed.
@@ -14,6 +21,7 @@ import 'reflect-metadata';
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Kysely } from 'kysely';
 import { readClock } from '../src/circulation';
 import { parseFlags, UsageError } from '../src/cli/flags';
 import { loadConfig, type Config } from '../src/config';
@@ -24,19 +32,25 @@ import { closeModelDeps, openModelDeps } from '../src/model-runtime/model-subgra
 import { CHURN_SLOT } from '../src/models/churn';
 import { OVERDUE_SLOT } from '../src/models/overdue';
 import { LiveMonitor } from '../src/monitoring/monitor';
-import { judgeOutcomes, liveOutcomes } from '../src/monitoring/outcomes';
-import { fromRow, type PredictionLogTable } from '../src/monitoring/prediction-log-store';
-import { QUALITY_WINDOWS } from '../src/monitoring/windows';
-import { liveOn } from '../src/simulator';
+import { judgeOutcomes, liveOutcomes, predictionDay, type Judgement } from '../src/monitoring/outcomes';
+import { fromRow, type PredictionLogDatabase, type StoreDb } from '../src/monitoring/prediction-log-store';
+import { QUALITY_WINDOWS, WINDOW_DAYS, type QualityWindow } from '../src/monitoring/windows';
+import { CHURN_WINDOW_DAYS, liveOn, MAX_LIVING_DAYS } from '../src/simulator';
 import { migrateStore, openStore, sqlitePath, type Store } from '../src/store';
+import { chunks } from '../src/store/in-chunks';
 import { addDays } from '../src/util/dates';
 import { createChurnContext, createChurnServices } from '../subgraphs/churn';
 import { createOverdueContext, createOverdueServices } from '../subgraphs/overdue';
 
+/** Days lived after the figures, so that the simulator has stored churn truth at every cut-off served. */
+const ORACLE_DAYS = CHURN_WINDOW_DAYS;
+const MAX_DAYS = MAX_LIVING_DAYS - ORACLE_DAYS;
+
 const USAGE = `usage: node dist/bench/live-quality.js [--db PATH] [--models DIR] [--days N] [--json]
   --db PATH     the library to copy (default: DATABASE_URL's SQLite file)
   --models DIR  the models (default: MODELS_DIR)
-  --days N      simulated days (default 60; churn outcomes need more than 91)
+  --days N      simulated days served and monitored (default 100, at most ${MAX_DAYS}); churn's
+                first "churned" outcomes are known ${CHURN_WINDOW_DAYS + 1} days after its first predictions
   --json        print one JSON object instead of text`;
 
 const IDENTITY = { sub: 'bench-live-quality', role: 'staff' as const };
@@ -64,41 +78,101 @@ async function serveDay(config: Config, store: Store, day: number): Promise<void
   }
 }
 
+interface AucFigure {
+  auc: number | null;
+  rows: number;
+}
+
+interface WindowFigures {
+  window: QualityWindow;
+  live: { auc: number | null; low: number | null; high: number | null; rows: number };
+  offline: AucFigure;
+  /** Live minus offline AUC. */
+  difference: number | null;
+  oracle: AucFigure;
+}
+
 interface ModelFigures {
   model: string;
-  live: Record<string, { auc: number | null; low: number | null; high: number | null; rows: number; offlineAuc: number | null; offlineRows: number }>;
-  offlineAllDays: { auc: number | null; rows: number };
-  oracleAllDays: { auc: number | null; rows: number } | null;
+  versions: string[];
+  windows: WindowFigures[];
+  /** Every outcome known at the end, each joined to the prediction live when it became known. */
+  allKnown: { offline: AucFigure; oracle: AucFigure };
+  /** Churn: the predictions made on days whose 90-day window was over at the end. */
+  closedWindows: { through: string; offline: AucFigure; oracle: AucFigure } | null;
 }
 
-/** AUC, or NaN when the outcomes hold one class only (no ranking to judge). */
-function aucOf(scores: number[], labels: number[]): number {
-  const positives = labels.filter((l) => l > 0).length;
-  return positives === 0 || positives === labels.length ? NaN : auc(scores, labels);
+const finite = (x: number | undefined | null): number | null => (x !== undefined && x !== null && Number.isFinite(x) ? x : null);
+
+/** Exact AUC of the scores against 0/1 outcomes; null when the outcomes hold one class only (no ranking to judge). */
+function exactAuc(judgements: readonly Judgement[], score: (j: Judgement) => number | undefined): AucFigure {
+  const scored = judgements.flatMap((j) => {
+    const s = score(j);
+    return s === undefined || !j.outcome ? [] : [{ s, label: j.outcome.value > 0 ? 1 : 0 }];
+  });
+  const positives = scored.filter((r) => r.label === 1).length;
+  const value = positives === 0 || positives === scored.length ? null : auc(scored.map((r) => r.s), scored.map((r) => r.label));
+  return { auc: value, rows: scored.length };
 }
 
-async function figures(store: Store, monitor: LiveMonitor, model: string, clock: string): Promise<ModelFigures> {
-  const rows = (await store.db.selectFrom('prediction_log' as never).selectAll().where('model' as never, '=', model as never).execute()) as unknown as PredictionLogTable[];
-  const known = liveOutcomes(await judgeOutcomes(store, model, rows.map(fromRow), clock));
-  const live: ModelFigures['live'] = {};
-  for (const window of QUALITY_WINDOWS) {
-    const health = monitor.health(model, window)[0];
-    const figure = health?.metrics.find((m) => m.name === 'auc' && !m.estimated);
-    const days = { day: 1, week: 7, '30d': 30 }[window];
-    const inWindow = known.filter((j) => (j.outcome?.knownOn ?? '') > addDays(clock, -days));
-    const offline = aucOf(inWindow.map((j) => j.prediction.score ?? 0), inWindow.map((j) => j.outcome?.value ?? 0));
-    const finite = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x : null);
-    live[window] = { auc: finite(figure?.value), low: finite(figure?.low), high: finite(figure?.high), rows: figure?.rows ?? 0, offlineAuc: finite(offline), offlineRows: inWindow.length };
-  }
-  const finiteOrNull = (x: number) => (Number.isFinite(x) ? x : null);
-  const offlineAllDays = { auc: finiteOrNull(aucOf(known.map((j) => j.prediction.score ?? 0), known.map((j) => j.outcome?.value ?? 0))), rows: known.length };
-  let oracleAllDays: ModelFigures['oracleAllDays'] = null;
-  if (model === 'overdue' && known.length > 0) {
+/** The known outcomes of `model`'s logged predictions as of `clock`, each joined to the prediction live when it became known. */
+async function knownOutcomes(store: Store, model: string, clock: string): Promise<Judgement[]> {
+  const logDb: Kysely<PredictionLogDatabase> = store.db as StoreDb;
+  const rows = await logDb.selectFrom('prediction_log').selectAll().where('model', '=', model).execute();
+  return liveOutcomes(await judgeOutcomes(store, model, rows.map(fromRow), clock));
+}
+
+/** The oracle's probability behind each outcome: a loan's true late probability; a member's true churn probability at the prediction's day. */
+type Oracle = (j: Judgement) => number | undefined;
+
+async function oracleOf(store: Store, model: string, known: readonly Judgement[]): Promise<Oracle> {
+  if (model === 'overdue') {
     const truth = new Map((await store.db.selectFrom('sim_loan_truth').select(['loan_id', 'late_probability']).execute()).map((t) => [String(t.loan_id), t.late_probability]));
-    const withTruth = known.filter((j) => truth.has(j.prediction.entityId));
-    oracleAllDays = { auc: finiteOrNull(aucOf(withTruth.map((j) => truth.get(j.prediction.entityId) ?? 0), withTruth.map((j) => j.outcome?.value ?? 0))), rows: withTruth.length };
+    return (j) => truth.get(j.prediction.entityId);
   }
-  return { model, live, offlineAllDays, oracleAllDays };
+  const cutoffs = [...new Set(known.map((j) => predictionDay(j.prediction)))];
+  const truth = new Map<string, number>();
+  for (const part of chunks(cutoffs, 500)) {
+    for (const t of await store.db.selectFrom('sim_churn_truth').select(['member_id', 'cutoff', 'probability']).where('cutoff', 'in', part).execute()) truth.set(`${t.member_id}@${t.cutoff}`, t.probability);
+  }
+  return (j) => truth.get(`${j.prediction.entityId}@${predictionDay(j.prediction)}`);
+}
+
+/** What the monitor and the offline join say at `clock`; the oracle is added once its truth exists. */
+interface Measured {
+  model: string;
+  known: Judgement[];
+  versions: string[];
+  live: Record<QualityWindow, WindowFigures['live']>;
+}
+
+async function measure(store: Store, monitor: LiveMonitor, model: string, clock: string): Promise<Measured> {
+  const known = await knownOutcomes(store, model, clock);
+  const versions = [...new Set(known.map((j) => j.prediction.version))].sort();
+  const live = {} as Measured['live'];
+  for (const window of QUALITY_WINDOWS) {
+    const figure = monitor.health(model, window)[0]?.metrics.find((m) => m.name === 'auc' && !m.estimated);
+    live[window] = { auc: finite(figure?.value), low: finite(figure?.low), high: finite(figure?.high), rows: figure?.rows ?? 0 };
+  }
+  return { model, known, versions, live };
+}
+
+function figuresOf({ model, known, versions, live }: Measured, oracle: Oracle, clock: string): ModelFigures {
+  const served = (j: Judgement) => j.prediction.score ?? undefined;
+  const windows = QUALITY_WINDOWS.map((window): WindowFigures => {
+    const inWindow = known.filter((j) => (j.outcome?.knownOn ?? '') > addDays(clock, -WINDOW_DAYS[window]));
+    const offline = exactAuc(inWindow, served);
+    const liveAuc = live[window].auc;
+    return { window, live: live[window], offline, difference: liveAuc !== null && offline.auc !== null ? liveAuc - offline.auc : null, oracle: exactAuc(inWindow, oracle) };
+  });
+  const allKnown = { offline: exactAuc(known, served), oracle: exactAuc(known, oracle) };
+  let closedWindows: ModelFigures['closedWindows'] = null;
+  if (model === 'churn') {
+    const through = addDays(clock, -CHURN_WINDOW_DAYS - 1);
+    const closed = known.filter((j) => predictionDay(j.prediction) <= through);
+    closedWindows = { through, offline: exactAuc(closed, served), oracle: exactAuc(closed, oracle) };
+  }
+  return { model, versions, windows, allKnown, closedWindows };
 }
 
 async function main(): Promise<void> {
@@ -106,8 +180,8 @@ async function main(): Promise<void> {
   const base = loadConfig();
   const source = flags.db ?? sqlitePath(base.databaseUrl);
   if (!source || !existsSync(source)) throw new UsageError(`no SQLite library at ${source ?? base.databaseUrl}\n${USAGE}`);
-  const days = flags.days ?? 60;
-  if (!Number.isInteger(days) || days < 1 || days > 400) throw new UsageError(`--days must be a whole number in 1..400, got ${days}\n${USAGE}`);
+  const days = flags.days ?? 100;
+  if (!Number.isInteger(days) || days < 1 || days > MAX_DAYS) throw new UsageError(`--days must be a whole number in 1..${MAX_DAYS}, got ${days}\n${USAGE}`);
   const dir = mkdtempSync(path.join(tmpdir(), 'shelfmark-live-quality-'));
   try {
     const file = path.join(dir, 'library.db');
@@ -120,38 +194,50 @@ async function main(): Promise<void> {
     const monitor = new LiveMonitor({ store, modelsDir: config.modelsDir, metrics: createProcessMetrics('bench'), logger: createLogger('bench', 'warn'), clock: () => readClock(store) });
     const runs: number[] = [];
     const started = await readClock(store);
-    for (let day = 0; day < days; day++) {
-      await serveDay(config, store, day);
+    // Day d: the models serve at the clock of day d, the monitor runs, the simulator lives day d + 1.
+    const day = async (d: number): Promise<void> => {
+      if (d < days) await serveDay(config, store, d);
       const t0 = performance.now();
       await monitor.runOnce();
       runs.push(performance.now() - t0);
-      await liveOn(store, { days: 1 });
-      if (!flags.json) process.stderr.write(`\rday ${day + 1}/${days}`);
-    }
-    await monitor.runOnce();
-    const clock = await readClock(store);
-    const result = {
-      from: started,
-      through: clock,
-      days,
-      monitorRunMs: { mean: runs.reduce((a, b) => a + b, 0) / runs.length, max: Math.max(...runs) },
-      models: [await figures(store, monitor, 'overdue', clock), await figures(store, monitor, 'churn', clock)],
+      if (!flags.json) process.stderr.write(`\rday ${d}/${days}`);
     };
+    await day(0);
+    await liveOn(store, { days, onDay: (lived) => day(lived.index) });
+    const clock = await readClock(store);
+    const measured = [await measure(store, monitor, 'overdue', clock), await measure(store, monitor, 'churn', clock)];
     await monitor.stop();
+    if (!flags.json) process.stderr.write(`\rliving ${ORACLE_DAYS} more days for churn's oracle`);
+    await liveOn(store, { days: ORACLE_DAYS });
+    const models: ModelFigures[] = [];
+    for (const m of measured) models.push(figuresOf(m, await oracleOf(store, m.model, m.known), clock));
     await store.close();
+    const result = { from: started, through: clock, days, oracleDays: ORACLE_DAYS, monitorRunMs: { mean: runs.reduce((a, b) => a + b, 0) / runs.length, max: Math.max(...runs) }, models };
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(result)}\n`);
       return;
     }
     process.stderr.write('\n');
-    const f = (x: number | null) => (x === null ? '–' : x.toFixed(4));
-    process.stdout.write(`${days} simulated days, ${started} to ${clock}; a monitor run took ${result.monitorRunMs.mean.toFixed(0)} ms on average, ${result.monitorRunMs.max.toFixed(0)} ms at most\n`);
-    for (const m of result.models) {
-      process.stdout.write(`${m.model}: offline AUC over every known outcome ${f(m.offlineAllDays.auc)} (${m.offlineAllDays.rows} outcomes)${m.oracleAllDays ? `, oracle ${f(m.oracleAllDays.auc)} on the same ${m.oracleAllDays.rows}` : ''}\n`);
-      for (const [window, w] of Object.entries(m.live)) process.stdout.write(`  ${window.padEnd(4)} live AUC ${f(w.auc)} [${f(w.low)}, ${f(w.high)}] on ${w.rows}; offline on the same outcomes ${f(w.offlineAuc)} on ${w.offlineRows}\n`);
-    }
+    printFigures(result);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function printFigures(result: { from: string; through: string; days: number; monitorRunMs: { mean: number; max: number }; models: ModelFigures[] }): void {
+  const f = (x: number | null) => (x === null ? '–' : x.toFixed(4));
+  const signed = (x: number | null) => (x === null ? '–' : `${x >= 0 ? '+' : ''}${x.toFixed(4)}`);
+  const auc = (a: AucFigure) => `${f(a.auc)} on ${a.rows}`;
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  out(`${result.days} simulated days served and monitored, ${result.from} to ${result.through} (then ${ORACLE_DAYS} more lived, unserved, for churn's oracle); a monitor run took ${result.monitorRunMs.mean.toFixed(0)} ms on average, ${result.monitorRunMs.max.toFixed(0)} ms at most`);
+  for (const m of result.models) {
+    out(`${m.model} ${m.versions.join(', ')}`);
+    out('  window  live AUC [95%]             outcomes  offline AUC  live − offline  oracle AUC (same outcomes)');
+    for (const w of m.windows) {
+      out(`  ${w.window.padEnd(6)}  ${`${f(w.live.auc)} [${f(w.live.low)}, ${f(w.live.high)}]`.padEnd(25)}  ${String(w.live.rows).padStart(8)}  ${f(w.offline.auc).padEnd(11)}  ${signed(w.difference).padEnd(14)}  ${auc(w.oracle)}${w.offline.rows === w.live.rows ? '' : ` (offline on ${w.offline.rows})`}`);
+    }
+    out(`  every known outcome: offline ${auc(m.allKnown.offline)}, oracle ${auc(m.allKnown.oracle)}`);
+    if (m.closedWindows) out(`  closed windows (predictions made through ${m.closedWindows.through}): offline ${auc(m.closedWindows.offline)}, oracle ${auc(m.closedWindows.oracle)}`);
   }
 }
 

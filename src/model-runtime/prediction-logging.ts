@@ -19,10 +19,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { PredictionLogConfig } from '../config';
-import type { ModelRef, RiskPrediction } from '../graphql/prediction-types';
+import { RiskLevel, type ModelRef, type RiskPrediction } from '../graphql/prediction-types';
 import type { Logger } from '../logging';
 import type { ProcessMetrics } from '../metrics';
 import { publishLosses } from '../monitoring/gauges';
+import { RULE_ANSWER_LABEL } from '../monitoring/outcomes';
 import { createPredictionLog, type PredictionFactor, type PredictionLog, type PredictionSink, type RankedItem } from '../monitoring/prediction-log';
 import { startPredictionLogWriter, type PredictionLogWriter } from '../monitoring/prediction-log-writer';
 import type { Store } from '../store';
@@ -78,9 +79,10 @@ export function recorded<T>(log: PredictionLogging, requestId: string, answers: 
   return answers;
 }
 
-/** A risk answer as a record: its probability and top factors. */
+/** A risk answer as a record: its probability and top factors, and the label of an answer a rule gave (LAPSED). */
 export function riskPrediction(entityKind: string, entityId: string, risk: RiskPrediction): PredictionOf {
-  return { model: risk.model, entityKind, entityId, score: risk.probability, factors: risk.factors.map((f) => ({ name: f.feature, weight: f.weight })) };
+  const byRule = risk.level === RiskLevel.LAPSED ? { label: RULE_ANSWER_LABEL } : {};
+  return { model: risk.model, entityKind, entityId, score: risk.probability, ...byRule, factors: risk.factors.map((f) => ({ name: f.feature, weight: f.weight })) };
 }
 
 /** Logging off: records nothing, opens nothing. */

@@ -40,7 +40,7 @@ import { addToCalibration, binsOf, emptyCalibrationSums, mergeCalibration, type 
 import { compareWindow, type DriftConfig, type DriftReferences, type FeatureDrift, type FeatureValue } from './drift';
 import { publishDrift, publishLiveQuality } from './gauges';
 import { upsertPredictionOutcomes, type PredictionOutcomeTable } from './outcome-store';
-import { isJudgedModel, judgeOutcomes, liveOutcomes, madeLater, predictionDay, segmentChanges, type Judgement } from './outcomes';
+import { answeredByRule, isJudgedModel, judgeOutcomes, liveOutcomes, madeLater, predictionDay, segmentChanges, type Judgement } from './outcomes';
 import type { PredictionRecord } from './prediction-log';
 import { fromRow, type PredictionLogDatabase, type StoreDb } from './prediction-log-store';
 import {
@@ -366,7 +366,7 @@ export class LiveMonitor {
   }
 
   private isClassifierRecord(record: PredictionRecord): boolean {
-    return CLASSIFIERS.has(record.model) && record.score !== null && (record.model !== 'overdue' || record.entityKind === 'loan');
+    return CLASSIFIERS.has(record.model) && record.score !== null && !answeredByRule(record) && (record.model !== 'overdue' || record.entityKind === 'loan');
   }
 
   /** Served probabilities into the estimate, logged features and the score into drift. */

@@ -22,7 +22,8 @@
  *   (known the day of the return). Subject: the loan.
  * - churn (entity `member`): churned when the member makes no checkout in the 90 days after the
  *   prediction's day (CHURN_WINDOW_DAYS, as the trainer labels), known the day after the
- *   window ends; not churned as of the first checkout in it. Subject: member@day.
+ *   window ends; not churned as of the first checkout in it. Subject: member@day. An answer
+ *   a rule gave instead of the model (LAPSED, see `answeredByRule`) is not judged.
  * - recommendations (entity `member`): a hit when any recommended book is checked out by the
  *   member within 30 days after the prediction's day, known once the 30 days are over (the
  *   whole set is needed for NDCG). Subject: member@day.
@@ -70,6 +71,20 @@ export interface Judgement {
   subject: string;
   status: OutcomeStatus;
   outcome: KnownOutcome | null;
+}
+
+/**
+ * The label a risk answer is logged with when a rule gave it instead of the model: churn's
+ * LAPSED, a member with no checkout in the 90 days before the date, whose probability is one
+ * constant share. Such records stay in the log, but they judge nothing of the model: the
+ * versions that answer LAPSED were trained and evaluated on active members only, so their
+ * live figures (and drift) must leave lapsed members out to be comparable with the offline ones.
+ */
+export const RULE_ANSWER_LABEL = 'LAPSED';
+
+/** True for a record of an answer a rule gave instead of the model (see RULE_ANSWER_LABEL). */
+export function answeredByRule(record: Pick<PredictionRecord, 'label'>): boolean {
+  return record.label === RULE_ANSWER_LABEL;
 }
 
 /** The library day a record was predicted on: its clock date, or the date of its timestamp. */
@@ -139,13 +154,13 @@ async function judgeOverdue(db: Db, predictions: readonly PredictionRecord[], cl
 }
 
 async function judgeChurn(db: Db, predictions: readonly PredictionRecord[], clock: string): Promise<Judgement[]> {
-  const members = predictions.filter((p) => p.entityKind === 'member' && p.score !== null).map((p) => numericId(p.entityId)).filter((id): id is number => id !== null);
+  const members = predictions.filter((p) => p.entityKind === 'member' && p.score !== null && !answeredByRule(p)).map((p) => numericId(p.entityId)).filter((id): id is number => id !== null);
   const { first, last } = dayRange(predictions);
   const checkouts = await checkoutsOf(db, [...new Set(members)], first, addDays(last, CHURN_WINDOW_DAYS));
   return predictions.map((p) => {
     const day = predictionDay(p);
     const subject = `member:${p.entityId}@${day}`;
-    if (p.entityKind !== 'member' || p.score === null) return judgement(p, subject, 'not_judged');
+    if (p.entityKind !== 'member' || p.score === null || answeredByRule(p)) return judgement(p, subject, 'not_judged');
     const windowEnd = addDays(day, CHURN_WINDOW_DAYS);
     const next = (checkouts.get(numericId(p.entityId) ?? -1) ?? []).find((c) => c.day > day && c.day <= windowEnd && c.day <= clock);
     if (next) return judgement(p, subject, 'known', { value: 0, knownOn: next.day });

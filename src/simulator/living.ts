@@ -89,8 +89,8 @@ export interface LivingOptions {
   /** Simulated time runs this many times faster than real time; absent: as fast as possible. */
   speed?: number;
   clock?: LibraryClock;
-  /** After each simulated day is committed. */
-  onDay?: (day: LivedDay) => void;
+  /** After each simulated day is committed; the next day waits for a promise it returns. */
+  onDay?: (day: LivedDay) => void | Promise<void>;
   /** Every event sent, as its canonical JSON, in order. */
   onEvent?: (canonical: string) => void;
 }
@@ -380,7 +380,7 @@ export async function liveOn(store: Store, options: LivingOptions): Promise<Livi
     summary.refused += lived.refused.length;
     summary.loans += newLoans.length;
     summary.members += joined.length;
-    options.onDay?.(lived);
+    await options.onDay?.(lived);
     // Days lived before are re-sent at full speed: they are duplicates.
     if (options.speed && index > livedBefore) await sleep(86_400_000 / options.speed);
   }

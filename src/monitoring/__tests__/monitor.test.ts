@@ -4,7 +4,8 @@
  * score) and the monitor runs once, incrementally. Its live AUC then equals the AUC computed
  * offline from the same log and the same loans (up to its documented bin error), its gauges
  * carry the same figure, the judged predictions are in the store, the CBPE estimate is labelled
- * as one, and a version without drift references says so.
+ * as one, and a version without drift references says so. Churn answers a rule gave (LAPSED)
+ * stay out of churn's live figures.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { rmSync } from 'node:fs';
@@ -17,7 +18,7 @@ import { liveOn } from '../../simulator';
 import { migrateStore, openStore, type Store } from '../../store';
 import { addDays } from '../../util/dates';
 import { LiveMonitor } from '../monitor';
-import { judgeOutcomes, liveOutcomes } from '../outcomes';
+import { judgeOutcomes, liveOutcomes, RULE_ANSWER_LABEL } from '../outcomes';
 import type { PredictionRecord } from '../prediction-log';
 import { createStorePredictionSink } from '../prediction-log-store';
 import { smallLibrary, writableCopy, type SmallLibrary } from '../../../test/fixtures/small-library';
@@ -43,7 +44,8 @@ beforeAll(async () => {
   monitor = new LiveMonitor({ store, modelsDir: copy.modelsDir, metrics, logger: createLogger('monitor-test', 'warn'), clock: () => readClock(store) });
   const sink = createStorePredictionSink(store.db);
   let sequence = 0;
-  for (let day = 0; day < DAYS; day++) {
+  // Day d: the open loans are scored at the clock of day d and the monitor runs; one continuous liveOn moves the days.
+  const logDay = async (day: number): Promise<void> => {
     const today = await readClock(store);
     const open = await store.db
       .selectFrom('loans')
@@ -62,8 +64,9 @@ beforeAll(async () => {
     await sink.write(records);
     logged.push(...records);
     await monitor.runOnce();
-    await liveOn(store, { days: 1 });
-  }
+  };
+  await logDay(0);
+  await liveOn(store, { days: DAYS, onDay: async (lived) => (lived.index < DAYS ? logDay(lived.index) : undefined) });
   await monitor.runOnce();
   clock = await readClock(store);
 }, 900_000);
@@ -114,5 +117,39 @@ describe('live quality, run incrementally, equals the same figures computed offl
     expect(health?.driftReference).toBe(metadata.driftReferences !== undefined);
     if (health?.driftReference) expect(health.drift.map((d) => d.feature)).toContain('__score__');
     else expect(health?.drift).toEqual([]);
+  });
+});
+
+describe('churn answers a rule gave instead of the model', () => {
+  it('leaves LAPSED answers out of the live AUC and the outcomes it counts', async () => {
+    // Predictions made 95 days before the clock: "churned" outcomes are known 4 days ago, inside the 30-day window.
+    const asOf = addDays(clock, -95);
+    const churnVersion = getProduction(copy.modelsDir, 'churn')?.version ?? '';
+    const members = await store.db.selectFrom('members').select('id').where('joined_at', '<=', asOf).orderBy('id').execute();
+    const records: PredictionRecord[] = members.map((m, i) => ({
+      processId: 'churn-test', sequence: i + 1, acceptedThrough: i + 1, requestId: 'churn', at: new Date(Date.UTC(2030, 0, 2, 0, 0, i)).toISOString(), asOf,
+      model: 'churn', version: churnVersion, arm: null, entityKind: 'member', entityId: String(m.id), score: (m.id % 97) / 97,
+      items: null, label: null, factors: [], features: {}, featureRef: null,
+    }));
+    const lapsed = records.map((r, i) => (i % 3 === 0 ? { ...r, score: 0.86, label: RULE_ANSWER_LABEL } : r));
+    await createStorePredictionSink(store.db).write(lapsed);
+    const churnMonitor = new LiveMonitor({ store, modelsDir: copy.modelsDir, metrics: createProcessMetrics('library'), logger: createLogger('monitor-test', 'warn'), clock: () => readClock(store) }, { persist: false });
+    await churnMonitor.runOnce();
+
+    const inWindow = async (rs: PredictionRecord[]) => liveOutcomes(await judgeOutcomes(store, 'churn', rs, clock)).filter((j) => (j.outcome?.knownOn ?? '') > addDays(clock, -30));
+    const scored = await inWindow(lapsed.filter((r) => r.label === null));
+    const labels = scored.map((j) => j.outcome?.value ?? 0);
+    expect(labels.filter((l) => l === 1).length).toBeGreaterThan(0);
+    expect(labels.filter((l) => l === 0).length).toBeGreaterThan(0);
+    // Were LAPSED answers judged, the window would hold more outcomes than the scored ones.
+    expect((await inWindow(records)).length).toBeGreaterThan(scored.length);
+    expect((await judgeOutcomes(store, 'churn', lapsed.filter((r) => r.label !== null), clock)).every((j) => j.status === 'not_judged')).toBe(true);
+
+    const health = churnMonitor.health('churn', '30d').find((h) => h.version === churnVersion);
+    const live = health?.metrics.find((m) => m.name === 'auc' && !m.estimated);
+    expect(live?.rows).toBe(scored.length);
+    expect(health?.knownOutcomes).toBe(scored.length);
+    expect(Math.abs((live?.value ?? NaN) - auc(scored.map((j) => j.prediction.score ?? 0), labels))).toBeLessThanOrEqual(0.001);
+    await churnMonitor.stop();
   });
 });

@@ -9,7 +9,7 @@ import { rmSync } from 'node:fs';
 import { applyEvents, parseEvent, readClock } from '../../circulation';
 import { migrateStore, openStore, type Store } from '../../store';
 import { addDays, weekStart } from '../../util/dates';
-import { judgeOutcomes, liveOutcomes, segmentChanges, type Judgement } from '../outcomes';
+import { judgeOutcomes, liveOutcomes, RULE_ANSWER_LABEL, segmentChanges, type Judgement } from '../outcomes';
 import type { PredictionRecord } from '../prediction-log';
 import { smallLibrary, writableCopy, type SmallLibrary } from '../../../test/fixtures/small-library';
 
@@ -115,6 +115,14 @@ describe('churn: no checkout within 90 days of the prediction', () => {
     ], day(100));
     expect(statusOf(judged)).toEqual([['known', 0, day(1)], ['known', 1, day(91)], ['known', 1, day(92)], ['pending', null, null]]);
     expect(judged[0]?.subject).toBe(`member:${NEW_MEMBERS.early}@${day(0)}`);
+  });
+
+  it('leaves an answer a rule gave (LAPSED) unjudged', async () => {
+    const judged = await judgeOutcomes(store, 'churn', [
+      prediction('churn', 'member', String(NEW_MEMBERS.late), day(0), { label: RULE_ANSWER_LABEL }),
+      prediction('churn', 'member', String(NEW_MEMBERS.late), day(0)),
+    ], day(100));
+    expect(statusOf(judged)).toEqual([['not_judged', null, null], ['known', 1, day(91)]]);
   });
 });
 
