@@ -45,6 +45,8 @@ export {
   figuresOf,
   histogramAuc,
   liveMetricSamples,
+  OUTCOME_RATIO_BOUNDS,
+  outcomeRatio,
   SCORE_BINS,
 } from './quality';
 export type { ClassifierQuality, DemandOutcome, DemandQuality, EstimatedClassifierQuality, LabelledPrediction, LiveFigures, RecommendationQuality, SegmentStability } from './quality';

@@ -49,6 +49,7 @@ import {
   EstimatedQualityWindows,
   figuresOf,
   liveMetricName,
+  OUTCOME_RATIO_BOUNDS,
   RecommendationQualityWindows,
   SegmentStabilityWindows,
 } from './quality';
@@ -217,6 +218,11 @@ export function alertConditions(model: string, version: string, byWindow: Record
     if (live && held !== undefined && Number.isFinite(live.high) && live.high < held - 0.02) {
       alerts.push({ name: 'ModelQualityBelowOffline', severity: 'warning', summary: `${model} ${version}: live ${metric} is below its offline figure (upper 95% bound ${live.high.toFixed(3)} < ${held.toFixed(3)} − 0.02)` });
     }
+  }
+  const outcomes = labelled('week', 'outcome_ratio');
+  if (outcomes && (outcomes.low > OUTCOME_RATIO_BOUNDS.above || outcomes.high < OUTCOME_RATIO_BOUNDS.below)) {
+    const way = outcomes.low > OUTCOME_RATIO_BOUNDS.above ? 'more' : 'less';
+    alerts.push({ name: 'ModelOutcomeRateShift', severity: 'warning', summary: `${model} ${version}: outcomes are ${outcomes.value.toFixed(2)} times as frequent as its probabilities expect (${way} than the 95% interval allows)` });
   }
   const ratio = labelled('30d', 'mae_ratio');
   if (ratio && Number.isFinite(ratio.low) && ratio.low > 1) alerts.push({ name: 'DemandWorseThanSeasonalNaive', severity: 'warning', summary: `${model} ${version}: forecasts are worse than last year's loans (MAE ratio ≥ ${ratio.low.toFixed(2)})` });

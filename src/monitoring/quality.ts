@@ -12,6 +12,11 @@
  *   10 bins are unions of the 1,000; interval by a Poisson bootstrap of the histogram with a
  *   seeded generator (each cell's count redrawn as Poisson(count)).
  * - Precision and recall at the served threshold: exact confusion counts, Wilson intervals.
+ * - Outcome ratio: positives observed over positives the probabilities expect (Σ p), 1 when
+ *   the model is calibrated in the large; above 1 when outcomes have become likelier than
+ *   the model knows (its inputs may not have moved at all). Interval: the Wilson interval of
+ *   the observed rate over the expected rate, which is conservative (the binomial variance at
+ *   the mean rate bounds that of the heterogeneous sum).
  * Before labels arrive, `estimateClassifier` gives NannyML's CBPE estimate from the same kind
  * of histogram of all predictions: a calibrated probability p counts as p of a positive and
  * 1 − p of a negative, so the expected confusion matrix at the threshold gives precision and
@@ -221,6 +226,23 @@ export interface ClassifierQuality {
   calibrationError: Interval;
   precision: Interval;
   recall: Interval;
+  outcomeRatio: Interval;
+}
+
+/**
+ * ModelOutcomeRateShift (monitoring/alerts.yml) fires when the week's outcome ratio (observed
+ * positives over the Σ p the served probabilities expected) lies above `above` or below
+ * `below` across its whole 95% interval: the outcomes have become likelier, or rarer, than the
+ * model knows, as when members return loans late more often at unchanged features.
+ */
+export const OUTCOME_RATIO_BOUNDS = { above: 1.25, below: 0.8 } as const;
+
+/** Observed positives over expected (Σ p) of `rows` labelled predictions, with its 95% interval; NaN when nothing is expected. */
+export function outcomeRatio(positives: number, rows: number, expected: number): Interval {
+  if (!(expected > 0) || rows === 0) return { value: NaN, low: NaN, high: NaN };
+  const rate = wilsonInterval(positives, rows);
+  const scale = rows / expected;
+  return { value: rate.value * scale, low: rate.low * scale, high: rate.high * scale };
 }
 
 function classifierQuality(summary: ClassifierSummary, seed: number): ClassifierQuality {
@@ -247,6 +269,7 @@ function classifierQuality(summary: ClassifierSummary, seed: number): Classifier
     calibrationError,
     precision: wilsonInterval(summary.truePositives, summary.truePositives + summary.falsePositives),
     recall: wilsonInterval(summary.truePositives, positives),
+    outcomeRatio: outcomeRatio(positives, rows, summary.probabilitySums.reduce((a, b) => a + b, 0)),
   };
 }
 

@@ -10,6 +10,8 @@ import {
   figuresOf,
   histogramAuc,
   liveMetricSamples,
+  OUTCOME_RATIO_BOUNDS,
+  outcomeRatio,
   RecommendationQualityWindows,
   SegmentStabilityWindows,
 } from '../quality';
@@ -60,6 +62,31 @@ describe('ClassifierQualityWindows', () => {
     // DeLong's standard error for ~6,000 rows and AUC ≈ 0.7 is about 0.007.
     expect(month.auc.high - month.auc.low).toBeGreaterThan(0.015);
     expect(month.auc.high - month.auc.low).toBeLessThan(0.04);
+  });
+
+  it('gives the outcome ratio, observed positives over Σ p: inside its bounds when calibrated, above them when outcomes became likelier', () => {
+    const week = windows.quality(asOf, 'week');
+    const inWeek = rows.filter((r) => r.day > addDays(asOf, -7));
+    const expected = inWeek.reduce((sum, r) => sum + r.probability, 0);
+    expect(week.outcomeRatio.value).toBeCloseTo(week.positives / expected, 6);
+    expect(week.outcomeRatio.low).toBeLessThan(1);
+    expect(week.outcomeRatio.high).toBeGreaterThan(1);
+
+    // A week of overdue-like outcomes (p ≈ 0.09), then the same with late log-odds 0.9 higher, as when reliability falls by a fifth.
+    const shifted = new ClassifierQualityWindows(0.5);
+    const calibrated = new ClassifierQualityWindows(0.5);
+    const draw = new Random(11);
+    for (let i = 0; i < 600; i++) {
+      const probability = draw.beta(1, 10);
+      const truth = 1 / (1 + Math.exp(-(Math.log(probability / (1 - probability)) + 0.9)));
+      calibrated.add(START, { probability, label: draw.bernoulli(probability) ? 1 : 0 });
+      shifted.add(START, { probability, label: draw.bernoulli(truth) ? 1 : 0 });
+    }
+    const steady = calibrated.quality(START, 'week').outcomeRatio;
+    expect(steady.low).toBeLessThanOrEqual(OUTCOME_RATIO_BOUNDS.above);
+    expect(steady.high).toBeGreaterThanOrEqual(OUTCOME_RATIO_BOUNDS.below);
+    expect(shifted.quality(START, 'week').outcomeRatio.low).toBeGreaterThan(OUTCOME_RATIO_BOUNDS.above);
+    expect(Number.isNaN(outcomeRatio(0, 0, 0).value)).toBe(true);
   });
 
   it('answers a single day and forgets days older than the longest window', () => {
