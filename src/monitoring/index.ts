@@ -47,6 +47,7 @@ export {
   liveMetricSamples,
   OUTCOME_RATIO_BOUNDS,
   outcomeRatio,
+  OutcomeRatioWindows,
   SCORE_BINS,
 } from './quality';
 export type { ClassifierQuality, DemandOutcome, DemandQuality, EstimatedClassifierQuality, LabelledPrediction, LiveFigures, RecommendationQuality, SegmentStability } from './quality';

@@ -50,6 +50,7 @@ import {
   figuresOf,
   liveMetricName,
   OUTCOME_RATIO_BOUNDS,
+  OutcomeRatioWindows,
   RecommendationQualityWindows,
   SegmentStabilityWindows,
 } from './quality';
@@ -139,6 +140,7 @@ class VersionState {
   dirty = true;
   readonly labelled: ClassifierQualityWindows;
   readonly estimated: EstimatedQualityWindows;
+  readonly outcomes = new OutcomeRatioWindows();
   readonly recommendations = new RecommendationQualityWindows(RECOMMENDATION_K);
   readonly demand = new DemandQualityWindows();
   readonly segments = new SegmentStabilityWindows();
@@ -465,6 +467,7 @@ export class LiveMonitor {
         if (j.prediction.score !== null) {
           const probability = Math.min(1, Math.max(0, j.prediction.score));
           state.labelled.add(outcome.knownOn, { probability, label: outcome.value > 0 ? 1 : 0 });
+          state.outcomes.add(outcome.settledOn ?? outcome.knownOn, { probability, label: outcome.value > 0 ? 1 : 0 });
           state.calibration.add(outcome.knownOn, { score: probability, outcome: outcome.value });
         }
         break;
@@ -579,7 +582,12 @@ export class LiveMonitor {
         // figuresOf keeps the Interval fields only: counts and flags stay out.
         const labelled = state.labelled.quality(clock, window);
         const estimate = state.estimated.estimate(clock, window);
-        return [...(labelled.rows > 0 ? figures(labelled, labelled.rows, false) : []), ...(estimate.rows > 0 ? figures(estimate, estimate.rows, true) : [])];
+        const settled = state.outcomes.quality(clock, window);
+        return [
+          ...(labelled.rows > 0 ? figures(labelled, labelled.rows, false) : []),
+          ...(settled.rows > 0 ? figures(settled, settled.rows, false) : []),
+          ...(estimate.rows > 0 ? figures(estimate, estimate.rows, true) : []),
+        ];
       }
       case 'recommendations': {
         const quality = state.recommendations.quality(clock, window);
