@@ -1,12 +1,20 @@
 /**
  * Drift detection, measured on a small simulated library. Generates a library, trains the
  * monitored models on it (their drift references come from the training hook), calibrates
- * each model's thresholds on weekly windows of the year before the library's last generated
- * day (the history the versions were trained and evaluated on: every season once), then lets
+ * each model's thresholds on weekly windows of the two years before the library's last
+ * generated day (the history the versions were trained and evaluated on: every season twice), then lets
  * the library live on through the write path: 90 unshifted days, and one run per simulator
  * shift. Every simulated day, each model's window of the last `--window` days is compared
  * with its version's references, as the monitoring job would set `model_feature_drift`;
  * a verdict `drifted` fires ModelFeatureDrift (a feature) or ModelScoreDrift (`__score__`).
+ * Overdue's outcomes are judged over the same windows: the loans whose final due date fell in
+ * the window (so each is settled: back by then, or late), each with the score of its last
+ * prediction before the outcome (the loan as it stands after its last renewal), give the
+ * outcome ratio (late loans over the Σ p the scores expected); its 95% interval outside
+ * OUTCOME_RATIO_BOUNDS fires ModelOutcomeRateShift (`overdue/outcome_ratio`). Windows by due
+ * date rather than by the day an outcome became known: on-time outcomes are known when the
+ * loan comes back, late ones the day after it falls due, so a week of closed days (Christmas)
+ * holds late outcomes and few on-time ones, an outcome ratio far above 1 with nothing shifted.
  *
  * A window holds what serving scores:
  *   overdue          loans checked out in the window, as known at checkout (no renewals yet,
@@ -19,7 +27,11 @@
  * expected feature fired after it (the detection delay) and every feature that fired in the
  * 14 days after it, leaving out alerts the unshifted run raised on the same day.
  *
- *   node dist/bench/drift.js [--members N] [--seed S] [--window DAYS] [--days N] [--dir DIR] [--json]
+ *   node dist/bench/drift.js [--members N] [--seed S] [--window DAYS] [--days N] [--dir DIR] [--calibration-weeks N] [--only NAME] [--trace] [--json]
+ *
+ * --only runs the unshifted scenario and those whose name contains NAME; --trace prints, per
+ * day, every test whose statistic came within half its threshold (on the −log10 p scale) and
+ * the outcome ratio, to stderr.
  *
  * The libraries and models go to a new folder inside DIR (default: the system's temporary folder).
  */
@@ -34,7 +46,7 @@ import { overdueFeatures, type LoanRecord } from '../src/features/overdue';
 import { borrowingHistories } from '../src/features/recommendations';
 import { segmentationFeatures } from '../src/features/segmentation';
 import { SEGMENTATION_OUTPUTS } from '../src/ml/kmeans';
-import { calibrateThresholds, compareWindow, type DriftConfig, type DriftReferences, type DriftWindow, type FeatureValue } from '../src/monitoring';
+import { calibrateThresholds, compareWindow, OUTCOME_RATIO_BOUNDS, outcomeRatio, type DriftConfig, type DriftReferences, type DriftWindow, type FeatureDrift, type FeatureValue } from '../src/monitoring';
 import { SCORE_REFERENCE } from '../src/monitoring/references';
 import { parseSegmentationServing } from '../src/models/segmentation';
 import { getProduction, type ProductionModel } from '../src/registry';
@@ -45,10 +57,11 @@ import { trainAndRegister } from '../src/training';
 import { bookGenres, scoreRows } from '../src/training/references';
 import { addDays, daysBetween } from '../src/util/dates';
 
-const USAGE = 'node dist/bench/drift.js [--members N] [--seed S] [--window DAYS] [--days N] [--dir DIR] [--json]';
+const USAGE = 'node dist/bench/drift.js [--members N] [--seed S] [--window DAYS] [--days N] [--dir DIR] [--calibration-weeks N] [--only NAME] [--trace] [--json]';
 const MONITORED = ['overdue', 'churn', 'segmentation', 'recommendations'] as const satisfies readonly ModelName[];
 type Monitored = (typeof MONITORED)[number];
-const CALIBRATION_WEEKS = 52;
+/** Two years of weekly windows: every season twice, so no threshold rests on one year's version of a week. */
+const CALIBRATION_WEEKS = 104;
 /**
  * Windows up to this size use the p-value tests. Well above any window of the calibrated library
  * size, so calibration and monitoring use the same test: a window that crossed Evidently's
@@ -57,6 +70,9 @@ const CALIBRATION_WEEKS = 52;
 const SMALL_WINDOW = 5_000;
 /** Days after a shift within which it must be found. */
 const DETECTION_GOAL_DAYS = 14;
+/** Loans checked out this long before a live day can still have their outcome become known on it (three renewals of a 21-day loan, and late). */
+const OUTCOME_LOOKBACK_DAYS = 150;
+const OUTCOME_RATIO = 'overdue/outcome_ratio';
 
 interface Scenario {
   name: string;
@@ -66,7 +82,7 @@ interface Scenario {
   expected: string[];
 }
 
-const RELIABILITY_FEATURES = ['overdue/member_late_share', `overdue/${SCORE_REFERENCE}`, 'churn/late_share', `churn/${SCORE_REFERENCE}`];
+const RELIABILITY_FEATURES = ['overdue/member_late_share', `overdue/${SCORE_REFERENCE}`, 'churn/late_share', `churn/${SCORE_REFERENCE}`, OUTCOME_RATIO];
 
 function scenarios(days: number): Scenario[] {
   return [
@@ -98,9 +114,18 @@ interface OverdueRows {
   days: string[];
   values: Float32Array;
   scores: number[];
+  /** 1 late, 0 on time, as the store stands at the end of the run; settled the day after `finalDue`. */
+  late: (0 | 1)[];
+  finalDue: string[];
+  /** The score of the loan after its last renewal: the last prediction before its outcome. */
+  settledScores: number[];
 }
 
-/** Every loan checked out from `from` on, with its features and score at checkout (they never change afterwards). */
+/**
+ * Every loan checked out from `from` on, with its features and score at checkout (they never
+ * change afterwards), and its outcome: on time when it came back by its final due date,
+ * otherwise late (as src/monitoring/outcomes judges), with its score as last renewed.
+ */
 async function overdueAtCheckout(store: Store, version: ProductionModel, from: string): Promise<OverdueRows> {
   const histories = await store.db.selectFrom('loans').select([...LOAN_COLUMNS]).execute();
   const targets = histories.filter((l) => l.checked_out_at >= from).map(atCheckout);
@@ -110,7 +135,34 @@ async function overdueAtCheckout(store: Store, version: ProductionModel, from: s
   ]);
   const features = overdueFeatures(targets, histories, new Map(books.map((b) => [b.id, b])), new Map(members.map((m) => [m.id, m.joined_at])));
   const scores = await scoreRows(path.join(version.dir, 'model.onnx'), version.metadata, features.values, targets.length);
-  return { days: targets.map((l) => l.checked_out_at), values: features.values, scores };
+  const final = histories.filter((l) => l.checked_out_at >= from).map((l) => ({ ...l, returned_at: null }));
+  const settled = overdueFeatures(final, histories, new Map(books.map((b) => [b.id, b])), new Map(members.map((m) => [m.id, m.joined_at])));
+  const settledScores = await scoreRows(path.join(version.dir, 'model.onnx'), version.metadata, settled.values, final.length);
+  const returned = histories.filter((l) => l.checked_out_at >= from).map((l) => l.returned_at);
+  return {
+    days: targets.map((l) => l.checked_out_at),
+    values: features.values,
+    scores,
+    late: final.map((l, i) => ((returned[i] ?? null) !== null && (returned[i] ?? '') <= l.due_at ? 0 : 1)),
+    finalDue: final.map((l) => l.due_at),
+    settledScores,
+  };
+}
+
+/** Overdue's outcome ratio over the loans whose final due date fell in the `width` days before `day` (all settled on `day`). */
+function outcomeRatioAt(overdue: OverdueRows, day: string, width: number): { rows: number; ratio: ReturnType<typeof outcomeRatio> } {
+  const from = addDays(day, -width - 1);
+  const to = addDays(day, -1);
+  let rows = 0;
+  let late = 0;
+  let expected = 0;
+  overdue.finalDue.forEach((due, i) => {
+    if (due <= from || due > to) return;
+    rows += 1;
+    late += overdue.late[i] ?? 0;
+    expected += overdue.settledScores[i] ?? 0;
+  });
+  return { rows, ratio: outcomeRatio(late, rows, expected) };
 }
 
 function matrixWindow(names: readonly string[], values: ArrayLike<number>, rows: number[], score: readonly FeatureValue[]): DriftWindow {
@@ -152,15 +204,27 @@ async function windowsAt(source: WindowSource, day: string, width: number): Prom
   };
 }
 
+const RULES = ['ModelFeatureDrift', 'ModelScoreDrift', 'ModelOutcomeRateShift'] as const;
+
 interface Alert {
   day: number;
-  rule: 'ModelFeatureDrift' | 'ModelScoreDrift';
+  rule: (typeof RULES)[number];
   /** model/feature */
   feature: string;
 }
 
-function alertsOf(model: Monitored, day: number, references: DriftReferences, window: DriftWindow, config: DriftConfig): Alert[] {
-  return compareWindow(references, window, config)
+/** Within half its threshold on the −log10 p scale (or the distance's), for --trace. */
+function nearThreshold(v: FeatureDrift): boolean {
+  if (v.pValue === null) return v.statistic >= v.threshold / 2;
+  return -Math.log10(Math.max(1e-300, v.pValue)) >= -Math.log10(v.threshold) / 2;
+}
+
+function alertsOf(model: Monitored, day: number, references: DriftReferences, window: DriftWindow, config: DriftConfig, trace: ((line: string) => void) | null): Alert[] {
+  const verdicts = compareWindow(references, window, config);
+  for (const v of verdicts.filter(nearThreshold)) {
+    trace?.(`day ${day} ${model}/${v.feature}: ${v.test} ${v.statistic.toPrecision(3)}${v.pValue === null ? '' : ` p ${v.pValue.toExponential(2)}`} threshold ${v.threshold.toExponential(2)} n ${v.count}${v.drifted ? ' DRIFTED' : ''}`);
+  }
+  return verdicts
     .filter((v) => v.drifted)
     .map((v) => ({ day, rule: v.feature === SCORE_REFERENCE ? 'ModelScoreDrift' : 'ModelFeatureDrift', feature: `${model}/${v.feature}` }));
 }
@@ -193,7 +257,7 @@ function summarise(scenario: Scenario, alerts: Alert[], sizes: Record<Monitored,
   const shiftDay = scenario.shift ? parseShift(scenario.shift).day : null;
   const before = alerts.filter((a) => shiftDay === null || a.day < shiftDay);
   const falseAlarms = Object.fromEntries(
-    (['ModelFeatureDrift', 'ModelScoreDrift'] as const).map((rule) => {
+    RULES.map((rule) => {
       const mine = before.filter((a) => a.rule === rule);
       return [rule, { days: new Set(mine.map((a) => a.day)).size, alerts: mine.length, features: [...new Set(mine.map((a) => a.feature))].sort() }];
     }),
@@ -222,14 +286,16 @@ function windowSize(window: DriftWindow): number {
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), { members: 'number', seed: 'number', window: 'number', days: 'number', dir: 'string', json: 'boolean' }, USAGE);
+  const { flags } = parseFlags(process.argv.slice(2), { members: 'number', seed: 'number', window: 'number', days: 'number', dir: 'string', 'calibration-weeks': 'number', only: 'string', trace: 'boolean', json: 'boolean' }, USAGE);
   const members = flags.members ?? 2000;
   const seed = flags.seed ?? 1;
   const width = flags.window ?? 7;
   const days = flags.days ?? 90;
+  const calibrationWeeks = flags['calibration-weeks'] ?? CALIBRATION_WEEKS;
   // A fresh folder of its own, so --dir never has anything of the user's removed or overwritten.
   const dir = mkdtempSync(path.join(path.resolve(flags.dir ?? os.tmpdir()), 'shelfmark-drift-'));
   const say = (line: string) => process.stderr.write(`${line}\n`);
+  const trace = flags.trace ? say : null;
   const started = Date.now();
   const base = path.join(dir, 'library.db');
   const modelsDir = path.join(dir, 'models');
@@ -259,37 +325,42 @@ async function main(): Promise<void> {
     const source: WindowSource = {
       store: calibrationStore,
       versions,
-      overdue: await overdueAtCheckout(calibrationStore, versions.overdue, addDays(asOf, -7 * CALIBRATION_WEEKS - width)),
+      overdue: await overdueAtCheckout(calibrationStore, versions.overdue, addDays(asOf, -7 * calibrationWeeks - width)),
       genres: await bookGenres(calibrationStore),
     };
     const windows: Record<Monitored, DriftWindow[]> = { overdue: [], churn: [], segmentation: [], recommendations: [] };
-    for (let week = 0; week < CALIBRATION_WEEKS; week++) {
+    for (let week = 0; week < calibrationWeeks; week++) {
       const at = await windowsAt(source, addDays(asOf, -7 * week), width);
       for (const model of MONITORED) windows[model].push(at[model]);
     }
     for (const model of MONITORED) configs[model] = calibrateThresholds(references[model], windows[model], { smallWindow: SMALL_WINDOW });
-    say(`calibrated on ${CALIBRATION_WEEKS} weekly windows up to ${asOf} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    say(`calibrated on ${calibrationWeeks} weekly windows up to ${asOf} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
   } finally {
     await calibrationStore.close();
   }
 
   const results: ScenarioResult[] = [];
   const unshiftedAlerts = new Set<string>();
-  for (const scenario of scenarios(days)) {
+  const only = flags.only?.toLowerCase();
+  for (const scenario of scenarios(days).filter((s) => !s.shift || only === undefined || s.name.toLowerCase().includes(only))) {
     const db = path.join(dir, `${scenario.name.replace(/[^a-z0-9]+/gi, '-')}.db`);
     for (const ending of ['', '-wal', '-shm']) if (existsSync(`${base}${ending}`)) copyFileSync(`${base}${ending}`, `${db}${ending}`);
     const live = openStore(`sqlite:${db}`);
     try {
       await liveOn(live, { days: scenario.days, shifts: scenario.shift ? [parseShift(scenario.shift)] : [] });
-      const source: WindowSource = { store: live, versions, overdue: await overdueAtCheckout(live, versions.overdue, addDays(asOf, -width)), genres: await bookGenres(live) };
+      const source: WindowSource = { store: live, versions, overdue: await overdueAtCheckout(live, versions.overdue, addDays(asOf, -OUTCOME_LOOKBACK_DAYS)), genres: await bookGenres(live) };
       const alerts: Alert[] = [];
       const sizes: Record<Monitored, number[]> = { overdue: [], churn: [], segmentation: [], recommendations: [] };
       for (let day = 1; day <= scenario.days; day++) {
         const at = await windowsAt(source, addDays(asOf, day), width);
         for (const model of MONITORED) {
           sizes[model].push(windowSize(at[model]));
-          alerts.push(...alertsOf(model, day, references[model], at[model], configs[model]));
+          alerts.push(...alertsOf(model, day, references[model], at[model], configs[model], trace));
         }
+        const { rows, ratio } = outcomeRatioAt(source.overdue, addDays(asOf, day), width);
+        const shifted = ratio.low > OUTCOME_RATIO_BOUNDS.above || ratio.high < OUTCOME_RATIO_BOUNDS.below;
+        trace?.(`day ${day} ${OUTCOME_RATIO}: ${ratio.value.toFixed(3)} [${ratio.low.toFixed(3)}, ${ratio.high.toFixed(3)}] n ${rows}${shifted ? ' SHIFTED' : ''}`);
+        if (shifted) alerts.push({ day, rule: 'ModelOutcomeRateShift', feature: OUTCOME_RATIO });
       }
       if (!scenario.shift) for (const alert of alerts) unshiftedAlerts.add(alertKey(alert));
       const result = summarise(scenario, alerts, sizes, unshiftedAlerts);
@@ -300,17 +371,17 @@ async function main(): Promise<void> {
     }
   }
 
-  const report = { members, seed, windowDays: width, calibrationWeeks: CALIBRATION_WEEKS, asOf, seconds: (Date.now() - started) / 1000, results };
+  const report = { members, seed, windowDays: width, calibrationWeeks, asOf, seconds: (Date.now() - started) / 1000, results };
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return;
   }
   for (const r of results) {
-    const fa = `false alarms: ModelFeatureDrift ${r.falseAlarms.ModelFeatureDrift.days} days (${r.falseAlarms.ModelFeatureDrift.features.join(', ') || 'none'}), ModelScoreDrift ${r.falseAlarms.ModelScoreDrift.days} days (${r.falseAlarms.ModelScoreDrift.features.join(', ') || 'none'})`;
+    const fa = `false alarms: ${RULES.map((rule) => `${rule} ${r.falseAlarms[rule].days} days (${r.falseAlarms[rule].features.join(', ') || 'none'})`).join(', ')}`;
     const found = r.shift === null ? '' : `; delay ${r.detectionDelayDays ?? 'not found'} days; named within ${DETECTION_GOAL_DAYS} days: ${r.namedAfterShift.map((n) => `${n.feature}${n.expected ? '*' : ''}@${n.firstDay}`).join(', ') || 'none'}`;
     process.stdout.write(`${r.scenario}${r.shift ? ` (${r.shift})` : ''}, ${r.days} days: ${fa}${found}\n`);
   }
-  process.stdout.write(`(${members} members, ${width}-day windows, calibrated on ${CALIBRATION_WEEKS} weekly windows up to ${asOf}; ${report.seconds.toFixed(0)} s)\n`);
+  process.stdout.write(`(${members} members, ${width}-day windows, calibrated on ${calibrationWeeks} weekly windows up to ${asOf}; ${report.seconds.toFixed(0)} s)\n`);
 }
 
 main().catch((error: unknown) => {

@@ -45,6 +45,9 @@ export {
   figuresOf,
   histogramAuc,
   liveMetricSamples,
+  OUTCOME_RATIO_BOUNDS,
+  outcomeRatio,
+  OutcomeRatioWindows,
   SCORE_BINS,
 } from './quality';
 export type { ClassifierQuality, DemandOutcome, DemandQuality, EstimatedClassifierQuality, LabelledPrediction, LiveFigures, RecommendationQuality, SegmentStability } from './quality';

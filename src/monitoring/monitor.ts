@@ -49,6 +49,8 @@ import {
   EstimatedQualityWindows,
   figuresOf,
   liveMetricName,
+  OUTCOME_RATIO_BOUNDS,
+  OutcomeRatioWindows,
   RecommendationQualityWindows,
   SegmentStabilityWindows,
 } from './quality';
@@ -138,6 +140,7 @@ class VersionState {
   dirty = true;
   readonly labelled: ClassifierQualityWindows;
   readonly estimated: EstimatedQualityWindows;
+  readonly outcomes = new OutcomeRatioWindows();
   readonly recommendations = new RecommendationQualityWindows(RECOMMENDATION_K);
   readonly demand = new DemandQualityWindows();
   readonly segments = new SegmentStabilityWindows();
@@ -217,6 +220,11 @@ export function alertConditions(model: string, version: string, byWindow: Record
     if (live && held !== undefined && Number.isFinite(live.high) && live.high < held - 0.02) {
       alerts.push({ name: 'ModelQualityBelowOffline', severity: 'warning', summary: `${model} ${version}: live ${metric} is below its offline figure (upper 95% bound ${live.high.toFixed(3)} < ${held.toFixed(3)} − 0.02)` });
     }
+  }
+  const outcomes = labelled('week', 'outcome_ratio');
+  if (outcomes && (outcomes.low > OUTCOME_RATIO_BOUNDS.above || outcomes.high < OUTCOME_RATIO_BOUNDS.below)) {
+    const way = outcomes.low > OUTCOME_RATIO_BOUNDS.above ? 'more' : 'less';
+    alerts.push({ name: 'ModelOutcomeRateShift', severity: 'warning', summary: `${model} ${version}: outcomes are ${outcomes.value.toFixed(2)} times as frequent as its probabilities expect (${way} than the 95% interval allows)` });
   }
   const ratio = labelled('30d', 'mae_ratio');
   if (ratio && Number.isFinite(ratio.low) && ratio.low > 1) alerts.push({ name: 'DemandWorseThanSeasonalNaive', severity: 'warning', summary: `${model} ${version}: forecasts are worse than last year's loans (MAE ratio ≥ ${ratio.low.toFixed(2)})` });
@@ -459,6 +467,7 @@ export class LiveMonitor {
         if (j.prediction.score !== null) {
           const probability = Math.min(1, Math.max(0, j.prediction.score));
           state.labelled.add(outcome.knownOn, { probability, label: outcome.value > 0 ? 1 : 0 });
+          state.outcomes.add(outcome.settledOn ?? outcome.knownOn, { probability, label: outcome.value > 0 ? 1 : 0 });
           state.calibration.add(outcome.knownOn, { score: probability, outcome: outcome.value });
         }
         break;
@@ -573,7 +582,12 @@ export class LiveMonitor {
         // figuresOf keeps the Interval fields only: counts and flags stay out.
         const labelled = state.labelled.quality(clock, window);
         const estimate = state.estimated.estimate(clock, window);
-        return [...(labelled.rows > 0 ? figures(labelled, labelled.rows, false) : []), ...(estimate.rows > 0 ? figures(estimate, estimate.rows, true) : [])];
+        const settled = state.outcomes.quality(clock, window);
+        return [
+          ...(labelled.rows > 0 ? figures(labelled, labelled.rows, false) : []),
+          ...(settled.rows > 0 ? figures(settled, settled.rows, false) : []),
+          ...(estimate.rows > 0 ? figures(estimate, estimate.rows, true) : []),
+        ];
       }
       case 'recommendations': {
         const quality = state.recommendations.quality(clock, window);

@@ -57,6 +57,12 @@ export interface KnownOutcome {
   value: number;
   /** The library day the outcome became known. */
   knownOn: string;
+  /**
+   * Overdue and churn: the day the outcome is settled whichever way it goes (the day after the
+   * loan's final due date, after the churn window), on or after `knownOn`: an on-time return or
+   * a checkout in the window is known earlier. The outcome ratio's windows go by this day.
+   */
+  settledOn?: string;
   /** Recommendations: the recommended ids in rank order, and the books borrowed in the 30 days. */
   ranked?: string[];
   borrowed?: string[];
@@ -149,7 +155,7 @@ async function judgeOverdue(db: Db, predictions: readonly PredictionRecord[], cl
     const late = loanWasLate(loan, clock);
     if (late === undefined) return judgement(p, subject, 'pending');
     const knownOn = late ? addDays(loan.due_at, 1) : (loan.returned_at ?? clock);
-    return judgement(p, subject, 'known', { value: late ? 1 : 0, knownOn });
+    return judgement(p, subject, 'known', { value: late ? 1 : 0, knownOn, settledOn: addDays(loan.due_at, 1) });
   });
 }
 
@@ -163,8 +169,9 @@ async function judgeChurn(db: Db, predictions: readonly PredictionRecord[], cloc
     if (p.entityKind !== 'member' || p.score === null || answeredByRule(p)) return judgement(p, subject, 'not_judged');
     const windowEnd = addDays(day, CHURN_WINDOW_DAYS);
     const next = (checkouts.get(numericId(p.entityId) ?? -1) ?? []).find((c) => c.day > day && c.day <= windowEnd && c.day <= clock);
-    if (next) return judgement(p, subject, 'known', { value: 0, knownOn: next.day });
-    if (clock > windowEnd) return judgement(p, subject, 'known', { value: 1, knownOn: addDays(windowEnd, 1) });
+    const settledOn = addDays(windowEnd, 1);
+    if (next) return judgement(p, subject, 'known', { value: 0, knownOn: next.day, settledOn });
+    if (clock > windowEnd) return judgement(p, subject, 'known', { value: 1, knownOn: settledOn, settledOn });
     return judgement(p, subject, 'pending');
   });
 }

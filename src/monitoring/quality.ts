@@ -12,6 +12,14 @@
  *   10 bins are unions of the 1,000; interval by a Poisson bootstrap of the histogram with a
  *   seeded generator (each cell's count redrawn as Poisson(count)).
  * - Precision and recall at the served threshold: exact confusion counts, Wilson intervals.
+ * Outcome ratio (`OutcomeRatioWindows`): positives observed over positives the probabilities
+ * expect (Σ p), 1 when the model is calibrated in the large, above 1 when outcomes have become
+ * likelier than the model knows (its inputs may not have moved at all). Its windows hold
+ * outcomes by the day they were settled, not the day they became known: an on-time return is
+ * known when the loan comes back, a late one only after it falls due, so windows by the day
+ * known hold the late outcomes of closed days (Christmas) without their on-time ones. Interval:
+ * the Wilson interval of the observed rate over the expected rate, conservative (the binomial
+ * variance at the mean rate bounds that of the heterogeneous sum).
  * Before labels arrive, `estimateClassifier` gives NannyML's CBPE estimate from the same kind
  * of histogram of all predictions: a calibrated probability p counts as p of a positive and
  * 1 − p of a negative, so the expected confusion matrix at the threshold gives precision and
@@ -223,6 +231,22 @@ export interface ClassifierQuality {
   recall: Interval;
 }
 
+/**
+ * ModelOutcomeRateShift (monitoring/alerts.yml) fires when the week's outcome ratio (observed
+ * positives over the Σ p the served probabilities expected) lies above `above` or below
+ * `below` across its whole 95% interval: the outcomes have become likelier, or rarer, than the
+ * model knows, as when members return loans late more often at unchanged features.
+ */
+export const OUTCOME_RATIO_BOUNDS = { above: 1.25, below: 0.8 } as const;
+
+/** Observed positives over expected (Σ p) of `rows` labelled predictions, with its 95% interval; NaN when nothing is expected. */
+export function outcomeRatio(positives: number, rows: number, expected: number): Interval {
+  if (!(expected > 0) || rows === 0) return { value: NaN, low: NaN, high: NaN };
+  const rate = wilsonInterval(positives, rows);
+  const scale = rows / expected;
+  return { value: rate.value * scale, low: rate.low * scale, high: rate.high * scale };
+}
+
 function classifierQuality(summary: ClassifierSummary, seed: number): ClassifierQuality {
   const positives = summary.truePositives + summary.falseNegatives;
   const rows = positives + summary.falsePositives + summary.trueNegatives;
@@ -266,6 +290,43 @@ export class ClassifierQualityWindows {
 
   quality(asOf: string, window: QualityWindow): ClassifierQuality {
     return classifierQuality(this.windows.window(asOf, window), this.seed);
+  }
+}
+
+interface OutcomeSums {
+  rows: number;
+  positives: number;
+  expected: number;
+}
+
+const outcomeSums: Summary<OutcomeSums, LabelledPrediction> = {
+  empty: () => ({ rows: 0, positives: 0, expected: 0 }),
+  add(sums, { probability, label }) {
+    checkProbability(probability);
+    sums.rows += 1;
+    sums.positives += label;
+    sums.expected += probability;
+  },
+  merge: mergeSums,
+};
+
+/** Labelled predictions by the day their outcome was settled, for the outcome ratio. */
+export class OutcomeRatioWindows {
+  private readonly windows = new DailyWindows<OutcomeSums, LabelledPrediction>(outcomeSums);
+  /** Outcomes known before the day they are settled, held until the clock reaches it. */
+  private waiting: Array<{ day: string; prediction: LabelledPrediction }> = [];
+
+  add(settledOn: string, prediction: LabelledPrediction): void {
+    checkProbability(prediction.probability);
+    this.waiting.push({ day: settledOn, prediction });
+  }
+
+  quality(asOf: string, window: QualityWindow): { rows: number; outcomeRatio: Interval } {
+    const settled = this.waiting.filter((w) => w.day <= asOf).sort((a, b) => a.day.localeCompare(b.day));
+    this.waiting = this.waiting.filter((w) => w.day > asOf);
+    for (const { day, prediction } of settled) this.windows.add(day, prediction);
+    const sums = this.windows.window(asOf, window);
+    return { rows: sums.rows, outcomeRatio: outcomeRatio(sums.positives, sums.rows, sums.expected) };
   }
 }
 

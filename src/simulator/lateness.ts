@@ -52,6 +52,11 @@ export function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
 }
 
+/** The member's reliability's part of a loan's late log-odds. */
+export function reliabilityLogit(reliability: number): number {
+  return RELIABILITY_WEIGHT * (RELIABILITY_CENTRE - reliability);
+}
+
 /** The loan's late log-odds without its collection's intercept. */
 export function lateLogitWithoutIntercept(
   member: SimMember,
@@ -62,7 +67,7 @@ export function lateLogitWithoutIntercept(
   calendar: Calendar,
 ): number {
   return (
-    RELIABILITY_WEIGHT * (RELIABILITY_CENTRE - member.reliability) +
+    reliabilityLogit(member.reliability) +
     LATE_LOGIT_BY_DUE_MONTH[calendar.month(dueDay)]! +
     RENEWAL_WEIGHT * renewals +
     POPULARITY_WEIGHT * book.popularity +

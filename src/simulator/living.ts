@@ -14,8 +14,14 @@
  * they are duplicates (idempotent ids) and change nothing, so a crashed run can simply be
  * re-run, and 30 days then 60 more equal 90 at once.
  *
+ * New members keep registering at the rate and in the seasons the generated window had, so the
+ * population the models see does not simply age (see `drawRegistrations`).
+ *
  * Shifts change the hidden causes from a given day on, so drift detection has something to find:
- *   reliability=SHARE@DAY        every member's reliability falls by SHARE (0..1)
+ *   reliability=SHARE@DAY        every member's reliability falls by SHARE (0..1); it governs
+ *                                every loan that falls due from DAY on, the loans already out
+ *                                included (an on-time loan becomes late with the probability
+ *                                that makes its late share the new one)
  *   genre=NAME*FACTOR@DAY        the genre's popularity is multiplied by FACTOR
  *   cohort=COUNT:PROFILE@DAY     COUNT new members of PROFILE (adult, senior, family, teen) join
  */
@@ -29,8 +35,8 @@ import { COLLECTIONS, GENRES, type Genre } from './catalogue';
 import { CHURN_WINDOW_DAYS } from './churn';
 import { probabilityNoLoan } from './engagement';
 import { simulateLibrary, SIMULATOR_VERSION, tasteJson, type SimulatedLibrary } from './generate';
-import { drawReturn, loanPeriodDays, NEVER_RETURNED, sigmoid } from './lateness';
-import { drawCohort, PROFILES, type Profile, type SimMember } from './members';
+import { drawReturn, loanPeriodDays, NEVER_RETURNED, reliabilityLogit, sigmoid } from './lateness';
+import { drawCohort, drawRegistrations, PROFILES, type Membership, type Profile, type SimMember } from './members';
 import { arrangeShelves } from './shelves';
 import { streamRandom } from './streams';
 import type { Random } from '../util/random';
@@ -128,9 +134,23 @@ interface NewLoan {
   returnDay: number;
 }
 
+/** A loan still out: what a change of its member's reliability needs to redraw its outcome. */
+interface OpenLoan {
+  memberIndex: number;
+  checkoutDay: number;
+  period: number;
+  renewals: number;
+  /** The final due day, after every planned renewal. */
+  dueDay: number;
+  probability: number;
+  late: boolean;
+  returnDay: number;
+}
+
 interface LivingState {
   library: SimulatedLibrary;
   members: SimMember[];
+  open: Map<number, OpenLoan>;
   borrowed: Map<number, Set<number>>;
   rngs: Map<number, Random>;
   schedule: Map<number, Scheduled[]>;
@@ -145,9 +165,12 @@ function schedule(state: LivingState, day: number, action: Scheduled): void {
 }
 
 /** Renewals (each on the day before the loan falls due) from `from` to `to`, then the return. */
-function scheduleLoan(state: LivingState, loanId: number, checkoutDay: number, period: number, from: number, to: number, returnDay: number): void {
-  for (let j = from; j <= to; j++) schedule(state, checkoutDay + j * period - 1, { kind: 'renew', loanId, dueDay: checkoutDay + period * (1 + j) });
+function scheduleLoan(state: LivingState, loanId: number, loan: Omit<OpenLoan, 'dueDay' | 'late'>, from: number): void {
+  const { checkoutDay, period, renewals, returnDay } = loan;
+  for (let j = from; j <= renewals; j++) schedule(state, checkoutDay + j * period - 1, { kind: 'renew', loanId, dueDay: checkoutDay + period * (1 + j) });
   if (returnDay !== NEVER_RETURNED) schedule(state, returnDay, { kind: 'return', loanId });
+  const dueDay = checkoutDay + period * (1 + renewals);
+  state.open.set(loanId, { ...loan, dueDay, late: returnDay === NEVER_RETURNED || returnDay > dueDay });
 }
 
 /** The generated loans still out on the last generated day: their remaining renewals and returns. */
@@ -155,9 +178,40 @@ function scheduleOpenLoans(state: LivingState): void {
   const { loans, catalogue } = state.library;
   for (let i = 0; i < loans.length; i++) {
     if (loans.shownReturnDay[i] !== -1) continue;
-    const period = loanPeriodDays(catalogue[loans.book[i]!]!);
-    scheduleLoan(state, i + 1, loans.checkoutDay[i]!, period, loans.shownRenewals[i]! + 1, loans.plannedRenewals[i]!, loans.returnDay[i]!);
+    const loan = {
+      memberIndex: loans.member[i]!, checkoutDay: loans.checkoutDay[i]!, period: loanPeriodDays(catalogue[loans.book[i]!]!),
+      renewals: loans.plannedRenewals[i]!, probability: loans.lateProbability[i]!, returnDay: loans.returnDay[i]!,
+    };
+    scheduleLoan(state, i + 1, loan, loans.shownRenewals[i]! + 1);
   }
+}
+
+/**
+ * Every member's reliability falls by `share` on `day`. Loans still out that fall due from then
+ * on get the late probability of the new reliability; one that was to come back on time turns
+ * late with probability (p′ − p) / (1 − p), so that p′ of them are late, and gets a late return
+ * day in place of its on-time one. Returns the loans whose true probability changed.
+ */
+function reliabilityFalls(state: LivingState, day: number, share: number): { loanId: number; probability: number }[] {
+  const revised: { loanId: number; probability: number }[] = [];
+  for (const [loanId, loan] of [...state.open].sort((a, b) => a[0] - b[0])) {
+    const member = state.members[loan.memberIndex]!;
+    if (loan.dueDay < day) continue;
+    const before = loan.probability;
+    const logit = Math.log(before / (1 - before)) + reliabilityLogit(member.reliability * (1 - share)) - reliabilityLogit(member.reliability);
+    loan.probability = sigmoid(logit);
+    revised.push({ loanId, probability: loan.probability });
+    const rng = streamRandom(state.seed, 'reliabilityShift', loanId);
+    if (loan.late || rng.next() >= (loan.probability - before) / (1 - before)) continue;
+    const unreliable = { ...member, reliability: member.reliability * (1 - share) };
+    const returns = state.schedule.get(loan.returnDay);
+    if (returns) state.schedule.set(loan.returnDay, returns.filter((a) => !(a.kind === 'return' && a.loanId === loanId)));
+    loan.late = true;
+    loan.returnDay = drawReturn(rng, true, unreliable, loan.checkoutDay, loan.renewals, loan.period);
+    if (loan.returnDay !== NEVER_RETURNED) schedule(state, loan.returnDay, { kind: 'return', loanId });
+  }
+  for (const member of state.members) member.reliability *= 1 - share;
+  return revised;
 }
 
 function rngOf(state: LivingState, member: SimMember): Random {
@@ -258,7 +312,8 @@ async function recordDay(store: Store, day: number, meta: Record<string, string>
   await exclusiveTransaction(store, async (db) => {
     for (let start = 0; start < loans.length; start += ROWS_PER_INSERT) {
       const rows = loans.slice(start, start + ROWS_PER_INSERT).map((l) => ({ loan_id: l.loanId, late_probability: l.probability }));
-      await db.insertInto('sim_loan_truth').values(rows).onConflict((oc) => oc.column('loan_id').doNothing()).execute();
+      // A loan already stored is one whose probability a shift revised.
+      await db.insertInto('sim_loan_truth').values(rows).onConflict((oc) => oc.column('loan_id').doUpdateSet({ late_probability: (eb) => eb.ref('excluded.late_probability') })).execute();
     }
     for (let start = 0; start < churn.length; start += ROWS_PER_INSERT) {
       await db.insertInto('sim_churn_truth').values(churn.slice(start, start + ROWS_PER_INSERT)).onConflict((oc) => oc.columns(['member_id', 'cutoff']).doNothing()).execute();
@@ -308,6 +363,7 @@ export async function liveOn(store: Store, options: LivingOptions): Promise<Livi
   const state: LivingState = {
     library,
     members: [...library.members],
+    open: new Map(),
     borrowed: new Map(),
     rngs: new Map(),
     schedule: new Map(),
@@ -320,14 +376,16 @@ export async function liveOn(store: Store, options: LivingOptions): Promise<Livi
   const livingMeta = { living_from: meta.from, living_seed: String(seed), living_shifts: JSON.stringify(shifts) };
   const summary: LivingSummary = { from: meta.from, through: meta.from, days: total, events: 0, applied: 0, duplicates: 0, refused: 0, loans: 0, members: 0 };
   let nextMemberId = meta.members + 1;
+  const membership: Membership = { members: meta.members, window: { startDay: library.windowStartDay, endDay: library.asOfDay } };
   for (let index = 1; index <= total; index++) {
     const day = library.asOfDay + index;
     const iso = isoDay(day);
     const changed: SimMember[] = [];
     const joined: SimMember[] = [];
+    const truth: { loanId: number; probability: number }[] = [];
     for (const shift of shifts.filter((s) => s.day === index)) {
       if (shift.kind === 'reliability') {
-        for (const member of state.members) member.reliability *= 1 - shift.share;
+        truth.push(...reliabilityFalls(state, day, shift.share));
         changed.push(...state.members);
       } else if (shift.kind === 'genre') {
         state.context.genreBoost[GENRES.indexOf(shift.genre)]! *= shift.factor;
@@ -338,10 +396,15 @@ export async function liveOn(store: Store, options: LivingOptions): Promise<Livi
         state.members.push(...cohort);
       }
     }
+    const registered = drawRegistrations(day, nextMemberId, seed, membership, calendar, shelves, library.catalogue);
+    nextMemberId += registered.length;
+    joined.push(...registered);
+    state.members.push(...registered);
     const raw: Record<string, unknown>[] = [{ type: 'advanceClock', to: iso }];
     const due = [...(state.schedule.get(day) ?? [])].sort((a, b) => a.loanId - b.loanId || (a.kind === 'renew' ? -1 : 1));
     state.schedule.delete(day);
     for (const action of due) {
+      if (action.kind === 'return') state.open.delete(action.loanId);
       raw.push(action.kind === 'renew' ? { type: 'renewLoan', at: iso, loanId: action.loanId, dueAt: isoDay(action.dueDay) } : { type: 'returnLoan', at: iso, loanId: action.loanId });
     }
     for (const member of joined) raw.push({ type: 'registerMember', at: iso, memberId: member.id, name: member.name, email: member.email, branchId: member.branch + 1 });
@@ -356,7 +419,6 @@ export async function liveOn(store: Store, options: LivingOptions): Promise<Livi
     const results = await applyEvents(store, events, { clock: options.clock });
 
     const lived: LivedDay = { day: iso, index, events: events.length, applied: 0, duplicates: 0, refused: [] };
-    const truth: { loanId: number; probability: number }[] = [];
     let loanCursor = 0;
     results.forEach((result, n) => {
       const event = events[n]!;
@@ -368,7 +430,7 @@ export async function liveOn(store: Store, options: LivingOptions): Promise<Livi
       if ('error' in result || result.loanId === null) return;
       truth.push({ loanId: result.loanId, probability: loan.lateProbability });
       const period = loanPeriodDays(library.catalogue[loan.bookIndex]!);
-      scheduleLoan(state, result.loanId, day, period, 1, loan.renewals, loan.returnDay);
+      scheduleLoan(state, result.loanId, { memberIndex: loan.memberIndex, checkoutDay: day, period, renewals: loan.renewals, probability: loan.lateProbability, returnDay: loan.returnDay }, 1);
     });
     // Days lived before already stored their churn truth (in the transaction that recorded them).
     const churnTruth = index > livedBefore ? churnTruthAt(state.members, day - CHURN_WINDOW_DAYS, calendar) : [];

@@ -138,6 +138,11 @@ function pickIndex(rng: Random, weights: readonly number[]): number {
   return rng.pickCumulative(cumulative);
 }
 
+/** The weight of `day` among join days: new cards follow the borrowing season. */
+function joinWeight(calendar: Calendar, day: number): number {
+  return calendar.seasonalFactor('young', day) + calendar.seasonalFactor('adult', day);
+}
+
 function drawJoinDay(rng: Random, window: MemberWindow, calendar: Calendar): number {
   if (rng.bernoulli(JOINED_BEFORE_WINDOW)) {
     // Skewed towards recent years: long-standing members are fewer, as cards lapse.
@@ -149,7 +154,7 @@ function drawJoinDay(rng: Random, window: MemberWindow, calendar: Calendar): num
   const span = window.endDay - window.startDay + 1;
   for (;;) {
     const day = window.startDay + rng.int(span);
-    if (rng.next() * 3.6 < calendar.seasonalFactor('young', day) + calendar.seasonalFactor('adult', day)) return day;
+    if (rng.next() * 3.6 < joinWeight(calendar, day)) return day;
   }
 }
 
@@ -195,10 +200,10 @@ interface MemberDrawing {
 }
 
 /**
- * One member's traits from `rng`. `joining` fixes the profile and join day (a cohort that joins
- * on a given day); without it both are drawn, as for the generated membership.
+ * One member's traits from `rng`. `joining` fixes the join day and, for a cohort, the profile;
+ * what it leaves out is drawn, as for the generated membership.
  */
-function drawMember(id: number, rng: Random, drawing: MemberDrawing, joining?: { profile: Profile; day: number }): SimMember {
+function drawMember(id: number, rng: Random, drawing: MemberDrawing, joining?: { profile?: Profile; day: number }): SimMember {
   const { window, calendar, shelves, catalogue } = drawing;
   const profile = joining?.profile ?? PROFILES[pickIndex(rng, PROFILES.map((p) => PROFILE_SPECS[p].share))]!;
   const spec = PROFILE_SPECS[profile];
@@ -260,4 +265,31 @@ export function drawCohort(
     window: { startDay: day, endDay: day }, calendar, shelves, catalogue, names: streamRandom(seed, 'cohortNames', firstId), takenEmails: new Set<string>(),
   };
   return Array.from({ length: count }, (_, k) => drawMember(firstId + k, streamRandom(seed, 'cohort', firstId + k), drawing, { profile, day }));
+}
+
+/** The generated membership whose rate of new cards a living library keeps up. */
+export interface Membership {
+  members: number;
+  window: MemberWindow;
+}
+
+/**
+ * The members who register on `day` (ids from `firstId` on) in a library that keeps gaining
+ * members as its generated window did: `drawJoinDay` puts 1 − JOINED_BEFORE_WINDOW of the
+ * generated members inside the window, weighted by season, so the day's count is Poisson with
+ * that share's daily mean times the day's seasonal weight over the window's mean weight.
+ * Profiles are drawn by their shares. Deterministic in the seed and the day.
+ */
+export function drawRegistrations(
+  day: number, firstId: number, seed: number, membership: Membership, calendar: Calendar, shelves: Shelves, catalogue: readonly CatalogueBook[],
+): SimMember[] {
+  const { startDay, endDay } = membership.window;
+  let weights = 0;
+  for (let d = startDay; d <= endDay; d++) weights += joinWeight(calendar, d);
+  const mean = (membership.members * (1 - JOINED_BEFORE_WINDOW) * joinWeight(calendar, day)) / weights;
+  const count = streamRandom(seed, 'registrations', day).poisson(mean);
+  const drawing: MemberDrawing = {
+    window: { startDay: day, endDay: day }, calendar, shelves, catalogue, names: streamRandom(seed, 'registrationNames', day), takenEmails: new Set<string>(),
+  };
+  return Array.from({ length: count }, (_, k) => drawMember(firstId + k, streamRandom(seed, 'registered', firstId + k), drawing, { day }));
 }

@@ -17,6 +17,12 @@ export const STREAMS = {
   /** Members who join in a simulated cohort, per member; and their names. */
   cohort: 8,
   cohortNames: 9,
+  /** Members who register on a simulated day: the day's count, their names (per day), their traits (per member). */
+  registrations: 10,
+  registrationNames: 11,
+  registered: 12,
+  /** Loans still out when reliability falls, per loan: whether they now come back late. */
+  reliabilityShift: 13,
 } as const;
 export type Stream = keyof typeof STREAMS;
 

@@ -43,7 +43,7 @@ registerEnumType(OutcomeStatus, { name: 'OutcomeStatus', description: 'PENDING: 
 
 @ObjectType({ description: 'One live figure of a model version over a window, with its 95% interval (null where undefined, e.g. one row).' })
 export class LiveMetricFigure {
-  @Field(() => String, { description: 'As in model_live_metric: auc, log_loss, calibration_error, precision, recall, hit_rate, ndcg, mae, seasonal_naive_mae, mae_ratio, unchanged.' })
+  @Field(() => String, { description: 'As in model_live_metric: auc, log_loss, calibration_error, precision, recall, outcome_ratio (observed positives over the sum of the served probabilities), hit_rate, ndcg, mae, seasonal_naive_mae, mae_ratio, unchanged.' })
   name!: string;
 
   @Field(() => Float, { nullable: true })

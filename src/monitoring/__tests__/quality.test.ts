@@ -10,6 +10,9 @@ import {
   figuresOf,
   histogramAuc,
   liveMetricSamples,
+  OUTCOME_RATIO_BOUNDS,
+  outcomeRatio,
+  OutcomeRatioWindows,
   RecommendationQualityWindows,
   SegmentStabilityWindows,
 } from '../quality';
@@ -60,6 +63,42 @@ describe('ClassifierQualityWindows', () => {
     // DeLong's standard error for ~6,000 rows and AUC ≈ 0.7 is about 0.007.
     expect(month.auc.high - month.auc.low).toBeGreaterThan(0.015);
     expect(month.auc.high - month.auc.low).toBeLessThan(0.04);
+  });
+
+  it('gives the outcome ratio, observed positives over Σ p by the day settled: inside its bounds when calibrated, above them when outcomes became likelier', () => {
+    const byDay = new OutcomeRatioWindows();
+    for (const row of rows) byDay.add(row.day, row);
+    const week = byDay.quality(asOf, 'week');
+    const inWeek = rows.filter((r) => r.day > addDays(asOf, -7));
+    expect(week.rows).toBe(inWeek.length);
+    expect(week.outcomeRatio.value).toBeCloseTo(inWeek.filter((r) => r.label === 1).length / inWeek.reduce((sum, r) => sum + r.probability, 0), 6);
+    expect(week.outcomeRatio.low).toBeLessThan(1);
+    expect(week.outcomeRatio.high).toBeGreaterThan(1);
+
+    // A week of overdue-like outcomes (p ≈ 0.09), then the same with late log-odds 0.9 higher, as when reliability falls by a fifth.
+    const shifted = new OutcomeRatioWindows();
+    const calibrated = new OutcomeRatioWindows();
+    const draw = new Random(11);
+    for (let i = 0; i < 600; i++) {
+      const probability = draw.beta(1, 10);
+      const truth = 1 / (1 + Math.exp(-(Math.log(probability / (1 - probability)) + 0.9)));
+      calibrated.add(START, { probability, label: draw.bernoulli(probability) ? 1 : 0 });
+      shifted.add(START, { probability, label: draw.bernoulli(truth) ? 1 : 0 });
+    }
+    const steady = calibrated.quality(START, 'week').outcomeRatio;
+    expect(steady.low).toBeLessThanOrEqual(OUTCOME_RATIO_BOUNDS.above);
+    expect(steady.high).toBeGreaterThanOrEqual(OUTCOME_RATIO_BOUNDS.below);
+    expect(shifted.quality(START, 'week').outcomeRatio.low).toBeGreaterThan(OUTCOME_RATIO_BOUNDS.above);
+    expect(Number.isNaN(outcomeRatio(0, 0, 0).value)).toBe(true);
+  });
+
+  it('holds an outcome known before it is settled until the clock reaches that day', () => {
+    const windows = new OutcomeRatioWindows();
+    windows.add('2026-11-20', { probability: 0.2, label: 0 });
+    windows.add('2026-11-10', { probability: 0.5, label: 1 });
+    expect(windows.quality('2026-11-10', 'week').rows).toBe(1);
+    expect(windows.quality('2026-11-20', 'week').rows).toBe(1);
+    expect(windows.quality('2026-11-20', '30d')).toMatchObject({ rows: 2, outcomeRatio: { value: 1 / 0.7 } });
   });
 
   it('answers a single day and forgets days older than the longest window', () => {

@@ -5,6 +5,8 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { GENRES, simulateLibrary, summariseLibrary, type SimulatedLibrary } from '..';
 import { realisedChurn } from '../churn';
+import { drawRegistrations } from '../members';
+import { arrangeShelves } from '../shelves';
 import { isOverdueOnRecord } from '../summary';
 
 let library: SimulatedLibrary;
@@ -133,5 +135,26 @@ describe('a medium-sized simulated library', () => {
     }
     expect(liked / loans.length).toBeGreaterThan(0.7);
     expect(repeats / loans.length).toBeLessThan(0.01);
+  });
+
+  it('keeps registering members after its window at the rate and in the seasons of the window, the same ones for the same day', () => {
+    const { calendar, catalogue, windowStartDay, asOfDay } = library;
+    const shelves = arrangeShelves(catalogue);
+    const membership = { members: 2_000, window: { startDay: windowStartDay, endDay: asOfDay } };
+    const summer = (day: number) => [5, 6, 7].includes(calendar.month(day));
+    const generated = library.members.filter((m) => m.joinDay >= windowStartDay);
+    let registered = 0;
+    let inSummer = 0;
+    for (let day = windowStartDay; day <= asOfDay; day++) {
+      const joined = drawRegistrations(day, 10_000 + registered, 11, membership, calendar, shelves, catalogue);
+      expect(joined.every((m) => m.joinDay === day && m.startDay === day && m.churnDay === -1)).toBe(true);
+      registered += joined.length;
+      if (summer(day)) inSummer += joined.length;
+    }
+    expect(registered / generated.length).toBeGreaterThan(0.9);
+    expect(registered / generated.length).toBeLessThan(1.1);
+    expect(Math.abs(inSummer / registered - generated.filter((m) => summer(m.joinDay)).length / generated.length)).toBeLessThan(0.05);
+    const again = drawRegistrations(asOfDay + 200, 5_000, 11, membership, calendar, shelves, catalogue);
+    expect(drawRegistrations(asOfDay + 200, 5_000, 11, membership, calendar, shelves, catalogue)).toEqual(again);
   });
 });

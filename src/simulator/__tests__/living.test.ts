@@ -91,6 +91,21 @@ describe('liveOn', () => {
         }
       };
       expect(await reliability(file)).toBeCloseTo(0.6 * (await reliability(generated)), 12);
+      // Loans still out when reliability falls (day 3) and due from then on take the new, higher late probability; settled ones keep theirs.
+      const before = await openMigratedStore(`sqlite:${generated}`);
+      const generatedTruth = new Map<number, number>();
+      try {
+        for (const r of await before.db.selectFrom('sim_loan_truth').select(['loan_id', 'late_probability']).execute()) generatedTruth.set(r.loan_id, r.late_probability);
+      } finally {
+        await before.close();
+      }
+      const loansAfter = await store.db.selectFrom('loans').select(['id', 'returned_at', 'due_at']).where('checked_out_at', '<=', '2024-12-31').execute();
+      const outAtShift = loansAfter.filter((l) => (l.returned_at === null || l.returned_at >= '2025-01-03') && l.due_at >= '2025-01-03');
+      const settledBefore = loansAfter.filter((l) => l.returned_at !== null && l.returned_at <= '2024-12-31').map((l) => ({ id: l.id, late_probability: generatedTruth.get(l.id) }));
+      const lived = new Map((await store.db.selectFrom('sim_loan_truth').select(['loan_id', 'late_probability']).execute()).map((r) => [r.loan_id, r.late_probability]));
+      expect(outAtShift.length).toBeGreaterThan(50);
+      expect(outAtShift.every((l) => (lived.get(l.id) ?? 0) > (generatedTruth.get(l.id) ?? 1))).toBe(true);
+      expect(settledBefore.every((l) => lived.get(l.id) === l.late_probability)).toBe(true);
     } finally {
       await store.close();
     }

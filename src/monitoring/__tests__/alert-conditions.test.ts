@@ -1,0 +1,33 @@
+/**
+ * What `ModelInfo.health` lists as active alerts follows monitoring/alerts.yml: here the
+ * outcome-ratio rule, on the week's interval only, in both directions.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { alertConditions, type LiveMetric } from '../monitor';
+import { OUTCOME_RATIO_BOUNDS } from '../quality';
+import type { QualityWindow } from '../windows';
+
+function ratio(value: number, low: number, high: number): LiveMetric {
+  return { name: 'outcome_ratio', value, low, high, estimated: false, rows: 600 };
+}
+
+function windows(week: LiveMetric[], day: LiveMetric[] = []): Record<QualityWindow, { metrics: LiveMetric[]; drift: [] }> {
+  return { day: { metrics: day, drift: [] }, week: { metrics: week, drift: [] }, '30d': { metrics: [], drift: [] } };
+}
+
+const names = (metrics: LiveMetric[], day: LiveMetric[] = []) => alertConditions('overdue', '1.0.0', windows(metrics, day), {}).map((a) => a.name);
+
+describe('alertConditions: ModelOutcomeRateShift', () => {
+  it('fires when the whole weekly interval lies above or below the bounds', () => {
+    expect(names([ratio(1.9, OUTCOME_RATIO_BOUNDS.above + 0.01, 2.4)])).toEqual(['ModelOutcomeRateShift']);
+    expect(names([ratio(0.5, 0.4, OUTCOME_RATIO_BOUNDS.below - 0.01)])).toEqual(['ModelOutcomeRateShift']);
+    expect(alertConditions('overdue', '1.0.0', windows([ratio(1.9, 1.5, 2.4)]), {})[0]?.summary).toMatch(/overdue 1\.0\.0: outcomes are 1\.90 times as frequent/);
+  });
+
+  it('stays silent while the interval reaches back inside, or when only another window is out', () => {
+    expect(names([ratio(1.4, OUTCOME_RATIO_BOUNDS.above - 0.01, 1.7)])).toEqual([]);
+    expect(names([ratio(0.85, 0.7, OUTCOME_RATIO_BOUNDS.below + 0.01)])).toEqual([]);
+    expect(names([ratio(1, 0.9, 1.1)], [ratio(3, 2, 4)])).toEqual([]);
+    expect(names([{ ...ratio(2, 1.5, 2.5), estimated: true }])).toEqual([]);
+  });
+});
