@@ -167,7 +167,7 @@ async function branchPopularity(store: Store, asOf: string): Promise<Pick<Recomm
 }
 
 /** Rows whose reference top-k has no near-tie (see PARITY_TIE_GAP), and the trainer's answers for them. */
-function parityRows(model: RecommenderModel, queries: { userIndex: number; seenItems: number[] }[]): ParityFile {
+export function recommenderParityRows(model: RecommenderModel, queries: { userIndex: number; seenItems: number[] }[]): ParityFile {
   const kept: { userIndex: number; seenItems: number[]; ranked: RankedItems }[] = [];
   for (const query of queries) {
     const ranked = recommendTopK(model, query.userIndex, query.seenItems, PARITY_K + 1);
@@ -264,7 +264,7 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
   const sampled = random.shuffle(atAsOf.map((_, u) => u)).slice(0, PARITY_MEMBERS);
   const parityQueries = sampled.map((u) => ({ userIndex: u, seenItems: atAsOf[u] ? recommendationQuery(index, atAsOf[u]).seenItems : [] }));
   parityQueries.push(...sampled.slice(0, 20).map((u) => ({ userIndex: ANONYMOUS_USER_INDEX, seenItems: parityQueries[sampled.indexOf(u)]!.seenItems })));
-  const parity = parityRows(model, parityQueries);
+  const parity = recommenderParityRows(model, parityQueries);
 
   const serving: RecommendationsSettings = { maxFirst: MAX_RECOMMENDATIONS, ...(await branchPopularity(store, asOf)) };
   const heldOutMetrics = metricsRecord(evaluation.hybrid, METRIC_K);

@@ -27,12 +27,15 @@ import {
   type SegmentationModel,
   type SegmentProfile,
 } from '../ml/kmeans';
-import type { FeatureRows } from '../ml/kmeans';
 import type { SegmentationServing } from '../models/segmentation';
 import type { ParityFile } from '../registry';
 import { readAsOf, type Store } from '../store';
 import { addDays } from '../util/dates';
+import { applyRfmRule, fitRfmRule } from '../evaluation/segmentation-use';
 import type { TrainedModel, TrainOptions } from './types';
+
+/** The trainer's RFM baseline lives beside the other segmentation baselines; re-exported for its users here. */
+export { applyRfmRule, fitRfmRule, type RfmRule } from '../evaluation/segmentation-use';
 
 /**
  * Seven segments, one per name in SEGMENT_RULES. With fewer, the name assignment has to leave
@@ -46,9 +49,6 @@ const STABILITY_SEED_OFFSETS = [1, 2, 3, 4].map((i) => i * 7919);
 
 /** How far back the members are assigned again to see who moved between segments. */
 export const TRANSITION_DAYS = 90;
-
-/** Members who joined less than this many days ago are New in the rule baseline. */
-const RULE_NEW_MEMBER_DAYS = 180;
 
 /** Share of positions where two labellings agree. */
 export function agreement(a: readonly unknown[], b: readonly unknown[]): number {
@@ -89,48 +89,6 @@ export function explainedVariance(points: { rows: number; cols: number; data: Ar
 /** Share of the variance of a 0/1 outcome explained by the group means (eta squared). */
 function outcomeVarianceExplained(outcome: Uint8Array, labels: readonly unknown[]): number {
   return explainedVariance({ rows: outcome.length, cols: 1, data: outcome }, labels);
-}
-
-/** Quantile of sorted values by the nearest-rank rule. */
-function quantile(sorted: Float64Array, q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
-export interface RfmRule {
-  recencyTerciles: [number, number];
-  frequencyTerciles: [number, number];
-}
-
-const column = (rows: FeatureRows, j: number): Float64Array => Float64Array.from(rows, (r) => r[j]!).sort();
-
-/** Tercile cut points of recency and frequency, learnt from the training rows. */
-export function fitRfmRule(rows: FeatureRows): RfmRule {
-  const recency = column(rows, 0);
-  const frequency = column(rows, 1);
-  return {
-    recencyTerciles: [quantile(recency, 1 / 3), quantile(recency, 2 / 3)],
-    frequencyTerciles: [quantile(frequency, 1 / 3), quantile(frequency, 2 / 3)],
-  };
-}
-
-/**
- * The RFM grid: R and F scores 1 (least recent / least frequent) to 3, then
- *   joined < 180 days ago: New;  R3 F3: Champions;  R2-3 F2-3: Loyal;  R1 F2-3: At Risk;
- *   R1 F1: Hibernating;  R2-3 F1: Promising when the trend is up, else Occasional.
- */
-export function applyRfmRule(rule: RfmRule, rows: FeatureRows): string[] {
-  const score = (v: number, [low, high]: [number, number]): number => (v <= low ? 1 : v <= high ? 2 : 3);
-  return rows.map((row) => {
-    const [recencyDays, frequency, , engagement, tenureDays] = [row[0]!, row[1]!, row[2]!, row[3]!, row[4]!];
-    if (tenureDays < RULE_NEW_MEMBER_DAYS) return 'New';
-    // Fewer days since the last loan is the better recency score.
-    const r = 4 - score(recencyDays, rule.recencyTerciles);
-    const f = score(frequency, rule.frequencyTerciles);
-    if (r === 3 && f === 3) return 'Champions';
-    if (f >= 2) return r >= 2 ? 'Loyal' : 'At Risk';
-    if (r === 1) return 'Hibernating';
-    return engagement > 0 ? 'Promising' : 'Occasional';
-  });
 }
 
 /** Up to `perSegment` rows of each segment (in member order), so parity covers every centroid. */
