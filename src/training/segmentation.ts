@@ -31,6 +31,7 @@ import type { SegmentationServing } from '../models/segmentation';
 import type { ParityFile } from '../registry';
 import { readAsOf, type Store } from '../store';
 import { addDays } from '../util/dates';
+import { chooseSegmentCount, segmentationValidationFolds } from '../evaluation/segmentation-folds';
 import { applyRfmRule, fitRfmRule } from '../evaluation/segmentation-use';
 import type { TrainedModel, TrainOptions } from './types';
 
@@ -43,6 +44,12 @@ export { applyRfmRule, fitRfmRule, type RfmRule } from '../evaluation/segmentati
  * then flipped with the seed; with all seven every cluster gets the name that fits it best.
  */
 export const SEGMENTATION_PARAMS = { k: SEGMENT_RULES.length, nInit: 10, maxIter: 300 };
+
+/** The numbers of segments the validation folds choose from, fewest first (a tie goes to fewer). */
+export const SEGMENT_COUNT_CANDIDATES = [3, 4, 5, 6, SEGMENT_RULES.length];
+
+/** Rolling-origin folds inside the training window that choose the number of segments (src/evaluation/segmentation-folds.ts). */
+export const SEGMENTATION_VALIDATION_FOLDS = 3;
 
 /** Retrains with these seeds (offsets from the training seed) measure stability. */
 const STABILITY_SEED_OFFSETS = [1, 2, 3, 4].map((i) => i * 7919);
@@ -159,13 +166,23 @@ export async function trainMemberSegmentation(store: Store, options: TrainOption
   const current = await segmentationFeaturesInChunks(store, allIds, asOf);
   const rows = featureRows(current.values, d);
 
-  progress('segmentation: k-means', { rows: rows.length, k: SEGMENTATION_PARAMS.k, seed });
-  const model = trainSegmentation(rows, { features: SEGMENT_FEATURES, seed, ...SEGMENTATION_PARAMS });
+  progress('segmentation: validation folds', { folds: SEGMENTATION_VALIDATION_FOLDS, candidates: SEGMENT_COUNT_CANDIDATES });
+  const folds = await segmentationValidationFolds(store, asOf, SEGMENTATION_VALIDATION_FOLDS);
+  const { nInit, maxIter } = SEGMENTATION_PARAMS;
+  const selection = chooseSegmentCount(folds, SEGMENT_COUNT_CANDIDATES, { nInit, maxIter, seed }, (k, fold, lapseAuc) =>
+    progress('segmentation: validation fold', { fold: fold.index, fitCutoff: fold.origin, scoreCutoff: fold.validationStart, k, lapseAuc }),
+  );
+  const params = { ...SEGMENTATION_PARAMS, k: selection.best };
+  const chosen = selection.table.find((row) => row.candidate === params.k);
+  if (!chosen) throw new Error(`segmentation: the folds chose k = ${params.k}, which is not among the candidates`);
+
+  progress('segmentation: k-means', { rows: rows.length, k: params.k, seed });
+  const model = trainSegmentation(rows, { features: SEGMENT_FEATURES, seed, ...params });
   const labels = model.assign(rows);
   const names = labels.map((id) => model.segments[id]!.name);
 
   progress('segmentation: stability across seeds', { seeds: STABILITY_SEED_OFFSETS.map((o) => seed + o) });
-  const retrains = STABILITY_SEED_OFFSETS.map((offset) => trainSegmentation(rows, { features: SEGMENT_FEATURES, seed: seed + offset, ...SEGMENTATION_PARAMS }));
+  const retrains = STABILITY_SEED_OFFSETS.map((offset) => trainSegmentation(rows, { features: SEGMENT_FEATURES, seed: seed + offset, ...params }));
   const aris = retrains.map((m) => adjustedRandIndex(labels, m.assign(rows)));
   const agreements = retrains.map((m) => agreement(names, m.assignNames(rows)));
 
@@ -251,14 +268,21 @@ export async function trainMemberSegmentation(store: Store, options: TrainOption
       // reports too; stability across seeds is reported beside it.
       headlineMetric: { name: 'lapseVarianceExplained', value: heldOut.lapseVarianceExplained, higherIsBetter: true },
       hyperparameters: {
-        ...SEGMENTATION_PARAMS,
+        ...params,
         seed,
+        validationFolds: SEGMENTATION_VALIDATION_FOLDS,
+        validationMeanLapseAuc: chosen.mean,
+        validationSdLapseAuc: chosen.sd,
+        candidates: JSON.stringify(selection.table.map((row) => ({ k: row.candidate, meanLapseAuc: row.mean, sdLapseAuc: row.sd, folds: row.folds }))),
         stabilitySeeds: STABILITY_SEED_OFFSETS.map((o) => seed + o),
         log1p: SEGMENTATION_FEATURES.filter((f) => f.log1p).map((f) => f.name),
       },
       serving: { ...serving },
       notes:
-        `Clustered every member on ${asOf}; stability compares retrains with seeds ${STABILITY_SEED_OFFSETS.map((o) => seed + o).join(', ')} on the same members. ` +
+        `The number of segments, ${params.k}, was chosen from ${SEGMENT_COUNT_CANDIDATES.join(', ')} by lapse AUC on ${SEGMENTATION_VALIDATION_FOLDS} ` +
+        `rolling-origin folds (score cut-offs ${folds.map((f) => f.validationStart).join(', ')}, each clustered and its lapse rates fitted 90 days ` +
+        `before; the last fold's outcomes end on ${folds.at(-1)?.validationEnd ?? 'n/a'}): ${chosen.mean.toFixed(4)} ± ${chosen.sd.toFixed(4)} ` +
+        `(mean ± sd over folds). Clustered every member on ${asOf}; stability compares retrains with seeds ${STABILITY_SEED_OFFSETS.map((o) => seed + o).join(', ')} on the same members. ` +
         `The members as of ${earlier} (not seen in training) were assigned with this model: segmentRetention90d is the share in the same segment ` +
         `90 days later (transitions.json has the counts), lapseVarianceExplained how much of who then made no checkout in ${CHURN_WINDOW_DAYS} days ` +
         `the segments account for (lapse rate by segment: ${lapseRates.join(', ')}). The RFM grid baseline has no seed, so it is perfectly stable by ` +
