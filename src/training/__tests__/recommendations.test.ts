@@ -19,7 +19,7 @@ beforeAll(async () => {
   const production = getProduction(library.modelsDir, 'recommendations');
   if (!production) throw new Error('the small library has no production recommendations model');
   metadata = production.metadata;
-}, 600_000);
+}, 1_200_000);
 afterAll(async () => {
   await store.close();
 });
