@@ -61,9 +61,10 @@ Options:
   --who <name>        who is acting, for the history (default: the OS user)
   --tolerance <x>     allowed relative regression of the headline metric (default ${DEFAULT_REGRESSION_TOLERANCE})
   --db <path|url>     reference: the library the version was trained on (default: DATABASE_URL, else data/shelfmark.db).
-                      validate/promote of overdue or churn: re-score production and the candidate on this
-                      library's holdout and refuse a candidate worse on the same rows (DeLong's paired test);
-                      without it, the stored headline metrics are compared
+                      validate/promote: re-score production and the candidate on this library's holdout and
+                      refuse a candidate worse on the same rows (overdue, churn: AUC, DeLong's paired test;
+                      demand: book-week RMSE; recommendations: NDCG@10; segmentation: lapse AUC of the
+                      segments; paired bootstrap); without it, the stored headline metrics are compared
   --out <file>        \`card\` writes the card to <file> (relative to the current directory); without
                       it, \`card\` prints the path of the card registered in the version's folder
   --live              \`card --out\`: add the live section, computed from the prediction log and circulation of

@@ -200,6 +200,9 @@ function figuresOf(holdout: RecommendationHoldout, lists: number[][], k: number,
 export interface RecommendationComparison {
   against: string;
   metric: string;
+  /** NDCG of this version and of the other on those members. */
+  value: number;
+  otherValue: number;
   /** NDCG(version) − NDCG(other) on the same members: above 0 is better. */
   difference: Interval;
   pValue: number;
@@ -223,13 +226,22 @@ export interface RecommendationReport {
   comparisons: RecommendationComparison[];
 }
 
-function compareNdcg(holdout: RecommendationHoldout, a: number[][], b: number[][], against: string, k: number, options: BootstrapOptions): RecommendationComparison {
+/** NDCG@k of lists `a` minus that of lists `b` on the holdout's members, by a paired bootstrap. */
+export function compareNdcg(holdout: RecommendationHoldout, a: number[][], b: number[][], against: string, k: number, options: BootstrapOptions): RecommendationComparison {
   const metric = `ndcg_at_${k}`;
   const fa = listFigures(holdout, a, k);
   const fb = listFigures(holdout, b, k);
   const test = pairedBootstrap(holdout.members.length, (rows) => fa(rows)[metric]!, (rows) => fb(rows)[metric]!, options);
   const d = test.difference;
-  return { against, metric, difference: plainInterval(d), pValue: test.pValue, verdict: d.low > 0 ? 'better' : d.high < 0 ? 'worse' : 'not distinguishable' };
+  return {
+    against,
+    metric,
+    value: test.a.value,
+    otherValue: test.b.value,
+    difference: plainInterval(d),
+    pValue: test.pValue,
+    verdict: d.low > 0 ? 'better' : d.high < 0 ? 'worse' : 'not distinguishable',
+  };
 }
 
 export async function evaluateRecommendationVersions(

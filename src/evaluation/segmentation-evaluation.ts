@@ -28,10 +28,9 @@ import { openServingSession } from '../ml/onnx/session';
 import type { ServingMetadata } from '../model-runtime/model-slot';
 import { parseSegmentationServing } from '../models/segmentation';
 import { readAsOf, type Store } from '../store';
-import { applyRfmRule, fitRfmRule } from '../training/segmentation';
 import { addDays } from '../util/dates';
 import { bootstrapFigures, pairedBootstrap, plainInterval, type BootstrapOptions, type Interval } from './intervals';
-import { fitRfmGrid, fitSegmentOutcomes, rfmSegment, type RfmMeasures } from './segmentation-use';
+import { applyRfmRule, fitRfmGrid, fitRfmRule, fitSegmentOutcomes, rfmSegment, type RfmMeasures } from './segmentation-use';
 
 const column = (name: string): number => {
   const at = SEGMENTATION_FEATURE_NAMES.indexOf(name);
@@ -151,7 +150,7 @@ export const SEGMENTATION_BASELINE_LABELS: Record<string, string> = {
 };
 
 /** Per member at the score cut-off: what the segment predicts, what happened, and whether they kept their segment. */
-interface Predictions {
+export interface Predictions {
   lapse: Float64Array;
   loans: Float64Array;
   /** 1 kept, 0 moved, -1 not a member at the fit cut-off. */
@@ -159,7 +158,8 @@ interface Predictions {
   segments: number;
 }
 
-function predictions(holdout: SegmentationHoldout, segmentation: Segmentation): Predictions {
+/** What each scored member's segment predicts: the segment's outcomes at the fit cut-off, read at the score cut-off. */
+export function predictions(holdout: SegmentationHoldout, segmentation: Segmentation): Predictions {
   const { fit, score } = holdout;
   const fitted = fitSegmentOutcomes(fit.memberIds.map((_, i) => ({ segment: segmentation.fit[i]!, lapsed: fit.lapsed[i] as 0 | 1, loans: fit.loans[i]! })));
   const before = new Map(fit.memberIds.map((id, i) => [id, segmentation.fit[i]!]));
@@ -218,6 +218,9 @@ function figuresOf(holdout: SegmentationHoldout, p: Predictions, options: Bootst
 export interface SegmentationComparison {
   against: string;
   metric: 'lapseAuc';
+  /** Lapse AUC of this version and of the other on those members. */
+  value: number;
+  otherValue: number;
   /** AUC(version) − AUC(other) on the same members: above 0 is better. */
   difference: Interval;
   pValue: number;
@@ -241,12 +244,21 @@ export interface SegmentationReport {
   comparisons: SegmentationComparison[];
 }
 
-function compareLapseAuc(holdout: SegmentationHoldout, a: Predictions, b: Predictions, against: string, options: BootstrapOptions): SegmentationComparison {
+/** Lapse AUC of predictions `a` minus that of `b` on the members at the score cut-off, by a paired bootstrap. */
+export function compareLapseAuc(holdout: SegmentationHoldout, a: Predictions, b: Predictions, against: string, options: BootstrapOptions): SegmentationComparison {
   const y = holdout.score.lapsed;
   const metric = (p: Predictions) => (rows: ArrayLike<number>) => auc(gather(p.lapse, rows), gather(y, rows));
   const test = pairedBootstrap(holdout.score.memberIds.length, metric(a), metric(b), options);
   const d = test.difference;
-  return { against, metric: 'lapseAuc', difference: plainInterval(d), pValue: test.pValue, verdict: d.low > 0 ? 'better' : d.high < 0 ? 'worse' : 'not distinguishable' };
+  return {
+    against,
+    metric: 'lapseAuc',
+    value: test.a.value,
+    otherValue: test.b.value,
+    difference: plainInterval(d),
+    pValue: test.pValue,
+    verdict: d.low > 0 ? 'better' : d.high < 0 ? 'worse' : 'not distinguishable',
+  };
 }
 
 export async function evaluateSegmentationVersions(

@@ -9,7 +9,11 @@
  * fitted on the features at or before the cut-off whose window it is scored on. Which cut-offs
  * to use is the caller's; these functions only refuse to mix rows they cannot pair.
  */
+import type { FeatureRows } from '../ml/kmeans';
 import { auc, brierScore, logLoss } from '../ml/metrics';
+
+/** Members who joined less than this many days ago are New in the named tercile grid. */
+const RULE_NEW_MEMBER_DAYS = 180;
 
 /** One member at a cut-off: their segment then, and the 90 days after it. */
 export interface MemberOutcome {
@@ -185,4 +189,46 @@ function binOf(value: number, edges: readonly number[]): number {
 export function rfmSegment(grid: RfmGrid, row: RfmMeasures): string {
   const recency = grid.bins + 1 - binOf(row.recencyDays, grid.edges.recencyDays);
   return `R${recency}F${binOf(row.frequency, grid.edges.frequency)}M${binOf(row.monetary, grid.edges.monetary)}`;
+}
+
+/** Quantile of sorted values by the nearest-rank rule. */
+function quantile(sorted: Float64Array, q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+export interface RfmRule {
+  recencyTerciles: [number, number];
+  frequencyTerciles: [number, number];
+}
+
+const column = (rows: FeatureRows, j: number): Float64Array => Float64Array.from(rows, (r) => r[j]!).sort();
+
+/** Tercile cut points of recency and frequency, learnt from the training rows. */
+export function fitRfmRule(rows: FeatureRows): RfmRule {
+  const recency = column(rows, 0);
+  const frequency = column(rows, 1);
+  return {
+    recencyTerciles: [quantile(recency, 1 / 3), quantile(recency, 2 / 3)],
+    frequencyTerciles: [quantile(frequency, 1 / 3), quantile(frequency, 2 / 3)],
+  };
+}
+
+/**
+ * The RFM grid: R and F scores 1 (least recent / least frequent) to 3, then
+ *   joined < 180 days ago: New;  R3 F3: Champions;  R2-3 F2-3: Loyal;  R1 F2-3: At Risk;
+ *   R1 F1: Hibernating;  R2-3 F1: Promising when the trend is up, else Occasional.
+ */
+export function applyRfmRule(rule: RfmRule, rows: FeatureRows): string[] {
+  const score = (v: number, [low, high]: [number, number]): number => (v <= low ? 1 : v <= high ? 2 : 3);
+  return rows.map((row) => {
+    const [recencyDays, frequency, , engagement, tenureDays] = [row[0]!, row[1]!, row[2]!, row[3]!, row[4]!];
+    if (tenureDays < RULE_NEW_MEMBER_DAYS) return 'New';
+    // Fewer days since the last loan is the better recency score.
+    const r = 4 - score(recencyDays, rule.recencyTerciles);
+    const f = score(frequency, rule.frequencyTerciles);
+    if (r === 3 && f === 3) return 'Champions';
+    if (f >= 2) return r >= 2 ? 'Loyal' : 'At Risk';
+    if (r === 1) return 'Hibernating';
+    return engagement > 0 ? 'Promising' : 'Occasional';
+  });
 }

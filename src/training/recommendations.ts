@@ -17,6 +17,7 @@ import {
   recommendationQuery,
   recommendationIndex,
   type BorrowingHistory,
+  type RecommendationIndex,
   type RecommendationIndexFile,
 } from '../features/recommendations';
 import {
@@ -41,6 +42,7 @@ import type { PrecisionRecallAtKChart } from '../model-cards';
 import { MAX_RECOMMENDATIONS, type BranchPopularBook, type RecommendationsSettings } from '../models/recommendations';
 import type { ParityFile } from '../registry';
 import { readAsOf, type Store } from '../store';
+import { rollingOriginDays, selectOnFolds } from '../evaluation/backtest';
 import { addDays } from '../util/dates';
 import { Random } from '../util/random';
 import { bookGenres, recommendationReferenceRows } from './references';
@@ -65,6 +67,16 @@ const METRIC_K = 10;
  * three fits (blend validation, evaluation, production); figures in BENCHMARKS.md.
  */
 export const RECOMMENDATIONS_HYPERPARAMETERS = { factors: 32, iterations: 6, neighbours: 50 } as const;
+
+/** The ALS settings the validation folds choose from, cheapest first (a tie goes to the earlier). */
+export const RECOMMENDATIONS_CANDIDATES: readonly { factors: number; iterations: number }[] = [
+  { factors: 16, iterations: 6 },
+  { factors: 32, iterations: 6 },
+  { factors: 32, iterations: 10 },
+];
+
+/** Rolling-origin folds before the test cut-off that choose the ALS settings: each fits on the histories at its cut-off and ranks the next 90 days' new books. */
+export const RECOMMENDATIONS_VALIDATION_FOLDS = 3;
 
 interface Catalogue {
   bookIds: number[];
@@ -106,6 +118,40 @@ interface Evaluation {
   hybrid: RankingMetrics;
   popularity: RankingMetrics;
   chart: PrecisionRecallAtKChart;
+}
+
+/** Members' histories at a cut-off and the books new to them in the days after it, up to `end`. */
+interface HeldOutSplit {
+  cutoff: string;
+  end: string;
+  seenAtCutoff: number[][];
+  /** Per member, the books first borrowed after the cut-off (empty for most). */
+  heldOut: Set<number>[];
+  trainInteractions: Interaction[];
+  borrowersBefore: Float64Array;
+}
+
+async function heldOutSplit(store: Store, memberIds: readonly number[], index: RecommendationIndex, cutoff: string, end: string): Promise<HeldOutSplit & { atEnd: (BorrowingHistory | undefined)[] }> {
+  const atCutoff = await borrowingHistoriesInChunks(store, memberIds, cutoff);
+  const atEnd = await borrowingHistoriesInChunks(store, memberIds, end);
+  const seenAtCutoff = atCutoff.map((h) => (h ? recommendationQuery(index, h).seenItems : []));
+  const heldOut = atEnd.map((h, u) => {
+    const before = new Set(seenAtCutoff[u]);
+    return new Set(h ? recommendationQuery(index, h).seenItems.filter((item) => !before.has(item)) : []);
+  });
+  const trainInteractions = interactionsOf(atCutoff, index.itemIndexOf);
+  const borrowersBefore = new Float64Array(index.itemIndexOf.size);
+  for (const { itemIndex } of trainInteractions) borrowersBefore[itemIndex]! += 1;
+  return { cutoff, end, seenAtCutoff, heldOut, trainInteractions, borrowersBefore, atEnd };
+}
+
+/** NDCG@10 of a model fitted on a split's histories at its cut-off, over the members with a new book after it. */
+function splitNdcg(model: RecommenderModel, split: HeldOutSplit): number {
+  const cases: { ranked: number[]; relevant: Set<number> }[] = [];
+  split.heldOut.forEach((relevant, u) => {
+    if (relevant.size > 0) cases.push({ ranked: recommendTopK(model, u, split.seenAtCutoff[u]!, METRIC_K).items, relevant });
+  });
+  return meanRankingMetrics(cases, METRIC_K).ndcg;
 }
 
 /** Ranks every held-out member's unborrowed books by the hybrid and by popularity; scores both at 1..20. */
@@ -167,7 +213,7 @@ async function branchPopularity(store: Store, asOf: string): Promise<Pick<Recomm
 }
 
 /** Rows whose reference top-k has no near-tie (see PARITY_TIE_GAP), and the trainer's answers for them. */
-function parityRows(model: RecommenderModel, queries: { userIndex: number; seenItems: number[] }[]): ParityFile {
+export function recommenderParityRows(model: RecommenderModel, queries: { userIndex: number; seenItems: number[] }[]): ParityFile {
   const kept: { userIndex: number; seenItems: number[]; ranked: RankedItems }[] = [];
   for (const query of queries) {
     const ranked = recommendTopK(model, query.userIndex, query.seenItems, PARITY_K + 1);
@@ -204,22 +250,34 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
   const userCount = memberIds.length;
   const itemCount = catalogue.bookIds.length;
 
-  progress('recommendations: borrowing histories', { members: userCount, books: itemCount, cutoff, asOf });
-  const atCutoff = await borrowingHistoriesInChunks(store, memberIds, cutoff);
-  const atAsOf = await borrowingHistoriesInChunks(store, memberIds, asOf);
-  const seenAtCutoff = atCutoff.map((h) => (h ? recommendationQuery(index, h).seenItems : []));
-  const heldOut = atAsOf.map((h, u) => {
-    const before = new Set(seenAtCutoff[u]);
-    return new Set(h ? recommendationQuery(index, h).seenItems.filter((item) => !before.has(item)) : []);
-  });
-  const trainInteractions = interactionsOf(atCutoff, index.itemIndexOf);
-  const allInteractions = interactionsOf(atAsOf, index.itemIndexOf);
-  const borrowersBefore = new Float64Array(itemCount);
-  for (const { itemIndex } of trainInteractions) borrowersBefore[itemIndex]! += 1;
-
-  const hyperparameters = { ...RECOMMENDATIONS_HYPERPARAMETERS, seed };
   const onProgress = ({ phase, iteration, iterations }: { phase: string; iteration: number; iterations: number }) =>
     progress(`recommendations: ALS (${phase}) ${iteration}/${iterations}`);
+
+  // The ALS settings are chosen on folds before the test cut-off; the test window is scored once, below.
+  const first = (await store.db.selectFrom('loans').select((eb) => eb.fn.min('checked_out_at').as('first')).executeTakeFirstOrThrow()).first as string | null;
+  if (first === null) throw new Error('the library has no loans to train recommendations on');
+  const layout = rollingOriginDays({ windowStart: first, windowEnd: cutoff, folds: RECOMMENDATIONS_VALIDATION_FOLDS, validationLength: HOLDOUT_DAYS, minTrainLength: HOLDOUT_DAYS });
+  const folds: { index: number; split: HeldOutSplit }[] = [];
+  for (const fold of layout) folds.push({ index: fold.index, split: await heldOutSplit(store, memberIds, index, addDays(fold.validationEnd, -HOLDOUT_DAYS), fold.validationEnd) });
+  const selection = selectOnFolds(
+    RECOMMENDATIONS_CANDIDATES,
+    folds,
+    (candidate, { index: foldIndex, split }) => {
+      const fitted = trainRecommender({ userCount, itemCount, interactions: split.trainInteractions, content: catalogue.content }, { ...RECOMMENDATIONS_HYPERPARAMETERS, ...candidate, seed });
+      const ndcg = splitNdcg(fitted, split);
+      progress('recommendations: validation fold', { fold: foldIndex, cutoff: split.cutoff, to: split.end, ...candidate, ndcgAt10: ndcg });
+      return ndcg;
+    },
+    { lowerIsBetter: false },
+  );
+  const chosenRow = selection.table.find((row) => row.candidate === selection.best);
+  if (!chosenRow) throw new Error('recommendations: the folds chose a setting that is not among the candidates');
+
+  progress('recommendations: borrowing histories', { members: userCount, books: itemCount, cutoff, asOf });
+  const { seenAtCutoff, heldOut, trainInteractions, borrowersBefore, atEnd: atAsOf } = await heldOutSplit(store, memberIds, index, cutoff, asOf);
+  const allInteractions = interactionsOf(atAsOf, index.itemIndexOf);
+
+  const hyperparameters = { ...RECOMMENDATIONS_HYPERPARAMETERS, ...selection.best, seed };
   progress('recommendations: evaluation fit', { interactions: trainInteractions.length });
   const evaluationModel = trainRecommender({ userCount, itemCount, interactions: trainInteractions, content: catalogue.content }, hyperparameters, { onProgress });
   const evaluation = evaluate(evaluationModel, seenAtCutoff, heldOut, borrowersBefore);
@@ -264,7 +322,7 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
   const sampled = random.shuffle(atAsOf.map((_, u) => u)).slice(0, PARITY_MEMBERS);
   const parityQueries = sampled.map((u) => ({ userIndex: u, seenItems: atAsOf[u] ? recommendationQuery(index, atAsOf[u]).seenItems : [] }));
   parityQueries.push(...sampled.slice(0, 20).map((u) => ({ userIndex: ANONYMOUS_USER_INDEX, seenItems: parityQueries[sampled.indexOf(u)]!.seenItems })));
-  const parity = parityRows(model, parityQueries);
+  const parity = recommenderParityRows(model, parityQueries);
 
   const serving: RecommendationsSettings = { maxFirst: MAX_RECOMMENDATIONS, ...(await branchPopularity(store, asOf)) };
   const heldOutMetrics = metricsRecord(evaluation.hybrid, METRIC_K);
@@ -324,10 +382,17 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
         neighbourhoodWeight: model.neighbourhoodWeight,
         holdoutDays: HOLDOUT_DAYS,
         seed,
+        validationFolds: RECOMMENDATIONS_VALIDATION_FOLDS,
+        validationMeanNdcgAt10: chosenRow.mean,
+        validationSdNdcgAt10: chosenRow.sd,
+        candidates: JSON.stringify(selection.table.map((row) => ({ ...row.candidate, meanNdcgAt10: row.mean, sdNdcgAt10: row.sd, folds: row.folds }))),
       },
       serving: { ...serving, similarItemsParity: { checked: similarParity.checked, maxScoreDifference: similarParity.maxScoreDifference } },
       notes:
-        `Evaluated on a fit to loans up to ${cutoff}: ${evaluation.members} members who borrowed a book new to them in the following ` +
+        `ALS factors and sweeps (${h.factors}, ${h.iterations}) chosen from ${RECOMMENDATIONS_CANDIDATES.map((c) => `${c.factors}/${c.iterations}`).join(', ')} ` +
+        `by NDCG@10 on ${RECOMMENDATIONS_VALIDATION_FOLDS} rolling-origin folds before ${cutoff} (each fitted on the histories at its cut-off, ` +
+        `scored on the next ${HOLDOUT_DAYS} days): ${chosenRow.mean.toFixed(4)} ± ${chosenRow.sd.toFixed(4)} (mean ± sd over folds). ` +
+        `Evaluated once on a fit to loans up to ${cutoff}: ${evaluation.members} members who borrowed a book new to them in the following ` +
         `${HOLDOUT_DAYS} days, each ranked over every book they had not borrowed by ${cutoff}. NDCG@10 ${evaluation.hybrid.ndcg.toFixed(4)} against ` +
         `${evaluation.popularity.ndcg.toFixed(4)} for the most borrowed books (${(evaluation.hybrid.ndcg / Math.max(evaluation.popularity.ndcg, 1e-12)).toFixed(2)}x). ` +
         `The served model is refitted on every loan up to ${asOf} with the blend weights that fit chose on validation ` +

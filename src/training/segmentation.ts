@@ -27,12 +27,16 @@ import {
   type SegmentationModel,
   type SegmentProfile,
 } from '../ml/kmeans';
-import type { FeatureRows } from '../ml/kmeans';
 import type { SegmentationServing } from '../models/segmentation';
 import type { ParityFile } from '../registry';
 import { readAsOf, type Store } from '../store';
 import { addDays } from '../util/dates';
+import { chooseSegmentCount, segmentationValidationFolds } from '../evaluation/segmentation-folds';
+import { applyRfmRule, fitRfmRule } from '../evaluation/segmentation-use';
 import type { TrainedModel, TrainOptions } from './types';
+
+/** The trainer's RFM baseline lives beside the other segmentation baselines; re-exported for its users here. */
+export { applyRfmRule, fitRfmRule, type RfmRule } from '../evaluation/segmentation-use';
 
 /**
  * Seven segments, one per name in SEGMENT_RULES. With fewer, the name assignment has to leave
@@ -41,14 +45,17 @@ import type { TrainedModel, TrainOptions } from './types';
  */
 export const SEGMENTATION_PARAMS = { k: SEGMENT_RULES.length, nInit: 10, maxIter: 300 };
 
+/** The numbers of segments the validation folds choose from, fewest first (a tie goes to fewer). */
+export const SEGMENT_COUNT_CANDIDATES = [3, 4, 5, 6, SEGMENT_RULES.length];
+
+/** Rolling-origin folds inside the training window that choose the number of segments (src/evaluation/segmentation-folds.ts). */
+export const SEGMENTATION_VALIDATION_FOLDS = 3;
+
 /** Retrains with these seeds (offsets from the training seed) measure stability. */
 const STABILITY_SEED_OFFSETS = [1, 2, 3, 4].map((i) => i * 7919);
 
 /** How far back the members are assigned again to see who moved between segments. */
 export const TRANSITION_DAYS = 90;
-
-/** Members who joined less than this many days ago are New in the rule baseline. */
-const RULE_NEW_MEMBER_DAYS = 180;
 
 /** Share of positions where two labellings agree. */
 export function agreement(a: readonly unknown[], b: readonly unknown[]): number {
@@ -89,48 +96,6 @@ export function explainedVariance(points: { rows: number; cols: number; data: Ar
 /** Share of the variance of a 0/1 outcome explained by the group means (eta squared). */
 function outcomeVarianceExplained(outcome: Uint8Array, labels: readonly unknown[]): number {
   return explainedVariance({ rows: outcome.length, cols: 1, data: outcome }, labels);
-}
-
-/** Quantile of sorted values by the nearest-rank rule. */
-function quantile(sorted: Float64Array, q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
-export interface RfmRule {
-  recencyTerciles: [number, number];
-  frequencyTerciles: [number, number];
-}
-
-const column = (rows: FeatureRows, j: number): Float64Array => Float64Array.from(rows, (r) => r[j]!).sort();
-
-/** Tercile cut points of recency and frequency, learnt from the training rows. */
-export function fitRfmRule(rows: FeatureRows): RfmRule {
-  const recency = column(rows, 0);
-  const frequency = column(rows, 1);
-  return {
-    recencyTerciles: [quantile(recency, 1 / 3), quantile(recency, 2 / 3)],
-    frequencyTerciles: [quantile(frequency, 1 / 3), quantile(frequency, 2 / 3)],
-  };
-}
-
-/**
- * The RFM grid: R and F scores 1 (least recent / least frequent) to 3, then
- *   joined < 180 days ago: New;  R3 F3: Champions;  R2-3 F2-3: Loyal;  R1 F2-3: At Risk;
- *   R1 F1: Hibernating;  R2-3 F1: Promising when the trend is up, else Occasional.
- */
-export function applyRfmRule(rule: RfmRule, rows: FeatureRows): string[] {
-  const score = (v: number, [low, high]: [number, number]): number => (v <= low ? 1 : v <= high ? 2 : 3);
-  return rows.map((row) => {
-    const [recencyDays, frequency, , engagement, tenureDays] = [row[0]!, row[1]!, row[2]!, row[3]!, row[4]!];
-    if (tenureDays < RULE_NEW_MEMBER_DAYS) return 'New';
-    // Fewer days since the last loan is the better recency score.
-    const r = 4 - score(recencyDays, rule.recencyTerciles);
-    const f = score(frequency, rule.frequencyTerciles);
-    if (r === 3 && f === 3) return 'Champions';
-    if (f >= 2) return r >= 2 ? 'Loyal' : 'At Risk';
-    if (r === 1) return 'Hibernating';
-    return engagement > 0 ? 'Promising' : 'Occasional';
-  });
 }
 
 /** Up to `perSegment` rows of each segment (in member order), so parity covers every centroid. */
@@ -201,13 +166,23 @@ export async function trainMemberSegmentation(store: Store, options: TrainOption
   const current = await segmentationFeaturesInChunks(store, allIds, asOf);
   const rows = featureRows(current.values, d);
 
-  progress('segmentation: k-means', { rows: rows.length, k: SEGMENTATION_PARAMS.k, seed });
-  const model = trainSegmentation(rows, { features: SEGMENT_FEATURES, seed, ...SEGMENTATION_PARAMS });
+  progress('segmentation: validation folds', { folds: SEGMENTATION_VALIDATION_FOLDS, candidates: SEGMENT_COUNT_CANDIDATES });
+  const folds = await segmentationValidationFolds(store, asOf, SEGMENTATION_VALIDATION_FOLDS);
+  const { nInit, maxIter } = SEGMENTATION_PARAMS;
+  const selection = chooseSegmentCount(folds, SEGMENT_COUNT_CANDIDATES, { nInit, maxIter, seed }, (k, fold, lapseAuc) =>
+    progress('segmentation: validation fold', { fold: fold.index, fitCutoff: fold.origin, scoreCutoff: fold.validationStart, k, lapseAuc }),
+  );
+  const params = { ...SEGMENTATION_PARAMS, k: selection.best };
+  const chosen = selection.table.find((row) => row.candidate === params.k);
+  if (!chosen) throw new Error(`segmentation: the folds chose k = ${params.k}, which is not among the candidates`);
+
+  progress('segmentation: k-means', { rows: rows.length, k: params.k, seed });
+  const model = trainSegmentation(rows, { features: SEGMENT_FEATURES, seed, ...params });
   const labels = model.assign(rows);
   const names = labels.map((id) => model.segments[id]!.name);
 
   progress('segmentation: stability across seeds', { seeds: STABILITY_SEED_OFFSETS.map((o) => seed + o) });
-  const retrains = STABILITY_SEED_OFFSETS.map((offset) => trainSegmentation(rows, { features: SEGMENT_FEATURES, seed: seed + offset, ...SEGMENTATION_PARAMS }));
+  const retrains = STABILITY_SEED_OFFSETS.map((offset) => trainSegmentation(rows, { features: SEGMENT_FEATURES, seed: seed + offset, ...params }));
   const aris = retrains.map((m) => adjustedRandIndex(labels, m.assign(rows)));
   const agreements = retrains.map((m) => agreement(names, m.assignNames(rows)));
 
@@ -293,14 +268,21 @@ export async function trainMemberSegmentation(store: Store, options: TrainOption
       // reports too; stability across seeds is reported beside it.
       headlineMetric: { name: 'lapseVarianceExplained', value: heldOut.lapseVarianceExplained, higherIsBetter: true },
       hyperparameters: {
-        ...SEGMENTATION_PARAMS,
+        ...params,
         seed,
+        validationFolds: SEGMENTATION_VALIDATION_FOLDS,
+        validationMeanLapseAuc: chosen.mean,
+        validationSdLapseAuc: chosen.sd,
+        candidates: JSON.stringify(selection.table.map((row) => ({ k: row.candidate, meanLapseAuc: row.mean, sdLapseAuc: row.sd, folds: row.folds }))),
         stabilitySeeds: STABILITY_SEED_OFFSETS.map((o) => seed + o),
         log1p: SEGMENTATION_FEATURES.filter((f) => f.log1p).map((f) => f.name),
       },
       serving: { ...serving },
       notes:
-        `Clustered every member on ${asOf}; stability compares retrains with seeds ${STABILITY_SEED_OFFSETS.map((o) => seed + o).join(', ')} on the same members. ` +
+        `The number of segments, ${params.k}, was chosen from ${SEGMENT_COUNT_CANDIDATES.join(', ')} by lapse AUC on ${SEGMENTATION_VALIDATION_FOLDS} ` +
+        `rolling-origin folds (score cut-offs ${folds.map((f) => f.validationStart).join(', ')}, each clustered and its lapse rates fitted 90 days ` +
+        `before; the last fold's outcomes end on ${folds.at(-1)?.validationEnd ?? 'n/a'}): ${chosen.mean.toFixed(4)} ± ${chosen.sd.toFixed(4)} ` +
+        `(mean ± sd over folds). Clustered every member on ${asOf}; stability compares retrains with seeds ${STABILITY_SEED_OFFSETS.map((o) => seed + o).join(', ')} on the same members. ` +
         `The members as of ${earlier} (not seen in training) were assigned with this model: segmentRetention90d is the share in the same segment ` +
         `90 days later (transitions.json has the counts), lapseVarianceExplained how much of who then made no checkout in ${CHURN_WINDOW_DAYS} days ` +
         `the segments account for (lapse rate by segment: ${lapseRates.join(', ')}). The RFM grid baseline has no seed, so it is perfectly stable by ` +

@@ -20,7 +20,9 @@ import { SEGMENT_RULES, adjustedRandIndex, trainSegmentation } from '../../ml/km
 import { getProduction, type ModelMetadata } from '../../registry';
 import { openStore, readAsOf, type Store } from '../../store';
 import { segmentationServing } from '../../models/segmentation';
-import { SEGMENTATION_PARAMS, agreement, applyRfmRule, explainedVariance } from '../segmentation';
+import { foldLapseAuc, segmentationValidationFolds } from '../../evaluation/segmentation-folds';
+import { addDays } from '../../util/dates';
+import { SEGMENT_COUNT_CANDIDATES, SEGMENTATION_PARAMS, SEGMENTATION_VALIDATION_FOLDS, agreement, applyRfmRule, explainedVariance } from '../segmentation';
 import { smallLibrary } from '../../../test/fixtures/small-library';
 
 let store: Store;
@@ -29,7 +31,7 @@ let dir: string;
 let members: SegmentationFeatureBatch;
 
 beforeAll(async () => {
-  const library = await smallLibrary();
+  const library = await smallLibrary({ models: ['segmentation'] });
   store = openStore(library.databaseUrl, { readonly: true });
   const production = getProduction(library.modelsDir, 'segmentation');
   if (!production) throw new Error('the small library has no production segmentation model');
@@ -44,7 +46,7 @@ afterAll(async () => {
 describe('the segmentation trainer', () => {
   it("serves, through ONNX, the trainer's own segment for every member", async () => {
     const rows = featureRows(members.values);
-    const model = trainSegmentation(rows, { features: SEGMENT_FEATURES, seed: metadata.trainingData.seed, ...SEGMENTATION_PARAMS });
+    const model = trainSegmentation(rows, { features: SEGMENT_FEATURES, seed: metadata.trainingData.seed, ...SEGMENTATION_PARAMS, k: Number(metadata.hyperparameters.k) });
     const session = await openServingSession(path.join(dir, 'model.onnx'));
     try {
       const out = await session.run({ features: new Tensor('float32', members.values, [rows.length, SEGMENTATION_FEATURES.length]) });
@@ -77,6 +79,28 @@ describe('the segmentation trainer', () => {
       expect({ metric, model: heldOut[metric] !== undefined, baseline: baseline.metrics[metric] !== undefined }).toEqual({ metric, model: true, baseline: true });
     }
     expect(baseline.metrics.ariWithKMeans).toBeLessThan(1);
+  });
+
+  it("chooses the number of segments on validation folds before evaluate's test window, and reports each candidate's mean and spread", async () => {
+    const asOf = await readAsOf(store);
+    const candidates = JSON.parse(String(metadata.hyperparameters.candidates)) as { k: number; meanLapseAuc: number; sdLapseAuc: number; folds: number }[];
+    expect(candidates.map((c) => c.k)).toEqual(SEGMENT_COUNT_CANDIDATES);
+    const best = candidates.reduce((a, b) => (b.meanLapseAuc > a.meanLapseAuc ? b : a));
+    expect(metadata.hyperparameters).toMatchObject({ k: best.k, validationFolds: SEGMENTATION_VALIDATION_FOLDS, validationMeanLapseAuc: best.meanLapseAuc, validationSdLapseAuc: best.sdLapseAuc });
+    for (const c of candidates) {
+      expect(c.folds).toBe(SEGMENTATION_VALIDATION_FOLDS);
+      expect(c.sdLapseAuc).toBeGreaterThanOrEqual(0);
+    }
+    const folds = await segmentationValidationFolds(store, asOf, SEGMENTATION_VALIDATION_FOLDS);
+    // The last fold's outcomes end where the test window's fit cut-off is; earlier folds 90 days apart.
+    expect(folds.map((f) => f.validationEnd)).toEqual([-360, -270, -180].map((d) => addDays(asOf, d)));
+    for (const fold of folds) {
+      expect(fold.holdout.score.cutoff).toBe(fold.validationStart);
+      expect(fold.holdout.fit.cutoff).toBe(addDays(fold.validationStart, -90));
+    }
+    const { nInit, maxIter } = SEGMENTATION_PARAMS;
+    const again = folds.map((fold) => foldLapseAuc(fold, { k: best.k, nInit, maxIter, seed: metadata.trainingData.seed }));
+    expect(again.reduce((a, b) => a + b, 0) / again.length).toBeCloseTo(best.meanLapseAuc, 10);
   });
 
   it('ships names, descriptions and profiles by segment id in metadata.serving', () => {
