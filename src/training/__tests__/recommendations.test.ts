@@ -14,12 +14,12 @@ let store: Store;
 let metadata: ModelMetadata;
 
 beforeAll(async () => {
-  const library = await smallLibrary({ models: ['recommendations'] });
+  const library = await smallLibrary();
   store = openStore(library.databaseUrl, { readonly: true });
   const production = getProduction(library.modelsDir, 'recommendations');
   if (!production) throw new Error('the small library has no production recommendations model');
   metadata = production.metadata;
-}, 1_200_000);
+}, 900_000);
 afterAll(async () => {
   await store.close();
 });

@@ -31,7 +31,7 @@ let dir: string;
 let members: SegmentationFeatureBatch;
 
 beforeAll(async () => {
-  const library = await smallLibrary({ models: ['segmentation'] });
+  const library = await smallLibrary();
   store = openStore(library.databaseUrl, { readonly: true });
   const production = getProduction(library.modelsDir, 'segmentation');
   if (!production) throw new Error('the small library has no production segmentation model');
