@@ -30,7 +30,7 @@ import { launchGraph, type LaunchedGraph } from '../src/graph-launcher';
 import { openStore, sqlitePath } from '../src/store';
 import { fixedRate, type LoadResult } from './load';
 import { difference, metricsUrl, parsePrometheus, quiesce, scrapeAll, total, type ProcessCounters } from './metrics';
-import { graphMemory, loadAverage, type GraphMemory } from './processes';
+import { graphMemory, loadAverage, rssMbByProcess, type GraphMemory } from './processes';
 import { buildScenarios } from './scenarios';
 
 const USAGE = `usage: node dist/bench/living.js --db FILE [--from FILE] [--days N] [--checkpoint N] [--day-seconds S] [--rate R] [--page-every K] [--settle S] [--hold-features] [--port-base P] [--force] [--json]
@@ -61,6 +61,8 @@ interface Leg {
   /** Inference runs per gateway query, by model. */
   runsPerQuery: Record<string, number>;
   memory: GraphMemory;
+  /** RSS of each process (MB), to tell which one grows. */
+  rssByProcess: Record<string, number>;
   /** What the daily rolls of the features cost each model subgraph during the leg. */
   rolls: Record<string, RollSummary>;
   clock: string;
@@ -273,6 +275,8 @@ async function live(config: Config, graph: LaunchedGraph, databaseUrl: string, s
       if (/^simulate: day \d+ /.test(line) || /refused/.test(line)) process.stderr.write(`living: ${line.replace(/^simulate: /, '')}\n`);
     });
     const simulatedSeconds = simulated.then(() => (Date.now() - started) / 1000);
+    // A failed simulation is reported by loadWhile; this handler only keeps it from ending the process before the graph stops.
+    simulatedSeconds.catch(() => undefined);
     const results = await loadWhile(send, simulated, settings.settle);
     const after = await scrapeEvery(urls);
     const memory = graphMemory(pids);
@@ -286,6 +290,7 @@ async function live(config: Config, graph: LaunchedGraph, databaseUrl: string, s
       worstP99Ms: Math.max(...results.map((r) => r.latency.p99)),
       runsPerQuery: runsPerQuery(before, after),
       memory,
+      rssByProcess: rssMbByProcess(new Map([...graph.processes].map(([name, child]) => [name, child.pid!]))),
       rolls: rollSampler.take(),
       clock: await readClock(graph.gatewayUrl, tokens[0]!),
       load: loadAverage(),
@@ -304,6 +309,7 @@ function describeLeg(leg: Leg): string {
   return `${leg.name} (clock ${leg.clock}, simulated in ${fmt(leg.simulatedSeconds, 0)} s): ${leg.queries} queries, ${leg.failed} failed`
     + `${leg.failures.length ? ` (${leg.failures.join('; ')})` : ''}, worst 5-s p99 ${fmt(leg.worstP99Ms, 0)} ms; runs per query: ${runs}; `
     + `Σ RSS ${fmt(leg.memory.rssSumMb, 0)} MB (resident, shared pages once: ${fmt(leg.memory.residentMb, 0)} MB); load average ${leg.load}`
+    + `\n  RSS by process: ${Object.entries(leg.rssByProcess).map(([name, mb]) => `${name} ${fmt(mb, 0)} MB`).join(', ')}`
     + Object.entries(leg.rolls).map(([name, r]) => `\n  ${name}: ${r.rolls} rolls, ${fmt(r.meanSeconds)} s and ${fmt(r.meanCpuSeconds)} CPU s each; `
       + `event-loop delay during a roll p99 ${fmt(r.loopDelayP99MedianMs, 0)} ms (median roll), ${fmt(r.loopDelayP99WorstMs, 0)} ms (worst), max ${fmt(r.loopDelayMaxMs, 0)} ms; heap ${fmt(r.heapUsedMb, 0)} MB`).join('');
 }
