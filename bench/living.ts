@@ -139,6 +139,8 @@ function sampleRolls(urls: ReadonlyMap<string, string>, everyMs = 2000): { take:
   const timer = setInterval(() => {
     reading = Promise.all([...urls].map(([name, url]) => read(name, url)));
   }, everyMs);
+  // A run that fails must still end: the sampler alone does not keep the process alive.
+  timer.unref();
   return {
     take() {
       const summaries: Record<string, RollSummary> = {};
@@ -219,13 +221,13 @@ async function loadWhile(send: (seconds: number) => Promise<LoadResult>, until: 
   return results;
 }
 
-/** A loaded machine may keep a process from answering /metrics for a while: every process must answer, or the run stops. */
+/** A loaded machine may keep a process from answering /metrics for minutes: every process must answer within ten tries of 30 s, or the run stops. */
 async function scrapeEvery(urls: ReadonlyMap<string, string>): Promise<Map<string, ProcessCounters>> {
   for (let attempt = 1; ; attempt++) {
     const scraped = await scrapeAll(urls, 30_000);
     if (scraped.size === urls.size) return scraped;
     const missing = [...urls.keys()].filter((name) => !scraped.has(name));
-    if (attempt === 3) throw new Error(`no /metrics answer from ${missing.join(', ')} in three tries`);
+    if (attempt === 10) throw new Error(`no /metrics answer from ${missing.join(', ')} in ten tries`);
   }
 }
 

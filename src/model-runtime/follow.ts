@@ -193,11 +193,14 @@ function measureRoll(): { end: (metrics: ProcessMetrics) => RollCost } {
     end(metrics) {
       delay.disable();
       const used = process.cpuUsage(cpu);
+      const ms = Math.round(performance.now() - started);
+      // No sample at all: the loop never came back to its timers while the roll ran, so it stood still throughout.
+      const sampled = delay.count > 0;
       const cost: RollCost = {
-        ms: Math.round(performance.now() - started),
+        ms,
         cpuMs: Math.round((used.user + used.system) / 1000),
-        loopDelayP99Ms: Math.round(delay.percentile(99) / 1e6),
-        loopDelayMaxMs: Math.round(delay.max / 1e6),
+        loopDelayP99Ms: sampled ? Math.round(delay.percentile(99) / 1e6) : ms,
+        loopDelayMaxMs: sampled ? Math.round(delay.max / 1e6) : ms,
       };
       metrics.featuresRollSeconds.observe(cost.ms / 1000);
       metrics.featuresRollCpuSeconds.inc(cost.cpuMs / 1000);
