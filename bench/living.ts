@@ -13,7 +13,11 @@
  * kept at `--db` for later work (live against offline evaluation).
  *
  *   node dist/bench/living.js --db FILE [--from FILE] [--days 90] [--checkpoint 30] [--day-seconds 6]
- *     [--rate 4] [--page-every 5] [--settle 30] [--force] [--json]
+ *     [--rate 4] [--page-every 5] [--settle 30] [--hold-features] [--port-base P] [--force] [--json]
+ *
+ * Each model subgraph's daily rolls are sampled from its /metrics meanwhile: how long they took,
+ * the CPU they cost and the event-loop delay during them. `--hold-features` is the control: the
+ * same run with the features held at the start date (FEATURES_ROLL=off), so no roll happens.
  */
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
@@ -25,11 +29,11 @@ import { loadConfig, SUBGRAPH_NAMES, type Config } from '../src/config';
 import { launchGraph, type LaunchedGraph } from '../src/graph-launcher';
 import { openStore, sqlitePath } from '../src/store';
 import { fixedRate, type LoadResult } from './load';
-import { difference, quiesce, scrapeAll, type ProcessCounters } from './metrics';
-import { graphMemory, loadAverage, type GraphMemory } from './processes';
+import { difference, metricsUrl, parsePrometheus, quiesce, scrapeAll, total, type ProcessCounters } from './metrics';
+import { graphMemory, loadAverage, rssMbByProcess, type GraphMemory } from './processes';
 import { buildScenarios } from './scenarios';
 
-const USAGE = `usage: node dist/bench/living.js --db FILE [--from FILE] [--days N] [--checkpoint N] [--day-seconds S] [--rate R] [--page-every K] [--settle S] [--force] [--json]
+const USAGE = `usage: node dist/bench/living.js --db FILE [--from FILE] [--days N] [--checkpoint N] [--day-seconds S] [--rate R] [--page-every K] [--settle S] [--hold-features] [--port-base P] [--force] [--json]
   --db FILE         where the living library is written (a copy of --from) and kept afterwards
   --from FILE       the generated library to start from (default: the configured SQLite database)
   --days N          simulated days in all (default 90)
@@ -38,6 +42,8 @@ const USAGE = `usage: node dist/bench/living.js --db FILE [--from FILE] [--days 
   --rate R          queries per second sent to the gateway throughout (default 4)
   --page-every K    every K-th query is a dashboard page of 100 members, the others one member (default 5)
   --settle S        seconds of load after each leg before memory is read (default 30)
+  --hold-features   control run: the model subgraphs never roll their features forward (FEATURES_ROLL=off)
+  --port-base P     the gateway on port P and the subgraphs on P+1..P+6 (default: ports the system chooses)
   --force           replace --db if it exists
   --json            print the result as one JSON object`;
 
@@ -55,6 +61,10 @@ interface Leg {
   /** Inference runs per gateway query, by model. */
   runsPerQuery: Record<string, number>;
   memory: GraphMemory;
+  /** RSS of each process (MB), to tell which one grows. */
+  rssByProcess: Record<string, number>;
+  /** What the daily rolls of the features cost each model subgraph during the leg. */
+  rolls: Record<string, RollSummary>;
   clock: string;
   load: string;
 }
@@ -66,6 +76,98 @@ interface Settings {
   rate: number;
   pageEvery: number;
   settle: number;
+  holdFeatures: boolean;
+}
+
+/** One model subgraph's rolls during a leg: how many, their mean wall and CPU time, and the event-loop delay during each. */
+interface RollSummary {
+  rolls: number;
+  meanSeconds: number;
+  meanCpuSeconds: number;
+  /** Event-loop delay p99 during a roll: the median and the worst over the rolls sampled. */
+  loopDelayP99MedianMs: number;
+  loopDelayP99WorstMs: number;
+  /** The longest the event loop stood still during any roll sampled. */
+  loopDelayMaxMs: number;
+  /** V8 heap in use at the end of the leg. */
+  heapUsedMb: number;
+}
+
+interface RollReading {
+  count: number;
+  seconds: number;
+  cpuSeconds: number;
+  p99: number;
+  max: number;
+  heapUsed: number;
+}
+
+/**
+ * Samples the roll metrics of the model subgraphs every `everyMs`, so the event-loop delay of
+ * each roll (a gauge of the last roll) is read before the next one replaces it.
+ */
+function sampleRolls(urls: ReadonlyMap<string, string>, everyMs = 2000): { take: () => Record<string, RollSummary>; stop: () => void } {
+  const first = new Map<string, RollReading>();
+  const last = new Map<string, RollReading>();
+  const perRoll = new Map<string, { p99: number[]; max: number }>();
+  const read = async (name: string, url: string): Promise<void> => {
+    try {
+      const response = await fetch(metricsUrl(url), { signal: AbortSignal.timeout(10_000) });
+      const samples = parsePrometheus(await response.text());
+      const reading: RollReading = {
+        count: total(samples, 'features_roll_seconds_count'),
+        seconds: total(samples, 'features_roll_seconds_sum'),
+        cpuSeconds: total(samples, 'features_roll_cpu_seconds_total'),
+        p99: total(samples, 'features_roll_event_loop_delay_seconds', { statistic: 'p99' }),
+        max: total(samples, 'features_roll_event_loop_delay_seconds', { statistic: 'max' }),
+        heapUsed: total(samples, 'nodejs_heap_size_used_bytes'),
+      };
+      if (!first.has(name)) first.set(name, reading);
+      const previous = last.get(name);
+      if (previous && reading.count > previous.count) {
+        const rolls = perRoll.get(name) ?? { p99: [], max: 0 };
+        rolls.p99.push(reading.p99 * 1000);
+        rolls.max = Math.max(rolls.max, reading.max * 1000);
+        perRoll.set(name, rolls);
+      }
+      last.set(name, reading);
+    } catch {
+      // A process too busy to answer within the timeout is read on the next tick.
+    }
+  };
+  let reading: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    reading = Promise.all([...urls].map(([name, url]) => read(name, url)));
+  }, everyMs);
+  // A run that fails must still end: the sampler alone does not keep the process alive.
+  timer.unref();
+  return {
+    take() {
+      const summaries: Record<string, RollSummary> = {};
+      for (const [name, end] of last) {
+        const start = first.get(name) ?? end;
+        const rolls = end.count - start.count;
+        const p99 = [...(perRoll.get(name)?.p99 ?? [])].sort((a, b) => a - b);
+        summaries[name] = {
+          rolls,
+          meanSeconds: rolls > 0 ? (end.seconds - start.seconds) / rolls : 0,
+          meanCpuSeconds: rolls > 0 ? (end.cpuSeconds - start.cpuSeconds) / rolls : 0,
+          loopDelayP99MedianMs: p99[Math.floor(p99.length / 2)] ?? 0,
+          loopDelayP99WorstMs: p99[p99.length - 1] ?? 0,
+          loopDelayMaxMs: perRoll.get(name)?.max ?? 0,
+          heapUsedMb: end.heapUsed / 2 ** 20,
+        };
+      }
+      first.clear();
+      for (const [name, end] of last) first.set(name, end);
+      perRoll.clear();
+      return summaries;
+    },
+    stop() {
+      clearInterval(timer);
+      void reading;
+    },
+  };
 }
 
 /** Copies the generated library (its WAL sidecars included) to `to`. */
@@ -119,13 +221,13 @@ async function loadWhile(send: (seconds: number) => Promise<LoadResult>, until: 
   return results;
 }
 
-/** A loaded machine may keep a process from answering /metrics for a while: every process must answer, or the run stops. */
+/** A loaded machine may keep a process from answering /metrics for minutes: every process must answer within ten tries of 30 s, or the run stops. */
 async function scrapeEvery(urls: ReadonlyMap<string, string>): Promise<Map<string, ProcessCounters>> {
   for (let attempt = 1; ; attempt++) {
     const scraped = await scrapeAll(urls, 30_000);
     if (scraped.size === urls.size) return scraped;
     const missing = [...urls.keys()].filter((name) => !scraped.has(name));
-    if (attempt === 3) throw new Error(`no /metrics answer from ${missing.join(', ')} in three tries`);
+    if (attempt === 10) throw new Error(`no /metrics answer from ${missing.join(', ')} in ten tries`);
   }
 }
 
@@ -163,6 +265,9 @@ async function live(config: Config, graph: LaunchedGraph, databaseUrl: string, s
 
   process.stderr.write('living: waiting for the feature memos to fill...\n');
   await quiesce(urls, { timeoutMs: 600_000, pollMs: 2000 });
+  const modelUrls = new Map(Object.entries<string>(graph.subgraphUrls).filter(([name]) => name !== 'library'));
+  const rollSampler = sampleRolls(modelUrls);
+  rollSampler.take();
   const legs: Leg[] = [];
   for (const [name, throughDay] of [['days 1..checkpoint', settings.checkpoint], ['checkpoint..end', settings.days]] as const) {
     const before = await scrapeEvery(urls);
@@ -172,6 +277,8 @@ async function live(config: Config, graph: LaunchedGraph, databaseUrl: string, s
       if (/^simulate: day \d+ /.test(line) || /refused/.test(line)) process.stderr.write(`living: ${line.replace(/^simulate: /, '')}\n`);
     });
     const simulatedSeconds = simulated.then(() => (Date.now() - started) / 1000);
+    // A failed simulation is reported by loadWhile; this handler only keeps it from ending the process before the graph stops.
+    simulatedSeconds.catch(() => undefined);
     const results = await loadWhile(send, simulated, settings.settle);
     const after = await scrapeEvery(urls);
     const memory = graphMemory(pids);
@@ -185,12 +292,15 @@ async function live(config: Config, graph: LaunchedGraph, databaseUrl: string, s
       worstP99Ms: Math.max(...results.map((r) => r.latency.p99)),
       runsPerQuery: runsPerQuery(before, after),
       memory,
+      rssByProcess: rssMbByProcess(new Map([...graph.processes].map(([name, child]) => [name, child.pid!]))),
+      rolls: rollSampler.take(),
       clock: await readClock(graph.gatewayUrl, tokens[0]!),
       load: loadAverage(),
     };
     legs.push(leg);
     process.stderr.write(`living: ${describeLeg(leg)}\n`);
   }
+  rollSampler.stop();
   return legs;
 }
 
@@ -200,12 +310,15 @@ function describeLeg(leg: Leg): string {
   const runs = MEMBER_MODELS.map((m) => `${m} ${fmt(leg.runsPerQuery[m] ?? 0, 3)}`).join(', ');
   return `${leg.name} (clock ${leg.clock}, simulated in ${fmt(leg.simulatedSeconds, 0)} s): ${leg.queries} queries, ${leg.failed} failed`
     + `${leg.failures.length ? ` (${leg.failures.join('; ')})` : ''}, worst 5-s p99 ${fmt(leg.worstP99Ms, 0)} ms; runs per query: ${runs}; `
-    + `Σ RSS ${fmt(leg.memory.rssSumMb, 0)} MB (resident, shared pages once: ${fmt(leg.memory.residentMb, 0)} MB); load average ${leg.load}`;
+    + `Σ RSS ${fmt(leg.memory.rssSumMb, 0)} MB (resident, shared pages once: ${fmt(leg.memory.residentMb, 0)} MB); load average ${leg.load}`
+    + `\n  RSS by process: ${Object.entries(leg.rssByProcess).map(([name, mb]) => `${name} ${fmt(mb, 0)} MB`).join(', ')}`
+    + Object.entries(leg.rolls).map(([name, r]) => `\n  ${name}: ${r.rolls} rolls, ${fmt(r.meanSeconds)} s and ${fmt(r.meanCpuSeconds)} CPU s each; `
+      + `event-loop delay during a roll p99 ${fmt(r.loopDelayP99MedianMs, 0)} ms (median roll), ${fmt(r.loopDelayP99WorstMs, 0)} ms (worst), max ${fmt(r.loopDelayMaxMs, 0)} ms; heap ${fmt(r.heapUsedMb, 0)} MB`).join('');
 }
 
 async function main(argv: string[]): Promise<void> {
   const { flags } = parseFlags(argv, {
-    db: 'string', from: 'string', days: 'number', checkpoint: 'number', 'day-seconds': 'number', rate: 'number', 'page-every': 'number', settle: 'number', force: 'boolean', json: 'boolean',
+    db: 'string', from: 'string', days: 'number', checkpoint: 'number', 'day-seconds': 'number', rate: 'number', 'page-every': 'number', settle: 'number', 'hold-features': 'boolean', 'port-base': 'number', force: 'boolean', json: 'boolean',
   }, USAGE);
   const config = loadConfig();
   if (!flags.db) throw new UsageError(`--db is required\n${USAGE}`);
@@ -216,6 +329,7 @@ async function main(argv: string[]): Promise<void> {
     rate: flags.rate ?? 4,
     pageEvery: flags['page-every'] ?? 5,
     settle: flags.settle ?? 30,
+    holdFeatures: Boolean(flags['hold-features']),
   };
   if (!Number.isInteger(settings.days) || !Number.isInteger(settings.checkpoint) || settings.checkpoint < 1 || settings.checkpoint >= settings.days) {
     throw new UsageError('--checkpoint and --days must be whole numbers with 1 <= checkpoint < days');
@@ -228,7 +342,10 @@ async function main(argv: string[]): Promise<void> {
   const databaseUrl = `sqlite:${file}`;
 
   process.stderr.write(`living: starting the graph on ${file} (load average ${loadAverage()})\n`);
-  const graph = await launchGraph({ projectRoot: config.projectRoot, subgraphs: SUBGRAPH_NAMES, env: { HOST: '127.0.0.1', LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl }, logs: 'inherit', startTimeoutMs: 300_000 });
+  const base = flags['port-base'];
+  if (base !== undefined && !(Number.isInteger(base) && base >= 1024 && base + SUBGRAPH_NAMES.length <= 65_535)) throw new UsageError('--port-base must be a whole number from 1024 to 65528');
+  const ports = base === undefined ? undefined : Object.fromEntries([['gateway', base], ...SUBGRAPH_NAMES.map((name, i) => [name, base + 1 + i])]);
+  const graph = await launchGraph({ ports, projectRoot: config.projectRoot, subgraphs: SUBGRAPH_NAMES, env: { HOST: '127.0.0.1', LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl, FEATURES_ROLL: settings.holdFeatures ? 'off' : 'on' }, logs: 'inherit', startTimeoutMs: 300_000 });
   try {
     const legs = await live(config, graph, databaseUrl, settings);
     const [first, last] = [legs[0]!, legs[legs.length - 1]!];

@@ -133,6 +133,12 @@ export interface Config {
     intervalMs: number;
     /** The shortest time between two recomputations of a watchlist or the segment overview. */
     rankingRefreshMs: number;
+    /**
+     * FEATURES_ROLL (on|off, default on): whether the features roll forward when the clock moves.
+     * Off holds them at the date the process started on (changes still refresh them): a control for
+     * measuring what the daily roll costs, not a setting to serve with.
+     */
+    roll: boolean;
   };
   /** How the segment overview and the watchlists are served from their background job (src/jobs). */
   aggregates: {
@@ -335,6 +341,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     follow: {
       intervalMs: Math.max(10, integer(env, 'FOLLOW_INTERVAL_MS', 200)),
       rankingRefreshMs: Math.max(0, integer(env, 'RANKING_REFRESH_INTERVAL_MS', 30_000)),
+      roll: onOff(env, 'FEATURES_ROLL', true),
     },
     aggregates: {
       // Just inside the gateway's deadline, so the client meets AGGREGATE_PENDING, not a timeout.

@@ -177,10 +177,20 @@ export interface CollectionKey {
  * (joined with books), grouped by genre, branch and month in the store, so it returns at most
  * genres x branches x months rows however many loans there are.
  */
-export async function collectionMonthlyLoans(store: Store, keys: readonly CollectionKey[], calendar: MonthlyCalendar): Promise<DemandSeries[]> {
-  const empty = (): number[] => new Array<number>(calendar.months).fill(0);
+export async function collectionMonthlyLoans(store: Store, keys: readonly CollectionKey[], calendar: MonthlyCalendar, known?: { calendar: MonthlyCalendar; series: readonly DemandSeries[] }): Promise<DemandSeries[]> {
   if (keys.length === 0) return [];
   if (calendar.months === 0) return keys.map(() => ({ values: [], firstPhase: calendar.firstPhase }));
+  // No event may be dated before the clock, so a month that ended before `known` was read never
+  // changes: those months of `known` (the same keys on an earlier calendar with the same first
+  // month) are kept and only later ones read. Its last month is read again, since checkouts on
+  // the clock's day may still have joined it.
+  const kept = known && known.calendar.firstMonth === calendar.firstMonth && known.series.length === keys.length ? Math.max(0, Math.min(known.calendar.months, calendar.months) - 1) : 0;
+  const empty = (i: number): number[] => {
+    const values = new Array<number>(calendar.months).fill(0);
+    for (let m = 0; m < kept; m++) values[m] = known?.series[i]?.values[m] ?? 0;
+    return values;
+  };
+  if (kept === calendar.months) return keys.map((_, i) => ({ values: empty(i), firstPhase: calendar.firstPhase }));
   const genres = new Set(keys.map((k) => k.genre));
   const branches = new Set(keys.map((k) => k.branchId));
   const month = sql<string>`substr(${sql.ref('loans.checked_out_at')}, 1, 7)`;
@@ -188,14 +198,14 @@ export async function collectionMonthlyLoans(store: Store, keys: readonly Collec
     .selectFrom('loans')
     .innerJoin('books', 'books.id', 'loans.book_id')
     .select((eb) => ['books.genre as genre', 'loans.branch_id as branch_id', month.as('month'), eb.fn.countAll<number>().as('loans')])
-    .where('loans.checked_out_at', '>=', `${calendar.firstMonth}-01`)
+    .where('loans.checked_out_at', '>=', `${monthAt(calendar, kept)}-01`)
     .where('loans.checked_out_at', '<', `${monthAt(calendar, calendar.months)}-01`);
   // Narrow the scan when every key names a genre (or a branch); otherwise group everything.
   if (!genres.has(null)) query = query.where('books.genre', 'in', [...genres] as string[]);
   if (!branches.has(null)) query = query.where('loans.branch_id', 'in', [...branches] as number[]);
   const rows = await query.groupBy(['books.genre', 'loans.branch_id', month]).execute();
   const first = monthNumber(calendar.firstMonth);
-  const series = keys.map(empty);
+  const series = keys.map((_, i) => empty(i));
   for (const row of rows) {
     const m = monthNumber(row.month) - first;
     keys.forEach((key, i) => {

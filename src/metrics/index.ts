@@ -21,6 +21,12 @@ export interface ProcessMetrics {
   featureMemoEntries: Gauge<'memo'>;
   /** Seconds since the memos last reflected every change record written, by model: how far behind the feed they are. */
   featuresRefreshLag: Gauge<'model'>;
+  /** Wall seconds of each roll of the memos to a new library date. */
+  featuresRollSeconds: Histogram;
+  /** CPU seconds the process spent while rolling (the roll and whatever it answered meanwhile). */
+  featuresRollCpuSeconds: Counter;
+  /** Event-loop delay during the last roll, by statistic (p99, max): how long a request could wait on it. */
+  featuresRollLoopDelay: Gauge<'statistic'>;
   /** Prediction-log records written to the store, by model. */
   predictionLogRecords: Counter<'model'>;
   /** Prediction-log records dropped because the in-memory queue was full or the store refused a batch. */
@@ -96,6 +102,23 @@ export function createProcessMetrics(service: string): ProcessMetrics {
       name: 'features_refresh_lag_seconds',
       help: 'Seconds since the memoised features last reflected every change record written, by model',
       labelNames: ['model'],
+      registers: [registry],
+    }),
+    featuresRollSeconds: new Histogram({
+      name: 'features_roll_seconds',
+      help: 'Wall time of one roll of the memoised features to a new library date',
+      buckets: [0.1, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160],
+      registers: [registry],
+    }),
+    featuresRollCpuSeconds: new Counter({
+      name: 'features_roll_cpu_seconds_total',
+      help: 'CPU seconds of the process while it rolled its features forward (requests answered meanwhile included)',
+      registers: [registry],
+    }),
+    featuresRollLoopDelay: new Gauge({
+      name: 'features_roll_event_loop_delay_seconds',
+      help: 'Event-loop delay during the last roll of the features, by statistic (p99, max)',
+      labelNames: ['statistic'],
       registers: [registry],
     }),
     predictionLogRecords: new Counter({

@@ -57,6 +57,45 @@ function generation<V>(asOf: string): Generation<V> {
 /** Yields to the event loop, so requests arriving during long work wait for one slice at most. */
 const yieldToRequests = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** Milliseconds the event loop has been busy (not waiting for I/O) since the process started. */
+const loopBusyMs = (): number => performance.eventLoopUtilization().active;
+
+/**
+ * Sizes the slices of background work (filling a memo, rolling it to a new date) so that each
+ * holds the event loop for about `budgetMs`: a request arriving meanwhile waits that long at
+ * most, whatever one entity costs on this machine and store. After each slice the next size is
+ * scaled by how far the slice was from the budget (at most doubling), within [min, max]. The busy
+ * time is the event loop's, so waiting for a PostgreSQL answer does not count as holding it.
+ */
+export class SlicePacer {
+  private size: number;
+
+  constructor(
+    private readonly budgetMs = 5,
+    private readonly bounds = { min: 1, max: 500, first: 4 },
+    private readonly busyMs: () => number = loopBusyMs,
+  ) {
+    this.size = bounds.first;
+  }
+
+  /** Runs `work` over `ids` a paced slice at a time, yielding to the event loop between slices. */
+  async run(ids: readonly number[], work: (slice: readonly number[]) => Promise<unknown>): Promise<void> {
+    for (let i = 0; i < ids.length; ) {
+      const slice = ids.slice(i, i + this.size);
+      const before = this.busyMs();
+      await work(slice);
+      this.resize(slice.length, this.busyMs() - before);
+      i += slice.length;
+      await yieldToRequests();
+    }
+  }
+
+  private resize(done: number, busyMs: number): void {
+    const scale = busyMs > 0 ? Math.min(2, this.budgetMs / busyMs) : 2;
+    this.size = Math.max(this.bounds.min, Math.min(this.bounds.max, Math.floor(done * scale) || 1));
+  }
+}
+
 export class AsOfMemo<V> implements DatedValues {
   private current: Generation<V>;
   /** The generation `prepare` is filling; changed entities are dropped from it too. */
@@ -69,6 +108,8 @@ export class AsOfMemo<V> implements DatedValues {
     private readonly onSize?: (size: number) => void,
     /** Names the feature reads in traces. */
     private readonly name = 'features',
+    /** Paces the background work (warm, prepare) so it never holds the event loop for long. */
+    private readonly pacer = new SlicePacer(),
   ) {
     this.current = generation(asOf);
   }
@@ -83,12 +124,22 @@ export class AsOfMemo<V> implements DatedValues {
   }
 
   /**
-   * Fills the memo for `ids` a slice at a time, yielding to the event loop between slices so
-   * requests arriving meanwhile wait for one slice at most. Small slices also keep the rows read
-   * in between from piling up (BENCHMARKS.md, memory while filling the memos).
+   * Fills the memo for `ids` a paced slice at a time (see SlicePacer), so requests arriving
+   * meanwhile wait for one short slice at most. Small slices also keep the rows read in between
+   * from piling up (BENCHMARKS.md, memory while filling the memos).
    */
-  async warm(ids: readonly number[], slice = 50): Promise<void> {
-    await this.fill(() => this.current, ids, slice);
+  async warm(ids: readonly number[]): Promise<void> {
+    await this.pacer.run(ids, (slice) => this.loadFrom(this.current, slice));
+  }
+
+  /**
+   * Every value of `ids`, for a computation over the whole library (a watchlist, an overview):
+   * what is missing is computed a paced slice at a time first, as `warm` does, so such a
+   * computation never holds the event loop for the whole library's feature reads.
+   */
+  async loadPaced(ids: readonly number[]): Promise<(V | undefined)[]> {
+    await this.warm(ids);
+    return this.load(ids);
   }
 
   /** One feature read for `ids` at the current date (a `features.read` span when traced). */
@@ -108,28 +159,22 @@ export class AsOfMemo<V> implements DatedValues {
   }
 
   /**
-   * Computes every entity held now at `asOf`, a slice at a time, while the current values keep
-   * answering. Resolves to `commit`, which makes the new values the ones answering (and does
+   * Computes every entity held now at `asOf`, a paced slice at a time, while the current values
+   * keep answering: a load meanwhile reads the current generation only and never waits for the
+   * new one. Resolves to `commit`, which makes the new values the ones answering (and does
    * nothing if another `prepare` started since).
    */
-  async prepare(asOf: string, slice = 50): Promise<() => void> {
+  async prepare(asOf: string): Promise<() => void> {
     const next = generation<V>(asOf);
     this.next = next;
     const held = [...this.current.values.keys()].sort((a, b) => a - b);
-    await this.fill(() => next, held, slice);
+    await this.pacer.run(held, (slice) => this.loadFrom(next, slice));
     return () => {
       if (this.next !== next) return;
       this.current = next;
       this.next = undefined;
       this.onSize?.(next.values.size);
     };
-  }
-
-  private async fill(gen: () => Generation<V>, ids: readonly number[], slice: number): Promise<void> {
-    for (let i = 0; i < ids.length; i += slice) {
-      await this.loadFrom(gen(), ids.slice(i, i + slice));
-      await yieldToRequests();
-    }
   }
 
   private loadFrom(gen: Generation<V>, ids: readonly number[]): Promise<(V | undefined)[]> {

@@ -8,6 +8,7 @@
  * member record to itself, a loan record to the loan's member. A book record alone changes no
  * member's feature rows (a checkout or return of it also writes its loan and member records).
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { CHANGES_CHANNEL, latestChange, readChanges, readClock, type ChangeRecord } from '../circulation';
 import type { Config } from '../config';
@@ -29,7 +30,8 @@ export interface Freshness {
 export interface FollowerDeps {
   store: Store;
   freshness: Freshness;
-  config: Pick<Config, 'clock' | 'follow'>;
+  /** `follow.roll` false holds the features at the start date (a control for measuring rolls); unset rolls. */
+  config: Pick<Config, 'clock'> & { follow: Omit<Config['follow'], 'roll'> & Partial<Pick<Config['follow'], 'roll'>> };
   logger: Logger;
   metrics: ProcessMetrics;
   /** The models whose lag is reported. */
@@ -91,14 +93,15 @@ export async function followChanges(deps: FollowerDeps): Promise<ChangeFollower>
   const roll = async (): Promise<void> => {
     while (!stopped && rollTarget !== freshness.asOf) {
       const target = rollTarget;
-      const started = Date.now();
+      const measured = measureRoll();
       const commits = await Promise.all([...freshness.memos].map((memo) => memo.prepare(target)));
+      const roll = measured.end(metrics);
       if (stopped || target !== rollTarget) continue;
       for (const commit of commits) commit();
       const from = freshness.asOf;
       freshness.asOf = target;
       freshness.inputs += 1;
-      logger.info({ from, to: target, memos: commits.length, ms: Date.now() - started }, 'features rolled forward to the library clock');
+      logger.info({ from, to: target, memos: commits.length, ...roll }, 'features rolled forward to the library clock');
     }
   };
 
@@ -118,7 +121,7 @@ export async function followChanges(deps: FollowerDeps): Promise<ChangeFollower>
       if (changes.length < READ_BATCH) break;
     }
     const clock = await readClock(store, { mode: deps.config.clock });
-    if (clock > freshness.asOf) {
+    if (clock > freshness.asOf && deps.config.follow.roll !== false) {
       if (clock > rollTarget) rollTarget = clock;
       rolling ??= roll()
         .catch((error: unknown) => logger.warn({ err: (error as Error).message, to: rollTarget }, 'rolling the features forward failed; the next change retries'))
@@ -170,6 +173,45 @@ export async function followChanges(deps: FollowerDeps): Promise<ChangeFollower>
       await listener?.end().catch(() => undefined);
       await running;
       await rolling;
+    },
+  };
+}
+
+/** What one roll cost the process, as reported in its log line and metrics. */
+interface RollCost {
+  ms: number;
+  cpuMs: number;
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+}
+
+/**
+ * Starts measuring a roll: its wall time, the process's CPU meanwhile, and the event-loop delay
+ * meanwhile (how long a request arriving during the roll could wait for the loop).
+ */
+function measureRoll(): { end: (metrics: ProcessMetrics) => RollCost } {
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  delay.enable();
+  return {
+    end(metrics) {
+      delay.disable();
+      const used = process.cpuUsage(cpu);
+      const ms = Math.round(performance.now() - started);
+      // No sample at all: the loop never came back to its timers while the roll ran, so it stood still throughout.
+      const sampled = delay.count > 0;
+      const cost: RollCost = {
+        ms,
+        cpuMs: Math.round((used.user + used.system) / 1000),
+        loopDelayP99Ms: sampled ? Math.round(delay.percentile(99) / 1e6) : ms,
+        loopDelayMaxMs: sampled ? Math.round(delay.max / 1e6) : ms,
+      };
+      metrics.featuresRollSeconds.observe(cost.ms / 1000);
+      metrics.featuresRollCpuSeconds.inc(cost.cpuMs / 1000);
+      metrics.featuresRollLoopDelay.set({ statistic: 'p99' }, cost.loopDelayP99Ms / 1000);
+      metrics.featuresRollLoopDelay.set({ statistic: 'max' }, cost.loopDelayMaxMs / 1000);
+      return cost;
     },
   };
 }

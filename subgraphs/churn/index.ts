@@ -1,7 +1,7 @@
 /** The churn subgraph (:4003). One feature extraction and one inference run per request batch. */
 import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../../src/config';
-import { churnFeatureBatch, churnFeatures } from '../../src/features/churn';
+import { churnFeatureBatch } from '../../src/features/churn';
 import { RiskLevel, type RiskPrediction } from '../../src/graphql/prediction-types';
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
@@ -79,10 +79,12 @@ export async function predictChurn({ deps, slot, memos }: ChurnScoring, keys: re
 
 /** Members most likely to churn, ranked in the background, explained at answer time through the same batched path. */
 function createWatchlist(scoring: ChurnScoring): ChurnWatchlist {
-  const { deps, slot } = scoring;
+  const { deps, slot, memos } = scoring;
   const top = rankedWatchlist('churnWatchlist', MAX_CHURN_WATCHLIST, slot, deps, async () => {
     const ids = (await deps.store.db.selectFrom('members').select('id').execute()).map((r) => r.id);
-    const features = await churnFeatures(deps.store, ids, deps.asOf);
+    // From the member memo, which holds every member at the as-of date: only members whose data
+    // changed are read again, a paced slice at a time, so requests keep being answered meanwhile.
+    const features = churnFeatureBatch(await memos.memberActivity.loadPaced(ids));
     const { risks, model } = await scoreChurnRows(slot, features.values, features.memberIds.length, false);
     // Lapsed members have already gone: the watchlist is of members staff can still keep.
     const ranked = features.memberIds.flatMap((id, i) => {

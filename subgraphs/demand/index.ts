@@ -162,11 +162,14 @@ export function createDemandService(deps: ModelSubgraphDeps): DemandService {
   const slot = slotOf(deps, DEMAND_SLOT);
   const calendars = openAsOfValue(deps, (asOf) => demandCalendars(deps.store, asOf));
   const dimensions = once(() => collectionDimensions(deps.store));
+  // The last series read: a roll forward reads only the months completed since (none within a month).
+  let known: { calendar: MonthlyCalendar; series: DemandSeries[] } | undefined;
   const collectionSeries = openAsOfValue(deps, async (asOf) => {
     const [{ monthly }, dims] = await Promise.all([demandCalendars(deps.store, asOf), dimensions()]);
     const keys = allCollectionKeys(dims);
     deps.metrics.featureQueries.inc({ model: DEMAND_MODEL });
-    const series = await inSpan('features.read', { 'shelfmark.features': 'collectionMonthlyLoans', 'shelfmark.entities': keys.length }, () => collectionMonthlyLoans(deps.store, keys, monthly));
+    const series = await inSpan('features.read', { 'shelfmark.features': 'collectionMonthlyLoans', 'shelfmark.entities': keys.length }, () => collectionMonthlyLoans(deps.store, keys, monthly, known));
+    if (!known || monthly.months >= known.calendar.months) known = { calendar: monthly, series };
     return { monthly, series: new Map(keys.map((key, i) => [JSON.stringify([key.genre, key.branchId]), series[i]!])) };
   });
 

@@ -140,8 +140,12 @@ function createWatchlist(services: OverdueScoring): OverdueWatchlist {
   const { deps, slot } = services;
   const top = rankedWatchlist('overdueWatchlist', MAX_OVERDUE_WATCHLIST, slot, deps, async () => {
     const open = await deps.store.db.selectFrom('loans').select('member_id').distinct().where('returned_at', 'is', null).where('due_at', '>=', deps.asOf).execute();
-    const batch = await overdueServingFeatures(deps.store, { memberIds: open.map((r) => r.member_id) }, deps.asOf);
-    const { risks, model } = await scoreRisks(slot, { values: batch.features.values, n: batch.loans.length, names: OVERDUE_FEATURE_NAMES }, { explain: false });
+    const members = open.map((r) => r.member_id);
+    // From the open-loan memo, as requests are: only members whose loans changed are read again,
+    // a paced slice at a time, so requests keep being answered meanwhile.
+    await services.memos.openLoans.loadPaced(members);
+    const batch = await overdueRows(services, [], members);
+    const { risks, model } = await scoreRisks(slot, { values: batch.values, n: batch.loans.length, names: OVERDUE_FEATURE_NAMES }, { explain: false });
     const ranked = batch.loans.flatMap((l, i) => {
       const risk = risks[i];
       return risk ? [{ key: { loanId: l.id, memberId: l.member_id }, probability: risk.probability }] : [];

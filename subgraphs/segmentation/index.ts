@@ -119,10 +119,9 @@ export function createSegmentOverview({ deps, slot, memos }: SegmentationScoring
       const ids = (await deps.store.db.selectFrom('members').select('id').orderBy('id').execute()).map((r) => r.id);
       deps.metrics.featureQueries.inc({ model: SEGMENTATION_MODEL });
       // The member memo is filled at start with every member's activity: reading it all again
-      // from the store would cost seconds and transient heap. `warm` fills what is not there yet
-      // a slice at a time (nothing, once the start-up fill is done), so the event loop stays free.
-      await memos.memberActivity.warm(ids);
-      return segmentationFeatureBatch(await memos.memberActivity.load(ids));
+      // from the store would cost seconds and transient heap. `loadPaced` fills what is not there
+      // yet a slice at a time (nothing, once the start-up fill is done), so the event loop stays free.
+      return segmentationFeatureBatch(await memos.memberActivity.loadPaced(ids));
     })().catch((error: unknown) => {
       features = undefined;
       throw error;

@@ -7,8 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../src/config';
 import { OVERDUE_FEATURE_NAMES, overdueServingFeatures } from '../../src/features/overdue';
+import { RiskLevel } from '../../src/graphql/prediction-types';
 import { AsOfMemo } from '../../src/model-runtime/as-of-memo';
 import { closeModelDeps, openModelDeps, type ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
+import { scoreRisks } from '../../src/model-runtime/risk';
 import { CHURN_SLOT } from '../../src/models/churn';
 import { OVERDUE_SLOT } from '../../src/models/overdue';
 import { SEGMENTATION_SLOT } from '../../src/models/segmentation';
@@ -172,4 +174,44 @@ describe('AsOfMemo', () => {
     fail = false;
     expect(await memo.load([1, 2])).toEqual([2, 4]);
   });
+});
+
+/** A watchlist's first ranking: asked for until the background run has finished one. */
+async function firstRanking<T>(top: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await top();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+describe('the watchlists read from the memos', () => {
+  it('churn ranks first the members a ranking of every member from the store ranks first', async () => {
+    const services = cold.churn();
+    services.watchlist.warm();
+    const ranked = await firstRanking(() => services.watchlist.top(15, 0));
+    services.watchlist.stop();
+    const ids = Array.from({ length: memberCount }, (_, k) => String(k + 1));
+    const fromStore = (await predictChurn(cold.churn(), ids)).filter((r) => r !== null && r.level !== RiskLevel.LAPSED);
+    const expected = fromStore.map((r) => r!.probability).sort((a, b) => b - a).slice(0, 15);
+    expect(ranked).toHaveLength(15);
+    expect(ranked.map((e) => e.risk.probability)).toEqual(expected);
+  }, 180_000);
+
+  it('overdue ranks first the loans a ranking of every open loan from the store ranks first', async () => {
+    const services = cold.overdue();
+    services.watchlist.warm();
+    const ranked = await firstRanking(() => services.watchlist.top(15, 0));
+    services.watchlist.stop();
+    const open = await deps.store.db.selectFrom('loans').select('member_id').distinct().where('returned_at', 'is', null).where('due_at', '>=', deps.asOf).execute();
+    const batch = await overdueServingFeatures(deps.store, { memberIds: open.map((r) => r.member_id) }, deps.asOf);
+    const { risks } = await scoreRisks(services.slot, { values: batch.features.values, n: batch.loans.length, names: OVERDUE_FEATURE_NAMES }, { explain: false });
+    const expected = risks.flatMap((r) => (r ? [r.probability] : [])).sort((a, b) => b - a).slice(0, 15);
+    expect(ranked).toHaveLength(15);
+    expect(ranked.map((e) => e.risk.probability)).toEqual(expected);
+  }, 180_000);
 });

@@ -88,7 +88,7 @@ describe('AsOfMemo while it refreshes', () => {
     const ids = [1, 2, 3, 4, 5];
     await memo.warm(ids);
     gated.add('d2');
-    const preparing = memo.prepare('d2', 2);
+    const preparing = memo.prepare('d2');
     await new Promise((resolve) => setImmediate(resolve));
     expect(await memo.load(ids)).toEqual(ids.map((id) => `d1:${id}`));
     gated.delete('d2');

@@ -95,6 +95,22 @@ describe('weekly loans on a known store', () => {
     expect(byKey.get('Mystery@1')).toEqual([30, 30]);
     expect(byKey.get('null@2')).toEqual([0, 0]);
   });
+
+  it('keeps the months an earlier read knew but its last one, and reads the rest again', async () => {
+    const { monthly } = await demandCalendars(tiny.store, await readAsOf(tiny.store));
+    const keys = allCollectionKeys(await collectionDimensions(tiny.store));
+    // Marked values: kept months answer 999, months read again answer what the loans say.
+    const known = { calendar: monthly, series: keys.map(() => ({ values: [999, 999], firstPhase: monthly.firstPhase })) };
+    tiny.reset();
+    const series = await collectionMonthlyLoans(tiny.store, keys, monthly, known);
+    expect(Object.fromEntries(tiny.counts)).toEqual({ loans: 1, books: 1 });
+    const byKey = new Map(keys.map((k, i) => [`${k.genre}@${k.branchId}`, Array.from(series[i]!.values)]));
+    expect(byKey.get('null@null')).toEqual([999, 60]);
+    expect(byKey.get('Fantasy@null')).toEqual([999, 30]);
+    expect(byKey.get('null@2')).toEqual([999, 0]);
+    const otherStart = { ...known, calendar: { ...monthly, firstMonth: '2025-04' } };
+    expect(Array.from((await collectionMonthlyLoans(tiny.store, keys, monthly, otherStart))[0]!.values)).toEqual([60, 60]);
+  });
 });
 
 describe('weekly loans on the simulated library: training and serving read the same series', () => {
