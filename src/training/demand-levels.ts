@@ -9,7 +9,7 @@
  * test window is scored once, after the choice.
  */
 import { rollingOrigins, selectOnFolds, type Fold } from '../evaluation/backtest';
-import { DEMAND_METHODS, forecastsFromOrigin, pooledSeasonalIndices } from '../evaluation/demand-baselines';
+import { DEMAND_METHODS, demandScores, forecastsFromOrigin, pooledSeasonalIndices, type ScoredForecast } from '../evaluation/demand-baselines';
 import type { DemandSeries } from '../ml/forecasting/series';
 import type { DemandLevel, DemandLevelChoice, ServedDemandMethod } from '../models/demand';
 import type { BacktestFigures } from '../registry';
@@ -39,19 +39,6 @@ export interface LevelMethodChoice {
 /** Candidates in tie-break order: the simple methods, then the learnt model. */
 export const LEVEL_CANDIDATES: readonly ServedDemandMethod[] = [...DEMAND_METHODS, 'lstm'];
 
-function rmse(actual: readonly ArrayLike<number>[], forecast: readonly ArrayLike<number>[]): number {
-  let squared = 0;
-  let cells = 0;
-  actual.forEach((a, i) => {
-    for (let h = 0; h < a.length; h++) {
-      squared += (a[h]! - forecast[i]![h]!) ** 2;
-      cells++;
-    }
-  });
-  if (cells === 0) throw new Error('no periods to score');
-  return Math.sqrt(squared / cells);
-}
-
 /**
  * Chooses the served method of one level on `history` (every series ending at the same period,
  * the last of the training window). The choice carries the level's seasonal indices pooled over
@@ -67,14 +54,18 @@ export async function chooseLevelMethod(history: readonly DemandSeries[], option
   const lstmScores = new Map<number, number>();
   for (const fold of folds) {
     const cut = history.map((s) => ({ values: Array.from(s.values).slice(0, fold.origin), firstPhase: s.firstPhase }));
-    const actual = history.map((s) => Array.from(s.values).slice(fold.validationStart, fold.validationEnd));
     const forecast = await options.lstm(cut, fold.validationEnd - fold.origin);
-    lstmScores.set(fold.index, rmse(actual, forecast.map((f) => f.slice(fold.validationStart - fold.origin))));
+    const cases: ScoredForecast[] = cut.map((c, i) => ({
+      history: c.values,
+      actual: Array.from(history[i]!.values).slice(fold.validationStart, fold.validationEnd),
+      forecast: forecast[i]!.slice(fold.validationStart - fold.origin),
+    }));
+    lstmScores.set(fold.index, demandScores(cases, seasonLength).rmse);
   }
   const score = (method: ServedDemandMethod, fold: Fold): number => {
     if (method === 'lstm') return lstmScores.get(fold.index)!;
-    const cases = forecastsFromOrigin(history, method, { origin: fold.origin, from: fold.validationStart, to: fold.validationEnd }, seasonLength);
-    return rmse(cases.map((c) => c.actual), cases.map((c) => c.forecast));
+    const window = { origin: fold.origin, from: fold.validationStart, to: fold.validationEnd };
+    return demandScores(forecastsFromOrigin(history, method, window, seasonLength), seasonLength).rmse;
   };
   const selection = selectOnFolds(LEVEL_CANDIDATES, folds, score);
   const method = selection.best;

@@ -67,7 +67,8 @@ export function buildDemandSchema(): Promise<GraphQLSchema> {
   );
 }
 
-function methodOf(method: ForecastMethod | DemandMethod): DemandForecastMethod {
+/** What the graph calls the method that made a forecast. */
+export function methodOf(method: ForecastMethod | DemandMethod): DemandForecastMethod {
   switch (method) {
     case 'lstm':
       return DemandForecastMethod.LSTM;
