@@ -454,7 +454,7 @@ export async function trainDemand(store: Store, options: TrainOptions): Promise<
     scores.map(([name, sc]) => `${name} ${r(sc.rmse)}${sc.rmse < served.rmse ? ' (better than served)' : ''}`).join(', ');
   const foldLine = (level: typeof bookLevel): string =>
     level.backtest.candidates.map((c) => `${c.name === level.backtest.chosen ? '*' : ''}${c.name} ${r(c.mean)} ± ${r(c.sd)}`).join(', ');
-  const simpleRmses = (simple: Record<DemandMethod, Scores>): [string, Scores][] => DEMAND_METHODS.map((m) => [DEMAND_METHOD_LABELS[m], simple[m]]);
+  const simpleRmses = (simple: Record<DemandMethod, Scores>): [string, Scores][] => DEMAND_METHODS.filter((m) => m !== 'seasonalNaive').map((m) => [DEMAND_METHOD_LABELS[m], simple[m]]);
 
   return {
     onnxBytes: bookBytes,
