@@ -16,6 +16,7 @@ import { smallLibrary, type SmallLibrary } from '../../../test/fixtures/small-li
 import { DEMAND_METHODS } from '../demand-baselines';
 import { demandHoldout, evaluateDemandVersions, type DemandHoldout, type DemandVersion } from '../demand-evaluation';
 import { rescoreOnEvidence } from '../promotion-gate';
+import { demandServing } from '../../models/demand';
 
 jest.setTimeout(600_000);
 
@@ -76,13 +77,19 @@ describe('the demand promotion gate re-scores champion and candidate on the same
   let modelsDir: string;
   let trained: { metadata: ModelMetadata; model: Buffer; parity: ParityFile; collection: Buffer };
 
-  /** Registers a copy of the trained version; `loansPerUnit` of the book graph changed when given. */
+  /**
+   * Registers a copy of the trained version; with `bookLoansPerUnit`, books are served by the
+   * book graph (whatever method the trainer chose for them) with that unit.
+   */
   async function register(bookLoansPerUnit?: number): Promise<string> {
     const { version: _v, stage: _s, sha256: _h, files: _f, parity: _p, created: _c, ...draft } = trained.metadata;
-    const serving = structuredClone(draft.serving) as { book: { loansPerUnit: number } };
-    if (bookLoansPerUnit !== undefined) serving.book.loansPerUnit = bookLoansPerUnit;
+    const serving = demandServing(structuredClone(draft.serving));
+    if (bookLoansPerUnit !== undefined) {
+      serving.book.loansPerUnit = bookLoansPerUnit;
+      serving.methods = { book: { method: 'lstm' }, collection: serving.methods?.collection ?? { method: 'lstm' } };
+    }
     const registered = await registerVersion(modelsDir, {
-      metadata: { ...draft, serving },
+      metadata: { ...draft, serving: { ...serving } },
       onnxBytes: trained.model,
       parity: trained.parity,
       extraFiles: { 'collection.onnx': trained.collection },
