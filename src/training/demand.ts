@@ -40,7 +40,7 @@ import { DEMAND_METHODS, forecastDemand, pooledSeasonalIndices, type DemandMetho
 import { DEMAND_METHOD_LABELS } from '../evaluation/demand-evaluation';
 import { ratioToSeasonalNaive, summedAbsoluteError } from '../ml/forecasting/metrics';
 import type { DemandSeries } from '../ml/forecasting/series';
-import { DEMAND_TENSORS, encodeDemandModel, forecastWithTrainer, trainDemandModel } from '../ml/lstm';
+import { DEMAND_TENSORS, encodeDemandModel, forecastWithTrainer, minTrainingHistory, trainDemandModel } from '../ml/lstm';
 import type { DemandModel, DemandModelOptions, SeriesForecast } from '../ml/lstm';
 import type { ChartData, ForecastChart } from '../model-cards';
 import {
@@ -343,7 +343,7 @@ export async function trainDemand(store: Store, options: TrainOptions): Promise<
     name: 'books (weekly loans)',
     seasonLength: DEMAND_BOOK_PARAMS.seasonLength,
     ...BOOK_LEVEL_FOLDS,
-    minTrainLength: DEMAND_BOOK_PARAMS.seasonLength + DEMAND_BOOK_PARAMS.window + 1,
+    minTrainLength: minTrainingHistory(bookParams),
     lstm: foldLstm(bookParams, BOOK_LOANS_PER_UNIT, (history) => bookSampleOf(history).map((i) => history[i]!)),
     describePeriods: (from, to) => `${weekAt(weekly, from)} to ${weekAt(weekly, to - 1)}`,
   });
@@ -376,7 +376,7 @@ export async function trainDemand(store: Store, options: TrainOptions): Promise<
     name: 'collections (monthly loans)',
     seasonLength: DEMAND_COLLECTION_PARAMS.seasonLength,
     ...COLLECTION_LEVEL_FOLDS,
-    minTrainLength: DEMAND_COLLECTION_PARAMS.seasonLength + DEMAND_COLLECTION_PARAMS.window + 1,
+    minTrainLength: minTrainingHistory(collectionParams),
     lstm: foldLstm(collectionParams, COLLECTION_LOANS_PER_UNIT, (history) => history),
     describePeriods: (from, to) => `${monthAt(monthly, from)} to ${monthAt(monthly, to - 1)}`,
   });
