@@ -277,6 +277,8 @@ describe('the method each level serves', () => {
     const own = slotFor(located);
     await own.start();
     const service = createDemandService({ ...deps, memos: new Set(), slots: { demand: own } } as unknown as ModelSubgraphDeps);
+    // Calendars and collection series read ahead, as the suite's own service is: a request then costs only its books.
+    await service.warm();
     return { own: service, stop: () => own.stop() };
   }
 
