@@ -49,7 +49,7 @@ describe('evaluating a demand version on the periods its trainer held out', () =
     for (const name of ['rmse', 'mae', 'summedAbsoluteError', 'bias', 'collectionRmse', 'collectionMae', 'collectionBias']) {
       // Equal to 12 significant digits: the trainer and the evaluation add the same errors in another order.
       const expected = heldOut[name]!;
-      expect({ name, off: Math.abs(report!.metrics[name]!.value - expected) <= 1e-12 * Math.max(1, Math.abs(expected)) }).toEqual({ name, off: true });
+      expect({ name, equal: Math.abs(report!.metrics[name]!.value - expected) <= 1e-12 * Math.max(1, Math.abs(expected)) }).toEqual({ name, equal: true });
     }
     expect(report!.baselines.seasonalNaive!.rmse!.value).toBeCloseTo(baseline.metrics.rmse!, 10);
     expect(report!.baselines.seasonalNaive!.collectionRmse!.value).toBeCloseTo(baseline.metrics.collectionRmse!, 10);
