@@ -15,7 +15,10 @@ import { readFileSync } from 'node:fs';
 import { backtestDemandHistory, type HistoryBacktest } from '../evaluation/demand-history';
 import { LIBRARIES_WEST_COLUMNS } from '../evaluation/forecast';
 import { DEMAND_METHOD_LABELS } from '../evaluation/demand-evaluation';
+import { DEMAND_CRITERIA, type DemandCriterion } from '../evaluation/demand-baselines';
 import { parseFlags } from './flags';
+
+const isCriterion = (name: string): name is DemandCriterion => (DEMAND_CRITERIA as readonly string[]).includes(name);
 
 /** The goal on real data: summed absolute error at most this share of seasonal naive's on the unseen year. */
 export const REAL_DATA_GOAL = 0.85;
@@ -60,12 +63,14 @@ const USAGE = `usage: node dist/src/cli/evaluate-forecast.js [options]
   --choose          instead: the simple demand methods (seasonal naive, 12-month mean, mean x season,
                     SES/Theta deseasonalised, Croston, TSB); the served method chosen per level by
                     rolling origins before the month after --cutoff, then scored once on the next 12 months
+  --criterion C     with --choose: what the folds choose by, summedAbsoluteError (default, the goal's
+                    measure), rmse (what the demand trainer chooses by), mase or rmsse
   --synthetic       instead: recursive against direct on synthetic series`;
 
 async function main(argv: string[]): Promise<number> {
   const { flags } = parseFlags(
     argv,
-    { data: 'string', cutoff: 'string', horizon: 'number', seed: 'number', epochs: 'number', strategy: 'string', validation: 'boolean', synthetic: 'boolean', choose: 'boolean' },
+    { data: 'string', cutoff: 'string', horizon: 'number', seed: 'number', epochs: 'number', strategy: 'string', validation: 'boolean', synthetic: 'boolean', choose: 'boolean', criterion: 'string' },
     USAGE,
   );
   const training: Omit<DemandModelOptions, 'seasonLength'> = {};
@@ -86,12 +91,14 @@ async function main(argv: string[]): Promise<number> {
   if (flags.choose) {
     const [year, month] = (flags.cutoff ?? '2017-12').split('-').map(Number);
     if (!year || !month) throw new Error(`--cutoff must be a month as YYYY-MM, got "${flags.cutoff}"`);
+    const criterion = flags.criterion ?? 'summedAbsoluteError';
+    if (!isCriterion(criterion)) throw new Error(`--criterion must be one of ${DEMAND_CRITERIA.join(', ')}, got "${criterion}"`);
     const testStart = month === 12 ? `${year + 1}-01` : `${year}-${String(month + 1).padStart(2, '0')}`;
     const backtest = backtestDemandHistory(readFileSync(data, 'utf8'), {
       columns: LIBRARIES_WEST_COLUMNS,
       testStart,
       horizon: flags.horizon ?? 12,
-      selection: { folds: 4, validationLength: 3, step: 1, minTrainLength: 12 },
+      selection: { folds: 4, validationLength: 3, step: 1, minTrainLength: 12, criterion },
       levels: LIBRARIES_WEST_LEVELS,
     });
     process.stdout.write(`${formatMethodChoice(backtest)}\n`);

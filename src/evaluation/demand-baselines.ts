@@ -284,6 +284,8 @@ export interface ScoredForecast {
 export interface DemandScores {
   /** Σ |actual − forecast| over series and periods, in loans. */
   summedAbsoluteError: number;
+  /** Root mean squared error over every series-period, in loans: the error an expected value is judged by. */
+  rmse: number;
   /** Mean over series whose scale is defined. */
   mase: number;
   rmsse: number;
@@ -301,6 +303,8 @@ export function demandScores(cases: readonly ScoredForecast[], seasonLength: num
   let scaled = 0;
   let actualSum = 0;
   let forecastSum = 0;
+  let squared = 0;
+  let cells = 0;
   for (const c of cases) {
     const errors = scaledErrors(c.history, c.actual, c.forecast, seasonLength);
     if (Number.isFinite(errors.mase) && Number.isFinite(errors.rmsse)) {
@@ -311,13 +315,16 @@ export function demandScores(cases: readonly ScoredForecast[], seasonLength: num
     for (let h = 0; h < c.actual.length; h++) {
       actualSum += c.actual[h]!;
       forecastSum += c.forecast[h]!;
+      squared += (c.actual[h]! - c.forecast[h]!) ** 2;
     }
+    cells += c.actual.length;
   }
   return {
     summedAbsoluteError: summedAbsoluteError(
       cases.map((c) => c.actual),
       cases.map((c) => c.forecast),
     ),
+    rmse: cells > 0 ? Math.sqrt(squared / cells) : NaN,
     mase: scaled > 0 ? mase / scaled : NaN,
     rmsse: scaled > 0 ? rmsse / scaled : NaN,
     bias: actualSum > 0 ? (forecastSum - actualSum) / actualSum : NaN,
@@ -363,7 +370,8 @@ export function forecastsFromOrigin(
   });
 }
 
-export type DemandCriterion = 'summedAbsoluteError' | 'mase' | 'rmsse';
+export const DEMAND_CRITERIA = ['summedAbsoluteError', 'rmse', 'mase', 'rmsse'] as const;
+export type DemandCriterion = (typeof DEMAND_CRITERIA)[number];
 
 export interface DemandSelectionOptions extends Omit<RollingOriginOptions, 'windowStart' | 'windowEnd'> {
   seasonLength: number;

@@ -36,7 +36,7 @@ import {
 import type { DemandSeries } from '../ml/forecasting/series';
 import { DEMAND_TENSORS } from '../ml/lstm';
 import { openServingSession } from '../ml/onnx/session';
-import { COLLECTION_GRAPH, parseDemandServing } from '../models/demand';
+import { COLLECTION_GRAPH, levelChoice, parseDemandServing, simpleMethodForecasts, type DemandLevel, type DemandServing } from '../models/demand';
 import type { ServingMetadata } from '../model-runtime/model-slot';
 import { readAsOf, type Store } from '../store';
 import { DEMAND_METHODS, forecastDemand, pooledSeasonalIndices, scaledErrors, type DemandMethod } from './demand-baselines';
@@ -187,11 +187,14 @@ export interface DemandVersion {
   metadata: ServingMetadata;
 }
 
-/** A version's forecasts of the held-out periods of one level, through its ONNX graph. */
-async function versionForecasts(file: string, spec: DemandGraphSpec, level: Level): Promise<number[][]> {
+/** A version's forecasts of the held-out periods of one level, by the method it serves there (its ONNX graph or a simple method). */
+async function versionForecasts(file: string, serving: DemandServing, name: DemandLevel, level: Level): Promise<number[][]> {
+  const horizon = level.periods.length;
+  const choice = levelChoice(serving, name);
+  if (choice.method !== 'lstm') return simpleMethodForecasts(choice, name, level.history, horizon).map((f) => f.values);
+  const spec: DemandGraphSpec = serving[name];
   const session = await openServingSession(file);
   try {
-    const horizon = level.periods.length;
     const inputs = demandModelInputs(spec, level.history, horizon);
     const forecast = inputs.rows > 0 ? ((await session.run(demandTensors(inputs)))[DEMAND_TENSORS.forecast]!.data as Float32Array) : undefined;
     return demandForecasts(spec, level.history, inputs, forecast).map((f) => f.values);
@@ -212,8 +215,8 @@ export async function scoreDemandVersion(version: DemandVersion, holdout: Demand
   if (!existsSync(collectionFile)) throw new Error(`demand ${version.version}: ${collectionFile} is missing`);
   return {
     version: version.version,
-    book: await versionForecasts(path.join(version.dir, 'model.onnx'), serving.book, holdout.book),
-    collection: await versionForecasts(collectionFile, serving.collection, holdout.collection),
+    book: await versionForecasts(path.join(version.dir, 'model.onnx'), serving, 'book', holdout.book),
+    collection: await versionForecasts(collectionFile, serving, 'collection', holdout.collection),
   };
 }
 

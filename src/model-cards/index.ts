@@ -268,6 +268,22 @@ function slicesSection(metadata: ModelMetadata): string[] {
   ];
 }
 
+/** Choices made on validation folds inside the training window: each candidate's score per fold. */
+function backtestsSection(metadata: ModelMetadata): string[] {
+  return (metadata.metrics.backtests ?? []).flatMap((b) => {
+    const header = ['candidate', ...b.folds.map((f, i) => `fold ${i + 1}: ${f}`), 'mean ± sd'];
+    const rows = b.candidates.map((c) => {
+      const cells = [`${c.name === b.chosen ? '* ' : ''}${c.name}`, ...c.scores.map((x) => formatNumber(x)), `${formatNumber(c.mean)} ± ${formatNumber(c.sd)}`];
+      return `<tr>${cells.map((cell) => `<td>${escapeXml(cell)}</td>`).join('')}</tr>`;
+    });
+    return [
+      `<h2>Chosen by backtest: ${escapeXml(b.name)}</h2>`,
+      `<p>${escapeXml(`${b.criterion} on each validation fold inside the training window (lower is better); served: ${b.chosen} (*).`)}</p>`,
+      `<table><thead><tr>${header.map((h) => `<th scope="col">${escapeXml(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`,
+    ];
+  });
+}
+
 function paritySection(metadata: ModelMetadata): string {
   const { passed, rows, maxAbsError, tolerance } = metadata.parity;
   const error = maxAbsError === null ? 'could not be measured' : `was at most ${formatNumber(maxAbsError)}`;
@@ -385,6 +401,7 @@ export function renderModelCard(metadata: ModelMetadata, charts: ChartData[] = [
     metricsTable(metadata),
     ...thresholdsSection(metadata),
     ...slicesSection(metadata),
+    ...backtestsSection(metadata),
     ...(charts.length > 0 ? ['<h2>Pictures</h2>', ...charts.map(renderChart)] : []),
     ...(live ? [renderLiveSection(live)] : []),
     '<h2>What it learned from</h2>',

@@ -91,6 +91,21 @@ export interface SliceFigures {
   oracleAuc: number | null;
 }
 
+/**
+ * How a served choice was made on rolling origins inside the training window: every candidate's
+ * score on each validation fold (lower is better), the chosen one first by mean.
+ */
+export interface BacktestFigures {
+  /** What the choice is for, e.g. "books (weekly)". */
+  name: string;
+  /** What the folds score, e.g. "RMSE of weekly loans". */
+  criterion: string;
+  chosen: string;
+  /** Each fold's validation periods, e.g. "2023-12-25 to 2024-03-24". */
+  folds: string[];
+  candidates: { name: string; scores: number[]; mean: number; sd: number }[];
+}
+
 export interface HeadlineMetric {
   /** A key of `metrics.heldOut`. */
   name: string;
@@ -154,6 +169,8 @@ export interface ModelMetadata {
     thresholds?: ThresholdFigures[];
     /** Classifiers: AUC on parts of the held-out rows that matter on their own, next to the oracle's. */
     slices?: SliceFigures[];
+    /** Choices made by backtest (the demand method per level), with every candidate's fold scores. */
+    backtests?: BacktestFigures[];
   };
   headlineMetric: HeadlineMetric;
   hyperparameters: Record<string, HyperparameterValue>;

@@ -30,11 +30,21 @@ import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
 import type { DemandSeries } from '../../src/ml/forecasting/series';
 import { DEMAND_TENSORS } from '../../src/ml/lstm';
-import type { ForecastMethod, SeriesForecast } from '../../src/ml/lstm';
+import type { ForecastMethod } from '../../src/ml/lstm';
+import type { DemandMethod } from '../../src/evaluation/demand-baselines';
 import type { ModelSlot } from '../../src/model-runtime/model-slot';
 import { recorded, type PredictionLogging } from '../../src/model-runtime/prediction-logging';
 import { entityLoader, openAsOfValue, slotOf, startModelSubgraph, type ModelSubgraphDeps, type SubgraphServices } from '../../src/model-runtime/model-subgraph';
-import { COLLECTION_GRAPH, DEMAND_MODEL, DEMAND_SLOT, type DemandServing } from '../../src/models/demand';
+import {
+  COLLECTION_GRAPH,
+  DEMAND_MODEL,
+  DEMAND_SLOT,
+  levelChoice,
+  simpleMethodForecasts,
+  type DemandLevel,
+  type DemandServing,
+  type ServedForecast,
+} from '../../src/models/demand';
 import { parseId } from '../../src/util/ids';
 import type { DemandContext } from './context';
 import {
@@ -57,14 +67,28 @@ export function buildDemandSchema(): Promise<GraphQLSchema> {
   );
 }
 
-function methodOf(method: ForecastMethod): DemandForecastMethod {
+/** What the graph calls the method that made a forecast. */
+export function methodOf(method: ForecastMethod | DemandMethod): DemandForecastMethod {
   switch (method) {
     case 'lstm':
       return DemandForecastMethod.LSTM;
     case 'seasonal-naive':
+    case 'seasonalNaive':
       return DemandForecastMethod.SEASONAL_NAIVE;
     case 'last-value':
       return DemandForecastMethod.LAST_VALUE;
+    case 'seasonalMean':
+      return DemandForecastMethod.SEASONAL_MEAN;
+    case 'seasonalMeanTimesSeason':
+      return DemandForecastMethod.MEAN_TIMES_SEASON;
+    case 'sesDeseasonalised':
+      return DemandForecastMethod.SES;
+    case 'thetaDeseasonalised':
+      return DemandForecastMethod.THETA;
+    case 'croston':
+      return DemandForecastMethod.CROSTON;
+    case 'tsb':
+      return DemandForecastMethod.TSB;
     default: {
       const unhandled: never = method;
       throw new Error(`unknown forecast method ${String(unhandled)}`);
@@ -73,19 +97,23 @@ function methodOf(method: ForecastMethod): DemandForecastMethod {
 }
 
 /**
- * Forecasts `horizon` periods of every series with one run of `graph`, read with the
+ * Forecasts `horizon` periods of every series by the method the version serves for `level`:
+ * a simple method from the series alone, without a run, or one run of `graph`, read with the
  * description of the version that runs. Series too short for the model get their fallback
  * without a run when none needs the model.
  */
 async function forecastSeries(
   slot: ModelSlot<DemandServing>,
+  level: DemandLevel,
   graph: string,
-  pick: (serving: DemandServing) => DemandGraphSpec,
   series: DemandSeries[],
   horizon: number,
-): Promise<{ forecasts: SeriesForecast[]; coverage: number | null; model: ModelRef }> {
+): Promise<{ forecasts: ServedForecast[]; coverage: number | null; model: ModelRef }> {
+  const pick = (serving: DemandServing): DemandGraphSpec => serving[level];
   const coverageOf = (spec: DemandGraphSpec): number | null => spec.description.intervals?.coverage ?? null;
   const current = slot.current();
+  const choice = levelChoice(current.serving, level);
+  if (choice.method !== 'lstm') return { forecasts: simpleMethodForecasts(choice, level, series, horizon), coverage: null, model: current.ref };
   const currentSpec = pick(current.serving);
   if (series.every((s) => s.values.length < currentSpec.description.minHistory)) {
     const inputs = demandModelInputs(currentSpec, series, horizon);
@@ -185,7 +213,7 @@ export function createDemandService(deps: ModelSubgraphDeps): DemandService {
     // Nobody to forecast: answer null without touching the model, so unknown ids never cost a run.
     if (loans.bookIds.length === 0) return keys.map(() => null);
     const horizon = Math.max(...requests.map((r) => r.horizon));
-    const { forecasts, coverage, model } = await forecastSeries(slot, 'model', (s) => s.book, loans.series, horizon);
+    const { forecasts, coverage, model } = await forecastSeries(slot, 'book', 'model', loans.series, horizon);
     const row = new Map(loans.bookIds.map((id, i) => [id, i]));
     return requests.map(({ id, horizon: h }) => {
       const i = id === undefined ? undefined : row.get(id);
@@ -205,7 +233,7 @@ export function createDemandService(deps: ModelSubgraphDeps): DemandService {
       return found;
     });
     const horizon = Math.max(...requests.map((r) => r.horizon));
-    const { forecasts, coverage, model } = await forecastSeries(slot, COLLECTION_GRAPH, (s) => s.collection, series, horizon);
+    const { forecasts, coverage, model } = await forecastSeries(slot, 'collection', COLLECTION_GRAPH, series, horizon);
     return requests.map(({ key, horizon: h }, i) => {
       const forecast = forecasts[i];
       if (!forecast) throw new Error(`the collection graph answered ${forecasts.length} forecasts for ${requests.length} collections`);
@@ -225,23 +253,23 @@ export function createDemandService(deps: ModelSubgraphDeps): DemandService {
 }
 
 /** Period k of a forecast: expected loans and the band around them. */
-function pointAt(f: SeriesForecast, k: number) {
+function pointAt(f: ServedForecast, k: number) {
   return { expectedLoans: f.values[k]!, low: f.low?.[k] ?? null, high: f.high?.[k] ?? null };
 }
 
 /** How a forecast was made: method, the band's coverage (null without a band) and the model version. */
-function provenance(f: SeriesForecast, coverage: number | null, model: ModelRef) {
+function provenance(f: ServedForecast, coverage: number | null, model: ModelRef) {
   return { method: methodOf(f.method), coverage: f.low ? coverage : null, model };
 }
 
-function bookForecast(f: SeriesForecast, horizon: number, weekly: WeeklyCalendar, coverage: number | null, model: ModelRef): DemandForecast {
+function bookForecast(f: ServedForecast, horizon: number, weekly: WeeklyCalendar, coverage: number | null, model: ModelRef): DemandForecast {
   return {
     points: Array.from({ length: horizon }, (_, k) => ({ weekStart: weekAt(weekly, weekly.weeks + k), ...pointAt(f, k) })),
     ...provenance(f, coverage, model),
   };
 }
 
-function collectionForecast(key: CollectionKey, f: SeriesForecast, horizon: number, monthly: MonthlyCalendar, coverage: number | null, model: ModelRef): CollectionForecast {
+function collectionForecast(key: CollectionKey, f: ServedForecast, horizon: number, monthly: MonthlyCalendar, coverage: number | null, model: ModelRef): CollectionForecast {
   return {
     genre: key.genre,
     branch: key.branchId === null ? null : Object.assign(new Branch(), { id: String(key.branchId) }),

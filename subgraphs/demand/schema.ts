@@ -9,14 +9,26 @@ export enum DemandForecastMethod {
   LSTM = 'LSTM',
   SEASONAL_NAIVE = 'SEASONAL_NAIVE',
   LAST_VALUE = 'LAST_VALUE',
+  SEASONAL_MEAN = 'SEASONAL_MEAN',
+  MEAN_TIMES_SEASON = 'MEAN_TIMES_SEASON',
+  SES = 'SES',
+  THETA = 'THETA',
+  CROSTON = 'CROSTON',
+  TSB = 'TSB',
 }
 registerEnumType(DemandForecastMethod, {
   name: 'DemandForecastMethod',
   description: 'What produced a forecast.',
   valuesConfig: {
     LSTM: { description: 'The demand model (an LSTM over season, same period last year, level and trend).' },
-    SEASONAL_NAIVE: { description: 'Too little history for the model: each period repeats the same period a year earlier.' },
+    SEASONAL_NAIVE: { description: 'Each period repeats the same period a year earlier: the method chosen for the level, or too little history for the model.' },
     LAST_VALUE: { description: 'Less than a year of history: each period repeats the last one.' },
+    SEASONAL_MEAN: { description: 'The mean of the last year (52 weeks, 12 months), flat: the method chosen for the level by backtest.' },
+    MEAN_TIMES_SEASON: { description: "The mean of the last year times the library's season for each period: the method chosen for the level by backtest." },
+    SES: { description: "Simple exponential smoothing of the series without the library's season, times that season: the method chosen for the level by backtest." },
+    THETA: { description: "The Theta method on the series without the library's season, times that season: the method chosen for the level by backtest." },
+    CROSTON: { description: "Croston's method for series with many empty periods: the method chosen for the level by backtest." },
+    TSB: { description: 'Teunter-Syntetos-Babai for series with many empty periods: the method chosen for the level by backtest.' },
   },
 });
 
@@ -42,10 +54,10 @@ export class DemandForecastPoint {
   @Field(() => Float, { description: 'Expected loans that week: a typical week, so for a book borrowed a few times a year often below 1.' })
   expectedLoans!: number;
 
-  @Field(() => Float, { nullable: true, description: 'Lower end of the range the loans should fall in (see coverage); null for a fallback forecast.' })
+  @Field(() => Float, { nullable: true, description: 'Lower end of the range the loans should fall in (see coverage); null for a fallback or simple-method forecast.' })
   low!: number | null;
 
-  @Field(() => Float, { nullable: true, description: 'Upper end of that range; null for a fallback forecast.' })
+  @Field(() => Float, { nullable: true, description: 'Upper end of that range; null for a fallback or simple-method forecast.' })
   high!: number | null;
 }
 
@@ -79,7 +91,7 @@ export class CollectionForecastPoint {
   @Field(() => Float)
   expectedLoans!: number;
 
-  @Field(() => Float, { nullable: true, description: 'Lower end of the range the loans should fall in (see coverage); null for a fallback forecast.' })
+  @Field(() => Float, { nullable: true, description: 'Lower end of the range the loans should fall in (see coverage); null for a fallback or simple-method forecast.' })
   low!: number | null;
 
   @Field(() => Float, { nullable: true })

@@ -1,6 +1,8 @@
 /**
  * Demand forecasts through the real graph (every subgraph a process, the real gateway) on the
- * small simulated library: a page of books costs one run of the demand model, a book page
+ * small simulated library: a page of books costs one run of the demand model when the LSTM
+ * serves books (none when the backtest chose a simple method), every book answered by the method
+ * the production version serves, a book page
  * answers with its forecast, collection forecasts arrive, and bad horizons are refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -10,9 +12,13 @@ import { DEVELOPMENT_JWT_SECRET, loadConfig } from '../../src/config';
 import { launchGraph, type LaunchedGraph } from '../../src/graph-launcher';
 import { loadSupergraph, subgraphsIn } from '../../gateway/subgraphs';
 import { metricValue, smallLibrary } from '../fixtures/small-library';
+import { demandServing, levelChoice, type ServedDemandMethod } from '../../src/models/demand';
+import { getProduction } from '../../src/registry';
+import { methodOf } from '../../subgraphs/demand';
 
 const root = path.join(__dirname, '..', '..');
 let graph: LaunchedGraph;
+let bookMethod: ServedDemandMethod;
 
 const token = jwt.sign({ role: 'analyst' }, DEVELOPMENT_JWT_SECRET, { algorithm: 'HS256', subject: 'test', issuer: 'shelfmark', audience: 'shelfmark-graph', expiresIn: '10m' });
 
@@ -32,6 +38,9 @@ async function demandRuns(): Promise<{ runs: number; rows: number }> {
 
 beforeAll(async () => {
   const library = await smallLibrary();
+  const production = getProduction(library.modelsDir, 'demand');
+  if (!production) throw new Error('the small library has no production demand version');
+  bookMethod = levelChoice(demandServing(production.metadata.serving), 'book').method;
   graph = await launchGraph({
     projectRoot: root,
     subgraphs: subgraphsIn(loadSupergraph(loadConfig({ SHELFMARK_ROOT: root }))),
@@ -45,15 +54,16 @@ afterAll(async () => {
 });
 
 describe('demand through the gateway', () => {
-  it.each([1, 50, 200])('forecasts a page of %i books with one inference run', async (n) => {
+  it.each([1, 50, 200])('forecasts a page of %i books by the served method, with one inference run when it is the LSTM', async (n) => {
     const before = await demandRuns();
     const result = await query(`{ books(first: ${n}) { nodes { id demandForecast(horizonWeeks: 8) { points { weekStart expectedLoans low high } method model { name version } } } } }`);
     expect(result.errors).toBeUndefined();
     const nodes = result.data.books.nodes as { demandForecast: { points: unknown[]; method: string; model: { name: string } } }[];
     expect(nodes).toHaveLength(n);
-    expect(nodes.every((b) => b.demandForecast.points.length === 8 && b.demandForecast.model.name === 'demand')).toBe(true);
+    expect(nodes.every((b) => b.demandForecast.points.length === 8 && b.demandForecast.model.name === 'demand' && b.demandForecast.method === methodOf(bookMethod))).toBe(true);
     const after = await demandRuns();
-    expect({ runs: after.runs - before.runs, rows: after.rows - before.rows }).toEqual({ runs: 1, rows: n });
+    const lstm = bookMethod === 'lstm';
+    expect({ runs: after.runs - before.runs, rows: after.rows - before.rows }).toEqual({ runs: lstm ? 1 : 0, rows: lstm ? n : 0 });
   });
 
   it('answers a book page with its forecast and similar books', async () => {

@@ -119,7 +119,8 @@ describe('scaled errors', () => {
       ],
       2,
     );
-    expect(scores).toEqual({ summedAbsoluteError: 4, mase: 0.75, rmsse: Math.sqrt(2.5 / 4), bias: 2 / 16, series: 2, seriesWithoutScale: 1 });
+    // RMSE over every series-period, flat histories included: errors 1, -2, -1.
+    expect(scores).toEqual({ summedAbsoluteError: 4, rmse: Math.sqrt(6 / 3), mase: 0.75, rmsse: Math.sqrt(2.5 / 4), bias: 2 / 16, series: 2, seriesWithoutScale: 1 });
   });
 });
 

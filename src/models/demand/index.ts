@@ -4,8 +4,10 @@
  * and the horizons its fields promise. The subgraph keeps no per-entity memo: what it reads once
  * (calendars, collection series) is its own service.
  */
+import { DEMAND_METHODS, forecastDemand, type DemandMethod } from '../../evaluation/demand-baselines';
 import { maxHorizon, type DemandGraphSpec } from '../../features/demand';
-import { DEMAND_FEATURE_NAMES } from '../../ml/lstm';
+import type { DemandSeries } from '../../ml/forecasting/series';
+import { DEMAND_FEATURE_NAMES, type ForecastMethod, type SeriesForecast } from '../../ml/lstm';
 import { checkFeatureSpec, type ServingMetadata, type SlotSpec } from '../../model-runtime/model-slot';
 import type { FeatureSpecEntry } from '../../registry';
 
@@ -29,12 +31,66 @@ export const DEMAND_FEATURES: FeatureSpecEntry[] = [
   { name: 'trend', type: 'numeric', description: 'log of (loans in the last season + 1) / (loans in the season before + 1)' },
 ];
 
+/** The levels the graph serves, each with a graph and a method of its own. */
+export const DEMAND_LEVELS = ['book', 'collection'] as const;
+export type DemandLevel = (typeof DEMAND_LEVELS)[number];
+const SEASON_LENGTH: Record<DemandLevel, number> = { book: 52, collection: 12 };
+
+/** What forecasts a level: the level's LSTM graph, or one of the simple methods. */
+export type ServedDemandMethod = 'lstm' | DemandMethod;
+export const SERVED_DEMAND_METHODS: readonly ServedDemandMethod[] = ['lstm', ...DEMAND_METHODS];
+
+/**
+ * The method a level serves, chosen by backtest in the trainer. A simple method reads the
+ * requested series only, so the library's season it multiplies by (the seasonal indices pooled
+ * over every series of the level in the training window, one per phase) travels with it.
+ */
+export interface DemandLevelChoice {
+  method: ServedDemandMethod;
+  seasonalIndices?: number[];
+}
+
+/** A forecast as served: by the LSTM, its fallbacks, or a simple method chosen for the level. */
+export interface ServedForecast extends Omit<SeriesForecast, 'method'> {
+  method: ForecastMethod | DemandMethod;
+}
+
 export interface DemandServing {
   /** How the book graph (model.onnx) and the collection graph read their inputs. */
   book: DemandGraphSpec;
   collection: DemandGraphSpec;
   maxHorizonWeeks: number;
   maxHorizonMonths: number;
+  /** The method each level serves; versions without it serve both graphs. */
+  methods?: Record<DemandLevel, DemandLevelChoice>;
+}
+
+const LSTM_CHOICE: DemandLevelChoice = { method: 'lstm' };
+
+/** The method `level` serves in a version. */
+export function levelChoice(serving: DemandServing, level: DemandLevel): DemandLevelChoice {
+  return serving.methods?.[level] ?? LSTM_CHOICE;
+}
+
+/**
+ * Forecasts of a level that serves a simple method, from the series alone (no inference run):
+ * the same function the trainer chose it with and the evaluation scores it with.
+ */
+export function simpleMethodForecasts(choice: DemandLevelChoice, level: DemandLevel, series: readonly DemandSeries[], horizon: number): ServedForecast[] {
+  const { method, seasonalIndices } = choice;
+  if (method === 'lstm') throw new Error(`the ${level} level serves the LSTM graph, not a simple method`);
+  const seasonLength = SEASON_LENGTH[level];
+  return series.map((s) => ({ values: forecastDemand(method, s, { seasonLength, horizon, seasonalIndices }), method }));
+}
+
+function checkChoice(choice: DemandLevelChoice | undefined, level: DemandLevel): void {
+  if (!choice || !SERVED_DEMAND_METHODS.includes(choice.method)) {
+    throw new Error(`demand metadata.serving.methods.${level} must name one of ${SERVED_DEMAND_METHODS.join(', ')}, got ${JSON.stringify(choice?.method)}`);
+  }
+  const indices = choice.seasonalIndices;
+  if (choice.method !== 'lstm' && (!Array.isArray(indices) || indices.length !== SEASON_LENGTH[level] || !indices.every((x) => Number.isFinite(x) && x > 0))) {
+    throw new Error(`demand metadata.serving.methods.${level} serves ${choice.method} and needs ${SEASON_LENGTH[level]} positive seasonal indices`);
+  }
 }
 
 /** Reads and checks metadata.serving of a demand version (throws on one this code cannot serve). */
@@ -51,8 +107,9 @@ export function demandServing(serving: Record<string, unknown> | undefined): Dem
       throw new Error(`demand metadata.serving promises ${what} forecasts ${horizon} periods ahead; the model answers at most ${maxHorizon(d)} in one run`);
     }
   };
-  check(candidate?.book, 'book', 52, candidate?.maxHorizonWeeks);
-  check(candidate?.collection, 'collection', 12, candidate?.maxHorizonMonths);
+  check(candidate?.book, 'book', SEASON_LENGTH.book, candidate?.maxHorizonWeeks);
+  check(candidate?.collection, 'collection', SEASON_LENGTH.collection, candidate?.maxHorizonMonths);
+  if (candidate?.methods !== undefined) for (const level of DEMAND_LEVELS) checkChoice(candidate.methods[level], level);
   return candidate as DemandServing;
 }
 

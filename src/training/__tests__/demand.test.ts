@@ -11,6 +11,8 @@ import { CHARTS_FILE, getProduction, type ModelMetadata } from '../../registry';
 import type { ForecastChart } from '../../model-cards';
 import { DEMAND_FEATURE_NAMES, DEMAND_TENSORS } from '../../ml/lstm';
 import { demandServing, MAX_HORIZON_MONTHS, MAX_HORIZON_WEEKS } from '../../models/demand';
+import { DEMAND_METHODS } from '../../evaluation/demand-baselines';
+import { DEMAND_METHOD_LABELS } from '../../evaluation/demand-evaluation';
 import { trainingSample } from '../demand';
 import { smallLibrary } from '../../../test/fixtures/small-library';
 
@@ -60,27 +62,49 @@ describe('the demand version', () => {
     expect(metadata.headlineMetric).toEqual({ name: 'rmse', value: heldOut.rmse, higherIsBetter: false });
     expect(baseline.name).toMatch(/^seasonal naive/);
     expect(baseline.metrics.ratioToSeasonalNaive).toBe(1);
+    // Every simple method but seasonal naive (the main baseline) and the method served for books.
+    const served = demandServing(metadata.serving).methods!;
     expect(otherBaselines.map((b) => b.name)).toEqual([
       expect.stringMatching(/^trend-scaled seasonal naive/),
-      "mean weekly loans of the book's last 52 weeks",
+      ...DEMAND_METHODS.filter((m) => m !== 'seasonalNaive' && m !== served.book.method).map((m) => DEMAND_METHOD_LABELS[m]),
       'no loans (0 every week)',
     ]);
-    for (const key of ['summedAbsoluteError', 'mae', 'ratioToSeasonalNaive', 'totalRatioToSeasonalNaive', 'bias', 'intervalCoverage', 'collectionRatioToSeasonalNaive', 'collectionIntervalCoverage']) {
+    const ranges = [served.book.method === 'lstm' ? 'intervalCoverage' : [], served.collection.method === 'lstm' ? 'collectionIntervalCoverage' : []].flat();
+    for (const key of ['summedAbsoluteError', 'mae', 'ratioToSeasonalNaive', 'totalRatioToSeasonalNaive', 'bias', 'collectionRatioToSeasonalNaive', 'lstmRmse', 'collectionLstmRmse', ...ranges]) {
       expect(Number.isFinite(heldOut[key])).toBe(true);
     }
-    expect(heldOut.booksForecastByLstm! + heldOut.booksForecastByFallback!).toBe(10_000);
+    expect(heldOut.booksForecastByLstm! + heldOut.booksForecastByFallback!).toBe(served.book.method === 'lstm' ? 10_000 : 0);
     expect(heldOut.rmse).toBeLessThan(baseline.metrics.rmse!);
     expect(metadata.notes).toContain('no oracle');
   });
 
-  it('draws actual against forecast, with ranges, for the most borrowed book and for the library', () => {
+  it('serves, per level, the candidate with the lowest mean RMSE over the backtest folds, and records every fold', () => {
+    const served = demandServing(metadata.serving).methods!;
+    const backtests = metadata.metrics.backtests ?? [];
+    expect(backtests.map((b) => b.name)).toEqual(['books (weekly loans)', 'collections (monthly loans)']);
+    backtests.forEach((b, i) => {
+      const level = i === 0 ? served.book : served.collection;
+      const best = b.candidates.reduce((x, y) => (y.mean < x.mean ? y : x));
+      expect({ chosen: b.chosen, served: level.method }).toEqual({ chosen: best.name, served: best.name });
+      expect(b.candidates.map((c) => c.name)).toEqual([...DEMAND_METHODS, 'lstm']);
+      expect(b.folds).toHaveLength(3);
+      expect(b.candidates.every((c) => c.scores.length === 3 && c.sd >= 0)).toBe(true);
+    });
+    expect([metadata.hyperparameters.bookMethod, metadata.hyperparameters.collectionMethod]).toEqual([served.book.method, served.collection.method]);
+    // The folds validate inside the training window: the last ends before the first held-out week.
+    expect(backtests[0]!.folds.at(-1)).toMatch(/ to 2024-09-23$/);
+    expect(readFileSync(path.join(dir, 'card.html'), 'utf8')).toContain('Chosen by backtest: books (weekly loans)');
+  });
+
+  it('draws actual against forecast, with ranges where the LSTM serves, for the most borrowed book and for the library', () => {
     const charts = JSON.parse(readFileSync(path.join(dir, CHARTS_FILE), 'utf8')) as ForecastChart[];
     expect(charts.map((c) => c.kind)).toEqual(['forecast', 'forecast']);
     expect(charts[0]!.title).toMatch(/^Weekly loans of ".+", the most borrowed book$/);
     expect(charts[1]!.title).toBe('Monthly loans, whole library');
     const forecast = charts[0]!.points.filter((p) => p.forecast !== null);
     expect(forecast).toHaveLength(13);
-    expect(forecast.every((p) => p.actual !== null && p.low! <= p.forecast! && p.forecast! <= p.high!)).toBe(true);
+    const ranged = demandServing(metadata.serving).methods?.book.method === 'lstm';
+    expect(forecast.every((p) => p.actual !== null && (ranged ? p.low! <= p.forecast! && p.forecast! <= p.high! : p.low === undefined))).toBe(true);
     expect(charts[1]!.points.filter((p) => p.forecast !== null)).toHaveLength(6);
   });
 });

@@ -6,8 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ApolloServer } from '@apollo/server';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { forecastDemand, pooledSeasonalIndices } from '../../../src/evaluation/demand-baselines';
 import { openServingSession } from '../../../src/ml/onnx/session';
 import { bookWeeklyLoans, demandCalendars, demandForecasts, demandModelInputs, demandTensors, weekAt, type WeeklyCalendar } from '../../../src/features/demand';
 import { DEMAND_TENSORS } from '../../../src/ml/lstm';
@@ -17,9 +19,9 @@ import { ModelSlot, type ProductionPointer } from '../../../src/model-runtime/mo
 import type { ModelSubgraphDeps } from '../../../src/model-runtime/model-subgraph';
 import { readProductionPointer } from '../../../src/registry';
 import { openStore, readAsOf, type Store } from '../../../src/store';
-import { DEMAND_SLOT, MAX_HORIZON_MONTHS, MAX_HORIZON_WEEKS, type DemandServing } from '../../../src/models/demand';
+import { demandServing as parseServing, DEMAND_SLOT, levelChoice, MAX_HORIZON_MONTHS, MAX_HORIZON_WEEKS, type DemandLevel, type DemandLevelChoice, type DemandServing } from '../../../src/models/demand';
 import { metricValue, smallLibrary } from '../../../test/fixtures/small-library';
-import { buildDemandSchema, createDemandContext, createDemandService, type DemandContext, type DemandService } from '..';
+import { buildDemandSchema, createDemandContext, createDemandService, methodOf, type DemandContext, type DemandService } from '..';
 import { NO_PREDICTION_LOGGING } from '../../../src/model-runtime/prediction-logging';
 
 let store: Store;
@@ -32,6 +34,27 @@ let service: DemandService;
 let server: ApolloServer<DemandContext>;
 let bookIds: number[];
 let weekly: WeeklyCalendar;
+let production: ProductionPointer;
+const copies: string[] = [];
+
+/**
+ * A copy of the production version that serves `methods` per level: the same graphs, its
+ * metadata's choice replaced, as a backtest that chose otherwise would have written it.
+ */
+function servingMethods(methods: Record<DemandLevel, DemandLevelChoice>): ProductionPointer {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'shelfmark-demand-methods-'));
+  copies.push(dir);
+  cpSync(production.dir, dir, { recursive: true });
+  const file = path.join(dir, 'metadata.json');
+  const metadata = JSON.parse(readFileSync(file, 'utf8')) as { serving: DemandServing };
+  metadata.serving.methods = methods;
+  writeFileSync(file, JSON.stringify(metadata));
+  return { version: production.version, dir };
+}
+
+function slotFor(located: ProductionPointer): ModelSlot<DemandServing> {
+  return new ModelSlot({ ...DEMAND_SLOT, locate: async () => located, logger: createLogger('test', 'silent'), metrics, reloadIntervalMs: 3_600_000 });
+}
 
 async function costOf<T>(work: () => Promise<T>): Promise<{ result: T; runs: number; rows: number; sql: number }> {
   const before = await metrics.registry.metrics();
@@ -70,14 +93,10 @@ beforeAll(async () => {
   queries = [];
   store = openStore(library.databaseUrl, { readonly: true, onQuery: (sql) => queries.push(sql) });
   metrics = createProcessMetrics('demand-test');
-  pointer = readProductionPointer(library.modelsDir, 'demand')!;
-  slot = new ModelSlot({
-    ...DEMAND_SLOT,
-    locate: async () => pointer,
-    logger: createLogger('test', 'silent'),
-    metrics,
-    reloadIntervalMs: 3_600_000,
-  });
+  production = readProductionPointer(library.modelsDir, 'demand')!;
+  // The LSTM graphs at both levels, whichever methods the small library's backtest chose: what these tests measure.
+  pointer = servingMethods({ book: { method: 'lstm' }, collection: { method: 'lstm' } });
+  slot = slotFor(pointer);
   await slot.start();
   const asOf = await readAsOf(store);
   deps = { store, asOf, memos: new Set(), inputs: 0, slots: { demand: slot }, metrics, logger: createLogger('test', 'silent'), predictionLog: NO_PREDICTION_LOGGING } as unknown as ModelSubgraphDeps;
@@ -93,6 +112,7 @@ afterAll(async () => {
   await server?.stop();
   await slot?.stop();
   await store?.close();
+  for (const dir of copies) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('Book.demandForecast', () => {
@@ -247,5 +267,78 @@ describe('rolling forward with the library clock', () => {
     expect(await periods(rolling)).toEqual({ weeks: ['2024-12-30', '2025-01-06'], months: ['2025-01', '2025-02'] });
     for (const commit of commits) commit();
     expect(await periods(rolling)).toEqual({ weeks: ['2025-02-10', '2025-02-17'], months: ['2025-02', '2025-03'] });
+  });
+});
+
+describe('the method each level serves', () => {
+  const COLLECTION = '{ collectionForecast(genre: "Fantasy", horizonMonths: 3) { points { expectedLoans low high } method coverage } }';
+
+  async function serviceOf(located: ProductionPointer): Promise<{ own: DemandService; stop: () => Promise<void> }> {
+    const own = slotFor(located);
+    await own.start();
+    const service = createDemandService({ ...deps, memos: new Set(), slots: { demand: own } } as unknown as ModelSubgraphDeps);
+    // Calendars and collection series read ahead, as the suite's own service is: a request then costs only its books.
+    await service.warm();
+    return { own: service, stop: () => own.stop() };
+  }
+
+  async function ask(with_: DemandService, query: string, variables: Record<string, unknown> = {}) {
+    const response = await server.executeOperation({ query, variables }, { contextValue: createDemandContext({ sub: 't', role: 'analyst' }, with_, 'test-methods') });
+    if (response.body.kind !== 'single') throw new Error('expected a single result');
+    return response.body.singleResult;
+  }
+
+  it("serves the production version's choice per level, as its metadata records it", async () => {
+    const served = slotFor(production);
+    await served.start();
+    try {
+      const methods = served.current().serving.methods;
+      expect(methods).toBeDefined();
+      const { own, stop } = await serviceOf(production);
+      try {
+        const [book] = forecastsOf(await ask(own, ENTITIES, { r: representations([bookIds[0]!]), h: 3 }));
+        const collection = (await ask(own, COLLECTION)).data as { collectionForecast: { method: string } };
+        // Every book has the LSTM's minimum history, and simple methods answer every book.
+        expect(book!.method).toBe(methodOf(levelChoice(served.current().serving, 'book').method));
+        expect(collection.collectionForecast.method).toBe(methodOf(levelChoice(served.current().serving, 'collection').method));
+      } finally {
+        await stop();
+      }
+    } finally {
+      await served.stop();
+    }
+  });
+
+  it('answers a level that serves a simple method with that method on the requested series, without an inference run', async () => {
+    const all = await bookWeeklyLoans(store, bookIds, weekly);
+    const bookSeason = pooledSeasonalIndices(all.series, 52);
+    const located = servingMethods({
+      book: { method: 'seasonalMeanTimesSeason', seasonalIndices: bookSeason },
+      collection: { method: 'sesDeseasonalised', seasonalIndices: new Array<number>(12).fill(1) },
+    });
+    const { own, stop } = await serviceOf(located);
+    try {
+      const ids = bookIds.filter((_, i) => i % 53 === 0);
+      const { result, runs, sql } = await costOf(() => ask(own, ENTITIES, { r: representations(ids), h: 5 }));
+      expect(result.errors).toBeUndefined();
+      const served = forecastsOf(result);
+      const expected = ids.map((id) => forecastDemand('seasonalMeanTimesSeason', all.series[all.rowOf[bookIds.indexOf(id)]!]!, { seasonLength: 52, horizon: 5, seasonalIndices: bookSeason }));
+      expect(served.map((f) => f!.points.map((p) => p.expectedLoans))).toEqual(expected);
+      expect(served.every((f) => f!.method === 'MEAN_TIMES_SEASON' && f!.coverage === null && f!.points.every((p) => p.low === null && p.high === null))).toBe(true);
+      expect({ runs, sql }).toEqual({ runs: 0, sql: 2 });
+      const collection = await costOf(() => ask(own, COLLECTION));
+      const answer = (collection.result.data as { collectionForecast: { method: string; coverage: number | null; points: { expectedLoans: number }[] } }).collectionForecast;
+      expect({ method: answer.method, coverage: answer.coverage, months: answer.points.length, runs: collection.runs }).toEqual({ method: 'SES', coverage: null, months: 3, runs: 0 });
+    } finally {
+      await stop();
+    }
+  });
+
+  it('refuses a version whose choice it could not serve', () => {
+    const serving = slot.current().serving;
+    expect(() => parseServing({ ...serving, methods: { book: { method: 'prophet' }, collection: { method: 'lstm' } } })).toThrow('methods.book must name one of lstm, seasonalNaive');
+    expect(() => parseServing({ ...serving, methods: { book: { method: 'lstm' }, collection: { method: 'tsb', seasonalIndices: [1, 1] } } })).toThrow(
+      'methods.collection serves tsb and needs 12 positive seasonal indices',
+    );
   });
 });
