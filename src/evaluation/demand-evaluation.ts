@@ -264,7 +264,12 @@ export interface DemandReport {
 
 /** Paired bootstrap of book-week RMSE, a − b, on the same books. */
 export function compareBookRmse(holdout: DemandHoldout, a: number[][], b: number[][], options: BootstrapOptions): PairedComparison {
-  const level = holdout.book;
+  return compareLevelRmse(holdout, 'book', a, b, options);
+}
+
+/** RMSE of two forecasts of one level (book-weeks or collection-months) on the same series, paired bootstrap (a − b). */
+export function compareLevelRmse(holdout: DemandHoldout, name: 'book' | 'collection', a: number[][], b: number[][], options: BootstrapOptions): PairedComparison {
+  const level = holdout[name];
   const rmse = (errors: SeriesErrors) => (rows: ArrayLike<number>) => levelFigures(errors, level.periods.length, '')(rows).rmse!;
   return pairedBootstrap(level.history.length, rmse(seriesErrors(level, a)), rmse(seriesErrors(level, b)), options);
 }

@@ -12,7 +12,7 @@ import type { Rescore, RescoredVersion } from '../registry';
 import type { Store } from '../store';
 import { compareAuc, scoreVersion, type ClassifierVersion } from './classifier-evaluation';
 import { CLASSIFIER_HOLDOUTS, type ClassifierHoldout } from './classifier-holdout';
-import { bestDemandBaseline, compareBookRmse, demandHoldout, scoreDemandVersion, type DemandHoldout } from './demand-evaluation';
+import { bestDemandBaseline, compareBookRmse, compareLevelRmse, demandHoldout, scoreDemandVersion, type DemandHoldout } from './demand-evaluation';
 import type { BootstrapOptions, Interval } from './intervals';
 import { compareNdcg, recommendationHoldout, versionLists, RECOMMENDATION_K } from './recommendation-evaluation';
 import { compareLapseAuc, predictions, segmentationHoldout, segmentVersion } from './segmentation-evaluation';
@@ -64,36 +64,41 @@ export function classifierRescore(store: Store, model: string): Rescore | undefi
 }
 
 /**
- * The demand gate's verdict: book-week RMSE of candidate and production on the same held-out
- * books, paired bootstrap of the difference.
- *   refused:  the interval of RMSE(candidate) − RMSE(production) lies above 0, or the candidate's
- *             RMSE is higher by more than the relative tolerance;
+ * The demand gate's verdict: RMSE of candidate and production on the same held-out series, for
+ * each level the graph serves (book-weeks and collection-months), paired bootstrap of the
+ * difference.
+ *   refused:  at either level, the interval of RMSE(candidate) − RMSE(production) lies above 0,
+ *             or the candidate's RMSE is higher by more than the relative tolerance;
  *   accepted: otherwise. The best baseline on the same books is named in the detail either way,
  *             and whether the candidate beats it.
  */
 export function demandVerdict(
   holdout: DemandHoldout,
-  production: { version: string; book: number[][] },
-  candidate: { version: string; book: number[][] },
+  production: { version: string; book: number[][]; collection: number[][] },
+  candidate: { version: string; book: number[][]; collection: number[][] },
   tolerance: number,
   options: BootstrapOptions = {},
 ): { passed: boolean; detail: string } {
-  const test = compareBookRmse(holdout, candidate.book, production.book, options);
-  const { value, low, high } = test.difference;
-  const base = test.b.value;
-  const relative = base !== 0 ? value / Math.abs(base) : value;
   const best = bestDemandBaseline(holdout);
   const vsBest = compareBookRmse(holdout, candidate.book, best.book, options).difference;
   const baseline =
     `; against the best baseline on the same books (${best.method}, RMSE ${fixed(best.rmse)}) the difference is ` +
     `${fixed(vsBest.value)} [${fixed(vsBest.low)}, ${fixed(vsBest.high)}]: ${vsBest.high < 0 ? 'better' : vsBest.low > 0 ? 'worse' : 'not distinguishable'}`;
-  const figures =
-    `book-week RMSE ${fixed(test.a.value)} vs production ${production.version}'s ${fixed(base)} on the same ${holdout.book.history.length} books; ` +
-    `difference ${fixed(value)} [${fixed(low)}, ${fixed(high)}] (paired bootstrap, p = ${test.pValue.toPrecision(3)})`;
-  if (low > 0) return { passed: false, detail: `${figures}: worse on the same rows${baseline}` };
-  if (relative > tolerance) return { passed: false, detail: `${figures}: ${(relative * 100).toFixed(1)}% higher, beyond the ${(tolerance * 100).toFixed(1)}% tolerance${baseline}` };
-  if (high < 0) return { passed: true, detail: `${figures}: better on the same rows${baseline}` };
-  return { passed: true, detail: `${figures}: not distinguishable from production${baseline}` };
+  const levels = (['book', 'collection'] as const).map((level) => {
+    const test = compareLevelRmse(holdout, level, candidate[level], production[level], options);
+    const { value, low, high } = test.difference;
+    const base = test.b.value;
+    const relative = base !== 0 ? value / Math.abs(base) : value;
+    const series = level === 'book' ? 'books' : 'collections';
+    const figures =
+      `${level === 'book' ? 'book-week' : 'collection-month'} RMSE ${fixed(test.a.value)} vs production ${production.version}'s ${fixed(base)} ` +
+      `on the same ${holdout[level].history.length} ${series}; difference ${fixed(value)} [${fixed(low)}, ${fixed(high)}] (paired bootstrap, p = ${test.pValue.toPrecision(3)})`;
+    if (low > 0) return { passed: false, detail: `${figures}: worse on the same rows` };
+    if (relative > tolerance) return { passed: false, detail: `${figures}: ${(relative * 100).toFixed(1)}% higher, beyond the ${(tolerance * 100).toFixed(1)}% tolerance` };
+    if (high < 0) return { passed: true, detail: `${figures}: better on the same rows` };
+    return { passed: true, detail: `${figures}: not distinguishable from production` };
+  });
+  return { passed: levels.every((l) => l.passed), detail: `${levels.map((l) => l.detail).join('; ')}${baseline}` };
 }
 
 function demandRescore(store: Store): Rescore {

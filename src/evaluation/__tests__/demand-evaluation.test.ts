@@ -83,12 +83,16 @@ describe('the demand promotion gate re-scores champion and candidate on the same
    * Registers a copy of the trained version; with `bookLoansPerUnit`, books are served by the
    * book graph (whatever method the trainer chose for them) with that unit.
    */
-  async function register(bookLoansPerUnit?: number): Promise<string> {
+  async function register(bookLoansPerUnit?: number, collectionLoansPerUnit?: number): Promise<string> {
     const { version: _v, stage: _s, sha256: _h, files: _f, parity: _p, created: _c, ...draft } = trained.metadata;
     const serving = demandServing(structuredClone(draft.serving));
     if (bookLoansPerUnit !== undefined) {
       serving.book.loansPerUnit = bookLoansPerUnit;
       serving.methods = { book: { method: 'lstm' }, collection: serving.methods?.collection ?? { method: 'lstm' } };
+    }
+    if (collectionLoansPerUnit !== undefined) {
+      serving.collection.loansPerUnit = collectionLoansPerUnit;
+      serving.methods = { book: serving.methods?.book ?? { method: 'lstm' }, collection: { method: 'lstm' } };
     }
     const registered = await registerVersion(modelsDir, {
       metadata: { ...draft, serving: { ...serving } },
@@ -131,6 +135,20 @@ describe('the demand promotion gate re-scores champion and candidate on the same
     const check = accepted.checks.find((c) => c.name === 'regression');
     expect(check).toMatchObject({ passed: true });
     expect(check?.detail).toMatch(/better on the same rows/);
+  });
+
+  it('refuses a version whose books are as good but whose collection forecasts are worse', async () => {
+    // Books served exactly as the trainer's version serves them; collections by the collection
+    // graph with its unit read ten times too large, so every collection forecast is inflated.
+    const unit = demandServing(structuredClone(trained.metadata.serving)).collection.loansPerUnit;
+    const genuine = await register();
+    await promoteVersion(modelsDir, 'demand', genuine, { who: 'test', force: { reason: 'test: the trainer\'s version as champion' } });
+    const collectionsWorse = await register(undefined, unit * 10);
+    const refused = await validateVersion(modelsDir, 'demand', collectionsWorse, { rescore: rescoreOnEvidence(store, 'demand') });
+    const regression = refused.checks.find((c) => c.name === 'regression');
+    expect(regression).toMatchObject({ passed: false });
+    expect(regression?.detail).toMatch(/book-week RMSE .*not distinguishable from production/);
+    expect(regression?.detail).toMatch(new RegExp(`collection-month RMSE .*same ${holdout.collection.history.length} collections.*(worse on the same rows|beyond the)`));
   });
 });
 
