@@ -95,12 +95,26 @@ export class MemoryApqCache implements ApqCache {
  * ARGV prefix, id, document, subject, ttlMs, maxPerSubject, maxBytes, overhead. Keys:
  * apq:doc:<id> the document; apq:lru (id by last use); apq:charge and apq:owner (per id);
  * apq:bytes (total charged); apq:subject:<subject> (the subject's ids by registration).
+ * Scores are microseconds from Redis' clock, strictly increasing (apq:clock), so two uses in one
+ * millisecond still have an order; they pass as integer strings, since Lua would print a number
+ * this large with 14 digits.
  */
-const REGISTER_SCRIPT = `
+const TICK = `
+local function tick(p, ttlMs)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local last = tonumber(redis.call('GET', p .. 'apq:clock') or '0')
+  if now <= last then now = last + 1 end
+  redis.call('SET', p .. 'apq:clock', string.format('%d', now), 'PX', ttlMs)
+  return now
+end
+`;
+
+const REGISTER_SCRIPT = `${TICK}
 local p, id, doc, subject = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local ttlMs, maxPerSubject, maxBytes, overhead = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tick(p, ttlMs)
+local score = string.format('%d', now)
 local lru = p .. 'apq:lru'
 local function evict(victim)
   local charge = tonumber(redis.call('HGET', p .. 'apq:charge', victim) or '0')
@@ -112,20 +126,20 @@ local function evict(victim)
   if owner then redis.call('ZREM', p .. 'apq:subject:' .. owner, victim) end
   redis.call('DECRBY', p .. 'apq:bytes', charge)
 end
-for _, victim in ipairs(redis.call('ZRANGEBYSCORE', lru, '-inf', now - ttlMs, 'LIMIT', 0, 100)) do evict(victim) end
+for _, victim in ipairs(redis.call('ZRANGEBYSCORE', lru, '-inf', string.format('%d', now - ttlMs * 1000), 'LIMIT', 0, 100)) do evict(victim) end
 if redis.call('ZSCORE', lru, id) then
-  redis.call('ZADD', lru, now, id)
+  redis.call('ZADD', lru, score, id)
   redis.call('PEXPIRE', p .. 'apq:doc:' .. id, ttlMs)
   return 0
 end
 local charge = string.len(doc) + overhead
 redis.call('SET', p .. 'apq:doc:' .. id, doc, 'PX', ttlMs)
-redis.call('ZADD', lru, now, id)
+redis.call('ZADD', lru, score, id)
 redis.call('HSET', p .. 'apq:charge', id, charge)
 redis.call('HSET', p .. 'apq:owner', id, subject)
 redis.call('INCRBY', p .. 'apq:bytes', charge)
 local mine = p .. 'apq:subject:' .. subject
-redis.call('ZADD', mine, now, id)
+redis.call('ZADD', mine, score, id)
 redis.call('PEXPIRE', mine, ttlMs)
 for _, index in ipairs({lru, p .. 'apq:charge', p .. 'apq:owner', p .. 'apq:bytes'}) do redis.call('PEXPIRE', index, ttlMs) end
 while redis.call('ZCARD', mine) > maxPerSubject do evict(redis.call('ZRANGE', mine, 0, 0)[1]) end
@@ -138,12 +152,11 @@ return 1
 `;
 
 /** ARGV prefix, id, ttlMs: the document, made the most recently used. */
-const GET_SCRIPT = `
+const GET_SCRIPT = `${TICK}
 local p, id, ttlMs = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local doc = redis.call('GET', p .. 'apq:doc:' .. id)
 if doc then
-  local t = redis.call('TIME')
-  redis.call('ZADD', p .. 'apq:lru', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), id)
+  redis.call('ZADD', p .. 'apq:lru', string.format('%d', tick(p, ttlMs)), id)
   redis.call('PEXPIRE', p .. 'apq:doc:' .. id, ttlMs)
 end
 return doc

@@ -19,7 +19,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { PredictionLogConfig } from '../config';
-import { RiskLevel, type ModelRef, type RiskPrediction } from '../graphql/prediction-types';
+import type { ModelRef, RiskLevel, RiskPrediction } from '../graphql/prediction-types';
 import type { Logger } from '../logging';
 import type { ProcessMetrics } from '../metrics';
 import { publishLosses } from '../monitoring/gauges';
@@ -79,9 +79,16 @@ export function recorded<T>(log: PredictionLogging, requestId: string, answers: 
   return answers;
 }
 
+/**
+ * RiskLevel.LAPSED by value: the enum's module registers it with type-graphql, which the
+ * prediction log's writer (bundled on its own, see src/monitoring/__tests__/kill-writer.ts)
+ * must not load.
+ */
+const LAPSED = 'LAPSED' as RiskLevel.LAPSED;
+
 /** A risk answer as a record: its probability and top factors, and the label of an answer a rule gave (LAPSED). */
 export function riskPrediction(entityKind: string, entityId: string, risk: RiskPrediction): PredictionOf {
-  const byRule = risk.level === RiskLevel.LAPSED ? { label: RULE_ANSWER_LABEL } : {};
+  const byRule = risk.level === LAPSED ? { label: RULE_ANSWER_LABEL } : {};
   return { model: risk.model, entityKind, entityId, score: risk.probability, ...byRule, factors: risk.factors.map((f) => ({ name: f.feature, weight: f.weight })) };
 }
 
