@@ -2,15 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { applyEvent, parseEvent } from '../../circulation';
-import { memberOpenLoanFeatures } from '../../features/overdue';
-import { createLogger } from '../../logging';
-import { createProcessMetrics } from '../../metrics';
-import { openStore, type Store } from '../../store';
-import { tinyLibrary } from '../../../test/fixtures/tiny-library';
-import { watchCommits } from '../commit-watch';
-import { followChanges, type Freshness } from '../follow';
-import { openMemos } from '../model-subgraph';
+import { applyEvent, parseEvent } from '../../src/circulation';
+import { memberOpenLoanFeatures } from '../../src/features/overdue';
+import { createLogger } from '../../src/logging';
+import { createProcessMetrics } from '../../src/metrics';
+import { openStore, type Store } from '../../src/store';
+import { tinyLibrary } from '../fixtures/tiny-library';
+import { watchCommits } from '../../src/model-runtime/commit-watch';
+import { followChanges, type Freshness } from '../../src/model-runtime/follow';
+import { openMemos } from '../../src/model-runtime/model-subgraph';
 
 const logger = createLogger('test', 'silent');
 
