@@ -2,15 +2,16 @@
  * Before a whole-suite run (`npm test`), builds the shared small library (600 members, every
  * model trained) once, outside any test's hook timeout: whichever test comes first no longer pays
  * for it. A run of chosen files builds it on first use, as before, unless
- * SHELFMARK_TEST_PREBUILD=1. The fixture keys its folder by process id, and `--runInBand` runs
- * the tests in this same process, so they find it built.
+ * SHELFMARK_TEST_PREBUILD=1. The fixture keys its folder by process id, and with one worker
+ * (`--runInBand`) jest runs the tests in this same process, so they find it built.
  */
 import 'reflect-metadata';
 import type { Config } from '@jest/types';
 import { smallLibrary } from './fixtures/small-library';
 
 export default async function globalSetup(globalConfig: Config.GlobalConfig): Promise<void> {
-  const wholeSuite = globalConfig.testPathPattern === '' && globalConfig.runInBand;
+  // One worker (`--runInBand`, as `npm test` runs) means the tests run in this process.
+  const wholeSuite = globalConfig.testPathPattern === '' && globalConfig.maxWorkers === 1;
   if (!wholeSuite && process.env.SHELFMARK_TEST_PREBUILD !== '1') return;
   const started = Date.now();
   process.stdout.write('\nBuilding the shared small library for the suite (generate 600 members, train every model)...\n');
