@@ -301,7 +301,8 @@ export function foldLstm(params: DemandModelOptions, loansPerUnit: number, sampl
 }
 
 /** The held-out forecasts of the method a level serves: the LSTM graph's, or the simple method's through the serving code. */
-function servedForecasts(choice: DemandLevelChoice, level: 'book' | 'collection', lstm: SeriesForecast[], history: DemandSeries[], horizon: number): ServedForecast[] {
+/** What a level serves: the LSTM's forecasts, or the chosen simple method's from the same history. */
+export function servedForecasts(choice: DemandLevelChoice, level: 'book' | 'collection', lstm: SeriesForecast[], history: DemandSeries[], horizon: number): ServedForecast[] {
   return choice.method === 'lstm' ? lstm : simpleMethodForecasts(choice, level, history, horizon);
 }
 

@@ -16,13 +16,13 @@ import { segmentationFeaturesInChunks } from '../features/segmentation';
 import { activeChurnRows, churnCutoffs, overdueWindows } from '../evaluation/classifier-holdout';
 import { SEGMENTATION_OUTPUTS } from '../ml/kmeans';
 import { openServingSession } from '../ml/onnx/session';
-import { parseDemandServing } from '../models/demand';
+import { levelChoice, parseDemandServing } from '../models/demand';
 import { parseSegmentationServing } from '../models/segmentation';
 import type { ReferenceRows } from '../monitoring/references';
 import type { ModelMetadata } from '../registry';
 import type { Store } from '../store';
 import { churnPanelCutoffs, stack } from './churn';
-import { demandReferenceRows, forecastThroughOnnx, HOLDOUT_WEEKS, truncate } from './demand';
+import { demandReferenceRows, forecastThroughOnnx, HOLDOUT_WEEKS, servedForecasts, truncate } from './demand';
 
 /** Rows per ONNX run, so a large library never becomes one tensor. */
 const BATCH_ROWS = 8192;
@@ -114,7 +114,9 @@ export async function versionReferenceRows(store: Store, metadata: ModelMetadata
       const bookIds = (await store.db.selectFrom('books').select('id').orderBy('id').execute()).map((r) => r.id);
       const books = await bookWeeklyLoans(store, bookIds, weekly);
       const history = truncate(books.series, weekly.weeks - HOLDOUT_WEEKS);
-      return demandReferenceRows(history, await forecastThroughOnnx(await readFile(modelFile), serving.book, history, 1));
+      // The score is what the version serves for books: its LSTM, or the simple method it chose.
+      const lstm = await forecastThroughOnnx(await readFile(modelFile), serving.book, history, HOLDOUT_WEEKS);
+      return demandReferenceRows(history, servedForecasts(levelChoice(serving, 'book'), 'book', lstm, history, HOLDOUT_WEEKS));
     }
     default: {
       const unknown: never = name;
