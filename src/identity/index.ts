@@ -69,11 +69,19 @@ export function signInternalIdentity(identity: Identity, secret: string, subgrap
   });
 }
 
+/** Time a token sent must still verify beyond the gateway's subgraph deadline (queueing before the subgraph reads it, clock steps). */
+const INTERNAL_SEND_MARGIN_MS = 2000;
+
 /**
  * The gateway's internal tokens, each signed once and sent again for the first half of its
  * lifetime: every later request of the same subject to the same subgraph carries the same
  * token (so the subgraph's VerifiedTokens finds it), and no token sent has less than half its
- * lifetime left for the request's subgraph fetches. At most `maxEntries` are kept.
+ * lifetime left for the request's subgraph fetches. A token is reused only while it will still
+ * verify for the whole subgraph deadline (`subgraphDeadlineMs`) plus a margin: with a deadline
+ * longer than that allows (SUBGRAPH_TIMEOUT_MS raised for a test or a slow batch), every request
+ * gets a fresh token, as before tokens were reused, and a request that waits long in a busy
+ * subgraph's queue is not refused for a token that aged while it waited. At most `maxEntries`
+ * are kept.
  */
 export class InternalTokenSigner {
   private readonly tokens = new Map<string, { token: string; reuseUntilMs: number }>();
@@ -82,6 +90,7 @@ export class InternalTokenSigner {
     private readonly secret: string,
     private readonly maxEntries = 10_000,
     private readonly now: () => number = Date.now,
+    private readonly subgraphDeadlineMs = 3000,
   ) {}
 
   tokenFor(identity: Identity, subgraph: string): string {
@@ -93,7 +102,9 @@ export class InternalTokenSigner {
     const token = signInternalIdentity(identity, this.secret, subgraph, issuedAt);
     this.tokens.delete(key);
     makeRoom(this.tokens, this.maxEntries);
-    this.tokens.set(key, { token, reuseUntilMs: (issuedAt + INTERNAL_TTL_SECONDS / 2) * 1000 });
+    const verifiesUntil = (issuedAt + INTERNAL_TTL_SECONDS + INTERNAL_CLOCK_TOLERANCE_SECONDS) * 1000;
+    const reuseUntilMs = Math.min((issuedAt + INTERNAL_TTL_SECONDS / 2) * 1000, verifiesUntil - this.subgraphDeadlineMs - INTERNAL_SEND_MARGIN_MS);
+    this.tokens.set(key, { token, reuseUntilMs });
     return token;
   }
 }

@@ -83,4 +83,25 @@ describe('InternalTokenSigner', () => {
     expect(second).not.toBe(first);
     expect((jwt.decode(second) as jwt.JwtPayload).iat).toBe(START / 1000 + INTERNAL_TTL_SECONDS / 2);
   });
+
+  it('signs a fresh token for every request when the subgraph deadline is longer than a reused token would still verify', () => {
+    let now = START;
+    const signer = new InternalTokenSigner(secret, 100, () => now, 30_000);
+    const first = signer.tokenFor(analyst, 'churn');
+    now = START + 1000;
+    const second = signer.tokenFor(analyst, 'churn');
+    expect(second).not.toBe(first);
+    expect((jwt.decode(second) as jwt.JwtPayload).iat).toBe(START / 1000 + 1);
+  });
+
+  it('reuses a token only while it still verifies for the deadline and a margin', () => {
+    let now = START;
+    // Verifies until START + 12 s; deadline 6 s + 2 s margin: reused until START + 4 s.
+    const signer = new InternalTokenSigner(secret, 100, () => now, 6000);
+    const first = signer.tokenFor(analyst, 'churn');
+    now = START + 4000 - 1;
+    expect(signer.tokenFor(analyst, 'churn')).toBe(first);
+    now = START + 4000;
+    expect(signer.tokenFor(analyst, 'churn')).not.toBe(first);
+  });
 });
