@@ -67,7 +67,17 @@ import { trainAndRegister } from '../src/training';
 import { bookGenres, scoreRows } from '../src/training/references';
 import { addDays, daysBetween } from '../src/util/dates';
 
-const USAGE = 'node dist/bench/drift.js [--members N] [--seed S] [--window DAYS] [--days N] [--dir DIR] [--calibration-weeks N] [--only NAME] [--reuse DIR] [--trace] [--json]';
+const USAGE = `node dist/bench/drift.js [--members N] [--seed S] [--window DAYS] [--days N] [--dir DIR] [--calibration-weeks N] [--only NAME] [--reuse DIR] [--trace] [--json]
+  --members N              members of the generated library (default 2000)
+  --seed S                 the library's seed (default 1)
+  --window DAYS            days in each compared window (default 7)
+  --days N                 days of the unshifted run (default 90; shifted runs have their own)
+  --dir DIR                where the new run folder goes (default: the temporary folder)
+  --calibration-weeks N    weekly windows before the training date the thresholds are calibrated on (default 104)
+  --only NAME              the unshifted run and the shifted runs whose name contains NAME
+  --reuse DIR              the library.db and models/ of an earlier run's folder, instead of generating and training
+  --trace                  every calibration test and the near-threshold tests and outcome ratios of each day, to stderr
+  --json                   the report as one JSON line on stdout`;
 const MONITORED = ['overdue', 'churn', 'segmentation', 'recommendations'] as const satisfies readonly ModelName[];
 type Monitored = (typeof MONITORED)[number];
 /** Two years of weekly windows: every season twice, so no threshold rests on one year's version of a week. */
@@ -314,18 +324,18 @@ async function main(): Promise<void> {
   const width = flags.window ?? 7;
   const days = flags.days ?? 90;
   const calibrationWeeks = flags['calibration-weeks'] ?? CALIBRATION_WEEKS;
+  const reuse = flags.reuse === undefined ? null : path.resolve(flags.reuse);
+  if (reuse && !existsSync(path.join(reuse, 'library.db'))) throw new Error(`--reuse ${reuse}: no library.db there (give the folder an earlier run printed)`);
   // A fresh folder of its own, so --dir never has anything of the user's removed or overwritten.
   const dir = mkdtempSync(path.join(path.resolve(flags.dir ?? os.tmpdir()), 'shelfmark-drift-'));
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const trace = flags.trace ? say : null;
   const started = Date.now();
-  const reuse = flags.reuse === undefined ? null : path.resolve(flags.reuse);
   const base = path.join(reuse ?? dir, 'library.db');
   const modelsDir = path.join(reuse ?? dir, 'models');
   const versions = {} as Record<Monitored, ProductionModel>;
   if (reuse) {
     // An earlier run's library and production versions, left as they are (scenarios copy the library).
-    if (!existsSync(base)) throw new Error(`--reuse ${reuse}: no library.db there (give the folder an earlier run printed)`);
     for (const model of MONITORED) {
       const production = getProduction(modelsDir, model);
       if (!production?.metadata.driftReferences) throw new Error(`--reuse ${reuse}: ${model} has no production version with drift references in models/`);
