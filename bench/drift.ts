@@ -10,8 +10,13 @@
  * Overdue's outcomes are judged over the same windows: the loans whose final due date fell in
  * the window (so each is settled: back by then, or late), each with the score of its last
  * prediction before the outcome (the loan as it stands after its last renewal), give the
- * outcome ratio (late loans over the Σ p the scores expected); its 95% interval outside
- * OUTCOME_RATIO_BOUNDS fires ModelOutcomeRateShift (`overdue/outcome_ratio`). Windows by due
+ * outcome ratio (late loans over the Σ p the scores expected, each p times the factor of the
+ * week of the year it is settled in: the version's `outcomeSeasons`, from its training rows,
+ * as the live monitor uses them); its 95% interval outside OUTCOME_RATIO_BOUNDS fires
+ * ModelOutcomeRateShift (`overdue/outcome_ratio`).
+ * Thresholds: calibrateThresholds on the calibration weeks, with the p-value tests'
+ * α Bonferroni-divided among a version's features × FAMILY_DAYS days (one alarm per version
+ * stands for a year of daily verdicts on every feature), fixed before any living day. Windows by due
  * date rather than by the day an outcome became known: on-time outcomes are known when the
  * loan comes back, late ones the day after it falls due, so a week of closed days (Christmas)
  * holds late outcomes and few on-time ones, an outcome ratio far above 1 with nothing shifted.
@@ -27,13 +32,17 @@
  * expected feature fired after it (the detection delay) and every feature that fired in the
  * 14 days after it, leaving out alerts the unshifted run raised on the same day.
  *
- *   node dist/bench/drift.js [--members N] [--seed S] [--window DAYS] [--days N] [--dir DIR] [--calibration-weeks N] [--only NAME] [--trace] [--json]
+ *   node dist/bench/drift.js [--members N] [--seed S] [--window DAYS] [--days N] [--dir DIR] [--calibration-weeks N] [--only NAME] [--reuse DIR] [--trace] [--json]
  *
  * --only runs the unshifted scenario and those whose name contains NAME; --trace prints, per
  * day, every test whose statistic came within half its threshold (on the −log10 p scale) and
- * the outcome ratio, to stderr.
+ * the outcome ratio (against the season, and against 1), and every test of every calibration
+ * week, to stderr.
  *
  * The libraries and models go to a new folder inside DIR (default: the system's temporary folder).
+ * --reuse FOLDER takes the library and the trained production versions of an earlier run's
+ * folder instead of generating and training again (--members and --seed then do not apply);
+ * the scenarios' libraries still go to a new folder, so the earlier run's files are not changed.
  */
 import 'reflect-metadata';
 import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
@@ -48,6 +57,7 @@ import { segmentationFeatures } from '../src/features/segmentation';
 import { SEGMENTATION_OUTPUTS } from '../src/ml/kmeans';
 import { calibrateThresholds, compareWindow, OUTCOME_RATIO_BOUNDS, outcomeRatio, type DriftConfig, type DriftReferences, type DriftWindow, type FeatureDrift, type FeatureValue } from '../src/monitoring';
 import { SCORE_REFERENCE } from '../src/monitoring/references';
+import { outcomeSeasonsOf, seasonalFactor, type OutcomeSeasons } from '../src/monitoring/seasons';
 import { parseSegmentationServing } from '../src/models/segmentation';
 import { getProduction, type ProductionModel } from '../src/registry';
 import { generateLibrary } from '../src/simulator';
@@ -57,7 +67,17 @@ import { trainAndRegister } from '../src/training';
 import { bookGenres, scoreRows } from '../src/training/references';
 import { addDays, daysBetween } from '../src/util/dates';
 
-const USAGE = 'node dist/bench/drift.js [--members N] [--seed S] [--window DAYS] [--days N] [--dir DIR] [--calibration-weeks N] [--only NAME] [--trace] [--json]';
+const USAGE = `node dist/bench/drift.js [--members N] [--seed S] [--window DAYS] [--days N] [--dir DIR] [--calibration-weeks N] [--only NAME] [--reuse DIR] [--trace] [--json]
+  --members N              members of the generated library (default 2000)
+  --seed S                 the library's seed (default 1)
+  --window DAYS            days in each compared window (default 7)
+  --days N                 days of the unshifted run (default 90; shifted runs have their own)
+  --dir DIR                where the new run folder goes (default: the temporary folder)
+  --calibration-weeks N    weekly windows before the training date the thresholds are calibrated on (default 104)
+  --only NAME              the unshifted run and the shifted runs whose name contains NAME
+  --reuse DIR              the library.db and models/ of an earlier run's folder, instead of generating and training
+  --trace                  every calibration test and the near-threshold tests and outcome ratios of each day, to stderr
+  --json                   the report as one JSON line on stdout`;
 const MONITORED = ['overdue', 'churn', 'segmentation', 'recommendations'] as const satisfies readonly ModelName[];
 type Monitored = (typeof MONITORED)[number];
 /** Two years of weekly windows: every season twice, so no threshold rests on one year's version of a week. */
@@ -68,6 +88,12 @@ const CALIBRATION_WEEKS = 104;
  * 1,000 would switch to a distance whose threshold no unshifted window has calibrated.
  */
 const SMALL_WINDOW = 5_000;
+/**
+ * One alarm per model version stands for its features' verdicts on every day of a year: the
+ * family the p-value thresholds are Bonferroni-corrected for (calibrateThresholds' familyTests),
+ * so that chance alone raises a false alarm in a year with probability at most 0.05 per version.
+ */
+const FAMILY_DAYS = 365;
 /** Days after a shift within which it must be found. */
 const DETECTION_GOAL_DAYS = 14;
 /** Loans checked out this long before a live day can still have their outcome become known on it (three renewals of a 21-day loan, and late). */
@@ -149,20 +175,26 @@ async function overdueAtCheckout(store: Store, version: ProductionModel, from: s
   };
 }
 
-/** Overdue's outcome ratio over the loans whose final due date fell in the `width` days before `day` (all settled on `day`). */
-function outcomeRatioAt(overdue: OverdueRows, day: string, width: number): { rows: number; ratio: ReturnType<typeof outcomeRatio> } {
+/**
+ * Overdue's outcome ratio over the loans whose final due date fell in the `width` days before
+ * `day` (all settled on `day`): against the version's seasonal expectation (each loan expects
+ * p × the factor of the week it is settled in, as the monitor does), and `raw`, against 1.
+ */
+function outcomeRatioAt(overdue: OverdueRows, day: string, width: number, seasons: OutcomeSeasons | null): { rows: number; ratio: ReturnType<typeof outcomeRatio>; raw: ReturnType<typeof outcomeRatio> } {
   const from = addDays(day, -width - 1);
   const to = addDays(day, -1);
   let rows = 0;
   let late = 0;
   let expected = 0;
+  let seasonal = 0;
   overdue.finalDue.forEach((due, i) => {
     if (due <= from || due > to) return;
     rows += 1;
     late += overdue.late[i] ?? 0;
     expected += overdue.settledScores[i] ?? 0;
+    seasonal += (overdue.settledScores[i] ?? 0) * seasonalFactor(seasons, addDays(due, 1));
   });
-  return { rows, ratio: outcomeRatio(late, rows, expected) };
+  return { rows, ratio: outcomeRatio(late, rows, seasonal), raw: outcomeRatio(late, rows, expected) };
 }
 
 function matrixWindow(names: readonly string[], values: ArrayLike<number>, rows: number[], score: readonly FeatureValue[]): DriftWindow {
@@ -286,36 +318,50 @@ function windowSize(window: DriftWindow): number {
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), { members: 'number', seed: 'number', window: 'number', days: 'number', dir: 'string', 'calibration-weeks': 'number', only: 'string', trace: 'boolean', json: 'boolean' }, USAGE);
+  const { flags } = parseFlags(process.argv.slice(2), { members: 'number', seed: 'number', window: 'number', days: 'number', dir: 'string', 'calibration-weeks': 'number', only: 'string', reuse: 'string', trace: 'boolean', json: 'boolean' }, USAGE);
   const members = flags.members ?? 2000;
   const seed = flags.seed ?? 1;
   const width = flags.window ?? 7;
   const days = flags.days ?? 90;
   const calibrationWeeks = flags['calibration-weeks'] ?? CALIBRATION_WEEKS;
+  const reuse = flags.reuse === undefined ? null : path.resolve(flags.reuse);
+  if (reuse && !existsSync(path.join(reuse, 'library.db'))) throw new Error(`--reuse ${reuse}: no library.db there (give the folder an earlier run printed)`);
   // A fresh folder of its own, so --dir never has anything of the user's removed or overwritten.
   const dir = mkdtempSync(path.join(path.resolve(flags.dir ?? os.tmpdir()), 'shelfmark-drift-'));
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const trace = flags.trace ? say : null;
   const started = Date.now();
-  const base = path.join(dir, 'library.db');
-  const modelsDir = path.join(dir, 'models');
-  await generateLibrary({ db: base, seed, members });
-  say(`generated ${members} members (seed ${seed}) in ${dir}`);
-
-  const store = openStore(`sqlite:${base}`);
+  const base = path.join(reuse ?? dir, 'library.db');
+  const modelsDir = path.join(reuse ?? dir, 'models');
   const versions = {} as Record<Monitored, ProductionModel>;
-  try {
+  if (reuse) {
+    // An earlier run's library and production versions, left as they are (scenarios copy the library).
     for (const model of MONITORED) {
-      await trainAndRegister(model, store, { seed: 42, progress: () => {}, modelsDir, who: 'bench', promote: true });
       const production = getProduction(modelsDir, model);
-      if (!production?.metadata.driftReferences) throw new Error(`${model} was not promoted with drift references`);
+      if (!production?.metadata.driftReferences) throw new Error(`--reuse ${reuse}: ${model} has no production version with drift references in models/`);
       versions[model] = production;
-      say(`trained ${model} ${production.version} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     }
-  } finally {
-    await store.close();
+    say(`reusing the library and models of ${reuse}; new files in ${dir}`);
+  } else {
+    await generateLibrary({ db: base, seed, members });
+    say(`generated ${members} members (seed ${seed}) in ${dir}`);
+    const store = openStore(`sqlite:${base}`);
+    try {
+      for (const model of MONITORED) {
+        await trainAndRegister(model, store, { seed: 42, progress: () => {}, modelsDir, who: 'bench', promote: true });
+        const production = getProduction(modelsDir, model);
+        if (!production?.metadata.driftReferences) throw new Error(`${model} was not promoted with drift references`);
+        versions[model] = production;
+        say(`trained ${model} ${production.version} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+      }
+    } finally {
+      await store.close();
+    }
   }
   const references = Object.fromEntries(MONITORED.map((m) => [m, versions[m].metadata.driftReferences!])) as Record<Monitored, DriftReferences>;
+  const seasons = outcomeSeasonsOf(versions.overdue.metadata.outcomeSeasons);
+  if (seasons) say(`overdue's outcome seasons (week of the year settled: factor): ${seasons.factors.map((f, week) => `${week}:${f.toFixed(2)}`).join(' ')}`);
+  else say('overdue was registered without outcome seasons: its outcome ratio is judged against 1');
 
   // Calibration: weekly windows of the generated year, before anything lives on.
   const calibrationStore = openStore(`sqlite:${base}`, { readonly: true });
@@ -331,9 +377,17 @@ async function main(): Promise<void> {
     const windows: Record<Monitored, DriftWindow[]> = { overdue: [], churn: [], segmentation: [], recommendations: [] };
     for (let week = 0; week < calibrationWeeks; week++) {
       const at = await windowsAt(source, addDays(asOf, -7 * week), width);
-      for (const model of MONITORED) windows[model].push(at[model]);
+      for (const model of MONITORED) {
+        windows[model].push(at[model]);
+        for (const v of trace ? compareWindow(references[model], at[model], { smallWindow: SMALL_WINDOW }) : []) {
+          trace?.(`calibration ${addDays(asOf, -7 * week)} ${model}/${v.feature}: ${v.test} ${v.statistic.toPrecision(3)}${v.pValue === null ? '' : ` p ${v.pValue.toExponential(2)}`} n ${v.count}`);
+        }
+      }
     }
-    for (const model of MONITORED) configs[model] = calibrateThresholds(references[model], windows[model], { smallWindow: SMALL_WINDOW });
+    for (const model of MONITORED) {
+      const familyTests = Object.keys(references[model].features).length * FAMILY_DAYS;
+      configs[model] = calibrateThresholds(references[model], windows[model], { smallWindow: SMALL_WINDOW, familyTests });
+    }
     say(`calibrated on ${calibrationWeeks} weekly windows up to ${asOf} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
   } finally {
     await calibrationStore.close();
@@ -357,9 +411,10 @@ async function main(): Promise<void> {
           sizes[model].push(windowSize(at[model]));
           alerts.push(...alertsOf(model, day, references[model], at[model], configs[model], trace));
         }
-        const { rows, ratio } = outcomeRatioAt(source.overdue, addDays(asOf, day), width);
+        const { rows, ratio, raw } = outcomeRatioAt(source.overdue, addDays(asOf, day), width, seasons);
         const shifted = ratio.low > OUTCOME_RATIO_BOUNDS.above || ratio.high < OUTCOME_RATIO_BOUNDS.below;
-        trace?.(`day ${day} ${OUTCOME_RATIO}: ${ratio.value.toFixed(3)} [${ratio.low.toFixed(3)}, ${ratio.high.toFixed(3)}] n ${rows}${shifted ? ' SHIFTED' : ''}`);
+        const rawShifted = raw.low > OUTCOME_RATIO_BOUNDS.above || raw.high < OUTCOME_RATIO_BOUNDS.below;
+        trace?.(`day ${day} ${OUTCOME_RATIO}: ${ratio.value.toFixed(3)} [${ratio.low.toFixed(3)}, ${ratio.high.toFixed(3)}] n ${rows}${shifted ? ' SHIFTED' : ''}; against 1: ${raw.value.toFixed(3)} [${raw.low.toFixed(3)}, ${raw.high.toFixed(3)}]${rawShifted ? ' SHIFTED' : ''}`);
         if (shifted) alerts.push({ day, rule: 'ModelOutcomeRateShift', feature: OUTCOME_RATIO });
       }
       if (!scenario.shift) for (const alert of alerts) unshiftedAlerts.add(alertKey(alert));

@@ -366,6 +366,13 @@ export interface CalibrationOptions {
   /** The threshold is also at least this multiple of the worst unshifted window. */
   worstMargin?: number;
   smallWindow?: number;
+  /**
+   * How many verdicts one alarm stands for, e.g. a version's features × the days of a year it is
+   * checked on. The p-value thresholds are then also at most the default's α divided by it
+   * (Bonferroni), so that α bounds the chance of any false alarm in that family, not of each test.
+   * Default 1: no correction.
+   */
+  familyTests?: number;
 }
 
 function meanAndStd(values: readonly number[]): { mean: number; std: number } {
@@ -382,10 +389,14 @@ function meanAndStd(values: readonly number[]): { mean: number; std: number } {
  * statistics are heavy-tailed: mean + 3·std alone leaves a false alarm every few dozen windows
  * per feature, and a training year shows every season once, so a window well beyond the worst
  * week of that year is not the season. Calibrate on windows of the size that will be
- * monitored: the tests' statistics depend on it.
+ * monitored: the tests' statistics depend on it. A feature that does not move with the seasons
+ * (its worst week is still above p 0.05) keeps Evidently's 0.05 per test, which over a year of
+ * daily windows fires on some day by chance alone: `familyTests` divides it among the tests
+ * one alarm stands for (Bonferroni), decided before any live day is seen.
  */
-export function calibrateThresholds(references: DriftReferences, unshifted: readonly DriftWindow[], { defaults = EVIDENTLY_THRESHOLDS, deviations = 3, worstMargin = 1.5, smallWindow = SMALL_WINDOW }: CalibrationOptions = {}): DriftConfig {
+export function calibrateThresholds(references: DriftReferences, unshifted: readonly DriftWindow[], { defaults = EVIDENTLY_THRESHOLDS, deviations = 3, worstMargin = 1.5, smallWindow = SMALL_WINDOW, familyTests = 1 }: CalibrationOptions = {}): DriftConfig {
   if (unshifted.length < 2) throw new Error(`calibration needs at least 2 unshifted windows, got ${unshifted.length}`);
+  if (!(familyTests >= 1) || !Number.isFinite(familyTests)) throw new RangeError(`familyTests must be a number of at least 1, got ${familyTests}`);
   const severities = new Map<string, Map<DriftTest, number[]>>();
   const psis = new Map<string, number[]>();
   for (const window of unshifted) {
@@ -407,10 +418,10 @@ export function calibrateThresholds(references: DriftReferences, unshifted: read
       const limit = bound(values);
       switch (test) {
         case 'ks':
-          own.ksPValue = Math.min(defaults.ksPValue, 10 ** -limit);
+          own.ksPValue = Math.min(defaults.ksPValue / familyTests, 10 ** -limit);
           break;
         case 'chi_squared':
-          own.chiSquaredPValue = Math.min(defaults.chiSquaredPValue, 10 ** -limit);
+          own.chiSquaredPValue = Math.min(defaults.chiSquaredPValue / familyTests, 10 ** -limit);
           break;
         case 'wasserstein':
           own.wasserstein = Math.max(defaults.wasserstein, limit);

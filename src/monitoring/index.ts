@@ -51,6 +51,8 @@ export {
   SCORE_BINS,
 } from './quality';
 export type { ClassifierQuality, DemandOutcome, DemandQuality, EstimatedClassifierQuality, LabelledPrediction, LiveFigures, RecommendationQuality, SegmentStability } from './quality';
+export { calibrateOutcomeSeasons, outcomeSeasonsOf, SEASON_PRIOR, SEASON_WEEKS, seasonalFactor, seasonOf } from './seasons';
+export type { OutcomeSeasons, SettledRow } from './seasons';
 export { QUALITY_WINDOWS, WINDOW_DAYS } from './windows';
 export type { QualityWindow } from './windows';
 export type { Interval } from './statistics';

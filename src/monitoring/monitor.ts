@@ -23,7 +23,9 @@
  *
  * Alerts are the conditions of monitoring/alerts.yml's model rules evaluated on the same
  * figures at the time of the run, without the rules' `for` durations; Prometheus' alert API is
- * not read. Drift uses the version's reference distributions with the default thresholds of
+ * not read. The outcome ratio expects, of each prediction, its probability times the factor of
+ * the week of the year it is settled in, when the version's metadata holds `outcomeSeasons`
+ * (seasons.ts). Drift uses the version's reference distributions with the default thresholds of
  * drift.ts (Evidently's). The score is compared for the classifiers (their probability); list,
  * forecast and segment models are compared on the features they log.
  */
@@ -54,6 +56,7 @@ import {
   RecommendationQualityWindows,
   SegmentStabilityWindows,
 } from './quality';
+import { outcomeSeasonsOf, type OutcomeSeasons } from './seasons';
 import type { Interval } from './statistics';
 import { DailyWindows, QUALITY_WINDOWS, type QualityWindow } from './windows';
 import path from 'node:path';
@@ -127,6 +130,8 @@ interface VersionMetadata {
   references: DriftReferences | null;
   driftConfig: DriftConfig;
   offline: Record<string, number>;
+  /** The version's seasonal expectation of its outcome ratio (metadata `outcomeSeasons`), or null to judge against 1. */
+  outcomeSeasons: OutcomeSeasons | null;
 }
 
 /** A reservoir of feature values per day. */
@@ -140,7 +145,7 @@ class VersionState {
   dirty = true;
   readonly labelled: ClassifierQualityWindows;
   readonly estimated: EstimatedQualityWindows;
-  readonly outcomes = new OutcomeRatioWindows();
+  readonly outcomes: OutcomeRatioWindows;
   readonly recommendations = new RecommendationQualityWindows(RECOMMENDATION_K);
   readonly demand = new DemandQualityWindows();
   readonly segments = new SegmentStabilityWindows();
@@ -155,6 +160,7 @@ class VersionState {
   constructor(readonly model: string, readonly version: string, readonly metadata: VersionMetadata, private readonly driftSample: number, private readonly random: Random) {
     this.labelled = new ClassifierQualityWindows(metadata.threshold);
     this.estimated = new EstimatedQualityWindows(metadata.threshold);
+    this.outcomes = new OutcomeRatioWindows(metadata.outcomeSeasons);
   }
 
   addFeatures(day: string, values: Record<string, FeatureValue>): void {
@@ -338,13 +344,14 @@ export class LiveMonitor {
     const key = `${model}@${version}`;
     const cached = this.metadataCache.get(key);
     if (cached) return cached;
-    let metadata: VersionMetadata = { threshold: DEFAULT_THRESHOLD, references: null, driftConfig: {}, offline: {} };
+    let metadata: VersionMetadata = { threshold: DEFAULT_THRESHOLD, references: null, driftConfig: {}, offline: {}, outcomeSeasons: null };
     try {
       const entry = listModels(this.deps.modelsDir, model).find((v) => v.version === version);
       if (!entry) throw new Error(`${model} ${version} is not in the registry`);
       const read = readMetadata(path.join(this.deps.modelsDir, entry.dir)) as unknown as {
         serving?: { riskThresholds?: { high?: number } };
         driftReferences?: unknown;
+        outcomeSeasons?: unknown;
         metrics?: { heldOut?: Record<string, number> };
       };
       const high = read.serving?.riskThresholds?.high;
@@ -353,6 +360,7 @@ export class LiveMonitor {
         references: referencesOf(read.driftReferences),
         driftConfig: {},
         offline: Object.fromEntries(Object.entries(read.metrics?.heldOut ?? {}).map(([name, value]) => [snake(name), value])),
+        outcomeSeasons: outcomeSeasonsOf(read.outcomeSeasons),
       };
     } catch (error) {
       this.deps.logger.warn({ model, version, err: (error as Error).message }, 'no registry metadata for a logged version; monitored without thresholds, references or offline figures');

@@ -36,6 +36,7 @@
 import { logLoss } from '../ml/metrics';
 import { hitRateAtK, ndcgAtK } from '../ml/ranking-metrics';
 import { Random } from '../util/random';
+import { seasonalFactor, type OutcomeSeasons } from './seasons';
 import { normalInterval, wilsonInterval, type Interval } from './statistics';
 import { DailyWindows, type QualityWindow, type Summary } from './windows';
 
@@ -299,26 +300,37 @@ interface OutcomeSums {
   expected: number;
 }
 
-const outcomeSums: Summary<OutcomeSums, LabelledPrediction> = {
+/** A labelled prediction with the positives it expects: its probability times its season's factor. */
+interface ExpectedOutcome {
+  label: 0 | 1;
+  expected: number;
+}
+
+const outcomeSums: Summary<OutcomeSums, ExpectedOutcome> = {
   empty: () => ({ rows: 0, positives: 0, expected: 0 }),
-  add(sums, { probability, label }) {
-    checkProbability(probability);
+  add(sums, { label, expected }) {
     sums.rows += 1;
     sums.positives += label;
-    sums.expected += probability;
+    sums.expected += expected;
   },
   merge: mergeSums,
 };
 
-/** Labelled predictions by the day their outcome was settled, for the outcome ratio. */
+/**
+ * Labelled predictions by the day their outcome was settled, for the outcome ratio. With the
+ * version's `seasons` (seasons.ts), each prediction expects p times the factor of the week it
+ * is settled in, so the ratio is against what that week of the year usually shows.
+ */
 export class OutcomeRatioWindows {
-  private readonly windows = new DailyWindows<OutcomeSums, LabelledPrediction>(outcomeSums);
+  private readonly windows = new DailyWindows<OutcomeSums, ExpectedOutcome>(outcomeSums);
   /** Outcomes known before the day they are settled, held until the clock reaches it. */
-  private waiting: Array<{ day: string; prediction: LabelledPrediction }> = [];
+  private waiting: Array<{ day: string; prediction: ExpectedOutcome }> = [];
+
+  constructor(private readonly seasons: OutcomeSeasons | null = null) {}
 
   add(settledOn: string, prediction: LabelledPrediction): void {
     checkProbability(prediction.probability);
-    this.waiting.push({ day: settledOn, prediction });
+    this.waiting.push({ day: settledOn, prediction: { label: prediction.label, expected: prediction.probability * seasonalFactor(this.seasons, settledOn) } });
   }
 
   quality(asOf: string, window: QualityWindow): { rows: number; outcomeRatio: Interval } {

@@ -8,6 +8,7 @@
  */
 import type { ElementType } from '../ml/onnx/builder';
 import type { DriftReferences } from '../monitoring/drift';
+import type { OutcomeSeasons } from '../monitoring/seasons';
 
 export const STAGES = ['experiments', 'staging', 'production', 'archived'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -185,6 +186,12 @@ export interface ModelMetadata {
    * references existed, until `models reference` adds them.
    */
   driftReferences?: DriftReferences;
+  /**
+   * A classifier's outcome ratio per week of the year on its training rows (src/monitoring/
+   * seasons.ts): what ModelOutcomeRateShift expects of each week instead of 1. Absent on
+   * versions trained before it existed and on models whose trainer does not compute it.
+   */
+  outcomeSeasons?: OutcomeSeasons;
   parity: ParityResult;
   /** Of model.onnx. */
   sha256: string;

@@ -11,6 +11,7 @@
 import { OVERDUE_FEATURES, overdueTrainingSet } from '../features/overdue';
 import { trainRandomForest, TREE_ENSEMBLE_INPUT, TREE_ENSEMBLE_OUTPUT, type RandomForestParams } from '../ml/trees';
 import { OVERDUE_THRESHOLD_RULES } from '../models/overdue';
+import { calibrateOutcomeSeasons } from '../monitoring/seasons';
 import { scoreOnnx } from '../evaluation/classifier-evaluation';
 import type { Store } from '../store';
 import { addDays } from '../util/dates';
@@ -68,10 +69,18 @@ export async function trainOverdue(store: Store, options: TrainOptions): Promise
     OVERDUE_THRESHOLD_RULES,
   );
 
+  // The training rows' own outcome ratio per week of the year, for ModelOutcomeRateShift: only
+  // outcomes settled by testStart (the labels' as-of date), so no week holds just early returns.
+  const trainScores = model.predictProba(train.features.values, nTrain);
+  const outcomeSeasons = calibrateOutcomeSeasons(
+    train.loans.map((loan, i) => ({ settledOn: addDays(loan.due_at, 1), probability: Math.min(1, Math.max(0, trainScores[i] ?? 0)), label: train.labels[i] === 1 ? 1 : 0 })),
+    testStart,
+  );
+
   return {
     ...artefacts,
     charts: classifierCharts(testProbabilities, test.labels, { name: baselineName, scores: pastLateShare }),
-    referenceRows: { names, values: train.features.values, rowCount: nTrain, score: model.predictProba(train.features.values, nTrain) },
+    referenceRows: { names, values: train.features.values, rowCount: nTrain, score: trainScores },
     metadata: {
       name: 'overdue',
       task: 'classification',
@@ -95,6 +104,7 @@ export async function trainOverdue(store: Store, options: TrainOptions): Promise
       },
       headlineMetric: { name: 'auc', value: heldOut.auc, higherIsBetter: true },
       hyperparameters: { ...OVERDUE_PARAMS, seed },
+      outcomeSeasons,
       serving: {
         reference: featureMedians(train.features.values, nTrain, d),
         riskThresholds: { medium: served.medium, high: served.high },

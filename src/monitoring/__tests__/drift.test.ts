@@ -171,6 +171,24 @@ describe('thresholds against the library seasons', () => {
     expect(found.every((features) => features.length === 1 && features[0] === 'late_share')).toBe(true);
   });
 
+  it("divides Evidently's α among the tests one alarm stands for, leaving seasonal thresholds that are already lower, and still finds the shift", () => {
+    const familyTests = 3 * 365;
+    const perTest = calibrateThresholds(references, trainingYear);
+    const family = calibrateThresholds(references, trainingYear, { familyTests });
+    for (const feature of ['loans_last_30d', 'late_share', 'last_genre']) {
+      const own = perTest.features?.[feature] ?? {};
+      const corrected = family.features?.[feature] ?? {};
+      const key = own.ksPValue === undefined ? 'chiSquaredPValue' : 'ksPValue';
+      expect(corrected[key]).toBe(Math.min(own[key] ?? NaN, 0.05 / familyTests));
+    }
+    // The seasonal feature's threshold was below the corrected α already; a steady one was not.
+    expect(family.features?.loans_last_30d?.ksPValue).toBe(perTest.features?.loans_last_30d?.ksPValue);
+    expect(Object.values(perTest.features ?? {}).some((t) => (t.ksPValue ?? t.chiSquaredPValue ?? 0) > 0.05 / familyTests)).toBe(true);
+    const shifted = weeklyWindows(random, 365, members, 0.08);
+    expect(shifted.every((window) => compareWindow(references, window, family).some((v) => v.drifted && v.feature === 'late_share'))).toBe(true);
+    expect(() => calibrateThresholds(references, trainingYear, { familyTests: 0 })).toThrow('familyTests must be a number of at least 1, got 0');
+  });
+
   it('does the same for large windows, where Wasserstein and Jensen-Shannon decide', () => {
     const months = (firstDay: number, lateShift = 0) => Array.from({ length: 12 }, (_, month) => windowOf(memberRows(random, firstDay + 30 * month, 1_500, lateShift)));
     const calibrated = calibrateThresholds(references, months(0));
