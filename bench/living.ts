@@ -37,7 +37,7 @@ import { difference, metricsUrl, parsePrometheus, quiesce, scrapeAll, total, typ
 import { graphMemory, loadAverage, rssMbByProcess, sampleProcess, type GraphMemory } from './processes';
 import { buildScenarios } from './scenarios';
 
-const USAGE = `usage: node dist/bench/living.js --db FILE [--from FILE] [--days N] [--checkpoint N] [--day-seconds S] [--rate R] [--page-every K] [--settle S] [--hold-features] [--no-simulator] [--port-base P] [--force] [--json]
+const USAGE = `usage: node dist/bench/living.js --db FILE [--from FILE] [--days N] [--checkpoint N] [--day-seconds S] [--rate R] [--page-every K] [--settle S] [--hold-features] [--no-simulator] [--profile DIR] [--port-base P] [--force] [--json]
   --db FILE         where the living library is written (a copy of --from) and kept afterwards
   --from FILE       the generated library to start from (default: the configured SQLite database)
   --days N          simulated days in all (default 90)
@@ -48,6 +48,7 @@ const USAGE = `usage: node dist/bench/living.js --db FILE [--from FILE] [--days 
   --settle S        seconds of load after each leg before memory is read (default 30)
   --hold-features   control run: the model subgraphs never roll their features forward (FEATURES_ROLL=off)
   --no-simulator    control run: the same load for the same time (days × day-seconds) on a library that stands still
+  --profile DIR     run the graph's processes under node --cpu-prof, a profile per process (and thread) in DIR
   --port-base P     the gateway on port P and the subgraphs on P+1..P+6 (default: ports the system chooses)
   --force           replace --db if it exists
   --json            print the result as one JSON object`;
@@ -356,7 +357,7 @@ function describeLeg(leg: Leg): string {
 
 async function main(argv: string[]): Promise<void> {
   const { flags } = parseFlags(argv, {
-    db: 'string', from: 'string', days: 'number', checkpoint: 'number', 'day-seconds': 'number', rate: 'number', 'page-every': 'number', settle: 'number', 'hold-features': 'boolean', 'no-simulator': 'boolean', 'port-base': 'number', force: 'boolean', json: 'boolean',
+    db: 'string', from: 'string', days: 'number', checkpoint: 'number', 'day-seconds': 'number', rate: 'number', 'page-every': 'number', settle: 'number', 'hold-features': 'boolean', 'no-simulator': 'boolean', profile: 'string', 'port-base': 'number', force: 'boolean', json: 'boolean',
   }, USAGE);
   const config = loadConfig();
   if (!flags.db) throw new UsageError(`--db is required\n${USAGE}`);
@@ -384,7 +385,7 @@ async function main(argv: string[]): Promise<void> {
   const base = flags['port-base'];
   if (base !== undefined && !(Number.isInteger(base) && base >= 1024 && base + SUBGRAPH_NAMES.length <= 65_535)) throw new UsageError('--port-base must be a whole number from 1024 to 65528');
   const ports = base === undefined ? undefined : Object.fromEntries([['gateway', base], ...SUBGRAPH_NAMES.map((name, i) => [name, base + 1 + i])]);
-  const graph = await launchGraph({ ports, projectRoot: config.projectRoot, subgraphs: SUBGRAPH_NAMES, env: { HOST: '127.0.0.1', LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl, FEATURES_ROLL: settings.holdFeatures ? 'off' : 'on' }, logs: 'inherit', startTimeoutMs: 300_000 });
+  const graph = await launchGraph({ ports, projectRoot: config.projectRoot, subgraphs: SUBGRAPH_NAMES, env: { HOST: '127.0.0.1', LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl, FEATURES_ROLL: settings.holdFeatures ? 'off' : 'on' }, logs: 'inherit', startTimeoutMs: 300_000, execArgv: flags.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(flags.profile)] : undefined });
   try {
     const legs = await live(config, graph, databaseUrl, settings);
     const [first, last] = [legs[0]!, legs[legs.length - 1]!];
