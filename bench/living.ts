@@ -13,11 +13,15 @@
  * kept at `--db` for later work (live against offline evaluation).
  *
  *   node dist/bench/living.js --db FILE [--from FILE] [--days 90] [--checkpoint 30] [--day-seconds 6]
- *     [--rate 4] [--page-every 5] [--settle 30] [--hold-features] [--port-base P] [--force] [--json]
+ *     [--rate 4] [--page-every 5] [--settle 30] [--hold-features] [--no-simulator] [--port-base P] [--force] [--json]
  *
  * Each model subgraph's daily rolls are sampled from its /metrics meanwhile: how long they took,
  * the CPU they cost and the event-loop delay during them. `--hold-features` is the control: the
  * same run with the features held at the start date (FEATURES_ROLL=off), so no roll happens.
+ * `--no-simulator` is the other control: the same load for the same wall time with no event
+ * written, to tell failures the living library causes from those the load alone causes.
+ * Each leg also reports every process's CPU seconds (from /proc) and V8 heap in use at its end
+ * (from /metrics), to tell which process the living library costs and which one grows.
  */
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
@@ -30,10 +34,10 @@ import { launchGraph, type LaunchedGraph } from '../src/graph-launcher';
 import { openStore, sqlitePath } from '../src/store';
 import { fixedRate, type LoadResult } from './load';
 import { difference, metricsUrl, parsePrometheus, quiesce, scrapeAll, total, type ProcessCounters } from './metrics';
-import { graphMemory, loadAverage, rssMbByProcess, type GraphMemory } from './processes';
+import { graphMemory, loadAverage, rssMbByProcess, sampleProcess, type GraphMemory } from './processes';
 import { buildScenarios } from './scenarios';
 
-const USAGE = `usage: node dist/bench/living.js --db FILE [--from FILE] [--days N] [--checkpoint N] [--day-seconds S] [--rate R] [--page-every K] [--settle S] [--hold-features] [--port-base P] [--force] [--json]
+const USAGE = `usage: node dist/bench/living.js --db FILE [--from FILE] [--days N] [--checkpoint N] [--day-seconds S] [--rate R] [--page-every K] [--settle S] [--hold-features] [--no-simulator] [--profile DIR] [--port-base P] [--force] [--json]
   --db FILE         where the living library is written (a copy of --from) and kept afterwards
   --from FILE       the generated library to start from (default: the configured SQLite database)
   --days N          simulated days in all (default 90)
@@ -43,6 +47,8 @@ const USAGE = `usage: node dist/bench/living.js --db FILE [--from FILE] [--days 
   --page-every K    every K-th query is a dashboard page of 100 members, the others one member (default 5)
   --settle S        seconds of load after each leg before memory is read (default 30)
   --hold-features   control run: the model subgraphs never roll their features forward (FEATURES_ROLL=off)
+  --no-simulator    control run: the same load for the same time (days × day-seconds) on a library that stands still
+  --profile DIR     run the graph's processes under node --cpu-prof, a profile per process (and thread) in DIR
   --port-base P     the gateway on port P and the subgraphs on P+1..P+6 (default: ports the system chooses)
   --force           replace --db if it exists
   --json            print the result as one JSON object`;
@@ -63,6 +69,10 @@ interface Leg {
   memory: GraphMemory;
   /** RSS of each process (MB), to tell which one grows. */
   rssByProcess: Record<string, number>;
+  /** CPU seconds each process used during the leg. */
+  cpuSecondsByProcess: Record<string, number>;
+  /** V8 heap in use of each process at the end of the leg (MB), from its /metrics. */
+  heapMbByProcess: Record<string, number>;
   /** What the daily rolls of the features cost each model subgraph during the leg. */
   rolls: Record<string, RollSummary>;
   clock: string;
@@ -77,6 +87,8 @@ interface Settings {
   pageEvery: number;
   settle: number;
   holdFeatures: boolean;
+  /** Control: no simulator; the load runs for days × daySeconds on a library that stands still. */
+  noSimulator: boolean;
 }
 
 /** One model subgraph's rolls during a leg: how many, their mean wall and CPU time, and the event-loop delay during each. */
@@ -240,6 +252,25 @@ function runsPerQuery(before: Map<string, ProcessCounters>, after: Map<string, P
   return runs;
 }
 
+/** CPU seconds so far of each process (from /proc). */
+function cpuSecondsOf(processes: ReadonlyMap<string, number>): Map<string, number> {
+  return new Map([...processes].map(([name, pid]) => [name, sampleProcess(pid)?.cpuSeconds ?? NaN]));
+}
+
+/** V8 heap in use of each process (MB), from its /metrics; a process that does not answer in 30 s is left out. */
+async function heapMbOf(urls: ReadonlyMap<string, string>): Promise<Record<string, number>> {
+  const heaps: Record<string, number> = {};
+  await Promise.all([...urls].map(async ([name, url]) => {
+    try {
+      const response = await fetch(metricsUrl(url), { signal: AbortSignal.timeout(30_000) });
+      heaps[name] = Number((total(parsePrometheus(await response.text()), 'nodejs_heap_size_used_bytes') / 2 ** 20).toFixed(1));
+    } catch {
+      // Reported as missing.
+    }
+  }));
+  return heaps;
+}
+
 async function readClock(gatewayUrl: string, token: string): Promise<string> {
   const response = await fetch(gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: '{ clock }' }) });
   const body = (await response.json()) as { data?: { clock?: string } };
@@ -249,6 +280,7 @@ async function readClock(gatewayUrl: string, token: string): Promise<string> {
 async function live(config: Config, graph: LaunchedGraph, databaseUrl: string, settings: Settings): Promise<Leg[]> {
   const urls = new Map<string, string>([['gateway', graph.gatewayUrl], ...Object.entries<string>(graph.subgraphUrls)]);
   const pids = [...graph.processes.values()].map((child) => child.pid!);
+  const pidByName = new Map([...graph.processes].map(([name, child]) => [name, child.pid!]));
   const tokens = Array.from({ length: 64 }, (_, k) => signDevelopmentToken(config, { sub: `living-bench-${k}`, role: 'staff' }, '4h'));
   const [member, page] = buildScenarios(SUBGRAPH_NAMES, await librarySize(databaseUrl), undefined);
   let sent = 0;
@@ -271,9 +303,11 @@ async function live(config: Config, graph: LaunchedGraph, databaseUrl: string, s
   const legs: Leg[] = [];
   for (const [name, throughDay] of [['days 1..checkpoint', settings.checkpoint], ['checkpoint..end', settings.days]] as const) {
     const before = await scrapeEvery(urls);
+    const cpuBefore = cpuSecondsOf(pidByName);
     const started = Date.now();
-    // `simulate --days N` lives N more days.
-    const simulated = simulate(config, databaseUrl, throughDay - (legs[legs.length - 1]?.throughDay ?? 0), settings.daySeconds, (line) => {
+    const days = throughDay - (legs[legs.length - 1]?.throughDay ?? 0);
+    // `simulate --days N` lives N more days; the control only lets the same time pass.
+    const simulated = settings.noSimulator ? new Promise<void>((resolve) => setTimeout(resolve, days * settings.daySeconds * 1000)) : simulate(config, databaseUrl, days, settings.daySeconds, (line) => {
       if (/^simulate: day \d+ /.test(line) || /refused/.test(line)) process.stderr.write(`living: ${line.replace(/^simulate: /, '')}\n`);
     });
     const simulatedSeconds = simulated.then(() => (Date.now() - started) / 1000);
@@ -281,6 +315,7 @@ async function live(config: Config, graph: LaunchedGraph, databaseUrl: string, s
     simulatedSeconds.catch(() => undefined);
     const results = await loadWhile(send, simulated, settings.settle);
     const after = await scrapeEvery(urls);
+    const cpuAfter = cpuSecondsOf(pidByName);
     const memory = graphMemory(pids);
     const leg: Leg = {
       name: name.replace('checkpoint', String(settings.checkpoint)).replace('end', String(settings.days)),
@@ -292,7 +327,9 @@ async function live(config: Config, graph: LaunchedGraph, databaseUrl: string, s
       worstP99Ms: Math.max(...results.map((r) => r.latency.p99)),
       runsPerQuery: runsPerQuery(before, after),
       memory,
-      rssByProcess: rssMbByProcess(new Map([...graph.processes].map(([name, child]) => [name, child.pid!]))),
+      rssByProcess: rssMbByProcess(pidByName),
+      cpuSecondsByProcess: Object.fromEntries([...cpuAfter].map(([name, seconds]) => [name, Number((seconds - (cpuBefore.get(name) ?? NaN)).toFixed(1))])),
+      heapMbByProcess: await heapMbOf(urls),
       rolls: rollSampler.take(),
       clock: await readClock(graph.gatewayUrl, tokens[0]!),
       load: loadAverage(),
@@ -312,13 +349,15 @@ function describeLeg(leg: Leg): string {
     + `${leg.failures.length ? ` (${leg.failures.join('; ')})` : ''}, worst 5-s p99 ${fmt(leg.worstP99Ms, 0)} ms; runs per query: ${runs}; `
     + `Σ RSS ${fmt(leg.memory.rssSumMb, 0)} MB (resident, shared pages once: ${fmt(leg.memory.residentMb, 0)} MB); load average ${leg.load}`
     + `\n  RSS by process: ${Object.entries(leg.rssByProcess).map(([name, mb]) => `${name} ${fmt(mb, 0)} MB`).join(', ')}`
+    + `\n  heap in use by process: ${Object.entries(leg.heapMbByProcess).map(([name, mb]) => `${name} ${fmt(mb, 0)} MB`).join(', ')}`
+    + `\n  CPU by process: ${Object.entries(leg.cpuSecondsByProcess).map(([name, seconds]) => `${name} ${fmt(seconds)} s`).join(', ')}`
     + Object.entries(leg.rolls).map(([name, r]) => `\n  ${name}: ${r.rolls} rolls, ${fmt(r.meanSeconds)} s and ${fmt(r.meanCpuSeconds)} CPU s each; `
       + `event-loop delay during a roll p99 ${fmt(r.loopDelayP99MedianMs, 0)} ms (median roll), ${fmt(r.loopDelayP99WorstMs, 0)} ms (worst), max ${fmt(r.loopDelayMaxMs, 0)} ms; heap ${fmt(r.heapUsedMb, 0)} MB`).join('');
 }
 
 async function main(argv: string[]): Promise<void> {
   const { flags } = parseFlags(argv, {
-    db: 'string', from: 'string', days: 'number', checkpoint: 'number', 'day-seconds': 'number', rate: 'number', 'page-every': 'number', settle: 'number', 'hold-features': 'boolean', 'port-base': 'number', force: 'boolean', json: 'boolean',
+    db: 'string', from: 'string', days: 'number', checkpoint: 'number', 'day-seconds': 'number', rate: 'number', 'page-every': 'number', settle: 'number', 'hold-features': 'boolean', 'no-simulator': 'boolean', profile: 'string', 'port-base': 'number', force: 'boolean', json: 'boolean',
   }, USAGE);
   const config = loadConfig();
   if (!flags.db) throw new UsageError(`--db is required\n${USAGE}`);
@@ -330,6 +369,7 @@ async function main(argv: string[]): Promise<void> {
     pageEvery: flags['page-every'] ?? 5,
     settle: flags.settle ?? 30,
     holdFeatures: Boolean(flags['hold-features']),
+    noSimulator: Boolean(flags['no-simulator']),
   };
   if (!Number.isInteger(settings.days) || !Number.isInteger(settings.checkpoint) || settings.checkpoint < 1 || settings.checkpoint >= settings.days) {
     throw new UsageError('--checkpoint and --days must be whole numbers with 1 <= checkpoint < days');
@@ -345,7 +385,7 @@ async function main(argv: string[]): Promise<void> {
   const base = flags['port-base'];
   if (base !== undefined && !(Number.isInteger(base) && base >= 1024 && base + SUBGRAPH_NAMES.length <= 65_535)) throw new UsageError('--port-base must be a whole number from 1024 to 65528');
   const ports = base === undefined ? undefined : Object.fromEntries([['gateway', base], ...SUBGRAPH_NAMES.map((name, i) => [name, base + 1 + i])]);
-  const graph = await launchGraph({ ports, projectRoot: config.projectRoot, subgraphs: SUBGRAPH_NAMES, env: { HOST: '127.0.0.1', LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl, FEATURES_ROLL: settings.holdFeatures ? 'off' : 'on' }, logs: 'inherit', startTimeoutMs: 300_000 });
+  const graph = await launchGraph({ ports, projectRoot: config.projectRoot, subgraphs: SUBGRAPH_NAMES, env: { HOST: '127.0.0.1', LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl, FEATURES_ROLL: settings.holdFeatures ? 'off' : 'on' }, logs: 'inherit', startTimeoutMs: 300_000, execArgv: flags.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(flags.profile)] : undefined });
   try {
     const legs = await live(config, graph, databaseUrl, settings);
     const [first, last] = [legs[0]!, legs[legs.length - 1]!];

@@ -133,6 +133,20 @@ export function createProcessMetrics(service: string): ProcessMetrics {
       labelNames: ['model'],
       registers: [registry],
     }),
+    ...createMonitoringGauges(registry),
+  };
+}
+
+/** The gauges the live monitor and the prediction log's checks set (`publish*` in src/monitoring/gauges). */
+export type MonitoringGauges = Pick<ProcessMetrics, 'predictionLogMissing' | 'modelLiveMetric' | 'modelOfflineMetric' | 'modelFeatureDrift'>;
+
+/**
+ * The monitoring gauges on `registry`. A process's metrics hold them (createProcessMetrics); the
+ * live monitor's thread makes its own on a registry nobody scrapes, and posts their values to
+ * the serving thread, which sets them on the process's (src/monitoring/monitor-thread).
+ */
+export function createMonitoringGauges(registry: Registry): MonitoringGauges {
+  return {
     predictionLogMissing: new Gauge({
       name: 'prediction_log_missing_records',
       help: 'Records missing from the stored prediction log by gaps in per-process sequence numbers, at the last check',

@@ -237,6 +237,11 @@ export function alertConditions(model: string, version: string, byWindow: Record
   return alerts;
 }
 
+/** The entries of a monitor's snapshot for `model` and `window`, newest version first. */
+export function healthIn(snapshot: Iterable<ModelHealth>, model: string, window: QualityWindow): ModelHealth[] {
+  return [...snapshot].filter((h) => h.model === model && h.window === window).sort((a, b) => (a.version < b.version ? 1 : -1));
+}
+
 export class LiveMonitor {
   private readonly cursors = new Map<string, number>();
   private readonly versions = new Map<string, VersionState>();
@@ -265,11 +270,15 @@ export class LiveMonitor {
     this.featureSample = featureSample;
   }
 
-  /** Runs every `intervalMs` in the background (the first run at once); a failed run is logged and retried next time. */
-  start(intervalMs: number): void {
+  /**
+   * Runs every `intervalMs` in the background (the first run at once); a failed run is logged and
+   * retried next time. `afterRun` hears each run that completed (the monitor's thread posts the
+   * snapshot and gauges to the serving thread from there).
+   */
+  start(intervalMs: number, afterRun: () => void = () => undefined): void {
     if (this.timer || intervalMs <= 0) return;
     const tick = () => {
-      this.runOnce().catch((error: Error) => this.deps.logger.warn({ err: error.message }, 'the live monitor run failed; tried again next interval'));
+      this.runOnce().then(afterRun, (error: Error) => this.deps.logger.warn({ err: error.message }, 'the live monitor run failed; tried again next interval'));
     };
     this.timer = setInterval(tick, intervalMs);
     this.timer.unref();
@@ -284,7 +293,12 @@ export class LiveMonitor {
 
   /** The last computed health of `model`'s versions for `window`, newest version first; empty before the first run. */
   health(model: string, window: QualityWindow): ModelHealth[] {
-    return [...this.snapshot.values()].filter((h) => h.model === model && h.window === window).sort((a, b) => (a.version < b.version ? 1 : -1));
+    return healthIn(this.snapshot.values(), model, window);
+  }
+
+  /** Every entry of the last computed snapshot (each model, version and window), for another thread to read with `healthIn`. */
+  snapshotEntries(): ModelHealth[] {
+    return [...this.snapshot.values()];
   }
 
   runOnce(): Promise<void> {

@@ -12,13 +12,12 @@
  * - `close` waits for the batches posted so far, then ends the thread and its connection.
  * - The thread keeps the process alive only while a batch or `close` waits for it.
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { PredictionRecord, PredictionSink } from './prediction-log';
 import { encodeBatch } from './prediction-log-batch';
 import type { ProcessLosses } from './prediction-log-store';
 import type { FromWriter, ToWriter, WriterSettings } from './prediction-log-worker';
+import { monitoringScript } from './worker-script';
 
 export interface PredictionLogWriter extends PredictionSink {
   close(): Promise<void>;
@@ -33,16 +32,9 @@ export interface WriterOptions extends WriterSettings {
   workerFile?: string;
 }
 
-/**
- * The compiled writer script. Beside this module when it runs compiled; when it runs from the
- * TypeScript sources (ts-jest), the copy that the build wrote into dist/.
- */
+/** The compiled writer script (worker-script.ts). */
 export function writerScript(): string {
-  const beside = path.join(__dirname, 'prediction-log-worker.js');
-  if (existsSync(beside)) return beside;
-  const built = path.resolve(__dirname, '..', '..', 'dist', 'src', 'monitoring', 'prediction-log-worker.js');
-  if (existsSync(built)) return built;
-  throw new Error(`the prediction-log writer script is missing (looked for ${beside} and ${built}); run node scripts/build.js`);
+  return monitoringScript('prediction-log-worker.js', 'the prediction-log writer');
 }
 
 export function startPredictionLogWriter({ processId, onCheck = () => undefined, onCheckFailed = () => undefined, workerFile = writerScript(), ...settings }: WriterOptions): PredictionLogWriter {

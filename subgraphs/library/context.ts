@@ -14,6 +14,6 @@ export interface LibraryContext extends SubgraphContext {
   circulation: ApplyOptions;
   /** The process's one writer: events of concurrent requests share transactions. */
   writer: EventWriter;
-  /** The live monitor of this process, whose last snapshot `ModelInfo.health` reads; absent when it is off. */
+  /** The live monitor's thread of this process (src/monitoring/monitor-thread), whose last snapshot `ModelInfo.health` reads; absent when it is off. */
   monitor?: Pick<LiveMonitor, 'health'>;
 }

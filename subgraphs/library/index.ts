@@ -11,14 +11,14 @@ import { createProcessMetrics } from '../../src/metrics';
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import { Counter } from 'prom-client';
 import { applyEvent, eventWriter, readClock, type ApplyOptions, type EventWriter } from '../../src/circulation';
-import { openMigratedStore, openStore, type Store } from '../../src/store';
+import { openMigratedStore, type Store } from '../../src/store';
 import { startSubgraphServer, type RunningSubgraph } from '../../src/subgraph-server';
 import type { LibraryContext } from './context';
 import { createLibraryLoaders } from './loaders';
 import { BookResolver, LoanResolver, MemberResolver } from './resolvers';
 import { ModelsResolver } from './models';
 import { CalibrationResolver, JudgedPredictionResolver, ModelHealthResolver } from './health';
-import { LiveMonitor } from '../../src/monitoring/monitor';
+import { startMonitorThread } from '../../src/monitoring/monitor-thread';
 import { CirculationResolver } from './circulation';
 
 export type { LibraryContext } from './context';
@@ -61,7 +61,9 @@ export function createLibraryContext(
 /**
  * The library subgraph is the store's writer: it opens the store writable and brings its
  * schema up to date before answering. It also runs the live monitor (src/monitoring/monitor)
- * every MONITOR_INTERVAL_MS, off the answer path, writing judged predictions to the store. SQLite runs in WAL mode, so the model subgraphs' read-only
+ * every MONITOR_INTERVAL_MS on a worker thread of its own (src/monitoring/monitor-thread), off
+ * the serving thread, writing judged predictions to the store; `Model.health` reads the last
+ * snapshot the thread posted. SQLite runs in WAL mode, so the model subgraphs' read-only
  * connections see each committed write.
  */
 export async function startLibrarySubgraph(config: Config, port: number = config.ports.library): Promise<RunningSubgraph> {
@@ -80,11 +82,12 @@ export async function startLibrarySubgraph(config: Config, port: number = config
     onOutcome: (type, outcome) => events.inc({ type, outcome }),
   };
   const writer = eventWriter(store, circulation);
-  // The monitor reads and writes through a connection of its own, so its queries never queue
-  // ahead of a request or a circulation write on the subgraph's (SQLite's WAL lets both work).
-  const monitorStore = openStore(config.databaseUrl, { busyTimeoutMs: 2000 });
-  const monitor = new LiveMonitor({ store: monitorStore, modelsDir: config.modelsDir, metrics, logger, clock: () => readClock(monitorStore, { mode: config.clock }) });
-  monitor.start(config.monitor.intervalMs);
+  // The monitor runs on a thread of its own with its own connection (src/monitoring/monitor-thread):
+  // its runs never hold up a request or a circulation write of this thread, and its statements
+  // never queue on this thread's connection (SQLite's WAL lets both work).
+  const monitor = config.monitor.intervalMs > 0
+    ? startMonitorThread({ databaseUrl: config.databaseUrl, modelsDir: config.modelsDir, clock: config.clock, intervalMs: config.monitor.intervalMs, logLevel: config.logLevel, busyTimeoutMs: 2000 }, { metrics, logger })
+    : undefined;
   return startSubgraphServer<LibraryContext>(
     {
       name: 'library',
@@ -92,10 +95,9 @@ export async function startLibrarySubgraph(config: Config, port: number = config
       config,
       logger,
       metrics,
-      createContext: (identity) => createLibraryContext(store, config.modelsDir, identity, circulation, writer, config.monitor.intervalMs > 0 ? monitor : undefined),
+      createContext: (identity) => createLibraryContext(store, config.modelsDir, identity, circulation, writer, monitor),
       onStop: async () => {
-        await monitor.stop();
-        await monitorStore.close();
+        await monitor?.stop();
         await store.close();
       },
     },

@@ -5,7 +5,8 @@
  * offline from the same log and the same loans (up to its documented bin error), its gauges
  * carry the same figure, the judged predictions are in the store, the CBPE estimate is labelled
  * as one, and a version without drift references says so. Churn answers a rule gave (LAPSED)
- * stay out of churn's live figures.
+ * stay out of churn's live figures. The monitor's own thread, as the library subgraph runs it,
+ * answers the same health and sets the same gauges as a monitor on the calling thread.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { rmSync } from 'node:fs';
@@ -17,7 +18,8 @@ import { getProduction } from '../../registry';
 import { liveOn } from '../../simulator';
 import { migrateStore, openStore, type Store } from '../../store';
 import { addDays } from '../../util/dates';
-import { LiveMonitor } from '../monitor';
+import { LiveMonitor, type ModelHealth } from '../monitor';
+import { startMonitorThread } from '../monitor-thread';
 import { judgeOutcomes, liveOutcomes, RULE_ANSWER_LABEL } from '../outcomes';
 import type { PredictionRecord } from '../prediction-log';
 import { createStorePredictionSink } from '../prediction-log-store';
@@ -151,5 +153,30 @@ describe('churn answers a rule gave instead of the model', () => {
     expect(health?.knownOutcomes).toBe(scored.length);
     expect(Math.abs((live?.value ?? NaN) - auc(scored.map((j) => j.prediction.score ?? 0), labels))).toBeLessThanOrEqual(0.001);
     await churnMonitor.stop();
+  });
+});
+
+describe("the monitor's own thread (what the library subgraph runs)", () => {
+  it('answers the health and sets the gauges a monitor on the calling thread computes from the same log', async () => {
+    const here = new LiveMonitor({ store, modelsDir: copy.modelsDir, metrics: createProcessMetrics('library'), logger: createLogger('monitor-test', 'warn'), clock: () => readClock(store) }, { persist: false });
+    await here.runOnce();
+    const served = createProcessMetrics('library');
+    const thread = startMonitorThread({ databaseUrl: copy.databaseUrl, modelsDir: copy.modelsDir, clock: 'stored', intervalMs: 3_600_000, logLevel: 'warn', busyTimeoutMs: 2000 }, { metrics: served, logger: createLogger('monitor-test', 'warn') });
+    try {
+      expect(thread.health('overdue', 'week')).toEqual([]);
+      await thread.nextRun();
+      const withoutTime = (entries: ModelHealth[]) => entries.map(({ computedAt: _computedAt, ...rest }) => rest);
+      for (const window of ['day', 'week', '30d'] as const) {
+        const expected = here.health('overdue', window);
+        expect(expected.length).toBeGreaterThan(0);
+        expect(withoutTime(thread.health('overdue', window))).toEqual(withoutTime(expected));
+      }
+      const auc = (await served.modelLiveMetric.get()).values.find((v) => v.labels.model === 'overdue' && v.labels.metric === 'auc' && v.labels.window === 'week');
+      expect(auc?.value).toBe(here.health('overdue', 'week')[0]?.metrics.find((m) => m.name === 'auc' && !m.estimated)?.value);
+      expect((await served.modelOfflineMetric.get()).values.length).toBeGreaterThan(0);
+    } finally {
+      await thread.stop();
+      await here.stop();
+    }
   });
 });
