@@ -8,6 +8,14 @@ import { loadMemberActivity, type MemberActivity } from './member-activity';
 
 export const CHURN_WINDOW_DAYS = 90;
 
+/**
+ * Every churn feature the serving code computes. A version takes the ones its feature spec
+ * names, by name (`featureColumns`): versions up to 1.1.0 the first 11, loan counts over fixed
+ * windows; 2.0.0 all 22, adding visit days (days with a checkout, since one visit often lends
+ * several items), the gaps between visits and a fitted visit rate and trend, which together
+ * raised the AUC on active members by 0.015 (BENCHMARKS.md, "Churn 2.0.0"). Features are only
+ * added, never renamed or dropped while a registered version names them.
+ */
 export const CHURN_FEATURES = [
   { name: 'days_since_last_loan', type: 'float', description: 'Days since the last checkout (tenure when none)' },
   { name: 'loans_30d', type: 'float', description: 'Checkouts in the last 30 days' },
