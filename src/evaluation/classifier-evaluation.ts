@@ -13,7 +13,7 @@ import { openServingSession } from '../ml/onnx/session';
 import { parseChurnServing } from '../models/churn';
 import { parseOverdueServing } from '../models/overdue';
 import type { ServingMetadata } from '../model-runtime/model-slot';
-import type { RiskThresholds } from '../model-runtime/risk';
+import { featureColumns, pickColumns, type RiskThresholds } from '../model-runtime/risk';
 import { delongTest, type DeLongComparison } from './delong';
 import { bootstrapFigures, gatherRows, type BootstrapOptions, type Interval } from './intervals';
 import type { BaselineScores, ClassifierHoldout } from './classifier-holdout';
@@ -82,13 +82,18 @@ export async function scoreOnnx(
   }
 }
 
-/** The version's probabilities for every holdout row, from its model.onnx. */
+/**
+ * The version's probabilities for every holdout row, from its model.onnx, on its own columns of
+ * the holdout's (as serving gives them to it: `featureColumns`).
+ */
 export async function scoreVersion(version: ClassifierVersion, holdout: ClassifierHoldout): Promise<Float64Array> {
   const input = version.metadata.inputs[0]?.name;
   const output = version.metadata.outputs[0]?.name;
   if (!input || !output) throw new Error(`${holdout.model} ${version.version}: metadata names no input or output tensor`);
   try {
-    return await scoreOnnx(path.join(version.dir, 'model.onnx'), { input, output }, holdout.features, holdout.rows, holdout.featureCount);
+    const columns = featureColumns(version.metadata, holdout.featureNames);
+    const features = columns ? pickColumns(holdout.features, holdout.featureCount, columns) : holdout.features;
+    return await scoreOnnx(path.join(version.dir, 'model.onnx'), { input, output }, features, holdout.rows, columns?.length ?? holdout.featureCount);
   } catch (error) {
     throw new Error(`${holdout.model} ${version.version}: ${(error as Error).message}`);
   }

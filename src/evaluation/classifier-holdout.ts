@@ -89,6 +89,8 @@ export interface ClassifierHoldout {
   description: string;
   rows: number;
   featureCount: number;
+  /** The columns of `features`, in order: a version whose feature spec is another list (some of them) is scored on its own. */
+  featureNames: readonly string[];
   /** Row-major rows x featureCount, as the serving feature code computes them. */
   features: Float32Array;
   labels: Uint8Array;
@@ -134,6 +136,7 @@ export async function overdueHoldout(store: Store): Promise<ClassifierHoldout> {
     description: `loans checked out ${w.testStart} to ${w.testEnd}, outcomes as known on ${w.asOf}`,
     rows,
     featureCount: OVERDUE_FEATURE_NAMES.length,
+    featureNames: OVERDUE_FEATURE_NAMES,
     features: test.features.values,
     labels: test.labels,
     clusters: test.loans.map((l) => l.member_id),
@@ -208,6 +211,7 @@ export async function churnHoldout(store: Store): Promise<ClassifierHoldout> {
       `outcome: no checkout up to ${addDays(c.testCutoff, CHURN_WINDOW_DAYS)}`,
     rows,
     featureCount: CHURN_FEATURE_NAMES.length,
+    featureNames: CHURN_FEATURE_NAMES,
     features: test.values,
     labels: test.labels,
     baselines: [

@@ -8,6 +8,14 @@ import { loadMemberActivity, type MemberActivity } from './member-activity';
 
 export const CHURN_WINDOW_DAYS = 90;
 
+/**
+ * Every churn feature the serving code computes. A version takes the ones its feature spec
+ * names, by name (`featureColumns`): versions up to 1.1.0 the first 11, loan counts over fixed
+ * windows; 2.0.0 all 22, adding visit days (days with a checkout, since one visit often lends
+ * several items), the gaps between visits and a fitted visit rate and trend, which together
+ * raised the AUC on active members by 0.015 (BENCHMARKS.md, "Churn 2.0.0"). Features are only
+ * added, never renamed or dropped while a registered version names them.
+ */
 export const CHURN_FEATURES = [
   { name: 'days_since_last_loan', type: 'float', description: 'Days since the last checkout (tenure when none)' },
   { name: 'loans_30d', type: 'float', description: 'Checkouts in the last 30 days' },
@@ -20,9 +28,27 @@ export const CHURN_FEATURES = [
   { name: 'late_share', type: 'float', description: 'Share of returned loans that came back late' },
   { name: 'open_loans', type: 'float', description: 'Loans not yet returned' },
   { name: 'mean_renewals', type: 'float', description: 'Mean renewals per loan in the last year' },
+  { name: 'visit_days_90d', type: 'float', description: 'Days with a checkout in the last 90 days' },
+  { name: 'visit_days_prev_90d', type: 'float', description: 'Days with a checkout 91 to 180 days ago' },
+  { name: 'visit_days_365d', type: 'float', description: 'Days with a checkout in the last 365 days' },
+  { name: 'visit_rate_30d', type: 'float', description: 'Visit days per 30 days over the last year (or since the first visit)' },
+  { name: 'silence_visits', type: 'float', description: 'Visits a member at their usual rate would have made since the last one: days_since_last_loan x visit_rate_30d / 30' },
+  { name: 'last_visit_gap_days', type: 'float', description: 'Days between the last two visits' },
+  { name: 'visit_gap_trend', type: 'float', description: 'Mean of the last 3 gaps between visits / mean of the earlier ones' },
+  { name: 'fitted_visit_rate', type: 'float', description: 'Visits per 30 days at the date, from a log-linear Poisson fit of the monthly visit counts (up to 18 months)' },
+  { name: 'fitted_visit_trend', type: 'float', description: 'Monthly log change of the visit rate in that fit' },
+  { name: 'expected_visits_90d', type: 'float', description: 'Visits the fitted rate and trend expect in the next 90 days' },
+  { name: 'fitted_silence_visits', type: 'float', description: 'Visits at the fitted rate since the last one: days_since_last_loan x fitted_visit_rate / 30' },
 ] as const;
 
 export const CHURN_FEATURE_NAMES: readonly string[] = CHURN_FEATURES.map((f) => f.name);
+
+/** Visits the fitted rate and trend expect in the `days` after the date (whole months, then the remainder). */
+export function expectedVisits(a: Pick<MemberActivity, 'fittedVisitRate' | 'fittedVisitTrend'>, days: number): number {
+  let total = 0;
+  for (let m = 0; m * 30 < days; m++) total += (Math.min(30, days - m * 30) / 30) * a.fittedVisitRate * Math.exp(a.fittedVisitTrend * (m + 0.5));
+  return total;
+}
 
 export function churnFeatureRow(a: MemberActivity): number[] {
   return [
@@ -37,6 +63,17 @@ export function churnFeatureRow(a: MemberActivity): number[] {
     a.lateShare,
     a.openLoans,
     a.meanRenewals365d,
+    a.visitDays90d,
+    a.visitDaysPrev90d,
+    a.visitDays365d,
+    a.visitRate365d,
+    (a.daysSinceLastLoan * a.visitRate365d) / 30,
+    a.lastVisitGapDays,
+    a.visitGapTrend,
+    a.fittedVisitRate,
+    a.fittedVisitTrend,
+    expectedVisits(a, CHURN_WINDOW_DAYS),
+    (a.daysSinceLastLoan * a.fittedVisitRate) / 30,
   ];
 }
 

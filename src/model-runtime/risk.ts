@@ -37,24 +37,62 @@ export interface ScoredRisk {
 
 /** What a classifier's subgraph reads from metadata.serving. */
 export interface RiskServing {
-  /** Per feature, the value a factor's substitution sets it to (the training median). */
+  /** Per feature of the version, the value a factor's substitution sets it to (the training median). */
   reference: number[];
   riskThresholds: RiskThresholds;
+  /**
+   * Set when the version takes some of the served feature columns, or takes them in another
+   * order: for each of its features, its column in the served batch. Absent when it takes the
+   * batch as it is.
+   */
+  columns?: number[];
 }
 
 /**
- * Reads metadata.serving of a classifier version whose feature spec must be `featureNames`:
- * one reference value per feature and the risk thresholds.
+ * For each of a version's features, its column among the `served` ones; undefined when the
+ * version takes exactly the served columns. Throws when the version needs a feature the serving
+ * code does not compute.
  */
-export function parseRiskServing(metadata: ServingMetadata, featureNames: readonly string[]): RiskServing {
-  checkFeatureSpec(metadata, featureNames);
+export function featureColumns(metadata: Pick<ServingMetadata, 'name' | 'version' | 'featureSpec'>, served: readonly string[]): number[] | undefined {
+  const spec = (metadata.featureSpec ?? []).map((f) => f.name);
+  if (spec.join(',') === served.join(',')) return undefined;
+  const missing = spec.filter((name) => !served.includes(name));
+  if (spec.length === 0 || missing.length > 0) {
+    throw new Error(`${metadata.name} ${metadata.version}: feature spec [${spec.join(', ')}] needs features the serving code does not compute: ${missing.join(', ') || '(empty spec)'}`);
+  }
+  return spec.map((name) => served.indexOf(name));
+}
+
+/** Keeps `columns` (in that order) of a row-major batch of width d. */
+export function pickColumns(values: Float32Array, d: number, columns: readonly number[]): Float32Array {
+  const n = Math.floor(values.length / d);
+  const k = columns.length;
+  const out = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) out[i * k + j] = values[i * d + columns[j]!]!;
+  return out;
+}
+
+/** The batch as a version takes it: its own columns of the served ones (the batch itself when it takes them all). */
+export function versionBatch(batch: FeatureBatch, columns: readonly number[] | undefined): FeatureBatch {
+  if (!columns) return batch;
+  return { values: pickColumns(batch.values, batch.names.length, columns), n: batch.n, names: columns.map((j) => batch.names[j]!) };
+}
+
+/**
+ * Reads metadata.serving of a classifier version: one reference value per feature and the risk
+ * thresholds. The version's feature spec must be `featureNames`, or, with `subset`, any of them
+ * in any order (the model whose feature list grew keeps serving its earlier versions, each
+ * scored on its own columns).
+ */
+export function parseRiskServing(metadata: ServingMetadata, featureNames: readonly string[], { subset = false }: { subset?: boolean } = {}): RiskServing {
+  const columns = subset ? featureColumns(metadata, featureNames) : (checkFeatureSpec(metadata, featureNames), undefined);
   const serving = metadata.serving as Partial<RiskServing> | undefined;
-  const d = featureNames.length;
+  const d = columns?.length ?? featureNames.length;
   const thresholds = serving?.riskThresholds;
   if (!serving?.reference || serving.reference.length !== d || typeof thresholds?.medium !== 'number' || typeof thresholds.high !== 'number') {
     throw new Error(`${metadata.name} ${metadata.version}: metadata.serving needs reference[${d}] and riskThresholds { medium, high }`);
   }
-  return { reference: serving.reference, riskThresholds: { medium: thresholds.medium, high: thresholds.high } };
+  return { reference: serving.reference, riskThresholds: { medium: thresholds.medium, high: thresholds.high }, ...(columns ? { columns } : {}) };
 }
 
 export function riskLevel(probability: number, thresholds: RiskThresholds): RiskLevel {
@@ -107,20 +145,23 @@ export interface ScoredRisks {
 /** Scores a batch in one inference run; `explain` adds the top factors from the same run. */
 export async function scoreRisks(
   slot: ModelSlot<RiskServing>,
-  batch: FeatureBatch,
+  served: FeatureBatch,
   { explain = true, topFactors = 3 }: { explain?: boolean; topFactors?: number } = {},
 ): Promise<ScoredRisks> {
-  const d = batch.names.length;
-  if (batch.n === 0) {
+  if (served.n === 0) {
     const current = slot.current();
     return { risks: [], model: current.ref, thresholds: current.serving.riskThresholds };
   }
   let rowOf: Int32Array | undefined;
+  // The columns of the version that runs the batch (read inside the run, so a swap cannot pair one version's columns with another's model).
+  let batch = served;
   const { result: probabilities, model } = await slot.run(
-    batch.n,
+    served.n,
     (m) => {
+      batch = versionBatch(served, m.serving.columns);
       let rows = batch.values;
       if (explain) ({ rows, rowOf } = withReferenceRows(batch, m.serving.reference));
+      const d = batch.names.length;
       return { features: new Tensor('float32', rows, [rows.length / d, d]) };
     },
     (outputs) => {
@@ -130,6 +171,7 @@ export async function scoreRisks(
     },
   );
   const serving = model.serving;
+  const d = batch.names.length;
   const risks: ScoredRisk[] = [];
   for (let i = 0; i < batch.n; i++) {
     const probability = probabilities[rowOf ? (rowOf[i * (d + 1)] ?? -1) : i];

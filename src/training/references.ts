@@ -11,6 +11,7 @@ import { Tensor } from 'onnxruntime-node';
 import type { ModelName } from '../config';
 import { bookWeeklyLoans, demandCalendars } from '../features/demand';
 import { overdueTrainingSet } from '../features/overdue';
+import { CHURN_FEATURE_NAMES } from '../features/churn';
 import { borrowingHistoriesInChunks, type BorrowingHistory } from '../features/recommendations';
 import { segmentationFeaturesInChunks } from '../features/segmentation';
 import { activeChurnRows, churnCutoffs, overdueWindows } from '../evaluation/classifier-holdout';
@@ -18,6 +19,7 @@ import { SEGMENTATION_OUTPUTS } from '../ml/kmeans';
 import { openServingSession } from '../ml/onnx/session';
 import { levelChoice, parseDemandServing } from '../models/demand';
 import { parseSegmentationServing } from '../models/segmentation';
+import { featureColumns, pickColumns } from '../model-runtime/risk';
 import type { ReferenceRows } from '../monitoring/references';
 import type { ModelMetadata } from '../registry';
 import type { Store } from '../store';
@@ -93,7 +95,10 @@ export async function versionReferenceRows(store: Store, metadata: ModelMetadata
       const cuts = [];
       for (const cutoff of churnPanelCutoffs(trainCutoff)) {
         const cut = await activeChurnRows(store, allIds, cutoff);
-        cuts.push({ cutoff, values: cut.values, labels: cut.labels, rows: cut.memberIds.length });
+        // The version's own columns of the served ones (earlier versions take fewer).
+        const columns = featureColumns(metadata, CHURN_FEATURE_NAMES);
+        const values = columns ? pickColumns(cut.values, CHURN_FEATURE_NAMES.length, columns) : cut.values;
+        cuts.push({ cutoff, values, labels: cut.labels, rows: cut.memberIds.length });
       }
       const train = stack(cuts, names.length);
       return { names, values: train.values, rowCount: train.rows, score: await scoreRows(modelFile, metadata, train.values, train.rows) };

@@ -15,7 +15,7 @@ import type { ModelMetadataDraft } from '../../registry';
 import { openStore, type Store } from '../../store';
 import { treeEnsembleArtefacts } from '../../training/classifier-report';
 import { smallLibrary, type SmallLibrary } from '../../../test/fixtures/small-library';
-import { evaluateClassifierVersions, type ClassifierVersion } from '../classifier-evaluation';
+import { evaluateClassifierVersions, scoreOnnx, scoreVersion, type ClassifierVersion } from '../classifier-evaluation';
 import { CLASSIFIER_HOLDOUTS, overdueHoldout, type ClassifierHoldout } from '../classifier-holdout';
 import { classifierRescore } from '../promotion-gate';
 
@@ -102,6 +102,21 @@ it('scores churn among members still active at the cut-off, by slice, where the 
   expect(all!.auc.value).toBeLessThanOrEqual(all!.auc.high);
   expect(all!.ofOracle!.value).toBeCloseTo(all!.auc.value / all!.oracleAuc!.value, 12);
   expect(all!.oracleAuc!.value).toBeGreaterThan(all!.auc.value - 0.05);
+});
+
+it('scores a churn version that takes fewer of the served features on its own columns, as serving gives them', async () => {
+  const holdout = await CLASSIFIER_HOLDOUTS.churn!(store);
+  // 1.1.0 takes the first 11 churn features; the holdout carries all of them.
+  const dir = path.join(committedModels, 'archived', 'churn', '1.1.0');
+  const older: ClassifierVersion = { version: '1.1.0', dir, metadata: readMetadata(dir) };
+  const names = older.metadata.featureSpec!.map((f) => f.name);
+  expect(names.length).toBeLessThan(holdout.featureCount);
+  const own = Float32Array.from({ length: holdout.rows * names.length }, (_, k) => {
+    const i = Math.floor(k / names.length);
+    return holdout.features[i * holdout.featureCount + CHURN_FEATURE_NAMES.indexOf(names[k % names.length]!)]!;
+  });
+  const direct = await scoreOnnx(path.join(dir, 'model.onnx'), { input: older.metadata.inputs[0]!.name, output: older.metadata.outputs[0]!.name }, own, holdout.rows, names.length);
+  expect(Array.from(await scoreVersion(older, holdout))).toEqual(Array.from(direct));
 });
 
 describe('the promotion gate re-scores champion and candidate on one holdout', () => {

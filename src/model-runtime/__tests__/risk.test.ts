@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Tensor } from 'onnxruntime-node';
-import type { LoadedModel, ModelSlot } from '../model-slot';
-import { scoreRisks, withReferenceRows, type FeatureBatch, type RiskServing } from '../risk';
+import type { LoadedModel, ModelSlot, ServingMetadata } from '../model-slot';
+import { featureColumns, parseRiskServing, scoreRisks, withReferenceRows, type FeatureBatch, type RiskServing } from '../risk';
 
 const names = ['loans_90d', 'renewals', 'days_late', 'tenure'];
 const reference = [2, 0, 0.1, 365];
@@ -14,12 +14,12 @@ function probabilityOf(row: ArrayLike<number>): number {
   return Math.fround(1 / (1 + Math.exp(-z)));
 }
 
-function fakeSlot(): { slot: ModelSlot<RiskServing>; rowsSent: number[] } {
+function fakeSlot(columns?: number[]): { slot: ModelSlot<RiskServing>; rowsSent: number[] } {
   const model = {
     name: 'fake',
     version: '1.0.0',
     ref: { name: 'fake', version: '1.0.0', arm: null },
-    serving: { reference, riskThresholds: { medium: 0.3, high: 0.6 } },
+    serving: { reference, riskThresholds: { medium: 0.3, high: 0.6 }, ...(columns ? { columns } : {}) },
     dir: '',
     metadata: { featureSpec: names.map((name) => ({ name })), serving: { reference, riskThresholds: { medium: 0.3, high: 0.6 } } },
     sessions: {},
@@ -98,5 +98,35 @@ describe('risk explanations', () => {
     expect(rowsSent).toEqual([4]);
     expect(risks.map((r) => r.probability)).toEqual([0, 1, 2, 3].map((i) => probabilityOf(batch.values.subarray(i * 4, i * 4 + 4))));
     expect(risks.every((r) => r.factors.length === 0)).toBe(true);
+  });
+
+  it('gives a version that takes some of the served columns its own, in its order, with factors named by them', async () => {
+    // Served: the batch with one more column, and its columns in another order; the version takes the original four.
+    const servedNames = ['tenure', 'extra', 'loans_90d', 'days_late', 'renewals'];
+    const served: FeatureBatch = {
+      names: servedNames,
+      n: batch.n,
+      values: Float32Array.from({ length: batch.n * 5 }, (_, k) => {
+        const i = Math.floor(k / 5);
+        const j = k % 5;
+        return j === 1 ? 99 : batch.values[i * 4 + names.indexOf(servedNames[j]!)]!;
+      }),
+    };
+    const metadata = { name: 'fake', version: '1.0.0', featureSpec: names.map((name) => ({ name })), serving: { reference, riskThresholds: { medium: 0.3, high: 0.6 } } } as unknown as ServingMetadata;
+    const columns = featureColumns(metadata, servedNames)!;
+    expect(columns).toEqual([2, 4, 3, 0]);
+    expect(parseRiskServing(metadata, servedNames, { subset: true }).columns).toEqual(columns);
+    expect(() => parseRiskServing(metadata, servedNames)).toThrow(/differs from the serving features/);
+    expect(() => featureColumns(metadata, ['tenure', 'loans_90d'])).toThrow(/renewals, days_late/);
+    expect(featureColumns(metadata, names)).toBeUndefined();
+
+    const { slot, rowsSent } = fakeSlot(columns);
+    const { risks } = await scoreRisks(slot, served, { topFactors: 3 });
+    expect(rowsSent).toEqual([12]);
+    risks.forEach((risk, i) => {
+      const expected = expectedFactors(batch.values.slice(i * names.length, (i + 1) * names.length), 3);
+      expect(risk.probability).toBe(expected.probability);
+      expect(risk.factors.map((f) => ({ feature: f.feature, weight: f.weight, value: f.value, reference: f.reference }))).toEqual(expected.factors);
+    });
   });
 });

@@ -52,9 +52,15 @@ export interface ChurnServing extends RiskServing {
   lapsed?: { probability: number };
 }
 
-/** Reads metadata.serving of a churn version: a reference value per feature, the risk thresholds and the lapsed rule. */
+/**
+ * Reads metadata.serving of a churn version: a reference value per feature, the risk thresholds
+ * and the lapsed rule. A version may take any of CHURN_FEATURE_NAMES (earlier versions take
+ * the first 11): the subgraph and `npm run evaluate` compute them all and give each version its
+ * own columns, so a version trained before the list grew can still be served, compared and
+ * rolled back to.
+ */
 export function parseChurnServing(metadata: ServingMetadata): ChurnServing {
-  const risk = parseRiskServing(metadata, CHURN_FEATURE_NAMES);
+  const risk = parseRiskServing(metadata, CHURN_FEATURE_NAMES, { subset: true });
   const lapsed = (metadata.serving as { lapsed?: { probability?: unknown } } | undefined)?.lapsed;
   if (lapsed === undefined) return risk;
   const probability = lapsed.probability;
