@@ -167,6 +167,31 @@ export class RedisFeatureStore implements SharedFeatureStore {
     return undefined;
   }
 
+  /**
+   * Resolves once connected, or after `waitMs` (then the process serves from the feature function
+   * until Redis answers): commands are never queued while disconnected, so one sent before the
+   * first connection would only fail.
+   */
+  async connected(waitMs = 2000): Promise<boolean> {
+    if (this.client.status === 'ready') return true;
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.client.off('ready', onReady);
+        resolve(false);
+      }, waitMs);
+      const onReady = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.client.once('ready', onReady);
+    });
+  }
+
+  /** Sends the invalidations still pending; true when none is left (Redis took them all). */
+  sync(): Promise<boolean> {
+    return this.flushed();
+  }
+
   /** True when nothing is pending (or everything pending was sent now). */
   private async flushed(): Promise<boolean> {
     if (this.bypass) return false;

@@ -122,13 +122,15 @@ export async function openModelDeps(
   }
   const background = openBackgroundResults({ redisUrl: config.redisUrl, keyPrefix: config.gateway.redisKeyPrefix, queue: `aggregates-${name}`, logger });
   const featureStore = openFeatureStore(config, metrics, logger);
+  // Commands are not queued while disconnected: wait (briefly) for the first connection.
+  await featureStore?.connected();
   const deps: ModelSubgraphDeps = { store, asOf, memos: new Set(), inputs: 0, slots, logger, metrics, config, predictionLog: NO_PREDICTION_LOGGING, background, featureStore };
   deps.predictionLog = openPredictionLogging({ config: config.predictionLog, store, metrics, logger, asOf: () => deps.asOf });
   return deps;
 }
 
 /** The shared online feature store FEATURE_STORE=redis asks for, reporting to `metrics`; undefined with the in-process default. */
-export function openFeatureStore(config: Pick<Config, 'features' | 'redisUrl' | 'gateway'>, metrics: ProcessMetrics, logger: Logger): SharedFeatureStore | undefined {
+export function openFeatureStore(config: Pick<Config, 'features' | 'redisUrl' | 'gateway'>, metrics: ProcessMetrics, logger: Logger): RedisFeatureStore | undefined {
   if (config.features.store !== 'redis' || !config.redisUrl) return undefined;
   return new RedisFeatureStore({
     url: config.redisUrl,
