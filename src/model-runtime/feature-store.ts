@@ -289,6 +289,8 @@ export class RedisFeatureStore implements SharedFeatureStore {
 
   async close(): Promise<void> {
     await this.flushed().catch(() => false);
-    this.client.disconnect();
+    // QUIT lets Redis close the connection once it answered; a client that never connected just stops retrying.
+    if (this.client.status === 'ready') await this.client.quit().catch(() => this.client.disconnect());
+    else this.client.disconnect();
   }
 }
