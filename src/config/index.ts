@@ -253,6 +253,15 @@ function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean
   throw new ConfigError(`${name} must be on or off, got "${raw}"`);
 }
 
+/** Most FEATURE_CACHE_ENTRIES: the cache sizes its index arrays for its bound up front (8 bytes an entry per date). */
+export const MAX_FEATURE_CACHE_ENTRIES = 5_000_000;
+
+function featureCacheEntries(env: NodeJS.ProcessEnv): number {
+  const entries = integer(env, 'FEATURE_CACHE_ENTRIES', 20_000);
+  if (entries < 1 || entries > MAX_FEATURE_CACHE_ENTRIES) throw new ConfigError(`FEATURE_CACHE_ENTRIES must be between 1 and ${MAX_FEATURE_CACHE_ENTRIES}, got ${entries}`);
+  return entries;
+}
+
 function featureStoreKind(raw: string | undefined, redisUrl: string | undefined): FeatureStoreConfig['store'] {
   if (raw === undefined || raw === '' || raw === 'memory') return 'memory';
   if (raw !== 'redis') throw new ConfigError(`FEATURE_STORE must be memory or redis, got "${raw}"`);
@@ -389,7 +398,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     monitor: { intervalMs: Math.max(0, integer(env, 'MONITOR_INTERVAL_MS', 60_000)) },
     features: {
-      cacheEntries: Math.max(1, integer(env, 'FEATURE_CACHE_ENTRIES', 20_000)),
+      cacheEntries: featureCacheEntries(env),
       store: featureStoreKind(env.FEATURE_STORE, env.REDIS_URL || undefined),
       ttlSeconds: Math.max(1, integer(env, 'FEATURE_STORE_TTL_SECONDS', 2 * 86_400)),
       commandTimeoutMs: Math.max(1, integer(env, 'FEATURE_STORE_TIMEOUT_MS', 200)),

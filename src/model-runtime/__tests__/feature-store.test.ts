@@ -8,6 +8,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
+import { loadConfig } from '../../config';
 import { createLogger } from '../../logging';
 import { AsOfMemo, SlicePacer } from '../as-of-memo';
 import { decodeStored, encodeStored, RedisFeatureStore } from '../feature-store';
@@ -86,6 +87,17 @@ afterAll(async () => {
   const keys = await redis.keys(`${keyPrefix}*`);
   if (keys.length > 0) await redis.del(...keys);
   await redis.quit();
+});
+
+describe('the feature cache and store settings', () => {
+  it('default to a bounded in-process cache and refuse what they cannot serve with', () => {
+    expect(loadConfig({}).features).toMatchObject({ cacheEntries: 20_000, store: 'memory' });
+    expect(loadConfig({ FEATURE_STORE: 'redis', REDIS_URL: 'redis://127.0.0.1:6379' }).features.store).toBe('redis');
+    expect(() => loadConfig({ FEATURE_STORE: 'redis' })).toThrow('FEATURE_STORE=redis needs REDIS_URL');
+    expect(() => loadConfig({ FEATURE_STORE: 'disk' })).toThrow('FEATURE_STORE must be memory or redis');
+    expect(() => loadConfig({ FEATURE_CACHE_ENTRIES: '0' })).toThrow('FEATURE_CACHE_ENTRIES must be between 1 and');
+    expect(() => loadConfig({ FEATURE_CACHE_ENTRIES: '9000000' })).toThrow('FEATURE_CACHE_ENTRIES must be between 1 and');
+  });
 });
 
 describe('the shared feature store (Redis) behind the memos', () => {
