@@ -200,18 +200,6 @@ export class AsOfMemo<V> implements DatedValues {
     return gen.asOf;
   }
 
-  /**
-   * Every value of `ids` at once, a paced slice at a time. Kept for callers over few ids; a
-   * computation over the whole library uses `scan`, whose memory does not grow with it.
-   */
-  async loadPaced(ids: readonly number[]): Promise<(V | undefined)[]> {
-    const all: (V | undefined)[] = [];
-    await this.scan(ids, (values) => {
-      all.push(...values);
-    });
-    return all;
-  }
-
   /** One feature read for `ids` at the current date (a `features.read` span when traced). */
   load(ids: readonly number[]): Promise<(V | undefined)[]> {
     return inSpan('features.read', { 'shelfmark.features': this.name, 'shelfmark.entities': ids.length }, () => this.loadFrom(this.current, ids));

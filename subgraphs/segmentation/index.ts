@@ -1,7 +1,7 @@
 /**
  * The segmentation subgraph (:4005). Member.segment for every member of a request costs one
- * feature extraction and one inference run; the segment overview costs one run over all members
- * per model version. Names, descriptions and profiles come from the version's metadata.serving,
+ * feature extraction and one inference run; the segment overview costs one inference run per
+ * paced slice of members, per model version and change of its inputs. Names, descriptions and profiles come from the version's metadata.serving,
  * so a promoted or rolled-back version swaps them together with the centroids.
  */
 import type { GraphQLSchema } from 'graphql';
