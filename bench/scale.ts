@@ -2,12 +2,16 @@
  * The graph on a library of any size, as a library's IT team meets it: start to ready, the
  * first answers of the aggregates (segments and the watchlists: answered, pending or timed out,
  * and how long until each first holds data), member insights p50 at concurrency 1 once the graph
- * is at rest, and the graph's memory at rest (shared pages counted once).
+ * is at rest, and the graph's memory at rest (shared pages counted once, and each process's RSS).
+ * Then member insights with a cold and a warm feature cache, interleaved: a member nobody asked
+ * for yet, then the same member again, `--cold-asked` times.
  *
- *   node dist/bench/scale.js --db PATH [--models DIR] [--port-base N] [--members-asked N] [--redis URL] [--json]
+ *   node dist/bench/scale.js --db PATH [--models DIR] [--port-base N] [--members-asked N] [--cold-asked N]
+ *        [--redis URL] [--feature-store memory|redis] [--cache-entries N] [--project-root DIR] [--json]
  *
  * It starts its own graph on fixed loopback ports (--port-base for the gateway, the next six for
- * the subgraphs), in development mode, and stops it afterwards.
+ * the subgraphs), in development mode, and stops it afterwards. `--project-root` runs another
+ * checkout's built graph (its dist/) under the same measurement, for a before/after comparison.
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
@@ -18,10 +22,11 @@ import { launchGraph } from '../src/graph-launcher';
 import { openStore } from '../src/store';
 import { summarise } from './load';
 import { quiesce } from './metrics';
-import { graphMemory, loadAverage, sampleProcess } from './processes';
+import { graphMemory, loadAverage, rssMbByProcess, sampleProcess } from './processes';
 import { buildScenarios } from './scenarios';
 
-const USAGE = 'node dist/bench/scale.js --db PATH [--models DIR] [--port-base N] [--members-asked N] [--redis URL] [--json]';
+const USAGE =
+  'node dist/bench/scale.js --db PATH [--models DIR] [--port-base N] [--members-asked N] [--cold-asked N] [--redis URL] [--feature-store memory|redis] [--cache-entries N] [--project-root DIR] [--json]';
 
 const AGGREGATES = {
   segments: '{ segments { name size computedAt ageSeconds } }',
@@ -59,9 +64,29 @@ async function readyWithin(url: string, timeoutMs: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), { db: 'string', models: 'string', 'port-base': 'number', 'members-asked': 'number', redis: 'string', json: 'boolean' }, USAGE);
+  const { flags } = parseFlags(
+    process.argv.slice(2),
+    {
+      db: 'string',
+      models: 'string',
+      'port-base': 'number',
+      'members-asked': 'number',
+      'cold-asked': 'number',
+      redis: 'string',
+      'feature-store': 'string',
+      'cache-entries': 'number',
+      'project-root': 'string',
+      json: 'boolean',
+    },
+    USAGE,
+  );
   if (!flags.db) throw new Error(`--db is required\n${USAGE}`);
-  const root = findProjectRoot(__dirname);
+  const featureStore = flags['feature-store'] ?? 'memory';
+  if (featureStore !== 'memory' && featureStore !== 'redis') throw new Error(`--feature-store must be memory or redis, got "${featureStore}"\n${USAGE}`);
+  if (featureStore === 'redis' && !flags.redis) throw new Error(`--feature-store redis needs --redis URL\n${USAGE}`);
+  const coldAsked = flags['cold-asked'] ?? 100;
+  if (!Number.isInteger(coldAsked) || coldAsked < 0 || coldAsked > 10_000) throw new Error(`--cold-asked must be between 0 and 10000\n${USAGE}`);
+  const root = flags['project-root'] ? path.resolve(flags['project-root']) : findProjectRoot(__dirname);
   const base = flags['port-base'] ?? 4800;
   const asked = flags['members-asked'] ?? 300;
   const databaseUrl = flags.db.includes('://') || flags.db.startsWith('sqlite:') ? flags.db : `sqlite:${path.resolve(flags.db)}`;
@@ -80,6 +105,8 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'warn',
     REDIS_URL: flags.redis ?? '',
     REDIS_KEY_PREFIX: `shelfmark-bench-scale:${randomUUID()}:`,
+    FEATURE_STORE: featureStore,
+    ...(flags['cache-entries'] === undefined ? {} : { FEATURE_CACHE_ENTRIES: String(flags['cache-entries']) }),
   };
   const bearer = jwt.sign({ role: 'analyst' }, DEVELOPMENT_JWT_SECRET, { algorithm: 'HS256', subject: 'bench-scale', issuer: 'shelfmark', audience: 'shelfmark-graph', expiresIn: '2h' });
 
@@ -116,15 +143,34 @@ async function main(): Promise<void> {
     const restMs = performance.now() - restStarted;
     const pids = [...graph.processes.values()].map((c) => c.pid).filter((pid): pid is number => pid !== undefined);
     const memory = graphMemory(pids);
+    const rssAtRestMb = rssMbByProcess(new Map([...graph.processes].flatMap(([name, child]) => (child.pid === undefined ? [] : [[name, child.pid] as [string, number]]))));
 
     const member = buildScenarios(SUBGRAPH_NAMES, size, undefined).find((s) => s.id === 'member');
     if (!member) throw new Error('no member scenario');
     const latencies: number[] = [];
     let errors = 0;
+    const askedIds = new Set<string>();
     for (let i = 0; i < asked; i++) {
-      const { ms, outcome } = await ask(graph.gatewayUrl, bearer, JSON.parse(member.request(i).body));
+      const body = JSON.parse(member.request(i).body) as { variables: { id: string } };
+      askedIds.add(body.variables.id);
+      const { ms, outcome } = await ask(graph.gatewayUrl, bearer, body);
       latencies.push(ms);
       if (outcome !== 'data') errors += 1;
+    }
+    // Cold and warm, interleaved: a member not asked for before (from the far end of the id range,
+    // which the p50 loop above does not reach), then the same member again.
+    const cold: number[] = [];
+    const warm: number[] = [];
+    for (let i = 0; i < coldAsked; i++) {
+      let id = size.maxMemberId - 1 - Math.floor((i * size.maxMemberId) / (2 * Math.max(1, coldAsked)));
+      while (askedIds.has(String(id)) && id > 1) id -= 1;
+      askedIds.add(String(id));
+      const body = { query: member.document, variables: { id: String(id) } };
+      const first = await ask(graph.gatewayUrl, bearer, body);
+      const again = await ask(graph.gatewayUrl, bearer, body);
+      cold.push(first.ms);
+      warm.push(again.ms);
+      if (first.outcome !== 'data' || again.outcome !== 'data') errors += 1;
     }
     const result = {
       members: size.maxMemberId,
@@ -138,7 +184,13 @@ async function main(): Promise<void> {
       restAfterAggregatesS: restMs / 1000,
       memoEntries,
       memoryAtRestMb: memory,
+      rssAtRestMb,
+      featureStore,
+      cacheEntries: flags['cache-entries'] ?? 'default',
+      projectRoot: root,
       member: { asked, errors, ...summarise(latencies) },
+      memberColdCache: { asked: coldAsked, ...summarise(cold) },
+      memberWarmCache: { asked: coldAsked, ...summarise(warm) },
       loadAverageAtEnd: loadAverage(),
     };
     if (flags.json) console.log(JSON.stringify(result));

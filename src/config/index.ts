@@ -156,6 +156,27 @@ export interface Config {
   predictionLog: PredictionLogConfig;
   /** The live monitor in the library subgraph (src/monitoring/monitor). */
   monitor: MonitorConfig;
+  /** Where a model subgraph keeps its features (src/model-runtime/as-of-memo, feature-store). */
+  features: FeatureStoreConfig;
+}
+
+export interface FeatureStoreConfig {
+  /**
+   * FEATURE_CACHE_ENTRIES: entities each memo of a model subgraph keeps in process per as-of date
+   * (a least-recently-used cache). Memory per process is flat in the library's size: about this
+   * many entities' features, not every member's.
+   */
+  cacheEntries: number;
+  /**
+   * FEATURE_STORE: `memory` (default; each process computes what its cache misses from the store)
+   * or `redis` (a shared online store in REDIS_URL behind the cache, so replicas compute each
+   * value once; needs REDIS_URL).
+   */
+  store: 'memory' | 'redis';
+  /** FEATURE_STORE_TTL_SECONDS: how long a value is kept in the shared store. */
+  ttlSeconds: number;
+  /** FEATURE_STORE_TIMEOUT_MS: a shared-store command slower than this counts as Redis down (computed from the store instead). */
+  commandTimeoutMs: number;
 }
 
 export interface MonitorConfig {
@@ -230,6 +251,22 @@ function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean
   if (raw === 'on') return true;
   if (raw === 'off') return false;
   throw new ConfigError(`${name} must be on or off, got "${raw}"`);
+}
+
+/** Most FEATURE_CACHE_ENTRIES: the cache sizes its index arrays for its bound up front (8 bytes an entry per date). */
+export const MAX_FEATURE_CACHE_ENTRIES = 5_000_000;
+
+function featureCacheEntries(env: NodeJS.ProcessEnv): number {
+  const entries = integer(env, 'FEATURE_CACHE_ENTRIES', 20_000);
+  if (entries < 1 || entries > MAX_FEATURE_CACHE_ENTRIES) throw new ConfigError(`FEATURE_CACHE_ENTRIES must be between 1 and ${MAX_FEATURE_CACHE_ENTRIES}, got ${entries}`);
+  return entries;
+}
+
+function featureStoreKind(raw: string | undefined, redisUrl: string | undefined): FeatureStoreConfig['store'] {
+  if (raw === undefined || raw === '' || raw === 'memory') return 'memory';
+  if (raw !== 'redis') throw new ConfigError(`FEATURE_STORE must be memory or redis, got "${raw}"`);
+  if (!redisUrl) throw new ConfigError('FEATURE_STORE=redis needs REDIS_URL');
+  return 'redis';
 }
 
 function demandControlMode(raw: string | undefined): GatewayConfig['demandControl'] {
@@ -360,5 +397,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retentionIntervalMs: Math.max(1000, integer(env, 'PREDICTION_LOG_RETENTION_INTERVAL_MS', 3_600_000)),
     },
     monitor: { intervalMs: Math.max(0, integer(env, 'MONITOR_INTERVAL_MS', 60_000)) },
+    features: {
+      cacheEntries: featureCacheEntries(env),
+      store: featureStoreKind(env.FEATURE_STORE, env.REDIS_URL || undefined),
+      ttlSeconds: Math.max(1, integer(env, 'FEATURE_STORE_TTL_SECONDS', 2 * 86_400)),
+      commandTimeoutMs: Math.max(1, integer(env, 'FEATURE_STORE_TIMEOUT_MS', 200)),
+    },
   };
 }

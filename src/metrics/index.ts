@@ -19,6 +19,18 @@ export interface ProcessMetrics {
   httpRequestSeconds: Histogram<'route' | 'status'>;
   /** Entities whose feature inputs a subgraph holds precomputed at the as-of date, by memo. */
   featureMemoEntries: Gauge<'memo'>;
+  /** Lookups answered by a memo's in-process cache (or a computation already running for it). */
+  featureCacheHits: Counter<'memo'>;
+  /** Lookups the cache did not hold: read from the shared store or computed. */
+  featureCacheMisses: Counter<'memo'>;
+  /** Entities dropped from a memo's cache to stay within FEATURE_CACHE_ENTRIES. */
+  featureCacheEvictions: Counter<'memo'>;
+  /** Cache misses found in the shared online store (not computed). */
+  featureStoreHits: Counter<'memo'>;
+  /** Shared-store commands that failed or timed out (the batch was computed from the store). */
+  featureStoreErrors: Counter<'memo'>;
+  /** Values not written back to the shared store because their entity changed while they were computed. */
+  featureStoreRefused: Counter<'memo'>;
   /** Seconds since the memos last reflected every change record written, by model: how far behind the feed they are. */
   featuresRefreshLag: Gauge<'model'>;
   /** Wall seconds of each roll of the memos to a new library date. */
@@ -95,6 +107,42 @@ export function createProcessMetrics(service: string): ProcessMetrics {
     featureMemoEntries: new Gauge({
       name: 'feature_memo_entries',
       help: 'Entities whose feature inputs are held precomputed at the as-of date, by memo',
+      labelNames: ['memo'],
+      registers: [registry],
+    }),
+    featureCacheHits: new Counter({
+      name: 'feature_cache_hits_total',
+      help: 'Entity lookups answered by the in-process feature cache, by memo',
+      labelNames: ['memo'],
+      registers: [registry],
+    }),
+    featureCacheMisses: new Counter({
+      name: 'feature_cache_misses_total',
+      help: 'Entity lookups the in-process feature cache did not hold, by memo',
+      labelNames: ['memo'],
+      registers: [registry],
+    }),
+    featureCacheEvictions: new Counter({
+      name: 'feature_cache_evictions_total',
+      help: 'Entities evicted from the in-process feature cache (FEATURE_CACHE_ENTRIES), by memo',
+      labelNames: ['memo'],
+      registers: [registry],
+    }),
+    featureStoreHits: new Counter({
+      name: 'feature_store_hits_total',
+      help: 'Cache misses found in the shared online feature store, by memo',
+      labelNames: ['memo'],
+      registers: [registry],
+    }),
+    featureStoreErrors: new Counter({
+      name: 'feature_store_errors_total',
+      help: 'Shared feature store commands that failed or timed out (computed from the store instead), by memo',
+      labelNames: ['memo'],
+      registers: [registry],
+    }),
+    featureStoreRefused: new Counter({
+      name: 'feature_store_refused_writes_total',
+      help: 'Feature values not written back because their entity changed while they were computed, by memo',
       labelNames: ['memo'],
       registers: [registry],
     }),

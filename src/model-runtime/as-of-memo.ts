@@ -1,21 +1,31 @@
 /**
- * Feature values of single entities at one as-of date, computed once and kept until the data
- * behind them changes or the date moves.
+ * Feature values of single entities at one as-of date, computed once and kept, within a bound,
+ * until the data behind them changes or the date moves.
  *
  * Contract: `load(ids)` answers in id order what `compute` answers for those ids at the memo's
  * as-of date, `undefined` where `compute` has no value (an id that is not an entity). Values are
  * computed by the same feature function as without the memo, for the misses only, in one call
  * per `load`; an id being computed for another request is awaited, not computed twice. Only ids
- * `compute` answers are kept, so the memo holds at most one value per entity of the store and
- * unknown ids cannot grow it.
+ * `compute` answers are kept, so unknown ids cannot grow the memo.
  *
- * Freshness: `invalidate(ids)` drops the values of entities whose rows changed, so the next load
- * computes them again; a computation that started before the change is answered to the request
- * that asked for it but not kept. `prepare(asOf)` computes every held entity at a new date beside
- * the current values, which keep answering meanwhile; its `commit` swaps to the new date in one
- * step. A load reads one generation from start to end, so one answer never mixes two dates.
- * No model output is kept, so a promoted or rolled-back version never meets a stale answer.
+ * Bounded: each date's values are a least-recently-used cache of at most `maxEntries` entities
+ * (FEATURE_CACHE_ENTRIES), so a process's memory does not grow with the library. What falls out
+ * is computed again on its next use, or read from the shared online store (./feature-store) when
+ * one is configured: a lookup goes cache → shared store (one read per batch) → feature function
+ * for what is still missing → written back to the shared store. Computations over the whole
+ * library (watchlists, the segment overview) do not go through the cache: `scan` reads what the
+ * cache holds without making it recent and computes the rest without keeping it.
+ *
+ * Freshness: `invalidate(ids)` drops the values of entities whose rows changed (here and in the
+ * shared store), so the next load computes them again; a computation that started before the
+ * change is answered to the request that asked for it but not kept. `prepare(asOf)` computes every
+ * held entity (at most `maxEntries`) at a new date beside the current values, which keep answering
+ * meanwhile; its `commit` swaps to the new date in one step. A load reads one generation from
+ * start to end, so one answer never mixes two dates. No model output is kept, so a promoted or
+ * rolled-back version never meets a stale answer.
  */
+import { LRUCache } from 'lru-cache';
+import type { SharedFeatureStore } from './feature-store';
 import type { Store } from '../store';
 import { inSpan } from '../tracing';
 
@@ -46,12 +56,26 @@ export type Memos<T extends MemoSources> = { [K in keyof T]: T[K] extends MemoSo
 /** The values of one as-of date. */
 interface Generation<V> {
   asOf: string;
-  values: Map<number, V>;
+  values: LRUCache<number, V & {}>;
   pending: Map<number, Promise<V | undefined>>;
 }
 
-function generation<V>(asOf: string): Generation<V> {
-  return { asOf, values: new Map(), pending: new Map() };
+/** Default FEATURE_CACHE_ENTRIES: entities per memo and date a process keeps (see src/config). */
+export const DEFAULT_FEATURE_CACHE_ENTRIES = 20_000;
+
+/** What a memo reports about its cache, per lookup batch (for the feature_cache_* counters). */
+export interface MemoCacheEvents {
+  hits?(n: number): void;
+  misses?(n: number): void;
+  evictions?(n: number): void;
+}
+
+export interface AsOfMemoOptions {
+  /** Most entities kept per date; the least recently used go first. */
+  maxEntries?: number;
+  /** The shared online store behind the cache (Redis), if any. */
+  shared?: SharedFeatureStore;
+  events?: MemoCacheEvents;
 }
 
 /** Yields to the event loop, so requests arriving during long work wait for one slice at most. */
@@ -100,22 +124,45 @@ export class AsOfMemo<V> implements DatedValues {
   private current: Generation<V>;
   /** The generation `prepare` is filling; changed entities are dropped from it too. */
   private next: Generation<V> | undefined;
+  private readonly maxEntries: number;
+  private readonly shared: SharedFeatureStore | undefined;
+  private readonly events: MemoCacheEvents;
 
   constructor(
     private readonly compute: (ids: number[], asOf: string) => Promise<Map<number, V>>,
     asOf: string,
     /** Told the number of entities held after each computation (for a gauge). */
     private readonly onSize?: (size: number) => void,
-    /** Names the feature reads in traces. */
+    /** Names the feature reads in traces, and the memo's keys in the shared store. */
     private readonly name = 'features',
-    /** Paces the background work (warm, prepare) so it never holds the event loop for long. */
+    /** Paces the background work (warm, prepare, scan) so it never holds the event loop for long. */
     private readonly pacer = new SlicePacer(),
+    options: AsOfMemoOptions = {},
   ) {
-    this.current = generation(asOf);
+    this.maxEntries = Math.max(1, options.maxEntries ?? DEFAULT_FEATURE_CACHE_ENTRIES);
+    this.shared = options.shared;
+    this.events = options.events ?? {};
+    this.current = this.generation(asOf);
+  }
+
+  private generation(asOf: string): Generation<V> {
+    const events = this.events;
+    const values = new LRUCache<number, V & {}>({
+      max: this.maxEntries,
+      dispose: (_value, _key, reason) => {
+        if (reason === 'evict') events.evictions?.(1);
+      },
+    });
+    return { asOf, values, pending: new Map() };
   }
 
   get size(): number {
     return this.current.values.size;
+  }
+
+  /** Most entities kept per date. */
+  get capacity(): number {
+    return this.maxEntries;
   }
 
   /** The date the values answering now are computed at. */
@@ -124,22 +171,33 @@ export class AsOfMemo<V> implements DatedValues {
   }
 
   /**
-   * Fills the memo for `ids` a paced slice at a time (see SlicePacer), so requests arriving
-   * meanwhile wait for one short slice at most. Small slices also keep the rows read in between
-   * from piling up (BENCHMARKS.md, memory while filling the memos).
+   * Fills the memo for `ids` (at most its capacity is kept: pass the entities most likely to be
+   * asked for) a paced slice at a time (see SlicePacer), so requests arriving meanwhile wait for
+   * one short slice at most. Small slices also keep the rows read in between from piling up
+   * (BENCHMARKS.md, memory while filling the memos).
    */
   async warm(ids: readonly number[]): Promise<void> {
-    await this.pacer.run(ids, (slice) => this.loadFrom(this.current, slice));
+    await this.pacer.run(ids.slice(0, this.maxEntries), (slice) => this.loadFrom(this.current, slice));
   }
 
   /**
-   * Every value of `ids`, for a computation over the whole library (a watchlist, an overview):
-   * what is missing is computed a paced slice at a time first, as `warm` does, so such a
-   * computation never holds the event loop for the whole library's feature reads.
+   * Every value of `ids` at the current date, for a computation over the whole library (a
+   * watchlist, an overview), handed to `each` a paced slice at a time in id order: what the cache
+   * holds is read without making it recent, the rest is computed by the feature function and not
+   * kept, so the computation holds one slice of values at a time (plus whatever `each` keeps)
+   * and does not push the entities requests use out of the cache. Resolves to the date read.
    */
-  async loadPaced(ids: readonly number[]): Promise<(V | undefined)[]> {
-    await this.warm(ids);
-    return this.load(ids);
+  async scan(ids: readonly number[], each: (values: (V | undefined)[], ids: readonly number[]) => void | Promise<void>): Promise<string> {
+    const gen = this.current;
+    await this.pacer.run(ids, async (slice) => {
+      const misses = slice.filter((id) => !gen.values.has(id));
+      const computed = misses.length > 0 ? await this.compute(misses, gen.asOf) : new Map<number, V>();
+      await each(
+        slice.map((id) => gen.values.peek(id) ?? computed.get(id)),
+        slice,
+      );
+    });
+    return gen.asOf;
   }
 
   /** One feature read for `ids` at the current date (a `features.read` span when traced). */
@@ -147,25 +205,27 @@ export class AsOfMemo<V> implements DatedValues {
     return inSpan('features.read', { 'shelfmark.features': this.name, 'shelfmark.entities': ids.length }, () => this.loadFrom(this.current, ids));
   }
 
-  /** Drops the values of `ids` (their rows changed): the next load computes them again. */
+  /** Drops the values of `ids` (their rows changed), here and in the shared store: the next load computes them again. */
   invalidate(ids: Iterable<number>): void {
-    for (const id of ids) {
+    const dropped = [...ids];
+    for (const id of dropped) {
       for (const gen of [this.current, this.next]) {
         gen?.values.delete(id);
         gen?.pending.delete(id);
       }
     }
+    this.shared?.invalidate(this.name, dropped);
     this.onSize?.(this.current.values.size);
   }
 
   /**
-   * Computes every entity held now at `asOf`, a paced slice at a time, while the current values
-   * keep answering: a load meanwhile reads the current generation only and never waits for the
-   * new one. Resolves to `commit`, which makes the new values the ones answering (and does
-   * nothing if another `prepare` started since).
+   * Computes every entity held now (at most the capacity) at `asOf`, a paced slice at a time,
+   * while the current values keep answering: a load meanwhile reads the current generation only
+   * and never waits for the new one. Resolves to `commit`, which makes the new values the ones
+   * answering (and does nothing if another `prepare` started since).
    */
   async prepare(asOf: string): Promise<() => void> {
-    const next = generation<V>(asOf);
+    const next = this.generation(asOf);
     this.next = next;
     const held = [...this.current.values.keys()].sort((a, b) => a - b);
     await this.pacer.run(held, (slice) => this.loadFrom(next, slice));
@@ -177,19 +237,54 @@ export class AsOfMemo<V> implements DatedValues {
     };
   }
 
+  /**
+   * The misses of one batch: from the shared store when it has them, else from the feature
+   * function, whose values are written back under the versions read before computing them.
+   */
+  private async fetch(ids: number[], asOf: string): Promise<Map<number, V>> {
+    const shared = this.shared ? await this.shared.read<V>(this.name, asOf, ids) : undefined;
+    if (!this.shared || !shared) return this.compute(ids, asOf);
+    const found = new Map<number, V>();
+    const missing: number[] = [];
+    const versionOf = new Map<number, string>();
+    ids.forEach((id, i) => {
+      const value = shared.values[i];
+      if (value !== undefined) found.set(id, value);
+      else {
+        missing.push(id);
+        versionOf.set(id, shared.versions[i] ?? '0');
+      }
+    });
+    if (missing.length > 0) {
+      const computed = await this.compute(missing, asOf);
+      const entries: { id: number; version: string; value: V }[] = [];
+      for (const [id, value] of computed) {
+        found.set(id, value);
+        entries.push({ id, version: versionOf.get(id) ?? '0', value });
+      }
+      // Written back in the background: the answer does not wait for it.
+      void this.shared.write(this.name, asOf, entries);
+    }
+    return found;
+  }
+
   private loadFrom(gen: Generation<V>, ids: readonly number[]): Promise<(V | undefined)[]> {
     const misses = new Set<number>();
+    let hits = 0;
     for (const id of ids) {
-      if (!gen.values.has(id) && !gen.pending.has(id)) misses.add(id);
+      if (gen.values.has(id) || gen.pending.has(id)) hits += 1;
+      else misses.add(id);
     }
+    if (hits > 0) this.events.hits?.(hits);
     if (misses.size > 0) {
-      const batch = this.compute([...misses], gen.asOf);
+      this.events.misses?.(misses.size);
+      const batch = this.fetch([...misses], gen.asOf);
       for (const id of misses) {
         const value: Promise<V | undefined> = batch
           .then((found) => {
             const v = found.get(id);
             // Kept only if nothing invalidated the id while it was computed.
-            if (v !== undefined && gen.pending.get(id) === value) gen.values.set(id, v);
+            if (v !== undefined && v !== null && gen.pending.get(id) === value) gen.values.set(id, v);
             return v;
           })
           .finally(() => {
@@ -201,6 +296,7 @@ export class AsOfMemo<V> implements DatedValues {
         if (gen === this.current) this.onSize?.(gen.values.size);
       }, () => undefined);
     }
+    // `get` makes each id the most recently used.
     return Promise.all(ids.map((id) => (gen.values.has(id) ? gen.values.get(id) : gen.pending.get(id))));
   }
 }

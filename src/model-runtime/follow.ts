@@ -1,8 +1,9 @@
 /**
  * A model subgraph follows the write path: it reads the change records after the last one it
- * handled, drops the memoised values of the members they touch, and when the library clock
- * moves, recomputes every memo at the new date beside the old values and swaps them together
- * with the subgraph's as-of date in one step. Requests never wait for either.
+ * handled, drops the memoised values of the members they touch (in the shared feature store too,
+ * when there is one: see ./feature-store), and when the library clock moves, recomputes what
+ * every memo holds (at most its cache's bound) at the new date beside the old values and swaps
+ * them together with the subgraph's as-of date in one step. Requests never wait for either.
  *
  * Every memo a model subgraph opens is keyed by member id, so a change maps to members: a
  * member record to itself, a loan record to the loan's member. A book record alone changes no

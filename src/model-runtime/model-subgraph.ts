@@ -18,7 +18,8 @@ import { readClock } from '../circulation';
 import { openStore, type Store } from '../store';
 import { startSubgraphServer, type RunningSubgraph, type SubgraphContext } from '../subgraph-server';
 import { readFallbackPointers, readProductionPointer } from '../registry';
-import { AsOfMemo, AsOfValue, type MemoSources, type Memos } from './as-of-memo';
+import { AsOfMemo, AsOfValue, SlicePacer, type MemoSources, type Memos } from './as-of-memo';
+import { RedisFeatureStore, type SharedFeatureStore } from './feature-store';
 import { followChanges, type ChangeFollower, type Freshness } from './follow';
 import { ModelSlot, type SlotSpec } from './model-slot';
 import { NO_PREDICTION_LOGGING, openPredictionLogging, type PredictionLogging } from './prediction-logging';
@@ -38,6 +39,8 @@ export interface ModelSubgraphDeps extends Freshness {
   predictionLog: PredictionLogging;
   /** Where results over the whole library are computed (BullMQ with REDIS_URL, else in process). */
   background: BackgroundResults;
+  /** The shared online feature store behind the memos' caches (FEATURE_STORE=redis), if any. */
+  featureStore?: SharedFeatureStore;
 }
 
 /** What a model subgraph keeps for the life of its process: memos, watchlists, catalogues. */
@@ -118,20 +121,54 @@ export async function openModelDeps(
     slots[slotSpec.model] = slot;
   }
   const background = openBackgroundResults({ redisUrl: config.redisUrl, keyPrefix: config.gateway.redisKeyPrefix, queue: `aggregates-${name}`, logger });
-  const deps: ModelSubgraphDeps = { store, asOf, memos: new Set(), inputs: 0, slots, logger, metrics, config, predictionLog: NO_PREDICTION_LOGGING, background };
+  const featureStore = openFeatureStore(config, metrics, logger);
+  // Commands are not queued while disconnected: wait (briefly) for the first connection.
+  await featureStore?.connected();
+  const deps: ModelSubgraphDeps = { store, asOf, memos: new Set(), inputs: 0, slots, logger, metrics, config, predictionLog: NO_PREDICTION_LOGGING, background, featureStore };
   deps.predictionLog = openPredictionLogging({ config: config.predictionLog, store, metrics, logger, asOf: () => deps.asOf });
   return deps;
 }
 
+/** The shared online feature store FEATURE_STORE=redis asks for, reporting to `metrics`; undefined with the in-process default. */
+export function openFeatureStore(config: Pick<Config, 'features' | 'redisUrl' | 'gateway'>, metrics: ProcessMetrics, logger: Logger): RedisFeatureStore | undefined {
+  if (config.features.store !== 'redis' || !config.redisUrl) return undefined;
+  return new RedisFeatureStore({
+    url: config.redisUrl,
+    keyPrefix: config.gateway.redisKeyPrefix,
+    ttlSeconds: config.features.ttlSeconds,
+    commandTimeoutMs: config.features.commandTimeoutMs,
+    logger,
+    events: {
+      hits: (memo, n) => metrics.featureStoreHits.inc({ memo }, n),
+      error: (memo) => metrics.featureStoreErrors.inc({ memo }),
+      refused: (memo, n) => metrics.featureStoreRefused.inc({ memo }, n),
+    },
+  });
+}
+
 /**
  * The memos a model serves from (its `MemoSources`), opened on the subgraph's store at its
- * as-of date, each reporting its size to the feature-memo gauge. The subgraph that opens them
- * owns them; its change follower (see ./follow) refreshes them.
+ * as-of date, each a cache of at most `config.features.cacheEntries` entities per date in front
+ * of the shared feature store (when there is one), reporting its size and its hits, misses and
+ * evictions to the feature-cache metrics. The subgraph that opens them owns them; its change
+ * follower (see ./follow) refreshes them.
  */
-export function openMemos<T extends MemoSources>(deps: Pick<ModelSubgraphDeps, 'store' | 'asOf' | 'metrics' | 'memos'>, sources: T): Memos<T> {
+export function openMemos<T extends MemoSources>(
+  deps: Pick<ModelSubgraphDeps, 'store' | 'asOf' | 'metrics' | 'memos'> & { config?: Pick<Config, 'features'>; featureStore?: SharedFeatureStore },
+  sources: T,
+): Memos<T> {
   const memos: Record<string, AsOfMemo<unknown>> = {};
+  const { metrics } = deps;
   for (const [memo, source] of Object.entries(sources)) {
-    const opened = new AsOfMemo((ids, asOf) => source(deps.store, ids, asOf), deps.asOf, (size) => deps.metrics.featureMemoEntries.set({ memo }, size), memo);
+    const opened = new AsOfMemo((ids, asOf) => source(deps.store, ids, asOf), deps.asOf, (size) => metrics.featureMemoEntries.set({ memo }, size), memo, new SlicePacer(), {
+      maxEntries: deps.config?.features.cacheEntries,
+      shared: deps.featureStore,
+      events: {
+        hits: (n) => metrics.featureCacheHits.inc({ memo }, n),
+        misses: (n) => metrics.featureCacheMisses.inc({ memo }, n),
+        evictions: (n) => metrics.featureCacheEvictions.inc({ memo }, n),
+      },
+    });
     deps.memos.add(opened);
     memos[memo] = opened;
   }
@@ -148,21 +185,42 @@ export function openAsOfValue<T>(deps: Pick<ModelSubgraphDeps, 'asOf' | 'memos'>
   return value;
 }
 
+/** Loan rows read per member the warm-up looks for: the most recent loans name the members most likely to be asked for. */
+const WARM_ROWS_PER_MEMBER = 4;
+
 /**
- * Fills `memos` for every member, a slice at a time (a request for a member not reached yet
- * computes it on the spot). Settles when done; a failure is logged and leaves the rest to be
- * computed on first request.
+ * The up to `n` members with the most recent checkouts, newest first: one bounded read of the
+ * checkout-date index, whatever the library's size. Members with no loans are not among them
+ * (they are computed on first request).
  */
-export async function warmMemos(deps: Pick<ModelSubgraphDeps, 'store' | 'logger'>, memos: Readonly<Record<string, AsOfMemo<unknown>>>): Promise<void> {
+export async function recentlyActiveMembers(store: Store, n: number): Promise<number[]> {
+  const rows = await store.db.selectFrom('loans').select('member_id').orderBy('checked_out_at', 'desc').limit(n * WARM_ROWS_PER_MEMBER).execute();
+  const members = new Set<number>();
+  for (const row of rows) {
+    members.add(row.member_id);
+    if (members.size >= n) break;
+  }
+  return [...members];
+}
+
+/**
+ * Fills each of `memos` with as many members as its cache keeps (FEATURE_CACHE_ENTRIES), those
+ * with the most recent activity first, a paced slice at a time (a request for a member not
+ * reached yet computes it on the spot). Never the whole library: the subgraph answers any single
+ * member without it. Settles when done; a failure is logged and leaves the rest to be computed on
+ * first request.
+ */
+export async function warmMemos(deps: Pick<ModelSubgraphDeps, 'store' | 'logger'>, memos: Readonly<Record<string, Pick<AsOfMemo<unknown>, 'capacity' | 'warm'>>>): Promise<void> {
   const names = Object.keys(memos);
   if (names.length === 0) return;
   const started = Date.now();
   try {
-    const members = (await deps.store.db.selectFrom('members').select('id').orderBy('id').execute()).map((m) => m.id);
+    const capacity = Math.max(...Object.values(memos).map((m) => m.capacity));
+    const members = await recentlyActiveMembers(deps.store, capacity);
     for (const memo of Object.values(memos)) await memo.warm(members);
-    deps.logger.info({ memos: names, members: members.length, ms: Date.now() - started }, 'feature memos filled');
+    deps.logger.info({ memos: names, members: members.length, capacity, ms: Date.now() - started }, 'feature caches warmed with the most recently active members');
   } catch (error) {
-    deps.logger.warn({ memos: names, err: (error as Error).message }, 'filling the feature memos stopped; members are computed on first request instead');
+    deps.logger.warn({ memos: names, err: (error as Error).message }, 'warming the feature caches stopped; members are computed on first request instead');
   }
 }
 
@@ -171,6 +229,7 @@ export async function closeModelDeps(deps: ModelSubgraphDeps): Promise<void> {
   await deps.background.close();
   await Promise.all(Object.values(deps.slots).map((s) => s.stop()));
   await deps.predictionLog.close();
+  await deps.featureStore?.close();
   await deps.store.close();
 }
 

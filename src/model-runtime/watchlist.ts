@@ -109,6 +109,38 @@ export function refreshedRanking<T>(name: string, slot: ModelSlot, deps: Ranking
   };
 }
 
+/**
+ * The `maximum` highest-probability entries of a ranking computed a slice at a time (see
+ * AsOfMemo.scan): it holds at most twice `maximum` entries whatever the library's size, so a
+ * ranking over every member costs one slice of features plus this. Every slice must have been
+ * scored by the same model version; a promotion landing mid-run fails the run, and the
+ * background job runs it again for the new version.
+ */
+export class TopRanked<K> {
+  private entries: Ranked<K>[] = [];
+  private version: string | undefined;
+
+  constructor(private readonly maximum: number) {}
+
+  add(version: string, entries: readonly Ranked<K>[]): void {
+    if (this.version !== undefined && this.version !== version) throw new Error(`the model version changed from ${this.version} to ${version} during the run`);
+    this.version = version;
+    this.entries.push(...entries);
+    if (this.entries.length > 2 * this.maximum) this.trim();
+  }
+
+  /** The highest entries, highest first, and the version that scored them (`fallback` when no slice had any). */
+  result(fallback: () => string): { version: string; ranked: Ranked<K>[] } {
+    this.trim();
+    return { version: this.version ?? fallback(), ranked: this.entries };
+  }
+
+  private trim(): void {
+    this.entries.sort((a, b) => b.probability - a.probability);
+    this.entries.length = Math.min(this.entries.length, this.maximum);
+  }
+}
+
 /** A watchlist's answer: the entries asked for, and the age of the ranking they come from. */
 export type WatchlistAnswer<K> = Omit<Aged<unknown>, 'value'> & { entries: Ranked<K>[] };
 

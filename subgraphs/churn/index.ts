@@ -7,7 +7,7 @@ import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
 import { entityLoader, openScoring, startModelSubgraph, warmMemos, type ModelScoring, type ModelSubgraphDeps, type SubgraphServices } from '../../src/model-runtime/model-subgraph';
 import { recorded, riskPrediction } from '../../src/model-runtime/prediction-logging';
-import { rankedWatchlist } from '../../src/model-runtime/watchlist';
+import { rankedWatchlist, TopRanked } from '../../src/model-runtime/watchlist';
 import { scoreRisks } from '../../src/model-runtime/risk';
 import { pickRows } from '../../src/evaluation/classifier-holdout';
 import { CHURN_FEATURE_NAMES, CHURN_MEMOS, CHURN_MODEL, CHURN_SLOT, isActiveRow, MAX_CHURN_WATCHLIST, type ChurnServing } from '../../src/models/churn';
@@ -81,17 +81,25 @@ export async function predictChurn({ deps, slot, memos }: ChurnScoring, keys: re
 function createWatchlist(scoring: ChurnScoring): ChurnWatchlist {
   const { deps, slot, memos } = scoring;
   const top = rankedWatchlist('churnWatchlist', MAX_CHURN_WATCHLIST, slot, deps, async () => {
-    const ids = (await deps.store.db.selectFrom('members').select('id').execute()).map((r) => r.id);
-    // From the member memo, which holds every member at the as-of date: only members whose data
-    // changed are read again, a paced slice at a time, so requests keep being answered meanwhile.
-    const features = churnFeatureBatch(await memos.memberActivity.loadPaced(ids));
-    const { risks, model } = await scoreChurnRows(slot, features.values, features.memberIds.length, false);
-    // Lapsed members have already gone: the watchlist is of members staff can still keep.
-    const ranked = features.memberIds.flatMap((id, i) => {
-      const risk = risks[i];
-      return risk && risk.level !== RiskLevel.LAPSED ? [{ key: id, probability: risk.probability }] : [];
+    const ids = (await deps.store.db.selectFrom('members').select('id').orderBy('id').execute()).map((r) => r.id);
+    // A paced slice at a time, straight from the feature function where the member cache does not
+    // hold a member (nothing is added to it): the run holds one slice and the top entries, and
+    // requests keep being answered meanwhile.
+    const ranked = new TopRanked<number>(MAX_CHURN_WATCHLIST);
+    await memos.memberActivity.scan(ids, async (values) => {
+      const features = churnFeatureBatch(values);
+      if (features.memberIds.length === 0) return;
+      const { risks, model } = await scoreChurnRows(slot, features.values, features.memberIds.length, false);
+      // Lapsed members have already gone: the watchlist is of members staff can still keep.
+      ranked.add(
+        model.version,
+        features.memberIds.flatMap((id, i) => {
+          const risk = risks[i];
+          return risk && risk.level !== RiskLevel.LAPSED ? [{ key: id, probability: risk.probability }] : [];
+        }),
+      );
     });
-    return { version: model.version, ranked };
+    return ranked.result(() => slot.current().version);
   });
   return {
     warm: top.warm,

@@ -4,13 +4,13 @@
  */
 import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../../src/config';
-import { overdueServingFeatures, type LoanRecord } from '../../src/features/overdue';
+import { overdueServingFeatures, type LoanRecord, type MemberOpenLoans } from '../../src/features/overdue';
 import type { ModelRef, RiskPrediction } from '../../src/graphql/prediction-types';
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
 import { entityLoader, openScoring, startModelSubgraph, warmMemos, type ModelScoring, type ModelSubgraphDeps, type SubgraphServices } from '../../src/model-runtime/model-subgraph';
 import { recorded, riskPrediction } from '../../src/model-runtime/prediction-logging';
-import { rankedWatchlist } from '../../src/model-runtime/watchlist';
+import { rankedWatchlist, TopRanked } from '../../src/model-runtime/watchlist';
 import { riskLevel, scoreRisks, type RiskThresholds, type ScoredRisk } from '../../src/model-runtime/risk';
 import { MAX_OVERDUE_WATCHLIST, OVERDUE_FEATURE_NAMES, OVERDUE_MEMOS, OVERDUE_MODEL, OVERDUE_SLOT, type OverdueServing } from '../../src/models/overdue';
 import { parseId } from '../../src/util/ids';
@@ -75,12 +75,21 @@ async function overdueRows({ deps, memos }: OverdueScoring, loanIds: number[], m
     loanIds.length ? overdueServingFeatures(deps.store, { loanIds }, deps.asOf) : undefined,
     memos.openLoans.load(distinctMembers),
   ]);
+  return assembleRows(requested, distinctMembers, perMember);
+}
+
+/** One feature matrix of the requested loans' rows followed by the open loans of each of `members` (`perMember` in the same order). */
+function assembleRows(
+  requested: { loans: LoanRecord[]; requestedCount: number; features: { values: Float32Array } } | undefined,
+  members: readonly number[],
+  perMember: readonly (MemberOpenLoans | undefined)[],
+): OverdueRows {
   const d = OVERDUE_FEATURE_NAMES.length;
   const loans: LoanRecord[] = [...(requested?.loans ?? [])];
   const knownMembers = new Set<number>();
   let rows = loans.length;
   perMember.forEach((open, i) => {
-    const member = distinctMembers[i];
+    const member = members[i];
     if (!open || member === undefined) return;
     knownMembers.add(member);
     rows += open.loans.length;
@@ -139,18 +148,24 @@ export async function predictOverdue(services: OverdueScoring, keys: readonly Ov
 function createWatchlist(services: OverdueScoring): OverdueWatchlist {
   const { deps, slot } = services;
   const top = rankedWatchlist('overdueWatchlist', MAX_OVERDUE_WATCHLIST, slot, deps, async () => {
-    const open = await deps.store.db.selectFrom('loans').select('member_id').distinct().where('returned_at', 'is', null).where('due_at', '>=', deps.asOf).execute();
+    const open = await deps.store.db.selectFrom('loans').select('member_id').distinct().where('returned_at', 'is', null).where('due_at', '>=', deps.asOf).orderBy('member_id').execute();
     const members = open.map((r) => r.member_id);
-    // From the open-loan memo, as requests are: only members whose loans changed are read again,
-    // a paced slice at a time, so requests keep being answered meanwhile.
-    await services.memos.openLoans.loadPaced(members);
-    const batch = await overdueRows(services, [], members);
-    const { risks, model } = await scoreRisks(slot, { values: batch.values, n: batch.loans.length, names: OVERDUE_FEATURE_NAMES }, { explain: false });
-    const ranked = batch.loans.flatMap((l, i) => {
-      const risk = risks[i];
-      return risk ? [{ key: { loanId: l.id, memberId: l.member_id }, probability: risk.probability }] : [];
+    // A paced slice at a time, straight from the feature function where the open-loan cache does
+    // not hold a member (nothing is added to it): the run holds one slice and the top entries.
+    const ranked = new TopRanked<{ loanId: number; memberId: number }>(MAX_OVERDUE_WATCHLIST);
+    await services.memos.openLoans.scan(members, async (perMember, slice) => {
+      const batch = assembleRows(undefined, slice, perMember);
+      if (batch.loans.length === 0) return;
+      const { risks, model } = await scoreRisks(slot, { values: batch.values, n: batch.loans.length, names: OVERDUE_FEATURE_NAMES }, { explain: false });
+      ranked.add(
+        model.version,
+        batch.loans.flatMap((l, i) => {
+          const risk = risks[i];
+          return risk ? [{ key: { loanId: l.id, memberId: l.member_id }, probability: risk.probability }] : [];
+        }),
+      );
     });
-    return { version: model.version, ranked };
+    return ranked.result(() => slot.current().version);
   });
   return {
     warm: top.warm,

@@ -1,7 +1,7 @@
 /**
  * The segmentation subgraph (:4005). Member.segment for every member of a request costs one
- * feature extraction and one inference run; the segment overview costs one run over all members
- * per model version. Names, descriptions and profiles come from the version's metadata.serving,
+ * feature extraction and one inference run; the segment overview costs one inference run per
+ * paced slice of members, per model version and change of its inputs. Names, descriptions and profiles come from the version's metadata.serving,
  * so a promoted or rolled-back version swaps them together with the centroids.
  */
 import type { GraphQLSchema } from 'graphql';
@@ -97,58 +97,51 @@ export async function predictSegments({ deps, slot, memos }: SegmentationScoring
 export interface SegmentOverview {
   /** The last summaries the background job computed, each carrying their age. */
   summaries: () => Promise<SegmentSummary[]>;
-  /** Fills the member memo and asks for the first run, ahead of the first request; never rejects. */
+  /** Asks for the first run, ahead of the first request; never rejects. */
   warm: () => Promise<void>;
   stop: () => void;
 }
 
 /**
- * Sizes, shares and profiles of every segment over all members. The features come from the
- * member memo, filled in chunks so requests keep being answered meanwhile, and are read again
- * when members' data changed; each model version then costs one run over them, so after a hot
- * reload the overview is ready within one run's time. It is computed in the background as a
- * ranking is (see refreshedRanking): per version, and when its inputs changed at most once per
- * interval, and served from the last result with its age.
+ * Sizes, shares and profiles of every segment over all members. The members are read a paced
+ * slice at a time (AsOfMemo.scan: what the member cache holds, the rest straight from the feature
+ * function without keeping it), each slice assigned in one inference run and added to running
+ * totals, so a run holds one slice and the totals whatever the library's size, and requests keep
+ * being answered meanwhile. It is computed in the background as a ranking is (see
+ * refreshedRanking): per version, and when its inputs changed at most once per interval, and
+ * served from the last result with its age. A promotion landing mid-run fails the run, which the
+ * background job runs again for the new version.
  */
 export function createSegmentOverview({ deps, slot, memos }: SegmentationScoring): SegmentOverview {
-  let features: { inputs: number; batch: Promise<SegmentationFeatureBatch> } | undefined;
-
-  const allMembers = (): Promise<SegmentationFeatureBatch> => {
-    if (features?.inputs === deps.inputs) return features.batch;
-    const batch = (async () => {
-      const ids = (await deps.store.db.selectFrom('members').select('id').orderBy('id').execute()).map((r) => r.id);
-      deps.metrics.featureQueries.inc({ model: SEGMENTATION_MODEL });
-      // The member memo is filled at start with every member's activity: reading it all again
-      // from the store would cost seconds and transient heap. `loadPaced` fills what is not there
-      // yet a slice at a time (nothing, once the start-up fill is done), so the event loop stays free.
-      return segmentationFeatureBatch(await memos.memberActivity.loadPaced(ids));
-    })().catch((error: unknown) => {
-      features = undefined;
-      throw error;
-    });
-    features = { inputs: deps.inputs, batch };
-    return batch;
-  };
-
   const summarise = async (): Promise<{ version: string; summaries: ComputedSummary[] }> => {
-    const batch = await allMembers();
-    const n = batch.memberIds.length;
-    if (n === 0) {
+    const ids = (await deps.store.db.selectFrom('members').select('id').orderBy('id').execute()).map((r) => r.id);
+    deps.metrics.featureQueries.inc({ model: SEGMENTATION_MODEL });
+    const d = SEGMENTATION_FEATURES.length;
+    let run: { serving: SegmentationServing; model: ModelRef; totals: { size: number; sums: Float64Array }[] } | undefined;
+    let n = 0;
+    await memos.memberActivity.scan(ids, async (values) => {
+      const batch = segmentationFeatureBatch(values);
+      if (batch.memberIds.length === 0) return;
+      const { ids: segments, serving, model } = await assignSegments(slot, batch);
+      if (run && run.model.version !== model.version) throw new Error(`the model version changed from ${run.model.version} to ${model.version} during the run`);
+      run ??= { serving, model, totals: serving.segments.map(() => ({ size: 0, sums: new Float64Array(d) })) };
+      const { totals } = run;
+      segments.forEach((segment, row) => {
+        const total = totals[segment];
+        if (!total) throw new Error(`${model.name} ${model.version} answered segment ${segment}; it names ${totals.length}`);
+        total.size += 1;
+        batch.values.subarray(row * d, (row + 1) * d).forEach((value, j) => {
+          total.sums[j] = (total.sums[j] ?? 0) + value;
+        });
+      });
+      n += batch.memberIds.length;
+    });
+    if (!run) {
       const current = slot.current();
       const model = current.ref;
       return { version: current.version, summaries: current.serving.segments.map((s) => ({ name: s.name, description: s.description, size: 0, share: 0, profile: null, model })) };
     }
-    const { ids, serving, model } = await assignSegments(slot, batch);
-    const d = SEGMENTATION_FEATURES.length;
-    const totals = serving.segments.map(() => ({ size: 0, sums: new Float64Array(d) }));
-    ids.forEach((segment, row) => {
-      const total = totals[segment];
-      if (!total) throw new Error(`${model.name} ${model.version} answered segment ${segment}; it names ${totals.length}`);
-      total.size += 1;
-      batch.values.subarray(row * d, (row + 1) * d).forEach((value, j) => {
-        total.sums[j] = (total.sums[j] ?? 0) + value;
-      });
-    });
+    const { serving, model, totals } = run;
     const sizeOf = (s: number): number => totals[s]?.size ?? 0;
     const profile = (s: number): SegmentProfile | null => {
       const total = totals[s];
@@ -180,11 +173,6 @@ export function createSegmentOverview({ deps, slot, memos }: SegmentationScoring
 
   const warm = async (): Promise<void> => {
     ranking.warm();
-    try {
-      if (!slot.isReady()) await allMembers();
-    } catch (error) {
-      deps.logger.warn({ model: SEGMENTATION_MODEL, err: (error as Error).message }, 'could not read the members\' features ahead of the segment overview');
-    }
   };
 
   return { summaries, warm, stop: ranking.stop };
@@ -194,8 +182,8 @@ export function createSegmentOverview({ deps, slot, memos }: SegmentationScoring
 export function createSegmentationServices(deps: ModelSubgraphDeps): SegmentationServices {
   const scoring = openScoring(deps, SEGMENTATION_SLOT, SEGMENTATION_MEMOS);
   const overview = createSegmentOverview(scoring);
-  // Reading every member's features takes seconds on a large library: the memo and the first
-  // overview run start at once, and requests meanwhile are answered from the background job.
+  // The member cache's warm-up (the most recently active members) and the first overview run
+  // start at once; requests meanwhile are answered from the cache or the feature function.
   const warm = async (): Promise<void> => {
     await Promise.all([warmMemos(deps, scoring.memos), overview.warm()]);
   };

@@ -79,3 +79,75 @@ describe('AsOfMemo rolling forward beside requests', () => {
     expect(slices).toEqual([50, ...Array.from({ length: 16 }, () => 3), 2]);
   });
 });
+
+/** A memo of at most `maxEntries` entities whose feature function records the ids it was asked for. */
+function boundedMemo(maxEntries: number) {
+  const computed: number[][] = [];
+  const evicted: number[] = [];
+  const compute = async (ids: number[], asOf: string): Promise<Map<number, string>> => {
+    computed.push([...ids].sort((a, b) => a - b));
+    // Ids above 1000 are not entities: the feature function has no value for them.
+    return new Map(ids.filter((id) => id <= 1000).map((id) => [id, `${asOf}:${id}`]));
+  };
+  const memo = new AsOfMemo<string>(compute, 'd1', undefined, 'test', new SlicePacer(), { maxEntries, events: { evictions: (n) => evicted.push(n) } });
+  return { memo, computed, evicted };
+}
+
+describe('AsOfMemo bounded by its cache size', () => {
+  it('keeps at most its capacity and evicts the least recently used entity', async () => {
+    const { memo, computed, evicted } = boundedMemo(3);
+    await memo.load([1, 2, 3]);
+    await memo.load([1]); // 1 is now more recent than 2 and 3
+    await memo.load([4]); // evicts 2, the least recently used
+    expect(memo.size).toBe(3);
+    expect(evicted.reduce((a, b) => a + b, 0)).toBe(1);
+    computed.length = 0;
+    expect(await memo.load([1, 3, 4])).toEqual(['d1:1', 'd1:3', 'd1:4']);
+    expect(computed).toEqual([]);
+    expect(await memo.load([2])).toEqual(['d1:2']);
+    expect(computed).toEqual([[2]]);
+    expect(memo.size).toBe(3);
+  });
+
+  it('never keeps ids that are not entities, so unknown ids cannot push out known ones', async () => {
+    const { memo, computed } = boundedMemo(2);
+    await memo.load([1, 2]);
+    expect(await memo.load([5001, 5002, 5003])).toEqual([undefined, undefined, undefined]);
+    computed.length = 0;
+    await memo.load([1, 2]);
+    expect(computed).toEqual([]);
+  });
+
+  it('warms at most its capacity, and a roll recomputes only what it holds', async () => {
+    const { memo, computed } = boundedMemo(5);
+    await memo.warm(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(memo.size).toBe(5);
+    expect(computed.flat().sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5]);
+    computed.length = 0;
+    (await memo.prepare('d2'))();
+    expect(computed.flat().sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5]);
+    expect(memo.asOf).toBe('d2');
+    expect(await memo.load([3])).toEqual(['d2:3']);
+  });
+
+  it('scans the whole library a slice at a time without growing or reordering the cache', async () => {
+    const { memo, computed, evicted } = boundedMemo(3);
+    await memo.load([1, 2, 3]);
+    computed.length = 0;
+    const ids = Array.from({ length: 50 }, (_, i) => i + 1);
+    const seen: (string | undefined)[] = [];
+    const asOf = await memo.scan(ids, (values, slice) => {
+      expect(values).toHaveLength(slice.length);
+      seen.push(...values);
+    });
+    expect(asOf).toBe('d1');
+    expect(seen).toEqual(ids.map((id) => `d1:${id}`));
+    // The held entities were read, not computed; the rest computed and not kept.
+    expect(computed.flat().sort((a, b) => a - b)).toEqual(ids.slice(3));
+    expect(memo.size).toBe(3);
+    expect(evicted).toEqual([]);
+    computed.length = 0;
+    await memo.load([1, 2, 3]);
+    expect(computed).toEqual([]);
+  });
+});
