@@ -135,7 +135,7 @@ export function createProcessMetrics(service: string): ProcessMetrics {
     }),
     predictionLogMissing: new Gauge({
       name: 'prediction_log_missing_records',
-      help: 'Records missing from the stored prediction log by gaps in per-process sequence numbers, at the last check',
+      help: 'Rows (each the records of one request and model) missing from the stored prediction log by gaps in per-process sequence numbers, at the last check',
       labelNames: ['process'],
       registers: [registry],
     }),
