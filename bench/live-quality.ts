@@ -33,7 +33,7 @@ import { CHURN_SLOT } from '../src/models/churn';
 import { OVERDUE_SLOT } from '../src/models/overdue';
 import { LiveMonitor } from '../src/monitoring/monitor';
 import { judgeOutcomes, liveOutcomes, predictionDay, type Judgement } from '../src/monitoring/outcomes';
-import { fromRow, type PredictionLogDatabase, type StoreDb } from '../src/monitoring/prediction-log-store';
+import { recordsOf, type PredictionLogDatabase, type StoreDb } from '../src/monitoring/prediction-log-store';
 import { QUALITY_WINDOWS, WINDOW_DAYS, type QualityWindow } from '../src/monitoring/windows';
 import { CHURN_WINDOW_DAYS, liveOn, MAX_LIVING_DAYS } from '../src/simulator';
 import { migrateStore, openStore, sqlitePath, type Store } from '../src/store';
@@ -119,7 +119,7 @@ function exactAuc(judgements: readonly Judgement[], score: (j: Judgement) => num
 async function knownOutcomes(store: Store, model: string, clock: string): Promise<Judgement[]> {
   const logDb: Kysely<PredictionLogDatabase> = store.db as StoreDb;
   const rows = await logDb.selectFrom('prediction_log').selectAll().where('model', '=', model).execute();
-  return liveOutcomes(await judgeOutcomes(store, model, rows.map(fromRow), clock));
+  return liveOutcomes(await judgeOutcomes(store, model, rows.flatMap(recordsOf), clock));
 }
 
 /** The oracle's probability behind each outcome: a loan's true late probability; a member's true churn probability at the prediction's day. */

@@ -5,8 +5,9 @@
  * default), so both arms see the same machine load.
  *
  * Records are a dashboard page's mix (risks with three factors, segments with five feature
- * values, lists of five recommendations) and arrive in bursts of `--burst` (a 100-member page
- * logs about 400), one burst per turn of the event loop. Per record it prints the serving thread's CPU time (Linux: that thread's
+ * values, lists of five recommendations; 100 of each model per request, one loader batch after
+ * another, so the log keeps them as four rows) and arrive in bursts of `--burst` (a 100-member
+ * page logs about 400), one burst per turn of the event loop. Per record it prints the serving thread's CPU time (Linux: that thread's
  * own counters in /proc), the process's CPU time (every thread), and the `log()` call alone.
  *
  * Then two paced runs through the writer thread with the serving defaults (capacity 10,000,
@@ -45,14 +46,21 @@ function fraction(n: number, salt: number): number {
 }
 
 /**
- * The n-th record of a dashboard page's mix: per member an overdue and a churn risk (score, three
- * factors, features by reference), a segment (label, five feature values) and five recommendations.
+ * The n-th record of a dashboard page's mix, in the order a page logs them: per request (400
+ * records) 100 members, each model's loader batch one after another (overdue and churn risks
+ * with a score, three factors and features by reference, segments with a label and five
+ * feature values, lists of five recommendations), all at the request's time. Until 2026-12-07
+ * the mix interleaved the models record by record, each with its own millisecond; the store
+ * then wrote a row per record whatever the order, so the per-record cost of that build is the
+ * same with either order.
  */
 function record(n: number): PredictionInput {
-  const member = Math.floor(n / 4);
-  const common = { requestId: `bench-${Math.floor(n / 400)}`, at: new Date(1_796_000_000_000 + n).toISOString(), asOf: '2026-12-06', arm: null, entityKind: 'member', entityId: String(member % 10_000), label: null };
+  const request = Math.floor(n / 400);
+  const k = n % 400;
+  const member = (request * 100 + (k % 100)) % 10_000;
+  const common = { requestId: `bench-${request}`, at: new Date(1_796_000_000_000 + request).toISOString(), asOf: '2026-12-06', arm: null, entityKind: 'member', entityId: String(member), label: null };
   const risk = { score: fraction(n, 1), items: null, features: null, featureRef: 'as-of:2026-12-06' };
-  switch (n % 4) {
+  switch (Math.floor(k / 100)) {
     case 0:
       return { ...common, ...risk, model: 'overdue', version: '1.2.0', factors: [{ name: 'member_late_share', weight: fraction(n, 2) }, { name: 'loan_days', weight: -fraction(n, 3) }, { name: 'renewals', weight: fraction(n, 4) }] };
     case 1:
@@ -138,6 +146,8 @@ interface PacedResult {
   storeLocked: boolean;
   requests: number;
   accepted: number;
+  /** Rows of the log the accepted records made (one per request and model). */
+  rows: number;
   written: number;
   dropped: number;
   mostQueued: number;
@@ -163,11 +173,16 @@ async function paced(dir: string, rate: number, perRequest: number, seconds: num
   let mostQueued = 0;
   let logNs = 0n;
   let n = 0;
+  // A request's records as the graph logs them: a member request one per model, a page 100 per model.
+  const recordOf = (request: number, k: number) => record(request * 400 + (perRequest < 400 ? (k % 4) * 100 + (Math.floor(k / 4) % 100) : k % 400));
   for (let request = 0; request < total; request++) {
     const wait = start + (request * 1000) / rate - performance.now();
+    // Each request is a turn of its own, as in a server, even when behind schedule: the log's
+    // batches are handed over between turns, so a loop that never yields would only fill the queue.
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    else await nextTurn();
     const t = process.hrtime.bigint();
-    for (let k = 0; k < perRequest; k++) log.log(record(n++));
+    for (let k = 0; k < perRequest; k++, n++) log.log(recordOf(request, k));
     logNs += process.hrtime.bigint() - t;
     mostQueued = Math.max(mostQueued, log.stats().queued);
   }
@@ -177,8 +192,8 @@ async function paced(dir: string, rate: number, perRequest: number, seconds: num
   await log.close();
   await writer.close();
   await store.close();
-  const { accepted, written, dropped } = log.stats();
-  return { storeLocked, requests: total, accepted, written, dropped, mostQueued, logNsPerRecord: Number(logNs) / n, lagMs };
+  const { accepted, rows, written, dropped } = log.stats();
+  return { storeLocked, requests: total, accepted, rows, written, dropped, mostQueued, logNsPerRecord: Number(logNs) / n, lagMs };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
@@ -233,7 +248,7 @@ async function main(): Promise<void> {
     }
     for (const p of pacedRuns) {
       process.stdout.write(
-        `paced ${rate} requests/s × ${perRequest} records for ${seconds} s${p.storeLocked ? ', store write-locked throughout' : ''}: ${p.accepted} accepted, ${p.written} written, ${p.dropped} dropped, at most ${p.mostQueued} queued; log() ${p.logNsPerRecord.toFixed(0)} ns/record; last request ${p.lagMs.toFixed(1)} ms behind schedule\n`,
+        `paced ${rate} requests/s × ${perRequest} records for ${seconds} s${p.storeLocked ? ', store write-locked throughout' : ''}: ${p.accepted} accepted (${p.rows} rows), ${p.written} written, ${p.dropped} dropped, at most ${p.mostQueued} queued; log() ${p.logNsPerRecord.toFixed(0)} ns/record; last request ${p.lagMs.toFixed(1)} ms behind schedule\n`,
       );
     }
   }

@@ -197,7 +197,7 @@ export function createMonitoringGauges(registry: Registry): MonitoringGauges {
   return {
     predictionLogMissing: new Gauge({
       name: 'prediction_log_missing_records',
-      help: 'Records missing from the stored prediction log by gaps in per-process sequence numbers, at the last check',
+      help: 'Rows (each the records of one request and model) missing from the stored prediction log by gaps in per-process sequence numbers, at the last check',
       labelNames: ['process'],
       registers: [registry],
     }),

@@ -136,11 +136,22 @@ export interface PredictionLoggingOptions {
   asOf: () => string;
 }
 
-/** The time of a record as ISO text, formatted once per millisecond however many records share it. */
+/**
+ * The time of a record as ISO text: read once per turn of the event loop, so the records a
+ * loader's batch logs in one synchronous pass share it (and so one row of the log, see
+ * src/monitoring/prediction-log), and formatted once per millisecond however many share it.
+ */
 function wallClock(): () => string {
   let lastMs = NaN;
   let lastText = '';
+  let inTurn = false;
+  const endTurn = () => {
+    inTurn = false;
+  };
   return () => {
+    if (inTurn) return lastText;
+    inTurn = true;
+    queueMicrotask(endTurn);
     const now = Date.now();
     if (now !== lastMs) {
       lastMs = now;

@@ -29,7 +29,8 @@ export function publishLiveQuality(gauges: MonitoringGauges, labels: { model: st
 }
 
 /**
- * Sets the records each process is missing from the stored prediction log, replacing the last
+ * Sets the rows (sequence numbers; a row is the records of one request and model, one to
+ * `MAX_RECORDS_PER_ROW`) each process is missing from the stored prediction log, replacing the last
  * check's samples (a process whose records have all passed retention no longer shows).
  */
 export function publishLosses(gauges: MonitoringGauges, losses: readonly ProcessLosses[]): void {

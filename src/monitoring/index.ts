@@ -8,6 +8,7 @@ export {
   DEFAULT_BATCH_SIZE,
   DEFAULT_CAPACITY,
   DEFAULT_FLUSH_INTERVAL_MS,
+  MAX_RECORDS_PER_ROW,
 } from './prediction-log';
 export type { PredictionFactor, PredictionInput, PredictionLog, PredictionLogOptions, PredictionLogStats, PredictionRecord, PredictionSink, RankedItem, SequenceGap, StoredSequences } from './prediction-log';
 export {
@@ -17,6 +18,7 @@ export {
   deletePredictionsBefore,
   dropPredictionLogTable,
   fromRow,
+  recordsOf,
   predictionLogLosses,
   predictionsAsOf,
   retentionCutoff,

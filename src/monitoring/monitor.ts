@@ -44,7 +44,7 @@ import { publishDrift, publishLiveQuality } from './gauges';
 import { upsertPredictionOutcomes, type PredictionOutcomeTable } from './outcome-store';
 import { answeredByRule, isJudgedModel, judgeOutcomes, liveOutcomes, madeLater, predictionDay, segmentChanges, type Judgement } from './outcomes';
 import type { PredictionRecord } from './prediction-log';
-import { fromRow, type PredictionLogDatabase, type StoreDb } from './prediction-log-store';
+import { recordsOf, type PredictionLogDatabase, type StoreDb } from './prediction-log-store';
 import {
   ClassifierQualityWindows,
   DemandQualityWindows,
@@ -338,7 +338,10 @@ export class LiveMonitor {
     return this.deps.store.db as StoreDb;
   }
 
-  /** Up to `readBatch` records written since the last read, across processes. */
+  /**
+   * About `readBatch` records written since the last read, across processes: whole rows of the
+   * log (each one to `MAX_RECORDS_PER_ROW` records), until they hold at least that many.
+   */
   private async readNewRecords(): Promise<PredictionRecord[]> {
     const processes = await this.logDb.selectFrom('prediction_log').select('process_id').distinct().execute();
     const records: PredictionRecord[] = [];
@@ -347,9 +350,11 @@ export class LiveMonitor {
       if (room <= 0) break;
       const after = this.cursors.get(processId) ?? 0;
       const rows = await this.logDb.selectFrom('prediction_log').selectAll().where('process_id', '=', processId).where('sequence', '>', after).orderBy('sequence').limit(room).execute();
-      for (const row of rows) records.push(fromRow(row));
-      const last = rows[rows.length - 1];
-      if (last) this.cursors.set(processId, Number(last.sequence));
+      for (const row of rows) {
+        for (const record of recordsOf(row)) records.push(record);
+        this.cursors.set(processId, Number(row.sequence));
+        if (records.length >= this.readBatch) break;
+      }
     }
     return records;
   }

@@ -3,20 +3,27 @@
  * PostgreSQL), a sink that writes batches into it, retention, and the per-process sequence
  * numbers that `sequenceGaps` needs.
  *
- * The table is keyed by (process_id, sequence), so writing a batch twice stores it once.
+ * One table row per row of the log (since 2026-12-07, migration 0007): the records of one
+ * request and model that share time, version, arm, entity kind and feature reference (a page's
+ * 100 churn risks) are one row, keyed by (process_id, sequence), so writing a batch twice
+ * stores it once. The shared values have their own columns; each record's entity id, score,
+ * label, items, factors and features are in `entries` (JSON text, or on SQLite, which keeps
+ * each value's own type, packed: prediction-log-batch.ts), and `records` says how many. A row
+ * has as many records as the writer had to insert before in rows, so the writer's cost per
+ * prediction falls by that factor. Rows written before that (entries null) are one record each,
+ * their values in the per-record columns (JSON or packed pair lists); they are kept as they
+ * are and read as before, so no data is rewritten. Every reader goes through `recordsOf`,
+ * which gives one logical record per entity either way: readers see what they saw before.
  * Timestamps are ISO 8601 text, compared as text on both dialects, like the store's dates.
- * The pair-list columns (items, factors, features) are declared text, so one schema serves both
- * dialects; they hold JSON, or, as the writer thread stores them on SQLite (which keeps each
- * value's own type), packed pair lists (prediction-log-batch.ts). `fromRow` reads both.
  *
  * Indexes (after migration 0006): the key, which the monitor reads by (process, sequence), and
  * (model, predicted_at), which retention and per-model readers use. Each index costs every
- * record an insert into its B-tree on the writer thread, so there are no others.
+ * row an insert into its B-tree on the writer thread, so there are no others.
  */
 import { sql, type Kysely } from 'kysely';
 import { chunks } from '../store/in-chunks';
 import type { PredictionRecord, PredictionSink, StoredSequences } from './prediction-log';
-import { readPairs, type Pair } from './prediction-log-batch';
+import { encodeBatch, PREDICTION_LOG_COLUMNS, readEntries, readPairs, storedRows, type Pair } from './prediction-log-batch';
 
 export interface PredictionLogTable {
   process_id: string;
@@ -30,6 +37,7 @@ export interface PredictionLogTable {
   version: string;
   arm: string | null;
   entity_kind: string;
+  /** Rows before 2026-12-07 (entries null): the one record's entity; '' in rows with entries. */
   entity_id: string;
   score: number | null;
   /** JSON array of {id, score}, a packed pair list, or null. */
@@ -41,6 +49,10 @@ export interface PredictionLogTable {
   /** JSON object of feature values, a packed pair list, or null. */
   features: string | Uint8Array | null;
   feature_ref: string | null;
+  /** How many records the row holds (1 in rows before 2026-12-07). */
+  records: number;
+  /** The records' per-entity values (`readEntries`); null in rows before 2026-12-07. */
+  entries: string | Uint8Array | null;
 }
 
 export interface PredictionLogDatabase {
@@ -103,40 +115,39 @@ export async function restorePredictionLogIndexes(db: Kysely<any>): Promise<void
   await db.schema.createIndex('prediction_log_time').ifNotExists().on('prediction_log').column('predicted_at').execute();
 }
 
+/**
+ * Migration 0007's `up`: a row holds the records of one request and model (`records`, and
+ * their values in `entries`). Existing rows stay as they are, one record each: `recordsOf`
+ * reads them as before.
+ */
+export async function addPredictionLogEntries(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('prediction_log').addColumn('records', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+  await db.schema.alterTable('prediction_log').addColumn('entries', 'text').execute();
+}
+
+/**
+ * Migration 0007's `down`: rows with entries cannot be read by the earlier schema, so they
+ * are deleted (their records are lost) before the columns are dropped.
+ */
+export async function dropPredictionLogEntries(db: Kysely<any>): Promise<void> {
+  await db.deleteFrom('prediction_log').where('entries', 'is not', null).execute();
+  await db.schema.alterTable('prediction_log').dropColumn('entries').execute();
+  await db.schema.alterTable('prediction_log').dropColumn('records').execute();
+}
+
 /** The table as the latest migration leaves it, for tools and tests that make one without migrating a store. */
 export async function createCurrentPredictionLogTable(db: Kysely<any>): Promise<void> {
   await createPredictionLogTable(db);
   await dropUnneededPredictionLogIndexes(db);
+  await addPredictionLogEntries(db);
 }
 
 export async function dropPredictionLogTable(db: StoreDb): Promise<void> {
   await db.schema.dropTable('prediction_log').ifExists().execute();
 }
 
-function toRow(record: PredictionRecord): PredictionLogTable {
-  return {
-    process_id: record.processId,
-    sequence: record.sequence,
-    accepted_through: record.acceptedThrough,
-    request_id: record.requestId,
-    predicted_at: record.at,
-    as_of: record.asOf ?? null,
-    model: record.model,
-    version: record.version,
-    arm: record.arm,
-    entity_kind: record.entityKind,
-    entity_id: record.entityId,
-    score: record.score,
-    items: record.items === null ? null : JSON.stringify(record.items),
-    label: record.label ?? null,
-    factors: JSON.stringify(record.factors),
-    features: record.features === null ? null : JSON.stringify(record.features),
-    feature_ref: record.featureRef,
-  };
-}
-
-/** A stored row back as a record (JSON columns parsed, bigint columns as numbers). */
-export function fromRow(row: PredictionLogTable): PredictionRecord {
+/** What every record of a row shares: its own columns. */
+function sharedOf(row: PredictionLogTable) {
   return {
     processId: row.process_id,
     sequence: Number(row.sequence),
@@ -148,25 +159,69 @@ export function fromRow(row: PredictionLogTable): PredictionRecord {
     version: row.version,
     arm: row.arm,
     entityKind: row.entity_kind,
+    featureRef: row.feature_ref,
+  };
+}
+
+/**
+ * A stored row back as its records, one per entity in the order they were logged (JSON
+ * columns parsed, bigint columns as numbers): every reader of the table goes through this.
+ */
+export function recordsOf(row: PredictionLogTable): PredictionRecord[] {
+  if (row.entries === null || row.entries === undefined) return [fromRow(row)];
+  const shared = sharedOf(row);
+  return readEntries(row.entries).map((e) => ({
+    ...shared,
+    entityId: e.entityId,
+    score: e.score,
+    items: e.items,
+    label: e.label,
+    factors: e.factors,
+    features: e.features,
+  }));
+}
+
+/** A stored row of the first format (one record, entries null) as its record; `recordsOf` reads either format. */
+export function fromRow(row: PredictionLogTable): PredictionRecord {
+  if (row.entries !== null && row.entries !== undefined) throw new Error('a prediction-log row with entries holds several records: read it with recordsOf');
+  return {
+    ...sharedOf(row),
     entityId: row.entity_id,
     score: row.score === null ? null : Number(row.score),
     items: row.items === null ? null : readPairs(row.items, 'id', 'score').map(([id, score]) => ({ id, score: score as number })),
     label: row.label,
     factors: readPairs(row.factors, 'name', 'weight').map(([name, weight]) => ({ name, weight: weight as number })),
     features: row.features === null ? null : Object.fromEntries(readPairs(row.features, '', '') satisfies Pair[]),
-    featureRef: row.feature_ref,
   };
 }
 
-/** Rows per INSERT: 17 columns × 1,000 stays under SQLite's and PostgreSQL's bound-parameter limits. */
+/** Rows per INSERT: 19 columns × 1,000 stays under SQLite's and PostgreSQL's bound-parameter limits. */
 const ROWS_PER_INSERT = 1_000;
 
-/** A sink that writes each batch in one transaction; a batch written again is stored once. */
+/** The table rows of a batch's records (entries as JSON), each process's consecutive records apart. */
+export function tableRows(records: readonly PredictionRecord[]): PredictionLogTable[] {
+  const rows: PredictionLogTable[] = [];
+  for (let start = 0; start < records.length; ) {
+    const processId = (records[start] as PredictionRecord).processId;
+    let end = start + 1;
+    while (end < records.length && (records[end] as PredictionRecord).processId === processId) end++;
+    for (const values of storedRows(encodeBatch(processId, records.slice(start, end)), 'json')) {
+      rows.push(Object.fromEntries(PREDICTION_LOG_COLUMNS.map((column, c) => [column, values[c] ?? null])) as unknown as PredictionLogTable);
+    }
+    start = end;
+  }
+  return rows;
+}
+
+/**
+ * A sink that writes each batch in one transaction through Kysely, on the calling thread (the
+ * writer thread's SQL is in prediction-log-worker.ts); a batch written again is stored once.
+ */
 export function createStorePredictionSink(db: StoreDb): PredictionSink {
   return {
     async write(records) {
       if (records.length === 0) return;
-      const rows = records.map(toRow);
+      const rows = tableRows(records);
       await logTable(db).transaction().execute(async (tx) => {
         for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
           await tx
@@ -195,7 +250,7 @@ async function loggedModels(db: StoreDb): Promise<string[]> {
   }
 }
 
-/** Deletes records predicted before `cutoff` (ISO timestamp or date), a model at a time through its index; returns how many. */
+/** Deletes rows predicted before `cutoff` (ISO timestamp or date), a model at a time through its index; returns how many rows. */
 export async function deletePredictionsBefore(db: StoreDb, cutoff: string): Promise<number> {
   let deleted = 0;
   for (const model of await loggedModels(db)) {
@@ -214,7 +269,7 @@ export function retentionCutoff(now: Date, retentionDays: number): string {
   return new Date(now.getTime() - retentionDays * 86_400_000).toISOString();
 }
 
-/** Losses of one process, counted in SQL without reading its rows. */
+/** Losses of one process, counted in SQL without reading its rows; counts are of rows (sequence numbers). */
 export interface ProcessLosses {
   processId: string;
   stored: number;
@@ -226,7 +281,8 @@ export interface ProcessLosses {
 }
 
 /**
- * Per process, how many accepted records the store lacks. Counted from sequence 1, or from
+ * Per process, how many accepted rows (sequence numbers) the store lacks; a row holds one to
+ * `MAX_RECORDS_PER_ROW` records (a page's loader batch: 100). Counted from sequence 1, or from
  * the lowest stored sequence when `retentionApplied` (older records were deleted on purpose).
  * For where the gaps are, read one process's sequences with `storedSequences`.
  */
@@ -276,11 +332,11 @@ export async function storedSequences(
 /** Entity ids per statement of `predictionsAsOf`, well under every dialect's parameter limit. */
 const IDS_PER_QUERY = 500;
 
-/** Whether stored row `a` was made after `b`: later time, then the later-accepted (process, sequence). */
-function madeAfter(a: PredictionLogTable, b: PredictionLogTable): boolean {
-  if (a.predicted_at !== b.predicted_at) return a.predicted_at > b.predicted_at;
-  if (a.process_id !== b.process_id) return a.process_id > b.process_id;
-  return Number(a.sequence) > Number(b.sequence);
+/** Whether record `a` was made after `b`: later time, then the later-accepted (process, sequence). */
+function madeAfter(a: PredictionRecord, b: PredictionRecord): boolean {
+  if (a.at !== b.at) return a.at > b.at;
+  if (a.processId !== b.processId) return a.processId > b.processId;
+  return a.sequence > b.sequence;
 }
 
 /**
@@ -295,20 +351,29 @@ export async function predictionsAsOf(
   db: StoreDb,
   { model, entityKind, entityIds, at }: { model: string; entityKind: string; entityIds: readonly string[]; at: string },
 ): Promise<Map<string, PredictionRecord>> {
-  const latest = new Map<string, PredictionLogTable>();
-  const table = logTable(db);
-  for (const ids of chunks(entityIds, IDS_PER_QUERY)) {
-    const rows = await table.selectFrom('prediction_log').selectAll().where('model', '=', model).where('predicted_at', '<=', at).where('entity_kind', '=', entityKind).where('entity_id', 'in', ids).execute();
+  const latest = new Map<string, PredictionRecord>();
+  const wanted = new Set(entityIds);
+  const keep = (rows: PredictionLogTable[]) => {
     for (const row of rows) {
-      const seen = latest.get(row.entity_id);
-      if (!seen || madeAfter(row, seen)) latest.set(row.entity_id, row);
+      for (const record of recordsOf(row)) {
+        if (!wanted.has(record.entityId)) continue;
+        const seen = latest.get(record.entityId);
+        // Within a row, a later entry of the same entity was logged later.
+        if (!seen || !madeAfter(seen, record)) latest.set(record.entityId, record);
+      }
     }
-  }
-  return new Map([...latest].map(([id, row]) => [id, fromRow(row)]));
+  };
+  const table = logTable(db);
+  const ofModel = () => table.selectFrom('prediction_log').selectAll().where('model', '=', model).where('predicted_at', '<=', at).where('entity_kind', '=', entityKind);
+  // Rows with entries name their entities inside: all of the model's up to `at` are read once.
+  keep(await ofModel().where('entries', 'is not', null).execute());
+  // Rows of the first format, one record each, by entity id.
+  for (const ids of chunks(entityIds, IDS_PER_QUERY)) keep(await ofModel().where('entries', 'is', null).where('entity_id', 'in', ids).execute());
+  return latest;
 }
 
-/** How many records of each model the table holds (for reports and tests). */
+/** How many records (not rows) of each model the table holds (for reports and tests). */
 export async function countPredictions(db: StoreDb): Promise<Record<string, number>> {
-  const rows = await logTable(db).selectFrom('prediction_log').select(['model', sql<number>`count(*)`.as('n')]).groupBy('model').execute();
+  const rows = await logTable(db).selectFrom('prediction_log').select(['model', sql<number>`sum(records)`.as('n')]).groupBy('model').execute();
   return Object.fromEntries(rows.map((row) => [row.model, Number(row.n)]));
 }

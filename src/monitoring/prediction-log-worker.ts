@@ -5,10 +5,10 @@
  *
  * Contract:
  * - Batches arrive one at a time (the serving side waits for each answer before it posts the
- *   next) and each is written in one transaction: on SQLite a prepared INSERT run per row, the
- *   items, factors and features as packed pair lists (no double is turned into text); on
- *   PostgreSQL one INSERT ... SELECT FROM unnest(...) of column arrays, those columns as JSON
- *   text. A batch written twice is stored once (the table's key is process id and sequence).
+ *   next) and each is written in one transaction, one table row per row of the log (the
+ *   records of one request and model, prediction-log-batch.ts): on SQLite a prepared INSERT run
+ *   per row, the records' values packed (no double is turned into text); on PostgreSQL one
+ *   INSERT ... SELECT FROM unnest(...) of column arrays, the values as JSON text. A batch written twice is stored once (the table's key is process id and sequence).
  * - Every batch gets exactly one answer, `written` or `failed` with the store's message.
  * - Every `checkIntervalMs` (and once at start) it deletes records past the retention and counts
  *   each process's missing sequence numbers (`predictionLogLosses`), and posts both.
@@ -38,7 +38,7 @@ export type FromWriter =
   | { kind: 'check-failed'; message: string };
 
 /** PostgreSQL element types of the columns, in `PREDICTION_LOG_COLUMNS` order. */
-const PG_TYPES = ['text', 'int8', 'int8', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'float8', 'text', 'text', 'text', 'text', 'text'] as const;
+const PG_TYPES = ['text', 'int8', 'int8', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'float8', 'text', 'text', 'text', 'text', 'text', 'int4', 'text'] as const;
 
 type Writer = (batch: EncodedBatch) => Promise<void>;
 

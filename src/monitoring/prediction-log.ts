@@ -3,20 +3,29 @@
  *
  * Contract:
  * - `log(input)` never blocks, never awaits and never throws for a full queue. It stamps the
- *   record with this process's id and the next per-process sequence number and puts it on a
- *   bounded in-memory queue, or, when the queue already holds `capacity` records, drops it and
- *   counts it in `prediction_log_dropped_total{model}`. A dropped record takes no sequence
- *   number, so sequence gaps in the store mean records lost after they were accepted (a crash,
- *   or a batch the sink refused), while drops under overload show in the counter.
- * - Records leave the queue in batches of at most `batchSize`, when that many are waiting or
- *   every `flushIntervalMs`, whichever comes first; one batch is written at a time, in order.
+ *   record with this process's id and a per-process sequence number and puts it on a bounded
+ *   in-memory queue, or, when the queue already holds `capacity` records, drops it and counts
+ *   it in `prediction_log_dropped_total{model}`.
+ * - Sequence numbers count rows, not records (since 2026-12-07). Consecutive records that share
+ *   the request id, time, library date, model, version, arm, entity kind and feature reference
+ *   (a loader's batch: a page's 100 churn risks) form one row of the log and share its sequence
+ *   number, up to `MAX_RECORDS_PER_ROW`; the store keeps a row as one table row, so the writer
+ *   pays one insert per row rather than per prediction. A dropped record takes no sequence
+ *   number and opens no row, so sequence gaps in the store mean rows lost after they were
+ *   accepted (a crash, or a batch the sink refused), while drops under overload show in the
+ *   counter, which counts records.
+ * - Records leave the queue in batches of about `batchSize` records, when that many are waiting
+ *   or every `flushIntervalMs`, whichever comes first; a batch never splits a row (it runs to
+ *   the end of its last row, so it may hold up to `MAX_RECORDS_PER_ROW - 1` more); one batch is
+ *   written at a time, in order.
  *   Written records count in `prediction_log_records_total{model}`. A batch the sink refuses is
  *   dropped and counted (the process keeps serving; `onError` hears why).
  * - `close()` stops the timer and writes everything still queued.
  * - At most `capacity` accepted records are lost when the process dies (`kill -9`): those still
- *   queued plus the batch being written. With the defaults that is 10,000 records.
- * - Each stored record carries `acceptedThrough`, the highest sequence number accepted when its
- *   batch was written, so records queued behind the last batch a process wrote show as
+ *   queued plus the batch being written, in at most as many rows. With the defaults that is
+ *   10,000 records in at most 10,000 rows (a page's traffic: about 100 rows).
+ * - Each stored row carries `acceptedThrough`, the highest sequence number accepted when its
+ *   batch was written, so rows queued behind the last batch a process wrote show as
  *   missing too (see `sequenceGaps`). Records accepted after the last write began leave no
  *   trace in the store: that tail (about one flush interval of traffic when the store keeps
  *   up, never more than `capacity`) is the part of a crash's loss the store cannot show.
@@ -65,7 +74,7 @@ export interface PredictionInput {
 /** A record as stored: the input plus where it came from. */
 export interface PredictionRecord extends PredictionInput {
   processId: string;
-  /** 1, 2, 3, ... per process, in the order the records were accepted. */
+  /** Its row's number: 1, 2, 3, ... per process, in the order the rows were opened; the records of one row share it. */
   sequence: number;
   /** The highest sequence number this process had accepted when the record's batch was written. */
   acceptedThrough: number;
@@ -92,7 +101,10 @@ export interface PredictionLogOptions {
 }
 
 export interface PredictionLogStats {
+  /** Records accepted. */
   accepted: number;
+  /** Rows opened (the last sequence number given). */
+  rows: number;
   written: number;
   dropped: number;
   queued: number;
@@ -112,6 +124,25 @@ export interface PredictionLog {
 export const DEFAULT_CAPACITY = 10_000;
 export const DEFAULT_BATCH_SIZE = 500;
 export const DEFAULT_FLUSH_INTERVAL_MS = 1_000;
+/**
+ * Most records in one row. A loader batch is at most a few hundred keys; the bound keeps a
+ * row's packed values (and a batch's overrun past `batchSize`) small whatever a caller sends.
+ */
+export const MAX_RECORDS_PER_ROW = 1_000;
+
+/** Whether `input` belongs to the same row as the queued record `last`: everything but the per-entity values agrees. */
+function sameRow(last: PredictionRecord, input: PredictionInput): boolean {
+  return (
+    last.requestId === input.requestId &&
+    last.at === input.at &&
+    last.model === input.model &&
+    last.version === input.version &&
+    last.arm === input.arm &&
+    last.entityKind === input.entityKind &&
+    last.featureRef === input.featureRef &&
+    last.asOf === (input.asOf ?? null)
+  );
+}
 
 function positiveInteger(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
@@ -139,7 +170,9 @@ export function createPredictionLog({
   positiveInteger('flushIntervalMs', flushIntervalMs);
   let queue: PredictionRecord[] = [];
   let sequence = 0;
-  const totals = { written: 0, dropped: 0 };
+  // Records in the row the last queued record belongs to.
+  let rowRecords = 0;
+  const totals = { accepted: 0, written: 0, dropped: 0 };
   // The batch being written still counts against the capacity: that is what a crash can lose.
   let inFlight = 0;
   let writing: Promise<void> = Promise.resolve();
@@ -147,8 +180,11 @@ export function createPredictionLog({
   let closed = false;
 
   const writeBatch = async (): Promise<void> => {
-    const batch = queue.length <= batchSize ? queue : queue.slice(0, batchSize);
-    queue = queue.length <= batchSize ? [] : queue.slice(batchSize);
+    // A batch ends at a row's end: a row is written whole, in one table row.
+    let end = Math.min(batchSize, queue.length);
+    while (end < queue.length && (queue[end] as PredictionRecord).sequence === (queue[end - 1] as PredictionRecord).sequence) end++;
+    const batch = end === queue.length ? queue : queue.slice(0, end);
+    queue = end === queue.length ? [] : queue.slice(end);
     if (batch.length === 0) return;
     inFlight = batch.length;
     for (const record of batch) record.acceptedThrough = sequence;
@@ -182,7 +218,10 @@ export function createPredictionLog({
         counters?.dropped.inc({ model: input.model });
         return false;
       }
-      sequence += 1;
+      const last = queue.length > 0 ? queue[queue.length - 1] : undefined;
+      if (last && rowRecords < MAX_RECORDS_PER_ROW && sameRow(last, input)) rowRecords += 1;
+      else (sequence += 1), (rowRecords = 1);
+      totals.accepted += 1;
       // A literal of fixed shape rather than a spread: this runs on the answer path.
       queue.push({
         requestId: input.requestId,
@@ -219,7 +258,7 @@ export function createPredictionLog({
       clearInterval(timer);
       await drain();
     },
-    stats: () => ({ accepted: sequence, written: totals.written, dropped: totals.dropped, queued: queue.length + inFlight }),
+    stats: () => ({ accepted: totals.accepted, rows: sequence, written: totals.written, dropped: totals.dropped, queued: queue.length + inFlight }),
   };
 }
 

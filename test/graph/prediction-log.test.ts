@@ -16,7 +16,8 @@ import { launchGraph, type LaunchedGraph } from '../../src/graph-launcher';
 import { closeModelDeps, openModelDeps, type ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
 import { NO_PREDICTION_LOGGING } from '../../src/model-runtime/prediction-logging';
 import { CHURN_SLOT } from '../../src/models/churn';
-import { countPredictions, fromRow, type PredictionLogTable } from '../../src/monitoring/prediction-log-store';
+import type { PredictionRecord } from '../../src/monitoring/prediction-log';
+import { countPredictions, recordsOf, type PredictionLogTable } from '../../src/monitoring/prediction-log-store';
 import { migrateStore, openStore, type Store } from '../../src/store';
 import { createChurnContext, createChurnServices } from '../../subgraphs/churn';
 import { metricValue, smallLibrary, type SmallLibrary } from '../fixtures/small-library';
@@ -94,11 +95,13 @@ describe('a member query through the real graph', () => {
     expect(members).toHaveLength(5);
 
     // Background rankings (watchlists) log their predictions too, under request ids of their own.
-    const ofRequest = (rows: ReturnType<typeof fromRow>[]) => rows.filter((r) => r.requestId === 'member-page-1');
-    const churn = ofRequest((await waitForRows(databaseUrl, 'churn', (found) => found.map(fromRow).filter((r) => r.requestId === 'member-page-1').length >= 5)).map(fromRow));
+    const ofRequest = (rows: PredictionRecord[]) => rows.filter((r) => r.requestId === 'member-page-1');
+    const churn = ofRequest((await waitForRows(databaseUrl, 'churn', (found) => found.flatMap(recordsOf).filter((r) => r.requestId === 'member-page-1').length >= 5)).flatMap(recordsOf));
     expect(churn).toHaveLength(5);
     // The gateway passes the client's request id to every subgraph it asks.
     expect(new Set(churn.map((r) => r.requestId))).toEqual(new Set(['member-page-1']));
+    // The page's five churn risks came from one loader batch: one row of the log.
+    expect(new Set(churn.map((r) => r.sequence)).size).toBe(1);
     for (const member of members) {
       const record = churn.find((r) => r.entityId === member.id);
       expect(record).toMatchObject({ model: 'churn', version: member.churnRisk.model.version, arm: null, entityKind: 'member', items: null });
@@ -108,7 +111,7 @@ describe('a member query through the real graph', () => {
       expect(record?.featureRef).toBe(`as-of:${record?.asOf}`);
     }
 
-    const segments = ofRequest((await waitForRows(databaseUrl, 'segmentation', (found) => found.map(fromRow).filter((r) => r.requestId === 'member-page-1').length >= 5)).map(fromRow));
+    const segments = ofRequest((await waitForRows(databaseUrl, 'segmentation', (found) => found.flatMap(recordsOf).filter((r) => r.requestId === 'member-page-1').length >= 5)).flatMap(recordsOf));
     for (const member of members.filter((m) => m.segment)) {
       const record = segments.find((r) => r.entityId === member.id);
       expect(record?.label).toBe(member.segment?.name);
@@ -116,7 +119,7 @@ describe('a member query through the real graph', () => {
       expect(Object.keys(record?.features ?? {})).toEqual(expect.arrayContaining(['recency', 'frequency', 'monetary']));
     }
 
-    const lists = ofRequest((await waitForRows(databaseUrl, 'recommendations', (found) => found.map(fromRow).filter((r) => r.requestId === 'member-page-1').length >= 5)).map(fromRow));
+    const lists = ofRequest((await waitForRows(databaseUrl, 'recommendations', (found) => found.flatMap(recordsOf).filter((r) => r.requestId === 'member-page-1').length >= 5)).flatMap(recordsOf));
     for (const member of members) {
       const record = lists.find((r) => r.entityId === member.id);
       expect(record?.items?.slice(0, 3).map((i) => i.id)).toEqual(member.recommendations.map((r) => r.book.id));

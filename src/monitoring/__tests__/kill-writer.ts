@@ -9,13 +9,13 @@ import { createLogger } from '../../logging';
 import { createProcessMetrics } from '../../metrics';
 import { openPredictionLogging, recorded } from '../../model-runtime/prediction-logging';
 import { openStore } from '../../store';
-import { createPredictionLogTable } from '../prediction-log-store';
+import { createCurrentPredictionLogTable } from '../prediction-log-store';
 
 async function main(): Promise<void> {
   const [file = '', capacity = '2000'] = process.argv.slice(2);
   const config = loadConfig({ SHELFMARK_ROOT: process.env.SHELFMARK_ROOT, DATABASE_URL: `sqlite:${file}`, PREDICTION_LOG_CAPACITY: capacity, PREDICTION_LOG_BATCH_SIZE: '200', PREDICTION_LOG_FLUSH_INTERVAL_MS: '20' });
   const store = openStore(config.databaseUrl);
-  await createPredictionLogTable(store.db);
+  await createCurrentPredictionLogTable(store.db);
   const metrics = createProcessMetrics('kill-writer');
   const log = openPredictionLogging({ config: config.predictionLog, store, metrics, logger: createLogger('kill-writer', 'silent'), asOf: () => '2026-12-06' });
   const model = { name: 'churn', version: '1.2.0', arm: null };

@@ -1,11 +1,11 @@
 /**
- * The compact batch the serving thread posts to the writer: what the writer stores from it is
- * what the records said, the JSON columns exactly as JSON.stringify writes them.
+ * The compact batch the serving thread posts to the writer: what the writer stores from it, one
+ * row per sequence number, reads back as what the records said.
  */
 import { describe, expect, it } from '@jest/globals';
 import { deserialize, serialize } from 'node:v8';
 import type { PredictionRecord } from '../prediction-log';
-import { encodeBatch, PREDICTION_LOG_COLUMNS, readPairs, storedRows } from '../prediction-log-batch';
+import { encodeBatch, PREDICTION_LOG_COLUMNS, readEntries, readPairs, storedRows } from '../prediction-log-batch';
 import { prediction } from './fixtures';
 
 function stamped(n: number, changes: Partial<PredictionRecord> = {}): PredictionRecord {
@@ -13,66 +13,78 @@ function stamped(n: number, changes: Partial<PredictionRecord> = {}): Prediction
 }
 
 describe('encodeBatch and storedRows', () => {
-  it('give back every column of every record, nested values as JSON.stringify writes them', () => {
-    const records = [
-      stamped(1),
-      stamped(2, { items: [{ id: '17', score: 0.9 }, { id: 'quote"d\\', score: -1e-9 }], score: null, features: null, featureRef: 'as-of:2026-12-06', arm: 'shadow', asOf: '2026-12-06' }),
-      stamped(3, { factors: [], features: { recency: 12, branch: 'Central — ünïcode', missing: null, nan: Number.NaN, big: 1e21 }, label: 'Champions' }),
-      stamped(4, { items: [], score: 0 }),
-    ];
-    // As the batch crosses the thread boundary: structured clone.
-    const rows = storedRows(deserialize(serialize(encodeBatch('p-1', records))));
-    expect(rows).toHaveLength(records.length);
-    records.forEach((r, i) => {
-      const row = Object.fromEntries(PREDICTION_LOG_COLUMNS.map((column, c) => [column, rows[i]?.[c]]));
-      expect(row).toEqual({
-        process_id: 'p-1',
-        sequence: r.sequence,
-        accepted_through: 9,
-        request_id: r.requestId,
-        predicted_at: r.at,
-        as_of: r.asOf ?? null,
-        model: r.model,
-        version: r.version,
-        arm: r.arm,
-        entity_kind: r.entityKind,
-        entity_id: r.entityId,
-        score: r.score,
-        items: r.items === null ? null : JSON.stringify(r.items),
-        label: r.label ?? null,
-        factors: JSON.stringify(r.factors),
-        features: r.features === null ? null : JSON.stringify(r.features),
-        feature_ref: r.featureRef,
-      });
-    });
+  const records = [
+    stamped(1),
+    // Three records of one row (sequence 2): request, time, model, version, arm, kind and reference shared.
+    ...[2, 3, 4].map((n, k) =>
+      stamped(n, {
+        sequence: 2,
+        requestId: 'page',
+        at: '2026-12-07T10:00:00.000Z',
+        asOf: '2026-12-07',
+        arm: 'shadow',
+        items: k === 0 ? [{ id: '17', score: 0.9 }, { id: 'quote"d\\', score: -1e-9 }] : k === 1 ? [] : null,
+        score: k === 0 ? null : k === 1 ? 0 : 0.1 + 0.2,
+        factors: k === 2 ? [] : [{ name: 'days_since_last_loan', weight: 0.1 + 0.2 }, { name: 'loans_last_90d', weight: -1e-300 }],
+        features: k === 2 ? { recency: 12.345678901234567, branch: 'Central — ünïcode', missing: null, nan: Number.NaN, big: 1e21 } : k === 1 ? null : { days: 3 },
+        label: k === 2 ? 'Champions' : null,
+      }),
+    ),
+    stamped(5, { sequence: 3, featureRef: 'as-of:2026-12-06', features: null }),
+  ];
+  /** A record as it reads back: non-finite numbers as null, like JSON. */
+  const asRead = (r: PredictionRecord) => ({
+    entityId: r.entityId,
+    score: r.score,
+    label: r.label ?? null,
+    items: r.items,
+    factors: r.factors,
+    features: r.features === null ? null : Object.fromEntries(Object.entries(r.features).map(([k, v]) => [k, typeof v === 'number' && !Number.isFinite(v) ? null : v])),
   });
 
-  it('packs pair lists that read back as the JSON form does, and are smaller than it', () => {
-    const records = [
-      stamped(1, { factors: [{ name: 'days_since_last_loan', weight: 0.1 + 0.2 }, { name: 'loans_last_90d', weight: -1e-300 }] }),
-      stamped(2, { items: [{ id: '17', score: 0.9 }, { id: 'quote"d\\', score: Number.POSITIVE_INFINITY }], factors: [], features: null }),
-      stamped(3, { features: { recency: 12.345678901234567, branch: 'Central — ünïcode', missing: null, nan: Number.NaN, big: 1e21 } }),
-    ];
-    const batch = deserialize(serialize(encodeBatch('p-1', records))) as ReturnType<typeof encodeBatch>;
-    const json = storedRows(batch, 'json');
-    const packed = storedRows(batch, 'packed');
-    const columns = ['items', 'factors', 'features'].map((name) => PREDICTION_LOG_COLUMNS.indexOf(name as (typeof PREDICTION_LOG_COLUMNS)[number]));
-    records.forEach((_, i) => {
-      for (const c of columns) {
-        const [asJson, asPacked] = [json[i]?.[c], packed[i]?.[c]];
-        if (asJson === null || asJson === undefined) {
-          expect(asPacked).toBeNull();
-          continue;
-        }
-        expect(asPacked).toBeInstanceOf(Uint8Array);
-        const keys = c === columns[0] ? ['id', 'score'] : ['name', 'weight'];
-        expect(readPairs(asPacked as Uint8Array, keys[0] ?? '', keys[1] ?? '')).toEqual(readPairs(asJson as string, keys[0] ?? '', keys[1] ?? ''));
-      }
-      expect((packed[i]?.[PREDICTION_LOG_COLUMNS.indexOf('factors')] as Uint8Array).byteLength).toBeLessThanOrEqual(String(json[i]?.[PREDICTION_LOG_COLUMNS.indexOf('factors')]).length + 5);
+  for (const encoding of ['json', 'packed'] as const) {
+    it(`give one row per sequence number, shared values in its columns and every record's values in its entries (${encoding})`, () => {
+      // As the batch crosses the thread boundary: structured clone.
+      const rows = storedRows(deserialize(serialize(encodeBatch('p-1', records))), encoding);
+      expect(rows).toHaveLength(3);
+      const column = (row: number, name: (typeof PREDICTION_LOG_COLUMNS)[number]) => rows[row]?.[PREDICTION_LOG_COLUMNS.indexOf(name)];
+      expect(rows.map((_, r) => [column(r, 'sequence'), column(r, 'records'), column(r, 'request_id'), column(r, 'arm'), column(r, 'as_of'), column(r, 'feature_ref'), column(r, 'accepted_through')])).toEqual([
+        [1, 1, 'req-1', null, null, null, 9],
+        [2, 3, 'page', 'shadow', '2026-12-07', null, 9],
+        [3, 1, 'req-5', null, null, 'as-of:2026-12-06', 9],
+      ]);
+      const entries = rows.map((_, r) => readEntries(column(r, 'entries') as string | Uint8Array));
+      expect(entries).toEqual([[asRead(records[0] as PredictionRecord)], records.slice(1, 4).map(asRead), [asRead(records[4] as PredictionRecord)]]);
+      if (encoding === 'json') expect(JSON.parse(column(1, 'entries') as string)).toEqual(records.slice(1, 4).map(asRead));
+      else expect(column(1, 'entries')).toBeInstanceOf(Uint8Array);
     });
-    // Values keep every bit: the JSON form writes the shortest text that parses back to the same double.
-    expect(readPairs(packed[0]?.[PREDICTION_LOG_COLUMNS.indexOf('factors')] as Uint8Array, 'name', 'weight')).toEqual([['days_since_last_loan', 0.1 + 0.2], ['loans_last_90d', -1e-300]]);
-    expect(readPairs(packed[2]?.[PREDICTION_LOG_COLUMNS.indexOf('features')] as Uint8Array, '', '')).toEqual([['recency', 12.345678901234567], ['branch', 'Central — ünïcode'], ['missing', null], ['nan', null], ['big', 1e21]]);
+  }
+
+  it('packs entries smaller than their JSON, every double kept to the bit', () => {
+    const batch = deserialize(serialize(encodeBatch('p-1', records))) as ReturnType<typeof encodeBatch>;
+    const at = PREDICTION_LOG_COLUMNS.indexOf('entries');
+    const [json, packed] = [storedRows(batch, 'json')[1]?.[at] as string, storedRows(batch, 'packed')[1]?.[at] as Uint8Array];
+    expect(packed.byteLength).toBeLessThan(Buffer.byteLength(json));
+    const [first, , third] = readEntries(packed);
+    expect(first?.factors).toEqual([{ name: 'days_since_last_loan', weight: 0.1 + 0.2 }, { name: 'loans_last_90d', weight: -1e-300 }]);
+    expect(third?.features).toEqual({ recency: 12.345678901234567, branch: 'Central — ünïcode', missing: null, nan: null, big: 1e21 });
+  });
+
+  it('reads the packed pair lists of rows written before entries', () => {
+    // Format 1: [1][pairs uint32 LE][doubles][names JSON].
+    const names = Buffer.from(JSON.stringify(['a', ['b', 'text']]));
+    const packed = Buffer.alloc(5 + 16 + names.length);
+    packed[0] = 1;
+    packed.writeUInt32LE(2, 1);
+    packed.writeDoubleLE(0.1 + 0.2, 5);
+    packed.writeDoubleLE(Number.NaN, 13);
+    names.copy(packed, 21);
+    expect(readPairs(packed, '', '')).toEqual([['a', 0.1 + 0.2], ['b', 'text']]);
+    expect(readPairs('[{"name":"x","weight":0.5}]', 'name', 'weight')).toEqual([['x', 0.5]]);
+  });
+
+  it('refuses packed entries of a layout it does not know', () => {
+    expect(() => readEntries(Uint8Array.of(9, 0, 0, 0, 0, 0x5b, 0x5d))).toThrow('unknown format 9');
   });
 
   it('refuses a packed pair list of a layout it does not know', () => {

@@ -10,16 +10,17 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { Pool } from 'pg';
-import { createPredictionLog, sequenceGaps, type PredictionSink } from '../prediction-log';
+import { createPredictionLog, sequenceGaps, type PredictionInput, type PredictionSink } from '../prediction-log';
 import {
   countPredictions,
+  addPredictionLogEntries,
   createPredictionLogTable,
   createStorePredictionSink,
   deletePredictionsBefore,
   dropPredictionLogTable,
-  fromRow,
   predictionLogLosses,
   predictionsAsOf,
+  recordsOf,
   retentionCutoff,
   storedSequences,
   type PredictionLogDatabase,
@@ -42,6 +43,7 @@ function sinkContract(name: string, open: () => Kysely<PredictionLogDatabase>) {
       await dropPredictionLogTable(db);
       await createPredictionLogTable(db);
       await createPredictionLogTable(db); // a migration run twice changes nothing
+      await addPredictionLogEntries(db);
     });
     afterAll(async () => {
       await dropPredictionLogTable(db);
@@ -55,11 +57,46 @@ function sinkContract(name: string, open: () => Kysely<PredictionLogDatabase>) {
       log.log({ ...prediction(2, 'recommendations'), score: null, items: [{ id: '17', score: 0.9 }], features: null, featureRef: 'features:2', arm: 'control' });
       await log.close();
       const rows = await db.selectFrom('prediction_log').selectAll().where('process_id', '=', 'round-trip').orderBy('sequence').execute();
-      const records = rows.map(fromRow);
+      const records = rows.flatMap(recordsOf);
       expect(records[0]).toMatchObject({ ...prediction(1), processId: 'round-trip', sequence: 1, acceptedThrough: 2 });
       expect(records[1]).toMatchObject({ model: 'recommendations', score: null, items: [{ id: '17', score: 0.9 }], features: null, featureRef: 'features:2', arm: 'control' });
       await sink.write(records);
       expect(await countPredictions(db)).toMatchObject({ churn: 1, recommendations: 1 });
+    });
+
+    it('stores a page of one request and model as one row, and reads it back as its records', async () => {
+      const log = createPredictionLog({ sink: createStorePredictionSink(db), processId: 'page', batchSize: 500, flushIntervalMs: 3_600_000 });
+      const inputs: PredictionInput[] = Array.from({ length: 100 }, (_, n) => ({
+        ...prediction(n + 1),
+        requestId: 'page-1',
+        at: '2026-12-07T10:00:00.000Z',
+        asOf: '2026-12-07',
+        score: n === 7 ? null : 1 / (n + 3),
+        label: n % 2 ? 'Champions' : null,
+        factors: n === 3 ? [] : [{ name: 'days_since_last_loan', weight: -(n + 1) / 7 }, { name: 'loans_last_90d', weight: 0.1 + 0.2 }],
+        features: n % 3 ? { recency: n / 3, branch: 'Central — ünïcode', missing: null } : null,
+        featureRef: null,
+      }));
+      inputs.push({ ...prediction(101, 'recommendations'), requestId: 'page-1', at: '2026-12-07T10:00:00.000Z', asOf: '2026-12-07', score: null, items: [{ id: '17', score: 0.9 }, { id: 'q"', score: 1e-300 }], label: null, features: null, featureRef: 'as-of:2026-12-07' });
+      for (const input of inputs) log.log(input);
+      await log.close();
+      const rows = await db.selectFrom('prediction_log').selectAll().where('process_id', '=', 'page').orderBy('sequence').execute();
+      expect(rows.map((r) => [Number(r.sequence), Number(r.records)])).toEqual([[1, 100], [2, 1]]);
+      expect(rows.flatMap(recordsOf)).toEqual(inputs.map((input, i) => ({ ...input, processId: 'page', sequence: i < 100 ? 1 : 2, acceptedThrough: 2 })));
+      expect(await countPredictions(db)).toMatchObject({ churn: 101 });
+      const live = await predictionsAsOf(db, { model: 'churn', entityKind: 'member', entityIds: ['5', '50', 'none'], at: '2026-12-08' });
+      expect(Object.fromEntries([...live].map(([id, r]) => [id, r.score]))).toEqual({ 5: 1 / 7, 50: 1 / 52 });
+    });
+
+    it('reads rows written before records were grouped, one record each', async () => {
+      await db
+        .insertInto('prediction_log')
+        .values({ process_id: 'before', sequence: 1, accepted_through: 1, request_id: 'old', predicted_at: '2026-12-01T00:00:00.000Z', as_of: null, model: 'churn', version: '1.2.0', arm: null, entity_kind: 'member', entity_id: '9', score: 0.25, items: null, label: null, factors: '[{"name":"x","weight":0.5}]', features: '{"x":1}', feature_ref: null, records: 1, entries: null })
+        .execute();
+      const rows = await db.selectFrom('prediction_log').selectAll().where('process_id', '=', 'before').execute();
+      expect(rows.flatMap(recordsOf)).toEqual([{ processId: 'before', sequence: 1, acceptedThrough: 1, requestId: 'old', at: '2026-12-01T00:00:00.000Z', asOf: null, model: 'churn', version: '1.2.0', arm: null, entityKind: 'member', entityId: '9', score: 0.25, items: null, label: null, factors: [{ name: 'x', weight: 0.5 }], features: { x: 1 }, featureRef: null }]);
+      const live = await predictionsAsOf(db, { model: 'churn', entityKind: 'member', entityIds: ['9'], at: '2026-12-02' });
+      expect(live.get('9')?.score).toBe(0.25);
     });
 
     it('shows the records a killed writer lost as a gap up to what it had accepted', async () => {

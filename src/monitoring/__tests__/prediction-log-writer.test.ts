@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Counter, Registry } from 'prom-client';
 import { openStore, type Store } from '../../store';
 import { createPredictionLog } from '../prediction-log';
-import { createPredictionLogTable, dropPredictionLogTable, fromRow, type PredictionLogTable, type ProcessLosses } from '../prediction-log-store';
+import { createCurrentPredictionLogTable, dropPredictionLogTable, recordsOf, type PredictionLogTable, type ProcessLosses } from '../prediction-log-store';
 import { startPredictionLogWriter } from '../prediction-log-writer';
 import { postgresUnreachableReason, prediction, TEST_POSTGRES_URL } from './fixtures';
 
@@ -21,7 +21,7 @@ function writerContract(name: string, databaseUrl: () => string) {
     beforeAll(async () => {
       store = openStore(databaseUrl());
       await dropPredictionLogTable(store.db);
-      await createPredictionLogTable(store.db);
+      await createCurrentPredictionLogTable(store.db);
     });
     afterAll(async () => {
       await store.close();
@@ -37,12 +37,27 @@ function writerContract(name: string, databaseUrl: () => string) {
       const writer = startPredictionLogWriter({ processId: 'writer-1', databaseUrl: databaseUrl(), retentionDays: 3650, checkIntervalMs: 3_600_000, busyTimeoutMs: 1000, onCheck: ({ losses }) => checks.push(losses) });
       const log = createPredictionLog({ sink: writer, processId: 'writer-1', batchSize: 100, flushIntervalMs: 3_600_000, counters });
       const inputs = Array.from({ length: 250 }, (_, n) => ({ ...prediction(n + 1, n % 5 === 0 ? 'recommendations' : 'churn'), items: n % 5 === 0 ? [{ id: String(n), score: 1 / (n + 1) }] : null }));
-      for (const input of inputs) log.log(input);
+      // A page: one request's 100 predictions of one model, one row, values of every kind.
+      const page = Array.from({ length: 100 }, (_, n) => ({
+        ...prediction(n + 1),
+        requestId: 'page',
+        at: '2026-12-07T10:00:00.000Z',
+        score: n === 9 ? null : 1 / (n + 3),
+        items: n % 4 === 0 ? [{ id: `b${n}`, score: -1e-300 }, { id: 'q"\\', score: 0.1 + 0.2 }] : null,
+        factors: n === 2 ? [] : [{ name: 'days_since_last_loan', weight: (n + 1) / 7 }],
+        features: n % 3 ? { recency: 12.345678901234567 * n, branch: 'Central — ünïcode', missing: null, big: 1e21 } : null,
+        featureRef: null,
+      }));
+      for (const input of [...inputs, ...page]) log.log(input);
       await log.close();
       await writer.close();
       const rows = (await store.db.selectFrom('prediction_log' as never).selectAll().where('process_id' as never, '=', 'writer-1' as never).orderBy('sequence' as never).execute()) as unknown as PredictionLogTable[];
-      expect(rows.map(fromRow)).toEqual(inputs.map((input, i) => ({ ...input, asOf: null, label: null, processId: 'writer-1', sequence: i + 1, acceptedThrough: expect.any(Number) })));
-      expect((await counters.records.get()).values.map((v) => [v.labels.model, v.value]).sort()).toEqual([['churn', 200], ['recommendations', 50]]);
+      expect(rows).toHaveLength(251);
+      expect(rows.flatMap(recordsOf)).toEqual([
+        ...inputs.map((input, i) => ({ ...input, asOf: null, label: null, processId: 'writer-1', sequence: i + 1, acceptedThrough: expect.any(Number) })),
+        ...page.map((input) => ({ ...input, asOf: null, label: null, processId: 'writer-1', sequence: 251, acceptedThrough: 251 })),
+      ]);
+      expect((await counters.records.get()).values.map((v) => [v.labels.model, v.value]).sort()).toEqual([['churn', 300], ['recommendations', 50]]);
       // The check at start saw the table, empty of this process.
       expect(checks[0]?.find((l) => l.processId === 'writer-1')).toBeUndefined();
     });
@@ -54,7 +69,7 @@ function writerContract(name: string, databaseUrl: () => string) {
       try {
         await expect(writer.write([record])).rejects.toThrow(/prediction_log/);
       } finally {
-        await createPredictionLogTable(store.db);
+        await createCurrentPredictionLogTable(store.db);
       }
       await expect(writer.write([record])).resolves.toBeUndefined();
       await writer.close();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Counter, Registry } from 'prom-client';
-import { createPredictionLog, sequenceGaps, type PredictionRecord, type PredictionSink } from '../prediction-log';
+import { createPredictionLog, MAX_RECORDS_PER_ROW, sequenceGaps, type PredictionRecord, type PredictionSink } from '../prediction-log';
 import { prediction } from './fixtures';
 
 function memorySink(): PredictionSink & { batches: PredictionRecord[][] } {
@@ -38,7 +38,33 @@ describe('createPredictionLog', () => {
     const all = sink.batches.flat();
     expect(all.map((r) => r.sequence)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(all.every((r) => r.processId === 'p1' && r.acceptedThrough === 10)).toBe(true);
-    expect(log.stats()).toEqual({ accepted: 10, written: 10, dropped: 0, queued: 0 });
+    expect(log.stats()).toEqual({ accepted: 10, rows: 10, written: 10, dropped: 0, queued: 0 });
+  });
+
+  it('numbers rows: consecutive records of one request and model share a sequence number, and a batch never splits a row', async () => {
+    const sink = memorySink();
+    const log = createPredictionLog({ sink, batchSize: 3, flushIntervalMs: 3_600_000, processId: 'p1' });
+    const page = (requestId: string, model: string, n: number) => ({ ...prediction(n, model), requestId, at: '2026-12-07T10:00:00.000Z' });
+    // A page: five churn risks, then five segments of the same request, then another request's churn risks.
+    for (let n = 1; n <= 5; n++) log.log(page('r1', 'churn', n));
+    for (let n = 1; n <= 5; n++) log.log(page('r1', 'segmentation', n));
+    for (let n = 1; n <= 2; n++) log.log(page('r2', 'churn', n));
+    // Same request and model, another version: a row of its own.
+    log.log({ ...page('r2', 'churn', 3), version: '1.3.0' });
+    await log.close();
+    expect(sink.batches.map((b) => b.map((r) => r.sequence))).toEqual([[1, 1, 1, 1, 1], [2, 2, 2, 2, 2], [3, 3, 4]]);
+    expect(sink.batches.flat().map((r) => r.entityId)).toEqual(['1', '2', '3', '4', '5', '1', '2', '3', '4', '5', '1', '2', '3']);
+    expect(log.stats()).toEqual({ accepted: 13, rows: 4, written: 13, dropped: 0, queued: 0 });
+  });
+
+  it('starts a new row past MAX_RECORDS_PER_ROW records', async () => {
+    const sink = memorySink();
+    const log = createPredictionLog({ sink, batchSize: 10_000, capacity: 10_000, flushIntervalMs: 3_600_000 });
+    for (let n = 0; n < MAX_RECORDS_PER_ROW + 1; n++) log.log({ ...prediction(n), requestId: 'big', at: '2026-12-07T10:00:00.000Z' });
+    await log.close();
+    const sequences = sink.batches.flat().map((r) => r.sequence);
+    expect(sequences.filter((s) => s === 1)).toHaveLength(MAX_RECORDS_PER_ROW);
+    expect(sequences.at(-1)).toBe(2);
   });
 
   it('writes a partial batch when the timer fires', async () => {
@@ -68,7 +94,7 @@ describe('createPredictionLog', () => {
     sink.release();
     await flushed;
     await log.close();
-    expect(log.stats()).toEqual({ accepted: 6, written: 6, dropped: 2, queued: 0 });
+    expect(log.stats()).toEqual({ accepted: 6, rows: 6, written: 6, dropped: 2, queued: 0 });
     expect(await valueOf(records, 'overdue')).toBe(6);
   });
 

@@ -7,11 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { LATEST_MIGRATION, migrateStore, migrationStates, MIGRATIONS, openStore, TABLES_MIGRATION, type Store } from '..';
 import { Client } from 'pg';
 import { applyEvent, CHANGES_CHANNEL, parseEvent, readChanges } from '../../circulation';
 import { ownSchema, postgresUnreachableReason } from '../../../test/fixtures/postgres';
+import { createStorePredictionSink, recordsOf, type PredictionLogDatabase, type StoreDb } from '../../monitoring/prediction-log-store';
 
 const ALL = Object.keys(MIGRATIONS).sort();
 
@@ -33,6 +34,28 @@ async function checkMigrations(store: Store): Promise<void> {
   expect(states.map((m) => m.name)).toEqual(ALL);
   expect(states.every((m) => m.executedAt !== null)).toBe(true);
   expect(ALL.at(-1)).toBe(LATEST_MIGRATION);
+  await checkPredictionLogRows(store);
+}
+
+/**
+ * 0007 keeps the prediction log's earlier rows (one record each) readable, and its `down`
+ * deletes only the rows with entries, which the earlier schema cannot read.
+ */
+async function checkPredictionLogRows(store: Store): Promise<void> {
+  const log = store.db as StoreDb as Kysely<PredictionLogDatabase>;
+  await log
+    .insertInto('prediction_log')
+    .values({ process_id: 'first-format', sequence: 1, accepted_through: 1, request_id: 'r', predicted_at: '2026-12-01T00:00:00.000Z', as_of: null, model: 'churn', version: '1.2.0', arm: null, entity_kind: 'member', entity_id: '7', score: 0.5, items: null, label: null, factors: '[]', features: null, feature_ref: 'as-of:2026-12-01', records: 1, entries: null })
+    .execute();
+  const page = [1, 2, 3].map((n) => ({ requestId: 'page', at: '2026-12-02T00:00:00.000Z', asOf: null, model: 'churn', version: '1.2.0', arm: null, entityKind: 'member', entityId: String(n), score: n / 10, items: null, label: null, factors: [], features: null, featureRef: 'as-of:2026-12-02', processId: 'rows', sequence: 1, acceptedThrough: 1 }));
+  await createStorePredictionSink(log).write(page);
+  const read = async () => (await log.selectFrom('prediction_log').selectAll().orderBy('process_id').execute()).flatMap(recordsOf).map((r) => [r.processId, r.entityId, r.score]);
+  expect(await read()).toEqual([['first-format', '7', 0.5], ['rows', '1', 0.1], ['rows', '2', 0.2], ['rows', '3', 0.3]]);
+  expect((await migrateStore(store, '0006-prediction-log-indexes')).map((s) => `${s.direction} ${s.name}`)).toEqual(['Down 0007-prediction-log-rows']);
+  expect((await log.selectFrom('prediction_log').select(['process_id', 'entity_id']).execute()).map((r) => [r.process_id, r.entity_id])).toEqual([['first-format', '7']]);
+  await migrateStore(store);
+  expect(await read()).toEqual([['first-format', '7', 0.5]]);
+  await log.deleteFrom('prediction_log').execute();
 }
 
 describe('migrations on SQLite', () => {

@@ -17,6 +17,7 @@ import * as circulationEvents from './0003-circulation-events';
 import * as predictionLog from './0004-prediction-log';
 import * as predictionOutcomes from './0005-prediction-outcomes';
 import * as predictionLogIndexes from './0006-prediction-log-indexes';
+import * as predictionLogRows from './0007-prediction-log-rows';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-library-tables': libraryTables,
@@ -25,6 +26,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0004-prediction-log': predictionLog,
   '0005-prediction-outcomes': predictionOutcomes,
   '0006-prediction-log-indexes': predictionLogIndexes,
+  '0007-prediction-log-rows': predictionLogRows,
 };
 export type MigrationName = keyof typeof MIGRATIONS;
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).sort().at(-1) ?? '';
