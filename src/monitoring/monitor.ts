@@ -462,7 +462,7 @@ export class LiveMonitor {
     const resolved = this.resolved.get(model) ?? new Map<string, string>();
     this.resolved.set(model, resolved);
     const candidates = new Map<string, PredictionRecord>();
-    for (const r of [...pending.values(), ...fresh]) candidates.set(`${r.processId}#${r.sequence}`, r);
+    for (const r of [...pending.values(), ...fresh]) candidates.set(`${r.processId}#${r.sequence}#${r.entityKind}:${r.entityId}`, r);
     const judgements = (await judgeOutcomes(this.deps.store, model, [...candidates.values()], clock)).filter((j) => !resolved.has(j.subject));
     const rows: PredictionOutcomeTable[] = [];
     for (const j of liveOutcomes(judgements)) {

@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/config';
 import { OVERDUE_FEATURE_NAMES, overdueServingFeatures } from '../../src/features/overdue';
 import { RiskLevel } from '../../src/graphql/prediction-types';
 import { AsOfMemo } from '../../src/model-runtime/as-of-memo';
-import { closeModelDeps, openModelDeps, type ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
+import { closeModelDeps, openModelDeps, recentlyActiveMembers, type ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
 import { scoreRisks } from '../../src/model-runtime/risk';
 import { CHURN_SLOT } from '../../src/models/churn';
 import { OVERDUE_SLOT } from '../../src/models/overdue';
@@ -105,10 +105,13 @@ describe('overdue with the open-loan memo', () => {
     expect(await predictOverdue(withMemo, mixed)).toEqual(await predictOverdue(cold.overdue(), mixed));
   });
 
-  it('answers a whole page the same, every member of the library, after filling the memo', async () => {
+  it('answers a whole page the same, every member of the library, after warming the memo', async () => {
     const fresh = cold.overdue();
     await fresh.warm?.();
-    expect(fresh.memos.openLoans.size).toBe(memberCount);
+    // Warming fills the cache with the members who borrowed most recently (every borrower, in a library this small).
+    const borrowers = await recentlyActiveMembers(deps.store, fresh.memos.openLoans.capacity);
+    expect(borrowers.length).toBeGreaterThan(memberCount / 2);
+    expect(fresh.memos.openLoans.size).toBe(borrowers.length);
     const keys: OverdueKey[] = Array.from({ length: memberCount }, (_, k) => `M:${k + 1}` as const);
     expect(await predictOverdue(fresh, keys)).toEqual(await predictOverdue(cold.overdue(), keys));
   });
