@@ -60,11 +60,11 @@ describe('generateLibrary on SQLite', () => {
   });
 
   it('writes, a chunk of members at a time with loans spilled to disk, the tables of the library simulated whole in memory', async () => {
-    // 300 members in chunks of 70: five chunks, the last one short; loans sorted back from the spill's files.
+    // 120 members in chunks of 50: three chunks, the last one short; loans sorted back from the spill's files.
     const chunked = path.join(dir, 'chunked.db');
-    await generateLibrary({ db: chunked, seed: 1, members: MEMBERS, memberChunk: 70 });
+    await generateLibrary({ db: chunked, seed: 3, members: 120, memberChunk: 50 });
     const whole = path.join(dir, 'whole.db');
-    await writeTables(resolveTarget(whole), false, libraryTables(simulateLibrary({ seed: 1, members: MEMBERS })));
+    await writeTables(resolveTarget(whole), false, libraryTables(simulateLibrary({ seed: 3, members: 120 })));
     expect(await tableHashes(`sqlite:${chunked}`)).toEqual(await tableHashes(`sqlite:${whole}`));
     expect(readdirSync(dir).filter((f) => f.includes('-loans'))).toEqual([]);
   });
