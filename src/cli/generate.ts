@@ -44,7 +44,12 @@ Options:
 An SQLite database is built in a temporary file beside the target (<db>-tmp-<pid>) and
 renamed into place when complete; PostgreSQL tables are replaced in one transaction. An
 interrupted run (Ctrl-C) leaves any previous database untouched; the next run removes the
-temporary file it left behind.`;
+temporary file it left behind.
+
+Members are simulated and written 10,000 at a time; their loans wait on disk until all are
+simulated (about 24 bytes a loan, 1.2 GB for 1,000,000 members: in <db>-tmp-<pid>-loans
+beside an SQLite target, in the system's temporary folder for PostgreSQL), so memory grows
+with the members, not the loans. Progress goes to stderr.`;
 
 function integerFlag(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;

@@ -123,7 +123,7 @@ function priorBaseline(trainingRate: number, rows: number): BaselineScores {
 export async function overdueHoldout(store: Store): Promise<ClassifierHoldout> {
   const w = await overdueWindows(store);
   const test = await overdueTrainingSet(store, w.testStart, w.testEnd, w.asOf);
-  const rows = test.loans.length;
+  const rows = test.labels.length;
   const training = await store.db
     .selectFrom('loans')
     .select(['id', 'member_id', 'book_id', 'checked_out_at', 'due_at', 'returned_at', 'renewals'])
@@ -139,7 +139,7 @@ export async function overdueHoldout(store: Store): Promise<ClassifierHoldout> {
     featureNames: OVERDUE_FEATURE_NAMES,
     features: test.features.values,
     labels: test.labels,
-    clusters: test.loans.map((l) => l.member_id),
+    clusters: Array.from(test.memberIds),
     baselines: [
       priorBaseline(share(trainingLabels), rows),
       { name: "the borrower's past late share", scores: column(test.features.values, rows, OVERDUE_FEATURE_NAMES, 'member_late_share'), probabilities: true },

@@ -9,7 +9,7 @@
  * before it; a return after it counts as not yet returned), and answers in id order with
  * `undefined` for ids that are not members or had not joined by the cut-off.
  */
-import { inChunks, type LoanTable, type Store } from '../store';
+import { chunks, type LoanTable, type Store } from '../store';
 import { daysBetween } from '../util/dates';
 
 export interface MemberActivity {
@@ -60,25 +60,28 @@ type LoanRow = Omit<LoanTable, 'id' | 'branch_id'>;
 
 export async function loadMemberActivity(store: Store, memberIds: readonly number[], cutoff: string): Promise<(MemberActivity | undefined)[]> {
   if (memberIds.length === 0) return [];
-  const ids = [...new Set(memberIds)];
-  const [members, loans] = await Promise.all([
-    inChunks(ids, (slice) => store.db.selectFrom('members').select(['id', 'joined_at', 'branch_id']).where('id', 'in', slice).where('joined_at', '<=', cutoff).execute()),
-    inChunks(ids, (slice) =>
+  // Summarised a slice at a time: only one slice's loans are ever held as rows, so a trainer
+  // asking for every member of a large library holds a summary per member, not every loan
+  // (about 50 a member).
+  const byId = new Map<number, MemberActivity>();
+  for (const slice of chunks([...new Set(memberIds)])) {
+    const [members, loans] = await Promise.all([
+      store.db.selectFrom('members').select(['id', 'joined_at', 'branch_id']).where('id', 'in', slice).where('joined_at', '<=', cutoff).execute(),
       store.db
         .selectFrom('loans')
         .select(['member_id', 'book_id', 'checked_out_at', 'due_at', 'returned_at', 'renewals'])
         .where('member_id', 'in', slice)
         .where('checked_out_at', '<=', cutoff)
         .execute(),
-    ),
-  ]);
-  const loansByMember = new Map<number, LoanRow[]>();
-  for (const loan of loans) {
-    const list = loansByMember.get(loan.member_id);
-    if (list) list.push(loan);
-    else loansByMember.set(loan.member_id, [loan]);
+    ]);
+    const loansByMember = new Map<number, LoanRow[]>();
+    for (const loan of loans) {
+      const list = loansByMember.get(loan.member_id);
+      if (list) list.push(loan);
+      else loansByMember.set(loan.member_id, [loan]);
+    }
+    for (const m of members) byId.set(m.id, summarise(m.id, m.branch_id, m.joined_at, loansByMember.get(m.id) ?? [], cutoff));
   }
-  const byId = new Map(members.map((m) => [m.id, summarise(m.id, m.branch_id, m.joined_at, loansByMember.get(m.id) ?? [], cutoff)]));
   return memberIds.map((id) => byId.get(id));
 }
 

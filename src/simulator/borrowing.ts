@@ -203,7 +203,8 @@ export function simulateMemberDay(
   return true;
 }
 
-function simulateMember(memberIndex: number, member: SimMember, seed: number, context: BorrowingContext, out: GrowingColumns): void {
+/** All of one member's borrowing over the window, from the member's own random stream. */
+export function simulateMember(memberIndex: number, member: SimMember, seed: number, context: BorrowingContext, out: LoanSink): void {
   const rng = streamRandom(seed, 'borrowing', member.id);
   const borrowed = new Set<number>();
   for (let day = member.startDay; day <= context.window.endDay; day++) {
@@ -287,31 +288,65 @@ function settleLoans(
   loans.lateIntercepts.set(calibrateLateIntercepts(logits, loans.collection));
 
   const rng = streamRandom(seed, 'returns');
-  const asOf = window.endDay;
+  const settled: SettledLoan = { probability: 0, late: false, returnDay: 0, shownDueDay: 0, shownRenewals: 0, shownReturnDay: 0 };
   for (let i = 0; i < n; i++) {
-    const member = members[loans.member[i]!]!;
-    const period = loanPeriodDays(catalogue[loans.book[i]!]!);
-    const checkout = loans.checkoutDay[i]!;
-    const renewals = loans.plannedRenewals[i]!;
     const probability = sigmoid(loans.lateIntercepts[loans.collection[i]!]! + logits[i]!);
-    const late = rng.next() < probability;
-    const returnDay = drawReturn(rng, late, member, checkout, renewals, period);
+    settleLoan(rng, members[loans.member[i]!]!, catalogue[loans.book[i]!]!, loans.checkoutDay[i]!, loans.plannedRenewals[i]!, probability, window.endDay, settled);
     loans.lateProbability[i] = probability;
-    loans.late[i] = late ? 1 : 0;
-    loans.returnDay[i] = returnDay;
-    if (returnDay !== NEVER_RETURNED && returnDay <= asOf) {
-      loans.shownRenewals[i] = renewals;
-      loans.shownDueDay[i] = checkout + period * (1 + renewals);
-      loans.shownReturnDay[i] = returnDay;
-    } else {
-      // Still out: only the renewals made by the as-of day (each on the day before it fell due).
-      let shown = 0;
-      while (shown < renewals && checkout + (shown + 1) * period - 1 <= asOf) shown++;
-      loans.shownRenewals[i] = shown;
-      loans.shownDueDay[i] = checkout + period * (1 + shown);
-      loans.shownReturnDay[i] = -1;
-    }
+    loans.late[i] = settled.late ? 1 : 0;
+    loans.returnDay[i] = settled.returnDay;
+    loans.shownDueDay[i] = settled.shownDueDay;
+    loans.shownRenewals[i] = settled.shownRenewals;
+    loans.shownReturnDay[i] = settled.shownReturnDay;
   }
   return loans;
 }
 
+/** One loan's outcome and what the records show of it on the as-of day (see `settleLoan`). */
+export interface SettledLoan {
+  probability: number;
+  late: boolean;
+  /** Day the item comes back, possibly after the as-of day; NEVER_RETURNED if never. */
+  returnDay: number;
+  shownDueDay: number;
+  shownRenewals: number;
+  /** -1 while the item is out on the as-of day. */
+  shownReturnDay: number;
+}
+
+/**
+ * Settles one loan, writing into `out` (reused across loans: millions of them are settled):
+ * the late outcome drawn from its true probability, the return day, and what the library's
+ * records show on `asOf`. Loans must be settled in checkout order from one 'returns' stream,
+ * whether they are held in memory (`simulateBorrowing`) or read back from disk in chunks
+ * (`generateLibrary`), so that both give the same outcomes.
+ */
+export function settleLoan(
+  rng: Random,
+  member: Pick<SimMember, 'reliability'>,
+  book: CatalogueBook,
+  checkout: number,
+  renewals: number,
+  probability: number,
+  asOf: number,
+  out: SettledLoan,
+): void {
+  const period = loanPeriodDays(book);
+  const late = rng.next() < probability;
+  const returnDay = drawReturn(rng, late, member, checkout, renewals, period);
+  out.probability = probability;
+  out.late = late;
+  out.returnDay = returnDay;
+  if (returnDay !== NEVER_RETURNED && returnDay <= asOf) {
+    out.shownRenewals = renewals;
+    out.shownDueDay = checkout + period * (1 + renewals);
+    out.shownReturnDay = returnDay;
+  } else {
+    // Still out: only the renewals made by the as-of day (each on the day before it fell due).
+    let shown = 0;
+    while (shown < renewals && checkout + (shown + 1) * period - 1 <= asOf) shown++;
+    out.shownRenewals = shown;
+    out.shownDueDay = checkout + period * (1 + shown);
+    out.shownReturnDay = -1;
+  }
+}

@@ -81,27 +81,56 @@ export function lateLogitWithoutIntercept(
  * smooth in b, started from the logit of the target.
  */
 export function calibrateLateIntercepts(logits: Float64Array, collectionOfLoan: Uint8Array): Float64Array {
-  const intercepts = new Float64Array(COLLECTIONS.length);
+  return calibrateLateInterceptsByPasses((visit) => {
+    for (let i = 0; i < logits.length; i++) visit(collectionOfLoan[i]!, logits[i]!);
+  });
+}
+
+/** One pass over every loan in loan order, calling `visit` with its collection index and logit. */
+export type LoanLogitPass = (visit: (collection: number, logit: number) => void) => void;
+
+/**
+ * `calibrateLateIntercepts` over loans that are read pass by pass rather than held in memory
+ * (a generated library of a million members has about 50 million loans, spilled to disk):
+ * one pass for the means, then one pass per Newton step, every collection still moving
+ * stepped in the same pass. Each collection's sums run over its loans in loan order, as the
+ * in-memory method's did, so the intercepts are the same doubles, bit for bit, and so is
+ * every late probability derived from them.
+ */
+export function calibrateLateInterceptsByPasses(pass: LoanLogitPass): Float64Array {
+  const n = COLLECTIONS.length;
+  const count = new Float64Array(n);
+  const sum = new Float64Array(n);
+  pass((c, x) => {
+    count[c]!++;
+    sum[c]! += x;
+  });
+  const intercepts = new Float64Array(n);
+  const moving = new Uint8Array(n);
   COLLECTIONS.forEach((collection, c) => {
     const target = LATE_TARGETS[collection];
-    const xs: number[] = [];
-    for (let i = 0; i < logits.length; i++) if (collectionOfLoan[i] === c) xs.push(logits[i]!);
-    let b = Math.log(target / (1 - target)) - (xs.length > 0 ? xs.reduce((a, x) => a + x, 0) / xs.length : 0);
-    for (let step = 0; step < 50 && xs.length > 0; step++) {
-      let mean = 0;
-      let slope = 0;
-      for (const x of xs) {
-        const p = sigmoid(b + x);
-        mean += p;
-        slope += p * (1 - p);
-      }
-      const change = (mean - target * xs.length) / slope;
-      // Damped: a step of more than one logit unit could overshoot into a flat region.
-      b -= Math.max(-1, Math.min(1, change));
-      if (Math.abs(change) < 1e-10) break;
-    }
-    intercepts[c] = b;
+    intercepts[c] = Math.log(target / (1 - target)) - (count[c]! > 0 ? sum[c]! / count[c]! : 0);
+    moving[c] = count[c]! > 0 ? 1 : 0;
   });
+  const mean = new Float64Array(n);
+  const slope = new Float64Array(n);
+  for (let step = 0; step < 50 && moving.some((m) => m === 1); step++) {
+    mean.fill(0);
+    slope.fill(0);
+    pass((c, x) => {
+      if (moving[c] !== 1) return;
+      const p = sigmoid(intercepts[c]! + x);
+      mean[c]! += p;
+      slope[c]! += p * (1 - p);
+    });
+    COLLECTIONS.forEach((collection, c) => {
+      if (moving[c] !== 1) return;
+      const change = (mean[c]! - LATE_TARGETS[collection] * count[c]!) / slope[c]!;
+      // Damped: a step of more than one logit unit could overshoot into a flat region.
+      intercepts[c]! -= Math.max(-1, Math.min(1, change));
+      if (Math.abs(change) < 1e-10) moving[c] = 0;
+    });
+  }
   return intercepts;
 }
 
@@ -112,7 +141,7 @@ export function calibrateLateIntercepts(logits: Float64Array, collectionOfLoan: 
 export function drawReturn(
   rng: Random,
   late: boolean,
-  member: SimMember,
+  member: Pick<SimMember, 'reliability'>,
   checkoutDay: number,
   renewals: number,
   periodDays: number,

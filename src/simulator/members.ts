@@ -251,10 +251,28 @@ export function drawMembers(
   shelves: Shelves,
   catalogue: readonly CatalogueBook[],
 ): SimMember[] {
-  const drawing: MemberDrawing = { window, calendar, shelves, catalogue, names: streamRandom(seed, 'names'), takenEmails: new Set<string>() };
+  const draw = memberDrawer(seed, window, calendar, shelves, catalogue);
   const members: SimMember[] = [];
-  for (let id = 1; id <= count; id++) members.push(drawMember(id, streamRandom(seed, 'members', id), drawing));
+  for (let id = 1; id <= count; id++) members.push(draw(id));
   return members;
+}
+
+/**
+ * Draws the generated membership one member at a time, ids 1, 2, 3, ... in that order (the
+ * names stream and the taken e-mail addresses run through all members, so ids must not be
+ * skipped or repeated): what `drawMembers` returns, without holding every member at once. A
+ * library of a million members is drawn a chunk at a time this way, each chunk's borrowing
+ * simulated and written before the next is drawn.
+ */
+export function memberDrawer(
+  seed: number,
+  window: MemberWindow,
+  calendar: Calendar,
+  shelves: Shelves,
+  catalogue: readonly CatalogueBook[],
+): (id: number) => SimMember {
+  const drawing: MemberDrawing = { window, calendar, shelves, catalogue, names: streamRandom(seed, 'names'), takenEmails: new Set<string>() };
+  return (id) => drawMember(id, streamRandom(seed, 'members', id), drawing);
 }
 
 /** `count` members of one profile who join on `day`, with ids from `firstId` on. */

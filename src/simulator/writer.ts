@@ -110,7 +110,8 @@ function removeAbandonedTemporaryFiles(file: string): void {
   for (const entry of readdirSync(directory)) {
     if (!entry.startsWith(prefix)) continue;
     const pid = Number(/^(\d+)/.exec(entry.slice(prefix.length))?.[1]);
-    if (Number.isInteger(pid) && pid !== process.pid && !processIsAlive(pid)) rmSync(path.join(directory, entry), { force: true });
+    // recursive: the generator's folder of spilled loans (<db>-tmp-<pid>-loans) goes too.
+    if (Number.isInteger(pid) && pid !== process.pid && !processIsAlive(pid)) rmSync(path.join(directory, entry), { force: true, recursive: true });
   }
 }
 
@@ -156,8 +157,7 @@ async function insertTable<T extends TableName>(
   onProgress: (progress: WriteProgress) => void,
 ): Promise<void> {
   if (rows.count === 0) return;
-  const columns = Object.keys(rows.row(0)).length;
-  const batch = Math.max(1, Math.min(MAX_ROWS_PER_STATEMENT, Math.floor(MAX_VARIABLES_PER_STATEMENT / columns)));
+  const batch = rowsPerStatement(Object.keys(rows.row(0)).length);
   for (let start = 0; start < rows.count; start += batch) {
     const end = Math.min(rows.count, start + batch);
     const values: Insertable<Database[T]>[] = [];
@@ -226,13 +226,74 @@ export async function writeTables(
   onProgress: (progress: WriteProgress) => void = () => {},
 ): Promise<Record<TableName, number>> {
   const ordered = [...tables].sort((a, b) => TABLE_ORDER.indexOf(a.table) - TABLE_ORDER.indexOf(b.table));
-  return target.kind === 'sqlite' ? writeSqlite(target.file, force, ordered, onProgress) : writePostgres(target.url, force, ordered, onProgress);
+  return writeLibrary(target, force, (out) => loadAll(out.db, ordered, onProgress), onProgress);
+}
+
+/** What fills the tables, inside the load's transaction, with foreign keys checked after it. */
+export type LibraryLoad = (out: TableInserter) => Promise<void>;
+
+/**
+ * Writes whatever `load` inserts, with the guarantees of `writeTables` (a temporary SQLite file
+ * renamed into place, or one PostgreSQL transaction; keys checked and indexes built after the
+ * load), and returns each table's row count as stored. Rows may be inserted in any order across
+ * tables: a generator that produces the library a chunk of members at a time writes each
+ * chunk's members, loans and truths before simulating the next.
+ */
+export async function writeLibrary(
+  target: WriteTarget,
+  force: boolean,
+  load: LibraryLoad,
+  onProgress: (progress: WriteProgress) => void = () => {},
+): Promise<Record<TableName, number>> {
+  return target.kind === 'sqlite' ? writeSqlite(target.file, force, load, onProgress) : writePostgres(target.url, force, load, onProgress);
+}
+
+/**
+ * Buffers rows per table and inserts them in statements as large as `insertTable`'s, so that
+ * a caller producing rows one at a time never holds more than one statement's rows per table.
+ * `flush` must be called at the end (it is by nothing else). Progress reports the rows
+ * inserted so far, of `expected[table]` when the caller knows the total, else of the rows so far.
+ */
+export class TableInserter {
+  private readonly pending = new Map<TableName, Insertable<Database[TableName]>[]>();
+  private readonly written = new Map<TableName, number>();
+  readonly expected: Partial<Record<TableName, number>> = {};
+
+  constructor(
+    readonly db: Kysely<Database>,
+    private readonly onProgress: (progress: WriteProgress) => void,
+  ) {}
+
+  async add<T extends TableName>(table: T, row: Insertable<Database[T]>): Promise<void> {
+    let rows = this.pending.get(table);
+    if (!rows) this.pending.set(table, (rows = []));
+    rows.push(row);
+    if (rows.length >= rowsPerStatement(Object.keys(row).length)) await this.flushTable(table);
+  }
+
+  async flush(): Promise<void> {
+    for (const table of TABLE_ORDER) await this.flushTable(table);
+  }
+
+  private async flushTable(table: TableName): Promise<void> {
+    const rows = this.pending.get(table);
+    if (!rows || rows.length === 0) return;
+    this.pending.set(table, []);
+    await this.db.insertInto(table).values(rows).execute();
+    const written = (this.written.get(table) ?? 0) + rows.length;
+    this.written.set(table, written);
+    this.onProgress({ table, rows: written, of: Math.max(written, this.expected[table] ?? written) });
+  }
+}
+
+function rowsPerStatement(columns: number): number {
+  return Math.max(1, Math.min(MAX_ROWS_PER_STATEMENT, Math.floor(MAX_VARIABLES_PER_STATEMENT / columns)));
 }
 
 async function writeSqlite(
   file: string,
   force: boolean,
-  tables: readonly AnyTableRows[],
+  load: LibraryLoad,
   onProgress: (progress: WriteProgress) => void,
 ): Promise<Record<TableName, number>> {
   if (!force && existsSync(file)) throw new TargetExistsError(file);
@@ -248,7 +309,7 @@ async function writeSqlite(
     await migrateStore(store, TABLES_MIGRATION);
     // Checking keys row by row during the load costs more than one check of all rows after it.
     await sql`PRAGMA foreign_keys = OFF`.execute(store.db);
-    await store.db.transaction().execute((trx) => loadAll(trx, tables, onProgress));
+    await store.db.transaction().execute((trx) => load(new TableInserter(trx, onProgress)));
     await checkSqliteForeignKeys(store.db);
     await sql`PRAGMA foreign_keys = ON`.execute(store.db);
     onProgress({ table: 'indexes', rows: 0, of: 1 });
@@ -277,7 +338,7 @@ async function writeSqlite(
 async function writePostgres(
   url: string,
   force: boolean,
-  tables: readonly AnyTableRows[],
+  load: LibraryLoad,
   onProgress: (progress: WriteProgress) => void,
 ): Promise<Record<TableName, number>> {
   const store = openStore(url);
@@ -288,7 +349,7 @@ async function writePostgres(
       await dropAll(trx);
       await migrateWithin(trx, TABLES_MIGRATION);
       const foreignKeys = await dropForeignKeys(trx);
-      await loadAll(trx, tables, onProgress);
+      await load(new TableInserter(trx, onProgress));
       await restoreForeignKeys(trx, foreignKeys);
       onProgress({ table: 'indexes', rows: 0, of: 1 });
       await migrateWithin(trx);

@@ -35,8 +35,8 @@ export async function trainOverdue(store: Store, options: TrainOptions): Promise
   progress('overdue: loan features', { train: `${trainStart}..${testStart}`, test: `${testStart}..${testEnd}` });
   const train = await overdueTrainingSet(store, trainStart, testStart, testStart);
   const test = await overdueTrainingSet(store, testStart, testEnd, asOf);
-  const nTrain = train.loans.length;
-  const nTest = test.loans.length;
+  const nTrain = train.labels.length;
+  const nTest = test.labels.length;
 
   progress('overdue: random forest', { rows: nTrain, features: d });
   const model = trainRandomForest(
@@ -49,10 +49,10 @@ export async function trainOverdue(store: Store, options: TrainOptions): Promise
   const foldTrain = await overdueTrainingSet(store, trainStart, validationStart, validationStart);
   const validation = await overdueTrainingSet(store, validationStart, validationEnd, testStart);
   const foldModel = trainRandomForest(
-    { features: foldTrain.features.values, labels: foldTrain.labels, rowCount: foldTrain.loans.length, featureCount: d, featureNames: names },
+    { features: foldTrain.features.values, labels: foldTrain.labels, rowCount: foldTrain.labels.length, featureCount: d, featureNames: names },
     { ...OVERDUE_PARAMS, seed },
   );
-  const validationScores = foldModel.predictProba(validation.features.values, validation.loans.length);
+  const validationScores = foldModel.predictProba(validation.features.values, validation.labels.length);
 
   progress('overdue: evaluating on held-out loans', { rows: nTest });
   // Scored through the exported graph, as serving and `npm run evaluate` score it.
@@ -109,7 +109,7 @@ export async function trainOverdue(store: Store, options: TrainOptions): Promise
         reference: featureMedians(train.features.values, nTrain, d),
         riskThresholds: { medium: served.medium, high: served.high },
         thresholdRules: served.rules,
-        thresholdValidation: { from: validationStart, to: validationEnd, rows: validation.loans.length },
+        thresholdValidation: { from: validationStart, to: validationEnd, rows: validation.labels.length },
         featureImportance: Object.fromEntries(names.map((n, j) => [n, importance[j]!])),
       },
       notes:

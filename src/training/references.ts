@@ -85,7 +85,7 @@ export async function versionReferenceRows(store: Store, metadata: ModelMetadata
     case 'overdue': {
       const w = await overdueWindows(store, asOf);
       const train = await overdueTrainingSet(store, w.trainStart, w.testStart, w.testStart);
-      const rowCount = train.loans.length;
+      const rowCount = train.labels.length;
       return { names, values: train.features.values, rowCount, score: await scoreRows(modelFile, metadata, train.features.values, rowCount) };
     }
     case 'churn': {

@@ -81,10 +81,10 @@ describe('overdue features', () => {
     const to = addDays(asOf, -60);
     const from = addDays(to, -60);
     const training = await overdueTrainingSet(store, from, to, asOf);
-    expect(training.loans.length).toBeGreaterThan(50);
-    const sample = training.loans.filter((_, i) => i % 7 === 0).map((l) => l.id);
+    expect(training.labels.length).toBeGreaterThan(50);
+    const sample = training.features.loanIds.filter((_, i) => i % 7 === 0);
     const served = await overdueServingFeatures(store, { loanIds: sample }, asOf);
-    const d = training.features.values.length / training.loans.length;
+    const d = training.features.values.length / training.labels.length;
     for (const [k, id] of sample.entries()) {
       const i = training.features.loanIds.indexOf(id);
       const j = served.features.loanIds.indexOf(id);

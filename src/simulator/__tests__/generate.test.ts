@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from 'kysely';
 import { openStore, readAsOf, readMeta } from '../../store';
-import { generateLibrary, TargetExistsError, type GenerationProgress, type GenerationSummary } from '..';
+import { generateLibrary, libraryTables, simulateLibrary, TargetExistsError, type GenerationProgress, type GenerationSummary } from '..';
 import { resolveTarget, temporaryFileFor, writeTables } from '../writer';
 import { tableHashes } from './table-hash';
 
@@ -57,6 +57,16 @@ describe('generateLibrary on SQLite', () => {
     expect(b).toEqual(a);
     for (const table of ['members', 'loans', 'sim_loan_truth', 'sim_member_truth', 'sim_churn_truth'] as const) expect(c[table]).not.toBe(a[table]);
     expect(c.books).toBe(a.books);
+  });
+
+  it('writes, a chunk of members at a time with loans spilled to disk, the tables of the library simulated whole in memory', async () => {
+    // 120 members in chunks of 50: three chunks, the last one short; loans sorted back from the spill's files.
+    const chunked = path.join(dir, 'chunked.db');
+    await generateLibrary({ db: chunked, seed: 3, members: 120, memberChunk: 50 });
+    const whole = path.join(dir, 'whole.db');
+    await writeTables(resolveTarget(whole), false, libraryTables(simulateLibrary({ seed: 3, members: 120 })));
+    expect(await tableHashes(`sqlite:${chunked}`)).toEqual(await tableHashes(`sqlite:${whole}`));
+    expect(readdirSync(dir).filter((f) => f.includes('-loans'))).toEqual([]);
   });
 
   it('stores what the summary reports: overdue shares recomputed in SQL match', async () => {
