@@ -7,7 +7,7 @@
  * started together in beforeAll: inside jest's vm the five trainers took about six minutes of the
  * suite's time, in node about a minute and a half of CPU, spread over the cores.
  */
-import { beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { checkParity, getProduction, type ParityFile } from '../../registry';
@@ -18,12 +18,14 @@ import { trainAllWithCli, type Retrained } from '../../../test/fixtures/train-cl
 
 let library: SmallLibrary;
 let retrained: Map<ModelName, Promise<Retrained>>;
+const stopTraining = new AbortController();
 
 beforeAll(async () => {
   library = await smallLibrary();
   // The library's production versions were trained with the library's seed: train each once more.
-  retrained = trainAllWithCli(library, Object.keys(TRAINERS) as ModelName[], library.seed);
+  retrained = trainAllWithCli(library, Object.keys(TRAINERS) as ModelName[], library.seed, stopTraining.signal);
 }, 300_000);
+afterAll(() => stopTraining.abort());
 
 describe.each(Object.keys(TRAINERS))('the %s trainer', (name) => {
   it('registered a production version whose ONNX output equals the trainer output on its parity rows', async () => {
