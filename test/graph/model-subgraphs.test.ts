@@ -10,11 +10,10 @@ import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { DEVELOPMENT_JWT_SECRET, loadConfig, type SubgraphName } from '../../src/config';
 import { launchGraph, type LaunchedGraph } from '../../src/graph-launcher';
-import { getProduction, promoteVersion, registerVersion, rollback } from '../../src/registry';
-import { openStore } from '../../src/store';
-import { TRAINERS } from '../../src/training';
+import { getProduction, promoteVersion, rollback } from '../../src/registry';
 import { loadSupergraph, subgraphsIn } from '../../gateway/subgraphs';
 import { metricValue, smallLibrary, type SmallLibrary } from '../fixtures/small-library';
+import { registerWithCli } from '../fixtures/train-cli';
 
 const root = path.join(__dirname, '..', '..');
 let library: SmallLibrary;
@@ -135,11 +134,10 @@ describe('partial answers', () => {
 
 describe('hot reload', () => {
   it('serves a promoted version within 5 s with no failed request under concurrent load, and rolls back the same way', async () => {
-    const store = openStore(library.databaseUrl, { readonly: true });
-    const retrained = await TRAINERS.churn(store, { seed: 99, progress: () => {} });
-    await store.close();
-    const registered = await registerVersion(modelsDir, { ...retrained, stage: 'staging', who: 'test' });
-    const newVersion = registered.metadata.version;
+    // Trained by the train CLI outside jest's vm (several times faster), into staging/ here.
+    const registered = await registerWithCli(library, 'churn', 99, modelsDir);
+    expect(registered.metadata.stage).toBe('staging');
+    const newVersion = registered.version;
     const oldVersion = getProduction(modelsDir, 'churn')!.version;
     expect(newVersion).not.toBe(oldVersion);
 
@@ -187,17 +185,15 @@ describe('hot reload', () => {
 
   it('never serves a version that fails validation, even when promoted by force', async () => {
     const current = getProduction(modelsDir, 'churn')!;
-    const store = openStore(library.databaseUrl, { readonly: true });
-    const retrained = await TRAINERS.churn(store, { seed: 123, progress: () => {} });
-    await store.close();
-    const registered = await registerVersion(modelsDir, { ...retrained, stage: 'staging', who: 'test' });
+    const registered = await registerWithCli(library, 'churn', 123, modelsDir);
+    expect(registered.metadata.stage).toBe('staging');
     const file = path.join(registered.dir, 'model.onnx');
     const bytes = readFileSync(file);
     const middle = Math.floor(bytes.length / 2);
     bytes[middle] = (bytes[middle] ?? 0) ^ 0xff;
     writeFileSync(file, bytes);
-    await expect(promoteVersion(modelsDir, 'churn', registered.metadata.version, { who: 'test' })).rejects.toThrow(/sha256/);
-    await promoteVersion(modelsDir, 'churn', registered.metadata.version, { who: 'test', force: { reason: 'test: a broken file must not be served' } });
+    await expect(promoteVersion(modelsDir, 'churn', registered.version, { who: 'test' })).rejects.toThrow(/sha256/);
+    await promoteVersion(modelsDir, 'churn', registered.version, { who: 'test', force: { reason: 'test: a broken file must not be served' } });
     await new Promise((r) => setTimeout(r, 1500));
     const result = await query('{ members(first: 5) { nodes { churnRisk { probability model { version } } } } }');
     expect(result.errors).toBeUndefined();
