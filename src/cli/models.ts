@@ -53,7 +53,10 @@ Commands:
                                          (with --live, adding live quality, calibration and drift from the prediction log)
   reference <model> <version>            add drift references to the version's metadata.json: its training rows
                                          (as of its training date, from --db) through the serving feature path,
-                                         scored by its own model.onnx; model.onnx and the artefacts stay as they are
+                                         scored by its own model.onnx; for overdue also its outcome seasons (the
+                                         trainer's outcome ratio per week of the year, from the same rows and scores),
+                                         so a version trained before them is backfilled; model.onnx and the artefacts
+                                         stay as they are
 
 Options:
   --reason <text>     why, kept in the stage history (needed with --force)
@@ -287,9 +290,18 @@ export async function runModelsCommand(argv: string[], context: ModelsCommandCon
         const url = storeUrl(db);
         const store = openStore(url, { readonly: url.startsWith('sqlite:') });
         try {
-          const metadata = await setDriftReferences(modelsDir, rest[0]!, rest[1]!, async (dir, current) => referencesFromRows(await versionReferenceRows(store, current, dir)));
+          let seasons = false;
+          const metadata = await setDriftReferences(modelsDir, rest[0]!, rest[1]!, async (dir, current) => {
+            const rows = await versionReferenceRows(store, current, dir);
+            seasons = rows.outcomeSeasons !== undefined;
+            return { driftReferences: referencesFromRows(rows), outcomeSeasons: rows.outcomeSeasons };
+          });
           const features = Object.keys(metadata.driftReferences?.features ?? {});
           out(`${rest[0]} ${rest[1]}: drift references for ${features.length} columns (${features.join(', ')}) as of ${metadata.trainingData.asOf}`);
+          if (seasons && metadata.outcomeSeasons) {
+            const rows = metadata.outcomeSeasons.rows.reduce((a, b) => a + b, 0);
+            out(`${rest[0]} ${rest[1]}: outcome seasons for ${metadata.outcomeSeasons.factors.length} weeks from ${rows} training rows settled by ${metadata.outcomeSeasons.settledBy}`);
+          }
         } finally {
           await store.close();
         }
