@@ -33,15 +33,16 @@ function thresholdsOf(raw: unknown): Partial<DriftThresholds> | null {
   for (const key of THRESHOLD_KEYS) {
     const value = (raw as Record<string, unknown>)[key];
     if (value === undefined) continue;
-    if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) return null;
+    // 0 is a calibrated p-value threshold too: the feature's worst unshifted week was beyond any p a double holds, so its test never fires.
+    if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) return null;
     own[key] = value;
   }
   return own;
 }
 
 /**
- * Reads a stored `driftThresholds`: a DriftConfig whose thresholds are all positive finite
- * numbers, or null (a malformed one is not half used: the caller falls back to the defaults
+ * Reads a stored `driftThresholds`: a DriftConfig whose thresholds are all finite numbers of
+ * at least 0, or null (a malformed one is not half used: the caller falls back to the defaults
  * and says so).
  */
 export function driftThresholdsOf(raw: unknown): DriftConfig | null {

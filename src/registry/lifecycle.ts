@@ -21,6 +21,7 @@ import { withRegistryLock } from './lock';
 import type { LockOptions } from './lock';
 import { checkParity } from './parity';
 import type { OutcomeSeasons } from '../monitoring/seasons';
+import type { DriftConfig } from '../monitoring/drift';
 import {
   checkModelName,
   findVersion,
@@ -449,11 +450,13 @@ export async function archiveVersion(modelsDir: string, name: string, version: s
   });
 }
 
-/** What `setDriftReferences` writes: the references, and the monitoring fields derived from the same rows. */
+/** What `setDriftReferences` writes: the references, and the monitoring fields derived from the same library. */
 export interface MonitoringMetadata {
   driftReferences: DriftReferences;
   /** Written when given (overdue: from its training rows, as its trainer does); an absent one leaves the stored one as it is. */
   outcomeSeasons?: OutcomeSeasons;
+  /** Written when given (`models reference --calibrate-weeks`); an absent one leaves the stored one as it is. */
+  driftThresholds?: DriftConfig;
 }
 
 /**
@@ -476,8 +479,8 @@ export async function setDriftReferences(
       const entry = findVersion(readRegistry(modelsDir), name, version);
       const dir = path.join(modelsDir, entry.dir);
       const metadata = readMetadata(dir);
-      const { driftReferences, outcomeSeasons } = await build(dir, metadata);
-      const updated = { ...metadata, driftReferences, ...(outcomeSeasons ? { outcomeSeasons } : {}) };
+      const { driftReferences, outcomeSeasons, driftThresholds } = await build(dir, metadata);
+      const updated = { ...metadata, driftReferences, ...(outcomeSeasons ? { outcomeSeasons } : {}), ...(driftThresholds ? { driftThresholds } : {}) };
       writeFileAtomic(path.join(dir, METADATA_FILE), toJson(updated));
       return updated;
     },

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { runModelsCommand } from '../models';
 import type { NumericReference } from '../../monitoring/drift';
 import { referencesFromRows, SCORE_REFERENCE } from '../../monitoring/references';
+import { driftThresholdsOf, familyTestsOf } from '../../monitoring/thresholds';
 import { getProduction, validateVersion, type ModelMetadata } from '../../registry';
 import { smallLibrary, type SmallLibrary } from '../../../test/fixtures/small-library';
 
@@ -91,6 +92,30 @@ describe.each(Object.keys(EXPECTED_EXTRAS))('the %s version trained by the fixtu
     const report = await validateVersion(modelsDir, name, version);
     expect(report.checks.filter((c) => !c.passed)).toEqual([]);
   }, 120_000);
+});
+
+describe('`models reference --calibrate-weeks`', () => {
+  it("stores drift thresholds calibrated on the library's weeks, which the monitor reads, capped by the family", async () => {
+    const { version, dir } = getProduction(modelsDir, 'churn')!;
+    const lines: string[] = [];
+    const code = await runModelsCommand(['reference', 'churn', version, '--db', library.dbPath, '--calibrate-weeks', '4'], { modelsDir, out: (l) => lines.push(l), err: (l) => lines.push(l) });
+    expect(lines.join('\n')).toContain(`churn ${version}: drift thresholds for`);
+    expect(code).toBe(0);
+    const metadata = JSON.parse(readFileSync(path.join(dir, 'metadata.json'), 'utf8')) as ModelMetadata;
+    const stored = driftThresholdsOf(metadata.driftThresholds);
+    expect(Object.keys(stored?.features ?? {}).sort()).toEqual(Object.keys(metadata.driftReferences!.features).sort());
+    const family = familyTestsOf(metadata.driftReferences!);
+    for (const own of Object.values(stored!.features!)) expect(own.ksPValue ?? own.chiSquaredPValue).toBeLessThanOrEqual(0.05 / family);
+    expect((await validateVersion(modelsDir, 'churn', version)).passed).toBe(true);
+  }, 120_000);
+
+  it('refuses a model it cannot calibrate and a bad number of weeks (exit 2)', async () => {
+    const errors: string[] = [];
+    const err = (l: string) => errors.push(l);
+    expect(await runModelsCommand(['reference', 'demand', '1.0.0', '--db', library.dbPath, '--calibrate-weeks', '4'], { modelsDir, out: () => {}, err })).toBe(2);
+    expect(await runModelsCommand(['reference', 'churn', '1.0.0', '--db', library.dbPath, '--calibrate-weeks', 'many'], { modelsDir, out: () => {}, err })).toBe(2);
+    expect(errors.join('\n')).toMatch(/not demand[\s\S]*from 2 to 520, got "many"/);
+  });
 });
 
 describe('`models reference` on bad input', () => {

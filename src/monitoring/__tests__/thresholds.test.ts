@@ -63,8 +63,14 @@ describe('monitoredDriftConfig', () => {
     expect(config.smallWindow).toBe(5000);
   });
 
+  it("reads the committed version's calibrated thresholds", () => {
+    const stored = driftThresholdsOf(readMetadata(path.join(REPO_MODELS, entry.dir)).driftThresholds);
+    expect(Object.keys(stored?.features ?? {}).sort()).toEqual(Object.keys(references.features).sort());
+  });
+
   it('reads only well-formed stored thresholds', () => {
     expect(driftThresholdsOf({ features: { a: { ksPValue: 1e-9 } }, smallWindow: 5000 })).toEqual({ features: { a: { ksPValue: 1e-9 } }, smallWindow: 5000 });
+    expect(driftThresholdsOf({ features: { a: { ksPValue: 0 } } })).toEqual({ features: { a: { ksPValue: 0 } } });
     expect(driftThresholdsOf({ features: { a: { ksPValue: -1 } } })).toBeNull();
     expect(driftThresholdsOf({ features: { a: { psi: 'high' } } })).toBeNull();
     expect(driftThresholdsOf({ smallWindow: 0 })).toBeNull();
@@ -81,12 +87,13 @@ describe('the live monitor judges drift with the thresholds of the version', () 
   const strong = stretches.find((s) => pValueOf(tenureWindow(s)) < cap / 1e3 && pValueOf(tenureWindow(s)) > 1e-250)!;
   const mild = stretches.find((s) => pValueOf(tenureWindow(s)) < EVIDENTLY_THRESHOLDS.ksPValue / 10 && pValueOf(tenureWindow(s)) > cap * 10);
 
-  /** A registry holding the committed overdue version's metadata only, with `driftThresholds` when given. */
+  /** A registry holding the committed overdue version's metadata only, with `driftThresholds` only when given. */
   function modelsDir(name: string, driftThresholds?: DriftConfig): string {
     const models = path.join(dir, name);
     mkdirSync(path.join(models, entry.dir), { recursive: true });
     cpSync(path.join(REPO_MODELS, 'metadata'), path.join(models, 'metadata'), { recursive: true });
-    const metadata = JSON.parse(readFileSync(path.join(REPO_MODELS, entry.dir, 'metadata.json'), 'utf8')) as Record<string, unknown>;
+    const committed = JSON.parse(readFileSync(path.join(REPO_MODELS, entry.dir, 'metadata.json'), 'utf8')) as Record<string, unknown>;
+    const metadata = Object.fromEntries(Object.entries(committed).filter(([key]) => key !== 'driftThresholds'));
     writeFileSync(path.join(models, entry.dir, 'metadata.json'), JSON.stringify({ ...metadata, ...(driftThresholds ? { driftThresholds } : {}) }));
     return models;
   }
