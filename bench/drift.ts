@@ -15,7 +15,7 @@
  * as the live monitor uses them); its 95% interval outside OUTCOME_RATIO_BOUNDS fires
  * ModelOutcomeRateShift (`overdue/outcome_ratio`).
  * Thresholds: calibrateThresholds on the calibration weeks, with the p-value tests'
- * α Bonferroni-divided among a version's features × FAMILY_DAYS days (one alarm per version
+ * α Bonferroni-divided among a version's features × 365 days (src/monitoring/thresholds.ts: one alarm per version
  * stands for a year of daily verdicts on every feature), fixed before any living day. Windows by due
  * date rather than by the day an outcome became known: on-time outcomes are known when the
  * loan comes back, late ones the day after it falls due, so a week of closed days (Christmas)
@@ -50,22 +50,17 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ModelName } from '../src/config';
 import { parseFlags } from '../src/cli/flags';
-import { churnFeatures } from '../src/features/churn';
-import { overdueFeatures, type LoanRecord } from '../src/features/overdue';
-import { borrowingHistories } from '../src/features/recommendations';
-import { segmentationFeatures } from '../src/features/segmentation';
-import { SEGMENTATION_OUTPUTS } from '../src/ml/kmeans';
-import { calibrateThresholds, compareWindow, OUTCOME_RATIO_BOUNDS, outcomeRatio, type DriftConfig, type DriftReferences, type DriftWindow, type FeatureDrift, type FeatureValue } from '../src/monitoring';
+import { compareWindow, OUTCOME_RATIO_BOUNDS, outcomeRatio, type DriftConfig, type DriftReferences, type DriftWindow, type FeatureDrift } from '../src/monitoring';
 import { SCORE_REFERENCE } from '../src/monitoring/references';
 import { outcomeSeasonsOf, seasonalFactor, type OutcomeSeasons } from '../src/monitoring/seasons';
-import { parseSegmentationServing } from '../src/models/segmentation';
 import { getProduction, type ProductionModel } from '../src/registry';
 import { generateLibrary } from '../src/simulator';
 import { liveOn, parseShift } from '../src/simulator/living';
-import { openStore, readAsOf, type Store } from '../src/store';
+import { openStore, readAsOf } from '../src/store';
 import { trainAndRegister } from '../src/training';
-import { bookGenres, scoreRows } from '../src/training/references';
-import { addDays, daysBetween } from '../src/util/dates';
+import { bookGenres } from '../src/training/references';
+import { CALIBRATION_SMALL_WINDOW, CALIBRATION_WEEKS, calibratedDriftConfig, calibrationWindows, overdueAtCheckout, windowsAt, type OverdueRows, type WindowSource } from '../src/training/calibration-windows';
+import { addDays } from '../src/util/dates';
 
 const USAGE = `node dist/bench/drift.js [--members N] [--seed S] [--window DAYS] [--days N] [--dir DIR] [--calibration-weeks N] [--only NAME] [--reuse DIR] [--trace] [--json]
   --members N              members of the generated library (default 2000)
@@ -80,20 +75,6 @@ const USAGE = `node dist/bench/drift.js [--members N] [--seed S] [--window DAYS]
   --json                   the report as one JSON line on stdout`;
 const MONITORED = ['overdue', 'churn', 'segmentation', 'recommendations'] as const satisfies readonly ModelName[];
 type Monitored = (typeof MONITORED)[number];
-/** Two years of weekly windows: every season twice, so no threshold rests on one year's version of a week. */
-const CALIBRATION_WEEKS = 104;
-/**
- * Windows up to this size use the p-value tests. Well above any window of the calibrated library
- * size, so calibration and monitoring use the same test: a window that crossed Evidently's
- * 1,000 would switch to a distance whose threshold no unshifted window has calibrated.
- */
-const SMALL_WINDOW = 5_000;
-/**
- * One alarm per model version stands for its features' verdicts on every day of a year: the
- * family the p-value thresholds are Bonferroni-corrected for (calibrateThresholds' familyTests),
- * so that chance alone raises a false alarm in a year with probability at most 0.05 per version.
- */
-const FAMILY_DAYS = 365;
 /** Days after a shift within which it must be found. */
 const DETECTION_GOAL_DAYS = 14;
 /** Loans checked out this long before a live day can still have their outcome become known on it (three renewals of a 21-day loan, and late). */
@@ -128,53 +109,6 @@ function scenarios(days: number): Scenario[] {
   ];
 }
 
-const LOAN_COLUMNS = ['id', 'member_id', 'book_id', 'checked_out_at', 'due_at', 'returned_at', 'renewals'] as const;
-
-/** A loan as it was on its checkout day: not yet renewed or returned, due after one loan period. */
-function atCheckout(loan: LoanRecord): LoanRecord {
-  const period = Math.round(daysBetween(loan.checked_out_at, loan.due_at) / (1 + loan.renewals));
-  return { ...loan, renewals: 0, returned_at: null, due_at: addDays(loan.checked_out_at, period) };
-}
-
-interface OverdueRows {
-  days: string[];
-  values: Float32Array;
-  scores: number[];
-  /** 1 late, 0 on time, as the store stands at the end of the run; settled the day after `finalDue`. */
-  late: (0 | 1)[];
-  finalDue: string[];
-  /** The score of the loan after its last renewal: the last prediction before its outcome. */
-  settledScores: number[];
-}
-
-/**
- * Every loan checked out from `from` on, with its features and score at checkout (they never
- * change afterwards), and its outcome: on time when it came back by its final due date,
- * otherwise late (as src/monitoring/outcomes judges), with its score as last renewed.
- */
-async function overdueAtCheckout(store: Store, version: ProductionModel, from: string): Promise<OverdueRows> {
-  const histories = await store.db.selectFrom('loans').select([...LOAN_COLUMNS]).execute();
-  const targets = histories.filter((l) => l.checked_out_at >= from).map(atCheckout);
-  const [books, members] = await Promise.all([
-    store.db.selectFrom('books').select(['id', 'collection', 'ratings_count']).execute(),
-    store.db.selectFrom('members').select(['id', 'joined_at']).execute(),
-  ]);
-  const features = overdueFeatures(targets, histories, new Map(books.map((b) => [b.id, b])), new Map(members.map((m) => [m.id, m.joined_at])));
-  const scores = await scoreRows(path.join(version.dir, 'model.onnx'), version.metadata, features.values, targets.length);
-  const final = histories.filter((l) => l.checked_out_at >= from).map((l) => ({ ...l, returned_at: null }));
-  const settled = overdueFeatures(final, histories, new Map(books.map((b) => [b.id, b])), new Map(members.map((m) => [m.id, m.joined_at])));
-  const settledScores = await scoreRows(path.join(version.dir, 'model.onnx'), version.metadata, settled.values, final.length);
-  const returned = histories.filter((l) => l.checked_out_at >= from).map((l) => l.returned_at);
-  return {
-    days: targets.map((l) => l.checked_out_at),
-    values: features.values,
-    scores,
-    late: final.map((l, i) => ((returned[i] ?? null) !== null && (returned[i] ?? '') <= l.due_at ? 0 : 1)),
-    finalDue: final.map((l) => l.due_at),
-    settledScores,
-  };
-}
-
 /**
  * Overdue's outcome ratio over the loans whose final due date fell in the `width` days before
  * `day` (all settled on `day`): against the version's seasonal expectation (each loan expects
@@ -195,45 +129,6 @@ function outcomeRatioAt(overdue: OverdueRows, day: string, width: number, season
     seasonal += (overdue.settledScores[i] ?? 0) * seasonalFactor(seasons, addDays(due, 1));
   });
   return { rows, ratio: outcomeRatio(late, rows, seasonal), raw: outcomeRatio(late, rows, expected) };
-}
-
-function matrixWindow(names: readonly string[], values: ArrayLike<number>, rows: number[], score: readonly FeatureValue[]): DriftWindow {
-  const d = names.length;
-  const window: Record<string, FeatureValue[]> = { [SCORE_REFERENCE]: [...score] };
-  names.forEach((name, j) => (window[name] = rows.map((i) => values[i * d + j] ?? null)));
-  return window;
-}
-
-interface WindowSource {
-  store: Store;
-  versions: Record<Monitored, ProductionModel>;
-  overdue: OverdueRows;
-  genres: Map<number, string>;
-}
-
-/** Each monitored model's window of the `width` days up to and including `day`. */
-async function windowsAt(source: WindowSource, day: string, width: number): Promise<Record<Monitored, DriftWindow>> {
-  const from = addDays(day, -width);
-  const { store, versions, overdue } = source;
-  const loans = await store.db.selectFrom('loans').select(['member_id', 'book_id']).where('checked_out_at', '>', from).where('checked_out_at', '<=', day).execute();
-  const memberIds = [...new Set(loans.map((l) => l.member_id))].sort((a, b) => a - b);
-  const names = (model: Monitored) => versions[model].metadata.featureSpec.map((f) => f.name);
-
-  const loanRows: number[] = [];
-  overdue.days.forEach((d, i) => d > from && d <= day && loanRows.push(i));
-  const churn = await churnFeatures(store, memberIds, day);
-  const churnScores = await scoreRows(path.join(versions.churn.dir, 'model.onnx'), versions.churn.metadata, churn.values, churn.memberIds.length);
-  const segments = await segmentationFeatures(store, memberIds, day);
-  const serving = parseSegmentationServing(versions.segmentation.metadata);
-  const segmentIds = await scoreRows(path.join(versions.segmentation.dir, 'model.onnx'), versions.segmentation.metadata, segments.values, segments.memberIds.length, SEGMENTATION_OUTPUTS.segment);
-  const histories = (await borrowingHistories(store, memberIds, day)).filter((h) => h !== undefined);
-  const all = (n: number) => Array.from({ length: n }, (_, i) => i);
-  return {
-    overdue: matrixWindow(names('overdue'), overdue.values, loanRows, loanRows.map((i) => overdue.scores[i] ?? null)),
-    churn: matrixWindow(names('churn'), churn.values, all(churn.memberIds.length), churnScores),
-    segmentation: matrixWindow(names('segmentation'), segments.values, all(segments.memberIds.length), segmentIds.map((id) => serving.segments[id]?.name ?? `segment ${id}`)),
-    recommendations: { history_books: histories.map((h) => h.bookIds.length), borrowed_genre: loans.map((l) => source.genres.get(l.book_id) ?? 'unknown') },
-  };
 }
 
 const RULES = ['ModelFeatureDrift', 'ModelScoreDrift', 'ModelOutcomeRateShift'] as const;
@@ -363,31 +258,24 @@ async function main(): Promise<void> {
   if (seasons) say(`overdue's outcome seasons (week of the year settled: factor): ${seasons.factors.map((f, week) => `${week}:${f.toFixed(2)}`).join(' ')}`);
   else say('overdue was registered without outcome seasons: its outcome ratio is judged against 1');
 
-  // Calibration: weekly windows of the generated year, before anything lives on.
+  // Calibration: weekly windows of the generated years, before anything lives on (the code `models reference --calibrate-weeks` runs).
   const calibrationStore = openStore(`sqlite:${base}`, { readonly: true });
   const asOf = await readAsOf(calibrationStore);
   const configs = {} as Record<Monitored, DriftConfig>;
   try {
-    const source: WindowSource = {
-      store: calibrationStore,
-      versions,
-      overdue: await overdueAtCheckout(calibrationStore, versions.overdue, addDays(asOf, -7 * calibrationWeeks - width)),
-      genres: await bookGenres(calibrationStore),
-    };
-    const windows: Record<Monitored, DriftWindow[]> = { overdue: [], churn: [], segmentation: [], recommendations: [] };
-    for (let week = 0; week < calibrationWeeks; week++) {
-      const at = await windowsAt(source, addDays(asOf, -7 * week), width);
-      for (const model of MONITORED) {
-        windows[model].push(at[model]);
-        for (const v of trace ? compareWindow(references[model], at[model], { smallWindow: SMALL_WINDOW }) : []) {
-          trace?.(`calibration ${addDays(asOf, -7 * week)} ${model}/${v.feature}: ${v.test} ${v.statistic.toPrecision(3)}${v.pValue === null ? '' : ` p ${v.pValue.toExponential(2)}`} n ${v.count}`);
+    const windows = await calibrationWindows(calibrationStore, versions, {
+      weeks: calibrationWeeks,
+      width,
+      asOf,
+      onWeek: (day, at) => {
+        for (const model of MONITORED) {
+          for (const v of trace ? compareWindow(references[model], at[model]!, { smallWindow: CALIBRATION_SMALL_WINDOW }) : []) {
+            trace?.(`calibration ${day} ${model}/${v.feature}: ${v.test} ${v.statistic.toPrecision(3)}${v.pValue === null ? '' : ` p ${v.pValue.toExponential(2)}`} n ${v.count}`);
+          }
         }
-      }
-    }
-    for (const model of MONITORED) {
-      const familyTests = Object.keys(references[model].features).length * FAMILY_DAYS;
-      configs[model] = calibrateThresholds(references[model], windows[model], { smallWindow: SMALL_WINDOW, familyTests });
-    }
+      },
+    });
+    for (const model of MONITORED) configs[model] = calibratedDriftConfig(references[model], windows[model] ?? []);
     say(`calibrated on ${calibrationWeeks} weekly windows up to ${asOf} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
   } finally {
     await calibrationStore.close();
@@ -402,16 +290,17 @@ async function main(): Promise<void> {
     const live = openStore(`sqlite:${db}`);
     try {
       await liveOn(live, { days: scenario.days, shifts: scenario.shift ? [parseShift(scenario.shift)] : [] });
-      const source: WindowSource = { store: live, versions, overdue: await overdueAtCheckout(live, versions.overdue, addDays(asOf, -OUTCOME_LOOKBACK_DAYS)), genres: await bookGenres(live) };
+      const overdue = await overdueAtCheckout(live, versions.overdue, addDays(asOf, -OUTCOME_LOOKBACK_DAYS));
+      const source: WindowSource = { store: live, versions, overdue, genres: await bookGenres(live) };
       const alerts: Alert[] = [];
       const sizes: Record<Monitored, number[]> = { overdue: [], churn: [], segmentation: [], recommendations: [] };
       for (let day = 1; day <= scenario.days; day++) {
         const at = await windowsAt(source, addDays(asOf, day), width);
         for (const model of MONITORED) {
-          sizes[model].push(windowSize(at[model]));
-          alerts.push(...alertsOf(model, day, references[model], at[model], configs[model], trace));
+          sizes[model].push(windowSize(at[model]!));
+          alerts.push(...alertsOf(model, day, references[model], at[model]!, configs[model], trace));
         }
-        const { rows, ratio, raw } = outcomeRatioAt(source.overdue, addDays(asOf, day), width, seasons);
+        const { rows, ratio, raw } = outcomeRatioAt(overdue, addDays(asOf, day), width, seasons);
         const shifted = ratio.low > OUTCOME_RATIO_BOUNDS.above || ratio.high < OUTCOME_RATIO_BOUNDS.below;
         const rawShifted = raw.low > OUTCOME_RATIO_BOUNDS.above || raw.high < OUTCOME_RATIO_BOUNDS.below;
         trace?.(`day ${day} ${OUTCOME_RATIO}: ${ratio.value.toFixed(3)} [${ratio.low.toFixed(3)}, ${ratio.high.toFixed(3)}] n ${rows}${shifted ? ' SHIFTED' : ''}; against 1: ${raw.value.toFixed(3)} [${raw.low.toFixed(3)}, ${raw.high.toFixed(3)}]${rawShifted ? ' SHIFTED' : ''}`);

@@ -31,6 +31,8 @@ import {
 } from '../registry';
 import { referencesFromRows } from '../monitoring/references';
 import { versionReferenceRows } from '../training/references';
+import { CALIBRATED_MODELS, calibratedDriftConfig, calibrationWindows, isCalibratedModel } from '../training/calibration-windows';
+import type { DriftConfig } from '../monitoring/drift';
 import type { RegisteredVersion, Rescore, ValidationReport } from '../registry';
 import { rescoreOnEvidence } from '../evaluation/promotion-gate';
 import { openStore } from '../store';
@@ -53,7 +55,10 @@ Commands:
                                          (with --live, adding live quality, calibration and drift from the prediction log)
   reference <model> <version>            add drift references to the version's metadata.json: its training rows
                                          (as of its training date, from --db) through the serving feature path,
-                                         scored by its own model.onnx; model.onnx and the artefacts stay as they are
+                                         scored by its own model.onnx; for overdue also its outcome seasons (the
+                                         trainer's outcome ratio per week of the year, from the same rows and scores),
+                                         so a version trained before them is backfilled; model.onnx and the artefacts
+                                         stay as they are
 
 Options:
   --reason <text>     why, kept in the stage history (needed with --force)
@@ -65,6 +70,11 @@ Options:
                       refuse a candidate worse on the same rows (overdue, churn: AUC, DeLong's paired test;
                       demand: book-week RMSE; recommendations: NDCG@10; segmentation: lapse AUC of the
                       segments; paired bootstrap); without it, the stored headline metrics are compared
+  --calibrate-weeks <n>
+                      reference (overdue, churn, segmentation, recommendations): also calibrate the version's
+                      drift thresholds on n weekly 7-day windows of --db up to its training date, as the drift
+                      bench does (n from 2 to 520; 104, two years, is the bench's), and store them as
+                      driftThresholds, which the live monitor then judges the version's drift with
   --out <file>        \`card\` writes the card to <file> (relative to the current directory); without
                       it, \`card\` prints the path of the card registered in the version's folder
   --live              \`card --out\`: add the live section, computed from the prediction log and circulation of
@@ -94,10 +104,11 @@ interface ParsedArgs {
   out?: string;
   db?: string;
   live: boolean;
+  calibrateWeeks?: number;
 }
 
 function readModelsFlags(argv: string[]): ParsedArgs {
-  const { flags, positionals, help } = readFlags(argv, { force: 'boolean', live: 'boolean', reason: 'string', who: 'string', tolerance: 'string', out: 'string', db: 'string' });
+  const { flags, positionals, help } = readFlags(argv, { force: 'boolean', live: 'boolean', reason: 'string', who: 'string', tolerance: 'string', out: 'string', db: 'string', 'calibrate-weeks': 'string' });
   const parsed: ParsedArgs = { positional: positionals, force: flags.force === true, help, live: flags.live === true };
   if (flags.reason !== undefined) {
     if (!flags.reason.trim()) throw new UsageError('--reason must not be empty');
@@ -107,6 +118,12 @@ function readModelsFlags(argv: string[]): ParsedArgs {
     const tolerance = Number(flags.tolerance);
     if (!Number.isFinite(tolerance) || tolerance < 0) throw new UsageError(`--tolerance must be a non-negative number such as 0.02, got "${flags.tolerance}"`);
     parsed.tolerance = tolerance;
+  }
+  const weeks = flags['calibrate-weeks'];
+  if (weeks !== undefined) {
+    const n = Number(weeks);
+    if (!Number.isInteger(n) || n < 2 || n > 520) throw new UsageError(`--calibrate-weeks must be a whole number of weeks from 2 to 520, got "${weeks}"`);
+    parsed.calibrateWeeks = n;
   }
   if (flags.who !== undefined) parsed.who = flags.who;
   if (flags.out !== undefined) parsed.out = flags.out;
@@ -287,9 +304,30 @@ export async function runModelsCommand(argv: string[], context: ModelsCommandCon
         const url = storeUrl(db);
         const store = openStore(url, { readonly: url.startsWith('sqlite:') });
         try {
-          const metadata = await setDriftReferences(modelsDir, rest[0]!, rest[1]!, async (dir, current) => referencesFromRows(await versionReferenceRows(store, current, dir)));
+          const [name, version] = [rest[0]!, rest[1]!];
+          const weeks = args.calibrateWeeks;
+          if (weeks !== undefined && !isCalibratedModel(name)) throw new UsageError(`--calibrate-weeks: drift thresholds are calibrated for ${CALIBRATED_MODELS.join(', ')}, not ${name}`);
+          let seasons = false;
+          const metadata = await setDriftReferences(modelsDir, name, version, async (dir, current) => {
+            const rows = await versionReferenceRows(store, current, dir);
+            seasons = rows.outcomeSeasons !== undefined;
+            const driftReferences = referencesFromRows(rows);
+            let driftThresholds: DriftConfig | undefined;
+            if (weeks !== undefined && isCalibratedModel(name)) {
+              const windows = await calibrationWindows(store, { [name]: { dir, metadata: current } }, { weeks, asOf: current.trainingData.asOf });
+              driftThresholds = calibratedDriftConfig(driftReferences, windows[name] ?? []);
+            }
+            return { driftReferences, outcomeSeasons: rows.outcomeSeasons, driftThresholds };
+          });
           const features = Object.keys(metadata.driftReferences?.features ?? {});
           out(`${rest[0]} ${rest[1]}: drift references for ${features.length} columns (${features.join(', ')}) as of ${metadata.trainingData.asOf}`);
+          if (seasons && metadata.outcomeSeasons) {
+            const rows = metadata.outcomeSeasons.rows.reduce((a, b) => a + b, 0);
+            out(`${rest[0]} ${rest[1]}: outcome seasons for ${metadata.outcomeSeasons.factors.length} weeks from ${rows} training rows settled by ${metadata.outcomeSeasons.settledBy}`);
+          }
+          if (weeks !== undefined && metadata.driftThresholds) {
+            out(`${name} ${version}: drift thresholds for ${Object.keys(metadata.driftThresholds.features ?? {}).length} columns calibrated on ${weeks} weekly windows up to ${metadata.trainingData.asOf}`);
+          }
         } finally {
           await store.close();
         }

@@ -9,7 +9,7 @@
  * checkout window (training).
  */
 import { inChunks, type BookTable, type LoanTable, type Store } from '../store';
-import { dayToMs, daysBetween } from '../util/dates';
+import { dayToMs, daysBetween, msToDay } from '../util/dates';
 
 export const OVERDUE_FEATURES = [
   { name: 'member_late_share', type: 'numeric', description: "Share of the borrower's loans returned before this checkout that came back late (smoothed towards 10%)" },
@@ -179,6 +179,15 @@ export interface OverdueTrainingSet {
   labels: Uint8Array;
   /** Each row's borrower. */
   memberIds: Int32Array;
+  /** Each row's final due date, in days since 1970-01-01 (see `dueDateOf`): what its outcome is settled by. */
+  dueDays: Int32Array;
+}
+
+const DAY_MS = 86_400_000;
+
+/** The due date (YYYY-MM-DD) of training row `i`. */
+export function dueDateOf(set: Pick<OverdueTrainingSet, 'dueDays'>, i: number): string {
+  return msToDay(set.dueDays[i]! * DAY_MS);
 }
 
 /** Loans read per page when the training loans are listed. */
@@ -202,6 +211,7 @@ export async function overdueTrainingSet(store: Store, from: string, to: string,
   const loanIds: number[] = [];
   let members = new Int32Array(1024);
   let labels = new Uint8Array(1024);
+  let dues = new Int32Array(1024);
   for (let after = 0; ; ) {
     const page = await store.db
       .selectFrom('loans')
@@ -218,8 +228,10 @@ export async function overdueTrainingSet(store: Store, from: string, to: string,
       if (loanIds.length === members.length) {
         members = grown(members, new Int32Array(members.length * 2));
         labels = grown(labels, new Uint8Array(labels.length * 2));
+        dues = grown(dues, new Int32Array(dues.length * 2));
       }
       members[loanIds.length] = loan.member_id;
+      dues[loanIds.length] = dayToMs(loan.due_at) / DAY_MS;
       labels[loanIds.length] = late ? 1 : 0;
       loanIds.push(loan.id);
     }
@@ -250,7 +262,7 @@ export async function overdueTrainingSet(store: Store, from: string, to: string,
     const rows = overdueFeatures(targets, histories, books, new Map(joined.map((m) => [m.id, m.joined_at]))).values;
     places.forEach((place, k) => values.set(rows.subarray(k * d, (k + 1) * d), place * d));
   }
-  return { features: { loanIds, values }, labels: labels.slice(0, n), memberIds };
+  return { features: { loanIds, values }, labels: labels.slice(0, n), memberIds, dueDays: dues.slice(0, n) };
 }
 
 function grown<T extends Int32Array | Uint8Array>(old: T, next: T): T {

@@ -25,8 +25,10 @@
  * figures at the time of the run, without the rules' `for` durations; Prometheus' alert API is
  * not read. The outcome ratio expects, of each prediction, its probability times the factor of
  * the week of the year it is settled in, when the version's metadata holds `outcomeSeasons`
- * (seasons.ts). Drift uses the version's reference distributions with the default thresholds of
- * drift.ts (Evidently's). The score is compared for the classifiers (their probability); list,
+ * (seasons.ts). Drift uses the version's reference distributions with the thresholds of its
+ * metadata's `driftThresholds` when it has them, else the default thresholds of drift.ts
+ * (Evidently's), the p-value tests' α in both cases Bonferroni-divided among the version's
+ * features × a year of days (thresholds.ts). The score is compared for the classifiers (their probability); list,
  * forecast and segment models are compared on the features they log.
  */
 import { CHURN_FEATURE_NAMES, churnFeatures } from '../features/churn';
@@ -57,6 +59,7 @@ import {
   SegmentStabilityWindows,
 } from './quality';
 import { outcomeSeasonsOf, type OutcomeSeasons } from './seasons';
+import { driftThresholdsOf, monitoredDriftConfig } from './thresholds';
 import type { Interval } from './statistics';
 import { DailyWindows, QUALITY_WINDOWS, type QualityWindow } from './windows';
 import path from 'node:path';
@@ -371,13 +374,17 @@ export class LiveMonitor {
         serving?: { riskThresholds?: { high?: number } };
         driftReferences?: unknown;
         outcomeSeasons?: unknown;
+        driftThresholds?: unknown;
         metrics?: { heldOut?: Record<string, number> };
       };
       const high = read.serving?.riskThresholds?.high;
+      const references = referencesOf(read.driftReferences);
+      const stored = driftThresholdsOf(read.driftThresholds);
+      if (read.driftThresholds !== undefined && !stored) this.deps.logger.warn({ model, version }, "the version's driftThresholds are malformed; its drift is judged with the default thresholds");
       metadata = {
         threshold: typeof high === 'number' && high >= 0 && high <= 1 ? high : DEFAULT_THRESHOLD,
-        references: referencesOf(read.driftReferences),
-        driftConfig: {},
+        references,
+        driftConfig: references ? monitoredDriftConfig(references, stored) : {},
         offline: Object.fromEntries(Object.entries(read.metrics?.heldOut ?? {}).map(([name, value]) => [snake(name), value])),
         outcomeSeasons: outcomeSeasonsOf(read.outcomeSeasons),
       };

@@ -20,6 +20,8 @@ import { copyDirAtomic, createDirAtomic, INCOMING_PREFIX, removeDir, sha256, toJ
 import { withRegistryLock } from './lock';
 import type { LockOptions } from './lock';
 import { checkParity } from './parity';
+import type { OutcomeSeasons } from '../monitoring/seasons';
+import type { DriftConfig } from '../monitoring/drift';
 import {
   checkModelName,
   findVersion,
@@ -448,16 +450,26 @@ export async function archiveVersion(modelsDir: string, name: string, version: s
   });
 }
 
+/** What `setDriftReferences` writes: the references, and the monitoring fields derived from the same library. */
+export interface MonitoringMetadata {
+  driftReferences: DriftReferences;
+  /** Written when given (overdue: from its training rows, as its trainer does); an absent one leaves the stored one as it is. */
+  outcomeSeasons?: OutcomeSeasons;
+  /** Written when given (`models reference --calibrate-weeks`); an absent one leaves the stored one as it is. */
+  driftThresholds?: DriftConfig;
+}
+
 /**
- * Stores drift references in a registered version's metadata.json (replacing any it had).
- * Nothing checksummed changes: model.onnx and the artefacts stay byte for byte, so the
- * version validates as before. `build` gets the version's directory and current metadata.
+ * Stores drift references (and, when `build` gives them, outcome seasons) in a registered
+ * version's metadata.json, replacing any it had. Nothing checksummed changes: model.onnx and
+ * the artefacts stay byte for byte, so the version validates as before. `build` gets the
+ * version's directory and current metadata.
  */
 export async function setDriftReferences(
   modelsDir: string,
   name: string,
   version: string,
-  build: (dir: string, metadata: ModelMetadata) => Promise<DriftReferences>,
+  build: (dir: string, metadata: ModelMetadata) => Promise<MonitoringMetadata>,
   options: { lock?: LockOptions } = {},
 ): Promise<ModelMetadata> {
   checkModelName(name);
@@ -467,7 +479,8 @@ export async function setDriftReferences(
       const entry = findVersion(readRegistry(modelsDir), name, version);
       const dir = path.join(modelsDir, entry.dir);
       const metadata = readMetadata(dir);
-      const updated = { ...metadata, driftReferences: await build(dir, metadata) };
+      const { driftReferences, outcomeSeasons, driftThresholds } = await build(dir, metadata);
+      const updated = { ...metadata, driftReferences, ...(outcomeSeasons ? { outcomeSeasons } : {}), ...(driftThresholds ? { driftThresholds } : {}) };
       writeFileAtomic(path.join(dir, METADATA_FILE), toJson(updated));
       return updated;
     },

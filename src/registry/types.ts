@@ -7,7 +7,7 @@
  * bytes it wrote, the parity result it measured itself) and writes the `ModelMetadata`.
  */
 import type { ElementType } from '../ml/onnx/builder';
-import type { DriftReferences } from '../monitoring/drift';
+import type { DriftConfig, DriftReferences } from '../monitoring/drift';
 import type { OutcomeSeasons } from '../monitoring/seasons';
 
 export const STAGES = ['experiments', 'staging', 'production', 'archived'] as const;
@@ -192,6 +192,12 @@ export interface ModelMetadata {
    * versions trained before it existed and on models whose trainer does not compute it.
    */
   outcomeSeasons?: OutcomeSeasons;
+  /**
+   * Per-feature drift thresholds the live monitor judges this version with (a DriftConfig as
+   * calibrateThresholds returns it; src/monitoring/thresholds.ts). Absent: Evidently's
+   * defaults. Either way the monitor caps the p-value tests' α at 0.05 / (features × 365).
+   */
+  driftThresholds?: DriftConfig;
   parity: ParityResult;
   /** Of model.onnx. */
   sha256: string;

@@ -8,10 +8,10 @@
  * before the test window, outcomes as known when it starts), scored by a model trained on the
  * loans before it.
  */
-import { OVERDUE_FEATURES, overdueTrainingSet } from '../features/overdue';
+import { dueDateOf, OVERDUE_FEATURES, overdueTrainingSet, type OverdueTrainingSet } from '../features/overdue';
 import { trainRandomForest, TREE_ENSEMBLE_INPUT, TREE_ENSEMBLE_OUTPUT, type RandomForestParams } from '../ml/trees';
 import { OVERDUE_THRESHOLD_RULES } from '../models/overdue';
-import { calibrateOutcomeSeasons } from '../monitoring/seasons';
+import { calibrateOutcomeSeasons, type OutcomeSeasons } from '../monitoring/seasons';
 import { scoreOnnx } from '../evaluation/classifier-evaluation';
 import type { Store } from '../store';
 import { addDays } from '../util/dates';
@@ -25,6 +25,23 @@ export const OVERDUE_PARAMS: RandomForestParams = {
   minSamplesLeaf: 50,
   rowsPerTree: 60_000,
 };
+
+/**
+ * Overdue's outcome seasons (src/monitoring/seasons.ts) from its training rows and their
+ * scores: each loan is settled the day after its final due date, and only loans settled by
+ * `settledBy` (the training labels' as-of date, the test window's start) count. The one code
+ * path of the trainer and of `models reference`, which backfills a version trained before
+ * seasons existed from the same rows rebuilt out of the library and scored by its model.onnx,
+ * so a backfilled version carries the factors its trainer would have written (up to the
+ * ONNX graph's float32 scores).
+ */
+export function overdueOutcomeSeasons(train: Pick<OverdueTrainingSet, 'dueDays' | 'labels'>, scores: ArrayLike<number>, settledBy: string): OutcomeSeasons {
+  if (scores.length !== train.labels.length) throw new Error(`overdue's outcome seasons need one score per training loan, got ${scores.length} for ${train.labels.length}`);
+  return calibrateOutcomeSeasons(
+    Array.from({ length: train.labels.length }, (_, i) => ({ settledOn: addDays(dueDateOf(train, i), 1), probability: Math.min(1, Math.max(0, scores[i] ?? 0)), label: train.labels[i] === 1 ? 1 : 0 })),
+    settledBy,
+  );
+}
 
 export async function trainOverdue(store: Store, options: TrainOptions): Promise<TrainedModel> {
   const { seed, progress } = options;
@@ -72,10 +89,7 @@ export async function trainOverdue(store: Store, options: TrainOptions): Promise
   // The training rows' own outcome ratio per week of the year, for ModelOutcomeRateShift: only
   // outcomes settled by testStart (the labels' as-of date), so no week holds just early returns.
   const trainScores = model.predictProba(train.features.values, nTrain);
-  const outcomeSeasons = calibrateOutcomeSeasons(
-    train.loans.map((loan, i) => ({ settledOn: addDays(loan.due_at, 1), probability: Math.min(1, Math.max(0, trainScores[i] ?? 0)), label: train.labels[i] === 1 ? 1 : 0 })),
-    testStart,
-  );
+  const outcomeSeasons = overdueOutcomeSeasons(train, trainScores, testStart);
 
   return {
     ...artefacts,

@@ -21,9 +21,11 @@ import { levelChoice, parseDemandServing } from '../models/demand';
 import { parseSegmentationServing } from '../models/segmentation';
 import { featureColumns, pickColumns } from '../model-runtime/risk';
 import type { ReferenceRows } from '../monitoring/references';
+import type { OutcomeSeasons } from '../monitoring/seasons';
 import type { ModelMetadata } from '../registry';
 import type { Store } from '../store';
 import { churnPanelCutoffs, stack } from './churn';
+import { overdueOutcomeSeasons } from './overdue';
 import { demandReferenceRows, forecastThroughOnnx, HOLDOUT_WEEKS, servedForecasts, truncate } from './demand';
 
 /** Rows per ONNX run, so a large library never becomes one tensor. */
@@ -75,8 +77,16 @@ async function memberIdsJoinedBy(store: Store, day: string): Promise<number[]> {
   return (await store.db.selectFrom('members').select('id').where('joined_at', '<=', day).orderBy('id').execute()).map((r) => r.id);
 }
 
+/**
+ * What `models reference` rebuilds for a registered version: its reference rows and, for
+ * overdue, the outcome seasons its trainer derives from the same rows and scores.
+ */
+export interface VersionReferenceRows extends ReferenceRows {
+  outcomeSeasons?: OutcomeSeasons;
+}
+
 /** The reference rows of the version in `dir` (its metadata already read), rebuilt from `store`. */
-export async function versionReferenceRows(store: Store, metadata: ModelMetadata, dir: string): Promise<ReferenceRows> {
+export async function versionReferenceRows(store: Store, metadata: ModelMetadata, dir: string): Promise<VersionReferenceRows> {
   const asOf = metadata.trainingData.asOf;
   const modelFile = path.join(dir, 'model.onnx');
   const names = metadata.featureSpec.map((f) => f.name);
@@ -86,7 +96,8 @@ export async function versionReferenceRows(store: Store, metadata: ModelMetadata
       const w = await overdueWindows(store, asOf);
       const train = await overdueTrainingSet(store, w.trainStart, w.testStart, w.testStart);
       const rowCount = train.labels.length;
-      return { names, values: train.features.values, rowCount, score: await scoreRows(modelFile, metadata, train.features.values, rowCount) };
+      const score = await scoreRows(modelFile, metadata, train.features.values, rowCount);
+      return { names, values: train.features.values, rowCount, score, outcomeSeasons: overdueOutcomeSeasons(train, score, w.testStart) };
     }
     case 'churn': {
       // The trainer's rows: members active at each monthly cut-off of its panel.

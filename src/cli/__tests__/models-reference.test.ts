@@ -1,15 +1,17 @@
 /**
  * Drift references: every trained version carries them in its metadata, built from its
  * training rows; `models reference` rebuilds the same ones for a registered version from the
- * store, without touching a checksummed file.
+ * store, without touching a checksummed file, and writes overdue's outcome seasons back onto a
+ * version that has none, equal to its trainer's.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runModelsCommand } from '../models';
 import type { NumericReference } from '../../monitoring/drift';
 import { referencesFromRows, SCORE_REFERENCE } from '../../monitoring/references';
+import { driftThresholdsOf, familyTestsOf } from '../../monitoring/thresholds';
 import { getProduction, validateVersion, type ModelMetadata } from '../../registry';
 import { smallLibrary, type SmallLibrary } from '../../../test/fixtures/small-library';
 
@@ -62,6 +64,9 @@ describe.each(Object.keys(EXPECTED_EXTRAS))('the %s version trained by the fixtu
 
   it('gets the same references back from `models reference`, and still validates', async () => {
     const { metadata: trained, version, dir } = getProduction(modelsDir, name)!;
+    // A version trained before outcome seasons existed: `reference` must write them back from the same rows.
+    const { outcomeSeasons: trainedSeasons, ...withoutSeasons } = trained;
+    writeFileSync(path.join(dir, 'metadata.json'), JSON.stringify(withoutSeasons, null, 2));
     const lines: string[] = [];
     const code = await runModelsCommand(['reference', name, version, '--db', library.dbPath], { modelsDir, out: (l) => lines.push(l), err: (l) => lines.push(l) });
     expect(lines.join('\n')).toContain(`${name} ${version}: drift references for`);
@@ -74,9 +79,43 @@ describe.each(Object.keys(EXPECTED_EXTRAS))('the %s version trained by the fixtu
     expect(rebuiltScore?.count).toBe(trainedScore?.count);
     if (trainedScore?.kind === 'numeric' && rebuiltScore?.kind === 'numeric') expect(rebuiltScore.mean).toBeCloseTo(trainedScore.mean, 3);
     else expect(rebuiltScore).toEqual(trainedScore);
+    if (name === 'overdue') {
+      expect(trainedSeasons).toBeDefined();
+      expect(lines.join('\n')).toContain(`overdue ${version}: outcome seasons for 52 weeks`);
+      const seasons = rebuilt.outcomeSeasons!;
+      // Same rows and labels; the scores differ only by the ONNX graph's float32.
+      expect([seasons.rows, seasons.positives, seasons.settledBy]).toEqual([trainedSeasons!.rows, trainedSeasons!.positives, trainedSeasons!.settledBy]);
+      seasons.factors.forEach((factor, week) => expect(factor).toBeCloseTo(trainedSeasons!.factors[week]!, 4));
+    } else {
+      expect(rebuilt.outcomeSeasons).toEqual(trainedSeasons);
+    }
     const report = await validateVersion(modelsDir, name, version);
     expect(report.checks.filter((c) => !c.passed)).toEqual([]);
   }, 120_000);
+});
+
+describe('`models reference --calibrate-weeks`', () => {
+  it("stores drift thresholds calibrated on the library's weeks, which the monitor reads, capped by the family", async () => {
+    const { version, dir } = getProduction(modelsDir, 'churn')!;
+    const lines: string[] = [];
+    const code = await runModelsCommand(['reference', 'churn', version, '--db', library.dbPath, '--calibrate-weeks', '4'], { modelsDir, out: (l) => lines.push(l), err: (l) => lines.push(l) });
+    expect(lines.join('\n')).toContain(`churn ${version}: drift thresholds for`);
+    expect(code).toBe(0);
+    const metadata = JSON.parse(readFileSync(path.join(dir, 'metadata.json'), 'utf8')) as ModelMetadata;
+    const stored = driftThresholdsOf(metadata.driftThresholds);
+    expect(Object.keys(stored?.features ?? {}).sort()).toEqual(Object.keys(metadata.driftReferences!.features).sort());
+    const family = familyTestsOf(metadata.driftReferences!);
+    for (const own of Object.values(stored!.features!)) expect(own.ksPValue ?? own.chiSquaredPValue).toBeLessThanOrEqual(0.05 / family);
+    expect((await validateVersion(modelsDir, 'churn', version)).passed).toBe(true);
+  }, 120_000);
+
+  it('refuses a model it cannot calibrate and a bad number of weeks (exit 2)', async () => {
+    const errors: string[] = [];
+    const err = (l: string) => errors.push(l);
+    expect(await runModelsCommand(['reference', 'demand', '1.0.0', '--db', library.dbPath, '--calibrate-weeks', '4'], { modelsDir, out: () => {}, err })).toBe(2);
+    expect(await runModelsCommand(['reference', 'churn', '1.0.0', '--db', library.dbPath, '--calibrate-weeks', 'many'], { modelsDir, out: () => {}, err })).toBe(2);
+    expect(errors.join('\n')).toMatch(/not demand[\s\S]*from 2 to 520, got "many"/);
+  });
 });
 
 describe('`models reference` on bad input', () => {

@@ -1,0 +1,187 @@
+/**
+ * Unshifted windows of a library's past, as the live monitor would see them, and the drift
+ * thresholds calibrated on them: what `npm run bench:drift` measured its false alarms with
+ * and what `models reference --calibrate-weeks N` stores in a version's metadata
+ * (`driftThresholds`), so the monitor uses the thresholds the bench validated.
+ *
+ * A window of `width` days holds what serving scores:
+ *   overdue          loans checked out in the window, as known at checkout (no renewals yet,
+ *                    the loan's first due date), and their scores
+ *   churn            members with a checkout in the window, features on the day, and scores
+ *   segmentation     the same members, their features and the segment they are given
+ *   recommendations  the same members' history lengths, and the genre of each book borrowed
+ *
+ * Calibration takes one such window a week for `weeks` weeks up to the library's as-of date
+ * (two years show every season twice, so no threshold rests on one year's version of a week)
+ * and runs calibrateThresholds on them with the p-value tests' α divided among the version's
+ * features × a year of days (thresholds.ts), fixed before any live day is seen.
+ */
+import path from 'node:path';
+import type { ModelName } from '../config';
+import { churnFeatures } from '../features/churn';
+import { overdueFeatures, type LoanRecord } from '../features/overdue';
+import { borrowingHistories } from '../features/recommendations';
+import { segmentationFeatures } from '../features/segmentation';
+import { SEGMENTATION_OUTPUTS } from '../ml/kmeans';
+import { calibrateThresholds, type DriftConfig, type DriftReferences, type DriftWindow, type FeatureValue } from '../monitoring/drift';
+import { SCORE_REFERENCE } from '../monitoring/references';
+import { familyTestsOf } from '../monitoring/thresholds';
+import { parseSegmentationServing } from '../models/segmentation';
+import type { ProductionModel } from '../registry';
+import type { Store } from '../store';
+import { addDays, daysBetween } from '../util/dates';
+import { bookGenres, scoreRows } from './references';
+
+/** The models whose drift thresholds can be calibrated on windows of the library's past. */
+export const CALIBRATED_MODELS = ['overdue', 'churn', 'segmentation', 'recommendations'] as const satisfies readonly ModelName[];
+export type CalibratedModel = (typeof CALIBRATED_MODELS)[number];
+/** Two years of weekly windows: every season twice. */
+export const CALIBRATION_WEEKS = 104;
+/** Days in each window (the monitor's week). */
+export const CALIBRATION_WINDOW_DAYS = 7;
+/**
+ * Windows up to this size use the p-value tests. Well above any window of the calibrated library
+ * size, so calibration and monitoring use the same test: a window that crossed Evidently's
+ * 1,000 would switch to a distance whose threshold no unshifted window has calibrated.
+ */
+export const CALIBRATION_SMALL_WINDOW = 5_000;
+
+/** A version as calibration needs it: its folder (for model.onnx) and metadata. */
+export type CalibratedVersion = Pick<ProductionModel, 'dir' | 'metadata'>;
+
+export function isCalibratedModel(name: string): name is CalibratedModel {
+  return (CALIBRATED_MODELS as readonly string[]).includes(name);
+}
+
+const LOAN_COLUMNS = ['id', 'member_id', 'book_id', 'checked_out_at', 'due_at', 'returned_at', 'renewals'] as const;
+
+/** A loan as it was on its checkout day: not yet renewed or returned, due after one loan period. */
+function atCheckout(loan: LoanRecord): LoanRecord {
+  const period = Math.round(daysBetween(loan.checked_out_at, loan.due_at) / (1 + loan.renewals));
+  return { ...loan, renewals: 0, returned_at: null, due_at: addDays(loan.checked_out_at, period) };
+}
+
+export interface OverdueRows {
+  days: string[];
+  values: Float32Array;
+  scores: number[];
+  /** 1 late, 0 on time, as the store stands; settled the day after `finalDue`. */
+  late: (0 | 1)[];
+  finalDue: string[];
+  /** The score of the loan after its last renewal: the last prediction before its outcome. */
+  settledScores: number[];
+}
+
+/**
+ * Every loan checked out from `from` on, with its features and score at checkout (they never
+ * change afterwards), and its outcome: on time when it came back by its final due date,
+ * otherwise late (as src/monitoring/outcomes judges), with its score as last renewed.
+ */
+export async function overdueAtCheckout(store: Store, version: CalibratedVersion, from: string): Promise<OverdueRows> {
+  const histories = await store.db.selectFrom('loans').select([...LOAN_COLUMNS]).execute();
+  const targets = histories.filter((l) => l.checked_out_at >= from).map(atCheckout);
+  const [books, members] = await Promise.all([
+    store.db.selectFrom('books').select(['id', 'collection', 'ratings_count']).execute(),
+    store.db.selectFrom('members').select(['id', 'joined_at']).execute(),
+  ]);
+  const features = overdueFeatures(targets, histories, new Map(books.map((b) => [b.id, b])), new Map(members.map((m) => [m.id, m.joined_at])));
+  const scores = await scoreRows(path.join(version.dir, 'model.onnx'), version.metadata, features.values, targets.length);
+  const final = histories.filter((l) => l.checked_out_at >= from).map((l) => ({ ...l, returned_at: null }));
+  const settled = overdueFeatures(final, histories, new Map(books.map((b) => [b.id, b])), new Map(members.map((m) => [m.id, m.joined_at])));
+  const settledScores = await scoreRows(path.join(version.dir, 'model.onnx'), version.metadata, settled.values, final.length);
+  const returned = histories.filter((l) => l.checked_out_at >= from).map((l) => l.returned_at);
+  return {
+    days: targets.map((l) => l.checked_out_at),
+    values: features.values,
+    scores,
+    late: final.map((l, i) => ((returned[i] ?? null) !== null && (returned[i] ?? '') <= l.due_at ? 0 : 1)),
+    finalDue: final.map((l) => l.due_at),
+    settledScores,
+  };
+}
+
+function matrixWindow(names: readonly string[], values: ArrayLike<number>, rows: number[], score: readonly FeatureValue[]): DriftWindow {
+  const d = names.length;
+  const window: Record<string, FeatureValue[]> = { [SCORE_REFERENCE]: [...score] };
+  names.forEach((name, j) => (window[name] = rows.map((i) => values[i * d + j] ?? null)));
+  return window;
+}
+
+/** What windows are built from: the store, the versions to window (any of the calibrated models), overdue's loans when overdue is one. */
+export interface WindowSource {
+  store: Store;
+  versions: Partial<Record<CalibratedModel, CalibratedVersion>>;
+  overdue?: OverdueRows;
+  genres: Map<number, string>;
+}
+
+/** The window of the `width` days up to and including `day` of each model in `source.versions`. */
+export async function windowsAt(source: WindowSource, day: string, width: number): Promise<Partial<Record<CalibratedModel, DriftWindow>>> {
+  const from = addDays(day, -width);
+  const { store, versions, overdue } = source;
+  const loans = await store.db.selectFrom('loans').select(['member_id', 'book_id']).where('checked_out_at', '>', from).where('checked_out_at', '<=', day).execute();
+  const memberIds = [...new Set(loans.map((l) => l.member_id))].sort((a, b) => a - b);
+  const names = (version: CalibratedVersion) => version.metadata.featureSpec.map((f) => f.name);
+  const all = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const windows: Partial<Record<CalibratedModel, DriftWindow>> = {};
+  if (versions.overdue) {
+    if (!overdue) throw new Error("overdue's windows need its loans at checkout (overdueAtCheckout)");
+    const loanRows: number[] = [];
+    overdue.days.forEach((d, i) => d > from && d <= day && loanRows.push(i));
+    windows.overdue = matrixWindow(names(versions.overdue), overdue.values, loanRows, loanRows.map((i) => overdue.scores[i] ?? null));
+  }
+  if (versions.churn) {
+    const churn = await churnFeatures(store, memberIds, day);
+    const churnScores = await scoreRows(path.join(versions.churn.dir, 'model.onnx'), versions.churn.metadata, churn.values, churn.memberIds.length);
+    windows.churn = matrixWindow(names(versions.churn), churn.values, all(churn.memberIds.length), churnScores);
+  }
+  if (versions.segmentation) {
+    const segments = await segmentationFeatures(store, memberIds, day);
+    const serving = parseSegmentationServing(versions.segmentation.metadata);
+    const segmentIds = await scoreRows(path.join(versions.segmentation.dir, 'model.onnx'), versions.segmentation.metadata, segments.values, segments.memberIds.length, SEGMENTATION_OUTPUTS.segment);
+    windows.segmentation = matrixWindow(names(versions.segmentation), segments.values, all(segments.memberIds.length), segmentIds.map((id) => serving.segments[id]?.name ?? `segment ${id}`));
+  }
+  if (versions.recommendations) {
+    const histories = (await borrowingHistories(store, memberIds, day)).filter((h) => h !== undefined);
+    windows.recommendations = { history_books: histories.map((h) => h.bookIds.length), borrowed_genre: loans.map((l) => source.genres.get(l.book_id) ?? 'unknown') };
+  }
+  return windows;
+}
+
+export interface CalibrationRun {
+  /** Weekly windows up to `asOf` (default CALIBRATION_WEEKS). */
+  weeks?: number;
+  /** Days per window (default CALIBRATION_WINDOW_DAYS). */
+  width?: number;
+  /** The last day of the newest window: the library's as-of date. */
+  asOf: string;
+  /** Called with each week's day and windows, e.g. to trace their tests. */
+  onWeek?: (day: string, windows: Partial<Record<CalibratedModel, DriftWindow>>) => void;
+}
+
+/**
+ * The unshifted weekly windows of each version in `versions`, newest first, from `store` (the
+ * library the versions were trained on, as it stood at their training date).
+ */
+export async function calibrationWindows(store: Store, versions: WindowSource['versions'], { weeks = CALIBRATION_WEEKS, width = CALIBRATION_WINDOW_DAYS, asOf, onWeek }: CalibrationRun): Promise<Partial<Record<CalibratedModel, DriftWindow[]>>> {
+  if (!Number.isInteger(weeks) || weeks < 2) throw new RangeError(`calibration needs at least 2 weekly windows, got ${weeks}`);
+  const source: WindowSource = {
+    store,
+    versions,
+    overdue: versions.overdue ? await overdueAtCheckout(store, versions.overdue, addDays(asOf, -7 * weeks - width)) : undefined,
+    genres: await bookGenres(store),
+  };
+  const windows: Partial<Record<CalibratedModel, DriftWindow[]>> = {};
+  for (let week = 0; week < weeks; week++) {
+    const day = addDays(asOf, -7 * week);
+    const at = await windowsAt(source, day, width);
+    onWeek?.(day, at);
+    for (const [model, window] of Object.entries(at) as [CalibratedModel, DriftWindow][]) (windows[model] ??= []).push(window);
+  }
+  return windows;
+}
+
+/** calibrateThresholds on `windows` as the bench and `models reference --calibrate-weeks` run it: small-window tests up to CALIBRATION_SMALL_WINDOW, the family of thresholds.ts. */
+export function calibratedDriftConfig(references: DriftReferences, windows: readonly DriftWindow[]): DriftConfig {
+  return calibrateThresholds(references, windows, { smallWindow: CALIBRATION_SMALL_WINDOW, familyTests: familyTestsOf(references) });
+}
