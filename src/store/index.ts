@@ -99,7 +99,7 @@ export async function openMigratedStore(databaseUrl: string, options: Omit<Store
 
 /** Every table of the store and the migrator's own, dropped in foreign-key order (generate --force). */
 export async function dropAll(db: Kysely<Database>): Promise<void> {
-  const tables = ['changes', 'events', 'sim_churn_truth', 'sim_member_truth', 'sim_loan_truth', 'loans', 'books', 'members', 'branches', 'meta', 'kysely_migration', 'kysely_migration_lock'];
+  const tables = ['prediction_outcomes', 'prediction_log', 'changes', 'events', 'sim_churn_truth', 'sim_member_truth', 'sim_loan_truth', 'loans', 'books', 'members', 'branches', 'meta', 'kysely_migration', 'kysely_migration_lock'];
   for (const table of tables) await sql`DROP TABLE IF EXISTS ${sql.table(table)}`.execute(db);
 }
 

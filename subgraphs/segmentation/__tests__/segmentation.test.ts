@@ -81,7 +81,7 @@ beforeAll(async () => {
   });
   await slot.start();
   const logger = createLogger('test', 'silent');
-  const config = { follow: { rankingRefreshMs: 30_000 }, aggregates: { firstResultWaitMs: 60_000, checkIntervalMs: 1000 } };
+  const config = { follow: { rankingRefreshMs: 30_000 }, aggregates: { firstResultWaitMs: 60_000, checkIntervalMs: 1000 }, features: { cacheEntries: 20_000 } };
   const background = openBackgroundResults({ redisUrl: undefined, keyPrefix: '', queue: 'aggregates-segmentation', logger });
   deps = { store, asOf: await readAsOf(store), memos: new Set(), inputs: 0, slots: { segmentation: slot }, metrics, logger, predictionLog: NO_PREDICTION_LOGGING, config, background } as unknown as ModelSubgraphDeps;
   services = createSegmentationServices(deps);
