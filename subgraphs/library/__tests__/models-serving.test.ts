@@ -42,6 +42,6 @@ describe('the models answer and serving', () => {
       force: { reason: 'try it' },
       canServe: (version, dir) => checkServingCanLoad('churn', version, dir),
     }).catch((e: Error) => e);
-    expect((error as Error).message).toMatch(/^cannot roll back churn 2\.0\.0 to 1\.0\.0: the serving code cannot load it \(churn 1\.0\.0: feature spec .* differs from the serving features .*\); --force does not override this$/);
+    expect((error as Error).message).toMatch(/^cannot roll back churn 2\.0\.0 to 1\.0\.0: the serving code cannot load it \(churn 1\.0\.0: feature spec \[loans_last_90d, days_since_last_loan, renewal_rate\] needs features the serving code does not compute: loans_last_90d, renewal_rate\); --force does not override this$/);
   });
 });

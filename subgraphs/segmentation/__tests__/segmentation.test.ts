@@ -157,13 +157,16 @@ describe('Query.segments', () => {
     ageSeconds: number;
   }
 
-  it('summarises every member with one inference run, then answers from its cache for the same version', async () => {
+  it('summarises every member, each scored once a paced slice at a time, then answers from its cache for the same version', async () => {
     const first = await costOf(() => run(SEGMENTS));
     expect(first.result.errors).toBeUndefined();
     const summaries = (first.result.data as { segments: Summary[] }).segments;
     expect(summaries.reduce((s, x) => s + x.size, 0)).toBe(memberIds.length);
     expect(summaries.reduce((s, x) => s + x.share, 0)).toBeCloseTo(1, 12);
-    expect({ runs: first.runs, rows: first.rows }).toEqual({ runs: 1, rows: memberIds.length });
+    // The overview scans the library a paced slice at a time (one inference run per slice, its
+    // size set by the event loop's budget), so every member is scored exactly once in all.
+    expect(first.rows).toBe(memberIds.length);
+    expect(first.runs).toBeGreaterThanOrEqual(1);
     // The same members on the same day as training: the sizes the trainer recorded.
     const trained = (slot.current().metadata.serving as { segments: { name: string; size: number }[] }).segments;
     expect(summaries.map((s) => [s.name, s.size])).toEqual(trained.map((s) => [s.name, s.size]));
@@ -203,7 +206,8 @@ describe('Query.segments', () => {
       const swapped = await costOf(() => run(`{ segments { name model { version } } }`));
       const summaries = (swapped.result.data as { segments: Summary[] }).segments;
       expect(summaries[0]).toEqual({ name: 'Stars', model: { version: '9.0.0' } });
-      expect(swapped.runs).toBe(1);
+      expect(swapped.runs).toBeGreaterThanOrEqual(1);
+      expect(swapped.rows).toBe(memberIds.length);
 
       point(copy('9.1.0', (m) => delete m.serving.segments));
       await slot.refresh();
