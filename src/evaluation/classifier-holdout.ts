@@ -10,7 +10,7 @@
  *            whose window ends by then. Members already lapsed at the cut-off are not scored.
  */
 import { CHURN_FEATURE_NAMES, CHURN_WINDOW_DAYS, churnFeatures, churnLabels } from '../features/churn';
-import { loanWasLate, OVERDUE_FEATURE_NAMES, overdueTrainingSet } from '../features/overdue';
+import { forEachLoanCheckedOut, loanWasLate, OVERDUE_FEATURE_NAMES, overdueTrainingSet } from '../features/overdue';
 import { isActiveRow } from '../models/churn';
 import { inChunks, readAsOf, type Store } from '../store';
 import { addDays } from '../util/dates';
@@ -124,13 +124,15 @@ export async function overdueHoldout(store: Store): Promise<ClassifierHoldout> {
   const w = await overdueWindows(store);
   const test = await overdueTrainingSet(store, w.testStart, w.testEnd, w.asOf);
   const rows = test.labels.length;
-  const training = await store.db
-    .selectFrom('loans')
-    .select(['id', 'member_id', 'book_id', 'checked_out_at', 'due_at', 'returned_at', 'renewals'])
-    .where('checked_out_at', '>=', w.trainStart)
-    .where('checked_out_at', '<', w.testStart)
-    .execute();
-  const trainingLabels = training.map((l) => loanWasLate(l, w.testStart)).filter((late): late is boolean => late !== undefined).map((late) => (late ? 1 : 0));
+  // The prior's base rate: the training window's late share, counted a page of loans at a time.
+  let known = 0;
+  let late = 0;
+  await forEachLoanCheckedOut(store, w.trainStart, w.testStart, (loan) => {
+    const wasLate = loanWasLate(loan, w.testStart);
+    if (wasLate === undefined) return;
+    known++;
+    if (wasLate) late++;
+  });
   return {
     model: 'overdue',
     description: `loans checked out ${w.testStart} to ${w.testEnd}, outcomes as known on ${w.asOf}`,
@@ -141,7 +143,7 @@ export async function overdueHoldout(store: Store): Promise<ClassifierHoldout> {
     labels: test.labels,
     clusters: Array.from(test.memberIds),
     baselines: [
-      priorBaseline(share(trainingLabels), rows),
+      priorBaseline(known > 0 ? late / known : NaN, rows),
       { name: "the borrower's past late share", scores: column(test.features.values, rows, OVERDUE_FEATURE_NAMES, 'member_late_share'), probabilities: true },
     ],
     oracle: await overdueOracle(store, test.features.loanIds),

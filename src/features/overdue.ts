@@ -196,6 +196,33 @@ const TRAINING_LOANS_PER_PAGE = 100_000;
 const TRAINING_MEMBERS_PER_CHUNK = 5_000;
 
 /**
+ * Visits every loan checked out in [from, to), in id order, reading `pageSize` loans at a
+ * time: what a pass over a window holds is one page, whatever the library's size.
+ */
+export async function forEachLoanCheckedOut(
+  store: Store,
+  from: string,
+  to: string,
+  visit: (loan: Pick<LoanRecord, 'id' | 'member_id' | 'checked_out_at' | 'due_at' | 'returned_at'>) => void,
+  pageSize = TRAINING_LOANS_PER_PAGE,
+): Promise<void> {
+  for (let after = 0; ; ) {
+    const page = await store.db
+      .selectFrom('loans')
+      .select(['id', 'member_id', 'checked_out_at', 'due_at', 'returned_at'])
+      .where('id', '>', after)
+      .where('checked_out_at', '>=', from)
+      .where('checked_out_at', '<', to)
+      .orderBy('id')
+      .limit(pageSize)
+      .execute();
+    for (const loan of page) visit(loan);
+    if (page.length < pageSize) return;
+    after = page[page.length - 1]!.id;
+  }
+}
+
+/**
  * Training: every loan checked out in [from, to) whose outcome is known on `asOf`, with its
  * features and label, in id order.
  *
@@ -212,32 +239,19 @@ export async function overdueTrainingSet(store: Store, from: string, to: string,
   let members = new Int32Array(1024);
   let labels = new Uint8Array(1024);
   let dues = new Int32Array(1024);
-  for (let after = 0; ; ) {
-    const page = await store.db
-      .selectFrom('loans')
-      .select(['id', 'member_id', 'checked_out_at', 'due_at', 'returned_at'])
-      .where('id', '>', after)
-      .where('checked_out_at', '>=', from)
-      .where('checked_out_at', '<', to)
-      .orderBy('id')
-      .limit(TRAINING_LOANS_PER_PAGE)
-      .execute();
-    for (const loan of page) {
-      const late = loanWasLate(loan, asOf);
-      if (late === undefined) continue;
-      if (loanIds.length === members.length) {
-        members = grown(members, new Int32Array(members.length * 2));
-        labels = grown(labels, new Uint8Array(labels.length * 2));
-        dues = grown(dues, new Int32Array(dues.length * 2));
-      }
-      members[loanIds.length] = loan.member_id;
-      dues[loanIds.length] = dayToMs(loan.due_at) / DAY_MS;
-      labels[loanIds.length] = late ? 1 : 0;
-      loanIds.push(loan.id);
+  await forEachLoanCheckedOut(store, from, to, (loan) => {
+    const late = loanWasLate(loan, asOf);
+    if (late === undefined) return;
+    if (loanIds.length === members.length) {
+      members = grown(members, new Int32Array(members.length * 2));
+      labels = grown(labels, new Uint8Array(labels.length * 2));
+      dues = grown(dues, new Int32Array(dues.length * 2));
     }
-    if (page.length < TRAINING_LOANS_PER_PAGE) break;
-    after = page[page.length - 1]!.id;
-  }
+    members[loanIds.length] = loan.member_id;
+    dues[loanIds.length] = dayToMs(loan.due_at) / DAY_MS;
+    labels[loanIds.length] = late ? 1 : 0;
+    loanIds.push(loan.id);
+  });
   const n = loanIds.length;
   const memberIds = members.slice(0, n);
   const d = OVERDUE_FEATURES.length;

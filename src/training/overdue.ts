@@ -8,10 +8,10 @@
  * before the test window, outcomes as known when it starts), scored by a model trained on the
  * loans before it.
  */
-import { dueDateOf, OVERDUE_FEATURES, overdueTrainingSet, type OverdueTrainingSet } from '../features/overdue';
+import { dueDateOf, OVERDUE_FEATURE_NAMES, OVERDUE_FEATURES, overdueTrainingSet, type OverdueTrainingSet } from '../features/overdue';
 import { trainRandomForest, TREE_ENSEMBLE_INPUT, TREE_ENSEMBLE_OUTPUT, type RandomForestParams } from '../ml/trees';
 import { OVERDUE_THRESHOLD_RULES } from '../models/overdue';
-import { calibrateOutcomeSeasons, type OutcomeSeasons } from '../monitoring/seasons';
+import { calibrateOutcomeSeasons, type OutcomeSeasons, type SettledRow } from '../monitoring/seasons';
 import { scoreOnnx } from '../evaluation/classifier-evaluation';
 import type { Store } from '../store';
 import { addDays } from '../util/dates';
@@ -37,10 +37,33 @@ export const OVERDUE_PARAMS: RandomForestParams = {
  */
 export function overdueOutcomeSeasons(train: Pick<OverdueTrainingSet, 'dueDays' | 'labels'>, scores: ArrayLike<number>, settledBy: string): OutcomeSeasons {
   if (scores.length !== train.labels.length) throw new Error(`overdue's outcome seasons need one score per training loan, got ${scores.length} for ${train.labels.length}`);
-  return calibrateOutcomeSeasons(
-    Array.from({ length: train.labels.length }, (_, i) => ({ settledOn: addDays(dueDateOf(train, i), 1), probability: Math.min(1, Math.max(0, scores[i] ?? 0)), label: train.labels[i] === 1 ? 1 : 0 })),
-    settledBy,
+  // A row at a time: one object per training loan at once would be gigabytes at a million members.
+  function* rows(): Generator<SettledRow> {
+    for (let i = 0; i < train.labels.length; i++) {
+      yield { settledOn: addDays(dueDateOf(train, i), 1), probability: Math.min(1, Math.max(0, scores[i] ?? 0)), label: train.labels[i] === 1 ? 1 : 0 };
+    }
+  }
+  return calibrateOutcomeSeasons(rows(), settledBy);
+}
+
+/**
+ * The served thresholds' validation rows, laid out like the test window, scored by a forest
+ * trained on the loans before them (outcomes as known when the test window starts).
+ */
+async function thresholdFold(
+  store: Store,
+  w: { trainStart: string; validationStart: string; validationEnd: string; testStart: string },
+  seed: number,
+  progress: TrainOptions['progress'],
+): Promise<{ validation: OverdueTrainingSet; validationScores: Float64Array }> {
+  progress('overdue: thresholds on validation loans', { train: `${w.trainStart}..${w.validationStart}`, validation: `${w.validationStart}..${w.validationEnd}` });
+  const foldTrain = await overdueTrainingSet(store, w.trainStart, w.validationStart, w.validationStart);
+  const validation = await overdueTrainingSet(store, w.validationStart, w.validationEnd, w.testStart);
+  const foldModel = trainRandomForest(
+    { features: foldTrain.features.values, labels: foldTrain.labels, rowCount: foldTrain.labels.length, featureCount: OVERDUE_FEATURES.length, featureNames: OVERDUE_FEATURE_NAMES },
+    { ...OVERDUE_PARAMS, seed },
   );
+  return { validation, validationScores: foldModel.predictProba(validation.features.values, validation.labels.length) };
 }
 
 export async function trainOverdue(store: Store, options: TrainOptions): Promise<TrainedModel> {
@@ -48,6 +71,12 @@ export async function trainOverdue(store: Store, options: TrainOptions): Promise
   const { asOf, trainStart, testStart, testEnd } = await overdueWindows(store);
   const d = OVERDUE_FEATURES.length;
   const names = OVERDUE_FEATURES.map((f) => f.name);
+
+  // The threshold fold first, so its rows and forest are garbage before the final training rows
+  // are read: the two training sets are never held at once (at a million members, about 2 GB each).
+  const validationEnd = addDays(testStart, -OVERDUE_TEST_END_GAP_DAYS);
+  const validationStart = addDays(validationEnd, -OVERDUE_TEST_DAYS);
+  const { validation, validationScores } = await thresholdFold(store, { trainStart, validationStart, validationEnd, testStart }, seed, progress);
 
   progress('overdue: loan features', { train: `${trainStart}..${testStart}`, test: `${testStart}..${testEnd}` });
   const train = await overdueTrainingSet(store, trainStart, testStart, testStart);
@@ -60,16 +89,6 @@ export async function trainOverdue(store: Store, options: TrainOptions): Promise
     { features: train.features.values, labels: train.labels, rowCount: nTrain, featureCount: d, featureNames: names },
     { ...OVERDUE_PARAMS, seed },
   );
-  const validationEnd = addDays(testStart, -OVERDUE_TEST_END_GAP_DAYS);
-  const validationStart = addDays(validationEnd, -OVERDUE_TEST_DAYS);
-  progress('overdue: thresholds on validation loans', { train: `${trainStart}..${validationStart}`, validation: `${validationStart}..${validationEnd}` });
-  const foldTrain = await overdueTrainingSet(store, trainStart, validationStart, validationStart);
-  const validation = await overdueTrainingSet(store, validationStart, validationEnd, testStart);
-  const foldModel = trainRandomForest(
-    { features: foldTrain.features.values, labels: foldTrain.labels, rowCount: foldTrain.labels.length, featureCount: d, featureNames: names },
-    { ...OVERDUE_PARAMS, seed },
-  );
-  const validationScores = foldModel.predictProba(validation.features.values, validation.labels.length);
 
   progress('overdue: evaluating on held-out loans', { rows: nTest });
   // Scored through the exported graph, as serving and `npm run evaluate` score it.

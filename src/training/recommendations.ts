@@ -33,7 +33,7 @@ import {
   recommendTopK,
   SimilarItemsSession,
   trainRecommender,
-  type Interaction,
+  type InteractionColumns,
   type RankedItems,
   type RecommenderModel,
 } from '../ml/recommender';
@@ -98,12 +98,21 @@ async function loadCatalogue(store: Store): Promise<Catalogue> {
   return { bookIds: books.map((b) => b.id), content };
 }
 
-function interactionsOf(histories: readonly (BorrowingHistory | undefined)[], itemIndexOf: ReadonlyMap<number, number>): Interaction[] {
-  const interactions: Interaction[] = [];
+function interactionsOf(histories: readonly (BorrowingHistory | undefined)[], itemIndexOf: ReadonlyMap<number, number>): InteractionColumns {
+  let n = 0;
+  for (const history of histories) {
+    for (const bookId of history?.bookIds ?? []) if (itemIndexOf.has(bookId)) n++;
+  }
+  const interactions = { userIndex: new Int32Array(n), itemIndex: new Int32Array(n), weight: new Float64Array(n) };
+  let at = 0;
   histories.forEach((history, userIndex) => {
     history?.bookIds.forEach((bookId, j) => {
       const itemIndex = itemIndexOf.get(bookId);
-      if (itemIndex !== undefined) interactions.push({ userIndex, itemIndex, weight: history.loanCounts[j]! });
+      if (itemIndex === undefined) return;
+      interactions.userIndex[at] = userIndex;
+      interactions.itemIndex[at] = itemIndex;
+      interactions.weight[at] = history.loanCounts[j]!;
+      at++;
     });
   });
   return interactions;
@@ -127,7 +136,7 @@ interface HeldOutSplit {
   seenAtCutoff: number[][];
   /** Per member, the books first borrowed after the cut-off (empty for most). */
   heldOut: Set<number>[];
-  trainInteractions: Interaction[];
+  trainInteractions: InteractionColumns;
   borrowersBefore: Float64Array;
 }
 
@@ -141,7 +150,7 @@ async function heldOutSplit(store: Store, memberIds: readonly number[], index: R
   });
   const trainInteractions = interactionsOf(atCutoff, index.itemIndexOf);
   const borrowersBefore = new Float64Array(index.itemIndexOf.size);
-  for (const { itemIndex } of trainInteractions) borrowersBefore[itemIndex]! += 1;
+  for (const itemIndex of trainInteractions.itemIndex) borrowersBefore[itemIndex]! += 1;
   return { cutoff, end, seenAtCutoff, heldOut, trainInteractions, borrowersBefore, atEnd };
 }
 
@@ -257,19 +266,19 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
   const first = (await store.db.selectFrom('loans').select((eb) => eb.fn.min('checked_out_at').as('first')).executeTakeFirstOrThrow()).first as string | null;
   if (first === null) throw new Error('the library has no loans to train recommendations on');
   const layout = rollingOriginDays({ windowStart: first, windowEnd: cutoff, folds: RECOMMENDATIONS_VALIDATION_FOLDS, validationLength: HOLDOUT_DAYS, minTrainLength: HOLDOUT_DAYS });
-  const folds: { index: number; split: HeldOutSplit }[] = [];
-  for (const fold of layout) folds.push({ index: fold.index, split: await heldOutSplit(store, memberIds, index, addDays(fold.validationEnd, -HOLDOUT_DAYS), fold.validationEnd) });
-  const selection = selectOnFolds(
-    RECOMMENDATIONS_CANDIDATES,
-    folds,
-    (candidate, { index: foldIndex, split }) => {
+  // Fold by fold, every candidate on one fold's split before the next is read: one split's
+  // histories and interactions are held at a time, not every fold's (the scores are the same).
+  const ndcgs = new Map<string, number>();
+  for (const fold of layout) {
+    const split = await heldOutSplit(store, memberIds, index, addDays(fold.validationEnd, -HOLDOUT_DAYS), fold.validationEnd);
+    for (const candidate of RECOMMENDATIONS_CANDIDATES) {
       const fitted = trainRecommender({ userCount, itemCount, interactions: split.trainInteractions, content: catalogue.content }, { ...RECOMMENDATIONS_HYPERPARAMETERS, ...candidate, seed });
       const ndcg = splitNdcg(fitted, split);
-      progress('recommendations: validation fold', { fold: foldIndex, cutoff: split.cutoff, to: split.end, ...candidate, ndcgAt10: ndcg });
-      return ndcg;
-    },
-    { lowerIsBetter: false },
-  );
+      progress('recommendations: validation fold', { fold: fold.index, cutoff: split.cutoff, to: split.end, ...candidate, ndcgAt10: ndcg });
+      ndcgs.set(`${RECOMMENDATIONS_CANDIDATES.indexOf(candidate)}:${fold.index}`, ndcg);
+    }
+  }
+  const selection = selectOnFolds(RECOMMENDATIONS_CANDIDATES, layout, (candidate, fold) => ndcgs.get(`${RECOMMENDATIONS_CANDIDATES.indexOf(candidate)}:${fold.index}`)!, { lowerIsBetter: false });
   const chosenRow = selection.table.find((row) => row.candidate === selection.best);
   if (!chosenRow) throw new Error('recommendations: the folds chose a setting that is not among the candidates');
 
@@ -278,7 +287,7 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
   const allInteractions = interactionsOf(atAsOf, index.itemIndexOf);
 
   const hyperparameters = { ...RECOMMENDATIONS_HYPERPARAMETERS, ...selection.best, seed };
-  progress('recommendations: evaluation fit', { interactions: trainInteractions.length });
+  progress('recommendations: evaluation fit', { interactions: trainInteractions.userIndex.length });
   const evaluationModel = trainRecommender({ userCount, itemCount, interactions: trainInteractions, content: catalogue.content }, hyperparameters, { onProgress });
   const evaluation = evaluate(evaluationModel, seenAtCutoff, heldOut, borrowersBefore);
   progress('recommendations: held-out ranking', {
@@ -288,7 +297,7 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
   });
 
   const blend = { popularityWeight: evaluationModel.popularityWeight, neighbourhoodWeight: evaluationModel.neighbourhoodWeight };
-  progress('recommendations: production fit on every loan', { interactions: allInteractions.length, ...blend });
+  progress('recommendations: production fit on every loan', { interactions: allInteractions.userIndex.length, ...blend });
   const model = trainRecommender({ userCount, itemCount, interactions: allInteractions, content: catalogue.content }, { ...hyperparameters, ...blend }, { onProgress });
 
   indexFile.coBorrowed = catalogue.bookIds.map((_, item) => {
@@ -345,10 +354,10 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
         'co-borrowing neighbourhoods; embedding MatMul + ScatterElements exclusion + TopK in ONNX',
       trainingData: {
         window: { from: 'first loan', to: asOf },
-        rows: { train: trainInteractions.length, test: evaluation.members },
+        rows: { train: trainInteractions.userIndex.length, test: evaluation.members },
         asOf,
         seed,
-        source: `simulated library (${userCount} members, ${itemCount} books, ${allInteractions.length} member-book pairs)`,
+        source: `simulated library (${userCount} members, ${itemCount} books, ${allInteractions.userIndex.length} member-book pairs)`,
       },
       featureSpec: [
         { name: 'user_index', type: 'id', description: 'Member index in index.json (-1: a member the version does not know)' },

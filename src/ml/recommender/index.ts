@@ -22,6 +22,7 @@ export { DEFAULT_HYPERPARAMETERS, NEIGHBOURHOOD_WEIGHT_GRID, POPULARITY_WEIGHT_G
 export type {
   BlendTrial,
   Interaction,
+  InteractionColumns,
   RecommenderHyperparameters,
   RecommenderModel,
   RecommenderTrainingData,

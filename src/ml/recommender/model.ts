@@ -23,11 +23,21 @@ export interface Interaction {
   weight: number;
 }
 
+/**
+ * Interactions as three parallel columns: the same list as `Interaction[]` in about 16 bytes
+ * an interaction instead of an object each (a million members' histories are some 45 million).
+ */
+export interface InteractionColumns {
+  userIndex: Int32Array;
+  itemIndex: Int32Array;
+  weight: Float64Array;
+}
+
 export interface RecommenderTrainingData {
   userCount: number;
   itemCount: number;
   /** Repeated (user, item) pairs are summed into one interaction. */
-  interactions: ReadonlyArray<Interaction>;
+  interactions: ReadonlyArray<Interaction> | InteractionColumns;
   /** Optional item content (itemCount rows); items without interactions are scored from it. */
   content?: ItemContent;
 }

@@ -53,6 +53,29 @@ describe('trainRecommender on borrowing with planted genre taste', () => {
     expect(other.users).not.toEqual(first.users);
   });
 
+  it('trains the same model from interaction columns as from the list of interactions', () => {
+    const small = plantedTasteLibrary({ members: 200, books: 150, genres: 5, loansPerMember: 12, noise: 0.2, seed: 9 });
+    // Repeated (member, book) pairs too, which both forms sum into one.
+    const list = [...small.interactions, ...small.interactions.filter((_, i) => i % 5 === 0).map((x) => ({ ...x, weight: 2 }))];
+    const columns = {
+      userIndex: Int32Array.from(list, (x) => x.userIndex),
+      itemIndex: Int32Array.from(list, (x) => x.itemIndex),
+      weight: Float64Array.from(list, (x) => x.weight),
+    };
+    const fingerprint = (m: RecommenderModel) => ({
+      users: Array.from(m.userEmbeddings),
+      items: Array.from(m.itemEmbeddings),
+      neighbours: Array.from(m.neighbourWeights),
+      weights: [m.popularityWeight, m.neighbourhoodWeight],
+      interactions: m.report.interactions,
+    });
+    const fromList = fingerprint(trainRecommender({ userCount: 200, itemCount: 150, interactions: list }, { seed: 5, iterations: 3 }));
+    expect(fromList.interactions).toBeLessThan(list.length);
+    expect(fingerprint(trainRecommender({ userCount: 200, itemCount: 150, interactions: columns }, { seed: 5, iterations: 3 }))).toEqual(fromList);
+    const bad = { userIndex: Int32Array.of(0, 1), itemIndex: Int32Array.of(0, 5), weight: Float64Array.of(1, 1) };
+    expect(() => trainRecommender({ userCount: 2, itemCount: 2, interactions: bad })).toThrow('interaction 1: itemIndex 5 is outside 0..1');
+  });
+
   it('recommends books nobody has borrowed yet through their content', () => {
     // Every loan of the last 40 books is removed: they are new to the library.
     const coldFrom = BOOKS - 40;
