@@ -24,7 +24,8 @@ import type { Logger } from '../logging';
 import type { ProcessMetrics } from '../metrics';
 import { publishLosses } from '../monitoring/gauges';
 import { RULE_ANSWER_LABEL } from '../monitoring/outcomes';
-import { createPredictionLog, type PredictionFactor, type PredictionLog, type PredictionSink, type RankedItem } from '../monitoring/prediction-log';
+import { createPredictionLog, type PredictionFactor, type PredictionInput, type PredictionLog, type PredictionRecord, type PredictionSink, type RankedItem } from '../monitoring/prediction-log';
+import type { EncodedBatch } from '../monitoring/prediction-log-batch';
 import { startPredictionLogWriter, type PredictionLogWriter } from '../monitoring/prediction-log-writer';
 import type { Store } from '../store';
 
@@ -88,8 +89,12 @@ const LAPSED = 'LAPSED' as RiskLevel.LAPSED;
 
 /** A risk answer as a record: its probability and top factors, and the label of an answer a rule gave (LAPSED). */
 export function riskPrediction(entityKind: string, entityId: string, risk: RiskPrediction): PredictionOf {
-  const byRule = risk.level === LAPSED ? { label: RULE_ANSWER_LABEL } : {};
-  return { model: risk.model, entityKind, entityId, score: risk.probability, ...byRule, factors: risk.factors.map((f) => ({ name: f.feature, weight: f.weight })) };
+  const factors: PredictionFactor[] = new Array<PredictionFactor>(risk.factors.length);
+  for (let f = 0; f < factors.length; f++) {
+    const factor = risk.factors[f] as RiskPrediction['factors'][number];
+    factors[f] = { name: factor.feature, weight: factor.weight };
+  }
+  return { model: risk.model, entityKind, entityId, score: risk.probability, label: risk.level === LAPSED ? RULE_ANSWER_LABEL : null, factors };
 }
 
 /** Logging off: records nothing, opens nothing. */
@@ -112,17 +117,20 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /** A sink that tries a refused batch again after each of `delays`, then rejects with the last error. */
 export function retryingSink(sink: PredictionSink, delays: readonly number[] = RETRY_DELAYS_MS): PredictionSink {
-  return {
-    async write(records) {
-      for (const delay of delays) {
-        try {
-          return await sink.write(records);
-        } catch {
-          await sleep(delay);
-        }
+  const retried = async <B>(write: (batch: B) => Promise<void>, batch: B): Promise<void> => {
+    for (const delay of delays) {
+      try {
+        return await write(batch);
+      } catch {
+        await sleep(delay);
       }
-      return sink.write(records);
-    },
+    }
+    return write(batch);
+  };
+  const writeBatch = sink.writeBatch?.bind(sink);
+  return {
+    write: (records) => retried((r: readonly PredictionRecord[]) => sink.write(r), records),
+    ...(writeBatch ? { writeBatch: (batch: EncodedBatch) => retried(writeBatch, batch) } : {}),
   };
 }
 
@@ -200,32 +208,44 @@ export function openPredictionLogging({ config, store, metrics, logger, asOf }: 
     },
   });
   const at = wallClock();
+  // One input object, filled per record: the log copies what it keeps (prediction-log-batch.ts)
+  // and holds no reference to it, so a page's records make no object here.
+  const input: PredictionInput = { requestId: '', at: '', asOf: null, model: '', version: '', arm: null, entityKind: '', entityId: '', score: null, items: null, label: null, factors: [], features: null, featureRef: null };
+  // The feature reference of the library date, built once per date rather than per record.
+  let refDate = '';
+  let asOfRef = '';
+  const NO_FACTORS: PredictionFactor[] = [];
 
   return {
     enabled: true,
     record(requestId, p) {
       const date = asOf();
       try {
-        log.log({
-          requestId,
-          at: at(),
-          asOf: date,
-          model: p.model.name,
-          version: p.model.version,
-          arm: p.model.arm,
-          entityKind: p.entityKind,
-          entityId: p.entityId,
-          score: p.score ?? null,
-          items: p.items ?? null,
-          label: p.label ?? null,
-          factors: p.factors ?? [],
-          features: p.features ?? null,
-          featureRef: p.featureRef ?? (p.features ? null : `${FEATURES_AS_OF}${date}`),
-        });
+        if (date !== refDate) (refDate = date), (asOfRef = `${FEATURES_AS_OF}${date}`);
+        input.requestId = requestId;
+        input.at = at();
+        input.asOf = date;
+        input.model = p.model.name;
+        input.version = p.model.version;
+        input.arm = p.model.arm;
+        input.entityKind = p.entityKind;
+        input.entityId = p.entityId;
+        input.score = p.score ?? null;
+        input.items = p.items ?? null;
+        input.label = p.label ?? null;
+        input.factors = p.factors ?? NO_FACTORS;
+        input.features = p.features ?? null;
+        input.featureRef = p.featureRef ?? (p.features ? null : asOfRef);
+        log.log(input);
       } catch (error) {
         // Never fails an answer: a record that cannot be built is dropped and counted.
         metrics.predictionLogDropped.inc({ model: p.model.name });
         logger.debug({ err: (error as Error).message }, 'a prediction could not be recorded');
+      } finally {
+        // Nothing of the answer stays reachable from here.
+        input.items = null;
+        input.factors = NO_FACTORS;
+        input.features = null;
       }
     },
     flush: () => log.flush(),

@@ -1,14 +1,20 @@
 /**
- * A batch of prediction-log records in the compact form that crosses to the writer thread:
- * one `postMessage` per batch, never one per record, and nothing serialised to text on the
- * answer path.
+ * A batch of prediction-log records in the compact form the log queues them in and that crosses
+ * to the writer thread: one `postMessage` per batch, never one per record, no object per record
+ * on the serving thread, and nothing serialised to text on the answer path.
  *
- * Contract: `encodeBatch` lays the records out in flat arrays: numbers (per record, and every
- * item score, factor weight and numeric feature value) in Float64Arrays whose buffers are
- * transferred, strings in one array, and the item ids, factor names and feature names in one
- * array of keys, so the structured clone copies no object and no property name per record.
- * `storedRows` reads it back as one array of column values per row of the log (the records that
- * share a sequence number, consecutive in the batch; see prediction-log.ts), in
+ * Contract: a `BatchBuilder` takes records one at a time (`openRow`, then `add` per record of
+ * the row) and lays them out in flat arrays as they come, so the queue holds no record object:
+ * per row of the log (the records that share a sequence number, see prediction-log.ts) its
+ * sequence number, accepted-through, record count and shared strings (request id, time, as of,
+ * model, version, arm, entity kind, feature reference) once; per record its numbers (score,
+ * pair counts) in a Float64Array, its entity id and label in one array; the item ids, factor
+ * names and feature names in one array of keys and their values in a Float64Array, so the
+ * structured clone copies no object and no property name per record. `finish` hands the batch
+ * over (its arrays trimmed to their length); the batch stays valid after it was posted, so a
+ * refused batch can be posted again. `encodeBatch` builds the same from stamped records and
+ * `decodeBatch` gives the records back (for sinks that take records).
+ * `storedRows` reads a batch as one array of column values per row of the log, in
  * `PREDICTION_LOG_COLUMNS` order. What the records of a row share fills the row's own columns;
  * their per-entity values (entity id, score, label, items, factors, features) go in its
  * `entries` column, either as JSON text (an array of objects, the numbers as `JSON.stringify`
@@ -19,7 +25,7 @@
  * stay for rows written before 2026-12-07, one record each; a row with entries leaves them
  * empty. Both ends agree on the layouts only through this module.
  */
-import type { PredictionRecord } from './prediction-log';
+import type { PredictionInput, PredictionRecord } from './prediction-log';
 
 /** The table's columns, in the order `storedRows` gives their values. */
 export const PREDICTION_LOG_COLUMNS = [
@@ -51,10 +57,15 @@ export type PairEncoding = 'json' | 'packed';
 
 export interface EncodedBatch {
   processId: string;
+  /** Records in the batch. */
   count: number;
-  /** Per record: sequence, accepted-through, score (NaN for none), then the pairs of items, factors and features (-1 for none). */
+  /** Per row: sequence, accepted-through, records. */
+  rows: number[];
+  /** Per row: request id, predicted at, as of, model, version, arm, entity kind, feature ref. */
+  rowStrings: (string | null)[];
+  /** Per record: score (NaN for none), then the pair counts of items, factors and features (-1 for none). */
   numbers: Float64Array;
-  /** Per record: request id, predicted at, as of, model, version, arm, entity kind, entity id, label, feature ref. */
+  /** Per record: entity id, label. */
   strings: (string | null)[];
   /** Item ids, factor names and feature names, record after record. */
   keys: string[];
@@ -64,54 +75,239 @@ export interface EncodedBatch {
   texts: (number | string)[];
 }
 
-const NUMBERS = 6;
-const STRINGS = 10;
+const ROW_NUMBERS = 3;
+const ROW_STRINGS = 8;
+const NUMBERS = 4;
+const STRINGS = 2;
 const NONE = -1;
 
-export function encodeBatch(processId: string, records: readonly PredictionRecord[]): EncodedBatch {
-  const count = records.length;
-  const numbers = new Float64Array(count * NUMBERS);
-  const strings = new Array<string | null>(count * STRINGS);
-  const keys: string[] = [];
-  // Only numbers go in, so V8 keeps them unboxed; copied into a Float64Array once at the end.
-  const values: number[] = [];
-  const texts: (number | string)[] = [];
-  for (let i = 0; i < count; i++) {
-    const r = records[i] as PredictionRecord;
-    const n = i * NUMBERS;
-    numbers[n] = r.sequence;
-    numbers[n + 1] = r.acceptedThrough;
-    numbers[n + 2] = r.score ?? NaN;
-    if (r.items) {
-      for (const item of r.items) keys.push(item.id), values.push(item.score);
-      numbers[n + 3] = r.items.length;
-    } else numbers[n + 3] = NONE;
-    for (const factor of r.factors) keys.push(factor.name), values.push(factor.weight);
-    numbers[n + 4] = r.factors.length;
-    if (r.features) {
+/** A Float64Array that grows as values are appended. */
+class Doubles {
+  array: Float64Array;
+  length = 0;
+  constructor(initial: number) {
+    this.array = new Float64Array(Math.max(16, initial));
+  }
+  push(value: number): void {
+    if (this.length === this.array.length) {
+      const grown = new Float64Array(this.array.length * 2);
+      grown.set(this.array);
+      this.array = grown;
+    }
+    this.array[this.length++] = value;
+  }
+  trimmed(): Float64Array {
+    return this.array.slice(0, this.length);
+  }
+}
+
+/** What the records of one row share. */
+export type RowKey = Pick<PredictionInput, 'requestId' | 'at' | 'asOf' | 'model' | 'version' | 'arm' | 'entityKind' | 'featureRef'>;
+
+/** The per-record values of a prediction: what `BatchBuilder.add` reads (and keeps no reference to). */
+export type RecordValues = Pick<PredictionInput, 'entityId' | 'score' | 'items' | 'label' | 'factors' | 'features'>;
+
+/** Lays records out in a batch's flat arrays as they are logged (see the module's contract). */
+export class BatchBuilder {
+  /** Records added. */
+  count = 0;
+  /** Records in the open (last) row. */
+  rowRecords = 0;
+  private readonly rows: number[] = [];
+  private readonly rowStrings: (string | null)[] = [];
+  private readonly numbers: Doubles;
+  private readonly strings: (string | null)[] = [];
+  private readonly keys: string[] = [];
+  private readonly values: Doubles;
+  private readonly texts: (number | string)[] = [];
+  // The open row's shared values, copied: the builder keeps no reference to a caller's object.
+  private requestId = '';
+  private at = '';
+  private asOf: string | null = null;
+  private model = '';
+  private version = '';
+  private arm: string | null = null;
+  private entityKind = '';
+  private featureRef: string | null = null;
+
+  constructor(
+    readonly processId: string,
+    expectedRecords = 64,
+  ) {
+    this.numbers = new Doubles(expectedRecords * NUMBERS);
+    this.values = new Doubles(expectedRecords * 4);
+  }
+
+  /** Whether a record with these shared values belongs to the open row. */
+  sameRow(key: RowKey): boolean {
+    return (
+      this.rowRecords > 0 &&
+      this.requestId === key.requestId &&
+      this.at === key.at &&
+      this.model === key.model &&
+      this.version === key.version &&
+      this.arm === key.arm &&
+      this.entityKind === key.entityKind &&
+      this.featureRef === key.featureRef &&
+      this.asOf === (key.asOf ?? null)
+    );
+  }
+
+  /** Opens a row: the records added next share `key` and `sequence`. */
+  openRow(sequence: number, acceptedThrough: number, key: RowKey): void {
+    this.requestId = key.requestId;
+    this.at = key.at;
+    this.asOf = key.asOf ?? null;
+    this.model = key.model;
+    this.version = key.version;
+    this.arm = key.arm;
+    this.entityKind = key.entityKind;
+    this.featureRef = key.featureRef;
+    this.rowRecords = 0;
+    this.rows.push(sequence, acceptedThrough, 0);
+    this.rowStrings.push(this.requestId, this.at, this.asOf, this.model, this.version, this.arm, this.entityKind, this.featureRef);
+  }
+
+  /** Adds a record to the open row. */
+  add(record: RecordValues): void {
+    const { numbers, keys, values } = this;
+    numbers.push(record.score ?? NaN);
+    const items = record.items;
+    if (items) {
+      for (let k = 0; k < items.length; k++) {
+        const item = items[k] as { id: string; score: number };
+        keys.push(item.id);
+        values.push(item.score);
+      }
+      numbers.push(items.length);
+    } else numbers.push(NONE);
+    const factors = record.factors;
+    for (let k = 0; k < factors.length; k++) {
+      const factor = factors[k] as { name: string; weight: number };
+      keys.push(factor.name);
+      values.push(factor.weight);
+    }
+    numbers.push(factors.length);
+    const features = record.features;
+    if (features) {
       let pairs = 0;
-      for (const name in r.features) {
-        const value = r.features[name];
+      for (const name in features) {
+        const value = features[name];
         if (value === undefined) continue;
-        if (typeof value === 'string') texts.push(keys.length, value);
-        keys.push(name), values.push(typeof value === 'number' ? value : NaN);
+        if (typeof value === 'string') this.texts.push(keys.length, value);
+        keys.push(name);
+        values.push(typeof value === 'number' ? value : NaN);
         pairs++;
       }
-      numbers[n + 5] = pairs;
-    } else numbers[n + 5] = NONE;
-    const s = i * STRINGS;
-    strings[s] = r.requestId;
-    strings[s + 1] = r.at;
-    strings[s + 2] = r.asOf ?? null;
-    strings[s + 3] = r.model;
-    strings[s + 4] = r.version;
-    strings[s + 5] = r.arm;
-    strings[s + 6] = r.entityKind;
-    strings[s + 7] = r.entityId;
-    strings[s + 8] = r.label ?? null;
-    strings[s + 9] = r.featureRef;
+      numbers.push(pairs);
+    } else numbers.push(NONE);
+    this.strings.push(record.entityId, record.label ?? null);
+    this.count++;
+    this.rowRecords++;
+    (this.rows[this.rows.length - 1] as number)++;
   }
-  return { processId, count, numbers, strings, keys, values: Float64Array.from(values), texts };
+
+  /** The rows' models and record counts (for the per-model counters). */
+  modelCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (let r = 0; r * ROW_NUMBERS < this.rows.length; r++) {
+      const model = this.rowStrings[r * ROW_STRINGS + 3] as string;
+      counts.set(model, (counts.get(model) ?? 0) + (this.rows[r * ROW_NUMBERS + 2] as number));
+    }
+    return counts;
+  }
+
+  /** The batch, every row stamped with `acceptedThrough` when given. */
+  finish(acceptedThrough?: number): EncodedBatch {
+    if (acceptedThrough !== undefined) for (let r = 1; r < this.rows.length; r += ROW_NUMBERS) this.rows[r] = acceptedThrough;
+    return {
+      processId: this.processId,
+      count: this.count,
+      rows: this.rows,
+      rowStrings: this.rowStrings,
+      numbers: this.numbers.trimmed(),
+      strings: this.strings,
+      keys: this.keys,
+      values: this.values.trimmed(),
+      texts: this.texts,
+    };
+  }
+}
+
+/** Stamped records as a batch, a row per run of one sequence number. */
+export function encodeBatch(processId: string, records: readonly PredictionRecord[]): EncodedBatch {
+  const builder = new BatchBuilder(processId, records.length);
+  let sequence = NaN;
+  for (const record of records) {
+    if (record.sequence !== sequence || builder.rowRecords === 0) builder.openRow((sequence = record.sequence), record.acceptedThrough, record);
+    builder.add(record);
+  }
+  return builder.finish();
+}
+
+/** Each row of a batch: its index, where its records start in the batch and how many there are. */
+function* rowsOf(batch: EncodedBatch): Generator<{ row: number; start: number; end: number }> {
+  let start = 0;
+  for (let row = 0; row * ROW_NUMBERS < batch.rows.length; row++) {
+    const end = start + (batch.rows[row * ROW_NUMBERS + 2] as number);
+    yield { row, start, end };
+    start = end;
+  }
+}
+
+/** A batch's records, as they were logged (non-finite feature values as null, as stored). */
+export function decodeBatch(batch: EncodedBatch): PredictionRecord[] {
+  const { numbers, strings, keys, values, rowStrings } = batch;
+  const texts = textsOf(batch);
+  const records: PredictionRecord[] = [];
+  let pair = 0;
+  const pairs = (count: number) => {
+    const from = pair;
+    pair += count;
+    return from;
+  };
+  for (const { row, start, end } of rowsOf(batch)) {
+    const h = row * ROW_STRINGS;
+    for (let i = start; i < end; i++) {
+      const n = i * NUMBERS;
+      const itemCount = numbers[n + 1] as number;
+      const itemsFrom = pairs(Math.max(0, itemCount));
+      const factorsFrom = pairs(numbers[n + 2] as number);
+      const featureCount = numbers[n + 3] as number;
+      const featuresFrom = pairs(Math.max(0, featureCount));
+      let features: Record<string, number | string | null> | null = null;
+      if (featureCount !== NONE) {
+        features = {};
+        for (let p = featuresFrom; p < featuresFrom + featureCount; p++) features[keys[p] as string] = texts.get(p) ?? finiteOrNull(values[p] as number);
+      }
+      records.push({
+        requestId: rowStrings[h] as string,
+        at: rowStrings[h + 1] as string,
+        asOf: rowStrings[h + 2] ?? null,
+        model: rowStrings[h + 3] as string,
+        version: rowStrings[h + 4] as string,
+        arm: rowStrings[h + 5] ?? null,
+        entityKind: rowStrings[h + 6] as string,
+        entityId: strings[i * STRINGS] as string,
+        score: finiteOrNull(numbers[n] as number),
+        items: itemCount === NONE ? null : Array.from({ length: itemCount }, (_, k) => ({ id: keys[itemsFrom + k] as string, score: values[itemsFrom + k] as number })),
+        label: strings[i * STRINGS + 1] ?? null,
+        factors: Array.from({ length: numbers[n + 2] as number }, (_, k) => ({ name: keys[factorsFrom + k] as string, weight: values[factorsFrom + k] as number })),
+        features,
+        featureRef: rowStrings[h + 7] ?? null,
+        processId: batch.processId,
+        sequence: batch.rows[row * ROW_NUMBERS] as number,
+        acceptedThrough: batch.rows[row * ROW_NUMBERS + 1] as number,
+      });
+    }
+  }
+  return records;
+}
+
+function textsOf(batch: EncodedBatch): Map<number, string> {
+  const texts = new Map<number, string>();
+  for (let t = 0; t + 1 < batch.texts.length; t += 2) texts.set(batch.texts[t] as number, batch.texts[t + 1] as string);
+  return texts;
 }
 
 /** Where a pair list starts in a batch, how long it is, and the batch's text feature values. */
@@ -248,21 +444,16 @@ export function readEntries(stored: string | Uint8Array): StoredEntry[] {
 }
 
 /**
- * Each row of the batch (the consecutive records that share a sequence number) as its values in
+ * Each row of the batch (the records that share a sequence number) as its values in
  * `PREDICTION_LOG_COLUMNS` order, the per-record values in `entries`.
  */
 export function storedRows(batch: EncodedBatch, encoding: PairEncoding = 'json'): StoredValue[][] {
   const rows: StoredValue[][] = [];
-  const { numbers, strings, keys, values } = batch;
-  const texts = new Map<number, string>();
-  for (let t = 0; t + 1 < batch.texts.length; t += 2) texts.set(batch.texts[t] as number, batch.texts[t + 1] as string);
+  const { numbers, strings, keys, values, rowStrings } = batch;
+  const texts = textsOf(batch);
   const slice: PairSlice = { keys, values, texts, from: 0, pairs: 0 };
   let pair = 0;
-  let start = 0;
-  while (start < batch.count) {
-    const sequence = numbers[start * NUMBERS] as number;
-    let end = start + 1;
-    while (end < batch.count && numbers[end * NUMBERS] === sequence) end++;
+  for (const { row, start, end } of rowsOf(batch)) {
     // Packed: every number of the row, and the names; JSON: the entries' text.
     const doubles: number[] = [];
     const names: unknown[] = [];
@@ -270,8 +461,8 @@ export function storedRows(batch: EncodedBatch, encoding: PairEncoding = 'json')
     for (let i = start; i < end; i++) {
       const n = i * NUMBERS;
       const s = i * STRINGS;
-      const score = numbers[n + 2] as number;
-      const counts = [numbers[n + 3] as number, numbers[n + 4] as number, numbers[n + 5] as number];
+      const score = numbers[n] as number;
+      const counts = [numbers[n + 1] as number, numbers[n + 2] as number, numbers[n + 3] as number];
       if (encoding === 'packed') {
         doubles.push(score);
         const lists: unknown[] = [];
@@ -289,7 +480,7 @@ export function storedRows(batch: EncodedBatch, encoding: PairEncoding = 'json')
           lists.push(list);
           pair += count;
         }
-        names.push([strings[s + 7], strings[s + 8] ?? null, ...lists]);
+        names.push([strings[s], strings[s + 1] ?? null, ...lists]);
       } else {
         const [itemPairs, factorPairs, featurePairs] = counts as [number, number, number];
         let items = 'null';
@@ -308,22 +499,22 @@ export function storedRows(batch: EncodedBatch, encoding: PairEncoding = 'json')
           pair += featurePairs;
         }
         if (i > start) json += ',';
-        json += `{"entityId":${JSON.stringify(strings[s + 7])},"score":${jsonNumber(score)},"label":${JSON.stringify(strings[s + 8] ?? null)},"items":${items},"factors":${factors},"features":${features}}`;
+        json += `{"entityId":${JSON.stringify(strings[s])},"score":${jsonNumber(score)},"label":${JSON.stringify(strings[s + 1] ?? null)},"items":${items},"factors":${factors},"features":${features}}`;
       }
     }
-    const n = start * NUMBERS;
-    const s = start * STRINGS;
+    const r = row * ROW_NUMBERS;
+    const h = row * ROW_STRINGS;
     rows.push([
       batch.processId,
-      sequence,
-      numbers[n + 1] as number,
-      strings[s] as string,
-      strings[s + 1] as string,
-      strings[s + 2] ?? null,
-      strings[s + 3] as string,
-      strings[s + 4] as string,
-      strings[s + 5] ?? null,
-      strings[s + 6] as string,
+      batch.rows[r] as number,
+      batch.rows[r + 1] as number,
+      rowStrings[h] as string,
+      rowStrings[h + 1] as string,
+      rowStrings[h + 2] ?? null,
+      rowStrings[h + 3] as string,
+      rowStrings[h + 4] as string,
+      rowStrings[h + 5] ?? null,
+      rowStrings[h + 6] as string,
       // The per-record columns of the first format, left empty: `entries` holds the values.
       '',
       null,
@@ -331,11 +522,10 @@ export function storedRows(batch: EncodedBatch, encoding: PairEncoding = 'json')
       null,
       '[]',
       null,
-      strings[s + 9] ?? null,
+      rowStrings[h + 7] ?? null,
       end - start,
       encoding === 'packed' ? packEntries(doubles, names) : `${json}]`,
     ]);
-    start = end;
   }
   return rows;
 }

@@ -4,8 +4,10 @@
  * thread has committed it.
  *
  * Contract:
- * - `write` costs the caller one pass over the batch (`encodeBatch`) and one `postMessage`; the
- *   INSERT, the encoding of the stored columns and retention run on the writer thread. It rejects with the store's
+ * - `writeBatch` costs the caller one `postMessage` of the batch the log built as it queued the
+ *   records (prediction-log-batch.ts); `write` takes records and lays them out first
+ *   (`encodeBatch`). The INSERT, the encoding of the stored columns and retention run on the
+ *   writer thread. It rejects with the store's
  *   message when the writer could not write the batch, and with "stopped" once the thread has
  *   ended, so the log drops and counts instead of waiting forever.
  * - `onCheck` hears each retention run and loss count of the writer thread.
@@ -14,7 +16,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { PredictionRecord, PredictionSink } from './prediction-log';
-import { encodeBatch } from './prediction-log-batch';
+import { encodeBatch, type EncodedBatch } from './prediction-log-batch';
 import type { ProcessLosses } from './prediction-log-store';
 import type { FromWriter, ToWriter, WriterSettings } from './prediction-log-worker';
 import { monitoringScript } from './worker-script';
@@ -76,19 +78,23 @@ export function startPredictionLogWriter({ processId, onCheck = () => undefined,
   worker.on('error', (error: unknown) => stop(new Error(`the prediction-log writer thread stopped: ${(error as Error | undefined)?.message ?? String(error)}`)));
   worker.on('exit', () => stop(new Error('the prediction-log writer thread stopped')));
 
+  const writeBatch = (batch: EncodedBatch): Promise<void> => {
+    if (stopped) return Promise.reject(stopped);
+    if (batch.count === 0) return Promise.resolve();
+    const id = ++nextId;
+    return new Promise<void>((resolve, reject) => {
+      if (pending.size === 0) worker.ref();
+      pending.set(id, { resolve, reject });
+      const message: ToWriter = { kind: 'write', id, batch };
+      // Copied, not transferred: a refused batch may be posted again. Its two Float64Arrays
+      // are a few tens of kilobytes for a batch of 500 records.
+      worker.postMessage(message);
+    });
+  };
+
   return {
-    write(records: readonly PredictionRecord[]) {
-      if (stopped) return Promise.reject(stopped);
-      if (records.length === 0) return Promise.resolve();
-      const id = ++nextId;
-      const batch = encodeBatch(processId, records);
-      return new Promise<void>((resolve, reject) => {
-        if (pending.size === 0) worker.ref();
-        pending.set(id, { resolve, reject });
-        const message: ToWriter = { kind: 'write', id, batch };
-        worker.postMessage(message, [batch.numbers.buffer as ArrayBuffer, batch.values.buffer as ArrayBuffer]);
-      });
-    },
+    write: (records: readonly PredictionRecord[]) => (records.length === 0 && !stopped ? Promise.resolve() : writeBatch(encodeBatch(processId, records))),
+    writeBatch,
     async close() {
       if (stopped) return;
       // The writer answers the batches posted before this message first.

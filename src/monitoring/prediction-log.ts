@@ -32,6 +32,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Counter } from 'prom-client';
+import { BatchBuilder, decodeBatch, type EncodedBatch } from './prediction-log-batch';
 
 /** One ranked item of a list prediction (recommendations, similar books). */
 export interface RankedItem {
@@ -83,6 +84,8 @@ export interface PredictionRecord extends PredictionInput {
 /** Where batches go. `write` resolves once the records are durable. */
 export interface PredictionSink {
   write(records: readonly PredictionRecord[]): Promise<void>;
+  /** The same, the batch in its compact form (the writer thread's sink): the log then builds no record objects. */
+  writeBatch?(batch: EncodedBatch): Promise<void>;
 }
 
 export interface PredictionLogOptions {
@@ -130,30 +133,14 @@ export const DEFAULT_FLUSH_INTERVAL_MS = 1_000;
  */
 export const MAX_RECORDS_PER_ROW = 1_000;
 
-/** Whether `input` belongs to the same row as the queued record `last`: everything but the per-entity values agrees. */
-function sameRow(last: PredictionRecord, input: PredictionInput): boolean {
-  return (
-    last.requestId === input.requestId &&
-    last.at === input.at &&
-    last.model === input.model &&
-    last.version === input.version &&
-    last.arm === input.arm &&
-    last.entityKind === input.entityKind &&
-    last.featureRef === input.featureRef &&
-    last.asOf === (input.asOf ?? null)
-  );
-}
-
 function positiveInteger(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
   return value;
 }
 
-function countByModel(counter: Counter<'model'> | undefined, records: readonly PredictionRecord[]): void {
+function countByModel(counter: Counter<'model'> | undefined, batch: BatchBuilder): void {
   if (!counter) return;
-  const counts = new Map<string, number>();
-  for (const record of records) counts.set(record.model, (counts.get(record.model) ?? 0) + 1);
-  for (const [model, n] of counts) counter.inc({ model }, n);
+  for (const [model, n] of batch.modelCounts()) counter.inc({ model }, n);
 }
 
 export function createPredictionLog({
@@ -168,10 +155,11 @@ export function createPredictionLog({
   positiveInteger('capacity', capacity);
   positiveInteger('batchSize', batchSize);
   positiveInteger('flushIntervalMs', flushIntervalMs);
-  let queue: PredictionRecord[] = [];
+  // The queue: batches being filled, oldest first; records go into the last one, laid out
+  // flat as they come (prediction-log-batch.ts), so no record object outlives its `log()` call.
+  const queue: BatchBuilder[] = [];
+  let queued = 0;
   let sequence = 0;
-  // Records in the row the last queued record belongs to.
-  let rowRecords = 0;
   const totals = { accepted: 0, written: 0, dropped: 0 };
   // The batch being written still counts against the capacity: that is what a crash can lose.
   let inFlight = 0;
@@ -180,22 +168,20 @@ export function createPredictionLog({
   let closed = false;
 
   const writeBatch = async (): Promise<void> => {
-    // A batch ends at a row's end: a row is written whole, in one table row.
-    let end = Math.min(batchSize, queue.length);
-    while (end < queue.length && (queue[end] as PredictionRecord).sequence === (queue[end - 1] as PredictionRecord).sequence) end++;
-    const batch = end === queue.length ? queue : queue.slice(0, end);
-    queue = end === queue.length ? [] : queue.slice(end);
-    if (batch.length === 0) return;
-    inFlight = batch.length;
-    for (const record of batch) record.acceptedThrough = sequence;
+    // A batch holds whole rows: a row is written whole, in one table row.
+    const builder = queue.shift();
+    if (!builder) return;
+    queued -= builder.count;
+    inFlight = builder.count;
+    const batch = builder.finish(sequence);
     try {
-      await sink.write(batch);
-      totals.written += batch.length;
-      countByModel(counters?.records, batch);
+      await (sink.writeBatch ? sink.writeBatch(batch) : sink.write(decodeBatch(batch)));
+      totals.written += builder.count;
+      countByModel(counters?.records, builder);
     } catch (error) {
-      totals.dropped += batch.length;
-      countByModel(counters?.dropped, batch);
-      onError(error, batch.length);
+      totals.dropped += builder.count;
+      countByModel(counters?.dropped, builder);
+      onError(error, builder.count);
     } finally {
       inFlight = 0;
     }
@@ -213,36 +199,22 @@ export function createPredictionLog({
   return {
     processId,
     log(input) {
-      if (closed || queue.length + inFlight >= capacity) {
+      if (closed || queued + inFlight >= capacity) {
         totals.dropped += 1;
         counters?.dropped.inc({ model: input.model });
         return false;
       }
-      const last = queue.length > 0 ? queue[queue.length - 1] : undefined;
-      if (last && rowRecords < MAX_RECORDS_PER_ROW && sameRow(last, input)) rowRecords += 1;
-      else (sequence += 1), (rowRecords = 1);
+      let builder = queue[queue.length - 1];
+      if (!builder || builder.rowRecords >= MAX_RECORDS_PER_ROW || !builder.sameRow(input)) {
+        sequence += 1;
+        // A batch ends where a row ends, once it holds `batchSize` records.
+        if (!builder || builder.count >= batchSize) queue.push((builder = new BatchBuilder(processId, batchSize)));
+        builder.openRow(sequence, sequence, input);
+      }
+      builder.add(input);
+      queued += 1;
       totals.accepted += 1;
-      // A literal of fixed shape rather than a spread: this runs on the answer path.
-      queue.push({
-        requestId: input.requestId,
-        at: input.at,
-        asOf: input.asOf ?? null,
-        model: input.model,
-        version: input.version,
-        arm: input.arm,
-        entityKind: input.entityKind,
-        entityId: input.entityId,
-        score: input.score,
-        items: input.items,
-        label: input.label ?? null,
-        factors: input.factors,
-        features: input.features,
-        featureRef: input.featureRef,
-        processId,
-        sequence,
-        acceptedThrough: sequence,
-      });
-      if (queue.length >= batchSize && !sizeTriggerPending) {
+      if (queued >= batchSize && !sizeTriggerPending) {
         // Written after the caller's turn of the event loop, never inside it.
         sizeTriggerPending = true;
         setImmediate(() => {
@@ -258,7 +230,7 @@ export function createPredictionLog({
       clearInterval(timer);
       await drain();
     },
-    stats: () => ({ accepted: totals.accepted, rows: sequence, written: totals.written, dropped: totals.dropped, queued: queue.length + inFlight }),
+    stats: () => ({ accepted: totals.accepted, rows: sequence, written: totals.written, dropped: totals.dropped, queued: queued + inFlight }),
   };
 }
 

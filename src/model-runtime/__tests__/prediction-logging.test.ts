@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import type { PredictionRecord } from '../../monitoring/prediction-log';
+import { encodeBatch, type EncodedBatch } from '../../monitoring/prediction-log-batch';
 import { requestIdOf } from '../../subgraph-server';
 import { NO_PREDICTION_LOGGING, recorded, retryingSink, type PredictionLogging, type ServedPrediction } from '../prediction-logging';
 
@@ -38,6 +39,24 @@ describe('retryingSink', () => {
     );
     await expect(sink.write([] as PredictionRecord[])).rejects.toThrow('no such table');
     expect(calls).toBe(3);
+  });
+
+  it('passes batches in compact form through, tried again like records, and offers none when the sink takes none', async () => {
+    const tried: EncodedBatch[] = [];
+    const sink = retryingSink(
+      {
+        write: async () => undefined,
+        writeBatch: async (batch) => {
+          tried.push(batch);
+          if (tried.length < 2) throw new Error('SQLITE_BUSY');
+        },
+      },
+      [1, 1],
+    );
+    const batch = encodeBatch('p-1', []);
+    await expect(sink.writeBatch?.(batch)).resolves.toBeUndefined();
+    expect(tried).toEqual([batch, batch]);
+    expect(retryingSink({ write: async () => undefined }).writeBatch).toBeUndefined();
   });
 });
 

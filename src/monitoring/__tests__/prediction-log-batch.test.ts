@@ -5,7 +5,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { deserialize, serialize } from 'node:v8';
 import type { PredictionRecord } from '../prediction-log';
-import { encodeBatch, PREDICTION_LOG_COLUMNS, readEntries, readPairs, storedRows } from '../prediction-log-batch';
+import { decodeBatch, encodeBatch, PREDICTION_LOG_COLUMNS, readEntries, readPairs, storedRows } from '../prediction-log-batch';
 import { prediction } from './fixtures';
 
 function stamped(n: number, changes: Partial<PredictionRecord> = {}): PredictionRecord {
@@ -91,12 +91,21 @@ describe('encodeBatch and storedRows', () => {
     expect(() => readPairs(Uint8Array.of(9, 0, 0, 0, 0, 0x5b, 0x5d), 'name', 'weight')).toThrow('unknown format 9');
   });
 
-  it('sends no object per record: numbers in one transferable array, the rest in flat arrays', () => {
-    const batch = encodeBatch('p-1', [stamped(1), stamped(2)]);
+  it('sends no object per record: numbers in Float64Arrays, the rest in flat arrays, what a row shares once', () => {
+    const batch = encodeBatch('p-1', [stamped(1), stamped(2), stamped(3, { sequence: 2, requestId: 'req-2', at: stamped(2).at })]);
     expect(batch.numbers).toBeInstanceOf(Float64Array);
     expect(batch.values).toBeInstanceOf(Float64Array);
-    expect(batch.texts).toEqual([2, 'Fantasy', 5, 'Fantasy']);
-    for (const list of [batch.strings, batch.keys]) expect(list.every((v) => v === null || typeof v !== 'object')).toBe(true);
-    expect(batch.keys).toEqual(['days_since_last_loan', 'days_since_last_loan', 'genre', 'days_since_last_loan', 'days_since_last_loan', 'genre']);
+    expect(batch.count).toBe(3);
+    expect(batch.rows).toEqual([1, 9, 1, 2, 9, 2]);
+    expect(batch.rowStrings.filter((s) => s === 'churn')).toHaveLength(2);
+    expect(batch.strings).toEqual(['1', null, '2', null, '3', null]);
+    expect(batch.texts).toEqual([2, 'Fantasy', 5, 'Fantasy', 8, 'Fantasy']);
+    for (const list of [batch.strings, batch.keys, batch.rowStrings, batch.rows]) expect(list.every((v) => v === null || typeof v !== 'object')).toBe(true);
+    expect(batch.keys.slice(0, 6)).toEqual(['days_since_last_loan', 'days_since_last_loan', 'genre', 'days_since_last_loan', 'days_since_last_loan', 'genre']);
+  });
+
+  it('gives the records back from a batch (after the structured clone), non-finite feature values as null', () => {
+    const decoded = decodeBatch(deserialize(serialize(encodeBatch('p-1', records))) as ReturnType<typeof encodeBatch>);
+    expect(decoded).toEqual(records.map((r) => ({ ...r, label: r.label ?? null, asOf: r.asOf ?? null, features: asRead(r).features })));
   });
 });

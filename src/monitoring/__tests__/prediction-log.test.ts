@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Counter, Registry } from 'prom-client';
 import { createPredictionLog, MAX_RECORDS_PER_ROW, sequenceGaps, type PredictionRecord, type PredictionSink } from '../prediction-log';
+import { decodeBatch, type EncodedBatch } from '../prediction-log-batch';
 import { prediction } from './fixtures';
 
 function memorySink(): PredictionSink & { batches: PredictionRecord[][] } {
@@ -55,6 +56,27 @@ describe('createPredictionLog', () => {
     expect(sink.batches.map((b) => b.map((r) => r.sequence))).toEqual([[1, 1, 1, 1, 1], [2, 2, 2, 2, 2], [3, 3, 4]]);
     expect(sink.batches.flat().map((r) => r.entityId)).toEqual(['1', '2', '3', '4', '5', '1', '2', '3', '4', '5', '1', '2', '3']);
     expect(log.stats()).toEqual({ accepted: 13, rows: 4, written: 13, dropped: 0, queued: 0 });
+  });
+
+  it('hands a sink that takes batches each batch as built, and keeps nothing of the object a record was logged from', async () => {
+    const batches: EncodedBatch[] = [];
+    let recordsWritten = 0;
+    const sink: PredictionSink = { write: async (records) => void (recordsWritten += records.length), writeBatch: async (batch) => void batches.push(batch) };
+    const log = createPredictionLog({ sink, batchSize: 4, flushIntervalMs: 3_600_000, processId: 'p1' });
+    // One object, changed between calls, as a subgraph's logging reuses it.
+    const input = { ...prediction(0), requestId: 'r1', at: '2026-12-07T10:00:00.000Z' };
+    const logged = [];
+    for (let n = 1; n <= 6; n++) {
+      Object.assign(input, { entityId: String(n), score: n / 10, factors: [{ name: 'loans', weight: n }], features: { days: n, genre: `g${n}` } });
+      if (n === 5) input.requestId = 'r2';
+      logged.push({ ...input });
+      log.log(input);
+    }
+    await log.close();
+    expect(recordsWritten).toBe(0);
+    expect(batches.map((b) => b.count)).toEqual([4, 2]);
+    const records = batches.flatMap(decodeBatch);
+    expect(records).toEqual(logged.map((r) => ({ ...r, asOf: null, label: null, processId: 'p1', sequence: r.requestId === 'r1' ? 1 : 2, acceptedThrough: 2 })));
   });
 
   it('starts a new row past MAX_RECORDS_PER_ROW records', async () => {
