@@ -3,14 +3,24 @@
  * first answers of the aggregates (segments and the watchlists: answered, pending or timed out,
  * and how long until each first holds data), member insights p50 at concurrency 1 once the graph
  * is at rest, and the graph's memory at rest (shared pages counted once, and each process's RSS).
- * Then member insights with a cold and a warm feature cache, interleaved: a member nobody asked
- * for yet, then the same member again, `--cold-asked` times.
+ * Then a page of 100 members (scenario 2) `--pages-asked` times, and member insights with a cold
+ * and a warm feature cache, interleaved: a member nobody asked for yet, then the same member
+ * again, `--cold-asked` times. Each run of requests also reports the CPU the graph's processes
+ * spent per request.
  *
- *   node dist/bench/scale.js --db PATH [--models DIR] [--port-base N] [--members-asked N] [--cold-asked N]
- *        [--redis URL] [--feature-store memory|redis] [--cache-entries N] [--project-root DIR] [--json]
+ * With `--recommendations-replicas 2`, a second recommendations subgraph on the same store (and
+ * the same shared feature store) and a second gateway that lists both replicas are started last:
+ * `--replica-asked` members' recommendations are asked of the first gateway (one instance) and
+ * of the second (both replicas), and the answers compared; each replica's inference runs (its
+ * /metrics) and RSS before and after say how the requests split and whether memory stays flat.
+ *
+ *   node dist/bench/scale.js --db PATH [--models DIR] [--port-base N] [--members-asked N] [--pages-asked N] [--cold-asked N]
+ *        [--redis URL] [--feature-store memory|redis] [--cache-entries N] [--recommendations-replicas 1|2] [--replica-asked N]
+ *        [--project-root DIR] [--json]
  *
  * It starts its own graph on fixed loopback ports (--port-base for the gateway, the next six for
- * the subgraphs), in development mode, and stops it afterwards. `--project-root` runs another
+ * the subgraphs, the next two for the second replica and its gateway), in development mode, and
+ * stops it afterwards. `--project-root` runs another
  * checkout's built graph (its dist/) under the same measurement, for a before/after comparison.
  */
 import { randomUUID } from 'node:crypto';
@@ -18,15 +28,17 @@ import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { parseFlags } from '../src/cli/flags';
 import { DEVELOPMENT_JWT_SECRET, findProjectRoot, SUBGRAPH_NAMES, type SubgraphName } from '../src/config';
-import { launchGraph } from '../src/graph-launcher';
+import { launchGateway, launchGraph, launchSubgraph, type LaunchedGraph } from '../src/graph-launcher';
 import { openStore } from '../src/store';
 import { summarise } from './load';
-import { quiesce } from './metrics';
+import { parsePrometheus, quiesce, total } from './metrics';
 import { graphMemory, loadAverage, rssMbByProcess, sampleProcess } from './processes';
 import { buildScenarios } from './scenarios';
 
 const USAGE =
-  'node dist/bench/scale.js --db PATH [--models DIR] [--port-base N] [--members-asked N] [--cold-asked N] [--redis URL] [--feature-store memory|redis] [--cache-entries N] [--project-root DIR] [--json]';
+  'node dist/bench/scale.js --db PATH [--models DIR] [--port-base N] [--members-asked N] [--pages-asked N] [--cold-asked N] [--redis URL] [--feature-store memory|redis] [--cache-entries N] [--recommendations-replicas 1|2] [--replica-asked N] [--project-root DIR] [--json]';
+
+const RECOMMENDATIONS = 'query Recommendations($id: ID!) { member(id: $id) { id recommendations(first: 10) { book { id } score reason } } }';
 
 const AGGREGATES = {
   segments: '{ segments { name size computedAt ageSeconds } }',
@@ -44,13 +56,98 @@ interface Answered {
 
 async function ask(url: string, bearer: string, body: unknown): Promise<Answered & { data?: unknown }> {
   const started = performance.now();
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` }, body: JSON.stringify(body) });
-  const parsed = (await response.json()) as { data?: Record<string, { ageSeconds?: number }[] | null>; errors?: { message: string; extensions?: { code?: string; reason?: string } }[] };
+  let response: Response;
+  try {
+    response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` }, body: JSON.stringify(body) });
+  } catch (error) {
+    // Counted as an answer that is not data, with its cause, rather than ending the run.
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    return { ms: performance.now() - started, outcome: `fetch failed${cause ? ` (${cause})` : ''}` };
+  }
+  const parsed = (await response.json().catch(() => ({ errors: [{ message: `HTTP ${response.status}, not JSON` }] }))) as { data?: Record<string, { ageSeconds?: number }[] | null>; errors?: { message: string; extensions?: { code?: string; reason?: string } }[] };
   const ms = performance.now() - started;
   const error = parsed.errors?.[0];
   if (error) return { ms, outcome: error.extensions?.reason === 'timeout' ? 'timeout' : String(error.extensions?.code ?? error.message) };
   const first = Object.values(parsed.data ?? {})[0];
   return { ms, outcome: 'data', ageSeconds: first?.[0]?.ageSeconds, data: parsed.data };
+}
+
+/** Σ user + system CPU seconds of `pids` so far. */
+function cpuSecondsOf(pids: readonly number[]): number {
+  return pids.reduce((sum, pid) => sum + (sampleProcess(pid)?.cpuSeconds ?? 0), 0);
+}
+
+/**
+ * `bodies` asked one after another: latencies, answers that were not data, and the CPU the
+ * graph's processes spent per request (background work at rest included, which is small).
+ */
+async function timedRequests(url: string, bearer: string, pids: readonly number[], bodies: readonly unknown[]) {
+  const latencies: number[] = [];
+  let errors = 0;
+  const cpuBefore = cpuSecondsOf(pids);
+  for (const body of bodies) {
+    const { ms, outcome } = await ask(url, bearer, body);
+    latencies.push(ms);
+    if (outcome !== 'data') errors += 1;
+  }
+  const cpuMs = (cpuSecondsOf(pids) - cpuBefore) * 1000;
+  return { asked: bodies.length, errors, graphCpuMsPerRequest: bodies.length > 0 ? cpuMs / bodies.length : NaN, ...summarise(latencies) };
+}
+
+async function inferenceRuns(graphqlUrl: string): Promise<number> {
+  const text = await fetch(graphqlUrl.replace(/\/graphql$/, '/metrics')).then((r) => r.text(), () => '');
+  return total(parsePrometheus(text), 'model_inference_runs_total', { model: 'recommendations' });
+}
+
+interface ReplicaRunOptions {
+  root: string;
+  env: NodeJS.ProcessEnv;
+  graph: LaunchedGraph;
+  bearer: string;
+  /** Ports of the second replica and of the gateway listing both. */
+  replicaPort: number;
+  gatewayPort: number;
+  memberIds: readonly number[];
+}
+
+/**
+ * A second recommendations replica and a gateway balancing over both: the same members'
+ * recommendations asked of one instance (the graph's gateway) and of the pair, compared.
+ */
+async function twoReplicas({ root, env, graph, bearer, replicaPort, gatewayPort, memberIds }: ReplicaRunOptions) {
+  const firstUrl = graph.subgraphUrls.recommendations;
+  const firstPid = graph.processes.get('recommendations')?.pid;
+  if (!firstUrl || firstPid === undefined) throw new Error('the graph has no recommendations subgraph');
+  const second = await launchSubgraph(root, 'recommendations', env, 'ignore', replicaPort);
+  try {
+    const balanced = await launchGateway(root, { ...graph.subgraphUrls, recommendations: `${firstUrl},${second.url}` }, env, 'ignore', gatewayPort);
+    try {
+      await readyWithin(balanced.url, 600_000);
+      await quiesce(new Map([['second', second.url]]), { pollMs: 2000, timeoutMs: 600_000 });
+      const pids = { first: firstPid, second: second.child.pid ?? NaN };
+      const rssBefore = rssMbByProcess(new Map(Object.entries(pids)));
+      const [firstBefore, secondBefore] = await Promise.all([inferenceRuns(firstUrl), inferenceRuns(second.url)]);
+      let identical = 0;
+      let different = 0;
+      let errors = 0;
+      for (const id of memberIds) {
+        const body = { query: RECOMMENDATIONS, variables: { id: String(id) } };
+        const one = await ask(graph.gatewayUrl, bearer, body);
+        const both = await ask(balanced.url, bearer, body);
+        if (one.outcome !== 'data' || both.outcome !== 'data') errors += 1;
+        else if (JSON.stringify(one.data) === JSON.stringify(both.data)) identical += 1;
+        else different += 1;
+      }
+      const [firstAfter, secondAfter] = await Promise.all([inferenceRuns(firstUrl), inferenceRuns(second.url)]);
+      // The first replica also served the one-instance gateway's requests: one run each.
+      const viaBalanced = { first: firstAfter - firstBefore - memberIds.length, second: secondAfter - secondBefore };
+      return { asked: memberIds.length, identical, different, errors, inferenceRunsViaBalancedGateway: viaBalanced, rssBeforeMb: rssBefore, rssAfterMb: rssMbByProcess(new Map(Object.entries(pids))) };
+    } finally {
+      await balanced.stop();
+    }
+  } finally {
+    await second.stop();
+  }
 }
 
 async function readyWithin(url: string, timeoutMs: number): Promise<void> {
@@ -71,7 +168,10 @@ async function main(): Promise<void> {
       models: 'string',
       'port-base': 'number',
       'members-asked': 'number',
+      'pages-asked': 'number',
       'cold-asked': 'number',
+      'recommendations-replicas': 'number',
+      'replica-asked': 'number',
       redis: 'string',
       'feature-store': 'string',
       'cache-entries': 'number',
@@ -86,9 +186,12 @@ async function main(): Promise<void> {
   if (featureStore === 'redis' && !flags.redis) throw new Error(`--feature-store redis needs --redis URL\n${USAGE}`);
   const coldAsked = flags['cold-asked'] ?? 100;
   if (!Number.isInteger(coldAsked) || coldAsked < 0 || coldAsked > 10_000) throw new Error(`--cold-asked must be between 0 and 10000\n${USAGE}`);
+  const replicas = flags['recommendations-replicas'] ?? 1;
+  if (replicas !== 1 && replicas !== 2) throw new Error(`--recommendations-replicas must be 1 or 2\n${USAGE}`);
   const root = flags['project-root'] ? path.resolve(flags['project-root']) : findProjectRoot(__dirname);
   const base = flags['port-base'] ?? 4800;
   const asked = flags['members-asked'] ?? 300;
+  const pagesAsked = flags['pages-asked'] ?? 30;
   const databaseUrl = flags.db.includes('://') || flags.db.startsWith('sqlite:') ? flags.db : `sqlite:${path.resolve(flags.db)}`;
 
   const store = openStore(databaseUrl, { readonly: databaseUrl.startsWith('sqlite:') });
@@ -145,18 +248,15 @@ async function main(): Promise<void> {
     const memory = graphMemory(pids);
     const rssAtRestMb = rssMbByProcess(new Map([...graph.processes].flatMap(([name, child]) => (child.pid === undefined ? [] : [[name, child.pid] as [string, number]]))));
 
-    const member = buildScenarios(SUBGRAPH_NAMES, size, undefined).find((s) => s.id === 'member');
-    if (!member) throw new Error('no member scenario');
-    const latencies: number[] = [];
-    let errors = 0;
-    const askedIds = new Set<string>();
-    for (let i = 0; i < asked; i++) {
-      const body = JSON.parse(member.request(i).body) as { variables: { id: string } };
-      askedIds.add(body.variables.id);
-      const { ms, outcome } = await ask(graph.gatewayUrl, bearer, body);
-      latencies.push(ms);
-      if (outcome !== 'data') errors += 1;
-    }
+    const scenarios = buildScenarios(SUBGRAPH_NAMES, size, undefined);
+    const member = scenarios.find((s) => s.id === 'member');
+    const page = scenarios.find((s) => s.id === 'page');
+    if (!member || !page) throw new Error('no member or page scenario');
+    const memberBodies = Array.from({ length: asked }, (_, i) => JSON.parse(member.request(i).body) as { variables: { id: string } });
+    const askedIds = new Set(memberBodies.map((body) => body.variables.id));
+    const memberFigures = await timedRequests(graph.gatewayUrl, bearer, pids, memberBodies);
+    let errors = memberFigures.errors;
+    const pageFigures = await timedRequests(graph.gatewayUrl, bearer, pids, Array.from({ length: pagesAsked }, (_, i) => JSON.parse(page.request(i).body) as unknown));
     // Cold and warm, interleaved: a member not asked for before (from the far end of the id range,
     // which the p50 loop above does not reach), then the same member again.
     const cold: number[] = [];
@@ -172,6 +272,10 @@ async function main(): Promise<void> {
       warm.push(again.ms);
       if (first.outcome !== 'data' || again.outcome !== 'data') errors += 1;
     }
+    const replicaFigures =
+      replicas === 2
+        ? await twoReplicas({ root, env, graph, bearer, replicaPort: base + 7, gatewayPort: base + 8, memberIds: Array.from({ length: flags['replica-asked'] ?? 100 }, (_, i) => 1 + Math.floor((i * size.maxMemberId) / (flags['replica-asked'] ?? 100))) })
+        : undefined;
     const result = {
       members: size.maxMemberId,
       database: databaseUrl.split(':')[0],
@@ -188,9 +292,11 @@ async function main(): Promise<void> {
       featureStore,
       cacheEntries: flags['cache-entries'] ?? 'default',
       projectRoot: root,
-      member: { asked, errors, ...summarise(latencies) },
+      member: { ...memberFigures, errors },
+      page: pageFigures,
       memberColdCache: { asked: coldAsked, ...summarise(cold) },
       memberWarmCache: { asked: coldAsked, ...summarise(warm) },
+      recommendationsReplicas: replicaFigures,
       loadAverageAtEnd: loadAverage(),
     };
     if (flags.json) console.log(JSON.stringify(result));

@@ -173,9 +173,17 @@ export interface CollectionKey {
 }
 
 /**
- * Loans per calendar month of each collection series, in key order. One query on loans
- * (joined with books), grouped by genre, branch and month in the store, so it returns at most
- * genres x branches x months rows however many loans there are.
+ * Days of checkouts one query of `collectionMonthlyLoans` reads. SQLite reads block the event
+ * loop: one query over every loan of the window kept a serving process from answering (its
+ * health check included) for as long as the whole scan took, which grows with the library.
+ */
+export const DAYS_PER_COLLECTION_READ = 7;
+
+/**
+ * Loans per calendar month of each collection series, in key order. Queries on loans (joined
+ * with books), each over `DAYS_PER_COLLECTION_READ` days of checkouts and grouped by genre,
+ * branch and month in the store, so each returns at most genres x branches x 2 rows however
+ * many loans there are; the event loop is free between two of them.
  */
 export async function collectionMonthlyLoans(store: Store, keys: readonly CollectionKey[], calendar: MonthlyCalendar, known?: { calendar: MonthlyCalendar; series: readonly DemandSeries[] }): Promise<DemandSeries[]> {
   if (keys.length === 0) return [];
@@ -194,23 +202,31 @@ export async function collectionMonthlyLoans(store: Store, keys: readonly Collec
   const genres = new Set(keys.map((k) => k.genre));
   const branches = new Set(keys.map((k) => k.branchId));
   const month = sql<string>`substr(${sql.ref('loans.checked_out_at')}, 1, 7)`;
-  let query = store.db
-    .selectFrom('loans')
-    .innerJoin('books', 'books.id', 'loans.book_id')
-    .select((eb) => ['books.genre as genre', 'loans.branch_id as branch_id', month.as('month'), eb.fn.countAll<number>().as('loans')])
-    .where('loans.checked_out_at', '>=', `${monthAt(calendar, kept)}-01`)
-    .where('loans.checked_out_at', '<', `${monthAt(calendar, calendar.months)}-01`);
-  // Narrow the scan when every key names a genre (or a branch); otherwise group everything.
-  if (!genres.has(null)) query = query.where('books.genre', 'in', [...genres] as string[]);
-  if (!branches.has(null)) query = query.where('loans.branch_id', 'in', [...branches] as number[]);
-  const rows = await query.groupBy(['books.genre', 'loans.branch_id', month]).execute();
+  const readDays = (from: string, to: string) => {
+    let query = store.db
+      .selectFrom('loans')
+      .innerJoin('books', 'books.id', 'loans.book_id')
+      .select((eb) => ['books.genre as genre', 'loans.branch_id as branch_id', month.as('month'), eb.fn.countAll<number>().as('loans')])
+      .where('loans.checked_out_at', '>=', from)
+      .where('loans.checked_out_at', '<', to);
+    // Narrow the scan when every key names a genre (or a branch); otherwise group everything.
+    if (!genres.has(null)) query = query.where('books.genre', 'in', [...genres] as string[]);
+    if (!branches.has(null)) query = query.where('loans.branch_id', 'in', [...branches] as number[]);
+    return query.groupBy(['books.genre', 'loans.branch_id', month]).execute();
+  };
   const first = monthNumber(calendar.firstMonth);
   const series = keys.map((_, i) => empty(i));
-  for (const row of rows) {
-    const m = monthNumber(row.month) - first;
-    keys.forEach((key, i) => {
-      if ((key.genre === null || key.genre === row.genre) && (key.branchId === null || key.branchId === row.branch_id)) series[i]![m]! += Number(row.loans);
-    });
+  const end = `${monthAt(calendar, calendar.months)}-01`;
+  for (let from = `${monthAt(calendar, kept)}-01`; from < end; ) {
+    const to = addDays(from, DAYS_PER_COLLECTION_READ) < end ? addDays(from, DAYS_PER_COLLECTION_READ) : end;
+    for (const row of await readDays(from, to)) {
+      const m = monthNumber(row.month) - first;
+      keys.forEach((key, i) => {
+        if ((key.genre === null || key.genre === row.genre) && (key.branchId === null || key.branchId === row.branch_id)) series[i]![m]! += Number(row.loans);
+      });
+    }
+    from = to;
+    await new Promise((resolve) => setImmediate(resolve));
   }
   return series.map((values) => ({ values, firstPhase: calendar.firstPhase }));
 }

@@ -142,10 +142,10 @@ export interface LaunchedSubgraph {
   stop(): Promise<void>;
 }
 
-/** One more process of subgraph `name` on a port the system chooses: a replica beside a launched graph's. */
-export async function launchSubgraph(projectRoot: string, name: SubgraphName, env: NodeJS.ProcessEnv = {}, logs: 'inherit' | 'ignore' = 'ignore'): Promise<LaunchedSubgraph> {
+/** One more process of subgraph `name` on `port` (0: one the system chooses): a replica beside a launched graph's. */
+export async function launchSubgraph(projectRoot: string, name: SubgraphName, env: NodeJS.ProcessEnv = {}, logs: 'inherit' | 'ignore' = 'ignore', port = 0): Promise<LaunchedSubgraph> {
   const script = path.join(projectRoot, 'dist', 'src', 'cli', 'subgraph.js');
-  const { child, url } = await spawnAndWait(script, [name, '--port', '0'], { ...process.env, ...env }, logs, 60_000);
+  const { child, url } = await spawnAndWait(script, [name, '--port', String(port)], { ...process.env, ...env }, logs, 60_000);
   return { url, child, stop: () => stopChild(child) };
 }
 
@@ -155,10 +155,10 @@ export interface LaunchedGateway {
   stop(): Promise<void>;
 }
 
-/** One more gateway process in front of running subgraphs (several gateways sharing Redis). */
-export async function launchGateway(projectRoot: string, subgraphUrls: Partial<Record<SubgraphName, string>>, env: NodeJS.ProcessEnv = {}, logs: 'inherit' | 'ignore' = 'ignore'): Promise<LaunchedGateway> {
+/** One more gateway process in front of running subgraphs (several gateways sharing Redis), on `port` (0: one the system chooses). */
+export async function launchGateway(projectRoot: string, subgraphUrls: Partial<Record<SubgraphName, string>>, env: NodeJS.ProcessEnv = {}, logs: 'inherit' | 'ignore' = 'ignore', port = 0): Promise<LaunchedGateway> {
   const gatewayEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   for (const [name, url] of Object.entries(subgraphUrls)) gatewayEnv[`${name.toUpperCase()}_URL`] = url;
-  const { child, url } = await spawnAndWait(path.join(projectRoot, 'dist', 'src', 'cli', 'gateway.js'), ['--port', '0'], gatewayEnv, logs, 60_000);
+  const { child, url } = await spawnAndWait(path.join(projectRoot, 'dist', 'src', 'cli', 'gateway.js'), ['--port', String(port)], gatewayEnv, logs, 60_000);
   return { url, child, stop: () => stopChild(child) };
 }

@@ -16,6 +16,7 @@ import {
   bookWeeklyLoans,
   collectionDimensions,
   collectionMonthlyLoans,
+  DAYS_PER_COLLECTION_READ,
   demandCalendars,
   demandForecasts,
   demandModelInputs,
@@ -79,15 +80,27 @@ describe('weekly loans on a known store', () => {
     expect(tiny.counts.size).toBe(0);
   });
 
-  it('reads every collection series with one query on loans', async () => {
+  it('reads every collection series with one query on loans per few days of checkouts, letting other work run between them', async () => {
     const asOf = await readAsOf(tiny.store);
     const { monthly } = await demandCalendars(tiny.store, asOf);
     expect(monthly).toEqual({ firstMonth: '2025-05', months: 2, firstPhase: 4 });
     const keys = allCollectionKeys(await collectionDimensions(tiny.store));
     expect(keys).toHaveLength(1 + 2 + 2 + 4);
     tiny.reset();
+    // Turns of the event loop while the series are read: one at least between two queries.
+    let turns = 0;
+    let counting = true;
+    const count = (): void => {
+      turns += 1;
+      if (counting) setImmediate(count);
+    };
+    setImmediate(count);
     const series = await collectionMonthlyLoans(tiny.store, keys, monthly);
-    expect(Object.fromEntries(tiny.counts)).toEqual({ loans: 1, books: 1 });
+    counting = false;
+    // May and June 2025: 61 days.
+    const queries = Math.ceil(61 / DAYS_PER_COLLECTION_READ);
+    expect(Object.fromEntries(tiny.counts)).toEqual({ loans: queries, books: queries });
+    expect(turns).toBeGreaterThanOrEqual(queries - 1);
     const byKey = new Map(keys.map((k, i) => [`${k.genre}@${k.branchId}`, Array.from(series[i]!.values)]));
     // 60 loans in May and 60 in June, all at branch 1, books alternating Mystery and Fantasy.
     expect(byKey.get('null@null')).toEqual([60, 60]);
@@ -103,7 +116,9 @@ describe('weekly loans on a known store', () => {
     const known = { calendar: monthly, series: keys.map(() => ({ values: [999, 999], firstPhase: monthly.firstPhase })) };
     tiny.reset();
     const series = await collectionMonthlyLoans(tiny.store, keys, monthly, known);
-    expect(Object.fromEntries(tiny.counts)).toEqual({ loans: 1, books: 1 });
+    // Only June's 30 days are read.
+    const queries = Math.ceil(30 / DAYS_PER_COLLECTION_READ);
+    expect(Object.fromEntries(tiny.counts)).toEqual({ loans: queries, books: queries });
     const byKey = new Map(keys.map((k, i) => [`${k.genre}@${k.branchId}`, Array.from(series[i]!.values)]));
     expect(byKey.get('null@null')).toEqual([999, 60]);
     expect(byKey.get('Fantasy@null')).toEqual([999, 30]);
