@@ -75,6 +75,8 @@ interface Leg {
   heapMbByProcess: Record<string, number>;
   /** What the daily rolls of the features cost each model subgraph during the leg. */
   rolls: Record<string, RollSummary>;
+  /** Each process's event-loop delay over the leg, from its /metrics every 2 s. */
+  loopDelay: Record<string, LoopDelaySummary>;
   clock: string;
   load: string;
 }
@@ -105,6 +107,18 @@ interface RollSummary {
   heapUsedMb: number;
 }
 
+/**
+ * One process's event-loop delay over a leg: prom-client's p99 and max since the previous scrape
+ * (its histogram restarts at every scrape), read every 2 s. A process too busy to answer within
+ * 10 s leaves its window out, so the worst windows may be missing.
+ */
+interface LoopDelaySummary {
+  windows: number;
+  p99MedianMs: number;
+  p99WorstMs: number;
+  maxMs: number;
+}
+
 interface RollReading {
   count: number;
   seconds: number;
@@ -115,17 +129,24 @@ interface RollReading {
 }
 
 /**
- * Samples the roll metrics of the model subgraphs every `everyMs`, so the event-loop delay of
- * each roll (a gauge of the last roll) is read before the next one replaces it.
+ * Samples every process's /metrics every `everyMs`: the roll metrics of the model subgraphs
+ * (`rolling`), so the event-loop delay of each roll (a gauge of the last roll) is read before the
+ * next one replaces it, and every process's event-loop delay.
  */
-function sampleRolls(urls: ReadonlyMap<string, string>, everyMs = 2000): { take: () => Record<string, RollSummary>; stop: () => void } {
+function sampleRolls(urls: ReadonlyMap<string, string>, rolling: ReadonlySet<string>, everyMs = 2000): { take: () => { rolls: Record<string, RollSummary>; loopDelay: Record<string, LoopDelaySummary> }; stop: () => void } {
   const first = new Map<string, RollReading>();
   const last = new Map<string, RollReading>();
   const perRoll = new Map<string, { p99: number[]; max: number }>();
+  const lag = new Map<string, { p99: number[]; max: number }>();
   const read = async (name: string, url: string): Promise<void> => {
     try {
       const response = await fetch(metricsUrl(url), { signal: AbortSignal.timeout(10_000) });
       const samples = parsePrometheus(await response.text());
+      const windows = lag.get(name) ?? { p99: [], max: 0 };
+      windows.p99.push(total(samples, 'nodejs_eventloop_lag_p99_seconds') * 1000);
+      windows.max = Math.max(windows.max, total(samples, 'nodejs_eventloop_lag_max_seconds') * 1000);
+      lag.set(name, windows);
+      if (!rolling.has(name)) return;
       const reading: RollReading = {
         count: total(samples, 'features_roll_seconds_count'),
         seconds: total(samples, 'features_roll_seconds_sum'),
@@ -155,6 +176,12 @@ function sampleRolls(urls: ReadonlyMap<string, string>, everyMs = 2000): { take:
   timer.unref();
   return {
     take() {
+      const loopDelay: Record<string, LoopDelaySummary> = {};
+      for (const [name, windows] of lag) {
+        const p99 = [...windows.p99].sort((a, b) => a - b);
+        loopDelay[name] = { windows: p99.length, p99MedianMs: p99[Math.floor(p99.length / 2)] ?? 0, p99WorstMs: p99[p99.length - 1] ?? 0, maxMs: windows.max };
+      }
+      lag.clear();
       const summaries: Record<string, RollSummary> = {};
       for (const [name, end] of last) {
         const start = first.get(name) ?? end;
@@ -173,7 +200,7 @@ function sampleRolls(urls: ReadonlyMap<string, string>, everyMs = 2000): { take:
       first.clear();
       for (const [name, end] of last) first.set(name, end);
       perRoll.clear();
-      return summaries;
+      return { rolls: summaries, loopDelay };
     },
     stop() {
       clearInterval(timer);
@@ -297,8 +324,8 @@ async function live(config: Config, graph: LaunchedGraph, databaseUrl: string, s
 
   process.stderr.write('living: waiting for the feature memos to fill...\n');
   await quiesce(urls, { timeoutMs: 600_000, pollMs: 2000 });
-  const modelUrls = new Map(Object.entries<string>(graph.subgraphUrls).filter(([name]) => name !== 'library'));
-  const rollSampler = sampleRolls(modelUrls);
+  const rolling = new Set(Object.keys(graph.subgraphUrls).filter((name) => name !== 'library'));
+  const rollSampler = sampleRolls(urls, rolling);
   rollSampler.take();
   const legs: Leg[] = [];
   for (const [name, throughDay] of [['days 1..checkpoint', settings.checkpoint], ['checkpoint..end', settings.days]] as const) {
@@ -330,7 +357,7 @@ async function live(config: Config, graph: LaunchedGraph, databaseUrl: string, s
       rssByProcess: rssMbByProcess(pidByName),
       cpuSecondsByProcess: Object.fromEntries([...cpuAfter].map(([name, seconds]) => [name, Number((seconds - (cpuBefore.get(name) ?? NaN)).toFixed(1))])),
       heapMbByProcess: await heapMbOf(urls),
-      rolls: rollSampler.take(),
+      ...rollSampler.take(),
       clock: await readClock(graph.gatewayUrl, tokens[0]!),
       load: loadAverage(),
     };
@@ -351,6 +378,7 @@ function describeLeg(leg: Leg): string {
     + `\n  RSS by process: ${Object.entries(leg.rssByProcess).map(([name, mb]) => `${name} ${fmt(mb, 0)} MB`).join(', ')}`
     + `\n  heap in use by process: ${Object.entries(leg.heapMbByProcess).map(([name, mb]) => `${name} ${fmt(mb, 0)} MB`).join(', ')}`
     + `\n  CPU by process: ${Object.entries(leg.cpuSecondsByProcess).map(([name, seconds]) => `${name} ${fmt(seconds)} s`).join(', ')}`
+    + `\n  event-loop delay p99 per 2-s window (median / worst of the windows), max: ${Object.entries(leg.loopDelay).map(([name, d]) => `${name} ${fmt(d.p99MedianMs, 0)} / ${fmt(d.p99WorstMs, 0)} ms, ${fmt(d.maxMs, 0)} ms (${d.windows} windows)`).join('; ')}`
     + Object.entries(leg.rolls).map(([name, r]) => `\n  ${name}: ${r.rolls} rolls, ${fmt(r.meanSeconds)} s and ${fmt(r.meanCpuSeconds)} CPU s each; `
       + `event-loop delay during a roll p99 ${fmt(r.loopDelayP99MedianMs, 0)} ms (median roll), ${fmt(r.loopDelayP99WorstMs, 0)} ms (worst), max ${fmt(r.loopDelayMaxMs, 0)} ms; heap ${fmt(r.heapUsedMb, 0)} MB`).join('');
 }

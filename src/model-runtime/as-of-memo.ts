@@ -26,6 +26,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { SharedFeatureStore } from './feature-store';
+import type { RequestGate } from './request-gate';
 import type { Store } from '../store';
 import { inSpan } from '../tracing';
 
@@ -90,6 +91,7 @@ const loopBusyMs = (): number => performance.eventLoopUtilization().active;
  * most, whatever one entity costs on this machine and store. After each slice the next size is
  * scaled by how far the slice was from the budget (at most doubling), within [min, max]. The busy
  * time is the event loop's, so waiting for a PostgreSQL answer does not count as holding it.
+ * With a `gate`, each slice also waits until no request is in flight (see RequestGate).
  */
 export class SlicePacer {
   private size: number;
@@ -98,6 +100,7 @@ export class SlicePacer {
     private readonly budgetMs = 5,
     private readonly bounds = { min: 1, max: 500, first: 4 },
     private readonly busyMs: () => number = loopBusyMs,
+    private readonly gate?: Pick<RequestGate, 'idle'>,
   ) {
     this.size = bounds.first;
   }
@@ -105,6 +108,7 @@ export class SlicePacer {
   /** Runs `work` over `ids` a paced slice at a time, yielding to the event loop between slices. */
   async run(ids: readonly number[], work: (slice: readonly number[]) => Promise<unknown>): Promise<void> {
     for (let i = 0; i < ids.length; ) {
+      await this.gate?.idle();
       const slice = ids.slice(i, i + this.size);
       const before = this.busyMs();
       await work(slice);

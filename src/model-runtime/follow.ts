@@ -95,7 +95,10 @@ export async function followChanges(deps: FollowerDeps): Promise<ChangeFollower>
     while (!stopped && rollTarget !== freshness.asOf) {
       const target = rollTarget;
       const measured = measureRoll();
-      const commits = await Promise.all([...freshness.memos].map((memo) => memo.prepare(target)));
+      // One memo at a time: memos prepared side by side would each run a slice at every turn of
+      // the event loop, and a request would wait for all of them at each of its turns.
+      const commits: (() => void)[] = [];
+      for (const memo of freshness.memos) commits.push(await memo.prepare(target));
       const roll = measured.end(metrics);
       if (stopped || target !== rollTarget) continue;
       for (const commit of commits) commit();

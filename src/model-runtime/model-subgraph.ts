@@ -23,6 +23,7 @@ import { RedisFeatureStore, type SharedFeatureStore } from './feature-store';
 import { followChanges, type ChangeFollower, type Freshness } from './follow';
 import { ModelSlot, type SlotSpec } from './model-slot';
 import { NO_PREDICTION_LOGGING, openPredictionLogging, type PredictionLogging } from './prediction-logging';
+import { RequestGate } from './request-gate';
 
 export type { SlotSpec } from './model-slot';
 
@@ -41,6 +42,8 @@ export interface ModelSubgraphDeps extends Freshness {
   background: BackgroundResults;
   /** The shared online feature store behind the memos' caches (FEATURE_STORE=redis), if any. */
   featureStore?: SharedFeatureStore;
+  /** The requests in flight, which the memos' background work gives way to. */
+  requests: RequestGate;
 }
 
 /** What a model subgraph keeps for the life of its process: memos, watchlists, catalogues. */
@@ -124,7 +127,7 @@ export async function openModelDeps(
   const featureStore = openFeatureStore(config, metrics, logger);
   // Commands are not queued while disconnected: wait (briefly) for the first connection.
   await featureStore?.connected();
-  const deps: ModelSubgraphDeps = { store, asOf, memos: new Set(), inputs: 0, slots, logger, metrics, config, predictionLog: NO_PREDICTION_LOGGING, background, featureStore };
+  const deps: ModelSubgraphDeps = { store, asOf, memos: new Set(), inputs: 0, slots, logger, metrics, config, predictionLog: NO_PREDICTION_LOGGING, background, featureStore, requests: new RequestGate() };
   deps.predictionLog = openPredictionLogging({ config: config.predictionLog, store, metrics, logger, asOf: () => deps.asOf });
   return deps;
 }
@@ -151,16 +154,16 @@ export function openFeatureStore(config: Pick<Config, 'features' | 'redisUrl' | 
  * as-of date, each a cache of at most `config.features.cacheEntries` entities per date in front
  * of the shared feature store (when there is one), reporting its size and its hits, misses and
  * evictions to the feature-cache metrics. The subgraph that opens them owns them; its change
- * follower (see ./follow) refreshes them.
+ * follower (see ./follow) refreshes them. Their background work gives way to `requests` in flight.
  */
 export function openMemos<T extends MemoSources>(
-  deps: Pick<ModelSubgraphDeps, 'store' | 'asOf' | 'metrics' | 'memos'> & { config?: Pick<Config, 'features'>; featureStore?: SharedFeatureStore },
+  deps: Pick<ModelSubgraphDeps, 'store' | 'asOf' | 'metrics' | 'memos'> & { config?: Pick<Config, 'features'>; featureStore?: SharedFeatureStore; requests?: RequestGate },
   sources: T,
 ): Memos<T> {
   const memos: Record<string, AsOfMemo<unknown>> = {};
   const { metrics } = deps;
   for (const [memo, source] of Object.entries(sources)) {
-    const opened = new AsOfMemo((ids, asOf) => source(deps.store, ids, asOf), deps.asOf, (size) => metrics.featureMemoEntries.set({ memo }, size), memo, new SlicePacer(), {
+    const opened = new AsOfMemo((ids, asOf) => source(deps.store, ids, asOf), deps.asOf, (size) => metrics.featureMemoEntries.set({ memo }, size), memo, new SlicePacer(undefined, undefined, undefined, deps.requests), {
       maxEntries: deps.config?.features.cacheEntries,
       shared: deps.featureStore,
       events: {
@@ -252,6 +255,7 @@ export async function startModelSubgraph<TServices extends SubgraphServices, TCo
       logger,
       metrics,
       createContext: (identity, requestId) => spec.createContext(identity, services, requestId),
+      requests: deps.requests,
       isReady: () => Object.values(slots).every((s) => s.isReady()),
       // Ready while falling back (an earlier version answers), but the body names the fallback.
       readinessDetail: () => {

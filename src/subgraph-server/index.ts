@@ -46,6 +46,8 @@ export interface SubgraphServerOptions<TContext extends SubgraphContext> {
   readinessDetail?: () => Record<string, unknown>;
   /** Called when the server stops, after in-flight requests finish. */
   onStop?: () => Promise<void>;
+  /** Told when each GraphQL request starts; the returned function is called when its answer is sent or the connection closes. */
+  requests?: { begin(): () => void };
 }
 
 export interface RunningSubgraph {
@@ -161,7 +163,9 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
   };
   const timeRequest = (res: http.ServerResponse) => {
     const end = metrics.httpRequestSeconds.startTimer({ route: '/graphql' });
+    const ended = options.requests?.begin();
     res.on('finish', () => end({ status: String(res.statusCode) }));
+    if (ended) res.on('close', ended);
   };
   app.use(
     '/graphql',
