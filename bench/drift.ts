@@ -24,17 +24,22 @@
  * A window holds what serving scores:
  *   overdue          loans checked out in the window, as known at checkout (no renewals yet,
  *                    the loan's first due date), and their scores
- *   churn            members with a checkout in the window, features on the day, and scores
- *   segmentation     the same members, their features and the segment they are given
+ *   churn            the members active on the day (a checkout in the 90 days before it: the
+ *                    population churn is trained on and scores), features on the day, and scores
+ *   segmentation     the members with a checkout in the window, their features and the segment they are given
  *   recommendations  the same members' history lengths, and the genre of each book borrowed
  *
  * Prints per scenario and rule: alert-days before the shift (false alarms), the first day an
  * expected feature fired after it (the detection delay) and every feature that fired in the
  * 14 days after it, leaving out alerts the unshifted run raised on the same day.
  *
- *   node dist/bench/drift.js [--members N] [--seed S] [--window DAYS] [--days N] [--dir DIR] [--calibration-weeks N] [--only NAME] [--reuse DIR] [--trace] [--json]
+ *   node dist/bench/drift.js [--members N] [--seed S] [--window DAYS] [--days N] [--after N] [--dir DIR] [--calibration-weeks N] [--stored-thresholds] [--only NAME[,NAME...]] [--reuse DIR] [--trace] [--json]
  *
- * --only runs the unshifted scenario and those whose name contains NAME; --trace prints, per
+ * --only runs the scenarios whose name contains one of the NAMEs ("unshifted" is one; a shifted
+ * run whose process has no unshifted run counts every alert after its shift);
+ * --stored-thresholds judges with the `driftThresholds` stored in the versions' metadata (as
+ * `models reference --calibrate-weeks` writes them and the live monitor reads them) instead of
+ * calibrating again; --after N ends each shifted run N days after its shift; --trace prints, per
  * day, every test whose statistic came within half its threshold (on the −log10 p scale) and
  * the outcome ratio (against the season, and against 1), and every test of every calibration
  * week, to stderr.
@@ -52,6 +57,7 @@ import type { ModelName } from '../src/config';
 import { parseFlags } from '../src/cli/flags';
 import { compareWindow, OUTCOME_RATIO_BOUNDS, outcomeRatio, type DriftConfig, type DriftReferences, type DriftWindow, type FeatureDrift } from '../src/monitoring';
 import { SCORE_REFERENCE } from '../src/monitoring/references';
+import { driftThresholdsOf, monitoredDriftConfig } from '../src/monitoring/thresholds';
 import { outcomeSeasonsOf, seasonalFactor, type OutcomeSeasons } from '../src/monitoring/seasons';
 import { getProduction, type ProductionModel } from '../src/registry';
 import { generateLibrary } from '../src/simulator';
@@ -62,14 +68,16 @@ import { bookGenres } from '../src/training/references';
 import { CALIBRATION_SMALL_WINDOW, CALIBRATION_WEEKS, calibratedDriftConfig, calibrationWindows, overdueAtCheckout, windowsAt, type OverdueRows, type WindowSource } from '../src/training/calibration-windows';
 import { addDays } from '../src/util/dates';
 
-const USAGE = `node dist/bench/drift.js [--members N] [--seed S] [--window DAYS] [--days N] [--dir DIR] [--calibration-weeks N] [--only NAME] [--reuse DIR] [--trace] [--json]
+const USAGE = `node dist/bench/drift.js [--members N] [--seed S] [--window DAYS] [--days N] [--after N] [--dir DIR] [--calibration-weeks N] [--stored-thresholds] [--only NAME[,NAME...]] [--reuse DIR] [--trace] [--json]
   --members N              members of the generated library (default 2000)
   --seed S                 the library's seed (default 1)
   --window DAYS            days in each compared window (default 7)
   --days N                 days of the unshifted run (default 90; shifted runs have their own)
+  --after N                end each shifted run N days after its shift (default: the scenario's own length)
   --dir DIR                where the new run folder goes (default: the temporary folder)
   --calibration-weeks N    weekly windows before the training date the thresholds are calibrated on (default 104)
-  --only NAME              the unshifted run and the shifted runs whose name contains NAME
+  --stored-thresholds      the driftThresholds stored in the versions' metadata, not a new calibration
+  --only NAME[,NAME...]    the runs whose name contains one of the NAMEs (e.g. unshifted,Fantasy)
   --reuse DIR              the library.db and models/ of an earlier run's folder, instead of generating and training
   --trace                  every calibration test and the near-threshold tests and outcome ratios of each day, to stderr
   --json                   the report as one JSON line on stdout`;
@@ -213,7 +221,7 @@ function windowSize(window: DriftWindow): number {
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), { members: 'number', seed: 'number', window: 'number', days: 'number', dir: 'string', 'calibration-weeks': 'number', only: 'string', reuse: 'string', trace: 'boolean', json: 'boolean' }, USAGE);
+  const { flags } = parseFlags(process.argv.slice(2), { members: 'number', seed: 'number', window: 'number', days: 'number', dir: 'string', 'calibration-weeks': 'number', 'stored-thresholds': 'boolean', after: 'number', only: 'string', reuse: 'string', trace: 'boolean', json: 'boolean' }, USAGE);
   const members = flags.members ?? 2000;
   const seed = flags.seed ?? 1;
   const width = flags.window ?? 7;
@@ -263,28 +271,40 @@ async function main(): Promise<void> {
   const asOf = await readAsOf(calibrationStore);
   const configs = {} as Record<Monitored, DriftConfig>;
   try {
-    const windows = await calibrationWindows(calibrationStore, versions, {
-      weeks: calibrationWeeks,
-      width,
-      asOf,
-      onWeek: (day, at) => {
-        for (const model of MONITORED) {
-          for (const v of trace ? compareWindow(references[model], at[model]!, { smallWindow: CALIBRATION_SMALL_WINDOW }) : []) {
-            trace?.(`calibration ${day} ${model}/${v.feature}: ${v.test} ${v.statistic.toPrecision(3)}${v.pValue === null ? '' : ` p ${v.pValue.toExponential(2)}`} n ${v.count}`);
+    if (flags['stored-thresholds']) {
+      for (const model of MONITORED) {
+        const stored = driftThresholdsOf(versions[model].metadata.driftThresholds);
+        if (!stored) throw new Error(`--stored-thresholds: ${model} ${versions[model].version} stores no well-formed driftThresholds (run models reference --calibrate-weeks first)`);
+        configs[model] = monitoredDriftConfig(references[model], stored);
+      }
+      say('judging with the driftThresholds stored in the versions, as the live monitor does');
+    } else {
+      const windows = await calibrationWindows(calibrationStore, versions, {
+        weeks: calibrationWeeks,
+        width,
+        asOf,
+        onWeek: (day, at) => {
+          for (const model of MONITORED) {
+            for (const v of trace ? compareWindow(references[model], at[model]!, { smallWindow: CALIBRATION_SMALL_WINDOW }) : []) {
+              trace?.(`calibration ${day} ${model}/${v.feature}: ${v.test} ${v.statistic.toPrecision(3)}${v.pValue === null ? '' : ` p ${v.pValue.toExponential(2)}`} n ${v.count}`);
+            }
           }
-        }
-      },
-    });
-    for (const model of MONITORED) configs[model] = calibratedDriftConfig(references[model], windows[model] ?? []);
-    say(`calibrated on ${calibrationWeeks} weekly windows up to ${asOf} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+        },
+      });
+      for (const model of MONITORED) configs[model] = calibratedDriftConfig(references[model], windows[model] ?? []);
+      say(`calibrated on ${calibrationWeeks} weekly windows up to ${asOf} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    }
   } finally {
     await calibrationStore.close();
   }
 
   const results: ScenarioResult[] = [];
   const unshiftedAlerts = new Set<string>();
-  const only = flags.only?.toLowerCase();
-  for (const scenario of scenarios(days).filter((s) => !s.shift || only === undefined || s.name.toLowerCase().includes(only))) {
+  const only = flags.only?.toLowerCase().split(',').filter((name) => name !== '');
+  const chosen = scenarios(days)
+    .filter((s) => only === undefined || only.some((name) => s.name.toLowerCase().includes(name)))
+    .map((s) => (s.shift && flags.after !== undefined ? { ...s, days: Math.min(s.days, parseShift(s.shift).day + flags.after) } : s));
+  for (const scenario of chosen) {
     const db = path.join(dir, `${scenario.name.replace(/[^a-z0-9]+/gi, '-')}.db`);
     for (const ending of ['', '-wal', '-shm']) if (existsSync(`${base}${ending}`)) copyFileSync(`${base}${ending}`, `${db}${ending}`);
     const live = openStore(`sqlite:${db}`);

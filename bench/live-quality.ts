@@ -14,7 +14,13 @@
  * unserved, before the oracle is read. Churn also gets the figure over closed windows: the
  * predictions whose 90 days were over, every one of their outcomes known.
  *
- * Run (after a build): node dist/bench/live-quality.js [--db PATH] [--models DIR] [--days N] [--json]
+ * The monitor's own alerts are recorded after every run: per rule of monitoring/alerts.yml the
+ * alert-days (the week window's conditions, as alertConditions evaluates them) and, for the
+ * drift rules, the features named and the window sizes compared. With --alerts-only the
+ * run stops after the served days (no oracle days, no AUC figures): the monitor's false-alarm
+ * rate on an unshifted library, with the thresholds stored in the versions' metadata.
+ *
+ * Run (after a build): node dist/bench/live-quality.js [--db PATH] [--models DIR] [--days N] [--alerts-only] [--json]
  * The library given is copied; it is never changed.
  */
 import 'reflect-metadata';
@@ -46,11 +52,12 @@ import { createOverdueContext, createOverdueServices } from '../subgraphs/overdu
 const ORACLE_DAYS = CHURN_WINDOW_DAYS;
 const MAX_DAYS = MAX_LIVING_DAYS - ORACLE_DAYS;
 
-const USAGE = `usage: node dist/bench/live-quality.js [--db PATH] [--models DIR] [--days N] [--json]
+const USAGE = `usage: node dist/bench/live-quality.js [--db PATH] [--models DIR] [--days N] [--alerts-only] [--json]
   --db PATH     the library to copy (default: DATABASE_URL's SQLite file)
   --models DIR  the models (default: MODELS_DIR)
   --days N      simulated days served and monitored (default 100, at most ${MAX_DAYS}); churn's
                 first "churned" outcomes are known ${CHURN_WINDOW_DAYS + 1} days after its first predictions
+  --alerts-only the monitor's alerts per rule only: no oracle days, no AUC figures
   --json        print one JSON object instead of text`;
 
 const IDENTITY = { sub: 'bench-live-quality', role: 'staff' as const };
@@ -175,8 +182,37 @@ function figuresOf({ model, known, versions, live }: Measured, oracle: Oracle, c
   return { model, versions, windows, allKnown, closedWindows };
 }
 
+/** The served models whose alerts are recorded. */
+const SERVED = ['overdue', 'churn'] as const;
+
+interface AlertDays {
+  /** Per rule: the days (0 = the first served day) with at least one alert, and every feature named. */
+  rules: Record<string, { days: number[]; features: string[] }>;
+  /** Per model: the fewest and most values a drift verdict of the week window compared. */
+  windowSizes: Record<string, { min: number; max: number }>;
+}
+
+/** Records the week window's alerts of each served model after a monitor run on day `d`. */
+function recordAlerts(monitor: LiveMonitor, d: number, into: AlertDays): void {
+  for (const model of SERVED) {
+    const health = monitor.health(model, 'week')[0];
+    if (!health) continue;
+    for (const v of health.drift) {
+      const size = (into.windowSizes[model] ??= { min: v.count, max: v.count });
+      size.min = Math.min(size.min, v.count);
+      size.max = Math.max(size.max, v.count);
+    }
+    for (const alert of health.alerts) {
+      const rule = (into.rules[alert.name] ??= { days: [], features: [] });
+      if (rule.days.at(-1) !== d) rule.days.push(d);
+      const drifted = alert.name === 'ModelFeatureDrift' ? health.drift.filter((v) => v.drifted && alert.summary.includes(`feature ${v.feature} `)).map((v) => `${model}/${v.feature}@${d}`) : [`${model}@${d}`];
+      rule.features.push(...drifted);
+    }
+  }
+}
+
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), { db: 'string', models: 'string', days: 'number', json: 'boolean' }, USAGE);
+  const { flags } = parseFlags(process.argv.slice(2), { db: 'string', models: 'string', days: 'number', 'alerts-only': 'boolean', json: 'boolean' }, USAGE);
   const base = loadConfig();
   const source = flags.db ?? sqlitePath(base.databaseUrl);
   if (!source || !existsSync(source)) throw new UsageError(`no SQLite library at ${source ?? base.databaseUrl}\n${USAGE}`);
@@ -193,6 +229,7 @@ async function main(): Promise<void> {
     await migrateStore(store);
     const monitor = new LiveMonitor({ store, modelsDir: config.modelsDir, metrics: createProcessMetrics('bench'), logger: createLogger('bench', 'warn'), clock: () => readClock(store) });
     const runs: number[] = [];
+    const alerts: AlertDays = { rules: {}, windowSizes: {} };
     const started = await readClock(store);
     // Day d: the models serve at the clock of day d, the monitor runs, the simulator lives day d + 1.
     const day = async (d: number): Promise<void> => {
@@ -200,11 +237,19 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       await monitor.runOnce();
       runs.push(performance.now() - t0);
+      recordAlerts(monitor, d, alerts);
       if (!flags.json) process.stderr.write(`\rday ${d}/${days}`);
     };
     await day(0);
     await liveOn(store, { days, onDay: (lived) => day(lived.index) });
     const clock = await readClock(store);
+    if (flags['alerts-only']) {
+      await monitor.stop();
+      await store.close();
+      const result = { from: started, through: clock, days, monitorRunMs: { mean: runs.reduce((a, b) => a + b, 0) / runs.length, max: Math.max(...runs) }, alerts };
+      process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${started} to ${clock}, ${days} days: ${JSON.stringify(alerts)}\n`);
+      return;
+    }
     const measured = [await measure(store, monitor, 'overdue', clock), await measure(store, monitor, 'churn', clock)];
     await monitor.stop();
     if (!flags.json) process.stderr.write(`\rliving ${ORACLE_DAYS} more days for churn's oracle`);
@@ -212,7 +257,7 @@ async function main(): Promise<void> {
     const models: ModelFigures[] = [];
     for (const m of measured) models.push(figuresOf(m, await oracleOf(store, m.model, m.known), clock));
     await store.close();
-    const result = { from: started, through: clock, days, oracleDays: ORACLE_DAYS, monitorRunMs: { mean: runs.reduce((a, b) => a + b, 0) / runs.length, max: Math.max(...runs) }, models };
+    const result = { from: started, through: clock, days, oracleDays: ORACLE_DAYS, alerts, monitorRunMs: { mean: runs.reduce((a, b) => a + b, 0) / runs.length, max: Math.max(...runs) }, models };
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(result)}\n`);
       return;

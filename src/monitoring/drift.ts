@@ -182,6 +182,13 @@ export interface DriftConfig {
   features?: Record<string, Partial<DriftThresholds>>;
   /** Live windows up to this size use the p-value tests. */
   smallWindow?: number;
+  /**
+   * Per feature, the most observations of the unshifted windows the thresholds were calibrated
+   * on. A p-value threshold means what it was calibrated to mean only at that window size (the
+   * same difference gives a smaller p on more rows), so the live monitor samples a larger window
+   * down to it; a smaller one is compared as it is (a weaker test, never a looser one).
+   */
+  windowRows?: Record<string, number>;
 }
 
 export interface FeatureDrift {
@@ -399,8 +406,10 @@ export function calibrateThresholds(references: DriftReferences, unshifted: read
   if (!(familyTests >= 1) || !Number.isFinite(familyTests)) throw new RangeError(`familyTests must be a number of at least 1, got ${familyTests}`);
   const severities = new Map<string, Map<DriftTest, number[]>>();
   const psis = new Map<string, number[]>();
+  const windowRows: Record<string, number> = {};
   for (const window of unshifted) {
     for (const verdict of compareWindow(references, window, { defaults, smallWindow })) {
+      windowRows[verdict.feature] = Math.max(windowRows[verdict.feature] ?? 0, verdict.count);
       const byTest = severities.get(verdict.feature) ?? new Map<DriftTest, number[]>();
       severities.set(verdict.feature, byTest);
       byTest.set(verdict.test, [...(byTest.get(verdict.test) ?? []), severity(verdict)]);
@@ -437,7 +446,7 @@ export function calibrateThresholds(references: DriftReferences, unshifted: read
     }
     features[feature] = own;
   }
-  return { defaults, features, smallWindow };
+  return { defaults, features, smallWindow, windowRows };
 }
 
 export interface FalseAlarms {

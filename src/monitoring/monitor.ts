@@ -28,7 +28,10 @@
  * (seasons.ts). Drift uses the version's reference distributions with the thresholds of its
  * metadata's `driftThresholds` when it has them, else the default thresholds of drift.ts
  * (Evidently's), the p-value tests' α in both cases Bonferroni-divided among the version's
- * features × a year of days (thresholds.ts). The score is compared for the classifiers (their probability); list,
+ * features × a year of days (thresholds.ts). A feature's window larger than the windows its thresholds
+ * were calibrated on (`driftThresholds.windowRows`) is sampled down to that size first: a p-value
+ * threshold holds only at the size it was calibrated at. The features recomputed for churn and
+ * overdue are a random sample of a run's predictions. The score is compared for the classifiers (their probability); list,
  * forecast and segment models are compared on the features they log.
  */
 import { CHURN_FEATURE_NAMES, churnFeatures } from '../features/churn';
@@ -39,6 +42,7 @@ import { listModels, readMetadata } from '../registry';
 import type { Store } from '../store';
 import { chunks } from '../store/in-chunks';
 import { addDays } from '../util/dates';
+import { sampleWithoutReplacement } from '../ml/trees/params';
 import { Random } from '../util/random';
 import { addToCalibration, binsOf, emptyCalibrationSums, mergeCalibration, type CalibrationBin, type CalibrationSums } from './calibration';
 import { compareWindow, type DriftConfig, type DriftReferences, type FeatureDrift, type FeatureValue } from './drift';
@@ -424,7 +428,9 @@ export class LiveMonitor {
   /** Churn and overdue log a reference to their features: a sample of them is recomputed (features are point in time). */
   private async foldRecomputedFeatures(records: readonly PredictionRecord[]): Promise<void> {
     for (const model of ['churn', 'overdue'] as const) {
-      const wanted = records.filter((r) => r.model === model && r.features === null && this.isClassifierRecord(r)).slice(-this.featureSample);
+      // A random sample, not the last ones read: a batch served in member or loan order would leave the newest members' rows only.
+      const eligible = records.filter((r) => r.model === model && r.features === null && this.isClassifierRecord(r));
+      const wanted = eligible.length <= this.featureSample ? eligible : Array.from(sampleWithoutReplacement(eligible.length, this.featureSample, this.random), (i) => eligible[i]!);
       const byDay = new Map<string, PredictionRecord[]>();
       for (const r of wanted) byDay.set(predictionDay(r), [...(byDay.get(predictionDay(r)) ?? []), r]);
       for (const [day, dayRecords] of byDay) {
@@ -640,9 +646,19 @@ export class LiveMonitor {
     }
   }
 
+  /**
+   * Each feature's values in the window, sampled down to the size its thresholds were calibrated
+   * at (`windowRows`) when larger; the same seed every time, so one window gets one verdict.
+   */
   private driftWindow(state: VersionState, clock: string, window: QualityWindow): Record<string, FeatureValue[]> {
     const values: Record<string, FeatureValue[]> = {};
-    for (const [feature, windows] of state.drift) values[feature] = windows.window(clock, window).values;
+    const rows = state.metadata.driftConfig.windowRows ?? {};
+    const random = new Random(1);
+    for (const [feature, windows] of state.drift) {
+      const all = windows.window(clock, window).values;
+      const most = rows[feature];
+      values[feature] = most === undefined || all.length <= most ? all : Array.from(sampleWithoutReplacement(all.length, most, random), (i) => all[i]!);
+    }
     return values;
   }
 }

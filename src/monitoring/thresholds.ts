@@ -47,7 +47,7 @@ function thresholdsOf(raw: unknown): Partial<DriftThresholds> | null {
  */
 export function driftThresholdsOf(raw: unknown): DriftConfig | null {
   if (!raw || typeof raw !== 'object') return null;
-  const record = raw as { defaults?: unknown; features?: unknown; smallWindow?: unknown };
+  const record = raw as { defaults?: unknown; features?: unknown; smallWindow?: unknown; windowRows?: unknown };
   const config: DriftConfig = {};
   if (record.defaults !== undefined) {
     const defaults = thresholdsOf(record.defaults);
@@ -57,6 +57,12 @@ export function driftThresholdsOf(raw: unknown): DriftConfig | null {
   if (record.smallWindow !== undefined) {
     if (typeof record.smallWindow !== 'number' || !(record.smallWindow >= 1) || !Number.isInteger(record.smallWindow)) return null;
     config.smallWindow = record.smallWindow;
+  }
+  if (record.windowRows !== undefined) {
+    if (!record.windowRows || typeof record.windowRows !== 'object') return null;
+    const rows = Object.entries(record.windowRows);
+    if (rows.some(([, n]) => typeof n !== 'number' || !Number.isInteger(n) || n < 1)) return null;
+    config.windowRows = Object.fromEntries(rows);
   }
   if (record.features !== undefined) {
     if (!record.features || typeof record.features !== 'object') return null;

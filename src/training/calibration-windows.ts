@@ -7,9 +7,17 @@
  * A window of `width` days holds what serving scores:
  *   overdue          loans checked out in the window, as known at checkout (no renewals yet,
  *                    the loan's first due date), and their scores
- *   churn            members with a checkout in the window, features on the day, and scores
- *   segmentation     the same members, their features and the segment they are given
+ *   churn            the members active on the day (a checkout in the ACTIVE_WITHIN_DAYS days
+ *                    before it: the population churn is trained on, at its monthly cut-offs,
+ *                    and the one it scores, lapsed members being answered by rule), features
+ *                    on the day, and scores
+ *   segmentation     the members with a checkout in the window, their features and the segment they are given
  *   recommendations  the same members' history lengths, and the genre of each book borrowed
+ *
+ * Churn's window is not the week's borrowers: they borrow more than the active members of the
+ * training panel (their `loans_prev_90d` mean was 10 to 17 against the reference's 7.4), so every
+ * week stood far from the reference and its threshold measured how far, a distance that grows
+ * with the library's year-on-year activity rather than with any shift.
  *
  * Calibration takes one such window a week for `weeks` weeks up to the library's as-of date
  * (two years show every season twice, so no threshold rests on one year's version of a week)
@@ -23,6 +31,7 @@ import { overdueFeatures, type LoanRecord } from '../features/overdue';
 import { borrowingHistories } from '../features/recommendations';
 import { segmentationFeatures } from '../features/segmentation';
 import { SEGMENTATION_OUTPUTS } from '../ml/kmeans';
+import { ACTIVE_WITHIN_DAYS, isActiveRow } from '../models/churn';
 import { calibrateThresholds, type DriftConfig, type DriftReferences, type DriftWindow, type FeatureValue } from '../monitoring/drift';
 import { SCORE_REFERENCE } from '../monitoring/references';
 import { familyTestsOf } from '../monitoring/thresholds';
@@ -107,6 +116,12 @@ function matrixWindow(names: readonly string[], values: ArrayLike<number>, rows:
   return window;
 }
 
+/** Members with a checkout in the `days` days up to and including `day`, ascending. */
+async function recentBorrowers(store: Store, day: string, days: number): Promise<number[]> {
+  const rows = await store.db.selectFrom('loans').select('member_id').distinct().where('checked_out_at', '>', addDays(day, -days)).where('checked_out_at', '<=', day).execute();
+  return rows.map((r) => r.member_id).sort((a, b) => a - b);
+}
+
 /** What windows are built from: the store, the versions to window (any of the calibrated models), overdue's loans when overdue is one. */
 export interface WindowSource {
   store: Store;
@@ -131,9 +146,10 @@ export async function windowsAt(source: WindowSource, day: string, width: number
     windows.overdue = matrixWindow(names(versions.overdue), overdue.values, loanRows, loanRows.map((i) => overdue.scores[i] ?? null));
   }
   if (versions.churn) {
-    const churn = await churnFeatures(store, memberIds, day);
+    const churn = await churnFeatures(store, await recentBorrowers(store, day, ACTIVE_WITHIN_DAYS + 1), day);
+    const active = all(churn.memberIds.length).filter((i) => isActiveRow(churn.values, i));
     const churnScores = await scoreRows(path.join(versions.churn.dir, 'model.onnx'), versions.churn.metadata, churn.values, churn.memberIds.length);
-    windows.churn = matrixWindow(names(versions.churn), churn.values, all(churn.memberIds.length), churnScores);
+    windows.churn = matrixWindow(names(versions.churn), churn.values, active, active.map((i) => churnScores[i] ?? null));
   }
   if (versions.segmentation) {
     const segments = await segmentationFeatures(store, memberIds, day);

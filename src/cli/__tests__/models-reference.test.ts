@@ -12,7 +12,12 @@ import { runModelsCommand } from '../models';
 import type { NumericReference } from '../../monitoring/drift';
 import { referencesFromRows, SCORE_REFERENCE } from '../../monitoring/references';
 import { driftThresholdsOf, familyTestsOf } from '../../monitoring/thresholds';
+import { churnFeatures } from '../../features/churn';
+import { isActiveRow } from '../../models/churn';
 import { getProduction, validateVersion, type ModelMetadata } from '../../registry';
+import { openStore, readAsOf } from '../../store';
+import { calibratedDriftConfig, calibrationWindows } from '../../training/calibration-windows';
+import { addDays } from '../../util/dates';
 import { smallLibrary, type SmallLibrary } from '../../../test/fixtures/small-library';
 
 let library: SmallLibrary;
@@ -107,6 +112,26 @@ describe('`models reference --calibrate-weeks`', () => {
     const family = familyTestsOf(metadata.driftReferences!);
     for (const own of Object.values(stored!.features!)) expect(own.ksPValue ?? own.chiSquaredPValue).toBeLessThanOrEqual(0.05 / family);
     expect((await validateVersion(modelsDir, 'churn', version)).passed).toBe(true);
+  }, 120_000);
+
+  it("windows churn on the members active on the day, the population it is trained on and scores, and records the window's size", async () => {
+    const production = getProduction(modelsDir, 'churn')!;
+    const store = openStore(`sqlite:${library.dbPath}`, { readonly: true });
+    try {
+      const asOf = await readAsOf(store);
+      const windows = (await calibrationWindows(store, { churn: production }, { weeks: 2, asOf })).churn!;
+      const members = (await store.db.selectFrom('members').select('id').execute()).map((m) => m.id);
+      const everyone = await churnFeatures(store, members, asOf);
+      const active = everyone.memberIds.filter((_, i) => isActiveRow(everyone.values, i)).length;
+      const weekBorrowers = new Set((await store.db.selectFrom('loans').select('member_id').where('checked_out_at', '>', addDays(asOf, -7)).where('checked_out_at', '<=', asOf).execute()).map((l) => l.member_id)).size;
+      expect(active).toBeGreaterThan(weekBorrowers);
+      expect(windows[0]!.loans_90d).toHaveLength(active);
+      expect(windows[0]!.loans_90d!.every((v) => typeof v === 'number' && v > 0)).toBe(true);
+      const config = calibratedDriftConfig(production.metadata.driftReferences!, windows);
+      expect(config.windowRows?.loans_90d).toBe(Math.max(...windows.map((w) => w.loans_90d!.length)));
+    } finally {
+      await store.close();
+    }
   }, 120_000);
 
   it('refuses a model it cannot calibrate and a bad number of weeks (exit 2)', async () => {

@@ -171,6 +171,14 @@ describe('thresholds against the library seasons', () => {
     expect(found.every((features) => features.length === 1 && features[0] === 'late_share')).toBe(true);
   });
 
+  it('records, per feature, the largest window it calibrated on', () => {
+    const calibrated = calibrateThresholds(references, [...trainingYear.slice(0, 3), { loans_last_30d: [1, 2, 3], late_share: [0.1, null] }]);
+    const present = (values: readonly FeatureValue[] | undefined) => (values ?? []).filter((v) => v !== null).length;
+    expect(calibrated.windowRows?.loans_last_30d).toBe(Math.max(...trainingYear.slice(0, 3).map((w) => present(w.loans_last_30d)), 3));
+    expect(calibrated.windowRows?.last_genre).toBe(Math.max(...trainingYear.slice(0, 3).map((w) => present(w.last_genre))));
+    expect(Object.keys(calibrated.windowRows ?? {}).sort()).toEqual(['last_genre', 'late_share', 'loans_last_30d']);
+  });
+
   it("divides Evidently's α among the tests one alarm stands for, leaving seasonal thresholds that are already lower, and still finds the shift", () => {
     const familyTests = 3 * 365;
     const perTest = calibrateThresholds(references, trainingYear);

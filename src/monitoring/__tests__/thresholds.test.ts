@@ -74,6 +74,10 @@ describe('monitoredDriftConfig', () => {
     expect(driftThresholdsOf({ features: { a: { ksPValue: -1 } } })).toBeNull();
     expect(driftThresholdsOf({ features: { a: { psi: 'high' } } })).toBeNull();
     expect(driftThresholdsOf({ smallWindow: 0 })).toBeNull();
+    expect(driftThresholdsOf({ windowRows: { a: 700 } })).toEqual({ windowRows: { a: 700 } });
+    expect(driftThresholdsOf({ windowRows: { a: 0 } })).toBeNull();
+    expect(driftThresholdsOf({ windowRows: { a: 7.5 } })).toBeNull();
+    expect(monitoredDriftConfig(references, { windowRows: { [FEATURE]: 700 } }).windowRows).toEqual({ [FEATURE]: 700 });
     expect(driftThresholdsOf(undefined)).toBeNull();
   });
 });
@@ -127,6 +131,15 @@ describe('the live monitor judges drift with the thresholds of the version', () 
     expect(await flagged(modelsDir('defaults'), tenureWindow(strong))).toBe(true);
     expect(await flagged(modelsDir('stored'), tenureWindow(1))).toBe(false);
     expect(await flagged(modelsDir('stricter', { features: { [FEATURE]: { ksPValue: p / 100 } } }), tenureWindow(strong))).toBe(false);
+  });
+
+  it('samples a window larger than the size the thresholds were calibrated at down to that size', async () => {
+    const stretched = tenureWindow(strong);
+    const rows = 30;
+    // The strong stretch on 30 of its rows is no longer past the cap: the verdict must come from the sample, not from all 400 rows.
+    expect(pValueOf(stretched.filter((_, i) => i % (ROWS / rows) === 0))).toBeGreaterThan(cap);
+    expect(await flagged(modelsDir('calibrated-size', { windowRows: { [FEATURE]: rows } }), stretched)).toBe(false);
+    expect(await flagged(modelsDir('calibrated-size-large', { windowRows: { [FEATURE]: ROWS } }), stretched)).toBe(true);
   });
 
   it('does not flag a window with p under 0.05 but over the family-wise cap', async () => {
