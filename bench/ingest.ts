@@ -1,6 +1,6 @@
 /**
  * `npm run bench:ingest -- [--events N] [--postgres URL] [--rate R] [--seconds S] [--rounds K]
- * [--baseline ROOT] [--only bulk|mutations] [--profile DIR] [--json]`: what the write path costs, printed as
+ * [--baseline ROOT] [--only bulk|mutations] [--profile DIR] [--closed C] [--json]`: what the write path costs, printed as
  * figures (never asserted in tests).
  *
  * 1. Bulk ingest: N checkouts written as an NDJSON file and read back through `ndjsonEvents`
@@ -12,6 +12,7 @@
  *    counted from the moment each request was due), by 16 circulation desks (subjects) so the
  *    gateway's cap on requests in flight per subject is not what is measured; plus the CPU time
  *    each process spent per mutation (Linux), which the machine's load moves less than latency.
+ *    `--closed C` sends from C clients, each waiting for its answer, instead of at a rate.
  *
  * With `--baseline ROOT` (another checkout, built), every measurement alternates K rounds
  * between this code and ROOT's, so both arms see the same load; figures are medians of rounds.
@@ -30,14 +31,16 @@ import { launchGraph, type LaunchedGraph } from '../src/graph-launcher';
 import * as thisStore from '../src/store';
 import type { Store } from '../src/store';
 import { withDefaultPostgresUser } from '../src/simulator';
-import { fixedRate, type LatencySummary } from './load';
+import { closedLoop, fixedRate, type LatencySummary } from './load';
 
-const USAGE = `usage: npm run bench:ingest -- [--events N] [--postgres URL] [--rate R] [--seconds S] [--rounds K] [--baseline ROOT] [--only bulk|mutations] [--profile DIR] [--json]
+const USAGE = `usage: npm run bench:ingest -- [--events N] [--postgres URL] [--rate R | --closed C] [--seconds S] [--rounds K] [--baseline ROOT] [--only bulk|mutations] [--profile DIR] [--json]
   Bulk ingest of an NDJSON file into SQLite and PostgreSQL beside a plain insert of the same rows,
   then checkOut mutations through the gateway at a steady rate.
   --events N       checkouts per bulk run (default 50000)
   --postgres URL   PostgreSQL to use, in a schema of its own dropped afterwards (default postgres://127.0.0.1:5432/test)
   --rate R         mutations per second (default 200)
+  --closed C       instead of a rate: C clients, each sending its next mutation when the last is answered
+                   (with C=1, the CPU per mutation without any queueing)
   --seconds S      how long each mutation round lasts (default 20)
   --rounds K       rounds per arm, alternating with the baseline when there is one (default 1; 3 with --baseline)
   --baseline ROOT  another checkout of Shelfmark, built (node scripts/build.js), measured in alternate rounds
@@ -208,21 +211,25 @@ async function mutationGraph(arm: Arm, dir: string, profileDir?: string): Promis
   return { graph, tokens };
 }
 
-async function mutationRound(arm: Arm, graph: LaunchedGraph, tokens: string[], round: number, rate: number, seconds: number): Promise<MutationRound> {
+/** How a round sends: at a steady rate (open loop), or from `connections` clients each waiting for its answer before the next. */
+type Pace = { rate: number } | { connections: number };
+
+async function mutationRound(arm: Arm, graph: LaunchedGraph, tokens: string[], round: number, pace: Pace, seconds: number): Promise<MutationRound> {
   const query = 'mutation C($input: CheckOutInput!) { checkOut(input: $input) { applied loan { id } } }';
   const pids = Object.fromEntries([...graph.processes].map(([name, child]) => [name, child.pid]));
   const idle = await idleCpu(pids);
   const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
   const started = performance.now();
   const day = `2025-01-${String(2 + round).padStart(2, '0')}`;
-  const result = await fixedRate({
+  const target = {
     url: graph.gatewayUrl,
-    next: (i) => ({
-      role: 'circulation',
+    next: (i: number) => ({
+      role: 'circulation' as const,
       body: JSON.stringify({ query, variables: { input: { eventId: `round-${round}-${i}`, memberId: String((i % MEMBERS) + 1), bookId: String((i % BOOKS) + 1), branchId: '1', at: `${day}T10:00:00Z` } } }),
     }),
-    tokenFor: (_role, i) => tokens[i % tokens.length] ?? '',
-  }, { rate, seconds });
+    tokenFor: (_role: string, i: number) => tokens[i % tokens.length] ?? '',
+  };
+  const result = 'rate' in pace ? await fixedRate(target, { rate: pace.rate, seconds }) : await closedLoop(target, pace.connections, seconds);
   const elapsedSeconds = (performance.now() - started) / 1000;
   const spent = Object.entries(pids).map(([name, pid]): [string, number | undefined] => {
     const start = before[name];
@@ -239,7 +246,7 @@ async function mutationRound(arm: Arm, graph: LaunchedGraph, tokens: string[], r
   return { arm: arm.name, sent: result.requests, failed: result.errors, errorSamples: result.errorSamples, latencyMs: result.latency, cpuMsPerMutation, netCpuMsPerMutation, idleCpuMsPerSecond };
 }
 
-async function mutations(arms: Arm[], rate: number, seconds: number, rounds: number, profileDir?: string): Promise<MutationRound[]> {
+async function mutations(arms: Arm[], pace: Pace, seconds: number, rounds: number, profileDir?: string): Promise<MutationRound[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'shelfmark-bench-mutations-'));
   const graphs: { arm: Arm; graph: LaunchedGraph; tokens: string[] }[] = [];
   try {
@@ -247,7 +254,7 @@ async function mutations(arms: Arm[], rate: number, seconds: number, rounds: num
     const results: MutationRound[] = [];
     for (let round = 0; round < rounds; round++) {
       for (const { arm, graph, tokens } of round % 2 === 0 ? graphs : [...graphs].reverse()) {
-        results.push(await mutationRound(arm, graph, tokens, round, rate, seconds));
+        results.push(await mutationRound(arm, graph, tokens, round, pace, seconds));
       }
     }
     return results;
@@ -290,12 +297,12 @@ function printFigures(figures: { bulk: BulkFigures[]; mutations: MutationRound[]
 
 async function main(): Promise<void> {
   const { flags } = parseFlags(process.argv.slice(2), {
-    events: 'number', postgres: 'string', rate: 'number', seconds: 'number', rounds: 'number', baseline: 'string', only: 'string', json: 'boolean', profile: 'string',
+    events: 'number', postgres: 'string', rate: 'number', closed: 'number', seconds: 'number', rounds: 'number', baseline: 'string', only: 'string', json: 'boolean', profile: 'string',
   }, USAGE);
   if (flags.only !== undefined && flags.only !== 'bulk' && flags.only !== 'mutations') throw new UsageError(`--only must be bulk or mutations, got "${flags.only}"`);
   const count = flags.events ?? 50_000;
   const rounds = flags.rounds ?? (flags.baseline ? 3 : 1);
-  for (const [name, value] of [['events', count], ['rounds', rounds], ['rate', flags.rate ?? 200], ['seconds', flags.seconds ?? 20]] as const) {
+  for (const [name, value] of [['events', count], ['rounds', rounds], ['rate', flags.rate ?? 200], ['closed', flags.closed ?? 1], ['seconds', flags.seconds ?? 20]] as const) {
     if (!Number.isInteger(value) || value < 1) throw new UsageError(`--${name} must be a positive whole number, got ${value}`);
   }
   const arms: Arm[] = [{ name: 'this', root: findProjectRoot(), circulation: thisCirculation, store: thisStore }];
@@ -316,7 +323,8 @@ async function main(): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  if (flags.only !== 'bulk') figures.mutations = await mutations(arms, flags.rate ?? 200, flags.seconds ?? 20, rounds, flags.profile);
+  const pace: Pace = flags.closed !== undefined ? { connections: flags.closed } : { rate: flags.rate ?? 200 };
+  if (flags.only !== 'bulk') figures.mutations = await mutations(arms, pace, flags.seconds ?? 20, rounds, flags.profile);
   if (flags.json) process.stdout.write(`${JSON.stringify(figures)}\n`);
   else printFigures(figures);
 }

@@ -223,7 +223,6 @@ export async function startGateway(config: Config, port: number = config.ports.g
   // Redis down degrades (in-process fallbacks) but does not make the gateway unready.
   healthRoutes(app, readiness, () => ({ redis: redis ? (redis.isReady() ? 'ready' : 'unavailable') : 'not configured' }));
   app.get('/metrics', metricsHandler(metrics.registry, { token: config.metricsToken, loopbackOnlyWithoutToken: config.isProduction }));
-  app.use(graphiql({ projectRoot: config.projectRoot, tabs: [...exampleTabs(examplesDir(config.projectRoot)), ...exampleTabs(operationsDir(config.projectRoot))] }));
   app.use(
     '/graphql',
     (_req, res, next) => {
@@ -244,6 +243,8 @@ export async function startGateway(config: Config, port: number = config.ports.g
     }),
   );
   app.use('/graphql', bodyErrors(limits, limitEvents));
+  // After /graphql, whose requests then never walk GraphiQL's routes (none of which they match).
+  app.use(graphiql({ projectRoot: config.projectRoot, tabs: [...exampleTabs(examplesDir(config.projectRoot)), ...exampleTabs(operationsDir(config.projectRoot))] }));
   const unexpected: ErrorRequestHandler = (error: Error, req, res, _next) => {
     logger.error({ err: config.isProduction ? error.message : error, path: req.path }, 'unexpected error outside GraphQL execution');
     if (!res.headersSent) sendError(res, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');

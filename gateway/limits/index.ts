@@ -14,13 +14,13 @@
  * Every refusal by a limit carries the same details: `extensions.limit` (which limit),
  * `allowed` and, when known, `found` (see `limitDetails`).
  */
-import { createHash } from 'node:crypto';
 import type { ApolloServerPlugin } from '@apollo/server';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { GraphQLError, parse } from 'graphql';
 import type { GatewayConfig } from '../../src/config';
 import { ErrorCode } from '../../src/errors';
 import type { Identity } from '../../src/identity';
+import { DocumentMemo } from '../document-memo';
 import { httpError, sendError } from '../errors';
 import type { OperationStep } from '../operations';
 import { documentShape, estimatedNodes, STANDARD_INTROSPECTION_DEPTH, type DocumentShape } from './analysis';
@@ -110,27 +110,12 @@ function measure(source: string, limits: QueryLimits): Verdict {
   return { shape };
 }
 
-/** Remembers verdicts by document hash, the oldest forgotten first, so a repeated document is measured once. */
-class VerdictCache {
-  private readonly verdicts = new Map<string, Verdict>();
-  constructor(private readonly maxEntries: number) {}
-  get(source: string, compute: () => Verdict): Verdict {
-    const hash = createHash('sha256').update(source).digest('base64');
-    const known = this.verdicts.get(hash);
-    if (known) return known;
-    const verdict = compute();
-    this.verdicts.set(hash, verdict);
-    if (this.verdicts.size > this.maxEntries) this.verdicts.delete(this.verdicts.keys().next().value!);
-    return verdict;
-  }
-}
-
 /**
  * Operation step (see ../operations): document size, tokens, depth and aliases, checked on a
  * parse that stops at the token limit, before Apollo parses and validates the document.
  */
 export function documentLimits(limits: QueryLimits, events: LimitEvents = {}): OperationStep {
-  const verdicts = new VerdictCache(1000);
+  const verdicts = new DocumentMemo<Verdict>(1000);
   return (operation) => {
     if (typeof operation.query !== 'string') return;
     const source = operation.query;

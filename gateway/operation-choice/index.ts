@@ -10,6 +10,7 @@
  */
 import { Kind, OperationTypeNode, parse, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import { ErrorCode } from '../../src/errors';
+import { DocumentMemo } from '../document-memo';
 import { httpError } from '../errors';
 import type { IncomingOperation, OperationStep } from '../operations';
 
@@ -18,26 +19,33 @@ export interface GraphOperations {
   hasMutations: boolean;
 }
 
-function parsed(query: string): DocumentNode | undefined {
+/** What the choice needs of one operation of a document. */
+interface DefinedOperation {
+  name: string | undefined;
+  type: OperationTypeNode;
+}
+
+/** The operations a document defines, or undefined when it does not parse. */
+function operationsOf(query: string): DefinedOperation[] | undefined {
+  let document: DocumentNode;
   try {
-    return parse(query, { noLocation: true });
+    document = parse(query, { noLocation: true });
   } catch {
     return undefined;
   }
+  return document.definitions
+    .filter((definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION)
+    .map((definition) => ({ name: definition.name?.value, type: definition.operation }));
 }
 
-function operationsOf(document: DocumentNode): OperationDefinitionNode[] {
-  return document.definitions.filter((definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION);
-}
-
-function nameList(operations: OperationDefinitionNode[]): string {
-  const names = operations.map((operation) => (operation.name ? `"${operation.name.value}"` : 'an unnamed operation'));
+function nameList(operations: DefinedOperation[]): string {
+  const names = operations.map((operation) => (operation.name !== undefined ? `"${operation.name}"` : 'an unnamed operation'));
   return names.join(', ');
 }
 
-function chosenOperation(operations: OperationDefinitionNode[], operationName: unknown): OperationDefinitionNode | undefined {
+function chosenOperation(operations: DefinedOperation[], operationName: unknown): DefinedOperation | undefined {
   if (typeof operationName === 'string' && operationName !== '') {
-    const named = operations.find((operation) => operation.name?.value === operationName);
+    const named = operations.find((operation) => operation.name === operationName);
     if (!named) throw httpError(400, ErrorCode.OPERATION_NOT_FOUND, `the document defines no operation named "${operationName}"; it defines ${nameList(operations)}`);
     return named;
   }
@@ -57,12 +65,14 @@ function refuseUnsupported(type: OperationTypeNode, graph: GraphOperations): voi
 }
 
 /** The operation step; run after the document limits, so the documents it parses are bounded. */
-export function operationChoice(graph: GraphOperations): OperationStep {
+export function operationChoice(graph: GraphOperations, documentsKept = 1000): OperationStep {
+  const documents = new DocumentMemo<DefinedOperation[] | undefined>(documentsKept);
   return (operation: IncomingOperation) => {
-    if (typeof operation.query !== 'string') return;
-    const document = parsed(operation.query);
-    if (!document) return;
-    const chosen = chosenOperation(operationsOf(document), operation.operationName);
-    if (chosen) refuseUnsupported(chosen.operation, graph);
+    const { query } = operation;
+    if (typeof query !== 'string') return;
+    const operations = documents.get(query, () => operationsOf(query));
+    if (!operations) return;
+    const chosen = chosenOperation(operations, operation.operationName);
+    if (chosen) refuseUnsupported(chosen.type, graph);
   };
 }

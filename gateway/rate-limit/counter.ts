@@ -31,15 +31,49 @@ export interface WindowCounter {
   take(key: string, cost: number, quota: Quota): Promise<Decision>;
 }
 
-/** How long until the k-th oldest of `stamps` (ascending) leaves the window; the window when k is out of reach. */
-function expiryOf(stamps: readonly number[], k: number, windowMs: number, now: number): number {
-  const stamp = k >= 1 && k <= stamps.length ? stamps[k - 1]! : undefined;
-  return stamp === undefined ? windowMs : stamp + windowMs - now;
+/**
+ * One window's request stamps, oldest first, so the expired ones are always a prefix: dropping
+ * them and counting the rest costs nothing per request counted (a window of a busy circulation
+ * system holds hundreds of thousands). A stamp is never earlier than the one before it, even if
+ * the system clock steps back.
+ */
+class StampLog {
+  private stamps: number[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.stamps.length - this.head;
+  }
+
+  /** The newest stamp, or undefined when the log is empty. */
+  get newest(): number | undefined {
+    return this.size > 0 ? this.stamps[this.stamps.length - 1] : undefined;
+  }
+
+  /** How long until the k-th oldest stamp leaves the window; the window when k is out of reach. */
+  expiry(k: number, windowMs: number, now: number): number {
+    const stamp = k >= 1 && k <= this.size ? this.stamps[this.head + k - 1] : undefined;
+    return stamp === undefined ? windowMs : stamp + windowMs - now;
+  }
+
+  expire(windowMs: number, now: number): void {
+    while (this.head < this.stamps.length && (this.stamps[this.head] ?? Infinity) + windowMs <= now) this.head++;
+    // Compacted once the dropped prefix is half the array: each stamp is copied at most once on average.
+    if (this.head > 64 && this.head * 2 > this.stamps.length) {
+      this.stamps = this.stamps.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  add(now: number, count: number): void {
+    const stamp = Math.max(now, this.newest ?? now);
+    for (let i = 0; i < count; i++) this.stamps.push(stamp);
+  }
 }
 
 /** The in-process counter: used without Redis, and as the fallback while Redis is unreachable. */
 export class MemoryWindowCounter implements WindowCounter {
-  private readonly windows = new Map<string, number[]>();
+  private readonly windows = new Map<string, StampLog>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(sweepIntervalMs = 60_000) {
@@ -55,16 +89,17 @@ export class MemoryWindowCounter implements WindowCounter {
   /** `take` without a turn of the event loop, for callers that must act on the decision before anything else runs. */
   takeNow(key: string, cost: number, { max, windowMs }: Quota): Decision {
     const now = Date.now();
-    const stamps = (this.windows.get(key) ?? []).filter((t) => t + windowMs > now);
-    const used = stamps.length;
+    let stamps = this.windows.get(key);
+    if (!stamps) this.windows.set(key, (stamps = new StampLog()));
+    stamps.expire(windowMs, now);
+    const used = stamps.size;
     const admitted = used + cost <= max;
-    if (admitted) for (let i = 0; i < cost; i++) stamps.push(now);
-    this.windows.set(key, stamps);
+    if (admitted) stamps.add(now, cost);
     return {
       admitted,
       used,
-      resetMs: expiryOf(stamps, 1, windowMs, now),
-      retryAfterMs: admitted ? 0 : expiryOf(stamps, used + cost - max, windowMs, now),
+      resetMs: stamps.expiry(1, windowMs, now),
+      retryAfterMs: admitted ? 0 : stamps.expiry(used + cost - max, windowMs, now),
     };
   }
 
@@ -72,7 +107,8 @@ export class MemoryWindowCounter implements WindowCounter {
   sweep(maxWindowMs = 24 * 3600 * 1000): void {
     const now = Date.now();
     for (const [key, stamps] of this.windows) {
-      if (stamps.length === 0 || stamps[stamps.length - 1]! + maxWindowMs <= now) this.windows.delete(key);
+      const newest = stamps.newest;
+      if (newest === undefined || newest + maxWindowMs <= now) this.windows.delete(key);
     }
   }
 

@@ -38,9 +38,11 @@ class AtomicTakeStore extends Store {
 
   async getForIdentity(identity: LimiterIdentity): Promise<readonly number[]> {
     this.decision = await this.counter.take(`rate:${identity.contextIdentity}:${identity.fieldIdentity}`, this.cost, this.quota);
-    // Only the count matters to the limiter; all stamps "now" keeps its window filter from
-    // dropping any and disagreeing with the counter's decision.
-    return new Array<number>(this.decision.used).fill(Date.now());
+    // The counter has decided. The limiter, given the request's own cost as its max, reaches the
+    // same verdict from one stamp (refused) or none (admitted): handing it a stamp per request
+    // counted in the window made it copy and filter hundreds of thousands of them per request
+    // for a busy circulation system.
+    return this.decision.admitted ? [] : [Date.now()];
   }
 
   setForIdentity(): void {
@@ -82,14 +84,14 @@ export function rateLimit({ limits, counter, requestCost = operationCount, onLim
     const limiter = getGraphQLRateLimiter({
       store,
       identifyContext: subjectOf,
-      formatError: ({ max: allowed }) => `rate limit exceeded: ${identity.role} "${identity.sub}" may make ${allowed} requests per ${windowSeconds} s`,
+      formatError: () => `rate limit exceeded: ${identity.role} "${identity.sub}" may make ${max} requests per ${windowSeconds} s`,
     });
     let refusal: string | undefined;
     try {
       refusal = await limiter(
         // The limiter reads only `fieldName` from the resolver info and `operations` from args.
         { parent: undefined, args: { [COUNTED_FIELD]: new Array(cost).fill(null) }, context: identity, info: { fieldName: COUNTED_FIELD } as GraphQLResolveInfo },
-        { max, window: `${windowSeconds}s`, arrayLengthField: COUNTED_FIELD, uncountRejected: true },
+        { max: cost, window: `${windowSeconds}s`, arrayLengthField: COUNTED_FIELD, uncountRejected: true },
       );
     } catch (error) {
       next(error);

@@ -14,8 +14,8 @@
  * ends, so a refused event never leaves a partial write behind; an unexpected database error
  * rolls the whole batch back.
  */
-import type { Insertable, Kysely, Selectable } from 'kysely';
-import { chunks, exclusiveTransaction, type ChangeTable, type Database, type EventTable, type LoanTable, type Store } from '../store';
+import type { Compilable, Insertable, Kysely, Selectable } from 'kysely';
+import { byKeys, chunks, exclusiveTransaction, reusableQuery, type ChangeTable, type ReusableQuery, type Database, type EventTable, type LoanTable, type Store } from '../store';
 import type { MemberTable } from '../store/schema';
 import { COLLECTIONS, formatOf, LOAN_PERIOD_DAYS, type Collection } from '../simulator/catalogue';
 import { addDays } from '../util/dates';
@@ -88,6 +88,49 @@ interface Effect {
 const ROWS_PER_STATEMENT = 500;
 
 
+// The write path's statements, compiled once per shape (see store/reusable-query).
+const eventsById = byKeys((db, ids: readonly string[]) => db.selectFrom('events').select(['id', 'content_hash', 'loan_id', 'member_id']).where('id', 'in', ids));
+const membersById = byKeys((db, ids: readonly number[]) => db.selectFrom('members').select('id').where('id', 'in', ids));
+const booksById = byKeys((db, ids: readonly number[]) => db.selectFrom('books').select(['id', 'collection']).where('id', 'in', ids));
+const loansById = byKeys((db, ids: readonly number[]) => db.selectFrom('loans').selectAll().where('id', 'in', ids));
+const openLoansOfMembers = byKeys((db, ids: readonly number[]) => db.selectFrom('loans').selectAll().where('member_id', 'in', ids).where('returned_at', 'is', null));
+const allBranches = reusableQuery({ build: (db) => db.selectFrom('branches').select('id'), parameters: () => [] });
+const STORED_CLOCK_KEY = 'as_of';
+const batchStartRow = reusableQuery({
+  build: (db) => db.selectNoFrom((eb) => [
+    eb.selectFrom('changes').select((e) => e.fn.max('seq').as('seq')).as('lastSeq'),
+    eb.selectFrom('meta').select('value').where('key', '=', STORED_CLOCK_KEY).as('storedClock'),
+    eb.selectFrom('loans').select((e) => e.fn.max('id').as('id')).as('lastLoanId'),
+    eb.selectFrom('members').select((e) => e.fn.max('id').as('id')).as('lastMemberId'),
+  ]),
+  parameters: () => [STORED_CLOCK_KEY],
+});
+
+/** A multi-row insert of `columns`, in that order: one shape per row count. */
+function insertRows<Row extends object>(insert: (db: Kysely<Database>, rows: Row[]) => Compilable<unknown>, columns: readonly (keyof Row)[]): ReusableQuery<Row[], unknown> {
+  return reusableQuery({
+    build: (db, rows) => insert(db, rows.map((row) => Object.fromEntries(columns.map((column) => [column, row[column] ?? null])) as Row)),
+    parameters: (rows) => rows.flatMap((row) => columns.map((column) => row[column] ?? null)),
+    shape: (rows) => rows.length,
+  });
+}
+
+type MemberRow = Insertable<MemberTable>;
+type EventRow = Insertable<EventTable>;
+type ChangeRow = Insertable<ChangeTable>;
+const insertMembers = insertRows<MemberRow>((db, rows) => db.insertInto('members').values(rows), ['id', 'name', 'email', 'joined_at', 'branch_id']);
+const insertLoans = insertRows<LoanRow>((db, rows) => db.insertInto('loans').values(rows), ['id', 'member_id', 'book_id', 'branch_id', 'checked_out_at', 'due_at', 'returned_at', 'renewals']);
+const insertEvents = insertRows<EventRow>((db, rows) => db.insertInto('events').values(rows), ['id', 'type', 'content', 'content_hash', 'at', 'loan_id', 'member_id']);
+const insertChanges = insertRows<ChangeRow>((db, rows) => db.insertInto('changes').values(rows), ['seq', 'entity', 'entity_id', 'event_id']);
+const updateLoan = reusableQuery({
+  build: (db, loan: LoanRow) => db.updateTable('loans').set({ due_at: loan.due_at, returned_at: loan.returned_at, renewals: loan.renewals }).where('id', '=', loan.id),
+  parameters: (loan) => [loan.due_at, loan.returned_at, loan.renewals, loan.id],
+});
+const updateStoredClock = reusableQuery({
+  build: (db, day: string) => db.updateTable('meta').set({ value: day }).where('key', '=', STORED_CLOCK_KEY),
+  parameters: (day) => [day, STORED_CLOCK_KEY],
+});
+
 function refuse(event: CirculationEvent, reason: CirculationError['reason'], message: string): CirculationError {
   return new CirculationError(reason, `event ${event.id} (${event.type}): ${message}`, event.id);
 }
@@ -110,29 +153,28 @@ async function prefetch(batch: Batch, events: readonly CirculationEvent[]): Prom
     }
   }
   for (const ids of chunks([...new Set(events.map((e) => e.id))], ROWS_PER_STATEMENT)) {
-    for (const row of await db.selectFrom('events').select(['id', 'content_hash', 'loan_id', 'member_id']).where('id', 'in', ids).execute()) {
+    for (const row of await eventsById.execute(db, ids)) {
       batch.events.set(row.id, { hash: row.content_hash, loanId: row.loan_id, memberId: row.member_id });
     }
   }
   for (const ids of chunks([...memberIds], ROWS_PER_STATEMENT)) {
-    for (const row of await db.selectFrom('members').select('id').where('id', 'in', ids).execute()) batch.members.add(row.id);
+    for (const row of await membersById.execute(db, ids)) batch.members.add(row.id);
   }
   for (const ids of chunks([...bookIds], ROWS_PER_STATEMENT)) {
-    for (const row of await db.selectFrom('books').select(['id', 'collection']).where('id', 'in', ids).execute()) batch.books.set(row.id, row.collection);
+    for (const row of await booksById.execute(db, ids)) batch.books.set(row.id, row.collection);
   }
-  for (const row of await db.selectFrom('branches').select('id').execute()) batch.branches.add(row.id);
+  for (const row of await allBranches.execute(db, undefined)) batch.branches.add(row.id);
   for (const ids of chunks([...loanIds], ROWS_PER_STATEMENT)) {
-    for (const row of await db.selectFrom('loans').selectAll().where('id', 'in', ids).execute()) batch.loans.set(row.id, row);
+    for (const row of await loansById.execute(db, ids)) batch.loans.set(row.id, row);
   }
   for (const ids of chunks([...loanMembers], ROWS_PER_STATEMENT)) {
-    for (const row of await db.selectFrom('loans').selectAll().where('member_id', 'in', ids).where('returned_at', 'is', null).execute()) batch.loans.set(row.id, row);
+    for (const row of await openLoansOfMembers.execute(db, ids)) batch.loans.set(row.id, row);
   }
 }
 
 async function bookCollection(batch: Batch, bookId: number): Promise<string | undefined> {
   if (!batch.books.has(bookId)) {
-    const row = await batch.db.selectFrom('books').select('collection').where('id', '=', bookId).executeTakeFirst();
-    if (row) batch.books.set(bookId, row.collection);
+    for (const row of await booksById.execute(batch.db, [bookId])) batch.books.set(row.id, row.collection);
   }
   return batch.books.get(bookId);
 }
@@ -160,12 +202,8 @@ function openLoan(batch: Batch, event: CirculationEvent, ref: LoanRef): LoanRow 
 
 /** Where a batch starts, in one statement: the last change record, the stored clock and the highest loan and member ids. */
 async function batchStart(db: Kysely<Database>): Promise<{ lastSeq: number; storedClock: string; lastLoanId: number; lastMemberId: number }> {
-  const row = await db.selectNoFrom((eb) => [
-    eb.selectFrom('changes').select((e) => e.fn.max('seq').as('seq')).as('lastSeq'),
-    eb.selectFrom('meta').select('value').where('key', '=', 'as_of').as('storedClock'),
-    eb.selectFrom('loans').select((e) => e.fn.max('id').as('id')).as('lastLoanId'),
-    eb.selectFrom('members').select((e) => e.fn.max('id').as('id')).as('lastMemberId'),
-  ]).executeTakeFirstOrThrow();
+  const [row] = await batchStartRow.execute(db, undefined);
+  if (!row) throw new Error('the batch start query answered no row');
   if (row.storedClock === null) throw new Error('the store has no library clock (meta.as_of): run `npm run generate` first');
   return { lastSeq: Number(row.lastSeq ?? 0), storedClock: row.storedClock, lastLoanId: Number(row.lastLoanId ?? 0), lastMemberId: Number(row.lastMemberId ?? 0) };
 }
@@ -256,16 +294,16 @@ async function applyOne(batch: Batch, event: CirculationEvent): Promise<AppliedE
 /** Writes what the batch did, parents before children (members, loans, events, change records). */
 async function flush(batch: Batch): Promise<void> {
   const { db } = batch;
-  for (const rows of chunks(batch.newMembers, ROWS_PER_STATEMENT)) await db.insertInto('members').values(rows).execute();
+  for (const rows of chunks(batch.newMembers, ROWS_PER_STATEMENT)) await insertMembers.execute(db, rows);
   const loans = [...batch.newLoans].map((id) => batch.loans.get(id)).filter((row): row is LoanRow => row !== undefined);
-  for (const rows of chunks(loans, ROWS_PER_STATEMENT)) await db.insertInto('loans').values(rows).execute();
+  for (const rows of chunks(loans, ROWS_PER_STATEMENT)) await insertLoans.execute(db, rows);
   for (const id of batch.changedLoans) {
     const loan = batch.loans.get(id);
-    if (loan) await db.updateTable('loans').set({ due_at: loan.due_at, returned_at: loan.returned_at, renewals: loan.renewals }).where('id', '=', id).execute();
+    if (loan) await updateLoan.execute(db, loan);
   }
-  for (const rows of chunks(batch.newEvents, ROWS_PER_STATEMENT)) await db.insertInto('events').values(rows).execute();
-  for (const rows of chunks(batch.newChanges, ROWS_PER_STATEMENT)) await db.insertInto('changes').values(rows).execute();
-  if (batch.clockMoved) await db.updateTable('meta').set({ value: batch.storedClock }).where('key', '=', 'as_of').execute();
+  for (const rows of chunks(batch.newEvents, ROWS_PER_STATEMENT)) await insertEvents.execute(db, rows);
+  for (const rows of chunks(batch.newChanges, ROWS_PER_STATEMENT)) await insertChanges.execute(db, rows);
+  if (batch.clockMoved) await updateStoredClock.execute(db, batch.storedClock);
 }
 
 function outcomeOf(result: EventResult): Outcome {

@@ -15,6 +15,7 @@ import { startCheckpointer } from './checkpointer';
 export type { BookTable, ChangeTable, Database, EventTable, LoanTable, TableName } from './schema';
 export { exclusiveTransaction } from './transaction';
 export { chunks, inChunks, IDS_PER_QUERY } from './in-chunks';
+export { byKeys, reusableQuery, type ReusableQuery } from './reusable-query';
 export { LATEST_MIGRATION, migrateStore, migrateWithin, migrationStates, MigrationError, MIGRATIONS, TABLES_MIGRATION, type MigrationState, type MigrationStep } from './migrations';
 
 export type Dialect = 'sqlite' | 'postgres';

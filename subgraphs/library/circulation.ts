@@ -5,7 +5,7 @@
  */
 import { DateResolver, DateTimeResolver } from 'graphql-scalars';
 import { GraphQLError } from 'graphql';
-import { Arg, Ctx, Field, ID, InputType, Mutation, ObjectType, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, Field, FieldResolver, ID, InputType, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
 import { CirculationError, parseEvent, type AppliedEvent, type CirculationEvent } from '../../src/circulation';
 import { ErrorCode, shelfmarkError } from '../../src/errors';
 import type { LibraryContext } from './context';
@@ -90,11 +90,15 @@ export class CirculationResult {
   @Field(() => Boolean)
   applied!: boolean;
 
+  // Resolved by CirculationResolver from loanId and memberId, and read only when asked for.
   @Field(() => Loan, { nullable: true, description: 'The loan the event created or touched.' })
   loan?: Loan | null;
 
   @Field(() => Member, { nullable: true, description: 'The member the event concerns.' })
   member?: Member | null;
+
+  loanId!: number | null;
+  memberId!: number | null;
 
   @Field(() => DateResolver, { description: 'The library clock after the event.' })
   clock!: Date;
@@ -119,6 +123,16 @@ export class CirculationResolver {
   @Query(() => DateResolver, { description: "The library's current date: every model field answers as of it." })
   async clock(@Ctx() ctx: LibraryContext): Promise<Date> {
     return new Date(`${await ctx.clock()}T00:00:00Z`);
+  }
+
+  @FieldResolver()
+  loan(@Root() result: CirculationResult, @Ctx() ctx: LibraryContext): Promise<Loan | null> | null {
+    return result.loanId === null ? null : ctx.loaders.loan.load(String(result.loanId));
+  }
+
+  @FieldResolver()
+  member(@Root() result: CirculationResult, @Ctx() ctx: LibraryContext): Promise<Member | null> | null {
+    return result.memberId === null ? null : ctx.loaders.member.load(String(result.memberId));
   }
 
   @Mutation(() => CirculationResult)
@@ -166,9 +180,7 @@ async function write(ctx: LibraryContext, raw: Record<string, unknown>): Promise
   } catch (error) {
     throw error instanceof CirculationError ? toGraphQLError(error) : error;
   }
-  const [loan, member] = await Promise.all([
-    applied.loanId === null ? null : ctx.loaders.loan.load(String(applied.loanId)),
-    applied.memberId === null ? null : ctx.loaders.member.load(String(applied.memberId)),
-  ]);
-  return Object.assign(new CirculationResult(), { eventId: applied.eventId, applied: applied.applied, loan, member, clock: new Date(`${applied.clock}T00:00:00Z`) });
+  return Object.assign(new CirculationResult(), {
+    eventId: applied.eventId, applied: applied.applied, loanId: applied.loanId, memberId: applied.memberId, clock: new Date(`${applied.clock}T00:00:00Z`),
+  });
 }

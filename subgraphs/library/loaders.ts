@@ -7,7 +7,7 @@
  */
 import DataLoader from 'dataloader';
 import type { Selectable } from 'kysely';
-import { IDS_PER_QUERY, type Store } from '../../src/store';
+import { byKeys, IDS_PER_QUERY, type Store } from '../../src/store';
 import type { BookTable, BranchTable, LoanTable, MemberTable } from '../../src/store/schema';
 import { dayToMs } from '../../src/util/dates';
 import { parseId } from '../../src/util/ids';
@@ -72,27 +72,33 @@ export interface LibraryLoaders {
 /** One batch is one `IN (...)` statement: a batch of keys (an `_entities` call for a whole watchlist, say) is bounded like every id list. */
 const BATCH = { maxBatchSize: IDS_PER_QUERY };
 
+// Compiled once per list length (see store/reusable-query): one entity's page reads these on every request.
+const membersById = byKeys((db, ids: readonly number[]) => db.selectFrom('members').selectAll().where('id', 'in', ids));
+const booksById = byKeys((db, ids: readonly number[]) => db.selectFrom('books').selectAll().where('id', 'in', ids));
+const loansById = byKeys((db, ids: readonly number[]) => db.selectFrom('loans').selectAll().where('id', 'in', ids));
+const branchesById = byKeys((db, ids: readonly number[]) => db.selectFrom('branches').selectAll().where('id', 'in', ids));
+
 export function createLibraryLoaders(store: Store): LibraryLoaders {
   const { db } = store;
   return {
     member: new DataLoader(async (keys) => {
       const ids = numericIds(keys);
-      const rows = ids.length ? await db.selectFrom('members').selectAll().where('id', 'in', ids).execute() : [];
+      const rows = ids.length ? await membersById.execute(db, ids) : [];
       return byId(keys, rows.map(toMember));
     }, BATCH),
     book: new DataLoader(async (keys) => {
       const ids = numericIds(keys);
-      const rows = ids.length ? await db.selectFrom('books').selectAll().where('id', 'in', ids).execute() : [];
+      const rows = ids.length ? await booksById.execute(db, ids) : [];
       return byId(keys, rows.map(toBook));
     }, BATCH),
     loan: new DataLoader(async (keys) => {
       const ids = numericIds(keys);
-      const rows = ids.length ? await db.selectFrom('loans').selectAll().where('id', 'in', ids).execute() : [];
+      const rows = ids.length ? await loansById.execute(db, ids) : [];
       return byId(keys, rows.map(toLoan));
     }, BATCH),
     branch: new DataLoader(async (keys) => {
       const ids = numericIds(keys);
-      const rows = ids.length ? await db.selectFrom('branches').selectAll().where('id', 'in', ids).execute() : [];
+      const rows = ids.length ? await branchesById.execute(db, ids) : [];
       return byId(keys, rows.map(toBranch));
     }, BATCH),
     loansOfMember: new DataLoader(async (keys) => {
