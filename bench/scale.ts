@@ -84,14 +84,19 @@ function cpuSecondsOf(pids: readonly number[]): number {
 async function timedRequests(url: string, bearer: string, pids: readonly number[], bodies: readonly unknown[]) {
   const latencies: number[] = [];
   let errors = 0;
+  // What the answers that were not data were, by kind (an error code, `timeout`, a fetch failure).
+  const failures: Record<string, number> = {};
   const cpuBefore = cpuSecondsOf(pids);
   for (const body of bodies) {
     const { ms, outcome } = await ask(url, bearer, body);
     latencies.push(ms);
-    if (outcome !== 'data') errors += 1;
+    if (outcome !== 'data') {
+      errors += 1;
+      failures[outcome] = (failures[outcome] ?? 0) + 1;
+    }
   }
   const cpuMs = (cpuSecondsOf(pids) - cpuBefore) * 1000;
-  return { asked: bodies.length, errors, graphCpuMsPerRequest: bodies.length > 0 ? cpuMs / bodies.length : NaN, ...summarise(latencies) };
+  return { asked: bodies.length, errors, failures, graphCpuMsPerRequest: bodies.length > 0 ? cpuMs / bodies.length : NaN, ...summarise(latencies) };
 }
 
 async function inferenceRuns(graphqlUrl: string): Promise<number> {
@@ -211,7 +216,7 @@ async function main(): Promise<void> {
     FEATURE_STORE: featureStore,
     ...(flags['cache-entries'] === undefined ? {} : { FEATURE_CACHE_ENTRIES: String(flags['cache-entries']) }),
   };
-  const bearer = jwt.sign({ role: 'analyst' }, DEVELOPMENT_JWT_SECRET, { algorithm: 'HS256', subject: 'bench-scale', issuer: 'shelfmark', audience: 'shelfmark-graph', expiresIn: '2h' });
+  const bearer = jwt.sign({ role: 'staff' }, DEVELOPMENT_JWT_SECRET, { algorithm: 'HS256', subject: 'bench-scale', issuer: 'shelfmark', audience: 'shelfmark-graph', expiresIn: '2h' });
 
   const load = loadAverage();
   const started = performance.now();
