@@ -154,7 +154,7 @@ export async function startGateway(config: Config, port: number = config.ports.g
   const persisted = persistedQueries({ manifest: readManifest(config, logger), apqCache, onRegistered: () => counters.apqRegistrations.inc() });
 
   const replicas = new Map(subgraphs.map((name) => [name, replicaSet(config.subgraphUrls[name])]));
-  const internalSigner = new InternalTokenSigner(config.internalSecret, undefined, undefined, config.subgraphTimeoutMs);
+  const internalSigner = new InternalTokenSigner(config.internalSecret, { subgraphDeadlineMs: config.subgraphTimeoutMs });
   const gateway = new ApolloGateway({
     supergraphSdl,
     buildService: ({ name }) =>

@@ -86,12 +86,18 @@ const INTERNAL_SEND_MARGIN_MS = 2000;
 export class InternalTokenSigner {
   private readonly tokens = new Map<string, { token: string; reuseUntilMs: number }>();
 
+  private readonly maxEntries: number;
+  private readonly now: () => number;
+  private readonly subgraphDeadlineMs: number;
+
   constructor(
     private readonly secret: string,
-    private readonly maxEntries = 10_000,
-    private readonly now: () => number = Date.now,
-    private readonly subgraphDeadlineMs = 3000,
-  ) {}
+    { maxEntries = 10_000, now = Date.now, subgraphDeadlineMs = 3000 }: { maxEntries?: number; now?: () => number; subgraphDeadlineMs?: number } = {},
+  ) {
+    this.maxEntries = maxEntries;
+    this.now = now;
+    this.subgraphDeadlineMs = subgraphDeadlineMs;
+  }
 
   tokenFor(identity: Identity, subgraph: string): string {
     const key = `${subgraph}\n${subjectOf(identity)}`;

@@ -71,7 +71,7 @@ describe('internal identity tokens, remembered', () => {
 describe('InternalTokenSigner', () => {
   it('sends the same token for the first half of its lifetime, then a fresh one', () => {
     let now = START;
-    const signer = new InternalTokenSigner(secret, 100, () => now);
+    const signer = new InternalTokenSigner(secret, { maxEntries: 100, now: () => now });
     const first = signer.tokenFor(analyst, 'churn');
     expect(signer.tokenFor({ ...analyst }, 'churn')).toBe(first);
     expect(signer.tokenFor(analyst, 'overdue')).not.toBe(first);
@@ -86,7 +86,7 @@ describe('InternalTokenSigner', () => {
 
   it('signs a fresh token for every request when the subgraph deadline is longer than a reused token would still verify', () => {
     let now = START;
-    const signer = new InternalTokenSigner(secret, 100, () => now, 30_000);
+    const signer = new InternalTokenSigner(secret, { maxEntries: 100, now: () => now, subgraphDeadlineMs: 30_000 });
     const first = signer.tokenFor(analyst, 'churn');
     now = START + 1000;
     const second = signer.tokenFor(analyst, 'churn');
@@ -97,7 +97,7 @@ describe('InternalTokenSigner', () => {
   it('reuses a token only while it still verifies for the deadline and a margin', () => {
     let now = START;
     // Verifies until START + 12 s; deadline 6 s + 2 s margin: reused until START + 4 s.
-    const signer = new InternalTokenSigner(secret, 100, () => now, 6000);
+    const signer = new InternalTokenSigner(secret, { maxEntries: 100, now: () => now, subgraphDeadlineMs: 6000 });
     const first = signer.tokenFor(analyst, 'churn');
     now = START + 4000 - 1;
     expect(signer.tokenFor(analyst, 'churn')).toBe(first);
