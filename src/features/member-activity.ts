@@ -10,7 +10,9 @@
  * `undefined` for ids that are not members or had not joined by the cut-off.
  */
 import { chunks, type LoanTable, type Store } from '../store';
-import { daysBetween } from '../util/dates';
+import { dayToMs } from '../util/dates';
+
+const DAY_MS = 86_400_000;
 
 export interface MemberActivity {
   memberId: number;
@@ -56,14 +58,47 @@ export interface MemberActivity {
   fittedVisitTrend: number;
 }
 
-type LoanRow = Omit<LoanTable, 'id' | 'branch_id'>;
+type LoanRow = Pick<LoanTable, 'member_id' | 'book_id' | 'checked_out_at' | 'due_at' | 'returned_at' | 'renewals'>;
 
-export async function loadMemberActivity(store: Store, memberIds: readonly number[], cutoff: string): Promise<(MemberActivity | undefined)[]> {
-  if (memberIds.length === 0) return [];
-  // Summarised a slice at a time: only one slice's loans are ever held as rows, so a trainer
-  // asking for every member of a large library holds a summary per member, not every loan
-  // (about 50 a member).
-  const byId = new Map<number, MemberActivity>();
+/**
+ * A member's loans known on a cut-off day, compactly: per loan, in one Int32Array, its checkout,
+ * due and return days (days since 1970-01-01; NOT_RETURNED when it is out), renewals and book.
+ * `summariseHistory` reads nothing else, so a serving memo that keeps it beside the activity can
+ * summarise the member again at a later cut-off without reading the store (see `carryMemberActivity`).
+ */
+export interface MemberHistory {
+  memberId: number;
+  branchId: number;
+  joinedDay: number;
+  /** LOAN_FIELDS numbers per loan: checkout, due, returned, renewals, book. */
+  loans: Int32Array;
+}
+
+const LOAN_FIELDS = 5;
+const CHECKOUT = 0, DUE = 1, RETURNED = 2, RENEWALS = 3, BOOK = 4;
+/** The return day of a loan still out: after every day. */
+const NOT_RETURNED = 2 ** 31 - 1;
+
+/** What the subgraphs memoise: the activity at the memo's day, with the history it was summarised from. */
+export type DatedMemberActivity = MemberActivity & { readonly history: MemberHistory };
+
+/** Day numbers of 'YYYY-MM-DD' strings, parsed once per distinct day (a batch has few distinct days and many loans). */
+function dayNumbers(): (day: string) => number {
+  const parsed = new Map<string, number>();
+  return (day) => {
+    let value = parsed.get(day);
+    if (value === undefined) {
+      value = Math.round(dayToMs(day) / DAY_MS);
+      parsed.set(day, value);
+    }
+    return value;
+  };
+}
+
+/** The histories of a batch of members (at most IDS_PER_QUERY a statement), by id: those who had joined by the cut-off. */
+async function loadMemberHistories(store: Store, memberIds: readonly number[], cutoff: string): Promise<Map<number, MemberHistory>> {
+  const day = dayNumbers();
+  const byId = new Map<number, MemberHistory>();
   for (const slice of chunks([...new Set(memberIds)])) {
     const [members, loans] = await Promise.all([
       store.db.selectFrom('members').select(['id', 'joined_at', 'branch_id']).where('id', 'in', slice).where('joined_at', '<=', cutoff).execute(),
@@ -80,21 +115,63 @@ export async function loadMemberActivity(store: Store, memberIds: readonly numbe
       if (list) list.push(loan);
       else loansByMember.set(loan.member_id, [loan]);
     }
-    for (const m of members) byId.set(m.id, summarise(m.id, m.branch_id, m.joined_at, loansByMember.get(m.id) ?? [], cutoff));
+    for (const m of members) {
+      const rows = loansByMember.get(m.id) ?? [];
+      const packed = new Int32Array(rows.length * LOAN_FIELDS);
+      rows.forEach((loan, i) => {
+        const at = i * LOAN_FIELDS;
+        packed[at + CHECKOUT] = day(loan.checked_out_at);
+        packed[at + DUE] = day(loan.due_at);
+        packed[at + RETURNED] = loan.returned_at === null ? NOT_RETURNED : day(loan.returned_at);
+        packed[at + RENEWALS] = loan.renewals;
+        packed[at + BOOK] = loan.book_id;
+      });
+      byId.set(m.id, { memberId: m.id, branchId: m.branch_id, joinedDay: day(m.joined_at), loans: packed });
+    }
+  }
+  return byId;
+}
+
+export async function loadMemberActivity(store: Store, memberIds: readonly number[], cutoff: string): Promise<(MemberActivity | undefined)[]> {
+  if (memberIds.length === 0) return [];
+  // Summarised a slice at a time: only one slice's loans are ever held, so a trainer asking for
+  // every member of a large library holds a summary per member, not every loan (about 50 a member).
+  const cutoffDay = Math.round(dayToMs(cutoff) / DAY_MS);
+  const byId = new Map<number, MemberActivity>();
+  for (const slice of chunks([...new Set(memberIds)])) {
+    for (const [id, history] of await loadMemberHistories(store, slice, cutoff)) byId.set(id, summariseHistory(history, cutoffDay));
   }
   return memberIds.map((id) => byId.get(id));
 }
 
-/** `loadMemberActivity` keyed by member id, for memoising per member (members not found are absent). */
-export async function memberActivityById(store: Store, memberIds: readonly number[], cutoff: string): Promise<Map<number, MemberActivity>> {
-  const found = new Map<number, MemberActivity>();
-  for (const activity of await loadMemberActivity(store, memberIds, cutoff)) if (activity) found.set(activity.memberId, activity);
+/**
+ * `loadMemberActivity` keyed by member id, for memoising per member (members not found are
+ * absent), each with the history it was summarised from, so a roll can carry it.
+ */
+export async function memberActivityById(store: Store, memberIds: readonly number[], cutoff: string): Promise<Map<number, DatedMemberActivity>> {
+  const cutoffDay = Math.round(dayToMs(cutoff) / DAY_MS);
+  const found = new Map<number, DatedMemberActivity>();
+  if (memberIds.length === 0) return found;
+  for (const [id, history] of await loadMemberHistories(store, memberIds, cutoff)) found.set(id, { ...summariseHistory(history, cutoffDay), history });
   return found;
 }
 
-export function summarise(memberId: number, branchId: number, joinedAt: string, loans: LoanRow[], cutoff: string): MemberActivity {
-  const tenureDays = Math.max(0, daysBetween(joinedAt, cutoff));
-  const ages = loans.map((l) => daysBetween(l.checked_out_at, cutoff)).sort((a, b) => a - b);
+/**
+ * A member's activity at the later day `to`, from the one at `from`, when none of their loans was
+ * checked out or returned after `from` and by `to` (see MemoCarry): the same history summarised at `to`.
+ */
+export function carryMemberActivity(activity: DatedMemberActivity, _from: string, to: string): DatedMemberActivity {
+  return { ...summariseHistory(activity.history, Math.round(dayToMs(to) / DAY_MS)), history: activity.history };
+}
+
+/** A member's activity on `cutoffDay` (a day number) from their loans checked out by then. */
+export function summariseHistory(history: MemberHistory, cutoffDay: number): MemberActivity {
+  const { loans } = history;
+  const n = loans.length / LOAN_FIELDS;
+  const tenureDays = Math.max(0, cutoffDay - history.joinedDay);
+  const ages: number[] = [];
+  for (let i = 0; i < n; i++) ages.push(cutoffDay - loans[i * LOAN_FIELDS + CHECKOUT]!);
+  ages.sort((a, b) => a - b);
   let loans30d = 0, loans90d = 0, loansPrev90d = 0, loans365d = 0;
   for (const age of ages) {
     if (age < 30) loans30d++;
@@ -108,34 +185,35 @@ export function summarise(memberId: number, branchId: number, joinedAt: string, 
 
   let returnedLoans = 0, lateReturns = 0, openLoans = 0, overdueOpenLoans = 0, renewals365 = 0, loanDays365d = 0;
   const books365 = new Set<number>();
-  for (const loan of loans) {
-    const returnedByCutoff = loan.returned_at !== null && loan.returned_at <= cutoff;
+  for (let i = 0; i < n; i++) {
+    const at = i * LOAN_FIELDS;
+    const checkout = loans[at + CHECKOUT]!, due = loans[at + DUE]!, returned = loans[at + RETURNED]!;
+    const returnedByCutoff = returned <= cutoffDay;
     if (returnedByCutoff) {
       returnedLoans++;
-      if (loan.returned_at! > loan.due_at) lateReturns++;
+      if (returned > due) lateReturns++;
     } else {
       openLoans++;
-      if (loan.due_at < cutoff) overdueOpenLoans++;
+      if (due < cutoffDay) overdueOpenLoans++;
     }
-    const age = daysBetween(loan.checked_out_at, cutoff);
-    if (age < 365) {
-      renewals365 += loan.renewals;
-      books365.add(loan.book_id);
-      loanDays365d += daysBetween(loan.checked_out_at, returnedByCutoff ? loan.returned_at! : cutoff);
+    if (cutoffDay - checkout < 365) {
+      renewals365 += loans[at + RENEWALS]!;
+      books365.add(loans[at + BOOK]!);
+      loanDays365d += (returnedByCutoff ? returned : cutoffDay) - checkout;
     }
   }
   return {
     ...visitSummary(ages, tenureDays),
     ...fitVisitRate(ages, tenureDays),
-    memberId,
-    branchId,
+    memberId: history.memberId,
+    branchId: history.branchId,
     tenureDays,
     daysSinceLastLoan: ages.length ? ages[0]! : tenureDays,
     loans30d,
     loans90d,
     loansPrev90d,
     loans365d,
-    loansTotal: loans.length,
+    loansTotal: n,
     distinctBooks365d: books365.size,
     meanGapDays365d,
     lateShare: returnedLoans ? lateReturns / returnedLoans : 0,
@@ -146,7 +224,6 @@ export function summarise(memberId: number, branchId: number, joinedAt: string, 
     loanDays365d,
   };
 }
-
 
 /** Days in a 30-day month, the unit of `visitRate365d`. */
 const DAYS_PER_RATE_MONTH = 30;

@@ -149,6 +149,14 @@ export interface ServingBatch {
 }
 
 /**
+ * Whether a loan is out and not yet due on `day`: a loan already past its due date is late for
+ * certain, so only loans still due are at risk.
+ */
+function stillDueOn(loan: Pick<LoanRecord, 'due_at' | 'returned_at'>, day: string): boolean {
+  return loan.due_at >= day && (loan.returned_at === null || loan.returned_at > day);
+}
+
+/**
  * Serving: features of the loans with `loanIds` and of the open loans of `memberIds` that are
  * not yet due on `asOf`, together. Per IDS_PER_QUERY ids: one query for the requested loans'
  * borrowers, one on loans for the borrowers' and members' histories, one on books, one on members.
@@ -166,8 +174,7 @@ export async function overdueServingFeatures(
     store.db.selectFrom('loans').select(LOAN_COLUMNS).where('member_id', 'in', slice).execute(),
   );
   const requested = histories.filter((l) => wantedLoans.has(l.id));
-  // A loan already past its due date is late for certain; only loans still due are at risk.
-  const open = histories.filter((l) => wantedMembers.has(l.member_id) && l.checked_out_at <= asOf && l.due_at >= asOf && (l.returned_at === null || l.returned_at > asOf));
+  const open = histories.filter((l) => wantedMembers.has(l.member_id) && l.checked_out_at <= asOf && stillDueOn(l, asOf));
   const loans = [...requested, ...open];
   const { books, joinedAt } = await booksAndMembers(store, loans);
   return { loans, requestedCount: requested.length, features: overdueFeatures(loans, histories, books, joinedAt) };
@@ -331,4 +338,22 @@ export async function memberOpenLoanFeatures(store: Store, memberIds: readonly n
     result.set(id, { loans: rows.map((row) => batch.loans[row]!), values });
   }
   return result;
+}
+
+/**
+ * A member's open loans at the later day `to`, from those at `from`, when none of the member's
+ * loans was checked out or returned after `from` and by `to` (see MemoCarry): the loans still due.
+ * A loan's feature row depends on what was known at its checkout and on its renewals, not on the
+ * day it is scored, so the rows are kept as they are.
+ */
+export function carryOpenLoans(value: MemberOpenLoans, _from: string, to: string): MemberOpenLoans {
+  const kept: number[] = [];
+  value.loans.forEach((loan, i) => {
+    if (stillDueOn(loan, to)) kept.push(i);
+  });
+  if (kept.length === value.loans.length) return value;
+  const d = OVERDUE_FEATURES.length;
+  const values = new Float32Array(kept.length * d);
+  kept.forEach((row, k) => values.set(value.values.subarray(row * d, (row + 1) * d), k * d));
+  return { loans: kept.map((row) => value.loans[row]!), values };
 }

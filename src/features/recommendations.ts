@@ -64,6 +64,14 @@ export async function borrowingHistoriesById(store: Store, memberIds: readonly n
   return found;
 }
 
+/**
+ * A member's history at a later day, when none of their loans was checked out after `from` and by
+ * `to` (see MemoCarry): the same, since a history lists the loans checked out by its day.
+ */
+export function carryBorrowingHistory(history: BorrowingHistory): BorrowingHistory {
+  return history;
+}
+
 /** Histories of many members (a whole library), a slice of ids per batch so no statement grows unbounded. */
 export async function borrowingHistoriesInChunks(store: Store, memberIds: readonly number[], cutoff: string, chunk = 2000): Promise<(BorrowingHistory | undefined)[]> {
   const all: (BorrowingHistory | undefined)[] = [];

@@ -18,9 +18,11 @@
  *
  * Freshness: `invalidate(ids)` drops the values of entities whose rows changed (here and in the
  * shared store), so the next load computes them again; a computation that started before the
- * change is answered to the request that asked for it but not kept. `prepare(asOf)` computes every
- * held entity (at most `maxEntries`) at a new date beside the current values, which keep answering
- * meanwhile; its `commit` swaps to the new date in one step. A load reads one generation from
+ * change is answered to the request that asked for it but not kept. `prepare(asOf, moved)` brings
+ * every held entity (at most `maxEntries`) to a new date beside the current values, which keep
+ * answering meanwhile; its `commit` swaps to the new date in one step. An entity whose rows have no
+ * date between the two days (not in `moved`) is carried by the source's `carry` without reading the
+ * store, when the source has one; the others are computed again. A load reads one generation from
  * start to end, so one answer never mixes two dates. No model output is kept, so a promoted or
  * rolled-back version never meets a stale answer.
  */
@@ -34,7 +36,35 @@ import { inSpan } from '../tracing';
  * How a model computes one memo's values: its feature function for a batch of entity ids at the
  * as-of date, answering only the ids that are entities.
  */
-export type MemoSource<V> = (store: Store, ids: readonly number[], asOf: string) => Promise<Map<number, V>>;
+export type MemoCompute<V> = (store: Store, ids: readonly number[], asOf: string) => Promise<Map<number, V>>;
+
+/**
+ * An entity's value at the later date `to`, from its value at `from`, for an entity none of whose
+ * rows is dated after `from` and up to `to`: equal to what the feature function answers at `to`,
+ * without reading the store. What makes a daily roll cost the members who were active that day,
+ * not every member held.
+ */
+export type MemoCarry<V> = (value: V, from: string, to: string) => V;
+
+/** A memo's feature function with how its values move to a later date (see MemoCarry). */
+export interface CarriedMemoSource<V> {
+  compute: MemoCompute<V>;
+  // A method, so that a source of a particular V is one of `MemoSources`' (its parameter is checked bivariantly).
+  carry(value: V, from: string, to: string): V;
+}
+
+/** A memo's feature function, alone or with how its values move to a later date. */
+export type MemoSource<V> = MemoCompute<V> | CarriedMemoSource<V>;
+
+/** The feature function of `source`. */
+export function memoCompute<V>(source: MemoSource<V>): MemoCompute<V> {
+  return typeof source === 'function' ? source : source.compute;
+}
+
+/** How `source` carries its values to a later date; undefined when every value is computed again. */
+export function memoCarry<V>(source: MemoSource<V>): MemoCarry<V> | undefined {
+  return typeof source === 'function' ? undefined : (value, from, to) => source.carry(value, from, to);
+}
 
 /** The memos a model serves from, by name. */
 export type MemoSources = Record<string, MemoSource<unknown>>;
@@ -47,8 +77,12 @@ export type MemoSources = Record<string, MemoSource<unknown>>;
 export interface DatedValues {
   /** Drops what `ids` (member ids) changed. */
   invalidate(ids: Iterable<number>): void;
-  /** Computes what is held at `asOf`; the returned commit makes it the answer. */
-  prepare(asOf: string): Promise<() => void>;
+  /**
+   * Brings what is held to `asOf`; the returned commit makes it the answer. `moved`, when given,
+   * names every entity (member id) with a row dated after the current date and up to `asOf`:
+   * the others may be carried without reading the store. Without it, everything is computed again.
+   */
+  prepare(asOf: string, moved?: ReadonlySet<number>): Promise<() => void>;
 }
 
 /** One AsOfMemo per source, typed by what the source computes. */
@@ -71,12 +105,14 @@ export interface MemoCacheEvents {
   evictions?(n: number): void;
 }
 
-export interface AsOfMemoOptions {
+export interface AsOfMemoOptions<V = unknown> {
   /** Most entities kept per date; the least recently used go first. */
   maxEntries?: number;
   /** The shared online store behind the cache (Redis), if any. */
   shared?: SharedFeatureStore;
   events?: MemoCacheEvents;
+  /** How values move to a later date for entities with no row dated in between (see MemoCarry). */
+  carry?: MemoCarry<V>;
 }
 
 /** Yields to the event loop, so requests arriving during long work wait for one slice at most. */
@@ -93,15 +129,29 @@ const loopBusyMs = (): number => performance.eventLoopUtilization().active;
  * time is the event loop's, so waiting for a PostgreSQL answer does not count as holding it.
  * With a `gate`, each slice also waits until no request is in flight (see RequestGate).
  */
+export interface SlicePacerOptions {
+  /** Busy milliseconds of the event loop each slice aims at. */
+  budgetMs?: number;
+  /** Entities per slice: the fewest, the most, and the first slice's. */
+  bounds?: { min: number; max: number; first: number };
+  /** The busy clock the slices are measured on (tests pass their own). */
+  busyMs?: () => number;
+  /** What each slice waits for first: no request in flight (see RequestGate). */
+  gate?: Pick<RequestGate, 'idle'>;
+}
+
 export class SlicePacer {
   private size: number;
+  private readonly budgetMs: number;
+  private readonly bounds: { min: number; max: number; first: number };
+  private readonly busyMs: () => number;
+  private readonly gate: Pick<RequestGate, 'idle'> | undefined;
 
-  constructor(
-    private readonly budgetMs = 5,
-    private readonly bounds = { min: 1, max: 500, first: 4 },
-    private readonly busyMs: () => number = loopBusyMs,
-    private readonly gate?: Pick<RequestGate, 'idle'>,
-  ) {
+  constructor({ budgetMs = 5, bounds = { min: 1, max: 500, first: 4 }, busyMs = loopBusyMs, gate }: SlicePacerOptions = {}) {
+    this.budgetMs = budgetMs;
+    this.bounds = bounds;
+    this.busyMs = busyMs;
+    this.gate = gate;
     this.size = bounds.first;
   }
 
@@ -131,6 +181,7 @@ export class AsOfMemo<V> implements DatedValues {
   private readonly maxEntries: number;
   private readonly shared: SharedFeatureStore | undefined;
   private readonly events: MemoCacheEvents;
+  private readonly carry: MemoCarry<V> | undefined;
 
   constructor(
     private readonly compute: (ids: number[], asOf: string) => Promise<Map<number, V>>,
@@ -141,11 +192,12 @@ export class AsOfMemo<V> implements DatedValues {
     private readonly name = 'features',
     /** Paces the background work (warm, prepare, scan) so it never holds the event loop for long. */
     private readonly pacer = new SlicePacer(),
-    options: AsOfMemoOptions = {},
+    options: AsOfMemoOptions<V> = {},
   ) {
     this.maxEntries = Math.max(1, options.maxEntries ?? DEFAULT_FEATURE_CACHE_ENTRIES);
     this.shared = options.shared;
     this.events = options.events ?? {};
+    this.carry = options.carry;
     this.current = this.generation(asOf);
   }
 
@@ -223,22 +275,44 @@ export class AsOfMemo<V> implements DatedValues {
   }
 
   /**
-   * Computes every entity held now (at most the capacity) at `asOf`, a paced slice at a time,
-   * while the current values keep answering: a load meanwhile reads the current generation only
-   * and never waits for the new one. Resolves to `commit`, which makes the new values the ones
-   * answering (and does nothing if another `prepare` started since).
+   * Brings every entity held now (at most the capacity) to `asOf`, a paced slice at a time, while
+   * the current values keep answering: a load meanwhile reads the current generation only and
+   * never waits for the new one. With a `carry` and `moved` (the entities with a row dated after
+   * the current date and up to `asOf`), the others are carried from their current values; the rest
+   * are computed. Resolves to `commit`, which makes the new values the ones answering (and does
+   * nothing if another `prepare` started since).
    */
-  async prepare(asOf: string): Promise<() => void> {
+  async prepare(asOf: string, moved?: ReadonlySet<number>): Promise<() => void> {
+    const from = this.current;
     const next = this.generation(asOf);
     this.next = next;
-    const held = [...this.current.values.keys()].sort((a, b) => a - b);
-    await this.pacer.run(held, (slice) => this.loadFrom(next, slice));
+    const held = [...from.values.keys()].sort((a, b) => a - b);
+    const { carry } = this;
+    if (carry && moved && from.asOf <= asOf) {
+      await this.pacer.run(
+        held.filter((id) => !moved.has(id)),
+        async (slice) => this.carryInto(next, from, slice, carry),
+      );
+      await this.pacer.run(held.filter((id) => moved.has(id)), (slice) => this.loadFrom(next, slice));
+    } else {
+      await this.pacer.run(held, (slice) => this.loadFrom(next, slice));
+    }
     return () => {
       if (this.next !== next) return;
       this.current = next;
       this.next = undefined;
       this.onSize?.(next.values.size);
     };
+  }
+
+  /** Carries the values of `ids` still held at `from` into `next` (one invalidated meanwhile is left to be computed on use). */
+  private carryInto(next: Generation<V>, from: Generation<V>, ids: readonly number[], carry: MemoCarry<V>): void {
+    for (const id of ids) {
+      const value = from.values.peek(id);
+      if (value === undefined || next.values.has(id) || next.pending.has(id)) continue;
+      const carried = carry(value, from.asOf, next.asOf);
+      if (carried !== undefined && carried !== null) next.values.set(id, carried);
+    }
   }
 
   /**

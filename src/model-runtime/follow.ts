@@ -1,9 +1,11 @@
 /**
  * A model subgraph follows the write path: it reads the change records after the last one it
  * handled, drops the memoised values of the members they touch (in the shared feature store too,
- * when there is one: see ./feature-store), and when the library clock moves, recomputes what
- * every memo holds (at most its cache's bound) at the new date beside the old values and swaps
- * them together with the subgraph's as-of date in one step. Requests never wait for either.
+ * when there is one: see ./feature-store), and when the library clock moves, brings what every
+ * memo holds (at most its cache's bound) to the new date beside the old values and swaps them
+ * together with the subgraph's as-of date in one step: the members active in between are computed
+ * again, the others carried where the memo's source can (see `membersActiveBetween`). Requests
+ * never wait for either.
  *
  * Every memo a model subgraph opens is keyed by member id, so a change maps to members: a
  * member record to itself, a loan record to the loan's member. A book record alone changes no
@@ -70,6 +72,23 @@ export async function changedMembers(store: Store, changes: readonly ChangeRecor
 }
 
 /**
+ * The members with a checkout or a return dated after `from` and up to `to`: on a roll from `from`
+ * to `to`, every other member's memoised values can be carried forward without reading the store
+ * (see MemoCarry), because no row of theirs is dated in between. Rows are never dated after the
+ * library clock (an event dated later moves the clock in its own transaction), and a row that
+ * changes after this read writes a change record, which drops the member's values (old and new).
+ * A member who joined in between had no value at `from`; a renewal writes its loan's change record.
+ * Two reads of the date indexes on loans.
+ */
+export async function membersActiveBetween(store: Store, from: string, to: string): Promise<Set<number>> {
+  const [out, back] = await Promise.all([
+    store.db.selectFrom('loans').select('member_id').where('checked_out_at', '>', from).where('checked_out_at', '<=', to).execute(),
+    store.db.selectFrom('loans').select('member_id').where('returned_at', '>', from).where('returned_at', '<=', to).execute(),
+  ]);
+  return new Set([...out, ...back].map((row) => row.member_id));
+}
+
+/**
  * Starts following from the newest change record now (the memos, filled from the store from now
  * on, already reflect what came before), and from the library clock now. Polls every `config.follow.intervalMs`; on PostgreSQL a
  * NOTIFY on the changes channel also wakes it, on SQLite a write to the store's log (commit-watch). A failed read is logged and retried on the next tick.
@@ -97,15 +116,16 @@ export async function followChanges(deps: FollowerDeps): Promise<ChangeFollower>
       const measured = measureRoll();
       // One memo at a time: memos prepared side by side would each run a slice at every turn of
       // the event loop, and a request would wait for all of them at each of its turns.
+      const moved = await membersActiveBetween(store, freshness.asOf, target);
       const commits: (() => void)[] = [];
-      for (const memo of freshness.memos) commits.push(await memo.prepare(target));
+      for (const memo of freshness.memos) commits.push(await memo.prepare(target, moved));
       const roll = measured.end(metrics);
       if (stopped || target !== rollTarget) continue;
       for (const commit of commits) commit();
       const from = freshness.asOf;
       freshness.asOf = target;
       freshness.inputs += 1;
-      logger.info({ from, to: target, memos: commits.length, ...roll }, 'features rolled forward to the library clock');
+      logger.info({ from, to: target, memos: commits.length, activeMembers: moved.size, ...roll }, 'features rolled forward to the library clock');
     }
   };
 

@@ -18,7 +18,7 @@ import { readClock } from '../circulation';
 import { openStore, type Store } from '../store';
 import { startSubgraphServer, type RunningSubgraph, type SubgraphContext } from '../subgraph-server';
 import { readFallbackPointers, readProductionPointer } from '../registry';
-import { AsOfMemo, AsOfValue, SlicePacer, type MemoSources, type Memos } from './as-of-memo';
+import { AsOfMemo, AsOfValue, memoCarry, memoCompute, SlicePacer, type MemoSources, type Memos } from './as-of-memo';
 import { RedisFeatureStore, type SharedFeatureStore } from './feature-store';
 import { followChanges, type ChangeFollower, type Freshness } from './follow';
 import { ModelSlot, type SlotSpec } from './model-slot';
@@ -163,9 +163,11 @@ export function openMemos<T extends MemoSources>(
   const memos: Record<string, AsOfMemo<unknown>> = {};
   const { metrics } = deps;
   for (const [memo, source] of Object.entries(sources)) {
-    const opened = new AsOfMemo((ids, asOf) => source(deps.store, ids, asOf), deps.asOf, (size) => metrics.featureMemoEntries.set({ memo }, size), memo, new SlicePacer(undefined, undefined, undefined, deps.requests), {
+    const compute = memoCompute(source);
+    const opened = new AsOfMemo((ids, asOf) => compute(deps.store, ids, asOf), deps.asOf, (size) => metrics.featureMemoEntries.set({ memo }, size), memo, new SlicePacer({ gate: deps.requests }), {
       maxEntries: deps.config?.features.cacheEntries,
       shared: deps.featureStore,
+      carry: memoCarry(source),
       events: {
         hits: (n) => metrics.featureCacheHits.inc({ memo }, n),
         misses: (n) => metrics.featureCacheMisses.inc({ memo }, n),

@@ -21,7 +21,7 @@ function costlyMemo(pacer?: (busy: () => number) => SlicePacer) {
     return new Map(ids.map((id) => [id, `${asOf}:${id}`]));
   };
   const busy = (): number => busyMs;
-  const memo = new AsOfMemo<string>(compute, 'd1', undefined, 'test', pacer?.(busy) ?? new SlicePacer(BUDGET_MS, undefined, busy));
+  const memo = new AsOfMemo<string>(compute, 'd1', undefined, 'test', pacer?.(busy) ?? new SlicePacer({ budgetMs: BUDGET_MS, busyMs: busy }));
   return { memo, slices, busy };
 }
 
@@ -66,14 +66,14 @@ describe('AsOfMemo rolling forward beside requests', () => {
       busyMs += ids.length / 100;
       slices.push(ids.length);
       return new Map(ids.map((id) => [id, id]));
-    }, 'd1', undefined, 'cheap', new SlicePacer(BUDGET_MS, { min: 1, max: 300, first: 4 }, () => busyMs));
+    }, 'd1', undefined, 'cheap', new SlicePacer({ budgetMs: BUDGET_MS, bounds: { min: 1, max: 300, first: 4 }, busyMs: () => busyMs }));
     await memo.warm(Array.from({ length: 2000 }, (_, i) => i));
     expect(slices.slice(0, 4)).toEqual([4, 8, 16, 32]);
     expect(Math.max(...slices)).toBe(300);
   });
 
   it('shrinks its slices after a costly one, to no fewer than its smallest size', async () => {
-    const { memo, slices } = costlyMemo((busy) => new SlicePacer(1, { min: 3, max: 100, first: 50 }, busy));
+    const { memo, slices } = costlyMemo((busy) => new SlicePacer({ budgetMs: 1, bounds: { min: 3, max: 100, first: 50 }, busyMs: busy }));
     await memo.warm(Array.from({ length: 100 }, (_, i) => i));
     // 50 entities cost 50 ms against a budget of 1: from then on the smallest slice, 3 (the last one holds what is left).
     expect(slices).toEqual([50, ...Array.from({ length: 16 }, () => 3), 2]);

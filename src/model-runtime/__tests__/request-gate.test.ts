@@ -19,7 +19,7 @@ function rollingMemo(gate: RequestGate) {
     return new Map(ids.map((id) => [id, `${asOf}:${id}`]));
   };
   const busy = (): number => busyMs;
-  const memo = new AsOfMemo<string>(compute, 'd1', undefined, 'test', new SlicePacer(5, undefined, busy, gate));
+  const memo = new AsOfMemo<string>(compute, 'd1', undefined, 'test', new SlicePacer({ budgetMs: 5, busyMs: busy, gate }));
   return { memo, busy };
 }
 

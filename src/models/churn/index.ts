@@ -4,7 +4,7 @@
  * memos its subgraph serves from.
  */
 import { CHURN_FEATURE_NAMES, CHURN_WINDOW_DAYS } from '../../features/churn';
-import { memberActivityById } from '../../features/member-activity';
+import { carryMemberActivity, memberActivityById } from '../../features/member-activity';
 import type { MemoSources } from '../../model-runtime/as-of-memo';
 import type { ServingMetadata, SlotSpec } from '../../model-runtime/model-slot';
 import { parseRiskServing, type RiskServing } from '../../model-runtime/risk';
@@ -73,4 +73,4 @@ export function parseChurnServing(metadata: ServingMetadata): ChurnServing {
 export const CHURN_SLOT: SlotSpec<ChurnServing> = { model: CHURN_MODEL, serving: parseChurnServing };
 
 /** Member.churnRisk reads each member's loan activity (the churn feature row is computed from it). */
-export const CHURN_MEMOS = { memberActivity: memberActivityById } satisfies MemoSources;
+export const CHURN_MEMOS = { memberActivity: { compute: memberActivityById, carry: carryMemberActivity } } satisfies MemoSources;

@@ -3,7 +3,7 @@
  * serving settings a version carries and how they are parsed, the limits of its fields and the
  * memos its subgraph serves from. Everything either side must agree on lives here.
  */
-import { memberOpenLoanFeatures, OVERDUE_FEATURE_NAMES } from '../../features/overdue';
+import { carryOpenLoans, memberOpenLoanFeatures, OVERDUE_FEATURE_NAMES } from '../../features/overdue';
 import type { MemoSources } from '../../model-runtime/as-of-memo';
 import type { ServingMetadata, SlotSpec } from '../../model-runtime/model-slot';
 import { parseRiskServing, type RiskServing } from '../../model-runtime/risk';
@@ -36,4 +36,4 @@ export const parseOverdueServing = (metadata: ServingMetadata): OverdueServing =
 export const OVERDUE_SLOT: SlotSpec<OverdueServing> = { model: OVERDUE_MODEL, serving: parseOverdueServing };
 
 /** Member.overdueRisk reads each member's open loans with their feature rows. */
-export const OVERDUE_MEMOS = { openLoans: memberOpenLoanFeatures } satisfies MemoSources;
+export const OVERDUE_MEMOS = { openLoans: { compute: memberOpenLoanFeatures, carry: carryOpenLoans } } satisfies MemoSources;

@@ -3,7 +3,7 @@
  * a version carries (index.json, branch lists for members without history) and how they are
  * parsed, the limits of its fields and the memos its subgraph serves from.
  */
-import { borrowingHistoriesById, recommendationIndex, type RecommendationIndex } from '../../features/recommendations';
+import { borrowingHistoriesById, carryBorrowingHistory, recommendationIndex, type RecommendationIndex } from '../../features/recommendations';
 import type { MemoSources } from '../../model-runtime/as-of-memo';
 import type { ServingMetadata, SlotSpec } from '../../model-runtime/model-slot';
 
@@ -62,4 +62,4 @@ export const RECOMMENDATIONS_SLOT: SlotSpec<RecommendationsServing> = {
 };
 
 /** Member.recommendations reads each member's borrowing history. */
-export const RECOMMENDATIONS_MEMOS = { borrowingHistory: borrowingHistoriesById } satisfies MemoSources;
+export const RECOMMENDATIONS_MEMOS = { borrowingHistory: { compute: borrowingHistoriesById, carry: carryBorrowingHistory } } satisfies MemoSources;

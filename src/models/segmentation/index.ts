@@ -3,7 +3,7 @@
  * the serving settings a version carries (its segments' names, descriptions and profiles) and
  * how they are parsed, and the memos its subgraph serves from.
  */
-import { memberActivityById } from '../../features/member-activity';
+import { carryMemberActivity, memberActivityById } from '../../features/member-activity';
 import { SEGMENTATION_FEATURE_NAMES } from '../../features/segmentation';
 import { SEGMENTATION_OUTPUTS, type SegmentProfile } from '../../ml/kmeans';
 import type { MemoSources } from '../../model-runtime/as-of-memo';
@@ -64,4 +64,4 @@ export function segmentationServing(serving: Record<string, unknown> | undefined
 export const SEGMENTATION_SLOT: SlotSpec<SegmentationServing> = { model: SEGMENTATION_MODEL, serving: parseSegmentationServing };
 
 /** Member.segment and the segment overview read each member's loan activity. */
-export const SEGMENTATION_MEMOS = { memberActivity: memberActivityById } satisfies MemoSources;
+export const SEGMENTATION_MEMOS = { memberActivity: { compute: memberActivityById, carry: carryMemberActivity } } satisfies MemoSources;
