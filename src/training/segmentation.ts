@@ -35,6 +35,7 @@ import type { ParityFile } from '../registry';
 import { readAsOf, type Store } from '../store';
 import { addDays } from '../util/dates';
 import { chooseSegmentation, segmentationValidationFolds, type SegmentationCandidate } from '../evaluation/segmentation-folds';
+import type { FoldSelection } from '../evaluation/backtest';
 import { applyRfmRule, fitRfmRule } from '../evaluation/segmentation-use';
 import type { TrainedModel, TrainOptions } from './types';
 
@@ -163,6 +164,41 @@ function profilesChart(profiles: SegmentProfile[]): ChartData {
 
 const mean = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
 
+/**
+ * A setting is served only when retrains with other seeds find the same segments on the same
+ * members: at worst this adjusted Rand index, and this share keeping their segment's name.
+ */
+export const SEED_STABILITY_FLOOR = { ari: 0.9, nameAgreement: 0.95 };
+
+/** The fitted model of the best setting on the folds whose segments hold across seeds, and the better ones passed over. */
+function fitSeedStable(
+  rows: Float32Array[],
+  table: FoldSelection<SegmentationCandidate>['table'],
+  seed: number,
+  progress: TrainOptions['progress'],
+) {
+  // A stable sort keeps the earlier (plainer) candidate first on a tie, as the selection does.
+  const ranked = [...table].sort((a, b) => b.mean - a.mean);
+  const passedOver: string[] = [];
+  for (const row of ranked) {
+    const { scaling, features, k } = row.candidate;
+    const params = { ...SEGMENTATION_PARAMS, k };
+    progress('segmentation: k-means', { rows: rows.length, scaling, k, seed });
+    const model = trainSegmentation(rows, { features, seed, ...params });
+    const labels = model.assign(rows);
+    const names = labels.map((id) => model.segments[id]!.name);
+    progress('segmentation: stability across seeds', { seeds: STABILITY_SEED_OFFSETS.map((o) => seed + o) });
+    const retrains = STABILITY_SEED_OFFSETS.map((offset) => trainSegmentation(rows, { features, seed: seed + offset, ...params }));
+    const aris = retrains.map((m) => adjustedRandIndex(labels, m.assign(rows)));
+    const agreements = retrains.map((m) => agreement(names, m.assignNames(rows)));
+    if (Math.min(...aris) >= SEED_STABILITY_FLOOR.ari && Math.min(...agreements) >= SEED_STABILITY_FLOOR.nameAgreement) {
+      return { row, model, labels, names, aris, agreements, passedOver };
+    }
+    passedOver.push(`${scaling}, k = ${k} (ARI ${Math.min(...aris).toFixed(3)}, names kept ${Math.min(...agreements).toFixed(3)} at worst)`);
+  }
+  throw new Error(`segmentation: no candidate setting keeps its segments across seeds (ARI ≥ ${SEED_STABILITY_FLOOR.ari}, names ≥ ${SEED_STABILITY_FLOOR.nameAgreement}): ${passedOver.join('; ')}`);
+}
+
 export async function trainMemberSegmentation(store: Store, options: TrainOptions): Promise<TrainedModel> {
   const { seed, progress } = options;
   const asOf = await readAsOf(store);
@@ -180,22 +216,11 @@ export async function trainMemberSegmentation(store: Store, options: TrainOption
   const selection = chooseSegmentation(folds, SEGMENTATION_CANDIDATES, { nInit, maxIter, seed }, ({ scaling, k }, fold, lapseAuc) =>
     progress('segmentation: validation fold', { fold: fold.index, fitCutoff: fold.origin, scoreCutoff: fold.validationStart, scaling, k, lapseAuc }),
   );
-  const chosen = selection.table.find((row) => row.candidate === selection.best);
-  if (!chosen) throw new Error(`segmentation: the folds chose ${selection.best.scaling} with k = ${selection.best.k}, which is not among the candidates`);
-  const scaling = SEGMENT_SCALINGS.find((s) => s.name === selection.best.scaling);
-  if (!scaling) throw new Error(`segmentation: the folds chose the scaling "${selection.best.scaling}", which is not among SEGMENT_SCALINGS`);
+  const { row: chosen, model, labels, names, aris, agreements, passedOver } = fitSeedStable(rows, selection.table, seed, progress);
+  const scaling = SEGMENT_SCALINGS.find((s) => s.name === chosen.candidate.scaling);
+  if (!scaling) throw new Error(`segmentation: the folds chose the scaling "${chosen.candidate.scaling}", which is not among SEGMENT_SCALINGS`);
   const features = scaling.features;
-  const params = { ...SEGMENTATION_PARAMS, k: selection.best.k };
-
-  progress('segmentation: k-means', { rows: rows.length, scaling: scaling.name, k: params.k, seed });
-  const model = trainSegmentation(rows, { features, seed, ...params });
-  const labels = model.assign(rows);
-  const names = labels.map((id) => model.segments[id]!.name);
-
-  progress('segmentation: stability across seeds', { seeds: STABILITY_SEED_OFFSETS.map((o) => seed + o) });
-  const retrains = STABILITY_SEED_OFFSETS.map((offset) => trainSegmentation(rows, { features, seed: seed + offset, ...params }));
-  const aris = retrains.map((m) => adjustedRandIndex(labels, m.assign(rows)));
-  const agreements = retrains.map((m) => agreement(names, m.assignNames(rows)));
+  const params = { ...SEGMENTATION_PARAMS, k: chosen.candidate.k };
 
   progress('segmentation: members 90 days earlier', { cutoff: earlier });
   const past = await segmentationFeaturesInChunks(store, allIds, earlier);
@@ -303,7 +328,8 @@ export async function trainMemberSegmentation(store: Store, options: TrainOption
         `90 days later (transitions.json has the counts), lapseVarianceExplained how much of who then made no checkout in ${CHURN_WINDOW_DAYS} days ` +
         `the segments account for (lapse rate by segment: ${lapseRates.join(', ')}). The RFM grid baseline has no seed, so it is perfectly stable by ` +
         'construction and is not compared on stability; it is compared on explained variance (which k-means optimises, so favours it), on ' +
-        'retention and on lapses (which favour neither). ariWithKMeans and nameAgreementWithKMeans say how far the two partitions agree.',
+        'retention and on lapses (which favour neither). ariWithKMeans and nameAgreementWithKMeans say how far the two partitions agree.' +
+        (passedOver.length > 0 ? ` Passed over, better on the folds but not the same segments across seeds: ${passedOver.join('; ')}.` : ''),
     },
   };
 }
