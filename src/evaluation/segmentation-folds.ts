@@ -1,5 +1,6 @@
 /**
- * Segmentation's settings chosen by use on rolling-origin folds inside the training window.
+ * Segmentation's settings (the number of segments and the features' scaling) chosen by use on
+ * rolling-origin folds inside the training window.
  *
  * Contract: the test window of `npm run evaluate -- --model segmentation` on a version trained
  * at `asOf` starts at asOf − 180 days (its fit cut-off). Each fold lies wholly before it: k-means
@@ -9,8 +10,7 @@
  * The last fold's outcomes end on asOf − 180 days; earlier folds are 90 days apart.
  */
 import { CHURN_WINDOW_DAYS } from '../features/churn';
-import { SEGMENT_FEATURES } from '../features/segmentation';
-import { trainSegmentation } from '../ml/kmeans';
+import { trainSegmentation, type SegmentFeature } from '../ml/kmeans';
 import { auc } from '../ml/metrics';
 import type { Store } from '../store';
 import { addDays } from '../util/dates';
@@ -26,6 +26,8 @@ export interface SegmentationFold extends DayFold {
 
 /** k-means settings a fold fits with. */
 export interface SegmentationSettings {
+  /** The columns with their transform and weight (a scaling). */
+  features: SegmentFeature[];
   k: number;
   nInit: number;
   maxIter: number;
@@ -52,24 +54,31 @@ export async function segmentationValidationFolds(store: Store, asOf: string, fo
 /** Lapse AUC of the segments k-means finds with `settings` at the fold's fit cut-off, scored 90 days later. */
 export function foldLapseAuc(fold: SegmentationFold, settings: SegmentationSettings): number {
   const { fit, score } = fold.holdout;
-  const model = trainSegmentation(fit.rows, { features: SEGMENT_FEATURES, ...settings });
+  const model = trainSegmentation(fit.rows, settings);
   const p = predictions(fold.holdout, { fit: model.assignNames(fit.rows), score: model.assignNames(score.rows) });
   return auc(p.lapse, score.lapsed);
 }
 
-/** The number of segments with the best mean lapse AUC over the folds (ties to the fewer segments). */
-export function chooseSegmentCount(
+/** A candidate setting: a named scaling of the features and a number of segments. */
+export interface SegmentationCandidate {
+  scaling: string;
+  features: SegmentFeature[];
+  k: number;
+}
+
+/** The candidate with the best mean lapse AUC over the folds (ties to the earlier one: list simpler ones first). */
+export function chooseSegmentation(
   folds: readonly SegmentationFold[],
-  candidates: readonly number[],
-  settings: Omit<SegmentationSettings, 'k'>,
-  progress: (k: number, fold: SegmentationFold, lapseAuc: number) => void = () => {},
-): FoldSelection<number> {
+  candidates: readonly SegmentationCandidate[],
+  settings: Omit<SegmentationSettings, 'k' | 'features'>,
+  progress: (candidate: SegmentationCandidate, fold: SegmentationFold, lapseAuc: number) => void = () => {},
+): FoldSelection<SegmentationCandidate> {
   return selectOnFolds(
     candidates,
     folds,
-    (k, fold) => {
-      const value = foldLapseAuc(fold, { ...settings, k });
-      progress(k, fold, value);
+    (candidate, fold) => {
+      const value = foldLapseAuc(fold, { ...settings, features: candidate.features, k: candidate.k });
+      progress(candidate, fold, value);
       return value;
     },
     { lowerIsBetter: false },

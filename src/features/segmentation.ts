@@ -25,6 +25,13 @@
  * With these, every segment name ranks where it should by the members' later 90-day lapse rate
  * (Champions and Loyal lowest, Hibernating highest) at both cut-offs; the segments are as
  * stable across seeds either way.
+ *
+ * Those are the columns and version 1's scaling. With every standardised column counting alike,
+ * k-means spends its few centroids on tenure, engagement and loan-days as much as on recency,
+ * which is what tells who lapses next; so the trainer chooses among `SEGMENT_SCALINGS` (log1p
+ * on loan-days too, more weight on recency and frequency) by use, on validation folds
+ * (src/evaluation/segmentation-folds.ts). The graph's input stays these five raw columns: a
+ * scaling lives inside the graph.
  */
 import type { SegmentFeature } from '../ml/kmeans';
 import type { Store } from '../store';
@@ -40,8 +47,40 @@ export const SEGMENTATION_FEATURES = [
 
 export const SEGMENTATION_FEATURE_NAMES: readonly string[] = SEGMENTATION_FEATURES.map((f) => f.name);
 
-/** The same columns as the k-means trainer takes them: name, role and transform. */
+/** The same columns as the k-means trainer takes them: name, role and transform (version 1's scaling, every weight 1). */
 export const SEGMENT_FEATURES: SegmentFeature[] = SEGMENTATION_FEATURES.map((f) => ({ name: f.name, role: f.role, log1p: f.log1p }));
+
+type SegmentationFeatureName = (typeof SEGMENTATION_FEATURES)[number]['name'];
+
+/** A way to put the columns on one scale for k-means: which take log1p, and each one's weight. */
+export interface SegmentScaling {
+  name: string;
+  description: string;
+  features: SegmentFeature[];
+}
+
+function scaling(name: string, description: string, change: Partial<Record<SegmentationFeatureName, { log1p?: boolean; weight?: number }>>): SegmentScaling {
+  return { name, description, features: SEGMENT_FEATURES.map((f) => ({ ...f, ...change[f.name as SegmentationFeatureName] })) };
+}
+
+/** The scalings the trainer chooses from on validation folds, the plainest first (a tie goes to it). */
+export const SEGMENT_SCALINGS: readonly SegmentScaling[] = [
+  scaling('equal', 'log1p on recency, frequency and tenure; every standardised column weighs 1 (version 1)', {}),
+  scaling('log loan-days', 'as equal, with log1p on loan-days too', { monetary_loan_days_365d: { log1p: true } }),
+  scaling('recency-led', 'as equal, recency weighing 2 and loan-days, trend and tenure 0.5', {
+    recency_days: { weight: 2 },
+    monetary_loan_days_365d: { weight: 0.5 },
+    engagement_monthly_log_change: { weight: 0.5 },
+    tenure_days: { weight: 0.5 },
+  }),
+  scaling('recency and frequency-led', 'as equal, recency weighing 2, frequency 1.5, loan-days and tenure 0.5, trend 0.25', {
+    recency_days: { weight: 2 },
+    frequency_365d: { weight: 1.5 },
+    monetary_loan_days_365d: { weight: 0.5 },
+    engagement_monthly_log_change: { weight: 0.25 },
+    tenure_days: { weight: 0.5 },
+  }),
+];
 
 /** The engagement change compares two 90-day windows, three months apart. */
 const MONTHS_PER_QUARTER = 3;

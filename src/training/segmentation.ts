@@ -1,6 +1,8 @@
 /**
  * Trains the segmentation model: k-means over every member's recency, frequency, monetary,
- * engagement and tenure on the system date, with segment names read from the centroids.
+ * engagement and tenure on the system date, with segment names read from the centroids. The
+ * features' scaling and the number of segments are chosen by use (lapse AUC) on validation
+ * folds that end before `npm run evaluate`'s test window.
  *
  * Segments have no ground truth, so the figures say whether they can be relied on:
  *   stability:   the same members, clustered again with other seeds: adjusted Rand index and
@@ -14,7 +16,7 @@
  * mapped to the same names, scored the same way where a score applies to it.
  */
 import { CHURN_WINDOW_DAYS, churnLabels } from '../features/churn';
-import { SEGMENT_FEATURES, SEGMENTATION_FEATURES, featureRows, segmentationFeaturesInChunks } from '../features/segmentation';
+import { SEGMENT_SCALINGS, SEGMENTATION_FEATURES, featureRows, segmentationFeaturesInChunks } from '../features/segmentation';
 import type { ChartData } from '../model-cards';
 import {
   SEGMENTATION_INPUT,
@@ -22,6 +24,7 @@ import {
   SEGMENT_RULES,
   adjustedRandIndex,
   exportSegmentationOnnx,
+  featureWeight,
   segmentProfiles,
   trainSegmentation,
   type SegmentationModel,
@@ -31,7 +34,8 @@ import type { SegmentationServing } from '../models/segmentation';
 import type { ParityFile } from '../registry';
 import { readAsOf, type Store } from '../store';
 import { addDays } from '../util/dates';
-import { chooseSegmentCount, segmentationValidationFolds } from '../evaluation/segmentation-folds';
+import { chooseSegmentation, segmentationValidationFolds, type SegmentationCandidate } from '../evaluation/segmentation-folds';
+import type { FoldSelection } from '../evaluation/backtest';
 import { applyRfmRule, fitRfmRule } from '../evaluation/segmentation-use';
 import type { TrainedModel, TrainOptions } from './types';
 
@@ -48,7 +52,12 @@ export const SEGMENTATION_PARAMS = { k: SEGMENT_RULES.length, nInit: 10, maxIter
 /** The numbers of segments the validation folds choose from, fewest first (a tie goes to fewer). */
 export const SEGMENT_COUNT_CANDIDATES = [3, 4, 5, 6, SEGMENT_RULES.length];
 
-/** Rolling-origin folds inside the training window that choose the number of segments (src/evaluation/segmentation-folds.ts). */
+/** Every scaling with every number of segments: the settings the folds choose from, plainest first. */
+export const SEGMENTATION_CANDIDATES: readonly SegmentationCandidate[] = SEGMENT_SCALINGS.flatMap((s) =>
+  SEGMENT_COUNT_CANDIDATES.map((k) => ({ scaling: s.name, features: s.features, k })),
+);
+
+/** Rolling-origin folds inside the training window that choose the scaling and the number of segments (src/evaluation/segmentation-folds.ts). */
 export const SEGMENTATION_VALIDATION_FOLDS = 3;
 
 /** Retrains with these seeds (offsets from the training seed) measure stability. */
@@ -155,6 +164,41 @@ function profilesChart(profiles: SegmentProfile[]): ChartData {
 
 const mean = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
 
+/**
+ * A setting is served only when retrains with other seeds find the same segments on the same
+ * members: at worst this adjusted Rand index, and this share keeping their segment's name.
+ */
+export const SEED_STABILITY_FLOOR = { ari: 0.9, nameAgreement: 0.95 };
+
+/** The fitted model of the best setting on the folds whose segments hold across seeds, and the better ones passed over. */
+function fitSeedStable(
+  rows: Float32Array[],
+  table: FoldSelection<SegmentationCandidate>['table'],
+  seed: number,
+  progress: TrainOptions['progress'],
+) {
+  // A stable sort keeps the earlier (plainer) candidate first on a tie, as the selection does.
+  const ranked = [...table].sort((a, b) => b.mean - a.mean);
+  const passedOver: string[] = [];
+  for (const row of ranked) {
+    const { scaling, features, k } = row.candidate;
+    const params = { ...SEGMENTATION_PARAMS, k };
+    progress('segmentation: k-means', { rows: rows.length, scaling, k, seed });
+    const model = trainSegmentation(rows, { features, seed, ...params });
+    const labels = model.assign(rows);
+    const names = labels.map((id) => model.segments[id]!.name);
+    progress('segmentation: stability across seeds', { seeds: STABILITY_SEED_OFFSETS.map((o) => seed + o) });
+    const retrains = STABILITY_SEED_OFFSETS.map((offset) => trainSegmentation(rows, { features, seed: seed + offset, ...params }));
+    const aris = retrains.map((m) => adjustedRandIndex(labels, m.assign(rows)));
+    const agreements = retrains.map((m) => agreement(names, m.assignNames(rows)));
+    if (Math.min(...aris) >= SEED_STABILITY_FLOOR.ari && Math.min(...agreements) >= SEED_STABILITY_FLOOR.nameAgreement) {
+      return { row, model, labels, names, aris, agreements, passedOver };
+    }
+    passedOver.push(`${scaling}, k = ${k} (ARI ${Math.min(...aris).toFixed(3)}, names kept ${Math.min(...agreements).toFixed(3)} at worst)`);
+  }
+  throw new Error(`segmentation: no candidate setting keeps its segments across seeds (ARI ≥ ${SEED_STABILITY_FLOOR.ari}, names ≥ ${SEED_STABILITY_FLOOR.nameAgreement}): ${passedOver.join('; ')}`);
+}
+
 export async function trainMemberSegmentation(store: Store, options: TrainOptions): Promise<TrainedModel> {
   const { seed, progress } = options;
   const asOf = await readAsOf(store);
@@ -166,25 +210,17 @@ export async function trainMemberSegmentation(store: Store, options: TrainOption
   const current = await segmentationFeaturesInChunks(store, allIds, asOf);
   const rows = featureRows(current.values, d);
 
-  progress('segmentation: validation folds', { folds: SEGMENTATION_VALIDATION_FOLDS, candidates: SEGMENT_COUNT_CANDIDATES });
+  progress('segmentation: validation folds', { folds: SEGMENTATION_VALIDATION_FOLDS, scalings: SEGMENT_SCALINGS.map((s) => s.name), k: SEGMENT_COUNT_CANDIDATES });
   const folds = await segmentationValidationFolds(store, asOf, SEGMENTATION_VALIDATION_FOLDS);
   const { nInit, maxIter } = SEGMENTATION_PARAMS;
-  const selection = chooseSegmentCount(folds, SEGMENT_COUNT_CANDIDATES, { nInit, maxIter, seed }, (k, fold, lapseAuc) =>
-    progress('segmentation: validation fold', { fold: fold.index, fitCutoff: fold.origin, scoreCutoff: fold.validationStart, k, lapseAuc }),
+  const selection = chooseSegmentation(folds, SEGMENTATION_CANDIDATES, { nInit, maxIter, seed }, ({ scaling, k }, fold, lapseAuc) =>
+    progress('segmentation: validation fold', { fold: fold.index, fitCutoff: fold.origin, scoreCutoff: fold.validationStart, scaling, k, lapseAuc }),
   );
-  const params = { ...SEGMENTATION_PARAMS, k: selection.best };
-  const chosen = selection.table.find((row) => row.candidate === params.k);
-  if (!chosen) throw new Error(`segmentation: the folds chose k = ${params.k}, which is not among the candidates`);
-
-  progress('segmentation: k-means', { rows: rows.length, k: params.k, seed });
-  const model = trainSegmentation(rows, { features: SEGMENT_FEATURES, seed, ...params });
-  const labels = model.assign(rows);
-  const names = labels.map((id) => model.segments[id]!.name);
-
-  progress('segmentation: stability across seeds', { seeds: STABILITY_SEED_OFFSETS.map((o) => seed + o) });
-  const retrains = STABILITY_SEED_OFFSETS.map((offset) => trainSegmentation(rows, { features: SEGMENT_FEATURES, seed: seed + offset, ...params }));
-  const aris = retrains.map((m) => adjustedRandIndex(labels, m.assign(rows)));
-  const agreements = retrains.map((m) => agreement(names, m.assignNames(rows)));
+  const { row: chosen, model, labels, names, aris, agreements, passedOver } = fitSeedStable(rows, selection.table, seed, progress);
+  const scaling = SEGMENT_SCALINGS.find((s) => s.name === chosen.candidate.scaling);
+  if (!scaling) throw new Error(`segmentation: the folds chose the scaling "${chosen.candidate.scaling}", which is not among SEGMENT_SCALINGS`);
+  const features = scaling.features;
+  const params = { ...SEGMENTATION_PARAMS, k: chosen.candidate.k };
 
   progress('segmentation: members 90 days earlier', { cutoff: earlier });
   const past = await segmentationFeaturesInChunks(store, allIds, earlier);
@@ -249,7 +285,7 @@ export async function trainMemberSegmentation(store: Store, options: TrainOption
       name: 'segmentation',
       task: 'segmentation',
       predicts: 'Which named segment (Champions, Loyal, Promising, New, At Risk, Hibernating, Occasional) a member belongs to, from their borrowing.',
-      algorithm: 'k-means (k-means++ seeding, Lloyd, restarts) over standardised RFM, engagement and tenure; ONNX distance + ArgMin',
+      algorithm: 'k-means (k-means++ seeding, Lloyd, restarts) over standardised, weighted RFM, engagement and tenure; ONNX distance + ArgMin',
       trainingData: {
         window: { from: addDays(earlier, -365), to: asOf },
         rows: { train: current.memberIds.length, test: past.memberIds.length },
@@ -258,7 +294,7 @@ export async function trainMemberSegmentation(store: Store, options: TrainOption
         source: `simulated library (${allIds.length} members)`,
       },
       featureSpec: SEGMENTATION_FEATURES.map((f) => ({ name: f.name, type: f.type, description: f.description })),
-      inputs: [{ name: SEGMENTATION_INPUT, elementType: 'float32', shape: ['batch', d], featureAxis: 1, description: 'raw feature values; the graph applies log1p and standardisation' }],
+      inputs: [{ name: SEGMENTATION_INPUT, elementType: 'float32', shape: ['batch', d], featureAxis: 1, description: 'raw feature values; the graph applies log1p, standardisation and the weights' }],
       outputs: [
         { name: SEGMENTATION_OUTPUTS.segment, elementType: 'int64', shape: ['batch'], description: 'segment id, an index into metadata.serving.segments' },
         { name: SEGMENTATION_OUTPUTS.distances, elementType: 'float32', shape: ['batch', model.k], description: 'squared distance to each centroid in standardised units' },
@@ -270,16 +306,21 @@ export async function trainMemberSegmentation(store: Store, options: TrainOption
       hyperparameters: {
         ...params,
         seed,
+        scaling: scaling.name,
         validationFolds: SEGMENTATION_VALIDATION_FOLDS,
         validationMeanLapseAuc: chosen.mean,
         validationSdLapseAuc: chosen.sd,
-        candidates: JSON.stringify(selection.table.map((row) => ({ k: row.candidate, meanLapseAuc: row.mean, sdLapseAuc: row.sd, folds: row.folds }))),
+        candidates: JSON.stringify(
+          selection.table.map((row) => ({ scaling: row.candidate.scaling, k: row.candidate.k, meanLapseAuc: row.mean, sdLapseAuc: row.sd, folds: row.folds })),
+        ),
         stabilitySeeds: STABILITY_SEED_OFFSETS.map((o) => seed + o),
-        log1p: SEGMENTATION_FEATURES.filter((f) => f.log1p).map((f) => f.name),
+        log1p: features.filter((f) => f.log1p).map((f) => f.name),
+        weights: JSON.stringify(Object.fromEntries(features.map((f) => [f.name, featureWeight(f)]))),
       },
       serving: { ...serving },
       notes:
-        `The number of segments, ${params.k}, was chosen from ${SEGMENT_COUNT_CANDIDATES.join(', ')} by lapse AUC on ${SEGMENTATION_VALIDATION_FOLDS} ` +
+        `The scaling (${scaling.name}: ${scaling.description}) and the number of segments, ${params.k}, were chosen from ` +
+        `${SEGMENT_SCALINGS.map((s) => s.name).join(', ')} × k = ${SEGMENT_COUNT_CANDIDATES.join(', ')} by lapse AUC on ${SEGMENTATION_VALIDATION_FOLDS} ` +
         `rolling-origin folds (score cut-offs ${folds.map((f) => f.validationStart).join(', ')}, each clustered and its lapse rates fitted 90 days ` +
         `before; the last fold's outcomes end on ${folds.at(-1)?.validationEnd ?? 'n/a'}): ${chosen.mean.toFixed(4)} ± ${chosen.sd.toFixed(4)} ` +
         `(mean ± sd over folds). Clustered every member on ${asOf}; stability compares retrains with seeds ${STABILITY_SEED_OFFSETS.map((o) => seed + o).join(', ')} on the same members. ` +
@@ -287,7 +328,8 @@ export async function trainMemberSegmentation(store: Store, options: TrainOption
         `90 days later (transitions.json has the counts), lapseVarianceExplained how much of who then made no checkout in ${CHURN_WINDOW_DAYS} days ` +
         `the segments account for (lapse rate by segment: ${lapseRates.join(', ')}). The RFM grid baseline has no seed, so it is perfectly stable by ` +
         'construction and is not compared on stability; it is compared on explained variance (which k-means optimises, so favours it), on ' +
-        'retention and on lapses (which favour neither). ariWithKMeans and nameAgreementWithKMeans say how far the two partitions agree.',
+        'retention and on lapses (which favour neither). ariWithKMeans and nameAgreementWithKMeans say how far the two partitions agree.' +
+        (passedOver.length > 0 ? ` Passed over, better on the folds but not the same segments across seeds: ${passedOver.join('; ')}.` : ''),
     },
   };
 }

@@ -12,6 +12,6 @@ export { SEGMENTATION_INPUT, SEGMENTATION_OUTPUTS, exportSegmentationOnnx, segme
 export { segmentProfiles } from './profiles';
 export type { SegmentProfile } from './profiles';
 export type { KCandidate } from './silhouette';
-export { FEATURE_ROLES, fitStandardiser, standardise, unstandardise } from './standardise';
+export { FEATURE_ROLES, featureWeight, fitStandardiser, standardise, unstandardise } from './standardise';
 export type { FeatureRole, SegmentFeature, Standardiser } from './standardise';
 export type { FeatureRows } from './matrix';

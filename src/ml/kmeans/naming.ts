@@ -10,7 +10,7 @@
  * as well.
  */
 import { maximiseAssignment } from './hungarian';
-import type { FeatureRole, SegmentFeature } from './standardise';
+import { featureWeight, type FeatureRole, type SegmentFeature } from './standardise';
 
 export type RoleValues = Readonly<Record<FeatureRole, number>>;
 
@@ -68,11 +68,14 @@ export const SEGMENT_RULES: readonly SegmentRule[] = [
 
 export const MAX_SEGMENTS = SEGMENT_RULES.length;
 
-/** A standardised centroid read by role (roles without a column count as 0). */
+/**
+ * A standardised centroid read by role, in standard deviations whatever the feature's weight,
+ * so the rules read the same scale with or without weights (roles without a column count as 0).
+ */
 export function roleValues(features: readonly SegmentFeature[], centroid: ArrayLike<number>): RoleValues {
   const z: Record<FeatureRole, number> = { recency: 0, frequency: 0, monetary: 0, engagement: 0, tenure: 0 };
   features.forEach((f, j) => {
-    if (f.role) z[f.role] = centroid[j]!;
+    if (f.role) z[f.role] = centroid[j]! / featureWeight(f);
   });
   return z;
 }

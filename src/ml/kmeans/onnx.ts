@@ -4,8 +4,8 @@
  * Contract: input `features` float [batch, d] holds raw feature values in the model's feature
  * order; outputs `segment` int64 [batch] (the segment id, an index into the model's segments)
  * and `distances` float [batch, k] (squared Euclidean distance to each centroid in standardised
- * units). The graph repeats the trainer: log(1 + x) on the log1p features, (x - mean) / std,
- * then ||z||^2 - 2 z.c + ||c||^2 and ArgMin, which picks the lower id on a tie as `assign` does.
+ * units). The graph repeats the trainer: log(1 + x) on the log1p features, (x - mean) / std
+ * times the feature's weight (one division by std / weight), then ||z||^2 - 2 z.c + ||c||^2 and ArgMin, which picks the lower id on a tie as `assign` does.
  *
  * The graph computes in double between the float input and the float `distances`: in float32
  * the expansion cancels badly for a member close to a centroid far from the mean (both squared
@@ -15,6 +15,7 @@
 import { onnx } from 'onnx-proto';
 import { type ModelSpec, encodeModel, node, tensor, valueInfo } from '../onnx/builder';
 import type { SegmentationModel } from './model';
+import { featureWeight } from './standardise';
 
 export const SEGMENTATION_INPUT = 'features';
 export const SEGMENTATION_OUTPUTS = { segment: 'segment', distances: 'distances' } as const;
@@ -44,7 +45,7 @@ export function segmentationGraph(model: SegmentationModel, metadata: Record<str
 
   const initializers = [
     doubleTensor('feature_mean', [1, d], means),
-    doubleTensor('feature_std', [1, d], stds),
+    doubleTensor('feature_std', [1, d], stds.map((std, j) => std / featureWeight(features[j]!))),
     doubleTensor('centroids_t', [d, k], centroidsT),
     doubleTensor('centroid_sq_norm', [1, k], centroidNorms),
     doubleTensor('minus_two', [], [-2]),

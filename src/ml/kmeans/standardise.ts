@@ -1,5 +1,6 @@
 /**
- * Standardisation of segmentation features: optional log1p per feature, then (x - mean) / std.
+ * Standardisation of segmentation features: optional log1p per feature, then (x - mean) / std,
+ * times the feature's weight.
  *
  * Contract: `fitStandardiser` learns means and standard deviations (population, on the
  * transformed values) from training rows; `standardise` applies exactly that transform to any
@@ -25,6 +26,16 @@ export interface SegmentFeature {
   role?: FeatureRole;
   /** Take log(1 + x) before standardising: for heavy-tailed counts such as loans or days. */
   log1p?: boolean;
+  /**
+   * Multiplies the standardised column (default 1): how much a standard deviation of this
+   * feature counts in the distance k-means minimises, against one of the others.
+   */
+  weight?: number;
+}
+
+/** A feature's weight in the distance: 1 unless set. */
+export function featureWeight(f: SegmentFeature): number {
+  return f.weight ?? 1;
 }
 
 export interface Standardiser {
@@ -43,6 +54,9 @@ export function validateFeatures(features: readonly SegmentFeature[]): void {
     if (!f.name) throw new Error('segmentation features: every feature needs a name');
     if (names.has(f.name)) throw new Error(`segmentation features: feature '${f.name}' appears twice`);
     names.add(f.name);
+    if (f.weight !== undefined && !(Number.isFinite(f.weight) && f.weight > 0)) {
+      throw new Error(`segmentation features: '${f.name}' has weight ${f.weight}; a weight must be a finite number above 0`);
+    }
     if (f.role !== undefined) {
       if (!FEATURE_ROLES.includes(f.role)) {
         throw new Error(`segmentation features: '${f.name}' has role '${String(f.role)}', expected one of ${FEATURE_ROLES.join(', ')}`);
@@ -97,12 +111,13 @@ export function fitStandardiser(features: readonly SegmentFeature[], rows: Featu
   return { features: features.map((f) => ({ ...f })), means, stds };
 }
 
-/** Rows in standardised units (log1p where configured, then centred and scaled). */
+/** Rows in standardised units (log1p where configured, then centred, scaled and weighted). */
 export function standardiseMatrix(s: Standardiser, rows: FeatureRows): Matrix {
   const m = transformedMatrix(s.features, rows);
   const d = m.cols;
+  const weights = s.features.map(featureWeight);
   for (let i = 0; i < m.rows; i++) {
-    for (let j = 0; j < d; j++) m.data[i * d + j] = (m.data[i * d + j]! - s.means[j]!) / s.stds[j]!;
+    for (let j = 0; j < d; j++) m.data[i * d + j] = ((m.data[i * d + j]! - s.means[j]!) / s.stds[j]!) * weights[j]!;
   }
   return m;
 }
@@ -112,10 +127,10 @@ export function standardise(s: Standardiser, rows: FeatureRows): number[][] {
   return Array.from({ length: m.rows }, (_, i) => Array.from(m.data.subarray(i * m.cols, (i + 1) * m.cols)));
 }
 
-/** A standardised point back in original units (expm1 undoes log1p). */
+/** A standardised (weighted) point back in original units (expm1 undoes log1p). */
 export function unstandardise(s: Standardiser, point: ArrayLike<number>): number[] {
   return s.features.map((f, j) => {
-    const v = point[j]! * s.stds[j]! + s.means[j]!;
+    const v = (point[j]! / featureWeight(f)) * s.stds[j]! + s.means[j]!;
     return f.log1p ? Math.expm1(v) : v;
   });
 }

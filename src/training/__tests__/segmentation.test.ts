@@ -9,26 +9,33 @@ import { Tensor } from 'onnxruntime-node';
 import { openServingSession } from '../../ml/onnx/session';
 import path from 'node:path';
 import {
-  SEGMENT_FEATURES,
+  SEGMENT_SCALINGS,
   SEGMENTATION_FEATURES,
   featureRows,
   segmentationFeatures,
   segmentationFeaturesInChunks,
   type SegmentationFeatureBatch,
 } from '../../features/segmentation';
-import { SEGMENT_RULES, adjustedRandIndex, trainSegmentation } from '../../ml/kmeans';
+import { SEGMENT_RULES, adjustedRandIndex, trainSegmentation, type SegmentFeature } from '../../ml/kmeans';
 import { getProduction, type ModelMetadata } from '../../registry';
 import { openStore, readAsOf, type Store } from '../../store';
 import { segmentationServing } from '../../models/segmentation';
 import { foldLapseAuc, segmentationValidationFolds } from '../../evaluation/segmentation-folds';
 import { addDays } from '../../util/dates';
-import { SEGMENT_COUNT_CANDIDATES, SEGMENTATION_PARAMS, SEGMENTATION_VALIDATION_FOLDS, agreement, applyRfmRule, explainedVariance } from '../segmentation';
+import { SEGMENTATION_CANDIDATES, SEGMENTATION_PARAMS, SEGMENTATION_VALIDATION_FOLDS, agreement, applyRfmRule, explainedVariance } from '../segmentation';
 import { smallLibrary } from '../../../test/fixtures/small-library';
 
 let store: Store;
 let metadata: ModelMetadata;
 let dir: string;
 let members: SegmentationFeatureBatch;
+
+/** The columns, transforms and weights of the scaling the production version was trained with. */
+function chosenFeatures(): SegmentFeature[] {
+  const scaling = SEGMENT_SCALINGS.find((s) => s.name === metadata.hyperparameters.scaling);
+  if (!scaling) throw new Error(`the production version names the scaling ${String(metadata.hyperparameters.scaling)}, which is not among SEGMENT_SCALINGS`);
+  return scaling.features;
+}
 
 beforeAll(async () => {
   const library = await smallLibrary();
@@ -46,7 +53,7 @@ afterAll(async () => {
 describe('the segmentation trainer', () => {
   it("serves, through ONNX, the trainer's own segment for every member", async () => {
     const rows = featureRows(members.values);
-    const model = trainSegmentation(rows, { features: SEGMENT_FEATURES, seed: metadata.trainingData.seed, ...SEGMENTATION_PARAMS, k: Number(metadata.hyperparameters.k) });
+    const model = trainSegmentation(rows, { features: chosenFeatures(), seed: metadata.trainingData.seed, ...SEGMENTATION_PARAMS, k: Number(metadata.hyperparameters.k) });
     const session = await openServingSession(path.join(dir, 'model.onnx'));
     try {
       const out = await session.run({ features: new Tensor('float32', members.values, [rows.length, SEGMENTATION_FEATURES.length]) });
@@ -61,8 +68,9 @@ describe('the segmentation trainer', () => {
 
   it('keeps the segments and their names for at least 95% of members when retrained with another seed', () => {
     const rows = featureRows(members.values);
-    const first = trainSegmentation(rows, { features: SEGMENT_FEATURES, seed: 1, ...SEGMENTATION_PARAMS });
-    const second = trainSegmentation(rows, { features: SEGMENT_FEATURES, seed: 2024, ...SEGMENTATION_PARAMS });
+    const k = Number(metadata.hyperparameters.k);
+    const first = trainSegmentation(rows, { features: chosenFeatures(), seed: 1, ...SEGMENTATION_PARAMS, k });
+    const second = trainSegmentation(rows, { features: chosenFeatures(), seed: 2024, ...SEGMENTATION_PARAMS, k });
     expect(adjustedRandIndex(first.assign(rows), second.assign(rows))).toBeGreaterThanOrEqual(0.9);
     expect(agreement(first.assignNames(rows), second.assignNames(rows))).toBeGreaterThanOrEqual(0.95);
   });
@@ -81,12 +89,15 @@ describe('the segmentation trainer', () => {
     expect(baseline.metrics.ariWithKMeans).toBeLessThan(1);
   });
 
-  it("chooses the number of segments on validation folds before evaluate's test window, and reports each candidate's mean and spread", async () => {
+  it("chooses the scaling and the number of segments on validation folds before evaluate's test window, and reports each candidate's mean and spread", async () => {
     const asOf = await readAsOf(store);
-    const candidates = JSON.parse(String(metadata.hyperparameters.candidates)) as { k: number; meanLapseAuc: number; sdLapseAuc: number; folds: number }[];
-    expect(candidates.map((c) => c.k)).toEqual(SEGMENT_COUNT_CANDIDATES);
-    const best = candidates.reduce((a, b) => (b.meanLapseAuc > a.meanLapseAuc ? b : a));
-    expect(metadata.hyperparameters).toMatchObject({ k: best.k, validationFolds: SEGMENTATION_VALIDATION_FOLDS, validationMeanLapseAuc: best.meanLapseAuc, validationSdLapseAuc: best.sdLapseAuc });
+    const candidates = JSON.parse(String(metadata.hyperparameters.candidates)) as { scaling: string; k: number; meanLapseAuc: number; sdLapseAuc: number; folds: number }[];
+    expect(candidates.map((c) => [c.scaling, c.k])).toEqual(SEGMENTATION_CANDIDATES.map((c) => [c.scaling, c.k]));
+    const best = candidates.find((c) => c.scaling === metadata.hyperparameters.scaling && c.k === metadata.hyperparameters.k);
+    if (!best) throw new Error('the served setting is not among the candidates');
+    // Every setting better on the folds was passed over because its segments moved with the seed, and the notes say so.
+    for (const c of candidates.filter((other) => other.meanLapseAuc > best.meanLapseAuc)) expect(metadata.notes).toContain(`${c.scaling}, k = ${c.k} (ARI`);
+    expect(metadata.hyperparameters).toMatchObject({ validationFolds: SEGMENTATION_VALIDATION_FOLDS, validationMeanLapseAuc: best.meanLapseAuc, validationSdLapseAuc: best.sdLapseAuc });
     for (const c of candidates) {
       expect(c.folds).toBe(SEGMENTATION_VALIDATION_FOLDS);
       expect(c.sdLapseAuc).toBeGreaterThanOrEqual(0);
@@ -99,7 +110,7 @@ describe('the segmentation trainer', () => {
       expect(fold.holdout.fit.cutoff).toBe(addDays(fold.validationStart, -90));
     }
     const { nInit, maxIter } = SEGMENTATION_PARAMS;
-    const again = folds.map((fold) => foldLapseAuc(fold, { k: best.k, nInit, maxIter, seed: metadata.trainingData.seed }));
+    const again = folds.map((fold) => foldLapseAuc(fold, { features: chosenFeatures(), k: best.k, nInit, maxIter, seed: metadata.trainingData.seed }));
     expect(again.reduce((a, b) => a + b, 0) / again.length).toBeCloseTo(best.meanLapseAuc, 10);
   });
 

@@ -3,6 +3,7 @@ import { onnx } from 'onnx-proto';
 import { Tensor } from 'onnxruntime-node';
 import { openServingSession } from '../../onnx/session';
 import { type SegmentationModel, SEGMENTATION_INPUT, SEGMENTATION_OUTPUTS, exportSegmentationOnnx, trainSegmentation } from '..';
+import { nameCentroids } from '../naming';
 import { MEMBER_FEATURES, plantedMembers } from './plantedMembers';
 
 async function runOnnx(bytes: Uint8Array, rows: number[][]): Promise<{ segment: number[]; distances: number[][] }> {
@@ -49,6 +50,22 @@ describe('exportSegmentationOnnx', () => {
     const onnx = await runOnnx(exportSegmentationOnnx(model), serving);
     expect(onnx.segment).toEqual(model.assign(serving));
     expect(maxRelativeError(onnx.distances, model.distances(serving))).toBeLessThan(1e-4);
+  });
+
+  it('matches the trainer with weighted features', async () => {
+    const weighted = MEMBER_FEATURES.map((f, j) => ({ ...f, weight: [2, 1, 0.5, 0.25, 0.5][j] ?? 1 }));
+    const weightedModel = trainSegmentation(plantedMembers(400, 1).rows, { features: weighted, seed: 1, k: 5 });
+    const onnx = await runOnnx(exportSegmentationOnnx(weightedModel), serving);
+    expect(onnx.segment).toEqual(weightedModel.assign(serving));
+    expect(maxRelativeError(onnx.distances, weightedModel.distances(serving))).toBeLessThan(1e-4);
+  });
+
+  it('names weighted centroids as the same centroids without weights', () => {
+    const weights = [2, 1, 0.5, 0.25, 0.5];
+    const weighted = MEMBER_FEATURES.map((f, j) => ({ ...f, weight: weights[j]! }));
+    const centroids = model.segments.map((s) => s.centroid);
+    const scaled = centroids.map((c) => c.map((v, j) => v * weights[j]!));
+    expect(nameCentroids(weighted, scaled).ruleOfCentroid).toEqual(nameCentroids(MEMBER_FEATURES, centroids).ruleOfCentroid);
   });
 
   it('matches the trainer without log1p features as well', async () => {

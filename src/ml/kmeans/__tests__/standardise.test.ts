@@ -54,4 +54,18 @@ describe('fitStandardiser', () => {
       "segmentation features: feature 'daysSinceLastLoan' appears twice",
     );
   });
+
+  it('multiplies a weighted column after scaling it, and undoes the weight on the way back', () => {
+    const weighted: SegmentFeature[] = [FEATURES[0]!, { ...FEATURES[1]!, weight: 3 }];
+    const rows = [[0, -1], [Math.E - 1, 1], [Math.E ** 2 - 1, 3]];
+    const plain = standardise(fitStandardiser(FEATURES, rows), rows);
+    const s = fitStandardiser(weighted, rows);
+    const z = standardise(s, rows);
+    z.forEach((row, i) => {
+      expect(row[0]).toBeCloseTo(plain[i]![0]!, 12);
+      expect(row[1]).toBeCloseTo(3 * plain[i]![1]!, 12);
+    });
+    expect(unstandardise(s, z[2]!)[1]).toBeCloseTo(3, 12);
+    expect(() => fitStandardiser([{ name: 'loans', weight: 0 }], [[1], [2]])).toThrow("segmentation features: 'loans' has weight 0; a weight must be a finite number above 0");
+  });
 });
