@@ -18,9 +18,12 @@
  * alert-days (the week window's conditions, as alertConditions evaluates them) and, for the
  * drift rules, the features named and the window sizes compared. With --alerts-only the
  * run stops after the served days (no oracle days, no AUC figures): the monitor's false-alarm
- * rate on an unshifted library, with the thresholds stored in the versions' metadata.
+ * rate on an unshifted library, with the thresholds stored in the versions' metadata. With
+ * --shift (as `simulate --shift`: day 1 is the first lived day, the day alerts are recorded as)
+ * the library lives on with that hidden cause changed: the monitor's detection delay and the
+ * features it names.
  *
- * Run (after a build): node dist/bench/live-quality.js [--db PATH] [--models DIR] [--days N] [--alerts-only] [--json]
+ * Run (after a build): node dist/bench/live-quality.js [--db PATH] [--models DIR] [--days N] [--alerts-only [--shift NAME=VALUE@DAY ...]] [--json]
  * The library given is copied; it is never changed.
  */
 import 'reflect-metadata';
@@ -42,6 +45,7 @@ import { judgeOutcomes, liveOutcomes, predictionDay, type Judgement } from '../s
 import { recordsOf, type PredictionLogDatabase, type StoreDb } from '../src/monitoring/prediction-log-store';
 import { QUALITY_WINDOWS, WINDOW_DAYS, type QualityWindow } from '../src/monitoring/windows';
 import { CHURN_WINDOW_DAYS, liveOn, MAX_LIVING_DAYS } from '../src/simulator';
+import { parseShift } from '../src/simulator/living';
 import { migrateStore, openStore, sqlitePath, type Store } from '../src/store';
 import { chunks } from '../src/store/in-chunks';
 import { addDays } from '../src/util/dates';
@@ -52,12 +56,14 @@ import { createOverdueContext, createOverdueServices } from '../subgraphs/overdu
 const ORACLE_DAYS = CHURN_WINDOW_DAYS;
 const MAX_DAYS = MAX_LIVING_DAYS - ORACLE_DAYS;
 
-const USAGE = `usage: node dist/bench/live-quality.js [--db PATH] [--models DIR] [--days N] [--alerts-only] [--json]
+const USAGE = `usage: node dist/bench/live-quality.js [--db PATH] [--models DIR] [--days N] [--alerts-only [--shift NAME=VALUE@DAY ...]] [--json]
   --db PATH     the library to copy (default: DATABASE_URL's SQLite file)
   --models DIR  the models (default: MODELS_DIR)
   --days N      simulated days served and monitored (default 100, at most ${MAX_DAYS}); churn's
                 first "churned" outcomes are known ${CHURN_WINDOW_DAYS + 1} days after its first predictions
   --alerts-only the monitor's alerts per rule only: no oracle days, no AUC figures
+  --shift S     with --alerts-only: change a hidden cause from a lived day on, as simulate --shift
+                (e.g. reliability=0.2@30); may repeat
   --json        print one JSON object instead of text`;
 
 const IDENTITY = { sub: 'bench-live-quality', role: 'staff' as const };
@@ -212,12 +218,14 @@ function recordAlerts(monitor: LiveMonitor, d: number, into: AlertDays): void {
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), { db: 'string', models: 'string', days: 'number', 'alerts-only': 'boolean', json: 'boolean' }, USAGE);
+  const { flags } = parseFlags(process.argv.slice(2), { db: 'string', models: 'string', days: 'number', 'alerts-only': 'boolean', shift: 'strings', json: 'boolean' }, USAGE);
   const base = loadConfig();
   const source = flags.db ?? sqlitePath(base.databaseUrl);
   if (!source || !existsSync(source)) throw new UsageError(`no SQLite library at ${source ?? base.databaseUrl}\n${USAGE}`);
   const days = flags.days ?? 100;
   if (!Number.isInteger(days) || days < 1 || days > MAX_DAYS) throw new UsageError(`--days must be a whole number in 1..${MAX_DAYS}, got ${days}\n${USAGE}`);
+  if (flags.shift && !flags['alerts-only']) throw new UsageError(`--shift needs --alerts-only (the oracle days after the figures would live unshifted)\n${USAGE}`);
+  const shifts = (flags.shift ?? []).map(parseShift);
   const dir = mkdtempSync(path.join(tmpdir(), 'shelfmark-live-quality-'));
   try {
     const file = path.join(dir, 'library.db');
@@ -241,12 +249,12 @@ async function main(): Promise<void> {
       if (!flags.json) process.stderr.write(`\rday ${d}/${days}`);
     };
     await day(0);
-    await liveOn(store, { days, onDay: (lived) => day(lived.index) });
+    await liveOn(store, { days, shifts, onDay: (lived) => day(lived.index) });
     const clock = await readClock(store);
     if (flags['alerts-only']) {
       await monitor.stop();
       await store.close();
-      const result = { from: started, through: clock, days, monitorRunMs: { mean: runs.reduce((a, b) => a + b, 0) / runs.length, max: Math.max(...runs) }, alerts };
+      const result = { from: started, through: clock, days, shifts: flags.shift ?? [], monitorRunMs: { mean: runs.reduce((a, b) => a + b, 0) / runs.length, max: Math.max(...runs) }, alerts };
       process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${started} to ${clock}, ${days} days: ${JSON.stringify(alerts)}\n`);
       return;
     }
