@@ -196,6 +196,8 @@ interface AlertDays {
   rules: Record<string, { days: number[]; features: string[] }>;
   /** Per model: the fewest and most values a drift verdict of the week window compared. */
   windowSizes: Record<string, { min: number; max: number }>;
+  /** Per model, each day it had one: the week window's outcome ratio [day, value, low, high, rows]. */
+  outcomeRatios: Record<string, number[][]>;
 }
 
 /** Records the week window's alerts of each served model after a monitor run on day `d`. */
@@ -208,6 +210,8 @@ function recordAlerts(monitor: LiveMonitor, d: number, into: AlertDays): void {
       size.min = Math.min(size.min, v.count);
       size.max = Math.max(size.max, v.count);
     }
+    const ratio = health.metrics.find((m) => m.name === 'outcome_ratio' && !m.estimated);
+    if (ratio) (into.outcomeRatios[model] ??= []).push([d, ...[ratio.value, ratio.low, ratio.high].map((x) => Number(x.toFixed(3))), ratio.rows]);
     for (const alert of health.alerts) {
       const rule = (into.rules[alert.name] ??= { days: [], features: [] });
       if (rule.days.at(-1) !== d) rule.days.push(d);
@@ -237,7 +241,7 @@ async function main(): Promise<void> {
     await migrateStore(store);
     const monitor = new LiveMonitor({ store, modelsDir: config.modelsDir, metrics: createProcessMetrics('bench'), logger: createLogger('bench', 'warn'), clock: () => readClock(store) });
     const runs: number[] = [];
-    const alerts: AlertDays = { rules: {}, windowSizes: {} };
+    const alerts: AlertDays = { rules: {}, windowSizes: {}, outcomeRatios: {} };
     const started = await readClock(store);
     // Day d: the models serve at the clock of day d, the monitor runs, the simulator lives day d + 1.
     const day = async (d: number): Promise<void> => {
