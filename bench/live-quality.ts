@@ -21,7 +21,7 @@
  * rate on an unshifted library, with the thresholds stored in the versions' metadata. With
  * --shift (as `simulate --shift`: day 1 is the first lived day, the day alerts are recorded as)
  * the library lives on with that hidden cause changed: the monitor's detection delay and the
- * features it names.
+ * features it names. With --alerts-only --json, the alerts so far go to stderr after each day.
  *
  * Run (after a build): node dist/bench/live-quality.js [--db PATH] [--models DIR] [--days N] [--alerts-only [--shift NAME=VALUE@DAY ...]] [--json]
  * The library given is copied; it is never changed.
@@ -250,7 +250,9 @@ async function main(): Promise<void> {
       await monitor.runOnce();
       runs.push(performance.now() - t0);
       recordAlerts(monitor, d, alerts);
-      if (!flags.json) process.stderr.write(`\rday ${d}/${days}`);
+      // A run stopped early still says what it saw.
+      if (flags.json && flags['alerts-only']) process.stderr.write(`${JSON.stringify({ day: d, alerts })}\n`);
+      else if (!flags.json) process.stderr.write(`\rday ${d}/${days}`);
     };
     await day(0);
     await liveOn(store, { days, shifts, onDay: (lived) => day(lived.index) });
