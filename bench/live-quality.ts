@@ -18,9 +18,12 @@
  * alert-days (the week window's conditions, as alertConditions evaluates them) and, for the
  * drift rules, the features named and the window sizes compared. With --alerts-only the
  * run stops after the served days (no oracle days, no AUC figures): the monitor's false-alarm
- * rate on an unshifted library, with the thresholds stored in the versions' metadata.
+ * rate on an unshifted library, with the thresholds stored in the versions' metadata. With
+ * --shift (as `simulate --shift`: day 1 is the first lived day, the day alerts are recorded as)
+ * the library lives on with that hidden cause changed: the monitor's detection delay and the
+ * features it names. With --alerts-only --json, the alerts so far go to stderr after each day.
  *
- * Run (after a build): node dist/bench/live-quality.js [--db PATH] [--models DIR] [--days N] [--alerts-only] [--json]
+ * Run (after a build): node dist/bench/live-quality.js [--db PATH] [--models DIR] [--days N] [--alerts-only [--shift NAME=VALUE@DAY ...]] [--json]
  * The library given is copied; it is never changed.
  */
 import 'reflect-metadata';
@@ -42,6 +45,7 @@ import { judgeOutcomes, liveOutcomes, predictionDay, type Judgement } from '../s
 import { recordsOf, type PredictionLogDatabase, type StoreDb } from '../src/monitoring/prediction-log-store';
 import { QUALITY_WINDOWS, WINDOW_DAYS, type QualityWindow } from '../src/monitoring/windows';
 import { CHURN_WINDOW_DAYS, liveOn, MAX_LIVING_DAYS } from '../src/simulator';
+import { parseShift } from '../src/simulator/living';
 import { migrateStore, openStore, sqlitePath, type Store } from '../src/store';
 import { chunks } from '../src/store/in-chunks';
 import { addDays } from '../src/util/dates';
@@ -52,12 +56,14 @@ import { createOverdueContext, createOverdueServices } from '../subgraphs/overdu
 const ORACLE_DAYS = CHURN_WINDOW_DAYS;
 const MAX_DAYS = MAX_LIVING_DAYS - ORACLE_DAYS;
 
-const USAGE = `usage: node dist/bench/live-quality.js [--db PATH] [--models DIR] [--days N] [--alerts-only] [--json]
+const USAGE = `usage: node dist/bench/live-quality.js [--db PATH] [--models DIR] [--days N] [--alerts-only [--shift NAME=VALUE@DAY ...]] [--json]
   --db PATH     the library to copy (default: DATABASE_URL's SQLite file)
   --models DIR  the models (default: MODELS_DIR)
   --days N      simulated days served and monitored (default 100, at most ${MAX_DAYS}); churn's
                 first "churned" outcomes are known ${CHURN_WINDOW_DAYS + 1} days after its first predictions
   --alerts-only the monitor's alerts per rule only: no oracle days, no AUC figures
+  --shift S     with --alerts-only: change a hidden cause from a lived day on, as simulate --shift
+                (e.g. reliability=0.2@30); may repeat
   --json        print one JSON object instead of text`;
 
 const IDENTITY = { sub: 'bench-live-quality', role: 'staff' as const };
@@ -190,6 +196,8 @@ interface AlertDays {
   rules: Record<string, { days: number[]; features: string[] }>;
   /** Per model: the fewest and most values a drift verdict of the week window compared. */
   windowSizes: Record<string, { min: number; max: number }>;
+  /** Per model, each day it had one: the week window's outcome ratio [day, value, low, high, rows]. */
+  outcomeRatios: Record<string, number[][]>;
 }
 
 /** Records the week window's alerts of each served model after a monitor run on day `d`. */
@@ -202,6 +210,8 @@ function recordAlerts(monitor: LiveMonitor, d: number, into: AlertDays): void {
       size.min = Math.min(size.min, v.count);
       size.max = Math.max(size.max, v.count);
     }
+    const ratio = health.metrics.find((m) => m.name === 'outcome_ratio' && !m.estimated);
+    if (ratio) (into.outcomeRatios[model] ??= []).push([d, ...[ratio.value, ratio.low, ratio.high].map((x) => Number(x.toFixed(3))), ratio.rows]);
     for (const alert of health.alerts) {
       const rule = (into.rules[alert.name] ??= { days: [], features: [] });
       if (rule.days.at(-1) !== d) rule.days.push(d);
@@ -212,12 +222,14 @@ function recordAlerts(monitor: LiveMonitor, d: number, into: AlertDays): void {
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), { db: 'string', models: 'string', days: 'number', 'alerts-only': 'boolean', json: 'boolean' }, USAGE);
+  const { flags } = parseFlags(process.argv.slice(2), { db: 'string', models: 'string', days: 'number', 'alerts-only': 'boolean', shift: 'strings', json: 'boolean' }, USAGE);
   const base = loadConfig();
   const source = flags.db ?? sqlitePath(base.databaseUrl);
   if (!source || !existsSync(source)) throw new UsageError(`no SQLite library at ${source ?? base.databaseUrl}\n${USAGE}`);
   const days = flags.days ?? 100;
   if (!Number.isInteger(days) || days < 1 || days > MAX_DAYS) throw new UsageError(`--days must be a whole number in 1..${MAX_DAYS}, got ${days}\n${USAGE}`);
+  if (flags.shift && !flags['alerts-only']) throw new UsageError(`--shift needs --alerts-only (the oracle days after the figures would live unshifted)\n${USAGE}`);
+  const shifts = (flags.shift ?? []).map(parseShift);
   const dir = mkdtempSync(path.join(tmpdir(), 'shelfmark-live-quality-'));
   try {
     const file = path.join(dir, 'library.db');
@@ -229,7 +241,7 @@ async function main(): Promise<void> {
     await migrateStore(store);
     const monitor = new LiveMonitor({ store, modelsDir: config.modelsDir, metrics: createProcessMetrics('bench'), logger: createLogger('bench', 'warn'), clock: () => readClock(store) });
     const runs: number[] = [];
-    const alerts: AlertDays = { rules: {}, windowSizes: {} };
+    const alerts: AlertDays = { rules: {}, windowSizes: {}, outcomeRatios: {} };
     const started = await readClock(store);
     // Day d: the models serve at the clock of day d, the monitor runs, the simulator lives day d + 1.
     const day = async (d: number): Promise<void> => {
@@ -238,15 +250,17 @@ async function main(): Promise<void> {
       await monitor.runOnce();
       runs.push(performance.now() - t0);
       recordAlerts(monitor, d, alerts);
-      if (!flags.json) process.stderr.write(`\rday ${d}/${days}`);
+      // A run stopped early still says what it saw.
+      if (flags.json && flags['alerts-only']) process.stderr.write(`${JSON.stringify({ day: d, alerts })}\n`);
+      else if (!flags.json) process.stderr.write(`\rday ${d}/${days}`);
     };
     await day(0);
-    await liveOn(store, { days, onDay: (lived) => day(lived.index) });
+    await liveOn(store, { days, shifts, onDay: (lived) => day(lived.index) });
     const clock = await readClock(store);
     if (flags['alerts-only']) {
       await monitor.stop();
       await store.close();
-      const result = { from: started, through: clock, days, monitorRunMs: { mean: runs.reduce((a, b) => a + b, 0) / runs.length, max: Math.max(...runs) }, alerts };
+      const result = { from: started, through: clock, days, shifts: flags.shift ?? [], monitorRunMs: { mean: runs.reduce((a, b) => a + b, 0) / runs.length, max: Math.max(...runs) }, alerts };
       process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${started} to ${clock}, ${days} days: ${JSON.stringify(alerts)}\n`);
       return;
     }

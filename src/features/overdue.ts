@@ -9,7 +9,7 @@
  * checkout window (training).
  */
 import { inChunks, type BookTable, type LoanTable, type Store } from '../store';
-import { dayToMs, daysBetween, msToDay } from '../util/dates';
+import { addDays, dayToMs, daysBetween, msToDay } from '../util/dates';
 
 export const OVERDUE_FEATURES = [
   { name: 'member_late_share', type: 'numeric', description: "Share of the borrower's loans returned before this checkout that came back late (smoothed towards 10%)" },
@@ -178,6 +178,29 @@ export async function overdueServingFeatures(
   const loans = [...requested, ...open];
   const { books, joinedAt } = await booksAndMembers(store, loans);
   return { loans, requestedCount: requested.length, features: overdueFeatures(loans, histories, books, joinedAt) };
+}
+
+/**
+ * A loan as it stood on its checkout day: not yet renewed or returned, due after one loan
+ * period (its current loan days shared equally among the checkout and each renewal).
+ */
+export function loanAtCheckout(loan: LoanRecord): LoanRecord {
+  const period = Math.round(daysBetween(loan.checked_out_at, loan.due_at) / (1 + loan.renewals));
+  return { ...loan, renewals: 0, returned_at: null, due_at: addDays(loan.checked_out_at, period) };
+}
+
+/**
+ * Features of loans as serving computed them on each loan's checkout day, whatever has happened
+ * to the loans since (renewals, a later due date, the return): the rows a version's references
+ * and its calibration windows hold. Loans the store does not hold are left out.
+ */
+export async function overdueCheckoutFeatures(store: Store, loanIds: readonly number[]): Promise<OverdueFeatureBatch> {
+  const borrowers = await inChunks([...new Set(loanIds)], (slice) => store.db.selectFrom('loans').select('member_id').where('id', 'in', slice).execute());
+  const histories = await inChunks([...new Set(borrowers.map((b) => b.member_id))], (slice) => store.db.selectFrom('loans').select(LOAN_COLUMNS).where('member_id', 'in', slice).execute());
+  const wanted = new Set(loanIds);
+  const targets = histories.filter((l) => wanted.has(l.id)).map(loanAtCheckout);
+  const { books, joinedAt } = await booksAndMembers(store, targets);
+  return overdueFeatures(targets, histories, books, joinedAt);
 }
 
 /** Training rows: loans in id order (= checkout order), their features and labels. */

@@ -17,9 +17,35 @@
  *   subject read in a later pass or run (logged late, or read after a restart, when the log is
  *   taken `readBatch` records at a time) is not joined. With the log's delay of about a second
  *   and a day's granularity, that only matters on a first run over more than `readBatch` records.
+ * - Drift windows hold the population the version's references (and the calibration windows
+ *   its `driftThresholds` were fitted on, src/training/calibration-windows.ts) hold, whatever
+ *   the traffic asked about and how often:
+ *   - overdue: each loan once, on its checkout day: the first prediction of the loan made on
+ *     the day it was checked out, with that prediction's score and the loan's features as of
+ *     that day (recomputed with `overdueCheckoutFeatures`, so a renewal or return since does not
+ *     show). Predictions of a loan on later days, and loans first asked about after their
+ *     checkout day, are left out: open loans on a day over-represent long loans and DVDs
+ *     (length-biased sampling), while the reference is loans at checkout.
+ *   - churn: each member once a day, answered by the model (the active members; LAPSED answers
+ *     by rule are out), features recomputed as of that day: the reference is active members at
+ *     monthly cut-offs, each once.
+ *   - segmentation: each member asked about once a day, with the segment given and the
+ *     features recomputed as of that day (its log holds RFM figures under other names than the
+ *     features of its references, which matched none before). Not yet its reference's
+ *     population (every member on the training date): the members asked about are a subset
+ *     the traffic chooses, and its calibration windows are the week's borrowers, a third one.
+ *   - the models that log their features (recommendations, demand): each subject once a day,
+ *     with the features logged.
+ * - Overdue's outcome ratio counts the loans whose checkout-day prediction the monitor saw, each
+ *   judged with its prediction live at the outcome (as the other figures). A loan first asked
+ *   about when already out has survived its first days unreturned: the on-time early returns of
+ *   its kind are missing, so such loans come back late more often than their probabilities say
+ *   (left truncation). The loans already out when the log began are such loans, and they were
+ *   the ones settled in the first two weeks of a run.
  * - Memory is bounded by the windows (30 day summaries per version and figure), one pending
- *   prediction per subject (loan, member@day, book@week) and at most `driftSample` values per
- *   feature, version and day.
+ *   prediction per subject (loan, member@day, book@week), at most `driftSample` values per
+ *   feature, version and day, the subjects taken into a drift window in the last 30 days, and
+ *   the pending loans seen on their checkout day.
  *
  * Alerts are the conditions of monitoring/alerts.yml's model rules evaluated on the same
  * figures at the time of the run, without the rules' `for` durations; Prometheus' alert API is
@@ -31,11 +57,12 @@
  * features × a year of days (thresholds.ts). A feature's window larger than the windows its thresholds
  * were calibrated on (`driftThresholds.windowRows`) is sampled down to that size first: a p-value
  * threshold holds only at the size it was calibrated at. The features recomputed for churn and
- * overdue are a random sample of a run's predictions. The score is compared for the classifiers (their probability); list,
+ * overdue are a random sample of a run's window population (at most `featureSample`). The score is compared for the classifiers (their probability); list,
  * forecast and segment models are compared on the features they log.
  */
 import { CHURN_FEATURE_NAMES, churnFeatures } from '../features/churn';
-import { OVERDUE_FEATURE_NAMES, overdueServingFeatures } from '../features/overdue';
+import { OVERDUE_FEATURE_NAMES, overdueCheckoutFeatures } from '../features/overdue';
+import { SEGMENTATION_FEATURE_NAMES, segmentationFeatures } from '../features/segmentation';
 import type { Logger } from '../logging';
 import type { ProcessMetrics } from '../metrics';
 import { listModels, readMetadata } from '../registry';
@@ -65,7 +92,7 @@ import {
 import { outcomeSeasonsOf, type OutcomeSeasons } from './seasons';
 import { driftThresholdsOf, monitoredDriftConfig } from './thresholds';
 import type { Interval } from './statistics';
-import { DailyWindows, QUALITY_WINDOWS, type QualityWindow } from './windows';
+import { DailyWindows, QUALITY_WINDOWS, WINDOW_DAYS, type QualityWindow } from './windows';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 
@@ -74,6 +101,12 @@ export const SCORE_REFERENCE = '__score__';
 /** Recommendation lists are judged at this depth (the graph's default `first`). */
 export const RECOMMENDATION_K = 10;
 const CLASSIFIERS = new Set(['overdue', 'churn']);
+/** The models whose drift windows are built by the monitor's population rules, with features recomputed (see the contract). */
+const RECOMPUTED = ['overdue', 'churn', 'segmentation'] as const;
+type RecomputedModel = (typeof RECOMPUTED)[number];
+const isRecomputed = (model: string): model is RecomputedModel => (RECOMPUTED as readonly string[]).includes(model);
+/** Days a drift window reaches back (the longest window). */
+const DRIFT_DAYS = WINDOW_DAYS['30d'];
 const DEFAULT_THRESHOLD = 0.5;
 
 export interface LiveMetric extends Interval {
@@ -257,6 +290,10 @@ export class LiveMonitor {
   private readonly pending = new Map<string, Map<string, PredictionRecord>>();
   /** Per model: subjects already judged, with the day they became known. */
   private readonly resolved = new Map<string, Map<string, string>>();
+  /** Per day: the `model@version:subject`s already in that day's drift window (each subject once a day). */
+  private readonly admitted = new Map<string, Set<string>>();
+  /** Overdue's loans (`loan:ID`) the log holds a checkout-day prediction of, until their outcome is known. */
+  private readonly seenAtCheckout = new Set<string>();
   /** Per member: segments served, by day, ascending (for segment stability and slicing). */
   private readonly segments = new Map<string, { day: string; segment: string }>();
   private readonly segmentHistory = new Map<string, Array<{ day: string; segment: string }>>();
@@ -329,7 +366,8 @@ export class LiveMonitor {
   private async fold(records: readonly PredictionRecord[], clock: string): Promise<void> {
     this.foldSegments(records);
     for (const record of records) this.foldServed(record);
-    await this.foldRecomputedFeatures(records);
+    await this.foldRecomputedPopulations(records);
+    for (const day of this.admitted.keys()) if (day <= addDays(clock, -DRIFT_DAYS)) this.admitted.delete(day);
     const rows: PredictionOutcomeTable[] = [];
     for (const model of new Set([...records.map((r) => r.model), ...this.pending.keys()])) {
       if (!isJudgedModel(model)) continue;
@@ -415,40 +453,74 @@ export class LiveMonitor {
     return CLASSIFIERS.has(record.model) && record.score !== null && !answeredByRule(record) && (record.model !== 'overdue' || record.entityKind === 'loan');
   }
 
-  /** Served probabilities into the estimate, logged features and the score into drift. */
+  /** True the first time `subject` of `model@version` is offered for `day`'s drift window. */
+  private admit(record: PredictionRecord, day: string): boolean {
+    const key = `${record.model}@${record.version}:${record.entityKind}:${record.entityId}`;
+    let subjects = this.admitted.get(day);
+    if (!subjects) {
+      subjects = new Set();
+      this.admitted.set(day, subjects);
+    }
+    if (subjects.has(key)) return false;
+    subjects.add(key);
+    return true;
+  }
+
+  /** Served probabilities into the estimate; the logged features of the models whose features are not recomputed into drift, each subject once a day. */
   private foldServed(record: PredictionRecord): void {
     const state = this.state(record.model, record.version);
     const day = predictionDay(record);
     if (this.isClassifierRecord(record) && record.score !== null) state.estimated.add(day, Math.min(1, Math.max(0, record.score)));
-    const values: Record<string, FeatureValue> = { ...(record.features ?? {}) };
-    if (this.isClassifierRecord(record)) values[SCORE_REFERENCE] = record.score;
-    state.addFeatures(day, values);
+    if (isRecomputed(record.model) || !this.admit(record, day)) return;
+    state.addFeatures(day, { ...(record.features ?? {}) });
   }
 
-  /** Churn and overdue log a reference to their features: a sample of them is recomputed (features are point in time). */
-  private async foldRecomputedFeatures(records: readonly PredictionRecord[]): Promise<void> {
-    for (const model of ['churn', 'overdue'] as const) {
+  /**
+   * The drift populations of the models whose features are recomputed (the contract's rules)
+   * from a pass's records: each admitted record's score (the segment given, for segmentation),
+   * and for a random sample of them, the features recomputed point in time by the reference's
+   * own feature code (segmentation logs its RFM figures under other names than its features').
+   * Marks overdue's loans seen on their checkout day.
+   */
+  private async foldRecomputedPopulations(records: readonly PredictionRecord[]): Promise<void> {
+    const loans = records.filter((r) => r.model === 'overdue' && this.isClassifierRecord(r));
+    const checkedOut = await checkoutDays(this.deps.store, loans.map((r) => Number(r.entityId)));
+    const atCheckout = loans.filter((r) => checkedOut.get(Number(r.entityId)) === predictionDay(r));
+    for (const r of atCheckout) this.seenAtCheckout.add(`loan:${r.entityId}`);
+    const candidates: Record<RecomputedModel, PredictionRecord[]> = {
+      overdue: atCheckout,
+      churn: records.filter((r) => r.model === 'churn' && this.isClassifierRecord(r)),
+      segmentation: records.filter((r) => r.model === 'segmentation' && r.entityKind === 'member' && r.label !== null && r.label !== undefined),
+    };
+    for (const model of RECOMPUTED) {
+      const population = candidates[model].filter((r) => this.admit(r, predictionDay(r)));
+      for (const r of population) this.state(r.model, r.version).addFeatures(predictionDay(r), { [SCORE_REFERENCE]: model === 'segmentation' ? (r.label ?? null) : r.score });
       // A random sample, not the last ones read: a batch served in member or loan order would leave the newest members' rows only.
-      const eligible = records.filter((r) => r.model === model && r.features === null && this.isClassifierRecord(r));
-      const wanted = eligible.length <= this.featureSample ? eligible : Array.from(sampleWithoutReplacement(eligible.length, this.featureSample, this.random), (i) => eligible[i]!);
-      const byDay = new Map<string, PredictionRecord[]>();
-      for (const r of wanted) byDay.set(predictionDay(r), [...(byDay.get(predictionDay(r)) ?? []), r]);
-      for (const [day, dayRecords] of byDay) {
-        const ids = [...new Set(dayRecords.map((r) => Number(r.entityId)).filter(Number.isInteger))];
-        const rows = new Map<number, Record<string, number>>();
-        if (model === 'churn') {
-          const batch = await churnFeatures(this.deps.store, ids, day);
-          batch.memberIds.forEach((id, i) => rows.set(id, rowOf(CHURN_FEATURE_NAMES, batch.values, i)));
-        } else {
-          const batch = await overdueServingFeatures(this.deps.store, { loanIds: ids }, day);
-          batch.features.loanIds.forEach((id, i) => rows.set(id, rowOf(OVERDUE_FEATURE_NAMES, batch.features.values, i)));
-        }
-        for (const r of dayRecords) {
-          const row = rows.get(Number(r.entityId));
-          if (row) this.state(r.model, r.version).addFeatures(day, row);
-        }
+      const wanted = population.length <= this.featureSample ? population : Array.from(sampleWithoutReplacement(population.length, this.featureSample, this.random), (i) => population[i]!);
+      const rows = await this.featureRows(model, wanted);
+      for (const r of wanted) {
+        const row = rows.get(`${Number(r.entityId)}@${predictionDay(r)}`);
+        if (row) this.state(r.model, r.version).addFeatures(predictionDay(r), row);
       }
     }
+  }
+
+  /** `model`'s features of each record's subject as of the record's day (overdue: its loan's checkout day), by `id@day`. */
+  private async featureRows(model: RecomputedModel, records: readonly PredictionRecord[]): Promise<Map<string, Record<string, number>>> {
+    const rows = new Map<string, Record<string, number>>();
+    if (model === 'overdue') {
+      const day = new Map(records.map((r) => [Number(r.entityId), predictionDay(r)]));
+      const batch = await overdueCheckoutFeatures(this.deps.store, [...day.keys()].filter(Number.isInteger));
+      batch.loanIds.forEach((id, i) => rows.set(`${id}@${day.get(id) ?? ''}`, rowOf(OVERDUE_FEATURE_NAMES, batch.values, i)));
+      return rows;
+    }
+    for (const day of new Set(records.map(predictionDay))) {
+      const ids = [...new Set(records.filter((r) => predictionDay(r) === day).map((r) => Number(r.entityId)).filter(Number.isInteger))];
+      const batch = model === 'churn' ? await churnFeatures(this.deps.store, ids, day) : await segmentationFeatures(this.deps.store, ids, day);
+      const names = model === 'churn' ? CHURN_FEATURE_NAMES : SEGMENTATION_FEATURE_NAMES;
+      batch.memberIds.forEach((id, i) => rows.set(`${id}@${day}`, rowOf(names, batch.values, i)));
+    }
+    return rows;
   }
 
   private foldSegments(records: readonly PredictionRecord[]): void {
@@ -481,7 +553,8 @@ export class LiveMonitor {
     for (const j of liveOutcomes(judgements)) {
       resolved.set(j.subject, j.outcome?.knownOn ?? clock);
       pending.delete(j.subject);
-      this.foldOutcome(model, j);
+      const fromCheckout = this.seenAtCheckout.delete(j.subject);
+      this.foldOutcome(model, j, model !== 'overdue' || fromCheckout);
       rows.push(this.row(model, j));
     }
     for (const j of judgements) {
@@ -491,12 +564,15 @@ export class LiveMonitor {
       pending.set(j.subject, j.prediction);
       rows.push(this.row(model, j));
     }
+    // A loan seen on its checkout day and not pending was judged after the fact (back the same day): nothing to wait for.
+    if (model === 'overdue') for (const subject of this.seenAtCheckout) if (!pending.has(subject)) this.seenAtCheckout.delete(subject);
     // Subjects known long ago can no longer meet a prediction inside any window.
     for (const [subject, knownOn] of resolved) if (knownOn < addDays(clock, -120)) resolved.delete(subject);
     return rows;
   }
 
-  private foldOutcome(model: string, j: Judgement): void {
+  /** `inOutcomeRatio`: the prediction belongs to the outcome ratio's population (see the contract). */
+  private foldOutcome(model: string, j: Judgement, inOutcomeRatio: boolean): void {
     const outcome = j.outcome;
     if (!outcome) return;
     const state = this.state(model, j.prediction.version);
@@ -507,7 +583,7 @@ export class LiveMonitor {
         if (j.prediction.score !== null) {
           const probability = Math.min(1, Math.max(0, j.prediction.score));
           state.labelled.add(outcome.knownOn, { probability, label: outcome.value > 0 ? 1 : 0 });
-          state.outcomes.add(outcome.settledOn ?? outcome.knownOn, { probability, label: outcome.value > 0 ? 1 : 0 });
+          if (inOutcomeRatio) state.outcomes.add(outcome.settledOn ?? outcome.knownOn, { probability, label: outcome.value > 0 ? 1 : 0 });
           state.calibration.add(outcome.knownOn, { score: probability, outcome: outcome.value });
         }
         break;
@@ -661,6 +737,15 @@ export class LiveMonitor {
     }
     return values;
   }
+}
+
+/** The checkout day of each loan the store holds, by id. */
+async function checkoutDays(store: Store, loanIds: readonly number[]): Promise<Map<number, string>> {
+  const days = new Map<number, string>();
+  for (const part of chunks([...new Set(loanIds)].filter(Number.isInteger), 500)) {
+    for (const loan of await store.db.selectFrom('loans').select(['id', 'checked_out_at']).where('id', 'in', part).execute()) days.set(loan.id, loan.checked_out_at);
+  }
+  return days;
 }
 
 function rowOf(names: readonly string[], values: Float32Array, i: number): Record<string, number> {

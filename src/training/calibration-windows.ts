@@ -27,7 +27,7 @@
 import path from 'node:path';
 import type { ModelName } from '../config';
 import { churnFeatures } from '../features/churn';
-import { overdueFeatures, type LoanRecord } from '../features/overdue';
+import { loanAtCheckout, overdueFeatures } from '../features/overdue';
 import { borrowingHistories } from '../features/recommendations';
 import { segmentationFeatures } from '../features/segmentation';
 import { SEGMENTATION_OUTPUTS } from '../ml/kmeans';
@@ -38,7 +38,7 @@ import { familyTestsOf } from '../monitoring/thresholds';
 import { parseSegmentationServing } from '../models/segmentation';
 import type { ProductionModel } from '../registry';
 import type { Store } from '../store';
-import { addDays, daysBetween } from '../util/dates';
+import { addDays } from '../util/dates';
 import { bookGenres, scoreRows } from './references';
 
 /** The models whose drift thresholds can be calibrated on windows of the library's past. */
@@ -64,12 +64,6 @@ export function isCalibratedModel(name: string): name is CalibratedModel {
 
 const LOAN_COLUMNS = ['id', 'member_id', 'book_id', 'checked_out_at', 'due_at', 'returned_at', 'renewals'] as const;
 
-/** A loan as it was on its checkout day: not yet renewed or returned, due after one loan period. */
-function atCheckout(loan: LoanRecord): LoanRecord {
-  const period = Math.round(daysBetween(loan.checked_out_at, loan.due_at) / (1 + loan.renewals));
-  return { ...loan, renewals: 0, returned_at: null, due_at: addDays(loan.checked_out_at, period) };
-}
-
 export interface OverdueRows {
   days: string[];
   values: Float32Array;
@@ -88,7 +82,7 @@ export interface OverdueRows {
  */
 export async function overdueAtCheckout(store: Store, version: CalibratedVersion, from: string): Promise<OverdueRows> {
   const histories = await store.db.selectFrom('loans').select([...LOAN_COLUMNS]).execute();
-  const targets = histories.filter((l) => l.checked_out_at >= from).map(atCheckout);
+  const targets = histories.filter((l) => l.checked_out_at >= from).map(loanAtCheckout);
   const [books, members] = await Promise.all([
     store.db.selectFrom('books').select(['id', 'collection', 'ratings_count']).execute(),
     store.db.selectFrom('members').select(['id', 'joined_at']).execute(),

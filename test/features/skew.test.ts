@@ -7,7 +7,7 @@ import { Tensor } from 'onnxruntime-node';
 import { openServingSession } from '../../src/ml/onnx/session';
 import path from 'node:path';
 import { churnFeatures, CHURN_FEATURE_NAMES } from '../../src/features/churn';
-import { overdueServingFeatures, overdueTrainingSet } from '../../src/features/overdue';
+import { OVERDUE_FEATURE_NAMES, overdueCheckoutFeatures, overdueServingFeatures, overdueTrainingSet } from '../../src/features/overdue';
 import { createLogger } from '../../src/logging';
 import { createProcessMetrics } from '../../src/metrics';
 import { ModelSlot } from '../../src/model-runtime/model-slot';
@@ -15,7 +15,7 @@ import type { ModelSubgraphDeps } from '../../src/model-runtime/model-subgraph';
 import { NO_PREDICTION_LOGGING } from '../../src/model-runtime/prediction-logging';
 import { readProductionPointer } from '../../src/registry';
 import { openStore, readAsOf, type Store } from '../../src/store';
-import { addDays } from '../../src/util/dates';
+import { addDays, daysBetween } from '../../src/util/dates';
 import { CHURN_SLOT, isActiveRow } from '../../src/models/churn';
 import { RiskLevel } from '../../src/graphql/prediction-types';
 import { createChurnServices, predictChurn } from '../../subgraphs/churn';
@@ -90,6 +90,24 @@ describe('overdue features', () => {
       const j = served.features.loanIds.indexOf(id);
       expect({ id, row: Array.from(served.features.values.subarray(j * d, (j + 1) * d)) }).toEqual({ id, row: Array.from(training.features.values.subarray(i * d, (i + 1) * d)) });
       if (k > 40) break;
+    }
+  });
+
+  it("as of checkout, are the serving rows with the loan's own renewals undone: no renewal, the first due date", async () => {
+    const renewed = await store.db.selectFrom('loans').select(['id', 'checked_out_at', 'due_at', 'renewals']).where('renewals', '>', 0).where('checked_out_at', '<', addDays(asOf, -60)).orderBy('id').limit(30).execute();
+    expect(renewed.length).toBeGreaterThan(5);
+    const ids = renewed.map((l) => l.id);
+    const [atCheckout, served] = [await overdueCheckoutFeatures(store, ids), await overdueServingFeatures(store, { loanIds: ids }, asOf)];
+    const column = (name: string) => OVERDUE_FEATURE_NAMES.indexOf(name);
+    const d = OVERDUE_FEATURE_NAMES.length;
+    for (const loan of renewed) {
+      const a = Array.from(atCheckout.values.subarray(atCheckout.loanIds.indexOf(loan.id) * d, (atCheckout.loanIds.indexOf(loan.id) + 1) * d));
+      const s = Array.from(served.features.values.subarray(served.features.loanIds.indexOf(loan.id) * d, (served.features.loanIds.indexOf(loan.id) + 1) * d));
+      expect(a[column('renewals')]).toBe(0);
+      expect(s[column('renewals')]).toBe(loan.renewals);
+      expect(a[column('loan_days')]).toBe(Math.round(daysBetween(loan.checked_out_at, loan.due_at) / (1 + loan.renewals)));
+      const own = new Set(['renewals', 'loan_days', 'due_month_sin', 'due_month_cos'].map(column));
+      expect(a.filter((_, j) => !own.has(j))).toEqual(s.filter((_, j) => !own.has(j)));
     }
   });
 });

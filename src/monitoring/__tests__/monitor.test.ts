@@ -5,7 +5,8 @@
  * offline from the same log and the same loans (up to its documented bin error), its gauges
  * carry the same figure, the judged predictions are in the store, the CBPE estimate is labelled
  * as one, and a version without drift references says so. Churn answers a rule gave (LAPSED)
- * stay out of churn's live figures. The monitor's own thread, as the library subgraph runs it,
+ * stay out of churn's live figures. Overdue's drift window holds each loan once, as of its
+ * checkout day, and its outcome ratio the loans seen from their checkout day. The monitor's own thread, as the library subgraph runs it,
  * answers the same health and sets the same gauges as a monitor on the calling thread.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -119,6 +120,35 @@ describe('live quality, run incrementally, equals the same figures computed offl
     expect(health?.driftReference).toBe(metadata.driftReferences !== undefined);
     if (health?.driftReference) expect(health.drift.map((d) => d.feature)).toContain('__score__');
     else expect(health?.drift).toEqual([]);
+  });
+});
+
+describe("overdue's drift window and outcome ratio: each loan once, from its checkout day", () => {
+  const checkoutDays = async () => new Map((await store.db.selectFrom('loans').select(['id', 'checked_out_at']).execute()).map((l) => [String(l.id), l.checked_out_at]));
+
+  it('holds the loans first asked about on their checkout day, once each, not every open loan of every day', async () => {
+    const checkedOut = await checkoutDays();
+    const weekFrom = addDays(clock, -7);
+    const inWeek = logged.filter((r) => (r.asOf ?? '') > weekFrom);
+    const atCheckout = new Set(inWeek.filter((r) => r.asOf === checkedOut.get(r.entityId)).map((r) => r.entityId));
+    const health = monitor.health('overdue', 'week').find((h) => h.version === version);
+    expect(health?.driftReference).toBe(true);
+    expect(atCheckout.size).toBeGreaterThan(20);
+    // The open loans of each day: every loan counted once for each day it stayed out.
+    expect(inWeek.length).toBeGreaterThan(3 * atCheckout.size);
+    for (const feature of ['renewals', 'book_popularity', '__score__']) expect(health?.drift.find((d) => d.feature === feature)?.count).toBe(atCheckout.size);
+  });
+
+  it('counts in the outcome ratio only the settled loans it saw from their checkout day', async () => {
+    const checkedOut = await checkoutDays();
+    const fromCheckout = new Set(logged.filter((r) => r.asOf === checkedOut.get(r.entityId)).map((r) => `loan:${r.entityId}`));
+    const settled = liveOutcomes(await judgeOutcomes(store, 'overdue', logged, clock)).filter((j) => (j.outcome?.settledOn ?? '') > addDays(clock, -30) && (j.outcome?.settledOn ?? '') <= clock);
+    const kept = settled.filter((j) => fromCheckout.has(j.subject));
+    // The loans already out on the first logged day settled in this window too: they are the ones left out.
+    expect(settled.length - kept.length).toBeGreaterThan(20);
+    expect(kept.length).toBeGreaterThan(20);
+    const ratio = monitor.health('overdue', '30d').find((h) => h.version === version)?.metrics.find((m) => m.name === 'outcome_ratio' && !m.estimated);
+    expect(ratio?.rows).toBe(kept.length);
   });
 });
 
