@@ -86,8 +86,8 @@ function cpuSecondsOf(pids: ReadonlyMap<string, number>): Map<string, number> {
 
 /**
  * `bodies` asked one after another: latencies, answers that were not data, and the CPU the
- * graph's processes spent per request (background work at rest included, which is small), in
- * all and per process.
+ * graph's processes spent per request, in all and per process. Background work running meanwhile
+ * is included: at 100,000 members churn's and segmentation's was most of theirs (BENCHMARKS.md).
  */
 async function timedRequests(url: string, bearer: string, pids: ReadonlyMap<string, number>, bodies: readonly unknown[]) {
   const latencies: number[] = [];
