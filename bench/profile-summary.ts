@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/profile-summary.js <file.cpuprofile> [--top N] [--skip SECONDS]`: where a process's CPU went,
+ * `node dist/bench/profile-summary.js <file.cpuprofile> [--top N] [--skip SECONDS] [--window FROM_US,TO_US]`: where a process's CPU went,
  * from a V8 profile written by `node --cpu-prof` (see `npm run bench -- --profile DIR`): self
  * time by package (node_modules/<name>, node: internals, the project's own folders) and by
  * function, as shares of the samples.
@@ -15,6 +15,8 @@ interface ProfileNode {
 
 interface CpuProfile {
   nodes: ProfileNode[];
+  /** Monotonic microseconds (the clock of `process.hrtime`) of the first sample's base. */
+  startTime?: number;
   samples?: number[];
   timeDeltas?: number[];
 }
@@ -33,15 +35,22 @@ export function bucketOf(url: string): string {
   return url;
 }
 
-/** `skipSeconds` leaves out the start (module loading, warming memos) to see the steady state. */
-export function summariseProfile(profile: CpuProfile, top = 25, skipSeconds = 0) {
+/**
+ * `skipSeconds` leaves out the start (module loading, warming memos) to see the steady state;
+ * `window` keeps only the samples between two instants of the monotonic clock (microseconds, as
+ * `process.hrtime.bigint() / 1000n` reads it in any process of the machine), e.g. a run of
+ * requests a benchmark timed.
+ */
+export function summariseProfile(profile: CpuProfile, top = 25, skipSeconds = 0, window?: { fromUs: number; toUs: number }) {
   const self = new Map<number, number>();
   if (profile.samples && profile.timeDeltas) {
     let elapsed = 0;
+    const start = profile.startTime ?? 0;
     profile.samples.forEach((id, i) => {
       const delta = Math.max(0, profile.timeDeltas![i] ?? 0);
       elapsed += delta;
-      if (elapsed >= skipSeconds * 1e6) self.set(id, (self.get(id) ?? 0) + delta);
+      const inWindow = !window || (start + elapsed >= window.fromUs && start + elapsed <= window.toUs);
+      if (elapsed >= skipSeconds * 1e6 && inWindow) self.set(id, (self.get(id) ?? 0) + delta);
     });
   } else {
     for (const node of profile.nodes) self.set(node.id, node.hitCount ?? 0);
@@ -67,14 +76,17 @@ export function summariseProfile(profile: CpuProfile, top = 25, skipSeconds = 0)
 function main(): void {
   const [file, ...rest] = process.argv.slice(2);
   if (!file || file === '--help') {
-    process.stdout.write('usage: node dist/bench/profile-summary.js <file.cpuprofile> [--top N] [--skip SECONDS]\n');
+    process.stdout.write('usage: node dist/bench/profile-summary.js <file.cpuprofile> [--top N] [--skip SECONDS] [--window FROM_US,TO_US]\n');
     process.exit(file ? 0 : 2);
   }
   const topIndex = rest.indexOf('--top');
   const top = topIndex >= 0 ? Number(rest[topIndex + 1]) : 25;
   const skipIndex = rest.indexOf('--skip');
   const skip = skipIndex >= 0 ? Number(rest[skipIndex + 1]) : 0;
-  const summary = summariseProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, top, skip);
+  const windowIndex = rest.indexOf('--window');
+  const [fromUs, toUs] = windowIndex >= 0 ? (rest[windowIndex + 1] ?? '').split(',').map(Number) : [];
+  const window = fromUs !== undefined && toUs !== undefined ? { fromUs, toUs } : undefined;
+  const summary = summariseProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, top, skip, window);
   process.stdout.write(`${file}: ${summary.totalMs.toFixed(0)} ms sampled\n\nself time by package:\n`);
   for (const b of summary.byBucket) process.stdout.write(`  ${b.percent.toFixed(1).padStart(5)}%  ${b.name}\n`);
   process.stdout.write('\nself time by function:\n');

@@ -16,14 +16,18 @@
  *
  *   node dist/bench/scale.js --db PATH [--models DIR] [--port-base N] [--members-asked N] [--pages-asked N] [--cold-asked N]
  *        [--redis URL] [--feature-store memory|redis] [--cache-entries N] [--recommendations-replicas 1|2] [--replica-asked N]
- *        [--project-root DIR] [--json]
+ *        [--project-root DIR] [--profile DIR] [--json]
  *
  * It starts its own graph on fixed loopback ports (--port-base for the gateway, the next six for
  * the subgraphs, the next two for the second replica and its gateway), in development mode, and
  * stops it afterwards. `--project-root` runs another
  * checkout's built graph (its dist/) under the same measurement, for a before/after comparison.
+ * `--profile DIR` has every process write a V8 CPU profile into DIR when it stops; each run of
+ * requests reports its `window` on the monotonic clock, so `profile-summary --window` can show
+ * where the CPU of those requests went.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { parseFlags } from '../src/cli/flags';
@@ -36,7 +40,7 @@ import { graphMemory, loadAverage, rssMbByProcess, sampleProcess } from './proce
 import { buildScenarios } from './scenarios';
 
 const USAGE =
-  'node dist/bench/scale.js --db PATH [--models DIR] [--port-base N] [--members-asked N] [--pages-asked N] [--cold-asked N] [--redis URL] [--feature-store memory|redis] [--cache-entries N] [--recommendations-replicas 1|2] [--replica-asked N] [--project-root DIR] [--json]';
+  'node dist/bench/scale.js --db PATH [--models DIR] [--port-base N] [--members-asked N] [--pages-asked N] [--cold-asked N] [--redis URL] [--feature-store memory|redis] [--cache-entries N] [--recommendations-replicas 1|2] [--replica-asked N] [--project-root DIR] [--profile DIR] [--json]';
 
 const RECOMMENDATIONS = 'query Recommendations($id: ID!) { member(id: $id) { id recommendations(first: 10) { book { id } score reason } } }';
 
@@ -72,21 +76,26 @@ async function ask(url: string, bearer: string, body: unknown): Promise<Answered
   return { ms, outcome: 'data', ageSeconds: first?.[0]?.ageSeconds, data: parsed.data };
 }
 
-/** Σ user + system CPU seconds of `pids` so far. */
-function cpuSecondsOf(pids: readonly number[]): number {
-  return pids.reduce((sum, pid) => sum + (sampleProcess(pid)?.cpuSeconds ?? 0), 0);
+/** Microseconds on the monotonic clock V8's CPU profiles are stamped with. */
+const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+/** User + system CPU seconds of each process so far, by name. */
+function cpuSecondsOf(pids: ReadonlyMap<string, number>): Map<string, number> {
+  return new Map([...pids].map(([name, pid]) => [name, sampleProcess(pid)?.cpuSeconds ?? 0]));
 }
 
 /**
  * `bodies` asked one after another: latencies, answers that were not data, and the CPU the
- * graph's processes spent per request (background work at rest included, which is small).
+ * graph's processes spent per request, in all and per process. Background work running meanwhile
+ * is included: at 100,000 members churn's and segmentation's was most of theirs (BENCHMARKS.md).
  */
-async function timedRequests(url: string, bearer: string, pids: readonly number[], bodies: readonly unknown[]) {
+async function timedRequests(url: string, bearer: string, pids: ReadonlyMap<string, number>, bodies: readonly unknown[]) {
   const latencies: number[] = [];
   let errors = 0;
   // What the answers that were not data were, by kind (an error code, `timeout`, a fetch failure).
   const failures: Record<string, number> = {};
   const cpuBefore = cpuSecondsOf(pids);
+  const fromUs = monotonicUs();
   for (const body of bodies) {
     const { ms, outcome } = await ask(url, bearer, body);
     latencies.push(ms);
@@ -95,8 +104,12 @@ async function timedRequests(url: string, bearer: string, pids: readonly number[
       failures[outcome] = (failures[outcome] ?? 0) + 1;
     }
   }
-  const cpuMs = (cpuSecondsOf(pids) - cpuBefore) * 1000;
-  return { asked: bodies.length, errors, failures, graphCpuMsPerRequest: bodies.length > 0 ? cpuMs / bodies.length : NaN, ...summarise(latencies) };
+  const window = `${fromUs},${monotonicUs()}`;
+  const cpuAfter = cpuSecondsOf(pids);
+  const perRequest = (seconds: number) => (bodies.length > 0 ? (seconds * 1000) / bodies.length : NaN);
+  const cpuMsPerRequestByProcess = Object.fromEntries([...cpuAfter].map(([name, seconds]) => [name, perRequest(seconds - (cpuBefore.get(name) ?? 0))]));
+  const graphCpuMsPerRequest = Object.values(cpuMsPerRequestByProcess).reduce((sum, ms) => sum + ms, 0);
+  return { asked: bodies.length, errors, failures, graphCpuMsPerRequest, cpuMsPerRequestByProcess, window, ...summarise(latencies) };
 }
 
 async function inferenceRuns(graphqlUrl: string): Promise<number> {
@@ -181,6 +194,7 @@ async function main(): Promise<void> {
       'feature-store': 'string',
       'cache-entries': 'number',
       'project-root': 'string',
+      profile: 'string',
       json: 'boolean',
     },
     USAGE,
@@ -220,7 +234,9 @@ async function main(): Promise<void> {
 
   const load = loadAverage();
   const started = performance.now();
-  const graph = await launchGraph({ projectRoot: root, subgraphs: SUBGRAPH_NAMES, env, ports, logs: 'ignore', startTimeoutMs: 1_800_000 });
+  if (flags.profile) mkdirSync(flags.profile, { recursive: true });
+  const execArgv = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(flags.profile)}`] : undefined;
+  const graph = await launchGraph({ projectRoot: root, subgraphs: SUBGRAPH_NAMES, env, ports, logs: 'ignore', startTimeoutMs: 1_800_000, execArgv });
   try {
     await readyWithin(graph.gatewayUrl, 1_800_000);
     const readyMs = performance.now() - started;
@@ -249,9 +265,9 @@ async function main(): Promise<void> {
     const restStarted = performance.now();
     const memoEntries = await quiesce(urls, { pollMs: 2000, timeoutMs: 900_000 });
     const restMs = performance.now() - restStarted;
-    const pids = [...graph.processes.values()].map((c) => c.pid).filter((pid): pid is number => pid !== undefined);
-    const memory = graphMemory(pids);
-    const rssAtRestMb = rssMbByProcess(new Map([...graph.processes].flatMap(([name, child]) => (child.pid === undefined ? [] : [[name, child.pid] as [string, number]]))));
+    const pidByProcess = new Map([...graph.processes].flatMap(([name, child]) => (child.pid === undefined ? [] : [[name, child.pid] as [string, number]])));
+    const memory = graphMemory(pidByProcess.values());
+    const rssAtRestMb = rssMbByProcess(pidByProcess);
 
     const scenarios = buildScenarios(SUBGRAPH_NAMES, size, undefined);
     const member = scenarios.find((s) => s.id === 'member');
@@ -259,9 +275,9 @@ async function main(): Promise<void> {
     if (!member || !page) throw new Error('no member or page scenario');
     const memberBodies = Array.from({ length: asked }, (_, i) => JSON.parse(member.request(i).body) as { variables: { id: string } });
     const askedIds = new Set(memberBodies.map((body) => body.variables.id));
-    const memberFigures = await timedRequests(graph.gatewayUrl, bearer, pids, memberBodies);
+    const memberFigures = await timedRequests(graph.gatewayUrl, bearer, pidByProcess, memberBodies);
     let errors = memberFigures.errors;
-    const pageFigures = await timedRequests(graph.gatewayUrl, bearer, pids, Array.from({ length: pagesAsked }, (_, i) => JSON.parse(page.request(i).body) as unknown));
+    const pageFigures = await timedRequests(graph.gatewayUrl, bearer, pidByProcess, Array.from({ length: pagesAsked }, (_, i) => JSON.parse(page.request(i).body) as unknown));
     // Cold and warm, interleaved: a member not asked for before (from the far end of the id range,
     // which the p50 loop above does not reach), then the same member again.
     const cold: number[] = [];

@@ -35,6 +35,36 @@ async function checkMigrations(store: Store): Promise<void> {
   expect(states.every((m) => m.executedAt !== null)).toBe(true);
   expect(ALL.at(-1)).toBe(LATEST_MIGRATION);
   await checkPredictionLogRows(store);
+  await checkMemberHistoryIndex(store);
+}
+
+/** The columns of each index on `loans`, in key order. */
+async function loanIndexes(store: Store): Promise<Record<string, string[]>> {
+  const query = store.dialect === 'sqlite'
+    ? sql<{ index: string; column: string }>`select il.name as "index", ii.name as "column" from pragma_index_list('loans') il, pragma_index_info(il.name) ii where il.origin = 'c' order by il.name, ii.seqno`
+    : sql<{ index: string; column: string }>`select i.relname as "index", a.attname as "column" from pg_index x join pg_class i on i.oid = x.indexrelid join pg_class t on t.oid = x.indrelid join pg_namespace n on n.oid = t.relnamespace join lateral unnest(x.indkey) with ordinality k(attnum, position) on true join pg_attribute a on a.attrelid = t.oid and a.attnum = k.attnum where t.relname = 'loans' and n.nspname = current_schema() and not x.indisprimary order by i.relname, k.position`;
+  const indexes: Record<string, string[]> = {};
+  for (const row of (await query.execute(store.db)).rows) (indexes[row.index] ??= []).push(row.column);
+  return indexes;
+}
+
+/**
+ * 0008 replaces the (member_id, checked_out_at) index with one that also carries what the
+ * feature reads select, so a member's loans are read from the index alone; its `down` restores
+ * the previous one.
+ */
+async function checkMemberHistoryIndex(store: Store): Promise<void> {
+  const history = ['member_id', 'checked_out_at', 'book_id', 'due_at', 'returned_at', 'renewals'];
+  expect(await loanIndexes(store)).toMatchObject({ loans_member_history_idx: history });
+  expect(await loanIndexes(store)).not.toHaveProperty('loans_member_idx');
+  if (store.dialect === 'sqlite') {
+    const plan = await sql<{ detail: string }>`explain query plan select member_id, book_id, checked_out_at, due_at, returned_at, renewals from loans where member_id in (1, 2) and checked_out_at <= '2026-01-01'`.execute(store.db);
+    expect(plan.rows.map((r) => r.detail).join('\n')).toContain('COVERING INDEX loans_member_history_idx');
+  }
+  expect((await migrateStore(store, '0007-prediction-log-rows')).map((s) => `${s.direction} ${s.name}`)).toEqual(['Down 0008-loans-member-history-index']);
+  expect(await loanIndexes(store)).toMatchObject({ loans_member_idx: ['member_id', 'checked_out_at'] });
+  expect(await loanIndexes(store)).not.toHaveProperty('loans_member_history_idx');
+  await migrateStore(store);
 }
 
 /**
@@ -51,7 +81,7 @@ async function checkPredictionLogRows(store: Store): Promise<void> {
   await createStorePredictionSink(log).write(page);
   const read = async () => (await log.selectFrom('prediction_log').selectAll().orderBy('process_id').execute()).flatMap(recordsOf).map((r) => [r.processId, r.entityId, r.score]);
   expect(await read()).toEqual([['first-format', '7', 0.5], ['rows', '1', 0.1], ['rows', '2', 0.2], ['rows', '3', 0.3]]);
-  expect((await migrateStore(store, '0006-prediction-log-indexes')).map((s) => `${s.direction} ${s.name}`)).toEqual(['Down 0007-prediction-log-rows']);
+  expect((await migrateStore(store, '0006-prediction-log-indexes')).map((s) => `${s.direction} ${s.name}`)).toEqual(['Down 0008-loans-member-history-index', 'Down 0007-prediction-log-rows']);
   expect((await log.selectFrom('prediction_log').select(['process_id', 'entity_id']).execute()).map((r) => [r.process_id, r.entity_id])).toEqual([['first-format', '7']]);
   await migrateStore(store);
   expect(await read()).toEqual([['first-format', '7', 0.5]]);

@@ -18,6 +18,7 @@ import * as predictionLog from './0004-prediction-log';
 import * as predictionOutcomes from './0005-prediction-outcomes';
 import * as predictionLogIndexes from './0006-prediction-log-indexes';
 import * as predictionLogRows from './0007-prediction-log-rows';
+import * as loansMemberHistoryIndex from './0008-loans-member-history-index';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-library-tables': libraryTables,
@@ -27,6 +28,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0005-prediction-outcomes': predictionOutcomes,
   '0006-prediction-log-indexes': predictionLogIndexes,
   '0007-prediction-log-rows': predictionLogRows,
+  '0008-loans-member-history-index': loansMemberHistoryIndex,
 };
 export type MigrationName = keyof typeof MIGRATIONS;
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).sort().at(-1) ?? '';
