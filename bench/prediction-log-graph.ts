@@ -15,7 +15,7 @@
  *   [--port-base P] [--arms LIST] [--scenarios member,page] [--blocks N] [--requests N,N]
  *   [--warmup N] [--json]
  */
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -27,7 +27,7 @@ import { openStore, sqlitePath } from '../src/store';
 import { loadSupergraph, subgraphsIn } from '../gateway/subgraphs';
 import { readProductionPointer } from '../src/registry';
 import { quiesce, scrapeAll } from './metrics';
-import { loadAverage } from './processes';
+import { cpuSecondsOf, loadAverage } from './processes';
 import { buildScenarios, type Scenario, type ScenarioId } from './scenarios';
 
 const USAGE = `usage: node dist/bench/prediction-log-graph.js [options]
@@ -57,12 +57,6 @@ interface Arm {
 interface ThreadCpu {
   main: number;
   others: number;
-}
-
-function cpuSecondsOf(statFile: string): number {
-  const stat = readFileSync(statFile, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /**
