@@ -29,12 +29,17 @@ const PSS_SHMEM = /^Pss_Shmem:\s+(\d+)\s+kB/m;
 const kbOf = (pattern: RegExp, text: string): number => Number(pattern.exec(text)?.[1] ?? 0);
 const MB = 2 ** 20;
 
+/** User + system CPU seconds of a /proc stat file: a process's (/proc/<pid>/stat) or one thread's (/proc/<pid>/task/<tid>/stat). */
+export function cpuSecondsOf(statFile: string): number {
+  const stat = readFileSync(statFile, 'utf8');
+  // Fields after the command name, which may itself hold spaces and parentheses.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
 export function sampleProcess(pid: number): ProcessSample | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which may itself hold spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    const cpuSeconds = cpuSecondsOf(`/proc/${pid}/stat`);
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     return { cpuSeconds, rssBytes: kbOf(VM_RSS, status) * 1024, anonBytes: kbOf(RSS_ANON, status) * 1024 };
   } catch {

@@ -55,6 +55,8 @@ const USAGE = `usage: npm run bench -- [options]
                        the default) or not, for an interleaved A/B of the prediction log's overhead
   --start-timeout S    with a graph the benchmark starts: seconds each process may take to start (default 60;
                        more on a loaded machine, where six subgraphs start at once)
+  --port-base P        with a graph the benchmark starts: the gateway on P and the subgraphs on P+1, P+2, ...
+                       (default: ports the system chooses)
   --label TEXT         stored in the JSON, e.g. the optimisation being measured
   --json FILE          where to write the results (default bench/results/bench-<time>.json)`;
 
@@ -126,6 +128,7 @@ async function openGraph(
   mode: 'production' | 'development',
   predictionLog: 'on' | 'off' | undefined,
   startTimeoutMs: number,
+  portBase: number | undefined,
 ): Promise<GraphHandle> {
   const existing = `http://127.0.0.1:${config.ports.gateway}/graphql`;
   if (!forceLaunch && !profileDir && (await isReady(existing))) {
@@ -137,7 +140,7 @@ async function openGraph(
     process.stderr.write(`Using the graph already answering at ${existing}.\n`);
     return { gatewayUrl: existing, mode: 'as running', urls, pids: pidsListeningOn(ports), launched: undefined };
   }
-  process.stderr.write(`Starting the graph (${subgraphs.join(', ')}) in ${mode} mode on free loopback ports...\n`);
+  process.stderr.write(`Starting the graph (${subgraphs.join(', ')}) in ${mode} mode on ${portBase === undefined ? 'free loopback ports' : `loopback ports ${portBase}-${portBase + subgraphs.length}`}...\n`);
   const env: NodeJS.ProcessEnv = { HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...(predictionLog ? { PREDICTION_LOG: predictionLog } : {}) };
   let jwtSecret: string | undefined;
   if (mode === 'production') {
@@ -146,7 +149,8 @@ async function openGraph(
   }
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const execArgv = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : undefined;
-  const launched = await launchGraph({ projectRoot: config.projectRoot, subgraphs, env, logs: 'inherit', execArgv, startTimeoutMs });
+  const ports = portBase === undefined ? undefined : Object.fromEntries([['gateway', portBase], ...subgraphs.map((s, i) => [s, portBase + 1 + i])]);
+  const launched = await launchGraph({ projectRoot: config.projectRoot, subgraphs, env, logs: 'inherit', execArgv, startTimeoutMs, ...(ports ? { ports } : {}) });
   const urls = new Map<string, string>([['gateway', launched.gatewayUrl], ...Object.entries<string>(launched.subgraphUrls)]);
   const pids = new Map<string, number>([...launched.processes].map(([name, child]) => [name, child.pid!]));
   return { gatewayUrl: launched.gatewayUrl, mode, jwtSecret, urls, pids, launched };
@@ -285,7 +289,7 @@ function printBreakdown(scenario: Scenario, record: RunRecord | undefined, floor
 async function main(): Promise<void> {
   const { flags } = parseFlags(
     process.argv.slice(2),
-    { scenarios: 'string', concurrency: 'string', duration: 'number', warmup: 'number', rate: 'number', 'rate-seconds': 'number', 'floor-seconds': 'number', soak: 'number', launch: 'boolean', mode: 'string', profile: 'string', 'prediction-log': 'string', 'start-timeout': 'number', label: 'string', json: 'string' },
+    { scenarios: 'string', concurrency: 'string', duration: 'number', warmup: 'number', rate: 'number', 'rate-seconds': 'number', 'floor-seconds': 'number', soak: 'number', launch: 'boolean', mode: 'string', profile: 'string', 'prediction-log': 'string', 'start-timeout': 'number', 'port-base': 'number', label: 'string', json: 'string' },
     USAGE,
   );
   const config = loadConfig();
@@ -314,7 +318,9 @@ async function main(): Promise<void> {
   if (mode !== 'production' && mode !== 'development') throw new Error(`--mode is production or development, got "${mode}"\n${USAGE}`);
   const predictionLog = flags['prediction-log'];
   if (predictionLog !== undefined && predictionLog !== 'on' && predictionLog !== 'off') throw new Error(`--prediction-log is on or off, got "${predictionLog}"\n${USAGE}`);
-  const graph = await openGraph(config, subgraphs, (flags.launch ?? false) || predictionLog !== undefined, flags.profile, mode, predictionLog, (flags['start-timeout'] ?? 60) * 1000);
+  const portBase = flags['port-base'];
+  if (portBase !== undefined && (!Number.isInteger(portBase) || portBase < 1 || portBase + subgraphs.length > 65_535)) throw new Error(`--port-base takes a port with room for ${subgraphs.length} more above it, got ${portBase}\n${USAGE}`);
+  const graph = await openGraph(config, subgraphs, (flags.launch ?? false) || predictionLog !== undefined || portBase !== undefined, flags.profile, mode, predictionLog, (flags['start-timeout'] ?? 60) * 1000, portBase);
   const tokenFor = tokenPool(config, graph);
   const started = new Date();
   const results: Record<string, unknown> = {

@@ -413,34 +413,66 @@ function packEntries(doubles: readonly number[], names: readonly unknown[]): Uin
 
 const finiteOrNull = (value: number): number | null => (Number.isFinite(value) ? value : null);
 
-/** A row's `entries`, JSON text or packed, as one entry per record, in the order they were logged. */
-export function readEntries(stored: string | Uint8Array): StoredEntry[] {
-  if (typeof stored === 'string') return JSON.parse(stored) as StoredEntry[];
-  const buffer = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
-  if (buffer[0] !== ENTRIES_V1) throw new Error(`packed prediction-log entries of unknown format ${buffer[0]}`);
-  const end = PACKED_HEADER + 8 * buffer.readUInt32LE(1);
-  const names = JSON.parse(buffer.toString('utf8', end)) as [string, string | null, string[] | null, string[], (string | [string, string])[] | null][];
-  let at = PACKED_HEADER;
-  const next = () => {
-    const value = buffer.readDoubleLE(at);
-    at += 8;
-    return value;
-  };
-  return names.map(([entityId, label, itemIds, factorNames, featureNames]) => {
-    const score = finiteOrNull(next());
-    const items = itemIds === null ? null : itemIds.map((id) => ({ id, score: finiteOrNull(next()) as number }));
-    const factors = factorNames.map((name) => ({ name, weight: finiteOrNull(next()) as number }));
+/** Whether this machine stores doubles little-endian, as the packed form does: then they are copied, not read one by one. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** `count` float64 LE values of `bytes` from `offset`, as an aligned array. */
+function doublesAt(bytes: Uint8Array, offset: number, count: number): Float64Array {
+  const doubles = new Float64Array(count);
+  if (LITTLE_ENDIAN) {
+    new Uint8Array(doubles.buffer).set(bytes.subarray(offset, offset + 8 * count));
+    return doubles;
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let d = 0; d < count; d++) doubles[d] = view.getFloat64(offset + 8 * d, true);
+  return doubles;
+}
+
+/** Builds what a reader keeps of one entry (readEntriesAs). */
+export type EntryMaker<T> = (entityId: string, score: number | null, label: string | null, items: StoredEntry['items'], factors: StoredEntry['factors'], features: StoredEntry['features']) => T;
+
+/**
+ * A row's `entries`, JSON text or packed, one `make` result per record in the order they were
+ * logged: a reader builds its own record from the values without an intermediate entry object.
+ */
+export function readEntriesAs<T>(stored: string | Uint8Array, make: EntryMaker<T>): T[] {
+  if (typeof stored === 'string') return (JSON.parse(stored) as StoredEntry[]).map((e) => make(e.entityId, e.score, e.label, e.items, e.factors, e.features));
+  if (stored[0] !== ENTRIES_V1) throw new Error(`packed prediction-log entries of unknown format ${stored[0]}`);
+  const count = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).readUInt32LE(1);
+  const end = PACKED_HEADER + 8 * count;
+  const doubles = doublesAt(stored, PACKED_HEADER, count);
+  const names = JSON.parse(Buffer.from(stored.buffer, stored.byteOffset + end, stored.byteLength - end).toString('utf8')) as [string, string | null, string[] | null, string[], (string | [string, string])[] | null][];
+  const out = new Array<T>(names.length);
+  let at = 0;
+  for (let e = 0; e < names.length; e++) {
+    const [entityId, label, itemIds, factorNames, featureNames] = names[e] as (typeof names)[number];
+    const score = finiteOrNull(doubles[at++] as number);
+    let items: StoredEntry['items'] = null;
+    if (itemIds !== null) {
+      items = new Array<{ id: string; score: number }>(itemIds.length);
+      for (let k = 0; k < itemIds.length; k++) items[k] = { id: itemIds[k] as string, score: finiteOrNull(doubles[at++] as number) as number };
+    }
+    const factors = new Array<{ name: string; weight: number }>(factorNames.length);
+    for (let k = 0; k < factorNames.length; k++) factors[k] = { name: factorNames[k] as string, weight: finiteOrNull(doubles[at++] as number) as number };
     let features: Record<string, number | string | null> | null = null;
     if (featureNames !== null) {
       features = {};
       for (const name of featureNames) {
-        const value = next();
+        const value = doubles[at++] as number;
         if (Array.isArray(name)) features[name[0]] = name[1];
         else features[name] = finiteOrNull(value);
       }
     }
-    return { entityId, score, label, items, factors, features };
-  });
+    out[e] = make(entityId, score, label, items, factors, features);
+  }
+  return out;
+}
+
+const storedEntry: EntryMaker<StoredEntry> = (entityId, score, label, items, factors, features) => ({ entityId, score, label, items, factors, features });
+
+/** A row's `entries`, JSON text or packed, as one entry per record, in the order they were logged. */
+export function readEntries(stored: string | Uint8Array): StoredEntry[] {
+  return readEntriesAs(stored, storedEntry);
 }
 
 /**

@@ -23,7 +23,7 @@
 import { sql, type Kysely } from 'kysely';
 import { chunks } from '../store/in-chunks';
 import type { PredictionRecord, PredictionSink, StoredSequences } from './prediction-log';
-import { encodeBatch, PREDICTION_LOG_COLUMNS, readEntries, readPairs, storedRows, type Pair } from './prediction-log-batch';
+import { encodeBatch, PREDICTION_LOG_COLUMNS, readEntriesAs, readPairs, storedRows, type Pair } from './prediction-log-batch';
 
 export interface PredictionLogTable {
   process_id: string;
@@ -166,18 +166,30 @@ function sharedOf(row: PredictionLogTable) {
 /**
  * A stored row back as its records, one per entity in the order they were logged (JSON
  * columns parsed, bigint columns as numbers): every reader of the table goes through this.
+ * Each record is built as one literal of a fixed shape, not spread from the shared values: the
+ * monitor expands every record the graph logs.
  */
 export function recordsOf(row: PredictionLogTable): PredictionRecord[] {
   if (row.entries === null || row.entries === undefined) return [fromRow(row)];
-  const shared = sharedOf(row);
-  return readEntries(row.entries).map((e) => ({
-    ...shared,
-    entityId: e.entityId,
-    score: e.score,
-    items: e.items,
-    label: e.label,
-    factors: e.factors,
-    features: e.features,
+  const s = sharedOf(row);
+  return readEntriesAs(row.entries, (entityId, score, label, items, factors, features): PredictionRecord => ({
+    processId: s.processId,
+    sequence: s.sequence,
+    acceptedThrough: s.acceptedThrough,
+    requestId: s.requestId,
+    at: s.at,
+    asOf: s.asOf,
+    model: s.model,
+    version: s.version,
+    arm: s.arm,
+    entityKind: s.entityKind,
+    featureRef: s.featureRef,
+    entityId,
+    score,
+    items,
+    label,
+    factors,
+    features,
   }));
 }
 
