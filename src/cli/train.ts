@@ -1,20 +1,22 @@
-/** `npm run train -- [--model NAME] [--db PATH] [--seed N] [--promote]`: train, evaluate, register. */
+/** `npm run train -- [--model NAME] [--db PATH] [--seed N] [--threads N] [--promote]`: train, evaluate, register. */
 import 'reflect-metadata';
 import { loadConfig, MODEL_NAMES, type ModelName } from '../config';
 import { currentUser } from '../registry';
 import { openStore } from '../store';
-import { TRAINERS, trainAndRegister } from '../training';
+import { DEFAULT_MAX_THREADS, defaultTrainingThreads, TRAINERS, trainAndRegister } from '../training';
 import { parseFlags } from './flags';
 
-const USAGE = `usage: npm run train -- [--model NAME] [--db PATH] [--seed N] [--promote]
+const USAGE = `usage: npm run train -- [--model NAME] [--db PATH] [--seed N] [--threads N] [--promote]
   Trains one model (${MODEL_NAMES.join(', ')}) or all of them on the store, evaluates each on held-out
   data next to its baseline (and the simulator's oracle), and registers a new version: staging/ when it
   beats its baseline, experiments/ when it does not. --promote also promotes a staging version that
   passes validation. Deterministic for a seed (default 42).
-  --db      sqlite path or postgres:// URL (default: DATABASE_URL or data/shelfmark.db)`;
+  --db      sqlite path or postgres:// URL (default: DATABASE_URL or data/shelfmark.db)
+  --threads threads for the steps that split over them (the recommender's ALS sweeps); the model is
+            the same for any number (default: the machine's cores, at most ${DEFAULT_MAX_THREADS})`;
 
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), { model: 'string', db: 'string', seed: 'number', promote: 'boolean' }, USAGE);
+  const { flags } = parseFlags(process.argv.slice(2), { model: 'string', db: 'string', seed: 'number', threads: 'number', promote: 'boolean' }, USAGE);
   const config = loadConfig();
   const names = (flags.model ? [flags.model] : MODEL_NAMES.filter((n) => TRAINERS[n])) as ModelName[];
   for (const name of names) {
@@ -31,6 +33,7 @@ async function main(): Promise<void> {
     for (const name of names) {
       const { registered, seconds, promoted } = await trainAndRegister(name, store, {
         seed: flags.seed ?? 42,
+        threads: flags.threads ?? defaultTrainingThreads(),
         progress,
         modelsDir: config.modelsDir,
         who: currentUser(),

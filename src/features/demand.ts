@@ -123,41 +123,43 @@ export interface BookWeeklyLoans {
   rowOf: number[];
 }
 
-/** Loans per calendar week of each book: one query on books, one on loans (per IDS_PER_QUERY ids). */
+/**
+ * Books per statement on loans when counting weekly loans. The rows come back one per book and
+ * day, up to books x days (10,000 books over three years: 11 million rows, which a library of a
+ * million members nearly fills), so they are read and added into the weeks a slice of books at
+ * a time, never all at once.
+ */
+export const BOOKS_PER_LOAN_QUERY = 500;
+
+/** Loans per calendar week of each book: one query on books per IDS_PER_QUERY ids, one on loans per BOOKS_PER_LOAN_QUERY. */
 export async function bookWeeklyLoans(store: Store, bookIds: readonly number[], calendar: WeeklyCalendar): Promise<BookWeeklyLoans> {
   const unique = [...new Set(bookIds)];
   if (unique.length === 0) return { bookIds: [], series: [], rowOf: bookIds.map(() => -1) };
   const end = weekAt(calendar, calendar.weeks);
-  const [books, counts] = await Promise.all([
-    Promise.all(chunks(unique, IDS_PER_QUERY).map((ids) => store.db.selectFrom('books').select('id').where('id', 'in', ids).execute())),
-    calendar.weeks === 0
-      ? Promise.resolve([])
-      : Promise.all(
-          chunks(unique, IDS_PER_QUERY).map((ids) =>
-            store.db
-              .selectFrom('loans')
-              .select((eb) => ['book_id', 'checked_out_at', eb.fn.countAll<number>().as('loans')])
-              .where('book_id', 'in', ids)
-              .where('checked_out_at', '>=', calendar.firstWeek)
-              .where('checked_out_at', '<', end)
-              .groupBy(['book_id', 'checked_out_at'])
-              .execute(),
-          ),
-        ),
-  ]);
+  const books = await Promise.all(chunks(unique, IDS_PER_QUERY).map((ids) => store.db.selectFrom('books').select('id').where('id', 'in', ids).execute()));
   const known = new Set(books.flat().map((b) => b.id));
   const found = unique.filter((id) => known.has(id));
   const indexOf = new Map(found.map((id, i) => [id, i]));
   const values = found.map(() => new Array<number>(calendar.weeks).fill(0));
   const weekOfDay = new Map<string, number>();
-  for (const row of counts.flat()) {
-    let week = weekOfDay.get(row.checked_out_at);
-    if (week === undefined) {
-      week = Math.floor(daysBetween(calendar.firstWeek, row.checked_out_at) / 7);
-      weekOfDay.set(row.checked_out_at, week);
+  for (const ids of calendar.weeks === 0 ? [] : chunks(found, BOOKS_PER_LOAN_QUERY)) {
+    const counts = await store.db
+      .selectFrom('loans')
+      .select((eb) => ['book_id', 'checked_out_at', eb.fn.countAll<number>().as('loans')])
+      .where('book_id', 'in', ids)
+      .where('checked_out_at', '>=', calendar.firstWeek)
+      .where('checked_out_at', '<', end)
+      .groupBy(['book_id', 'checked_out_at'])
+      .execute();
+    for (const row of counts) {
+      let week = weekOfDay.get(row.checked_out_at);
+      if (week === undefined) {
+        week = Math.floor(daysBetween(calendar.firstWeek, row.checked_out_at) / 7);
+        weekOfDay.set(row.checked_out_at, week);
+      }
+      const i = indexOf.get(row.book_id);
+      if (i !== undefined) values[i]![week]! += Number(row.loans);
     }
-    const i = indexOf.get(row.book_id);
-    if (i !== undefined) values[i]![week]! += Number(row.loans);
   }
   return {
     bookIds: found,

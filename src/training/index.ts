@@ -16,6 +16,7 @@ import { trainMemberSegmentation } from './segmentation';
 import type { TrainedModel, TrainOptions } from './types';
 
 export type { Progress, TrainedModel, TrainOptions } from './types';
+export { DEFAULT_MAX_THREADS, defaultTrainingThreads } from './types';
 
 export type Trainer = (store: Store, options: TrainOptions) => Promise<TrainedModel>;
 

@@ -249,7 +249,7 @@ export function recommenderParityRows(model: RecommenderModel, queries: { userIn
 }
 
 export async function trainRecommendations(store: Store, options: TrainOptions): Promise<TrainedModel> {
-  const { seed, progress } = options;
+  const { seed, progress, threads } = options;
   const asOf = await readAsOf(store);
   const cutoff = addDays(asOf, -HOLDOUT_DAYS);
   const memberIds = (await store.db.selectFrom('members').select('id').where('joined_at', '<=', asOf).orderBy('id').execute()).map((r) => r.id);
@@ -272,7 +272,7 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
   for (const fold of layout) {
     const split = await heldOutSplit(store, memberIds, index, addDays(fold.validationEnd, -HOLDOUT_DAYS), fold.validationEnd);
     for (const candidate of RECOMMENDATIONS_CANDIDATES) {
-      const fitted = trainRecommender({ userCount, itemCount, interactions: split.trainInteractions, content: catalogue.content }, { ...RECOMMENDATIONS_HYPERPARAMETERS, ...candidate, seed });
+      const fitted = trainRecommender({ userCount, itemCount, interactions: split.trainInteractions, content: catalogue.content }, { ...RECOMMENDATIONS_HYPERPARAMETERS, ...candidate, seed }, { threads });
       const ndcg = splitNdcg(fitted, split);
       progress('recommendations: validation fold', { fold: fold.index, cutoff: split.cutoff, to: split.end, ...candidate, ndcgAt10: ndcg });
       ndcgs.set(`${RECOMMENDATIONS_CANDIDATES.indexOf(candidate)}:${fold.index}`, ndcg);
@@ -288,7 +288,7 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
 
   const hyperparameters = { ...RECOMMENDATIONS_HYPERPARAMETERS, ...selection.best, seed };
   progress('recommendations: evaluation fit', { interactions: trainInteractions.userIndex.length });
-  const evaluationModel = trainRecommender({ userCount, itemCount, interactions: trainInteractions, content: catalogue.content }, hyperparameters, { onProgress });
+  const evaluationModel = trainRecommender({ userCount, itemCount, interactions: trainInteractions, content: catalogue.content }, hyperparameters, { onProgress, threads });
   const evaluation = evaluate(evaluationModel, seenAtCutoff, heldOut, borrowersBefore);
   progress('recommendations: held-out ranking', {
     members: evaluation.members,
@@ -298,7 +298,7 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
 
   const blend = { popularityWeight: evaluationModel.popularityWeight, neighbourhoodWeight: evaluationModel.neighbourhoodWeight };
   progress('recommendations: production fit on every loan', { interactions: allInteractions.userIndex.length, ...blend });
-  const model = trainRecommender({ userCount, itemCount, interactions: allInteractions, content: catalogue.content }, { ...hyperparameters, ...blend }, { onProgress });
+  const model = trainRecommender({ userCount, itemCount, interactions: allInteractions, content: catalogue.content }, { ...hyperparameters, ...blend }, { onProgress, threads });
 
   indexFile.coBorrowed = catalogue.bookIds.map((_, item) => {
     const row: number[] = [];

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { ChartData } from '../model-cards';
 import type { ReferenceRows } from '../monitoring/references';
 import type { ModelMetadataDraft, ParityFile } from '../registry';
@@ -7,6 +8,16 @@ export type Progress = (message: string, details?: Record<string, unknown>) => v
 export interface TrainOptions {
   seed: number;
   progress: Progress;
+  /** Threads for the steps that split over them (1 when absent); a model is the same for any number. */
+  threads?: number;
+}
+
+/** The most threads a training uses unless told otherwise. */
+export const DEFAULT_MAX_THREADS = 8;
+
+/** The machine's cores, at most DEFAULT_MAX_THREADS. */
+export function defaultTrainingThreads(): number {
+  return Math.max(1, Math.min(DEFAULT_MAX_THREADS, availableParallelism()));
 }
 
 /** What a trainer hands to the registry. */

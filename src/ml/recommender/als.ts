@@ -22,7 +22,9 @@
  */
 import { Random } from '../../util/random';
 import type { ItemContent } from './content';
-import { choleskySolveInPlace, gramLower, ridgeConjugateGradient } from './linalg';
+import { sharedFloat64, sharedRows, type HalfStepThreads } from './als-threads';
+import { solveRows, unobservedGram, type HalfStepSettings } from './half-step';
+import { ridgeConjugateGradient } from './linalg';
 import type { RecommenderHyperparameters } from './model';
 import { transpose, type SparseRows } from './sparse-rows';
 
@@ -39,141 +41,69 @@ const CONTENT_CG_STEPS = 10;
 /** The popularity regression starts from zero, so it gets more steps. */
 const POPULARITY_CG_STEPS = 100;
 
-/**
- * One ALS half-step: for every row r with interactions, solve
- *   (w0 G + sum_j (c_rj - w0) y_j y_j^T + lambda I) x_r = sum_j c_rj y_j + lambda prior_r
- * where G = Y^T Y over the columns flagged in `gramColumns`. Rows without interactions get
- * their prior (or zero).
- */
+export interface Factors {
+  users: Float64Array;
+  items: Float64Array;
+}
+
+/** One half-step over all rows, on the threads when there are some (the same numbers either way). */
 function solveHalfStep(
   rows: SparseRows,
   fixed: Float64Array,
   gramColumns: Uint8Array,
   target: Float64Array,
   prior: Float64Array | undefined,
-  hp: RecommenderHyperparameters,
+  settings: HalfStepSettings,
+  threads: HalfStepThreads | undefined,
 ): void {
-  const { factors: k, alpha, regularization: lambda, unobservedWeight } = hp;
-  const gram = new Float64Array(k * k);
-  const usedFixed = new Float64Array(fixed.length);
-  for (let c = 0; c < rows.columns; c++) {
-    if (gramColumns[c]) usedFixed.set(fixed.subarray(c * k, c * k + k), c * k);
-  }
-  gramLower(usedFixed, rows.columns, k, gram);
-  for (let d = 0; d < gram.length; d++) gram[d]! *= unobservedWeight;
-  const a = new Float64Array(k * k);
-  const b = new Float64Array(k);
-  let longest = 0;
-  for (let r = 0; r < rows.rows; r++) longest = Math.max(longest, rows.rowStart[r + 1]! - rows.rowStart[r]!);
-  // The row's fixed factors gathered factor-major (k x n): each entry of the k x k system is then
-  // a contiguous dot product held in registers, computed in 2 x 2 blocks so every load feeds two
-  // multiply-adds. This loop is where training spends its time.
-  const gathered = new Float64Array(k * longest);
-  const scaled = new Float64Array(2 * longest);
-  const extra = new Float64Array(longest);
-  for (let r = 0; r < rows.rows; r++) {
-    const start = rows.rowStart[r]!;
-    const n = rows.rowStart[r + 1]! - start;
-    if (n === 0) {
-      for (let d = 0; d < k; d++) target[r * k + d] = prior ? prior[r * k + d]! : 0;
-      continue;
-    }
-    for (let p = 0; p < n; p++) {
-      const offset = rows.column[start + p]! * k;
-      extra[p] = 1 + alpha * rows.weight[start + p]! - unobservedWeight;
-      for (let d = 0; d < k; d++) gathered[d * n + p] = fixed[offset + d]!;
-    }
-    for (let i = 0; i < k; i += 2) {
-      const pair = i + 1 < k;
-      // scaled[0..n) = (c - w0) y_i, scaled[n..2n) = (c - w0) y_{i+1}; b = sum_j c_rj y_j.
-      for (let row = 0; row < (pair ? 2 : 1); row++) {
-        const from = (i + row) * n;
-        let sum = 0;
-        for (let p = 0; p < n; p++) {
-          const y = gathered[from + p]!;
-          const weighted = extra[p]! * y;
-          scaled[row * n + p] = weighted;
-          sum += unobservedWeight * y + weighted;
-        }
-        b[i + row] = sum + (prior ? lambda * prior[r * k + i + row]! : 0);
-      }
-      for (let j = 0; j <= i; j += 2) {
-        const rowJ = j * n;
-        if (pair && j + 1 < k) {
-          let s00 = 0;
-          let s01 = 0;
-          let s10 = 0;
-          let s11 = 0;
-          for (let p = 0; p < n; p++) {
-            const x0 = scaled[p]!;
-            const x1 = scaled[n + p]!;
-            const y0 = gathered[rowJ + p]!;
-            const y1 = gathered[rowJ + n + p]!;
-            s00 += x0 * y0;
-            s01 += x0 * y1;
-            s10 += x1 * y0;
-            s11 += x1 * y1;
-          }
-          a[i * k + j] = gram[i * k + j]! + s00;
-          if (j + 1 <= i) a[i * k + j + 1] = gram[i * k + j + 1]! + s01;
-          a[(i + 1) * k + j] = gram[(i + 1) * k + j]! + s10;
-          a[(i + 1) * k + j + 1] = gram[(i + 1) * k + j + 1]! + s11;
-        } else {
-          // Odd k: the last row or column has no partner.
-          for (let row = 0; row < (pair ? 2 : 1); row++) {
-            for (let column = j; column < Math.min(j + 2, i + row + 1); column++) {
-              let sum = 0;
-              for (let p = 0; p < n; p++) sum += scaled[row * n + p]! * gathered[column * n + p]!;
-              a[(i + row) * k + column] = gram[(i + row) * k + column]! + sum;
-            }
-          }
-        }
-      }
-      a[i * k + i]! += lambda;
-      if (pair) a[(i + 1) * k + i + 1]! += lambda;
-    }
-    choleskySolveInPlace(a, b, k);
-    target.set(b, r * k);
-  }
+  const gram = unobservedGram(rows, fixed, gramColumns, settings);
+  if (threads) {
+    const shared = sharedFloat64(gram.length);
+    shared.set(gram);
+    threads.solve(rows, fixed, shared, target, prior, settings);
+  } else solveRows(rows, fixed, gram, target, prior, settings, 0, rows.rows);
 }
 
-export interface Factors {
-  users: Float64Array;
-  items: Float64Array;
-}
-
+/**
+ * The factors, fitted by `hp.iterations` ALS sweeps. With `threads`, each half-step's rows
+ * are split over them; the arrays the threads share are then copies on SharedArrayBuffers.
+ */
 export function fitFactors(
-  userRows: SparseRows,
+  interactions: SparseRows,
   content: ItemContent | undefined,
   hp: RecommenderHyperparameters,
   phase: TrainingPhase,
   onProgress: ((progress: TrainingProgress) => void) | undefined,
+  threads?: HalfStepThreads,
 ): Factors {
   const k = hp.factors;
-  const itemRows = transpose(userRows);
+  const settings: HalfStepSettings = { factors: k, alpha: hp.alpha, regularization: hp.regularization, unobservedWeight: hp.unobservedWeight };
+  const allocate = (length: number) => (threads ? sharedFloat64(length) : new Float64Array(length));
+  const userRows = threads ? sharedRows(interactions) : interactions;
+  const itemRows = threads ? sharedRows(transpose(interactions)) : transpose(interactions);
   const warmItems = new Uint8Array(itemRows.rows);
   for (let i = 0; i < itemRows.rows; i++) warmItems[i] = itemRows.rowStart[i + 1]! > itemRows.rowStart[i]! ? 1 : 0;
   const allUsers = new Uint8Array(userRows.rows).fill(1);
 
   const random = new Random(hp.seed);
-  const items = new Float64Array(itemRows.rows * k);
+  const items = allocate(itemRows.rows * k);
   for (let i = 0; i < itemRows.rows; i++) {
     if (!warmItems[i]) continue;
     for (let d = 0; d < k; d++) items[i * k + d] = random.normal(0, 0.1);
   }
-  const users = new Float64Array(userRows.rows * k);
+  const users = allocate(userRows.rows * k);
 
   const featureCount = content?.matrix.columns ?? 0;
   const projection = new Float64Array(featureCount * k);
-  const prior = content && featureCount > 0 ? new Float64Array(itemRows.rows * k) : undefined;
+  const prior = content && featureCount > 0 ? allocate(itemRows.rows * k) : undefined;
 
   for (let iteration = 1; iteration <= hp.iterations; iteration++) {
-    solveHalfStep(userRows, items, warmItems, users, undefined, hp);
+    solveHalfStep(userRows, items, warmItems, users, undefined, settings, threads);
     if (content && prior) {
       ridgeConjugateGradient(content.matrix, items, k, warmItems, hp.contentRegularization, projection, CONTENT_CG_STEPS);
       projectContent(content, projection, k, prior);
     }
-    solveHalfStep(itemRows, users, allUsers, items, prior, hp);
+    solveHalfStep(itemRows, users, allUsers, items, prior, settings, threads);
     onProgress?.({ phase, iteration, iterations: hp.iterations });
   }
   return { users, items };

@@ -116,8 +116,11 @@ export function splitForValidation(userRows: SparseRows, fraction: number, seed:
   const random = new Random(seed ^ 0x5bd1e995);
   const heldOut = new Map<number, Set<number>>();
   const rowStart = new Int32Array(userRows.rows + 1);
-  const column: number[] = [];
-  const weight: number[] = [];
+  // Typed from the start (at most every interaction stays): a library's worth of interactions
+  // pushed onto JS arrays held about twice the bytes, on V8's limited heap.
+  const column = new Int32Array(userRows.column.length);
+  const weight = new Float64Array(userRows.column.length);
+  let length = 0;
   for (let u = 0; u < userRows.rows; u++) {
     const start = userRows.rowStart[u]!;
     const count = userRows.rowStart[u + 1]! - start;
@@ -130,13 +133,14 @@ export function splitForValidation(userRows: SparseRows, fraction: number, seed:
     }
     for (const p of positions) {
       if (hidden.has(p)) continue;
-      column.push(userRows.column[p]!);
-      weight.push(userRows.weight[p]!);
+      column[length] = userRows.column[p]!;
+      weight[length] = userRows.weight[p]!;
+      length++;
     }
-    rowStart[u + 1] = column.length;
+    rowStart[u + 1] = length;
   }
   return {
-    training: { rows: userRows.rows, columns: userRows.columns, rowStart, column: Int32Array.from(column), weight: Float64Array.from(weight) },
+    training: { rows: userRows.rows, columns: userRows.columns, rowStart, column: column.slice(0, length), weight: weight.slice(0, length) },
     heldOut,
   };
 }

@@ -17,6 +17,7 @@
  * over 10,000 x 10,000 members and books with k = 32. Deterministic for a seed.
  */
 import { fitFactors, itemPopularity, type TrainingProgress } from './als';
+import { HalfStepThreads } from './als-threads';
 import { blendGrids, tuneBlend, type BlendChoice } from './blend';
 import {
   DEFAULT_HYPERPARAMETERS,
@@ -25,13 +26,15 @@ import {
   type RecommenderTrainingData,
 } from './model';
 import { buildItemNeighbourhood } from './neighbourhood';
-import { buildUserRows, splitForValidation } from './sparse-rows';
+import { buildUserRows, splitForValidation, type SparseRows } from './sparse-rows';
 
 export type { TrainingPhase, TrainingProgress } from './als';
 
 export interface TrainOptions {
   /** Called after every ALS iteration, e.g. to print progress. */
   onProgress?: (progress: TrainingProgress) => void;
+  /** Threads the ALS half-steps are split over (1, the default: this one only); the model is the same for any number. */
+  threads?: number;
 }
 
 function checkHyperparameters(hp: RecommenderHyperparameters): void {
@@ -70,13 +73,29 @@ export function trainRecommender(
     throw new RangeError(`content has ${data.content.matrix.rows} rows for ${data.itemCount} items`);
   }
   const userRows = buildUserRows(data);
+  const threads = HalfStepThreads.start(options.threads ?? 1);
+  try {
+    return fitHybrid(data, hp, userRows, started, options, threads);
+  } finally {
+    threads?.close();
+  }
+}
+
+function fitHybrid(
+  data: RecommenderTrainingData,
+  hp: RecommenderHyperparameters,
+  userRows: SparseRows,
+  started: number,
+  options: TrainOptions,
+  threads: HalfStepThreads | undefined,
+): RecommenderModel {
   const k = hp.factors;
 
   const grids = blendGrids(hp.popularityWeight, hp.neighbourhoodWeight, hp.neighbours);
   let blend: BlendChoice | undefined;
   if (grids.popularity.length > 1 || grids.neighbourhood.length > 1) {
     const split = splitForValidation(userRows, hp.validationFraction, hp.seed);
-    const factors = fitFactors(split.training, data.content, hp, 'validation', options.onProgress);
+    const factors = fitFactors(split.training, data.content, hp, 'validation', options.onProgress, threads);
     const popularity = itemPopularity(split.training, data.content, hp.contentRegularization);
     const neighbourhood = buildItemNeighbourhood(split.training, hp.neighbours);
     blend = tuneBlend(split, factors, popularity, neighbourhood, k, grids, hp.seed);
@@ -84,7 +103,7 @@ export function trainRecommender(
   const popularityWeight = blend?.popularityWeight ?? grids.popularity[0]!;
   const neighbourhoodWeight = blend?.neighbourhoodWeight ?? grids.neighbourhood[0]!;
 
-  const factors = fitFactors(userRows, data.content, hp, 'final', options.onProgress);
+  const factors = fitFactors(userRows, data.content, hp, 'final', options.onProgress, threads);
   const popularity = itemPopularity(userRows, data.content, hp.contentRegularization);
   const neighbourhood = buildItemNeighbourhood(userRows, hp.neighbours);
 
