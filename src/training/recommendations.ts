@@ -1,14 +1,16 @@
 /**
- * Trains the recommendations model: the hybrid recommender (implicit ALS with a content prior,
- * blended with popularity and co-borrowing; src/ml/recommender) on members' loans.
+ * Trains the recommendations model: the shelf-taste recommender (src/ml/recommender/taste.ts),
+ * which scores every member from their history, as the graph serves them, with similar books
+ * from implicit ALS item factors (src/ml/recommender).
  *
+ *   settings:   chosen by NDCG@10 on rolling-origin folds before the test cut-off, each fitted on
+ *               the histories at its cut-off and scored on the next 90 days' new books.
  *   evaluation: fitted on loans up to asOf - 90 days; held out, per member, the books first
  *               borrowed in the last 90 days that they had never borrowed before. Each member
  *               with such books is ranked over every book they had not borrowed by the cut-off,
- *               by the hybrid and by popularity (most distinct borrowers before the cut-off).
- *   production: refitted on every loan up to asOf with the blend weights the evaluation fit
- *               chose on its validation split (one ALS fit), so recommendations use the last
- *               90 days too; the figures are those of the evaluation fit.
+ *               from their history, and by popularity (most distinct borrowers before the cut-off).
+ *   production: refitted on every loan up to asOf with the chosen settings, so recommendations
+ *               use the last 90 days too; the figures are those of the evaluation fit.
  *
  * Both fits share one index (members joined by asOf, books by id): index.json of the version.
  */
@@ -25,7 +27,6 @@ import {
   bookContentFeatures,
   buildItemContent,
   checkSimilarItemsParity,
-  exportRecommenderOnnx,
   exportSimilarItemsOnnx,
   flattenSeenItems,
   popularityTopK,
@@ -38,6 +39,19 @@ import {
   type RecommenderModel,
 } from '../ml/recommender';
 import { meanRankingMetrics, type RankingMetrics } from '../ml/ranking-metrics';
+import { buildUserRows, type SparseRows } from '../ml/recommender/sparse-rows';
+import {
+  AUTHOR_NEIGHBOURS,
+  CO_BORROWED_NEIGHBOURS,
+  DEFAULT_TASTE_SETTINGS,
+  exportTasteOnnx,
+  fitTasteModel,
+  tasteTopK,
+  type ShelfCatalogue,
+  type TasteModel,
+  type TasteSettings,
+} from '../ml/recommender/taste';
+import { fitItemKnn, type ItemKnn } from '../evaluation/recommender-baselines';
 import type { PrecisionRecallAtKChart } from '../model-cards';
 import { MAX_RECOMMENDATIONS, type BranchPopularBook, type RecommendationsSettings } from '../models/recommendations';
 import type { ParityFile } from '../registry';
@@ -62,29 +76,35 @@ const CHART_KS = [1, 3, 5, 10, 20];
 const METRIC_K = 10;
 
 /**
- * The trainer's settings besides the recommender's defaults (src/ml/recommender/model.ts). Six
- * ALS sweeps instead of ten: as good on the default library in two thirds of the time, over
- * three fits (blend validation, evaluation, production); figures in BENCHMARKS.md.
+ * ALS settings of the fit that similar.onnx (Book.similarBooks) is exported from: the 16 factors
+ * and 6 sweeps that rolling-origin folds chose for 2.1.0 (BENCHMARKS.md, 2026-12-07). Member
+ * lists no longer read the factors: they come from the shelf-taste model below.
  */
-export const RECOMMENDATIONS_HYPERPARAMETERS = { factors: 32, iterations: 6, neighbours: 50 } as const;
+export const SIMILAR_BOOKS_HYPERPARAMETERS = { factors: 16, iterations: 6, neighbours: 0, popularityWeight: 0, neighbourhoodWeight: 0 } as const;
 
-/** The ALS settings the validation folds choose from, cheapest first (a tie goes to the earlier). */
-export const RECOMMENDATIONS_CANDIDATES: readonly { factors: number; iterations: number }[] = [
-  { factors: 16, iterations: 6 },
-  { factors: 32, iterations: 6 },
-  { factors: 32, iterations: 10 },
-];
+/**
+ * The shelf-taste settings the validation folds choose from (src/ml/recommender/taste.ts): how a
+ * book's share of its shelf is measured (borrowers, or catalogue ratings^γ), the weight of the
+ * member's authors and of co-borrowing. Listed simplest first: a tie goes to the earlier.
+ */
+export const RECOMMENDATIONS_CANDIDATES: readonly Pick<TasteSettings, 'catalogueExponent' | 'authorWeight' | 'coBorrowingWeight'>[] = [null, 0.4, 0.6, 0.8].flatMap(
+  (catalogueExponent) => [0, 0.05, 0.15, 0.3].flatMap((authorWeight) => [0, 0.001, 0.005].map((coBorrowingWeight) => ({ catalogueExponent, authorWeight, coBorrowingWeight }))),
+);
 
-/** Rolling-origin folds before the test cut-off that choose the ALS settings: each fits on the histories at its cut-off and ranks the next 90 days' new books. */
+/** Rolling-origin folds before the test cut-off that choose the settings: each fits on the histories at its cut-off and ranks the next 90 days' new books. */
 export const RECOMMENDATIONS_VALIDATION_FOLDS = 3;
+
+const candidateLabel = (c: (typeof RECOMMENDATIONS_CANDIDATES)[number]): string =>
+  `${c.catalogueExponent === null ? 'borrowers' : `ratings^${c.catalogueExponent}`}/author ${c.authorWeight}/co-borrowing ${c.coBorrowingWeight}`;
 
 interface Catalogue {
   bookIds: number[];
   content: ReturnType<typeof buildItemContent>;
+  shelves: ShelfCatalogue;
 }
 
 async function loadCatalogue(store: Store): Promise<Catalogue> {
-  const books = await store.db.selectFrom('books').select(['id', 'authors', 'genre', 'publication_year', 'ratings_count']).orderBy('id').execute();
+  const books = await store.db.selectFrom('books').select(['id', 'authors', 'genre', 'collection', 'publication_year', 'ratings_count']).orderBy('id').execute();
   const maxRatings = books.reduce((max, b) => Math.max(max, b.ratings_count), 0);
   const content = buildItemContent(books.length, (i) => {
     const book = books[i]!;
@@ -95,7 +115,25 @@ async function loadCatalogue(store: Store): Promise<Catalogue> {
       popularity: maxRatings > 0 ? Math.log1p(book.ratings_count) / Math.log1p(maxRatings) : null,
     });
   });
-  return { bookIds: books.map((b) => b.id), content };
+  return { bookIds: books.map((b) => b.id), content, shelves: shelfCatalogue(books) };
+}
+
+/** Shelf = collection and genre; an author index for the first author of books outside the DVD and large-print collections. */
+export function shelfCatalogue(books: readonly { authors: string; genre: string; collection: string; ratings_count: number }[]): ShelfCatalogue {
+  const shelfOf = new Map<string, number>();
+  const authorOf = new Map<string, number>();
+  const itemShelf = new Int32Array(books.length);
+  const itemAuthor = new Int32Array(books.length).fill(-1);
+  books.forEach((book, i) => {
+    const shelf = `${book.collection}|${book.genre}`;
+    if (!shelfOf.has(shelf)) shelfOf.set(shelf, shelfOf.size);
+    itemShelf[i] = shelfOf.get(shelf)!;
+    const author = (JSON.parse(book.authors) as string[])[0];
+    if (author === undefined || book.collection === 'DVD' || book.collection === 'Large Print') return;
+    if (!authorOf.has(author)) authorOf.set(author, authorOf.size);
+    itemAuthor[i] = authorOf.get(author)!;
+  });
+  return { itemShelf, shelfCount: shelfOf.size, itemAuthor, ratingsCount: Float64Array.from(books, (b) => b.ratings_count) };
 }
 
 function interactionsOf(histories: readonly (BorrowingHistory | undefined)[], itemIndexOf: ReadonlyMap<number, number>): InteractionColumns {
@@ -154,24 +192,27 @@ async function heldOutSplit(store: Store, memberIds: readonly number[], index: R
   return { cutoff, end, seenAtCutoff, heldOut, trainInteractions, borrowersBefore, atEnd };
 }
 
+/** A fitted model's top k for member u whose history at the cut-off is `seen`. */
+type Ranker = (u: number, seen: readonly number[], k: number) => RankedItems;
+
 /** NDCG@10 of a model fitted on a split's histories at its cut-off, over the members with a new book after it. */
-function splitNdcg(model: RecommenderModel, split: HeldOutSplit): number {
+function splitNdcg(rank: Ranker, split: HeldOutSplit): number {
   const cases: { ranked: number[]; relevant: Set<number> }[] = [];
   split.heldOut.forEach((relevant, u) => {
-    if (relevant.size > 0) cases.push({ ranked: recommendTopK(model, u, split.seenAtCutoff[u]!, METRIC_K).items, relevant });
+    if (relevant.size > 0) cases.push({ ranked: rank(u, split.seenAtCutoff[u]!, METRIC_K).items, relevant });
   });
   return meanRankingMetrics(cases, METRIC_K).ndcg;
 }
 
 /** Ranks every held-out member's unborrowed books by the hybrid and by popularity; scores both at 1..20. */
-function evaluate(model: RecommenderModel, seenAtCutoff: number[][], heldOut: Set<number>[], borrowersBefore: Float64Array): Evaluation {
+function evaluate(rank: Ranker, seenAtCutoff: number[][], heldOut: Set<number>[], borrowersBefore: Float64Array): Evaluation {
   const depth = Math.max(...CHART_KS);
   const hybridLists: RankedItems[] = [];
   const popularityLists: RankedItems[] = [];
   const relevant: Set<number>[] = [];
   heldOut.forEach((items, u) => {
     if (items.size === 0) return;
-    hybridLists.push(recommendTopK(model, u, seenAtCutoff[u]!, depth));
+    hybridLists.push(rank(u, seenAtCutoff[u]!, depth));
     popularityLists.push(popularityTopK(borrowersBefore, seenAtCutoff[u]!, depth));
     relevant.push(items);
   });
@@ -223,9 +264,14 @@ async function branchPopularity(store: Store, asOf: string): Promise<Pick<Recomm
 
 /** Rows whose reference top-k has no near-tie (see PARITY_TIE_GAP), and the trainer's answers for them. */
 export function recommenderParityRows(model: RecommenderModel, queries: { userIndex: number; seenItems: number[] }[]): ParityFile {
+  return parityRows((u, seen, k) => recommendTopK(model, u, seen, k), queries);
+}
+
+/** Parity rows of any ranker with the recommendations graph's inputs. */
+function parityRows(rank: Ranker, queries: { userIndex: number; seenItems: number[] }[]): ParityFile {
   const kept: { userIndex: number; seenItems: number[]; ranked: RankedItems }[] = [];
   for (const query of queries) {
-    const ranked = recommendTopK(model, query.userIndex, query.seenItems, PARITY_K + 1);
+    const ranked = rank(query.userIndex, query.seenItems, PARITY_K + 1);
     if (ranked.items.length < PARITY_K + 1) continue;
     const tied = ranked.scores.some((s, r) => r > 0 && ranked.scores[r - 1]! - s < PARITY_TIE_GAP);
     if (tied) continue;
@@ -258,67 +304,57 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
   const index = recommendationIndex({ ...indexFile, coBorrowed: catalogue.bookIds.map(() => []) });
   const userCount = memberIds.length;
   const itemCount = catalogue.bookIds.length;
+  const rowsOf = (interactions: InteractionColumns) => buildUserRows({ userCount, itemCount, interactions });
+  const tasteOf = (rows: SparseRows, candidate: (typeof RECOMMENDATIONS_CANDIDATES)[number], knn?: ItemKnn) =>
+    fitTasteModel(rows, catalogue.shelves, { ...DEFAULT_TASTE_SETTINGS, ...candidate }, knn);
+  const rankerOf = (model: TasteModel): Ranker => (_u, seen, k) => tasteTopK(model, seen, k);
 
-  const onProgress = ({ phase, iteration, iterations }: { phase: string; iteration: number; iterations: number }) =>
-    progress(`recommendations: ALS (${phase}) ${iteration}/${iterations}`);
-
-  // The ALS settings are chosen on folds before the test cut-off; the test window is scored once, below.
+  // The settings are chosen on folds before the test cut-off; the test window is scored once, below.
   const first = (await store.db.selectFrom('loans').select((eb) => eb.fn.min('checked_out_at').as('first')).executeTakeFirstOrThrow()).first as string | null;
   if (first === null) throw new Error('the library has no loans to train recommendations on');
   const layout = rollingOriginDays({ windowStart: first, windowEnd: cutoff, folds: RECOMMENDATIONS_VALIDATION_FOLDS, validationLength: HOLDOUT_DAYS, minTrainLength: HOLDOUT_DAYS });
   // Fold by fold, every candidate on one fold's split before the next is read: one split's
-  // histories and interactions are held at a time, not every fold's (the scores are the same).
+  // histories are held at a time, and the fold's item-kNN is fitted once for all candidates.
   const ndcgs = new Map<string, number>();
   for (const fold of layout) {
     const split = await heldOutSplit(store, memberIds, index, addDays(fold.validationEnd, -HOLDOUT_DAYS), fold.validationEnd);
-    for (const candidate of RECOMMENDATIONS_CANDIDATES) {
-      const fitted = trainRecommender({ userCount, itemCount, interactions: split.trainInteractions, content: catalogue.content }, { ...RECOMMENDATIONS_HYPERPARAMETERS, ...candidate, seed }, { threads });
-      const ndcg = splitNdcg(fitted, split);
-      progress('recommendations: validation fold', { fold: fold.index, cutoff: split.cutoff, to: split.end, ...candidate, ndcgAt10: ndcg });
-      ndcgs.set(`${RECOMMENDATIONS_CANDIDATES.indexOf(candidate)}:${fold.index}`, ndcg);
-    }
+    const rows = rowsOf(split.trainInteractions);
+    const knn = fitItemKnn(rows, { neighbours: CO_BORROWED_NEIGHBOURS, shrinkage: DEFAULT_TASTE_SETTINGS.shrinkage });
+    for (const [c, candidate] of RECOMMENDATIONS_CANDIDATES.entries()) ndcgs.set(`${c}:${fold.index}`, splitNdcg(rankerOf(tasteOf(rows, candidate, knn)), split));
+    const best = RECOMMENDATIONS_CANDIDATES.reduce((a, _, c) => (ndcgs.get(`${c}:${fold.index}`)! > ndcgs.get(`${a}:${fold.index}`)! ? c : a), 0);
+    progress('recommendations: validation fold', { fold: fold.index, cutoff: split.cutoff, to: split.end, best: candidateLabel(RECOMMENDATIONS_CANDIDATES[best]!), ndcgAt10: ndcgs.get(`${best}:${fold.index}`) });
   }
   const selection = selectOnFolds(RECOMMENDATIONS_CANDIDATES, layout, (candidate, fold) => ndcgs.get(`${RECOMMENDATIONS_CANDIDATES.indexOf(candidate)}:${fold.index}`)!, { lowerIsBetter: false });
   const chosenRow = selection.table.find((row) => row.candidate === selection.best);
   if (!chosenRow) throw new Error('recommendations: the folds chose a setting that is not among the candidates');
+  const settings: TasteSettings = { ...DEFAULT_TASTE_SETTINGS, ...selection.best };
 
   progress('recommendations: borrowing histories', { members: userCount, books: itemCount, cutoff, asOf });
   const { seenAtCutoff, heldOut, trainInteractions, borrowersBefore, atEnd: atAsOf } = await heldOutSplit(store, memberIds, index, cutoff, asOf);
   const allInteractions = interactionsOf(atAsOf, index.itemIndexOf);
 
-  const hyperparameters = { ...RECOMMENDATIONS_HYPERPARAMETERS, ...selection.best, seed };
-  progress('recommendations: evaluation fit', { interactions: trainInteractions.userIndex.length });
-  const evaluationModel = trainRecommender({ userCount, itemCount, interactions: trainInteractions, content: catalogue.content }, hyperparameters, { onProgress, threads });
-  const evaluation = evaluate(evaluationModel, seenAtCutoff, heldOut, borrowersBefore);
-  progress('recommendations: held-out ranking', {
-    members: evaluation.members,
-    ndcgAt10: evaluation.hybrid.ndcg,
-    popularityNdcgAt10: evaluation.popularity.ndcg,
-  });
+  const evaluationModel = fitTasteModel(rowsOf(trainInteractions), catalogue.shelves, settings);
+  const evaluation = evaluate(rankerOf(evaluationModel), seenAtCutoff, heldOut, borrowersBefore);
+  progress('recommendations: held-out ranking', { members: evaluation.members, ndcgAt10: evaluation.hybrid.ndcg, popularityNdcgAt10: evaluation.popularity.ndcg });
 
-  const blend = { popularityWeight: evaluationModel.popularityWeight, neighbourhoodWeight: evaluationModel.neighbourhoodWeight };
-  progress('recommendations: production fit on every loan', { interactions: allInteractions.userIndex.length, ...blend });
-  const model = trainRecommender({ userCount, itemCount, interactions: allInteractions, content: catalogue.content }, { ...hyperparameters, ...blend }, { onProgress, threads });
+  progress('recommendations: production fit on every loan', { interactions: allInteractions.userIndex.length, settings: candidateLabel(selection.best) });
+  const allRows = rowsOf(allInteractions);
+  const model = fitTasteModel(allRows, catalogue.shelves, settings);
+  indexFile.coBorrowed = model.coBorrowed.map((row) => row.slice(0, REASON_NEIGHBOURS));
 
-  indexFile.coBorrowed = catalogue.bookIds.map((_, item) => {
-    const row: number[] = [];
-    for (let m = 0; m < Math.min(REASON_NEIGHBOURS, model.neighbours); m++) {
-      const neighbour = model.neighbourItems[item * model.neighbours + m]!;
-      if (neighbour < 0) break;
-      row.push(neighbour);
-    }
-    return row;
-  });
+  const onProgress = ({ phase, iteration, iterations }: { phase: string; iteration: number; iterations: number }) =>
+    progress(`recommendations: ALS for similar books (${phase}) ${iteration}/${iterations}`);
+  const similarModel = trainRecommender({ userCount, itemCount, interactions: allInteractions, content: catalogue.content }, { ...SIMILAR_BOOKS_HYPERPARAMETERS, seed }, { onProgress, threads });
 
   const metadataProps = { model: 'recommendations' };
-  const onnxBytes = exportRecommenderOnnx(model, { metadata: metadataProps });
-  const similarBytes = exportSimilarItemsOnnx(model, { metadata: { model: 'recommendations-similar' } });
+  const onnxBytes = exportTasteOnnx(model, { metadata: metadataProps });
+  const similarBytes = exportSimilarItemsOnnx(similarModel, { metadata: { model: 'recommendations-similar' } });
   const similarSession = await SimilarItemsSession.create(similarBytes);
   const random = new Random(seed ^ 0x5bd1e995);
   let similarParity;
   try {
     const sampleItems = random.shuffle([...Array(itemCount).keys()]).slice(0, 200);
-    similarParity = await checkSimilarItemsParity(model, similarSession, sampleItems, PARITY_K);
+    similarParity = await checkSimilarItemsParity(similarModel, similarSession, sampleItems, PARITY_K);
   } finally {
     await similarSession.release();
   }
@@ -326,18 +362,18 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
     throw new Error(`similar.onnx disagrees with the trainer for ${similarParity.checked - similarParity.agreeing} of ${similarParity.checked} books`);
   }
 
-  // Members as the subgraph sends them (their whole history), plus members unknown to the
-  // version (user_index -1) with a history, and cold members with none.
+  // Members as the subgraph sends them (their whole history; user_index does not change the
+  // list), members unknown to the version (user_index -1), and cold members with none.
   const sampled = random.shuffle(atAsOf.map((_, u) => u)).slice(0, PARITY_MEMBERS);
   const parityQueries = sampled.map((u) => ({ userIndex: u, seenItems: atAsOf[u] ? recommendationQuery(index, atAsOf[u]).seenItems : [] }));
   parityQueries.push(...sampled.slice(0, 20).map((u) => ({ userIndex: ANONYMOUS_USER_INDEX, seenItems: parityQueries[sampled.indexOf(u)]!.seenItems })));
-  const parity = recommenderParityRows(model, parityQueries);
+  const parity = parityRows(rankerOf(model), parityQueries);
 
   const serving: RecommendationsSettings = { maxFirst: MAX_RECOMMENDATIONS, ...(await branchPopularity(store, asOf)) };
   const heldOutMetrics = metricsRecord(evaluation.hybrid, METRIC_K);
   const baselineMetrics = metricsRecord(evaluation.popularity, METRIC_K);
   const { inputs, outputs } = RECOMMENDER_TENSORS;
-  const h = model.hyperparameters;
+  const label = candidateLabel(selection.best);
 
   return {
     onnxBytes,
@@ -350,8 +386,9 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
       task: 'recommendation',
       predicts: 'The books a member is most likely to borrow next among those they have not borrowed yet, best first; and, per book, the books most like it.',
       algorithm:
-        'hybrid recommender: implicit-feedback ALS with a content prior (authors, genre, era, catalogue popularity), blended with popularity and ' +
-        'co-borrowing neighbourhoods; embedding MatMul + ScatterElements exclusion + TopK in ONNX',
+        'shelf-taste recommender scored from the member\'s history: their smoothed mix of shelves (collection and genre) times each book\'s share of its shelf, ' +
+        'plus the books of the authors they borrowed and, weighted by validation, shrunk-cosine co-borrowing neighbours; ScatterElements + Gather + TopK in ONNX. ' +
+        'Similar books: cosine of implicit-ALS item factors with a content prior',
       trainingData: {
         window: { from: 'first loan', to: asOf },
         rows: { train: trainInteractions.userIndex.length, test: evaluation.members },
@@ -360,8 +397,8 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
         source: `simulated library (${userCount} members, ${itemCount} books, ${allInteractions.userIndex.length} member-book pairs)`,
       },
       featureSpec: [
-        { name: 'user_index', type: 'id', description: 'Member index in index.json (-1: a member the version does not know)' },
-        { name: 'seen_items', type: 'id', description: "Book indices of every member's history, each once, in one flat list: never recommended, and the co-borrowing evidence" },
+        { name: 'user_index', type: 'id', description: 'Member index in index.json (-1: a member the version does not know); read for the batch size only: every member is scored from their history' },
+        { name: 'seen_items', type: 'id', description: "Book indices of every member's history, each once, in one flat list: never recommended, and what the member's shelf mix, authors and neighbours are read from" },
         { name: 'seen_rows', type: 'id', description: 'The batch row (member) each entry of seen_items belongs to' },
       ],
       inputs: [
@@ -380,15 +417,16 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
       },
       headlineMetric: { name: `ndcg_at_${METRIC_K}`, value: heldOutMetrics[`ndcg_at_${METRIC_K}`]!, higherIsBetter: true },
       hyperparameters: {
-        factors: h.factors,
-        iterations: h.iterations,
-        alpha: h.alpha,
-        unobservedWeight: h.unobservedWeight,
-        regularization: h.regularization,
-        contentRegularization: h.contentRegularization,
-        neighbours: h.neighbours,
-        popularityWeight: model.popularityWeight,
-        neighbourhoodWeight: model.neighbourhoodWeight,
+        catalogueExponent: settings.catalogueExponent === null ? 'borrowers' : settings.catalogueExponent,
+        priorStrength: settings.priorStrength,
+        authorWeight: settings.authorWeight,
+        coBorrowingWeight: settings.coBorrowingWeight,
+        shrinkage: settings.shrinkage,
+        neighbours: model.neighbours,
+        authorNeighbours: AUTHOR_NEIGHBOURS,
+        coBorrowedNeighbours: CO_BORROWED_NEIGHBOURS,
+        similarFactors: similarModel.hyperparameters.factors,
+        similarIterations: similarModel.hyperparameters.iterations,
         holdoutDays: HOLDOUT_DAYS,
         seed,
         validationFolds: RECOMMENDATIONS_VALIDATION_FOLDS,
@@ -398,14 +436,13 @@ export async function trainRecommendations(store: Store, options: TrainOptions):
       },
       serving: { ...serving, similarItemsParity: { checked: similarParity.checked, maxScoreDifference: similarParity.maxScoreDifference } },
       notes:
-        `ALS factors and sweeps (${h.factors}, ${h.iterations}) chosen from ${RECOMMENDATIONS_CANDIDATES.map((c) => `${c.factors}/${c.iterations}`).join(', ')} ` +
-        `by NDCG@10 on ${RECOMMENDATIONS_VALIDATION_FOLDS} rolling-origin folds before ${cutoff} (each fitted on the histories at its cut-off, ` +
-        `scored on the next ${HOLDOUT_DAYS} days): ${chosenRow.mean.toFixed(4)} ± ${chosenRow.sd.toFixed(4)} (mean ± sd over folds). ` +
+        `Settings (${label}) chosen from ${RECOMMENDATIONS_CANDIDATES.length} candidates by NDCG@10 on ${RECOMMENDATIONS_VALIDATION_FOLDS} rolling-origin folds before ${cutoff} ` +
+        `(each fitted on the histories at its cut-off, scored on the next ${HOLDOUT_DAYS} days): ${chosenRow.mean.toFixed(4)} ± ${chosenRow.sd.toFixed(4)} (mean ± sd over folds). ` +
         `Evaluated once on a fit to loans up to ${cutoff}: ${evaluation.members} members who borrowed a book new to them in the following ` +
-        `${HOLDOUT_DAYS} days, each ranked over every book they had not borrowed by ${cutoff}. NDCG@10 ${evaluation.hybrid.ndcg.toFixed(4)} against ` +
-        `${evaluation.popularity.ndcg.toFixed(4)} for the most borrowed books (${(evaluation.hybrid.ndcg / Math.max(evaluation.popularity.ndcg, 1e-12)).toFixed(2)}x). ` +
-        `The served model is refitted on every loan up to ${asOf} with the blend weights that fit chose on validation ` +
-        `(popularity ${model.popularityWeight}, co-borrowing ${model.neighbourhoodWeight}); its figures are those of the evaluation fit. ` +
+        `${HOLDOUT_DAYS} days, each ranked from their history over every book they had not borrowed by ${cutoff}, as the graph serves every member. NDCG@10 ${evaluation.hybrid.ndcg.toFixed(4)} against ` +
+        `${evaluation.popularity.ndcg.toFixed(4)} for the most borrowed books (${(evaluation.hybrid.ndcg / Math.max(evaluation.popularity.ndcg, 1e-12)).toFixed(2)}x); ` +
+        '`npm run evaluate -- --model recommendations` scores it against item-kNN and EASE. ' +
+        `The served model is refitted on every loan up to ${asOf} with those settings. ` +
         `Parity: ${parity.inputs[0]!.dims[0]} member lists (rows with a near-tie in the reference top ${PARITY_K + 1} are skipped); similar.onnx agrees with the trainer on ${similarParity.checked} books.`,
     },
   };

@@ -73,13 +73,39 @@ export function flattenSeenItems(histories: readonly (readonly number[])[]): { s
 const INT_ATTRIBUTES = { intAttributes: ['axis', 'largest', 'sorted'] };
 
 /** value -> value if 0 <= value < bound, else `replacement` (all int64 scalars given by name). */
-function clampIndexNodes(input: string, bound: string, replacement: string, output: string) {
+export function clampIndexNodes(input: string, bound: string, replacement: string, output: string) {
   return [
     node('Less', [input, 'zero'], [`${output}_below`]),
     node('GreaterOrEqual', [input, bound], [`${output}_above`]),
     node('Or', [`${output}_below`, `${output}_above`], [`${output}_invalid`]),
     node('Where', [`${output}_invalid`, replacement, input], [output]),
   ];
+}
+
+/** The recommendations graph's inputs and outputs (RECOMMENDER_TENSORS), shared by every graph that serves Member.recommendations. */
+export function recommenderGraphIo() {
+  const { inputs, outputs } = RECOMMENDER_TENSORS;
+  return {
+    inputs: [
+      valueInfo(inputs.userIndex, 'int64', ['batch']),
+      valueInfo(inputs.seenItems, 'int64', ['seen']),
+      valueInfo(inputs.seenRows, 'int64', ['seen']),
+      valueInfo(inputs.k, 'int64', [1]),
+    ],
+    outputs: [valueInfo(outputs.scores, 'float', ['batch', 'k']), valueInfo(outputs.items, 'int64', ['batch', 'k'])],
+  };
+}
+
+/** Neighbour tables with a pad row (index itemCount): missing neighbours (−1) point at the pad column with weight 0. */
+export function paddedNeighbourTables(itemCount: number, m: number, items: Int32Array, weights: ArrayLike<number>): { neighbourItems: number[]; neighbourWeights: Float32Array } {
+  const neighbourItems = new Array<number>((itemCount + 1) * m).fill(itemCount);
+  const neighbourWeights = new Float32Array((itemCount + 1) * m);
+  for (let p = 0; p < itemCount * m; p++) {
+    if (items[p]! < 0) continue;
+    neighbourItems[p] = items[p]!;
+    neighbourWeights[p] = weights[p]!;
+  }
+  return { neighbourItems, neighbourWeights };
 }
 
 /** Encodes the recommendations graph described above. */
@@ -95,14 +121,7 @@ export function exportRecommenderOnnx(model: RecommenderModel, options: ExportOp
   const bias = new Float32Array(itemCount + 1);
   bias.set(model.itemBias);
   const m = model.neighbours;
-  // Row itemCount is the pad row: seen padding gathers it and adds 0 to the pad column.
-  const neighbourItems = new Array<number>((itemCount + 1) * m).fill(itemCount);
-  const neighbourWeights = new Float32Array((itemCount + 1) * m);
-  for (let p = 0; p < itemCount * m; p++) {
-    if (model.neighbourItems[p]! < 0) continue;
-    neighbourItems[p] = model.neighbourItems[p]!;
-    neighbourWeights[p] = model.neighbourWeights[p]!;
-  }
+  const { neighbourItems, neighbourWeights } = paddedNeighbourTables(itemCount, m, model.neighbourItems, model.neighbourWeights);
   // One ScatterElements adds the neighbour weights of every seen item and -inf at every seen
   // cell, both as offsets into the flattened [batch * (items+1)] score matrix.
   const neighbourhood =
@@ -134,13 +153,7 @@ export function exportRecommenderOnnx(model: RecommenderModel, options: ExportOp
     },
     graph: {
       name: 'shelfmark_recommendations',
-      inputs: [
-        valueInfo(inputs.userIndex, 'int64', ['batch']),
-        valueInfo(inputs.seenItems, 'int64', ['seen']),
-        valueInfo(inputs.seenRows, 'int64', ['seen']),
-        valueInfo(inputs.k, 'int64', [1]),
-      ],
-      outputs: [valueInfo(outputs.scores, 'float', ['batch', 'k']), valueInfo(outputs.items, 'int64', ['batch', 'k'])],
+      ...recommenderGraphIo(),
       initializers: [
         tensor('user_embeddings', 'float', [userCount + 1, e], model.userEmbeddings),
         tensor('item_embeddings_t', 'float', [e, itemCount + 1], itemsTransposed),
