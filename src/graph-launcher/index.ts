@@ -23,6 +23,11 @@ export interface LaunchOptions {
   execArgv?: string[];
 }
 
+/** How long a stopped process may take before SIGKILL: 5 s, or 60 s under --cpu-prof, whose profile is written at exit (a busy process reaches its exit late). */
+function stopGraceMs(execArgv: readonly string[] | undefined): number {
+  return execArgv?.some((flag) => flag.startsWith('--cpu-prof')) ? 60_000 : 5000;
+}
+
 export interface LaunchedGraph {
   gatewayUrl: string;
   subgraphUrls: Partial<Record<SubgraphName, string>>;
@@ -60,10 +65,10 @@ function spawnAndWait(script: string, args: string[], env: NodeJS.ProcessEnv, lo
   });
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
+function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+    const force = setTimeout(() => child.kill('SIGKILL'), graceMs);
     child.once('exit', () => {
       clearTimeout(force);
       resolve();
@@ -82,6 +87,7 @@ export async function launchGraph(options: LaunchOptions): Promise<LaunchedGraph
   const dist = path.join(options.projectRoot, 'dist', 'src', 'cli');
   const logs = options.logs ?? 'inherit';
   const timeout = options.startTimeoutMs ?? 60_000;
+  const grace = stopGraceMs(options.execArgv);
   const baseEnv = { ...process.env, ...options.env };
   const processes = new Map<string, ChildProcess>();
   const subgraphUrls: Partial<Record<SubgraphName, string>> = {};
@@ -121,17 +127,17 @@ export async function launchGraph(options: LaunchOptions): Promise<LaunchedGraph
       processes,
       stopProcess: async (name) => {
         const child = processes.get(name);
-        if (child) await stopChild(child);
+        if (child) await stopChild(child, grace);
       },
       restartSubgraph: (name) => startSubgraph(name, Number(ports[name] ?? 0)),
       stop: async () => {
         const gatewayProcess = processes.get('gateway');
-        if (gatewayProcess) await stopChild(gatewayProcess);
-        await Promise.all([...processes.values()].map(stopChild));
+        if (gatewayProcess) await stopChild(gatewayProcess, grace);
+        await Promise.all([...processes.values()].map((child) => stopChild(child, grace)));
       },
     };
   } catch (error) {
-    await Promise.all([...processes.values()].map(stopChild));
+    await Promise.all([...processes.values()].map((child) => stopChild(child, grace)));
     throw error;
   }
 }
