@@ -173,6 +173,9 @@ export async function overdueServingFeatures(
   const histories = await inChunks([...new Set([...wantedMembers, ...borrowers.map((b) => b.member_id)])], (slice) =>
     store.db.selectFrom('loans').select(LOAN_COLUMNS).where('member_id', 'in', slice).execute(),
   );
+  // Checkout (id) order whatever plan the store chose: the order a member's loans are scored and
+  // combined in must not depend on which members were asked with them (sums of floats).
+  histories.sort((a, b) => a.id - b.id);
   const requested = histories.filter((l) => wantedLoans.has(l.id));
   const open = histories.filter((l) => wantedMembers.has(l.member_id) && l.checked_out_at <= asOf && stillDueOn(l, asOf));
   const loans = [...requested, ...open];

@@ -2,9 +2,10 @@
  * The thresholds the live monitor judges drift with: a version's stored `driftThresholds` when
  * it has them, else the defaults, with the p-value tests' α divided among its features × 365
  * days either way. Run on the committed overdue version's references (its metadata copied to a
- * temporary registry) and an empty store holding a logged window whose loans' tenure is
- * stretched: the stretch is chosen by the test's own compareWindow calls, so no p-value is
- * written down here.
+ * temporary registry) and a store holding one day's checkouts, logged on their checkout day,
+ * by members whose tenure is stretched (the monitor recomputes overdue's features of each loan
+ * as of its checkout): the stretch is chosen by the test's own compareWindow calls, so no
+ * p-value is written down here.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,8 @@ import { createLogger } from '../../logging';
 import { createProcessMetrics } from '../../metrics';
 import { listModels, readMetadata } from '../../registry';
 import { migrateStore, openStore, type Store } from '../../store';
+import { chunks } from '../../store/in-chunks';
+import { addDays } from '../../util/dates';
 import { compareWindow, EVIDENTLY_THRESHOLDS, type DriftConfig, type DriftReferences, type NumericReference } from '../drift';
 import { LiveMonitor } from '../monitor';
 import type { PredictionRecord } from '../prediction-log';
@@ -102,15 +105,30 @@ describe('the live monitor judges drift with the thresholds of the version', () 
     return models;
   }
 
+  /**
+   * Loans 1,000,000 + i, each checked out on DAY by a member of its own who joined `values[i]`
+   * days before: overdue's drift window is each loan on its checkout day, its features recomputed
+   * from the store, so the store must hold the loans whose tenure the window is to show.
+   */
+  async function libraryOf(values: number[]): Promise<void> {
+    for (const table of ['loans', 'members', 'books'] as const) await store.db.deleteFrom(table).execute();
+    await store.db.insertInto('books').values({ id: 1, title: 'Book', authors: JSON.stringify(['Author']), genre: 'Mystery', collection: 'Adult Fiction', publication_year: 2000, isbn: null, average_rating: 4, ratings_count: 1000 }).execute();
+    for (const slice of chunks(values.map((value, i) => i), 200)) {
+      await store.db.insertInto('members').values(slice.map((i) => ({ id: i + 1, name: `Member ${i + 1}`, email: `m${i + 1}@example.org`, joined_at: addDays(DAY, -values[i]!), branch_id: 1 }))).execute();
+      await store.db.insertInto('loans').values(slice.map((i) => ({ id: 1_000_000 + i, member_id: i + 1, book_id: 1, branch_id: 1, checked_out_at: DAY, due_at: addDays(DAY, 21), returned_at: null, renewals: 0 }))).execute();
+    }
+  }
+
   /** Whether FEATURE drifted on the week window, by a monitor reading the registry at `models`. */
   async function flagged(models: string, values: number[]): Promise<boolean | undefined> {
     await store.db.deleteFrom('prediction_log' as never).execute();
+    await libraryOf(values);
     const records: PredictionRecord[] = values.map((value, i) => ({
       processId: 'thresholds-test', sequence: i + 1, acceptedThrough: i + 1, requestId: `r${i}`, at: `${DAY}T12:00:00.000Z`, asOf: DAY,
       model: 'overdue', version: entry.version, arm: null, entityKind: 'loan', entityId: String(1_000_000 + i), score: 0.1, items: null, label: null, factors: [], features: { [FEATURE]: value }, featureRef: null,
     }));
     await createStorePredictionSink(store.db).write(records);
-    const monitor = new LiveMonitor({ store, modelsDir: models, metrics: createProcessMetrics('thresholds-test'), logger: createLogger('thresholds-test', 'error'), clock: async () => CLOCK }, { persist: false });
+    const monitor = new LiveMonitor({ store, modelsDir: models, metrics: createProcessMetrics('thresholds-test'), logger: createLogger('thresholds-test', 'error'), clock: async () => CLOCK }, { persist: false, featureSample: ROWS });
     await monitor.runOnce();
     return monitor.health('overdue', 'week').find((h) => h.version === entry.version)?.drift.find((d) => d.feature === FEATURE)?.drifted;
   }
@@ -119,6 +137,7 @@ describe('the live monitor judges drift with the thresholds of the version', () 
     dir = mkdtempSync(path.join(os.tmpdir(), 'shelfmark-thresholds-'));
     store = openStore(`sqlite:${path.join(dir, 'library.db')}`);
     await migrateStore(store);
+    await store.db.insertInto('branches').values({ id: 1, name: 'Central', size: 1 }).execute();
   });
   afterAll(async () => {
     await store?.close();
