@@ -45,6 +45,8 @@ export interface ProcessCounters {
   /** Prediction-log records written to the store and dropped, every model. */
   logWritten: number;
   logDropped: number;
+  /** CPU seconds the process has used (prom-client's process_cpu_seconds_total). */
+  cpuSeconds: number;
 }
 
 function counters(samples: readonly Sample[]): ProcessCounters {
@@ -62,6 +64,7 @@ function counters(samples: readonly Sample[]): ProcessCounters {
     memoEntries: total(samples, 'feature_memo_entries'),
     logWritten: total(samples, 'prediction_log_records_total'),
     logDropped: total(samples, 'prediction_log_dropped_total'),
+    cpuSeconds: total(samples, 'process_cpu_seconds_total'),
   };
 }
 
@@ -95,22 +98,28 @@ export function difference(after: ProcessCounters, before: ProcessCounters | und
     memoEntries: after.memoEntries,
     logWritten: after.logWritten - (before?.logWritten ?? 0),
     logDropped: after.logDropped - (before?.logDropped ?? 0),
+    cpuSeconds: after.cpuSeconds - (before?.cpuSeconds ?? 0),
   };
 }
 
 /**
  * Waits until the graph is at rest: no /graphql request still being answered (counts stable
- * between two scrapes) and no feature memo still filling. Returns the memo entries held.
+ * between two scrapes), no feature memo still filling, and no process busy with background work
+ * (an aggregate's scan, a roll) that moves neither: each used under `idleShare` of a core
+ * between the two scrapes. Returns the memo entries held.
  */
-export async function quiesce(urls: ReadonlyMap<string, string>, { pollMs = 300, timeoutMs = 120_000 } = {}): Promise<number> {
+export async function quiesce(urls: ReadonlyMap<string, string>, { pollMs = 300, timeoutMs = 120_000, idleShare = 0.1 } = {}): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   const key = (m: Map<string, ProcessCounters>) => [...m].map(([name, c]) => `${name}:${c.requests}:${c.memoEntries}`).join(',');
-  let previous = key(await scrapeAll(urls));
+  let before = await scrapeAll(urls);
+  let since = Date.now();
   for (;;) {
     await new Promise((resolve) => setTimeout(resolve, pollMs));
     const now = await scrapeAll(urls);
-    const current = key(now);
-    if (current === previous || Date.now() > deadline) return [...now.values()].reduce((sum, c) => sum + c.memoEntries, 0);
-    previous = current;
+    const seconds = (Date.now() - since) / 1000;
+    const idle = [...now].every(([name, c]) => c.cpuSeconds - (before.get(name)?.cpuSeconds ?? 0) <= idleShare * seconds);
+    if ((key(now) === key(before) && idle) || Date.now() > deadline) return [...now.values()].reduce((sum, c) => sum + c.memoEntries, 0);
+    before = now;
+    since = Date.now();
   }
 }

@@ -23,19 +23,15 @@
 import { meanRankingMetrics, type RankingMetrics } from '../ml/ranking-metrics';
 import { choleskyFactorInPlace } from '../ml/recommender/linalg';
 import { exclusionMask, popularityTopK, selectTopK } from '../ml/recommender/scoring';
-import { splitForValidation, transpose, type SparseRows } from '../ml/recommender/sparse-rows';
+import { fitItemKnn, itemKnnScores, itemPopularity, type ItemKnn } from '../ml/recommender/item-knn';
+import { splitForValidation, type SparseRows } from '../ml/recommender/sparse-rows';
+
+export { fitItemKnn, itemKnnScores, itemPopularity, type ItemKnn };
 
 export interface InteractionSplit {
   training: SparseRows;
   seen: readonly (readonly number[])[];
   heldOut: readonly ReadonlySet<number>[];
-}
-
-/** Distinct members per item in the training rows: the popularity baseline's score. */
-export function itemPopularity(training: SparseRows): Float64Array {
-  const counts = new Float64Array(training.columns);
-  for (let p = 0; p < training.column.length; p++) counts[training.column[p]!]! += 1;
-  return counts;
 }
 
 export interface ListMetrics extends RankingMetrics {
@@ -72,61 +68,6 @@ export function listMetrics(lists: readonly (readonly number[])[], relevant: rea
     k,
   );
   return { ...ranking, coverage: training.columns > 0 ? covered / training.columns : 0, novelty: slots > 0 ? information / slots : 0 };
-}
-
-export interface ItemKnn {
-  neighbours: number;
-  /** itemCount × neighbours, row-major, most similar first; -1 where an item has fewer. */
-  items: Int32Array;
-  similarities: Float64Array;
-}
-
-/** Cosine item-kNN over binary interactions, shrunk; memory itemCount × neighbours. */
-export function fitItemKnn(training: SparseRows, { neighbours = 50, shrinkage = 0 }: { neighbours?: number; shrinkage?: number } = {}): ItemKnn {
-  if (!Number.isInteger(neighbours) || neighbours < 1) throw new Error(`neighbours must be a positive integer, got ${neighbours}`);
-  if (!(shrinkage >= 0)) throw new Error(`shrinkage must be 0 or more, got ${shrinkage}`);
-  const itemCount = training.columns;
-  const itemRows = transpose(training);
-  const takers = itemPopularity(training);
-  const items = new Int32Array(itemCount * neighbours).fill(-1);
-  const similarities = new Float64Array(itemCount * neighbours);
-  const together = new Float64Array(itemCount);
-  const touched: number[] = [];
-  for (let j = 0; j < itemCount; j++) {
-    touched.length = 0;
-    for (let p = itemRows.rowStart[j]!; p < itemRows.rowStart[j + 1]!; p++) {
-      const member = itemRows.column[p]!;
-      for (let q = training.rowStart[member]!; q < training.rowStart[member + 1]!; q++) {
-        const i = training.column[q]!;
-        if (i === j) continue;
-        if (together[i] === 0) touched.push(i);
-        together[i]! += 1;
-      }
-    }
-    const ranked = touched
-      .map((i) => ({ i, similarity: together[i]! / (Math.sqrt(takers[i]! * takers[j]!) + shrinkage) }))
-      .sort((a, b) => b.similarity - a.similarity || a.i - b.i)
-      .slice(0, neighbours);
-    ranked.forEach(({ i, similarity }, slot) => {
-      items[j * neighbours + slot] = i;
-      similarities[j * neighbours + slot] = similarity;
-    });
-    for (const i of touched) together[i] = 0;
-  }
-  return { neighbours, items, similarities };
-}
-
-/** Scores of every item for a member who took `history`. */
-export function itemKnnScores(model: ItemKnn, history: readonly number[], itemCount: number): Float64Array {
-  const scores = new Float64Array(itemCount);
-  for (const j of history) {
-    for (let slot = 0; slot < model.neighbours; slot++) {
-      const i = model.items[j * model.neighbours + slot]!;
-      if (i < 0) break;
-      scores[i]! += model.similarities[j * model.neighbours + slot]!;
-    }
-  }
-  return scores;
 }
 
 export interface EaseModel {

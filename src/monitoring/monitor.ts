@@ -67,7 +67,7 @@ import type { Logger } from '../logging';
 import type { ProcessMetrics } from '../metrics';
 import { listModels, readMetadata } from '../registry';
 import type { Store } from '../store';
-import { chunks } from '../store/in-chunks';
+import { inChunks } from '../store/in-chunks';
 import { addDays } from '../util/dates';
 import { sampleWithoutReplacement } from '../ml/trees/params';
 import { Random } from '../util/random';
@@ -624,10 +624,10 @@ export class LiveMonitor {
     const db = this.deps.store.db;
     const memberIds = [...new Set(rows.filter((r) => r.entity_kind === 'member').map((r) => Number(r.entity_id)))].filter(Number.isInteger);
     const loanIds = [...new Set(rows.filter((r) => r.entity_kind === 'loan').map((r) => Number(r.entity_id)))].filter(Number.isInteger);
-    const members = new Map<number, number>();
-    const loans = new Map<number, { member: number; branch: number }>();
-    for (const part of chunks(memberIds, 500)) for (const m of await db.selectFrom('members').select(['id', 'branch_id']).where('id', 'in', part).execute()) members.set(m.id, m.branch_id);
-    for (const part of chunks(loanIds, 500)) for (const l of await db.selectFrom('loans').select(['id', 'member_id', 'branch_id']).where('id', 'in', part).execute()) loans.set(l.id, { member: l.member_id, branch: l.branch_id });
+    const memberRows = await inChunks(memberIds, (slice) => db.selectFrom('members').select(['id', 'branch_id']).where('id', 'in', slice).execute());
+    const loanRows = await inChunks(loanIds, (slice) => db.selectFrom('loans').select(['id', 'member_id', 'branch_id']).where('id', 'in', slice).execute());
+    const members = new Map(memberRows.map((m) => [m.id, m.branch_id]));
+    const loans = new Map(loanRows.map((l) => [l.id, { member: l.member_id, branch: l.branch_id }]));
     for (const row of rows) {
       if (row.entity_kind === 'member') {
         row.branch_id = members.get(Number(row.entity_id)) ?? null;
@@ -741,11 +741,9 @@ export class LiveMonitor {
 
 /** The checkout day of each loan the store holds, by id. */
 async function checkoutDays(store: Store, loanIds: readonly number[]): Promise<Map<number, string>> {
-  const days = new Map<number, string>();
-  for (const part of chunks([...new Set(loanIds)].filter(Number.isInteger), 500)) {
-    for (const loan of await store.db.selectFrom('loans').select(['id', 'checked_out_at']).where('id', 'in', part).execute()) days.set(loan.id, loan.checked_out_at);
-  }
-  return days;
+  const ids = [...new Set(loanIds)].filter(Number.isInteger);
+  const loans = await inChunks(ids, (slice) => store.db.selectFrom('loans').select(['id', 'checked_out_at']).where('id', 'in', slice).execute());
+  return new Map(loans.map((loan) => [loan.id, loan.checked_out_at]));
 }
 
 function rowOf(names: readonly string[], values: Float32Array, i: number): Record<string, number> {

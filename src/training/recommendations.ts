@@ -51,7 +51,7 @@ import {
   type TasteModel,
   type TasteSettings,
 } from '../ml/recommender/taste';
-import { fitItemKnn, type ItemKnn } from '../evaluation/recommender-baselines';
+import { fitItemKnn, type ItemKnn } from '../ml/recommender/item-knn';
 import type { PrecisionRecallAtKChart } from '../model-cards';
 import { MAX_RECOMMENDATIONS, type BranchPopularBook, type RecommendationsSettings } from '../models/recommendations';
 import type { ParityFile } from '../registry';

@@ -22,7 +22,7 @@
  * Every setting is chosen on validation folds inside the training window (src/training).
  */
 import { encodeModel, node, tensor } from '../onnx/builder';
-import { fitItemKnn, type ItemKnn } from '../../evaluation/recommender-baselines';
+import { fitItemKnn, type ItemKnn } from './item-knn';
 import { clampIndexNodes, paddedNeighbourTables, RECOMMENDER_TENSORS, recommenderGraphIo, type ExportOptions } from './onnx-export';
 import { exclusionMask, selectTopK, type RankedItems } from './scoring';
 import type { SparseRows } from './sparse-rows';
