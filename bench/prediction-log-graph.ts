@@ -13,7 +13,7 @@
  *
  * Run (after a build): node dist/bench/prediction-log-graph.js [--db FILE] [--root DIR]
  *   [--port-base P] [--arms LIST] [--scenarios member,page] [--blocks N] [--requests N,N]
- *   [--warmup N] [--json]
+ *   [--warmup N] [--profile DIR] [--json]
  */
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,6 +41,7 @@ const USAGE = `usage: node dist/bench/prediction-log-graph.js [options]
   --requests LIST    requests per block, per scenario in --scenarios order (default 40 for member, 8 for page)
   --warmup N         requests per arm before each scenario's measured phase (default 20)
   --start-timeout S  seconds each process may take to start (default 240)
+  --profile DIR      run every process under node --cpu-prof, its profiles in DIR/<arm number>/ (CPU figures then include the profiler)
   --json             print one JSON object instead of text`;
 
 /** An arm's name: off, on, or on with settings (on:NAME=VALUE...). */
@@ -95,13 +96,14 @@ export function armSettings(name: ArmName): Record<string, string> {
   return env;
 }
 
-async function startArm(name: ArmName, index: number, root: string, subgraphs: SubgraphName[], file: string, secrets: Record<string, string>, portBase: number | undefined, startTimeoutMs: number): Promise<Arm> {
+async function startArm(name: ArmName, index: number, root: string, subgraphs: SubgraphName[], file: string, secrets: Record<string, string>, portBase: number | undefined, startTimeoutMs: number, profileDir: string | undefined): Promise<Arm> {
   // One connection sets WAL mode and checks the schema before six processes open the file at once.
   await openStore(`sqlite:${file}`).close();
   const base = portBase === undefined ? undefined : portBase + 10 * index;
   const ports = base === undefined ? undefined : Object.fromEntries([['gateway', base], ...subgraphs.map((s, i) => [s, base + 1 + i])]);
   const env = { HOST: '127.0.0.1', LOG_LEVEL: 'warn', NODE_ENV: 'production', DATABASE_URL: `sqlite:${file}`, ...armSettings(name), ...secrets };
-  const graph = await launchGraph({ projectRoot: root, subgraphs, env, logs: 'inherit', startTimeoutMs, ...(ports ? { ports } : {}) });
+  const execArgv = profileDir === undefined ? undefined : ['--cpu-prof', '--cpu-prof-dir', path.join(path.resolve(profileDir), String(index + 1))];
+  const graph = await launchGraph({ projectRoot: root, subgraphs, env, logs: 'inherit', startTimeoutMs, ...(ports ? { ports } : {}), ...(execArgv ? { execArgv } : {}) });
   const pids = new Map([...graph.processes].map(([process, child]) => [process, child.pid ?? 0]));
   const urls = new Map<string, string>([['gateway', graph.gatewayUrl], ...Object.entries<string>(graph.subgraphUrls)]);
   return { name, graph, pids, urls };
@@ -210,7 +212,7 @@ function print(scenario: ScenarioId, names: readonly ArmName[], result: Record<A
 async function main(): Promise<void> {
   const { flags } = parseFlags(
     process.argv.slice(2),
-    { db: 'string', root: 'string', 'port-base': 'number', arms: 'string', scenarios: 'string', blocks: 'number', requests: 'string', warmup: 'number', 'start-timeout': 'number', json: 'boolean' },
+    { db: 'string', root: 'string', 'port-base': 'number', arms: 'string', scenarios: 'string', blocks: 'number', requests: 'string', warmup: 'number', 'start-timeout': 'number', profile: 'string', json: 'boolean' },
     USAGE,
   );
   const config: Config = loadConfig();
@@ -248,7 +250,7 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = { root, library: source, startedAt: new Date().toISOString(), loadAverageAtStart: loadAverage(), blocks, warmup, scenarios: {} };
   try {
     if (!flags.json) process.stdout.write(`Starting ${names.length} graphs of ${root} (${names.join(', ')}), load average ${loadAverage()}...\n`);
-    for (const [index, name] of names.entries()) arms.push(await startArm(name, index, root, subgraphs, copyLibrary(source, dir, index), secrets, flags['port-base'], (flags['start-timeout'] ?? 240) * 1000));
+    for (const [index, name] of names.entries()) arms.push(await startArm(name, index, root, subgraphs, copyLibrary(source, dir, index), secrets, flags['port-base'], (flags['start-timeout'] ?? 240) * 1000, flags.profile));
     for (const arm of arms) await quiesce(arm.urls, { timeoutMs: 240_000 });
     for (const [s, id] of wanted.entries()) {
       const scenario = scenarios.find((sc) => sc.id === id);
