@@ -35,7 +35,8 @@ const USAGE = `usage: node dist/bench/prediction-log-graph.js [options]
   --root DIR         the built checkout whose dist/ both graphs run (default: this one)
   --port-base P      the first arm's graph on P (gateway) and P+1.., the next on P+10.., ... (default: ports the system chooses)
   --arms LIST        comma-separated arms, each off, on, or on:NAME=VALUE:NAME=VALUE (the prediction log on with
-                     those settings, e.g. on:PREDICTION_LOG_FLUSH_INTERVAL_MS=5000) (default off,on)
+                     those settings, e.g. on:PREDICTION_LOG_FLUSH_INTERVAL_MS=5000), each optionally ending in @DIR: that arm
+                     runs the build in DIR instead of --root (before and after builds, interleaved) (default off,on)
   --scenarios LIST   member, page or both (default member,page)
   --blocks N         blocks per arm and scenario, alternating (default 10)
   --requests LIST    requests per block, per scenario in --scenarios order (default 40 for member, 8 for page)
@@ -83,9 +84,16 @@ function copyLibrary(source: string, dir: string, index: number): string {
   return file;
 }
 
-/** The environment of an arm: `off`, `on`, or `on:NAME=VALUE:...`. */
+/** An arm's build: the DIR of a name ending in `@DIR`, else `root`. */
+function armRoot(name: ArmName, root: string): string {
+  const at = name.indexOf('@');
+  return at < 0 ? root : path.resolve(name.slice(at + 1));
+}
+
+/** The environment of an arm: `off`, `on`, or `on:NAME=VALUE:...`, then optionally `@DIR`. */
 export function armSettings(name: ArmName): Record<string, string> {
-  const [state, ...settings] = name.split(':');
+  const at = name.indexOf('@');
+  const [state, ...settings] = (at < 0 ? name : name.slice(0, at)).split(':');
   if (state !== 'on' && state !== 'off') throw new UsageError(`an arm is off, on or on:NAME=VALUE..., got "${name}"\n${USAGE}`);
   const env: Record<string, string> = { PREDICTION_LOG: state };
   for (const setting of settings) {
@@ -103,7 +111,7 @@ async function startArm(name: ArmName, index: number, root: string, subgraphs: S
   const ports = base === undefined ? undefined : Object.fromEntries([['gateway', base], ...subgraphs.map((s, i) => [s, base + 1 + i])]);
   const env = { HOST: '127.0.0.1', LOG_LEVEL: 'warn', NODE_ENV: 'production', DATABASE_URL: `sqlite:${file}`, ...armSettings(name), ...secrets };
   const execArgv = profileDir === undefined ? undefined : ['--cpu-prof', '--cpu-prof-dir', path.join(path.resolve(profileDir), String(index + 1))];
-  const graph = await launchGraph({ projectRoot: root, subgraphs, env, logs: 'inherit', startTimeoutMs, ...(ports ? { ports } : {}), ...(execArgv ? { execArgv } : {}) });
+  const graph = await launchGraph({ projectRoot: armRoot(name, root), subgraphs, env, logs: 'inherit', startTimeoutMs, ...(ports ? { ports } : {}), ...(execArgv ? { execArgv } : {}) });
   const pids = new Map([...graph.processes].map(([process, child]) => [process, child.pid ?? 0]));
   const urls = new Map<string, string>([['gateway', graph.gatewayUrl], ...Object.entries<string>(graph.subgraphUrls)]);
   return { name, graph, pids, urls };
