@@ -9,9 +9,8 @@
  * sequence number, accepted-through, record count and shared strings (request id, time, as of,
  * model, version, arm, entity kind, feature reference) once; per record its numbers (score,
  * pair counts) in a Float64Array, its entity id and label in one array; the item ids, factor
- * names and feature names of every pair as an index (Int32Array) into the batch's distinct names,
- * and their values in a Float64Array, so the structured clone copies no object per record and
- * each name once per batch, however many records repeat it. `finish` hands the batch
+ * names and feature names in one array of keys and their values in a Float64Array, so the
+ * structured clone copies no object and no property name per record. `finish` hands the batch
  * over (its arrays trimmed to their length); the batch stays valid after it was posted, so a
  * refused batch can be posted again. `encodeBatch` builds the same from stamped records and
  * `decodeBatch` gives the records back (for sinks that take records).
@@ -19,12 +18,9 @@
  * `PREDICTION_LOG_COLUMNS` order. What the records of a row share fills the row's own columns;
  * their per-entity values (entity id, score, label, items, factors, features) go in its
  * `entries` column, either as JSON text (an array of objects, the numbers as `JSON.stringify`
- * writes them) or packed (`packRow`): the row's slices of the batch's numbers and values copied
- * as they are (binary doubles), each pair's name as an index into the row's distinct names, and
- * the names, entity ids, labels and text values as one JSON array. So the writer neither turns a
- * double into text nor repeats a factor or feature name per record. `readEntries` reads every
- * form back, the first packed layout (`ENTRIES_V1`, written earlier on 2026-12-07, names
- * repeated per record) included. The per-record columns of the first format
+ * writes them) or packed (`packEntries`): every number of the row as one run of binary doubles
+ * and every name as one JSON array, which spares the writer the conversion of every double to
+ * text. `readEntries` reads either form back. The per-record columns of the first format
  * (entity_id, score, items, label, factors, features: JSON or packed pair lists, `readPairs`)
  * stay for rows written before 2026-12-07, one record each; a row with entries leaves them
  * empty. Both ends agree on the layouts only through this module.
@@ -71,10 +67,8 @@ export interface EncodedBatch {
   numbers: Float64Array;
   /** Per record: entity id, label. */
   strings: (string | null)[];
-  /** The distinct item ids, factor names and feature names of the batch. */
-  names: string[];
-  /** Per pair (item, factor, feature), record after record: its name's index in `names`. */
-  keyIds: Int32Array;
+  /** Item ids, factor names and feature names, record after record. */
+  keys: string[];
   /** Their scores, weights and feature values (NaN for null and for text). */
   values: Float64Array;
   /** Feature values that are text: pair index, then the text, for each. */
@@ -87,31 +81,25 @@ const NUMBERS = 4;
 const STRINGS = 2;
 const NONE = -1;
 
-/** A typed array that grows as values are appended. */
-class Growing<A extends Float64Array | Int32Array> {
-  array: A;
+/** A Float64Array that grows as values are appended. */
+class Doubles {
+  array: Float64Array;
   length = 0;
-  constructor(
-    private readonly make: (length: number) => A,
-    initial: number,
-  ) {
-    this.array = make(Math.max(16, initial));
+  constructor(initial: number) {
+    this.array = new Float64Array(Math.max(16, initial));
   }
   push(value: number): void {
     if (this.length === this.array.length) {
-      const grown = this.make(this.array.length * 2);
+      const grown = new Float64Array(this.array.length * 2);
       grown.set(this.array);
       this.array = grown;
     }
     this.array[this.length++] = value;
   }
-  trimmed(): A {
-    return this.array.slice(0, this.length) as A;
+  trimmed(): Float64Array {
+    return this.array.slice(0, this.length);
   }
 }
-
-const doubles = (length: number) => new Float64Array(length);
-const ints = (length: number) => new Int32Array(length);
 
 /** What the records of one row share. */
 export type RowKey = Pick<PredictionInput, 'requestId' | 'at' | 'asOf' | 'model' | 'version' | 'arm' | 'entityKind' | 'featureRef'>;
@@ -127,12 +115,10 @@ export class BatchBuilder {
   rowRecords = 0;
   private readonly rows: number[] = [];
   private readonly rowStrings: (string | null)[] = [];
-  private readonly numbers: Growing<Float64Array>;
+  private readonly numbers: Doubles;
   private readonly strings: (string | null)[] = [];
-  private readonly names: string[] = [];
-  private readonly nameIds = new Map<string, number>();
-  private readonly keyIds: Growing<Int32Array>;
-  private readonly values: Growing<Float64Array>;
+  private readonly keys: string[] = [];
+  private readonly values: Doubles;
   private readonly texts: (number | string)[] = [];
   // The open row's shared values, copied: the builder keeps no reference to a caller's object.
   private requestId = '';
@@ -148,21 +134,8 @@ export class BatchBuilder {
     readonly processId: string,
     expectedRecords = 64,
   ) {
-    this.numbers = new Growing(doubles, expectedRecords * NUMBERS);
-    this.values = new Growing(doubles, expectedRecords * 4);
-    this.keyIds = new Growing(ints, expectedRecords * 4);
-  }
-
-  /** Appends a pair: its name (as the index of the batch's copy of it) and its value. */
-  private pair(name: string, value: number): void {
-    let id = this.nameIds.get(name);
-    if (id === undefined) {
-      id = this.names.length;
-      this.names.push(name);
-      this.nameIds.set(name, id);
-    }
-    this.keyIds.push(id);
-    this.values.push(value);
+    this.numbers = new Doubles(expectedRecords * NUMBERS);
+    this.values = new Doubles(expectedRecords * 4);
   }
 
   /** Whether a record with these shared values belongs to the open row. */
@@ -197,20 +170,22 @@ export class BatchBuilder {
 
   /** Adds a record to the open row. */
   add(record: RecordValues): void {
-    const { numbers } = this;
+    const { numbers, keys, values } = this;
     numbers.push(record.score ?? NaN);
     const items = record.items;
     if (items) {
       for (let k = 0; k < items.length; k++) {
         const item = items[k] as { id: string; score: number };
-        this.pair(item.id, item.score);
+        keys.push(item.id);
+        values.push(item.score);
       }
       numbers.push(items.length);
     } else numbers.push(NONE);
     const factors = record.factors;
     for (let k = 0; k < factors.length; k++) {
       const factor = factors[k] as { name: string; weight: number };
-      this.pair(factor.name, factor.weight);
+      keys.push(factor.name);
+      values.push(factor.weight);
     }
     numbers.push(factors.length);
     const features = record.features;
@@ -219,8 +194,9 @@ export class BatchBuilder {
       for (const name in features) {
         const value = features[name];
         if (value === undefined) continue;
-        if (typeof value === 'string') this.texts.push(this.keyIds.length, value);
-        this.pair(name, typeof value === 'number' ? value : NaN);
+        if (typeof value === 'string') this.texts.push(keys.length, value);
+        keys.push(name);
+        values.push(typeof value === 'number' ? value : NaN);
         pairs++;
       }
       numbers.push(pairs);
@@ -251,8 +227,7 @@ export class BatchBuilder {
       rowStrings: this.rowStrings,
       numbers: this.numbers.trimmed(),
       strings: this.strings,
-      names: this.names,
-      keyIds: this.keyIds.trimmed(),
+      keys: this.keys,
       values: this.values.trimmed(),
       texts: this.texts,
     };
@@ -280,80 +255,53 @@ function* rowsOf(batch: EncodedBatch): Generator<{ row: number; start: number; e
   }
 }
 
-/** A batch's records, as they were logged (non-finite numbers as null, as stored). */
+/** A batch's records, as they were logged (non-finite feature values as null, as stored). */
 export function decodeBatch(batch: EncodedBatch): PredictionRecord[] {
-  const { strings, names, keyIds, rowStrings } = batch;
+  const { numbers, strings, keys, values, rowStrings } = batch;
   const texts = textsOf(batch);
   const records: PredictionRecord[] = [];
-  const layout: RecordLayout = { numbers: batch.numbers, values: batch.values, valuesFrom: 0, nameOf: (p) => names[keyIds[p] as number] as string, textOf: (p) => texts.get(p) };
+  let pair = 0;
+  const pairs = (count: number) => {
+    const from = pair;
+    pair += count;
+    return from;
+  };
   for (const { row, start, end } of rowsOf(batch)) {
     const h = row * ROW_STRINGS;
-    const made = entriesOf(layout, start, end, layout.valuesFrom, (i, score, items, factors, features): PredictionRecord => ({
-      requestId: rowStrings[h] as string,
-      at: rowStrings[h + 1] as string,
-      asOf: rowStrings[h + 2] ?? null,
-      model: rowStrings[h + 3] as string,
-      version: rowStrings[h + 4] as string,
-      arm: rowStrings[h + 5] ?? null,
-      entityKind: rowStrings[h + 6] as string,
-      entityId: strings[i * STRINGS] as string,
-      score,
-      items,
-      label: strings[i * STRINGS + 1] ?? null,
-      factors,
-      features,
-      featureRef: rowStrings[h + 7] ?? null,
-      processId: batch.processId,
-      sequence: batch.rows[row * ROW_NUMBERS] as number,
-      acceptedThrough: batch.rows[row * ROW_NUMBERS + 1] as number,
-    }));
-    layout.valuesFrom = made.nextPair;
-    for (const record of made.entries) records.push(record);
+    for (let i = start; i < end; i++) {
+      const n = i * NUMBERS;
+      const itemCount = numbers[n + 1] as number;
+      const itemsFrom = pairs(Math.max(0, itemCount));
+      const factorsFrom = pairs(numbers[n + 2] as number);
+      const featureCount = numbers[n + 3] as number;
+      const featuresFrom = pairs(Math.max(0, featureCount));
+      let features: Record<string, number | string | null> | null = null;
+      if (featureCount !== NONE) {
+        features = {};
+        for (let p = featuresFrom; p < featuresFrom + featureCount; p++) features[keys[p] as string] = texts.get(p) ?? finiteOrNull(values[p] as number);
+      }
+      records.push({
+        requestId: rowStrings[h] as string,
+        at: rowStrings[h + 1] as string,
+        asOf: rowStrings[h + 2] ?? null,
+        model: rowStrings[h + 3] as string,
+        version: rowStrings[h + 4] as string,
+        arm: rowStrings[h + 5] ?? null,
+        entityKind: rowStrings[h + 6] as string,
+        entityId: strings[i * STRINGS] as string,
+        score: finiteOrNull(numbers[n] as number),
+        items: itemCount === NONE ? null : Array.from({ length: itemCount }, (_, k) => ({ id: keys[itemsFrom + k] as string, score: values[itemsFrom + k] as number })),
+        label: strings[i * STRINGS + 1] ?? null,
+        factors: Array.from({ length: numbers[n + 2] as number }, (_, k) => ({ name: keys[factorsFrom + k] as string, weight: values[factorsFrom + k] as number })),
+        features,
+        featureRef: rowStrings[h + 7] ?? null,
+        processId: batch.processId,
+        sequence: batch.rows[row * ROW_NUMBERS] as number,
+        acceptedThrough: batch.rows[row * ROW_NUMBERS + 1] as number,
+      });
+    }
   }
   return records;
-}
-
-/**
- * Records laid out as a batch lays them out: per record `NUMBERS` numbers (score, then the
- * item, factor and feature pair counts, NONE for no list), and its pairs in that order, the
- * values of the first record's first pair at `valuesFrom`.
- */
-interface RecordLayout {
-  numbers: Float64Array;
-  values: Float64Array;
-  valuesFrom: number;
-  /** The name of the pair at this index of `values`. */
-  nameOf: (pair: number) => string;
-  /** The text value of the pair at this index, if its value is text. */
-  textOf: (pair: number) => string | undefined;
-}
-
-type MakeEntry<T> = (record: number, score: number | null, items: StoredEntry['items'], factors: StoredEntry['factors'], features: StoredEntry['features']) => T;
-
-/** Records `from` to `to` (indexes into `numbers` by NUMBERS) of a layout, their pairs from `firstPair`, each built by `make`. */
-function entriesOf<T>({ numbers, values, nameOf, textOf }: RecordLayout, from: number, to: number, firstPair: number, make: MakeEntry<T>): { entries: T[]; nextPair: number } {
-  const entries = new Array<T>(to - from);
-  let p = firstPair;
-  for (let i = from; i < to; i++) {
-    const n = i * NUMBERS;
-    const itemCount = numbers[n + 1] as number;
-    let items: StoredEntry['items'] = null;
-    if (itemCount !== NONE) {
-      items = new Array<{ id: string; score: number }>(itemCount);
-      for (let k = 0; k < itemCount; k++, p++) items[k] = { id: nameOf(p), score: finiteOrNull(values[p] as number) as number };
-    }
-    const factorCount = numbers[n + 2] as number;
-    const factors = new Array<{ name: string; weight: number }>(factorCount);
-    for (let k = 0; k < factorCount; k++, p++) factors[k] = { name: nameOf(p), weight: finiteOrNull(values[p] as number) as number };
-    const featureCount = numbers[n + 3] as number;
-    let features: StoredEntry['features'] = null;
-    if (featureCount !== NONE) {
-      features = {};
-      for (let k = 0; k < featureCount; k++, p++) features[nameOf(p)] = textOf(p) ?? finiteOrNull(values[p] as number);
-    }
-    entries[i - from] = make(i, finiteOrNull(numbers[n] as number), items, factors, features);
-  }
-  return { entries, nextPair: p };
 }
 
 function textsOf(batch: EncodedBatch): Map<number, string> {
@@ -364,8 +312,7 @@ function textsOf(batch: EncodedBatch): Map<number, string> {
 
 /** Where a pair list starts in a batch, how long it is, and the batch's text feature values. */
 interface PairSlice {
-  names: string[];
-  keyIds: Int32Array;
+  keys: string[];
   values: Float64Array;
   texts: ReadonlyMap<number, string>;
   from: number;
@@ -388,7 +335,7 @@ function jsonList(slice: PairSlice, keyName: string, valueName: string): string 
   for (let p = 0; p < slice.pairs; p++) {
     if (p > 0) text += ',';
     const at = slice.from + p;
-    text += `{"${keyName}":${JSON.stringify(slice.names[slice.keyIds[at] as number])},"${valueName}":${jsonValue(slice, at)}}`;
+    text += `{"${keyName}":${JSON.stringify(slice.keys[at])},"${valueName}":${jsonValue(slice, at)}}`;
   }
   return `${text}]`;
 }
@@ -398,7 +345,7 @@ function jsonObject(slice: PairSlice): string {
   for (let p = 0; p < slice.pairs; p++) {
     if (p > 0) text += ',';
     const at = slice.from + p;
-    text += `${JSON.stringify(slice.names[slice.keyIds[at] as number])}:${jsonValue(slice, at)}`;
+    text += `${JSON.stringify(slice.keys[at])}:${jsonValue(slice, at)}`;
   }
   return `${text}}`;
 }
@@ -443,55 +390,57 @@ export interface StoredEntry {
   features: Record<string, number | string | null> | null;
 }
 
-/** First byte of packed entries in the first layout (pair lists start with PACKED_V1). */
+/** First byte of packed entries (pair lists start with PACKED_V1). */
 const ENTRIES_V1 = 2;
-/** First byte of packed entries as `packRow` writes them. */
-const ENTRIES_V2 = 3;
-const ENTRIES_V2_HEADER = 9;
+
+/**
+ * A row's entries packed as: the format byte, the count of doubles (uint32 LE), the doubles
+ * (float64 LE: per entity its score, NaN for none, then its item scores, factor weights and
+ * feature values, NaN for null and for text), then one JSON array (UTF-8) with per entity
+ * `[entityId, label, itemIds | null, factorNames, featureNames | null]`, a feature whose value
+ * is text given as `[name, text]`.
+ */
+function packEntries(doubles: readonly number[], names: readonly unknown[]): Uint8Array {
+  const json = JSON.stringify(names);
+  const end = PACKED_HEADER + 8 * doubles.length;
+  const buffer = Buffer.allocUnsafe(end + Buffer.byteLength(json));
+  buffer[0] = ENTRIES_V1;
+  buffer.writeUInt32LE(doubles.length, 1);
+  for (let d = 0; d < doubles.length; d++) buffer.writeDoubleLE(doubles[d] as number, PACKED_HEADER + 8 * d);
+  buffer.write(json, end);
+  return buffer;
+}
 
 const finiteOrNull = (value: number): number | null => (Number.isFinite(value) ? value : null);
 
-/** Whether this machine stores numbers little-endian, as the packed form does: then they are copied, not read one by one. */
+/** Whether this machine stores doubles little-endian, as the packed form does: then they are copied, not read one by one. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** Fills `into` with its length of float64 or int32 LE values of `bytes` from `offset` (an aligned copy). */
-function readLittleEndian<A extends Float64Array | Int32Array>(bytes: Uint8Array, offset: number, into: A): A {
+/** `count` float64 LE values of `bytes` from `offset`, as an aligned array. */
+function doublesAt(bytes: Uint8Array, offset: number, count: number): Float64Array {
+  const doubles = new Float64Array(count);
   if (LITTLE_ENDIAN) {
-    new Uint8Array(into.buffer).set(bytes.subarray(offset, offset + into.byteLength));
-    return into;
+    new Uint8Array(doubles.buffer).set(bytes.subarray(offset, offset + 8 * count));
+    return doubles;
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = 0; i < into.length; i++) into[i] = into instanceof Float64Array ? view.getFloat64(offset + 8 * i, true) : view.getInt32(offset + 4 * i, true);
-  return into;
-}
-
-/** Writes `from` into `bytes` at `offset` as float64 or int32 LE values. */
-function writeLittleEndian(bytes: Uint8Array, offset: number, from: Float64Array | Int32Array): void {
-  if (LITTLE_ENDIAN) {
-    bytes.set(new Uint8Array(from.buffer, from.byteOffset, from.byteLength), offset);
-    return;
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = 0; i < from.length; i++) {
-    if (from instanceof Float64Array) view.setFloat64(offset + 8 * i, from[i] as number, true);
-    else view.setInt32(offset + 4 * i, from[i] as number, true);
-  }
+  for (let d = 0; d < count; d++) doubles[d] = view.getFloat64(offset + 8 * d, true);
+  return doubles;
 }
 
 /** Builds what a reader keeps of one entry (readEntriesAs). */
 export type EntryMaker<T> = (entityId: string, score: number | null, label: string | null, items: StoredEntry['items'], factors: StoredEntry['factors'], features: StoredEntry['features']) => T;
 
 /**
- * A row's entries in the first packed layout (ENTRIES_V1, written earlier on 2026-12-07): the
- * format byte, the count of doubles (uint32 LE), the doubles (float64 LE: per entity its score, NaN for none,
- * then its item scores, factor weights and feature values, NaN for null and for text), then
- * one JSON array (UTF-8) with per entity `[entityId, label, itemIds | null, factorNames,
- * featureNames | null]`, a feature whose value is text given as `[name, text]`.
+ * A row's `entries`, JSON text or packed, one `make` result per record in the order they were
+ * logged: a reader builds its own record from the values without an intermediate entry object.
  */
-function readEntriesV1<T>(stored: Uint8Array, make: EntryMaker<T>): T[] {
+export function readEntriesAs<T>(stored: string | Uint8Array, make: EntryMaker<T>): T[] {
+  if (typeof stored === 'string') return (JSON.parse(stored) as StoredEntry[]).map((e) => make(e.entityId, e.score, e.label, e.items, e.factors, e.features));
+  if (stored[0] !== ENTRIES_V1) throw new Error(`packed prediction-log entries of unknown format ${stored[0]}`);
   const count = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).readUInt32LE(1);
   const end = PACKED_HEADER + 8 * count;
-  const doubles = readLittleEndian(stored, PACKED_HEADER, new Float64Array(count));
+  const doubles = doublesAt(stored, PACKED_HEADER, count);
   const names = JSON.parse(Buffer.from(stored.buffer, stored.byteOffset + end, stored.byteLength - end).toString('utf8')) as [string, string | null, string[] | null, string[], (string | [string, string])[] | null][];
   const out = new Array<T>(names.length);
   let at = 0;
@@ -519,123 +468,11 @@ function readEntriesV1<T>(stored: Uint8Array, make: EntryMaker<T>): T[] {
   return out;
 }
 
-/**
- * A row's records `start` to `end` of a batch, their pairs `from` to `from + pairs`, packed
- * (ENTRIES_V2) as: the format byte, the record count and the pair count (uint32 LE each); the
- * records' numbers as the batch holds them (float64 LE, `NUMBERS` per record: score, NaN for
- * none, then the item, factor and feature pair counts, -1 for no list), then the pairs' values
- * (float64 LE: item scores, factor weights, feature values; NaN for null and for text); each
- * pair's name as an index into the row's names (int32 LE); then one JSON array (UTF-8):
- * `[names, [entityId, label, ...] per record, [pair, text, ...] per text value]`. The numbers
- * are copied, not converted, and each name is written once per row.
- */
-function packRow(batch: EncodedBatch, texts: ReadonlyMap<number, string>, start: number, end: number, from: number, pairs: number): Uint8Array {
-  const records = end - start;
-  const names: string[] = [];
-  const rowIds = new Map<number, number>();
-  const ids = new Int32Array(pairs);
-  const rowTexts: (number | string)[] = [];
-  for (let p = 0; p < pairs; p++) {
-    const id = batch.keyIds[from + p] as number;
-    let rowId = rowIds.get(id);
-    if (rowId === undefined) {
-      rowId = names.length;
-      names.push(batch.names[id] as string);
-      rowIds.set(id, rowId);
-    }
-    ids[p] = rowId;
-    if (texts.size > 0) {
-      const text = texts.get(from + p);
-      if (text !== undefined) rowTexts.push(p, text);
-    }
-  }
-  const json = JSON.stringify([names, batch.strings.slice(start * STRINGS, end * STRINGS), rowTexts]);
-  const valuesAt = ENTRIES_V2_HEADER + 8 * NUMBERS * records;
-  const idsAt = valuesAt + 8 * pairs;
-  const jsonAt = idsAt + 4 * pairs;
-  const buffer = Buffer.allocUnsafe(jsonAt + Buffer.byteLength(json));
-  buffer[0] = ENTRIES_V2;
-  buffer.writeUInt32LE(records, 1);
-  buffer.writeUInt32LE(pairs, 5);
-  writeLittleEndian(buffer, ENTRIES_V2_HEADER, batch.numbers.subarray(start * NUMBERS, end * NUMBERS));
-  writeLittleEndian(buffer, valuesAt, batch.values.subarray(from, from + pairs));
-  writeLittleEndian(buffer, idsAt, ids);
-  buffer.write(json, jsonAt);
-  return buffer;
-}
-
-/** Packed entries of ENTRIES_V2 (`packRow`), one `make` result per record. */
-function readEntriesV2<T>(stored: Uint8Array, make: EntryMaker<T>): T[] {
-  const bytes = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
-  const records = bytes.readUInt32LE(1);
-  const pairs = bytes.readUInt32LE(5);
-  const valuesAt = ENTRIES_V2_HEADER + 8 * NUMBERS * records;
-  const idsAt = valuesAt + 8 * pairs;
-  const numbers = readLittleEndian(stored, ENTRIES_V2_HEADER, new Float64Array(NUMBERS * records));
-  const values = readLittleEndian(stored, valuesAt, new Float64Array(pairs));
-  const ids = readLittleEndian(stored, idsAt, new Int32Array(pairs));
-  const [names, strings, texts] = JSON.parse(bytes.toString('utf8', idsAt + 4 * pairs)) as [string[], (string | null)[], (number | string)[]];
-  const textAt = new Map<number, string>();
-  for (let t = 0; t + 1 < texts.length; t += 2) textAt.set(texts[t] as number, texts[t + 1] as string);
-  const layout: RecordLayout = { numbers, values, valuesFrom: 0, nameOf: (p) => names[ids[p] as number] as string, textOf: (p) => (textAt.size > 0 ? textAt.get(p) : undefined) };
-  return entriesOf(layout, 0, records, 0, (i, score, items, factors, features) => make(strings[i * STRINGS] as string, score, strings[i * STRINGS + 1] ?? null, items, factors, features)).entries;
-}
-
-/**
- * A row's `entries`, JSON text or packed (either packed format), one `make` result per record in
- * the order they were logged: a reader builds its own record from the values without an
- * intermediate entry object.
- */
-export function readEntriesAs<T>(stored: string | Uint8Array, make: EntryMaker<T>): T[] {
-  if (typeof stored === 'string') return (JSON.parse(stored) as StoredEntry[]).map((e) => make(e.entityId, e.score, e.label, e.items, e.factors, e.features));
-  if (stored[0] === ENTRIES_V2) return readEntriesV2(stored, make);
-  if (stored[0] === ENTRIES_V1) return readEntriesV1(stored, make);
-  throw new Error(`packed prediction-log entries of unknown format ${stored[0]}`);
-}
-
 const storedEntry: EntryMaker<StoredEntry> = (entityId, score, label, items, factors, features) => ({ entityId, score, label, items, factors, features });
 
 /** A row's `entries`, JSON text or packed, as one entry per record, in the order they were logged. */
 export function readEntries(stored: string | Uint8Array): StoredEntry[] {
   return readEntriesAs(stored, storedEntry);
-}
-
-/** A row's records as JSON text: an array of {entityId, score, label, items, factors, features}. */
-function jsonRow(batch: EncodedBatch, texts: ReadonlyMap<number, string>, start: number, end: number, from: number): string {
-  const { numbers, strings } = batch;
-  const slice: PairSlice = { names: batch.names, keyIds: batch.keyIds, values: batch.values, texts, from: 0, pairs: 0 };
-  let pair = from;
-  let json = '[';
-  for (let i = start; i < end; i++) {
-    const n = i * NUMBERS;
-    const s = i * STRINGS;
-    const [itemPairs, factorPairs, featurePairs] = [numbers[n + 1] as number, numbers[n + 2] as number, numbers[n + 3] as number];
-    let items = 'null';
-    if (itemPairs !== NONE) {
-      (slice.from = pair), (slice.pairs = itemPairs);
-      items = jsonList(slice, 'id', 'score');
-      pair += itemPairs;
-    }
-    (slice.from = pair), (slice.pairs = factorPairs);
-    const factors = jsonList(slice, 'name', 'weight');
-    pair += factorPairs;
-    let features = 'null';
-    if (featurePairs !== NONE) {
-      (slice.from = pair), (slice.pairs = featurePairs);
-      features = jsonObject(slice);
-      pair += featurePairs;
-    }
-    if (i > start) json += ',';
-    json += `{"entityId":${JSON.stringify(strings[s])},"score":${jsonNumber(numbers[n] as number)},"label":${JSON.stringify(strings[s + 1] ?? null)},"items":${items},"factors":${factors},"features":${features}}`;
-  }
-  return `${json}]`;
-}
-
-/** How many pairs records `start` to `end` of a batch have. */
-function pairsOf(numbers: Float64Array, start: number, end: number): number {
-  let pairs = 0;
-  for (let n = start * NUMBERS; n < end * NUMBERS; n += NUMBERS) pairs += Math.max(0, numbers[n + 1] as number) + (numbers[n + 2] as number) + Math.max(0, numbers[n + 3] as number);
-  return pairs;
 }
 
 /**
@@ -644,13 +481,59 @@ function pairsOf(numbers: Float64Array, start: number, end: number): number {
  */
 export function storedRows(batch: EncodedBatch, encoding: PairEncoding = 'json'): StoredValue[][] {
   const rows: StoredValue[][] = [];
-  const { rowStrings } = batch;
+  const { numbers, strings, keys, values, rowStrings } = batch;
   const texts = textsOf(batch);
+  const slice: PairSlice = { keys, values, texts, from: 0, pairs: 0 };
   let pair = 0;
   for (const { row, start, end } of rowsOf(batch)) {
-    const pairs = pairsOf(batch.numbers, start, end);
-    const entries = encoding === 'packed' ? packRow(batch, texts, start, end, pair, pairs) : jsonRow(batch, texts, start, end, pair);
-    pair += pairs;
+    // Packed: every number of the row, and the names; JSON: the entries' text.
+    const doubles: number[] = [];
+    const names: unknown[] = [];
+    let json = '[';
+    for (let i = start; i < end; i++) {
+      const n = i * NUMBERS;
+      const s = i * STRINGS;
+      const score = numbers[n] as number;
+      const counts = [numbers[n + 1] as number, numbers[n + 2] as number, numbers[n + 3] as number];
+      if (encoding === 'packed') {
+        doubles.push(score);
+        const lists: unknown[] = [];
+        for (const count of counts) {
+          if (count === NONE) {
+            lists.push(null);
+            continue;
+          }
+          const list: unknown[] = keys.slice(pair, pair + count);
+          for (let p = 0; p < count; p++) {
+            doubles.push(values[pair + p] as number);
+            const text = texts.get(pair + p);
+            if (text !== undefined) list[p] = [list[p], text];
+          }
+          lists.push(list);
+          pair += count;
+        }
+        names.push([strings[s], strings[s + 1] ?? null, ...lists]);
+      } else {
+        const [itemPairs, factorPairs, featurePairs] = counts as [number, number, number];
+        let items = 'null';
+        if (itemPairs !== NONE) {
+          (slice.from = pair), (slice.pairs = itemPairs);
+          items = jsonList(slice, 'id', 'score');
+          pair += itemPairs;
+        }
+        (slice.from = pair), (slice.pairs = factorPairs);
+        const factors = jsonList(slice, 'name', 'weight');
+        pair += factorPairs;
+        let features = 'null';
+        if (featurePairs !== NONE) {
+          (slice.from = pair), (slice.pairs = featurePairs);
+          features = jsonObject(slice);
+          pair += featurePairs;
+        }
+        if (i > start) json += ',';
+        json += `{"entityId":${JSON.stringify(strings[s])},"score":${jsonNumber(score)},"label":${JSON.stringify(strings[s + 1] ?? null)},"items":${items},"factors":${factors},"features":${features}}`;
+      }
+    }
     const r = row * ROW_NUMBERS;
     const h = row * ROW_STRINGS;
     rows.push([
@@ -673,7 +556,7 @@ export function storedRows(batch: EncodedBatch, encoding: PairEncoding = 'json')
       null,
       rowStrings[h + 7] ?? null,
       end - start,
-      entries,
+      encoding === 'packed' ? packEntries(doubles, names) : `${json}]`,
     ]);
   }
   return rows;

@@ -7,8 +7,7 @@
  * - Batches arrive one at a time (the serving side waits for each answer before it posts the
  *   next) and each is written in one transaction, one table row per row of the log (the
  *   records of one request and model, prediction-log-batch.ts): on SQLite a prepared INSERT run
- *   per row, the records' values packed (the batch's doubles copied as they are, each name once
- *   a row: prediction-log-batch.ts `packRow`); on PostgreSQL one
+ *   per row, the records' values packed (no double is turned into text); on PostgreSQL one
  *   INSERT ... SELECT FROM unnest(...) of column arrays, the values as JSON text. A batch written twice is stored once (the table's key is process id and sequence).
  * - Every batch gets exactly one answer, `written` or `failed` with the store's message.
  * - Every `checkIntervalMs` (and once at start) it deletes records past the retention and counts
