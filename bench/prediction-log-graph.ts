@@ -28,6 +28,7 @@ import { loadSupergraph, subgraphsIn } from '../gateway/subgraphs';
 import { readProductionPointer } from '../src/registry';
 import { quiesce, scrapeAll } from './metrics';
 import { cpuSecondsOf, loadAverage } from './processes';
+import { armRoot, armSettings, type ArmName } from './prediction-log-arms';
 import { buildScenarios, type Scenario, type ScenarioId } from './scenarios';
 
 const USAGE = `usage: node dist/bench/prediction-log-graph.js [options]
@@ -44,9 +45,6 @@ const USAGE = `usage: node dist/bench/prediction-log-graph.js [options]
   --start-timeout S  seconds each process may take to start (default 240)
   --profile DIR      run every process under node --cpu-prof, its profiles in DIR/<arm number>/ (CPU figures then include the profiler)
   --json             print one JSON object instead of text`;
-
-/** An arm's name: off, on, or on with settings (on:NAME=VALUE...). */
-type ArmName = string;
 
 interface Arm {
   name: ArmName;
@@ -84,32 +82,12 @@ function copyLibrary(source: string, dir: string, index: number): string {
   return file;
 }
 
-/** An arm's build: the DIR of a name ending in `@DIR`, else `root`. */
-function armRoot(name: ArmName, root: string): string {
-  const at = name.indexOf('@');
-  return at < 0 ? root : path.resolve(name.slice(at + 1));
-}
-
-/** The environment of an arm: `off`, `on`, or `on:NAME=VALUE:...`, then optionally `@DIR`. */
-export function armSettings(name: ArmName): Record<string, string> {
-  const at = name.indexOf('@');
-  const [state, ...settings] = (at < 0 ? name : name.slice(0, at)).split(':');
-  if (state !== 'on' && state !== 'off') throw new UsageError(`an arm is off, on or on:NAME=VALUE..., got "${name}"\n${USAGE}`);
-  const env: Record<string, string> = { PREDICTION_LOG: state };
-  for (const setting of settings) {
-    const [key, value] = setting.split('=');
-    if (!key || value === undefined) throw new UsageError(`an arm's setting is NAME=VALUE, got "${setting}"\n${USAGE}`);
-    env[key] = value;
-  }
-  return env;
-}
-
 async function startArm(name: ArmName, index: number, root: string, subgraphs: SubgraphName[], file: string, secrets: Record<string, string>, portBase: number | undefined, startTimeoutMs: number, profileDir: string | undefined): Promise<Arm> {
   // One connection sets WAL mode and checks the schema before six processes open the file at once.
   await openStore(`sqlite:${file}`).close();
   const base = portBase === undefined ? undefined : portBase + 10 * index;
   const ports = base === undefined ? undefined : Object.fromEntries([['gateway', base], ...subgraphs.map((s, i) => [s, base + 1 + i])]);
-  const env = { HOST: '127.0.0.1', LOG_LEVEL: 'warn', NODE_ENV: 'production', DATABASE_URL: `sqlite:${file}`, ...armSettings(name), ...secrets };
+  const env = { HOST: '127.0.0.1', LOG_LEVEL: 'warn', NODE_ENV: 'production', DATABASE_URL: `sqlite:${file}`, ...armSettings(name, USAGE), ...secrets };
   const execArgv = profileDir === undefined ? undefined : ['--cpu-prof', '--cpu-prof-dir', path.join(path.resolve(profileDir), String(index + 1))];
   const graph = await launchGraph({ projectRoot: armRoot(name, root), subgraphs, env, logs: 'inherit', startTimeoutMs, ...(ports ? { ports } : {}), ...(execArgv ? { execArgv } : {}) });
   const pids = new Map([...graph.processes].map(([process, child]) => [process, child.pid ?? 0]));
@@ -233,7 +211,7 @@ async function main(): Promise<void> {
   if (perBlock.length !== wanted.length || perBlock.some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError(`--requests takes one positive count per scenario\n${USAGE}`);
   const blocks = flags.blocks ?? 10;
   const names = (flags.arms ?? 'off,on').split(',');
-  for (const name of names) armSettings(name);
+  for (const name of names) armSettings(name, USAGE);
   if (names.length < 2 || new Set(names).size !== names.length) throw new UsageError(`--arms takes two or more different arms\n${USAGE}`);
   const warmup = flags.warmup ?? 20;
 
