@@ -13,7 +13,7 @@
  *
  * Run (after a build): node dist/bench/prediction-log-graph.js [--db FILE] [--root DIR]
  *   [--port-base P] [--arms LIST] [--scenarios member,page] [--blocks N] [--requests N,N]
- *   [--warmup N] [--json]
+ *   [--warmup N] [--profile DIR] [--json]
  */
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +28,7 @@ import { loadSupergraph, subgraphsIn } from '../gateway/subgraphs';
 import { readProductionPointer } from '../src/registry';
 import { quiesce, scrapeAll } from './metrics';
 import { cpuSecondsOf, loadAverage } from './processes';
+import { armRoot, armSettings, type ArmName } from './prediction-log-arms';
 import { buildScenarios, type Scenario, type ScenarioId } from './scenarios';
 
 const USAGE = `usage: node dist/bench/prediction-log-graph.js [options]
@@ -35,16 +36,15 @@ const USAGE = `usage: node dist/bench/prediction-log-graph.js [options]
   --root DIR         the built checkout whose dist/ both graphs run (default: this one)
   --port-base P      the first arm's graph on P (gateway) and P+1.., the next on P+10.., ... (default: ports the system chooses)
   --arms LIST        comma-separated arms, each off, on, or on:NAME=VALUE:NAME=VALUE (the prediction log on with
-                     those settings, e.g. on:PREDICTION_LOG_FLUSH_INTERVAL_MS=5000) (default off,on)
+                     those settings, e.g. on:PREDICTION_LOG_FLUSH_INTERVAL_MS=5000), each optionally ending in @DIR: that arm
+                     runs the build in DIR instead of --root (before and after builds, interleaved) (default off,on)
   --scenarios LIST   member, page or both (default member,page)
   --blocks N         blocks per arm and scenario, alternating (default 10)
   --requests LIST    requests per block, per scenario in --scenarios order (default 40 for member, 8 for page)
   --warmup N         requests per arm before each scenario's measured phase (default 20)
   --start-timeout S  seconds each process may take to start (default 240)
+  --profile DIR      run every process under node --cpu-prof, its profiles in DIR/<arm number>/ (CPU figures then include the profiler)
   --json             print one JSON object instead of text`;
-
-/** An arm's name: off, on, or on with settings (on:NAME=VALUE...). */
-type ArmName = string;
 
 interface Arm {
   name: ArmName;
@@ -82,26 +82,14 @@ function copyLibrary(source: string, dir: string, index: number): string {
   return file;
 }
 
-/** The environment of an arm: `off`, `on`, or `on:NAME=VALUE:...`. */
-export function armSettings(name: ArmName): Record<string, string> {
-  const [state, ...settings] = name.split(':');
-  if (state !== 'on' && state !== 'off') throw new UsageError(`an arm is off, on or on:NAME=VALUE..., got "${name}"\n${USAGE}`);
-  const env: Record<string, string> = { PREDICTION_LOG: state };
-  for (const setting of settings) {
-    const [key, value] = setting.split('=');
-    if (!key || value === undefined) throw new UsageError(`an arm's setting is NAME=VALUE, got "${setting}"\n${USAGE}`);
-    env[key] = value;
-  }
-  return env;
-}
-
-async function startArm(name: ArmName, index: number, root: string, subgraphs: SubgraphName[], file: string, secrets: Record<string, string>, portBase: number | undefined, startTimeoutMs: number): Promise<Arm> {
+async function startArm(name: ArmName, index: number, root: string, subgraphs: SubgraphName[], file: string, secrets: Record<string, string>, portBase: number | undefined, startTimeoutMs: number, profileDir: string | undefined): Promise<Arm> {
   // One connection sets WAL mode and checks the schema before six processes open the file at once.
   await openStore(`sqlite:${file}`).close();
   const base = portBase === undefined ? undefined : portBase + 10 * index;
   const ports = base === undefined ? undefined : Object.fromEntries([['gateway', base], ...subgraphs.map((s, i) => [s, base + 1 + i])]);
-  const env = { HOST: '127.0.0.1', LOG_LEVEL: 'warn', NODE_ENV: 'production', DATABASE_URL: `sqlite:${file}`, ...armSettings(name), ...secrets };
-  const graph = await launchGraph({ projectRoot: root, subgraphs, env, logs: 'inherit', startTimeoutMs, ...(ports ? { ports } : {}) });
+  const env = { HOST: '127.0.0.1', LOG_LEVEL: 'warn', NODE_ENV: 'production', DATABASE_URL: `sqlite:${file}`, ...armSettings(name, USAGE), ...secrets };
+  const execArgv = profileDir === undefined ? undefined : ['--cpu-prof', '--cpu-prof-dir', path.join(path.resolve(profileDir), String(index + 1))];
+  const graph = await launchGraph({ projectRoot: armRoot(name, root), subgraphs, env, logs: 'inherit', startTimeoutMs, ...(ports ? { ports } : {}), ...(execArgv ? { execArgv } : {}) });
   const pids = new Map([...graph.processes].map(([process, child]) => [process, child.pid ?? 0]));
   const urls = new Map<string, string>([['gateway', graph.gatewayUrl], ...Object.entries<string>(graph.subgraphUrls)]);
   return { name, graph, pids, urls };
@@ -210,7 +198,7 @@ function print(scenario: ScenarioId, names: readonly ArmName[], result: Record<A
 async function main(): Promise<void> {
   const { flags } = parseFlags(
     process.argv.slice(2),
-    { db: 'string', root: 'string', 'port-base': 'number', arms: 'string', scenarios: 'string', blocks: 'number', requests: 'string', warmup: 'number', 'start-timeout': 'number', json: 'boolean' },
+    { db: 'string', root: 'string', 'port-base': 'number', arms: 'string', scenarios: 'string', blocks: 'number', requests: 'string', warmup: 'number', 'start-timeout': 'number', profile: 'string', json: 'boolean' },
     USAGE,
   );
   const config: Config = loadConfig();
@@ -223,7 +211,7 @@ async function main(): Promise<void> {
   if (perBlock.length !== wanted.length || perBlock.some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError(`--requests takes one positive count per scenario\n${USAGE}`);
   const blocks = flags.blocks ?? 10;
   const names = (flags.arms ?? 'off,on').split(',');
-  for (const name of names) armSettings(name);
+  for (const name of names) armSettings(name, USAGE);
   if (names.length < 2 || new Set(names).size !== names.length) throw new UsageError(`--arms takes two or more different arms\n${USAGE}`);
   const warmup = flags.warmup ?? 20;
 
@@ -248,7 +236,7 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = { root, library: source, startedAt: new Date().toISOString(), loadAverageAtStart: loadAverage(), blocks, warmup, scenarios: {} };
   try {
     if (!flags.json) process.stdout.write(`Starting ${names.length} graphs of ${root} (${names.join(', ')}), load average ${loadAverage()}...\n`);
-    for (const [index, name] of names.entries()) arms.push(await startArm(name, index, root, subgraphs, copyLibrary(source, dir, index), secrets, flags['port-base'], (flags['start-timeout'] ?? 240) * 1000));
+    for (const [index, name] of names.entries()) arms.push(await startArm(name, index, root, subgraphs, copyLibrary(source, dir, index), secrets, flags['port-base'], (flags['start-timeout'] ?? 240) * 1000, flags.profile));
     for (const arm of arms) await quiesce(arm.urls, { timeoutMs: 240_000 });
     for (const [s, id] of wanted.entries()) {
       const scenario = scenarios.find((sc) => sc.id === id);
