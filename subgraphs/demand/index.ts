@@ -12,7 +12,6 @@ import {
   allCollectionKeys,
   bookWeeklyLoans,
   collectionDimensions,
-  collectionMonthlyLoans,
   demandCalendars,
   demandForecasts,
   demandModelInputs,
@@ -25,6 +24,7 @@ import {
   type MonthlyCalendar,
   type WeeklyCalendar,
 } from '../../src/features/demand';
+import { collectionMonthlyLoansOffThread } from '../../src/features/demand-counts-thread';
 import type { ModelRef } from '../../src/graphql/prediction-types';
 import { buildFederatedSchema } from '../../src/graphql/subgraph-schema';
 import type { Identity } from '../../src/identity';
@@ -180,7 +180,8 @@ function once<T>(load: () => Promise<T>): () => Promise<T> {
 
 /**
  * The demand forecasts of one process. What depends only on the store at the library clock is
- * read once per date: the calendars and every collection series (one grouped query), rolled
+ * read once per date: the calendars and every collection series (grouped a few days of loans per
+ * query, on a worker thread on SQLite so that the serving thread keeps answering), rolled
  * forward with the clock by the change follower while the previous date's keep answering.
  * Loans arrive on the clock's day, which a complete month holds only on its last day: checkouts
  * of that day join the month's series when the clock moves on. The collections' dimensions are read once; books are read per request. No model
@@ -196,7 +197,7 @@ export function createDemandService(deps: ModelSubgraphDeps): DemandService {
     const [{ monthly }, dims] = await Promise.all([demandCalendars(deps.store, asOf), dimensions()]);
     const keys = allCollectionKeys(dims);
     deps.metrics.featureQueries.inc({ model: DEMAND_MODEL });
-    const series = await inSpan('features.read', { 'shelfmark.features': 'collectionMonthlyLoans', 'shelfmark.entities': keys.length }, () => collectionMonthlyLoans(deps.store, keys, monthly, known));
+    const series = await inSpan('features.read', { 'shelfmark.features': 'collectionMonthlyLoans', 'shelfmark.entities': keys.length }, () => collectionMonthlyLoansOffThread(deps.store, keys, monthly, known));
     if (!known || monthly.months >= known.calendar.months) known = { calendar: monthly, series };
     return { monthly, series: new Map(keys.map((key, i) => [JSON.stringify([key.genre, key.branchId]), series[i]!])) };
   });

@@ -3,6 +3,9 @@
  * books in one query per table, the same series whichever batch a book is read in, and the
  * model inputs that forecast every period ahead in one run.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { openServingSession } from '../../ml/onnx/session';
 import { syntheticDemand } from '../../ml/forecasting/synthetic';
@@ -27,6 +30,7 @@ import {
   weekAt,
   weeklyCalendar,
 } from '../demand';
+import { collectionMonthlyLoansOffThread } from '../demand-counts-thread';
 
 describe('calendars', () => {
   it('count complete Monday-to-Sunday weeks from the first Monday of the loan window to the last Sunday by the system date', () => {
@@ -125,6 +129,41 @@ describe('weekly loans on a known store', () => {
     expect(byKey.get('null@2')).toEqual([999, 0]);
     const otherStart = { ...known, calendar: { ...monthly, firstMonth: '2025-04' } };
     expect(Array.from((await collectionMonthlyLoans(tiny.store, keys, monthly, otherStart))[0]!.values)).toEqual([60, 60]);
+  });
+});
+
+describe('collection series on a worker thread', () => {
+  let dir: string;
+  let tiny: CountingStore;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'shelfmark-demand-thread-'));
+    tiny = await tinyLibrary(60, 30, path.join(dir, 'library.db'));
+  });
+  afterAll(async () => {
+    await tiny.store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads the same series as the calling thread, which keeps taking turns meanwhile', async () => {
+    const { monthly } = await demandCalendars(tiny.store, await readAsOf(tiny.store));
+    const keys = allCollectionKeys(await collectionDimensions(tiny.store));
+    const here = await collectionMonthlyLoans(tiny.store, keys, monthly);
+    let turns = 0;
+    let counting = true;
+    const count = (): void => {
+      turns += 1;
+      if (counting) setTimeout(count, 1);
+    };
+    count();
+    tiny.reset();
+    const there = await collectionMonthlyLoansOffThread(tiny.store, keys, monthly);
+    counting = false;
+    expect(there.map((s) => Array.from(s.values))).toEqual(here.map((s) => Array.from(s.values)));
+    expect(Array.from(there[0]!.values)).toEqual([60, 60]);
+    // The thread read the loans on its own connection: none went through this one.
+    expect(tiny.counts.get('loans') ?? 0).toBe(0);
+    // Starting a thread and reading took several milliseconds, and this thread was free for them.
+    expect(turns).toBeGreaterThan(2);
   });
 });
 
