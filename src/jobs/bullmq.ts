@@ -56,6 +56,16 @@ export function openBullmqResults({ redisUrl, keyPrefix, queue: queueName, logge
         }
         return lastRead;
       },
+      // A job's deduplication key (Queue.getDeduplicationJobId's) lives from its request until it
+      // completes or fails; read here on the connection that fails fast.
+      pending: async () => {
+        try {
+          return (await reads.get(`${queue.keys.de}:${name}`)) !== null;
+        } catch (error) {
+          logger.debug({ result: name, err: (error as Error).message }, 'reading whether a background result is queued failed; answering not queued');
+          return false;
+        }
+      },
     };
   };
 

@@ -38,6 +38,7 @@ export function openInProcessResults(logger: Logger): BackgroundResults {
         else start();
       },
       latest: async () => last,
+      pending: async () => run !== undefined,
     };
   };
 

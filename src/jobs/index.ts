@@ -28,6 +28,11 @@ export interface BackgroundResult<T> {
   request(): void;
   /** The last completed result, or undefined before the first. */
   latest(): Promise<Computed<T> | undefined>;
+  /**
+   * Whether a run is queued or running now (on the queue every replica takes from, with Redis):
+   * what tells a first run that is still going from one that failed.
+   */
+  pending(): Promise<boolean>;
 }
 
 export interface BackgroundResults {

@@ -63,13 +63,18 @@ export function refreshedRanking<T>(name: string, slot: ModelSlot, deps: Ranking
     result.request();
   };
 
-  /** Asks for a run when none was asked for yet, the version changed, or the inputs moved (or the first run failed) an interval ago. */
+  /**
+   * Asks for a run when none was asked for yet, the version changed, or the inputs moved (or the
+   * first run failed) an interval ago. A first run still queued or running is not asked for again:
+   * over a large library it outlasts the interval, and a second run would follow it at once.
+   */
   const check = async (result: BackgroundResult<{ version: string; value: T }>): Promise<void> => {
     if (!slot.isReady()) return;
     const version = slot.current().version;
     if (!asked || asked.version !== version) return ask(result, version);
     if (Date.now() - asked.at < deps.config.follow.rankingRefreshMs) return;
-    if (asked.inputs !== deps.inputs || !(await result.latest())) ask(result, version);
+    if (asked.inputs !== deps.inputs) return ask(result, version);
+    if (!(await result.latest()) && !(await result.pending())) ask(result, version);
   };
 
   const open = (): BackgroundResult<{ version: string; value: T }> => {

@@ -40,16 +40,20 @@ describe('background results in process (no REDIS_URL)', () => {
     const work = gated();
     const result = results.define('r', work.compute);
     expect(await result.latest()).toBeUndefined();
+    expect(await result.pending()).toBe(false);
     result.request();
     result.request();
     result.request();
     expect(work.runs()).toBe(1);
+    expect(await result.pending()).toBe(true);
     work.release();
     await until(() => work.runs() === 2);
     expect((await result.latest())?.value).toBe('run 1');
+    expect(await result.pending()).toBe(true);
     work.release();
     await until(async () => (await result.latest())?.value === 'run 2');
     expect(work.runs()).toBe(2);
+    await until(async () => !(await result.pending()));
     expect(Date.parse((await result.latest())!.computedAt)).toBeLessThanOrEqual(Date.now());
     await results.close();
   });
@@ -121,6 +125,22 @@ describe("background results on BullMQ (the machine's Redis at 127.0.0.1:6379)",
     expect(runs).toBeGreaterThanOrEqual(1);
     expect(runs).toBeLessThanOrEqual(2);
     expect(await b!.latest()).toEqual(await a!.latest());
+
+    await until(async () => !(await a!.pending()) && !(await b!.pending()));
+    const beforeGated = runs;
+    const work = gated();
+    // Defined in both replicas, as a subgraph's results are: either worker may take the job.
+    const [gatedResult] = replicas.map((r) => r.define('gated', work.compute));
+    if (!gatedResult) throw new Error('no replica');
+    expect(await gatedResult.pending()).toBe(false);
+    gatedResult.request();
+    await until(() => work.runs() === 1);
+    expect(await gatedResult.pending()).toBe(true);
+    work.release();
+    await until(async () => (await gatedResult.latest())?.value === 'run 1');
+    await until(async () => !(await gatedResult.pending()));
+    expect(work.runs()).toBe(1);
+    expect(runs).toBe(beforeGated);
 
     const late = openBackgroundResults({ redisUrl: url, keyPrefix, queue: 'aggregates-test', logger });
     opened.push(late);

@@ -98,6 +98,38 @@ describe('refreshedRanking', () => {
     expect(runs).toBe(2);
   });
 
+  it('does not ask for a first run again while it is still running, however long it takes', async () => {
+    const { slot, deps, version } = setup(30, 0);
+    let runs = 0;
+    let release: (() => void) | undefined;
+    const ranking = refreshedRanking('segments', slot, deps, async () => {
+      const run = ++runs;
+      if (run === 1) await new Promise<void>((resolve) => (release = resolve));
+      return { version: version(), value: `run ${run}` };
+    });
+    stops.push(ranking.stop);
+    ranking.warm();
+    // Many checks (every 10 ms) pass while the first run goes on, each past the refresh interval.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(runs).toBe(1);
+    release?.();
+    expect((await ranking.current()).value).toBe('run 1');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(runs).toBe(1);
+  });
+
+  it('asks again after a first run that failed', async () => {
+    const { slot, deps, version } = setup(5000, 0);
+    let runs = 0;
+    const ranking = refreshedRanking('segments', slot, deps, async () => {
+      if (++runs === 1) throw new Error('store unavailable');
+      return { version: version(), value: `run ${runs}` };
+    });
+    stops.push(ranking.stop);
+    expect((await ranking.current()).value).toBe('run 2');
+    expect(runs).toBe(2);
+  });
+
   it("waits for a newly promoted version's result, and answers the previous version's when it takes longer", async () => {
     const { slot, deps, setVersion, version } = setup(200);
     let slow = false;
