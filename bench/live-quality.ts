@@ -205,7 +205,7 @@ interface AlertDays {
 /** Appends the week window's labelled `metric` of `health` to `into[model]` as [day, value, low, high, rows]. */
 function recordFigure(into: Record<string, number[][]>, model: string, d: number, health: ModelHealth, metric: string): void {
   const figure = health.metrics.find((m) => m.name === metric && !m.estimated);
-  if (figure) (into[model] ??= []).push([d, ...[figure.value, figure.low, figure.high].map((x) => Number(x.toFixed(3))), figure.rows]);
+  if (figure && Number.isFinite(figure.value)) (into[model] ??= []).push([d, ...[figure.value, figure.low, figure.high].map((x) => Number(x.toFixed(3))), figure.rows]);
 }
 
 /** Records the week window's alerts of each served model after a monitor run on day `d`. */
