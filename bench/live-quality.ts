@@ -40,7 +40,7 @@ import { auc } from '../src/ml/metrics';
 import { closeModelDeps, openModelDeps } from '../src/model-runtime/model-subgraph';
 import { CHURN_SLOT } from '../src/models/churn';
 import { OVERDUE_SLOT } from '../src/models/overdue';
-import { LiveMonitor } from '../src/monitoring/monitor';
+import { LiveMonitor, type ModelHealth } from '../src/monitoring/monitor';
 import { judgeOutcomes, liveOutcomes, predictionDay, type Judgement } from '../src/monitoring/outcomes';
 import { recordsOf, type PredictionLogDatabase, type StoreDb } from '../src/monitoring/prediction-log-store';
 import { QUALITY_WINDOWS, WINDOW_DAYS, type QualityWindow } from '../src/monitoring/windows';
@@ -198,6 +198,14 @@ interface AlertDays {
   windowSizes: Record<string, { min: number; max: number }>;
   /** Per model, each day it had one: the week window's outcome ratio [day, value, low, high, rows]. */
   outcomeRatios: Record<string, number[][]>;
+  /** Per model, each day it had one: the week window's labelled AUC [day, value, low, high, rows], beside the offline figure ModelQualityBelowOffline compares it with. */
+  aucs: Record<string, number[][]>;
+}
+
+/** Appends the week window's labelled `metric` of `health` to `into[model]` as [day, value, low, high, rows]. */
+function recordFigure(into: Record<string, number[][]>, model: string, d: number, health: ModelHealth, metric: string): void {
+  const figure = health.metrics.find((m) => m.name === metric && !m.estimated);
+  if (figure && Number.isFinite(figure.value)) (into[model] ??= []).push([d, ...[figure.value, figure.low, figure.high].map((x) => Number(x.toFixed(3))), figure.rows]);
 }
 
 /** Records the week window's alerts of each served model after a monitor run on day `d`. */
@@ -210,8 +218,8 @@ function recordAlerts(monitor: LiveMonitor, d: number, into: AlertDays): void {
       size.min = Math.min(size.min, v.count);
       size.max = Math.max(size.max, v.count);
     }
-    const ratio = health.metrics.find((m) => m.name === 'outcome_ratio' && !m.estimated);
-    if (ratio) (into.outcomeRatios[model] ??= []).push([d, ...[ratio.value, ratio.low, ratio.high].map((x) => Number(x.toFixed(3))), ratio.rows]);
+    recordFigure(into.outcomeRatios, model, d, health, 'outcome_ratio');
+    recordFigure(into.aucs, model, d, health, 'auc');
     for (const alert of health.alerts) {
       const rule = (into.rules[alert.name] ??= { days: [], features: [] });
       if (rule.days.at(-1) !== d) rule.days.push(d);
@@ -241,7 +249,7 @@ async function main(): Promise<void> {
     await migrateStore(store);
     const monitor = new LiveMonitor({ store, modelsDir: config.modelsDir, metrics: createProcessMetrics('bench'), logger: createLogger('bench', 'warn'), clock: () => readClock(store) });
     const runs: number[] = [];
-    const alerts: AlertDays = { rules: {}, windowSizes: {}, outcomeRatios: {} };
+    const alerts: AlertDays = { rules: {}, windowSizes: {}, outcomeRatios: {}, aucs: {} };
     const started = await readClock(store);
     // Day d: the models serve at the clock of day d, the monitor runs, the simulator lives day d + 1.
     const day = async (d: number): Promise<void> => {

@@ -317,7 +317,7 @@ export async function runModelsCommand(argv: string[], context: ModelsCommandCon
               const windows = await calibrationWindows(store, { [name]: { dir, metadata: current } }, { weeks, asOf: current.trainingData.asOf });
               driftThresholds = calibratedDriftConfig(driftReferences, windows[name] ?? []);
             }
-            return { driftReferences, outcomeSeasons: rows.outcomeSeasons, driftThresholds };
+            return { driftReferences, outcomeSeasons: rows.outcomeSeasons, driftThresholds, heldOutWeeks: rows.heldOutWeeks };
           });
           const features = Object.keys(metadata.driftReferences?.features ?? {});
           out(`${rest[0]} ${rest[1]}: drift references for ${features.length} columns (${features.join(', ')}) as of ${metadata.trainingData.asOf}`);

@@ -83,9 +83,11 @@ import {
   DemandQualityWindows,
   EstimatedQualityWindows,
   figuresOf,
+  heldOutWeeksOf,
   liveMetricName,
   OUTCOME_RATIO_BOUNDS,
   OutcomeRatioWindows,
+  qualityFloor,
   RecommendationQualityWindows,
   SegmentStabilityWindows,
 } from './quality';
@@ -108,6 +110,8 @@ const isRecomputed = (model: string): model is RecomputedModel => (RECOMPUTED as
 /** Days a drift window reaches back (the longest window). */
 const DRIFT_DAYS = WINDOW_DAYS['30d'];
 const DEFAULT_THRESHOLD = 0.5;
+/** The metrics ModelQualityBelowOffline compares with the version's held-out figures (higher is better for each). */
+const QUALITY_METRICS = ['auc', 'precision', 'recall', 'hit_rate', 'ndcg'] as const;
 
 export interface LiveMetric extends Interval {
   /** The snake_case name published in model_live_metric (auc, log_loss, hit_rate, mae_ratio, ...). */
@@ -170,6 +174,8 @@ interface VersionMetadata {
   references: DriftReferences | null;
   driftConfig: DriftConfig;
   offline: Record<string, number>;
+  /** Per metric of QUALITY_METRICS the version has a held-out figure of: the level a live week's upper 95% bound must stay above (quality.ts `qualityFloor`). */
+  floors: Record<string, number>;
   /** The version's seasonal expectation of its outcome ratio (metadata `outcomeSeasons`), or null to judge against 1. */
   outcomeSeasons: OutcomeSeasons | null;
 }
@@ -249,9 +255,10 @@ function referencesOf(raw: unknown): DriftReferences | null {
 
 /**
  * The conditions of monitoring/alerts.yml's model rules, on one version's figures: drift on the
- * week window, AUC and offline comparisons on the week, demand on 30 days.
+ * week window, AUC and the held-out comparisons (`floors`, by metric: see quality.ts
+ * `qualityFloor`) on the week, demand on 30 days.
  */
-export function alertConditions(model: string, version: string, byWindow: Record<QualityWindow, { metrics: LiveMetric[]; drift: FeatureDrift[] }>, offline: Record<string, number>): ActiveAlert[] {
+export function alertConditions(model: string, version: string, byWindow: Record<QualityWindow, { metrics: LiveMetric[]; drift: FeatureDrift[] }>, floors: Record<string, number>): ActiveAlert[] {
   const alerts: ActiveAlert[] = [];
   const week = byWindow.week;
   const drifted = week.drift.filter((d) => d.drifted);
@@ -260,11 +267,11 @@ export function alertConditions(model: string, version: string, byWindow: Record
   const labelled = (window: QualityWindow, name: string) => byWindow[window].metrics.find((m) => m.name === name && !m.estimated);
   const auc = labelled('week', 'auc');
   if (auc && Number.isFinite(auc.value) && auc.value < 0.6) alerts.push({ name: 'ModelAucBelowFloor', severity: 'critical', summary: `${model} ${version}: live AUC ${auc.value.toFixed(3)} is below 0.6` });
-  for (const metric of ['auc', 'precision', 'recall', 'hit_rate', 'ndcg']) {
+  for (const metric of QUALITY_METRICS) {
     const live = labelled('week', metric);
-    const held = offline[metric];
-    if (live && held !== undefined && Number.isFinite(live.high) && live.high < held - 0.02) {
-      alerts.push({ name: 'ModelQualityBelowOffline', severity: 'warning', summary: `${model} ${version}: live ${metric} is below its offline figure (upper 95% bound ${live.high.toFixed(3)} < ${held.toFixed(3)} − 0.02)` });
+    const floor = floors[metric];
+    if (live && floor !== undefined && Number.isFinite(live.high) && live.high < floor) {
+      alerts.push({ name: 'ModelQualityBelowOffline', severity: 'warning', summary: `${model} ${version}: live ${metric} is below its offline figure (upper 95% bound ${live.high.toFixed(3)} < ${floor.toFixed(3)}, the held-out weeks' floor)` });
     }
   }
   const outcomes = labelled('week', 'outcome_ratio');
@@ -408,7 +415,7 @@ export class LiveMonitor {
     const key = `${model}@${version}`;
     const cached = this.metadataCache.get(key);
     if (cached) return cached;
-    let metadata: VersionMetadata = { threshold: DEFAULT_THRESHOLD, references: null, driftConfig: {}, offline: {}, outcomeSeasons: null };
+    let metadata: VersionMetadata = { threshold: DEFAULT_THRESHOLD, references: null, driftConfig: {}, offline: {}, floors: {}, outcomeSeasons: null };
     try {
       const entry = listModels(this.deps.modelsDir, model).find((v) => v.version === version);
       if (!entry) throw new Error(`${model} ${version} is not in the registry`);
@@ -417,17 +424,20 @@ export class LiveMonitor {
         driftReferences?: unknown;
         outcomeSeasons?: unknown;
         driftThresholds?: unknown;
-        metrics?: { heldOut?: Record<string, number> };
+        metrics?: { heldOut?: Record<string, number>; heldOutWeeks?: unknown };
       };
       const high = read.serving?.riskThresholds?.high;
       const references = referencesOf(read.driftReferences);
       const stored = driftThresholdsOf(read.driftThresholds);
       if (read.driftThresholds !== undefined && !stored) this.deps.logger.warn({ model, version }, "the version's driftThresholds are malformed; its drift is judged with the default thresholds");
+      const offline = Object.fromEntries(Object.entries(read.metrics?.heldOut ?? {}).map(([name, value]) => [snake(name), value]));
+      const weeks = Object.fromEntries(Object.entries(heldOutWeeksOf(read.metrics?.heldOutWeeks)).map(([name, value]) => [snake(name), value]));
       metadata = {
         threshold: typeof high === 'number' && high >= 0 && high <= 1 ? high : DEFAULT_THRESHOLD,
         references,
         driftConfig: references ? monitoredDriftConfig(references, stored) : {},
-        offline: Object.fromEntries(Object.entries(read.metrics?.heldOut ?? {}).map(([name, value]) => [snake(name), value])),
+        offline,
+        floors: Object.fromEntries(QUALITY_METRICS.flatMap((m) => (Number.isFinite(offline[m]) ? [[m, qualityFloor(offline[m] ?? NaN, weeks[m])]] : []))),
         outcomeSeasons: outcomeSeasonsOf(read.outcomeSeasons),
       };
     } catch (error) {
@@ -435,6 +445,7 @@ export class LiveMonitor {
     }
     this.metadataCache.set(key, metadata);
     for (const [metric, value] of Object.entries(metadata.offline)) if (Number.isFinite(value)) this.deps.metrics.modelOfflineMetric.set({ model, version, metric }, value);
+    for (const [metric, value] of Object.entries(metadata.floors)) this.deps.metrics.modelOfflineMetric.set({ model, version, metric: `${metric}_floor` }, value);
     return metadata;
   }
 
@@ -668,7 +679,7 @@ export class LiveMonitor {
         for (const m of metrics) publishLiveQuality(this.deps.metrics, { model, version, window }, { [m.estimated ? `estimated_${m.name}` : m.name]: m });
       }
       publishDrift(this.deps.metrics, model, version, byWindow.week.drift.map((d) => (d.feature === SCORE_REFERENCE ? { ...d, feature: 'score' } : d)));
-      const alerts = alertConditions(model, version, byWindow, metadata.offline);
+      const alerts = alertConditions(model, version, byWindow, metadata.floors);
       const pending = [...(this.pending.get(model)?.values() ?? [])].filter((p) => p.version === version).length;
       for (const window of QUALITY_WINDOWS) {
         next.set(`${model}@${version}@${window}`, {

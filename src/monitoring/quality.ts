@@ -37,7 +37,8 @@ import { logLoss } from '../ml/metrics';
 import { hitRateAtK, ndcgAtK } from '../ml/ranking-metrics';
 import { Random } from '../util/random';
 import { seasonalFactor, type OutcomeSeasons } from './seasons';
-import { normalInterval, wilsonInterval, type Interval } from './statistics';
+import { weekStart } from '../util/dates';
+import { normalInterval, normalQuantile, wilsonInterval, zOf, type Interval } from './statistics';
 import { DailyWindows, type QualityWindow, type Summary } from './windows';
 
 export const SCORE_BINS = 1_000;
@@ -340,6 +341,98 @@ export class OutcomeRatioWindows {
     const sums = this.windows.window(asOf, window);
     return { rows: sums.rows, outcomeRatio: outcomeRatio(sums.positives, sums.rows, sums.expected) };
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a week of live outcomes is compared with: ModelQualityBelowOffline's floor.
+
+/**
+ * A held-out metric over the week-long windows of the held-out rows (by the week each outcome
+ * is settled in), stored in a version's metadata as `metrics.heldOutWeeks[metric]`. A live week
+ * is one such window, not the pooled held-out rows: the pooled figure also ranks rows of
+ * different weeks against each other, and a week's figure varies from week to week by more
+ * than the pooled one's interval says.
+ */
+export interface HeldOutWeeks {
+  /** Weeks with both outcomes among their rows. */
+  weeks: number;
+  /** The weeks' mean figure. */
+  mean: number;
+  /** The standard deviation of the weeks' figures. */
+  sd: number;
+  /** The root mean square of the weeks' own standard errors (DeLong's for AUC): the part of `sd` that sampling alone gives. */
+  samplingSd: number;
+}
+
+/** ModelQualityBelowOffline's tolerance: the most a live figure may fall short of the offline one (the project's "live equals offline" bound). */
+export const QUALITY_TOLERANCE = 0.02;
+/**
+ * Weekly windows one false ModelQualityBelowOffline per version and metric may stand for, at
+ * 5%: a year. The rule judges a new week every day, and a 95% interval checked on every week
+ * of a year falls below the truth by chance on about one week in 40 (the drift rules divide
+ * their α among a year of verdicts for the same reason, thresholds.ts).
+ */
+export const QUALITY_FAMILY_WEEKS = 52;
+const QUALITY_ALPHA = 0.05;
+/**
+ * AUC of each week of held-out rows, `settledOn(i)` the day row i's outcome is settled. Weeks
+ * with fewer rows than half the median week's are left out: the held-out window's edges (only
+ * the short loans settled yet, or only the renewed ones still out) are not weeks of the library
+ * as it lives. Null when fewer than two weeks are left with both outcomes.
+ */
+export function heldOutWeeklyAuc(scores: ArrayLike<number>, labels: ArrayLike<number>, settledOn: (i: number) => string): HeldOutWeeks | null {
+  const byWeek = new Map<string, { positives: Float64Array; negatives: Float64Array }>();
+  for (let i = 0; i < scores.length; i++) {
+    const probability = scores[i] ?? NaN;
+    checkProbability(probability);
+    const week = weekStart(settledOn(i));
+    let bins = byWeek.get(week);
+    if (!bins) byWeek.set(week, (bins = { positives: new Float64Array(SCORE_BINS), negatives: new Float64Array(SCORE_BINS) }));
+    const histogram = labels[i] === 1 ? bins.positives : bins.negatives;
+    const bin = scoreBin(probability);
+    histogram[bin] = (histogram[bin] ?? 0) + 1;
+  }
+  const rowsOf = (bins: { positives: Float64Array; negatives: Float64Array }) => bins.positives.reduce((a, b) => a + b, 0) + bins.negatives.reduce((a, b) => a + b, 0);
+  const sizes = [...byWeek.values()].map(rowsOf).sort((a, b) => a - b);
+  const least = (sizes[Math.floor(sizes.length / 2)] ?? 0) / 2;
+  const figures = [...byWeek.values()]
+    .filter((bins) => rowsOf(bins) >= least)
+    .map((bins) => histogramAuc(bins.positives, bins.negatives))
+    .filter((f) => Number.isFinite(f.auc) && Number.isFinite(f.variance));
+  if (figures.length < 2) return null;
+  const mean = figures.reduce((sum, f) => sum + f.auc, 0) / figures.length;
+  const sd = Math.sqrt(figures.reduce((sum, f) => sum + (f.auc - mean) ** 2, 0) / (figures.length - 1));
+  const samplingSd = Math.sqrt(figures.reduce((sum, f) => sum + f.variance, 0) / figures.length);
+  return { weeks: figures.length, mean, sd, samplingSd };
+}
+
+/**
+ * The level ModelQualityBelowOffline compares the upper end of a live week's 95% interval with
+ * (monitoring/alerts.yml). Under "the version is as good as on its held-out weeks", a live
+ * week's figure lies about the weeks' mean, off by the week's sampling error and by the weeks'
+ * real differences (season, the mix of loans due): together the weeks' sd, or their sampling sd
+ * when the weeks differ by less than sampling alone gives. The rule should fire only when the
+ * live figure lies more than QUALITY_TOLERANCE below the mean by z of α / QUALITY_FAMILY_WEEKS
+ * (one-sided) such sds. The live bound already adds 1.96 of its own sampling error, which at the
+ * held-out weeks' size is their sampling sd, so the floor adds it back: a live week larger than
+ * a held-out week is judged a little more strictly, a smaller one (a run's first days) more
+ * leniently. A version without `heldOutWeeks` is compared with its pooled held-out figure less
+ * the tolerance.
+ */
+export function qualityFloor(offline: number, weeks?: HeldOutWeeks): number {
+  if (!weeks) return offline - QUALITY_TOLERANCE;
+  const z = normalQuantile(1 - QUALITY_ALPHA / QUALITY_FAMILY_WEEKS);
+  return weeks.mean - QUALITY_TOLERANCE - z * Math.max(weeks.sd, weeks.samplingSd) + zOf(0.95) * weeks.samplingSd;
+}
+
+/** A metadata's `metrics.heldOutWeeks`, by metric, keeping only well-formed entries. */
+export function heldOutWeeksOf(raw: unknown): Record<string, HeldOutWeeks> {
+  if (!raw || typeof raw !== 'object') return {};
+  const entries = Object.entries(raw as Record<string, unknown>).filter((entry): entry is [string, HeldOutWeeks] => {
+    const w = entry[1] as Partial<HeldOutWeeks> | null;
+    return !!w && [w.weeks, w.mean, w.sd, w.samplingSd].every((x) => typeof x === 'number' && Number.isFinite(x)) && (w.weeks ?? 0) >= 2;
+  });
+  return Object.fromEntries(entries);
 }
 
 // ---------------------------------------------------------------------------------------------

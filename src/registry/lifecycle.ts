@@ -22,6 +22,7 @@ import type { LockOptions } from './lock';
 import { checkParity } from './parity';
 import type { OutcomeSeasons } from '../monitoring/seasons';
 import type { DriftConfig } from '../monitoring/drift';
+import type { HeldOutWeeks } from '../monitoring/quality';
 import {
   checkModelName,
   findVersion,
@@ -457,6 +458,8 @@ export interface MonitoringMetadata {
   outcomeSeasons?: OutcomeSeasons;
   /** Written when given (`models reference --calibrate-weeks`); an absent one leaves the stored one as it is. */
   driftThresholds?: DriftConfig;
+  /** Written into `metrics.heldOutWeeks` when given (overdue: from its held-out rows, as its trainer does); an absent one leaves the stored one as it is. */
+  heldOutWeeks?: Record<string, HeldOutWeeks>;
 }
 
 /**
@@ -479,8 +482,9 @@ export async function setDriftReferences(
       const entry = findVersion(readRegistry(modelsDir), name, version);
       const dir = path.join(modelsDir, entry.dir);
       const metadata = readMetadata(dir);
-      const { driftReferences, outcomeSeasons, driftThresholds } = await build(dir, metadata);
-      const updated = { ...metadata, driftReferences, ...(outcomeSeasons ? { outcomeSeasons } : {}), ...(driftThresholds ? { driftThresholds } : {}) };
+      const { driftReferences, outcomeSeasons, driftThresholds, heldOutWeeks } = await build(dir, metadata);
+      const metrics = heldOutWeeks ? { ...metadata.metrics, heldOutWeeks } : metadata.metrics;
+      const updated = { ...metadata, metrics, driftReferences, ...(outcomeSeasons ? { outcomeSeasons } : {}), ...(driftThresholds ? { driftThresholds } : {}) };
       writeFileAtomic(path.join(dir, METADATA_FILE), toJson(updated));
       return updated;
     },

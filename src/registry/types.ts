@@ -8,6 +8,7 @@
  */
 import type { ElementType } from '../ml/onnx/builder';
 import type { DriftConfig, DriftReferences } from '../monitoring/drift';
+import type { HeldOutWeeks } from '../monitoring/quality';
 import type { OutcomeSeasons } from '../monitoring/seasons';
 
 export const STAGES = ['experiments', 'staging', 'production', 'archived'] as const;
@@ -161,6 +162,11 @@ export interface ModelMetadata {
   outputs: TensorSpec[];
   metrics: {
     heldOut: Record<string, number>;
+    /**
+     * Classifiers: held-out metrics over the week-long windows of the held-out rows, what the
+     * live monitor's ModelQualityBelowOffline compares a live week with (src/monitoring/quality.ts).
+     */
+    heldOutWeeks?: Record<string, HeldOutWeeks>;
     baseline: BaselineMetrics;
     /** Further simple baselines the model was compared with. */
     otherBaselines?: BaselineMetrics[];

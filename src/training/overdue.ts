@@ -11,6 +11,7 @@
 import { dueDateOf, OVERDUE_FEATURE_NAMES, OVERDUE_FEATURES, overdueTrainingSet, type OverdueTrainingSet } from '../features/overdue';
 import { trainRandomForest, TREE_ENSEMBLE_INPUT, TREE_ENSEMBLE_OUTPUT, type RandomForestParams } from '../ml/trees';
 import { OVERDUE_THRESHOLD_RULES } from '../models/overdue';
+import { heldOutWeeklyAuc, type HeldOutWeeks } from '../monitoring/quality';
 import { calibrateOutcomeSeasons, type OutcomeSeasons, type SettledRow } from '../monitoring/seasons';
 import { scoreOnnx } from '../evaluation/classifier-evaluation';
 import type { Store } from '../store';
@@ -44,6 +45,17 @@ export function overdueOutcomeSeasons(train: Pick<OverdueTrainingSet, 'dueDays' 
     }
   }
   return calibrateOutcomeSeasons(rows(), settledBy);
+}
+
+/**
+ * Overdue's held-out AUC week by week (src/monitoring/quality.ts), each loan in the week it is
+ * settled (the day after its final due date): a live week's AUC varies more than the pooled
+ * one's interval says, and these weeks say by how much. The one code path of the trainer and of
+ * `models reference`, which backfills a version trained before they existed.
+ */
+export function overdueHeldOutWeeks(test: Pick<OverdueTrainingSet, 'dueDays' | 'labels'>, scores: ArrayLike<number>): Record<string, HeldOutWeeks> {
+  const auc = heldOutWeeklyAuc(scores, test.labels, (i) => addDays(dueDateOf(test, i), 1));
+  return auc ? { auc } : {};
 }
 
 /**
@@ -131,6 +143,7 @@ export async function trainOverdue(store: Store, options: TrainOptions): Promise
       outputs: [{ name: TREE_ENSEMBLE_OUTPUT, elementType: 'float32', shape: ['batch'] }],
       metrics: {
         heldOut: { ...heldOut },
+        heldOutWeeks: overdueHeldOutWeeks(test, testProbabilities),
         baseline: { name: baselineName, metrics: { ...classifierFigures(pastLateShare, test.labels), ...rankingFigures(pastLateShare, test.labels) } },
         ...(oracle ? { oracle: { metrics: { ...classifierFigures(oracle, test.labels) } } } : {}),
         thresholds: thresholdFigures,

@@ -21,11 +21,12 @@ import { levelChoice, parseDemandServing } from '../models/demand';
 import { parseSegmentationServing } from '../models/segmentation';
 import { featureColumns, pickColumns } from '../model-runtime/risk';
 import type { ReferenceRows } from '../monitoring/references';
+import type { HeldOutWeeks } from '../monitoring/quality';
 import type { OutcomeSeasons } from '../monitoring/seasons';
 import type { ModelMetadata } from '../registry';
 import type { Store } from '../store';
 import { churnPanelCutoffs, stack } from './churn';
-import { overdueOutcomeSeasons } from './overdue';
+import { overdueHeldOutWeeks, overdueOutcomeSeasons } from './overdue';
 import { demandReferenceRows, forecastThroughOnnx, HOLDOUT_WEEKS, servedForecasts, truncate } from './demand';
 
 /** Rows per ONNX run, so a large library never becomes one tensor. */
@@ -79,10 +80,12 @@ async function memberIdsJoinedBy(store: Store, day: string): Promise<number[]> {
 
 /**
  * What `models reference` rebuilds for a registered version: its reference rows and, for
- * overdue, the outcome seasons its trainer derives from the same rows and scores.
+ * overdue, the outcome seasons its trainer derives from the same rows and scores, and its
+ * held-out AUC week by week (its held-out rows scored by its model.onnx, as its trainer does).
  */
 export interface VersionReferenceRows extends ReferenceRows {
   outcomeSeasons?: OutcomeSeasons;
+  heldOutWeeks?: Record<string, HeldOutWeeks>;
 }
 
 /** The reference rows of the version in `dir` (its metadata already read), rebuilt from `store`. */
@@ -97,7 +100,9 @@ export async function versionReferenceRows(store: Store, metadata: ModelMetadata
       const train = await overdueTrainingSet(store, w.trainStart, w.testStart, w.testStart);
       const rowCount = train.labels.length;
       const score = await scoreRows(modelFile, metadata, train.features.values, rowCount);
-      return { names, values: train.features.values, rowCount, score, outcomeSeasons: overdueOutcomeSeasons(train, score, w.testStart) };
+      const test = await overdueTrainingSet(store, w.testStart, w.testEnd, asOf);
+      const heldOutWeeks = overdueHeldOutWeeks(test, await scoreRows(modelFile, metadata, test.features.values, test.labels.length));
+      return { names, values: train.features.values, rowCount, score, outcomeSeasons: overdueOutcomeSeasons(train, score, w.testStart), heldOutWeeks };
     }
     case 'churn': {
       // The trainer's rows: members active at each monthly cut-off of its panel.

@@ -69,9 +69,10 @@ describe.each(Object.keys(EXPECTED_EXTRAS))('the %s version trained by the fixtu
 
   it('gets the same references back from `models reference`, and still validates', async () => {
     const { metadata: trained, version, dir } = getProduction(modelsDir, name)!;
-    // A version trained before outcome seasons existed: `reference` must write them back from the same rows.
+    // A version trained before outcome seasons and held-out weeks existed: `reference` must write them back from the same rows.
     const { outcomeSeasons: trainedSeasons, ...withoutSeasons } = trained;
-    writeFileSync(path.join(dir, 'metadata.json'), JSON.stringify(withoutSeasons, null, 2));
+    const { heldOutWeeks: trainedWeeks, ...metricsWithoutWeeks } = trained.metrics;
+    writeFileSync(path.join(dir, 'metadata.json'), JSON.stringify({ ...withoutSeasons, metrics: metricsWithoutWeeks }, null, 2));
     const lines: string[] = [];
     const code = await runModelsCommand(['reference', name, version, '--db', library.dbPath], { modelsDir, out: (l) => lines.push(l), err: (l) => lines.push(l) });
     expect(lines.join('\n')).toContain(`${name} ${version}: drift references for`);
@@ -91,8 +92,12 @@ describe.each(Object.keys(EXPECTED_EXTRAS))('the %s version trained by the fixtu
       // Same rows and labels; the scores differ only by the ONNX graph's float32.
       expect([seasons.rows, seasons.positives, seasons.settledBy]).toEqual([trainedSeasons!.rows, trainedSeasons!.positives, trainedSeasons!.settledBy]);
       seasons.factors.forEach((factor, week) => expect(factor).toBeCloseTo(trainedSeasons!.factors[week]!, 4));
+      // The trainer scores its held-out rows through the same ONNX graph.
+      expect(trainedWeeks?.auc?.weeks).toBeGreaterThan(1);
+      expect(rebuilt.metrics.heldOutWeeks).toEqual(trainedWeeks);
     } else {
       expect(rebuilt.outcomeSeasons).toEqual(trainedSeasons);
+      expect(rebuilt.metrics.heldOutWeeks).toBeUndefined();
     }
     const report = await validateVersion(modelsDir, name, version);
     expect(report.checks.filter((c) => !c.passed)).toEqual([]);

@@ -31,3 +31,19 @@ describe('alertConditions: ModelOutcomeRateShift', () => {
     expect(names([{ ...ratio(2, 1.5, 2.5), estimated: true }])).toEqual([]);
   });
 });
+
+describe('alertConditions: ModelQualityBelowOffline', () => {
+  const auc = (high: number, estimated = false): LiveMetric => ({ name: 'auc', value: high - 0.07, low: high - 0.14, high, estimated, rows: 650 });
+  const quality = (metrics: LiveMetric[], floors: Record<string, number>) => alertConditions('overdue', '1.0.0', windows(metrics), floors).filter((a) => a.name === 'ModelQualityBelowOffline');
+
+  it("fires when the week's upper bound lies below the version's floor, naming the floor", () => {
+    expect(quality([auc(0.67)], { auc: 0.682 })).toHaveLength(1);
+    expect(quality([auc(0.67)], { auc: 0.682 })[0]?.summary).toBe("overdue 1.0.0: live auc is below its offline figure (upper 95% bound 0.670 < 0.682, the held-out weeks' floor)");
+  });
+
+  it('stays silent above the floor, for estimates, and for metrics the version has no floor of', () => {
+    expect(quality([auc(0.723)], { auc: 0.682 })).toEqual([]);
+    expect(quality([auc(0.6, true)], { auc: 0.682 })).toEqual([]);
+    expect(quality([auc(0.6)], {})).toEqual([]);
+  });
+});

@@ -8,11 +8,15 @@ import {
   DemandQualityWindows,
   EstimatedQualityWindows,
   figuresOf,
+  heldOutWeeklyAuc,
+  heldOutWeeksOf,
   histogramAuc,
   liveMetricSamples,
   OUTCOME_RATIO_BOUNDS,
   outcomeRatio,
   OutcomeRatioWindows,
+  QUALITY_TOLERANCE,
+  qualityFloor,
   RecommendationQualityWindows,
   SegmentStabilityWindows,
 } from '../quality';
@@ -118,6 +122,63 @@ describe('histogramAuc', () => {
   it('counts a shared bin as a tie and reports that as its possible error', () => {
     expect(histogramAuc([0, 1], [1, 0])).toMatchObject({ auc: 1, tieError: 0 });
     expect(histogramAuc([1, 1], [1, 1])).toMatchObject({ auc: 0.5, tieError: 0.25 });
+  });
+});
+
+describe("ModelQualityBelowOffline's floor from held-out weeks", () => {
+  /** Rows of `weeks` weeks of `perWeek` outcomes each, settled from START on; `spread` flattens the probabilities the labels are drawn with (0: calibrated). */
+  function weekRows(random: Random, weeks: number, perWeek: number, spread = 0): Array<{ settledOn: string; probability: number; label: 0 | 1 }> {
+    return Array.from({ length: weeks * perWeek }, (_, i) => {
+      const probability = random.beta(2, 5);
+      const truth = (1 - spread) * probability + spread * (2 / 7);
+      return { settledOn: addDays(START, 7 * Math.floor(i / perWeek) + (i % 7)), probability, label: random.bernoulli(truth) ? 1 : 0 };
+    });
+  }
+  const random = new Random(11);
+  const heldOut = weekRows(random, 17, 700);
+  // A held-out window's edge: a few rows settled in the week after, left out.
+  heldOut.push(...weekRows(random, 1, 30).map((r) => ({ ...r, settledOn: addDays(r.settledOn, 7 * 17) })));
+  const weeks = heldOutWeeklyAuc(
+    heldOut.map((r) => r.probability),
+    heldOut.map((r) => r.label),
+    (i) => heldOut[i]!.settledOn,
+  );
+  const pooled = auc(
+    heldOut.map((r) => r.probability),
+    heldOut.map((r) => r.label),
+  );
+
+  it('has each full week of the held-out rows, the spread of their AUCs and the part sampling gives', () => {
+    expect(weeks).not.toBeNull();
+    expect(weeks!.weeks).toBe(17);
+    expect(Math.abs(weeks!.mean - pooled)).toBeLessThan(0.01);
+    // Every week is drawn alike: the weeks differ by sampling alone.
+    expect(weeks!.sd / weeks!.samplingSd).toBeGreaterThan(0.6);
+    expect(weeks!.sd / weeks!.samplingSd).toBeLessThan(1.5);
+    expect(heldOutWeeksOf({ auc: weeks, recall: { weeks: 1, mean: 0.5, sd: 0, samplingSd: 0 }, ndcg: 'x' })).toEqual({ auc: weeks });
+  });
+
+  it('is the pooled figure less the tolerance without held-out weeks, and lower when weeks differ by more than sampling', () => {
+    expect(qualityFloor(0.75)).toBeCloseTo(0.75 - QUALITY_TOLERANCE, 12);
+    const calm = qualityFloor(0.75, { weeks: 17, mean: 0.74, sd: 0.02, samplingSd: 0.03 });
+    expect(calm).toBeLessThan(0.74 - QUALITY_TOLERANCE);
+    expect(qualityFloor(0.75, { weeks: 17, mean: 0.74, sd: 0.05, samplingSd: 0.03 })).toBeLessThan(calm);
+  });
+
+  it("holds calm weeks' upper bounds above it, and a week whose ranking has fallen below it", () => {
+    const floor = qualityFloor(pooled, weeks!);
+    const liveWeek = (spread: number, seed: number) => {
+      const windows = new ClassifierQualityWindows(0.35);
+      for (const r of weekRows(new Random(seed), 1, 700, spread)) windows.add(r.settledOn, r);
+      return windows.quality(addDays(START, 6), 'week').auc;
+    };
+    const calm = Array.from({ length: 40 }, (_, i) => liveWeek(0, 100 + i));
+    expect(calm.filter((a) => a.high < floor)).toEqual([]);
+    // A week ranking about 0.1 worse (labels drawn from flattened probabilities), far from chance.
+    const fallen = liveWeek(0.7, 7);
+    expect(pooled - fallen.value).toBeLessThan(0.15);
+    expect(fallen.value).toBeGreaterThan(0.55);
+    expect(fallen.high).toBeLessThan(floor);
   });
 });
 
