@@ -19,6 +19,8 @@ export function openBullmqResults({ redisUrl, keyPrefix, queue: queueName, logge
   for (const client of [connection, reads]) client.on('error', (error: Error) => logger.debug({ err: error.message }, 'background results: Redis error'));
   const prefix = `${keyPrefix}bull`;
   const queue = new Queue(queueName, { connection, prefix });
+  // The same queue on the connection that fails fast, for reads made while answering a request.
+  const lookups = new Queue(queueName, { connection: reads, prefix });
   const computations = new Map<string, () => Promise<unknown>>();
   const resultKey = (name: string) => `${keyPrefix}result:${queueName}:${name}`;
 
@@ -56,11 +58,10 @@ export function openBullmqResults({ redisUrl, keyPrefix, queue: queueName, logge
         }
         return lastRead;
       },
-      // A job's deduplication key (Queue.getDeduplicationJobId's) lives from its request until it
-      // completes or fails; read here on the connection that fails fast.
+      // A job's deduplication id lives from its request until the job completes or fails.
       pending: async () => {
         try {
-          return (await reads.get(`${queue.keys.de}:${name}`)) !== null;
+          return (await lookups.getDeduplicationJobId(name)) !== null;
         } catch (error) {
           logger.debug({ result: name, err: (error as Error).message }, 'reading whether a background result is queued failed; answering not queued');
           return false;
@@ -74,7 +75,7 @@ export function openBullmqResults({ redisUrl, keyPrefix, queue: queueName, logge
     runner: 'bullmq',
     close: async () => {
       await worker.close();
-      await queue.close();
+      await Promise.all([queue.close(), lookups.close()]);
       await Promise.all([connection.quit().catch(() => undefined), reads.quit().catch(() => undefined)]);
     },
   };
