@@ -64,8 +64,13 @@ interface Leg {
   failed: number;
   failures: string[];
   worstP99Ms: number;
-  /** Inference runs per gateway query, by model. */
+  /** Inference runs per gateway query, by model: every run, background rankings included. */
   runsPerQuery: Record<string, number>;
+  /**
+   * Runs inside /graphql requests only (model_request_inference_runs), by model: the subgraph
+   * requests that ran the model, their runs per request, and how many ran it more than once.
+   */
+  requestRuns: Record<string, { requests: number; runsPerRequest: number; overOne: number }>;
   memory: GraphMemory;
   /** RSS of each process (MB), to tell which one grows. */
   rssByProcess: Record<string, number>;
@@ -279,6 +284,17 @@ function runsPerQuery(before: Map<string, ProcessCounters>, after: Map<string, P
   return runs;
 }
 
+function requestRuns(before: Map<string, ProcessCounters>, after: Map<string, ProcessCounters>): Leg['requestRuns'] {
+  const byModel: Leg['requestRuns'] = {};
+  for (const [name, counters] of after) {
+    const { requests, runs, overOne } = difference(counters, before.get(name)).requestRuns;
+    for (const [model, count] of Object.entries(requests)) {
+      if (count > 0) byModel[model] = { requests: count, runsPerRequest: (runs[model] ?? 0) / count, overOne: overOne[model] ?? 0 };
+    }
+  }
+  return byModel;
+}
+
 /** CPU seconds so far of each process (from /proc). */
 function cpuSecondsOf(processes: ReadonlyMap<string, number>): Map<string, number> {
   return new Map([...processes].map(([name, pid]) => [name, sampleProcess(pid)?.cpuSeconds ?? NaN]));
@@ -353,6 +369,7 @@ async function live(config: Config, graph: LaunchedGraph, databaseUrl: string, s
       failures: [...new Set(results.flatMap((r) => r.errorSamples))].slice(0, 5),
       worstP99Ms: Math.max(...results.map((r) => r.latency.p99)),
       runsPerQuery: runsPerQuery(before, after),
+      requestRuns: requestRuns(before, after),
       memory,
       rssByProcess: rssMbByProcess(pidByName),
       cpuSecondsByProcess: Object.fromEntries([...cpuAfter].map(([name, seconds]) => [name, Number((seconds - (cpuBefore.get(name) ?? NaN)).toFixed(1))])),
@@ -372,9 +389,12 @@ const fmt = (value: number, digits = 1): string => (Number.isFinite(value) ? val
 
 function describeLeg(leg: Leg): string {
   const runs = MEMBER_MODELS.map((m) => `${m} ${fmt(leg.runsPerQuery[m] ?? 0, 3)}`).join(', ');
+  const inRequests = MEMBER_MODELS.filter((m) => leg.requestRuns[m])
+    .map((m) => `${m} ${fmt(leg.requestRuns[m]!.runsPerRequest, 3)} over ${leg.requestRuns[m]!.requests} (${leg.requestRuns[m]!.overOne} with more than one)`).join(', ');
   return `${leg.name} (clock ${leg.clock}, simulated in ${fmt(leg.simulatedSeconds, 0)} s): ${leg.queries} queries, ${leg.failed} failed`
-    + `${leg.failures.length ? ` (${leg.failures.join('; ')})` : ''}, worst 5-s p99 ${fmt(leg.worstP99Ms, 0)} ms; runs per query: ${runs}; `
+    + `${leg.failures.length ? ` (${leg.failures.join('; ')})` : ''}, worst 5-s p99 ${fmt(leg.worstP99Ms, 0)} ms; runs per query (background included): ${runs}; `
     + `Σ RSS ${fmt(leg.memory.rssSumMb, 0)} MB (resident, shared pages once: ${fmt(leg.memory.residentMb, 0)} MB); load average ${leg.load}`
+    + `\n  inference runs per subgraph request that ran the model: ${inRequests || 'none counted'}`
     + `\n  RSS by process: ${Object.entries(leg.rssByProcess).map(([name, mb]) => `${name} ${fmt(mb, 0)} MB`).join(', ')}`
     + `\n  heap in use by process: ${Object.entries(leg.heapMbByProcess).map(([name, mb]) => `${name} ${fmt(mb, 0)} MB`).join(', ')}`
     + `\n  CPU by process: ${Object.entries(leg.cpuSecondsByProcess).map(([name, seconds]) => `${name} ${fmt(seconds)} s`).join(', ')}`

@@ -37,6 +37,11 @@ export interface ProcessCounters {
   /** Inference runs and rows scored, by model. */
   runs: Record<string, number>;
   rows: Record<string, number>;
+  /**
+   * Runs made inside /graphql requests (model_request_inference_runs), by model: the requests
+   * that ran the model, their runs, and those of them that ran it more than once.
+   */
+  requestRuns: { requests: Record<string, number>; runs: Record<string, number>; overOne: Record<string, number> };
   /** /graphql requests answered and the seconds spent on them. */
   requests: number;
   seconds: number;
@@ -52,13 +57,25 @@ export interface ProcessCounters {
 function counters(samples: readonly Sample[]): ProcessCounters {
   const runs: Record<string, number> = {};
   const rows: Record<string, number> = {};
+  const requestRuns: ProcessCounters['requestRuns'] = { requests: {}, runs: {}, overOne: {} };
+  const add = (into: Record<string, number>, model: string, value: number) => {
+    into[model] = (into[model] ?? 0) + value;
+  };
   for (const s of samples) {
-    if (s.name === 'model_inference_runs_total') runs[s.labels.model!] = (runs[s.labels.model!] ?? 0) + s.value;
-    if (s.name === 'model_inference_batch_size_sum') rows[s.labels.model!] = (rows[s.labels.model!] ?? 0) + s.value;
+    const model = s.labels.model!;
+    if (s.name === 'model_inference_runs_total') add(runs, model, s.value);
+    if (s.name === 'model_inference_batch_size_sum') add(rows, model, s.value);
+    if (s.name === 'model_request_inference_runs_count') {
+      add(requestRuns.requests, model, s.value);
+      add(requestRuns.overOne, model, s.value);
+    }
+    if (s.name === 'model_request_inference_runs_sum') add(requestRuns.runs, model, s.value);
+    if (s.name === 'model_request_inference_runs_bucket' && s.labels.le === '1') add(requestRuns.overOne, model, -s.value);
   }
   return {
     runs,
     rows,
+    requestRuns,
     requests: total(samples, 'http_request_duration_seconds_count', { route: '/graphql' }),
     seconds: total(samples, 'http_request_duration_seconds_sum', { route: '/graphql' }),
     memoEntries: total(samples, 'feature_memo_entries'),
@@ -93,6 +110,11 @@ export function difference(after: ProcessCounters, before: ProcessCounters | und
   return {
     runs: minus(after.runs, before?.runs),
     rows: minus(after.rows, before?.rows),
+    requestRuns: {
+      requests: minus(after.requestRuns.requests, before?.requestRuns.requests),
+      runs: minus(after.requestRuns.runs, before?.requestRuns.runs),
+      overOne: minus(after.requestRuns.overOne, before?.requestRuns.overOne),
+    },
     requests: after.requests - (before?.requests ?? 0),
     seconds: after.seconds - (before?.seconds ?? 0),
     memoEntries: after.memoEntries,

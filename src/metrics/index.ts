@@ -10,6 +10,8 @@ import { Counter, Histogram, Registry, collectDefaultMetrics, Gauge } from 'prom
 export interface ProcessMetrics {
   registry: Registry;
   inferenceRuns: Counter<'model'>;
+  /** Inference runs in one GraphQL request, per model that ran in it (background runs are not in it). */
+  requestInferenceRuns: Histogram<'model'>;
   inferenceBatchSize: Histogram<'model'>;
   inferenceSeconds: Histogram<'model'>;
   featureQueries: Counter<'model'>;
@@ -63,6 +65,13 @@ export function createProcessMetrics(service: string): ProcessMetrics {
       name: 'model_inference_runs_total',
       help: 'ONNX inference runs (one run scores a whole batch)',
       labelNames: ['model'],
+      registers: [registry],
+    }),
+    requestInferenceRuns: new Histogram({
+      name: 'model_request_inference_runs',
+      help: 'Inference runs of a model in one GraphQL request, observed once per request that ran the model',
+      labelNames: ['model'],
+      buckets: [1, 2, 3, 5, 10],
       registers: [registry],
     }),
     inferenceBatchSize: new Histogram({

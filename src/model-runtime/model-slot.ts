@@ -26,6 +26,7 @@ import { ErrorCode, shelfmarkError } from '../errors';
 import type { ModelRef } from '../graphql/prediction-types';
 import type { Logger } from '../logging';
 import type { ProcessMetrics } from '../metrics';
+import { countRequestRun } from '../metrics/request-runs';
 import { openServingSession } from '../ml/onnx/session';
 import { inSpan } from '../tracing';
 
@@ -218,6 +219,7 @@ export class ModelSlot<S = unknown> {
       const outputs = await inSpan('model.inference', { 'shelfmark.model': this.name, 'shelfmark.model.version': h.model.version, 'shelfmark.batch_size': batchSize }, () => session.run(feeds));
       stopTimer();
       this.options.metrics.inferenceRuns.inc({ model: this.name });
+      countRequestRun(this.name);
       this.options.metrics.inferenceBatchSize.observe({ model: this.name }, batchSize);
       return { result: read(outputs, h.model), model: h.model };
     } finally {

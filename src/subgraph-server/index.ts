@@ -17,6 +17,7 @@ import { ErrorCode } from '../errors';
 import { IDENTITY_HEADER, IdentityError, VerifiedTokens, verifyInternalIdentity, type Identity } from '../identity';
 import type { Logger } from '../logging';
 import { metricsHandler, type ProcessMetrics } from '../metrics';
+import { inRequestScope, observeRequestRuns, type RequestRuns } from '../metrics/request-runs';
 import { serveInSpan, startTracing } from '../tracing';
 
 export interface SubgraphContext extends BaseContext {
@@ -187,26 +188,28 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
       });
     }
   };
-  const timeRequest = (res: http.ServerResponse) => {
+  /** Times the request and opens its scope of inference runs; `serve` runs inside that scope. */
+  const timeRequest = <T>(res: http.ServerResponse, serve: () => T): T => {
     const end = metrics.httpRequestSeconds.startTimer({ route: '/graphql' });
     const ended = options.requests?.begin();
+    const runs: RequestRuns = new Map();
     res.on('finish', () => end({ status: String(res.statusCode) }));
-    if (ended) res.on('close', ended);
+    res.once('close', () => {
+      observeRequestRuns(metrics.requestInferenceRuns, runs);
+      ended?.();
+    });
+    return inRequestScope(runs, serve);
   };
   app.use(
     '/graphql',
-    (_req, res, next) => {
-      timeRequest(res);
-      next();
-    },
+    (_req, res, next) => timeRequest(res, next),
     express.json({ limit: MAX_BODY_BYTES }),
     expressMiddleware(server, { context: ({ req }) => contextOf(req.headers) }),
   );
   const graphqlPost = postHandler(server, contextOf);
   httpServer.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (req.method === 'POST' && req.url === '/graphql' && /^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
-      timeRequest(res);
-      void serveInSpan('POST /graphql', { 'shelfmark.subgraph': name }, req, res, () => graphqlPost(req, res));
+      void timeRequest(res, () => serveInSpan('POST /graphql', { 'shelfmark.subgraph': name }, req, res, () => graphqlPost(req, res)));
     } else app(req, res);
   });
 
