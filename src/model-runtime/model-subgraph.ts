@@ -193,6 +193,9 @@ export function openAsOfValue<T>(deps: Pick<ModelSubgraphDeps, 'asOf' | 'memos'>
 /** Loan rows read per member the warm-up looks for: the most recent loans name the members most likely to be asked for. */
 const WARM_ROWS_PER_MEMBER = 4;
 
+/** When nobody asked whether the subgraph is ready: warm this long after it listens. */
+const WARM_AFTER_MS = 2000;
+
 /**
  * The up to `n` members with the most recent checkouts, newest first: one bounded read of the
  * checkout-date index, whatever the library's size. Members with no loans are not among them
@@ -249,6 +252,19 @@ export async function startModelSubgraph<TServices extends SubgraphServices, TCo
   // Following starts from the newest change record before any memo is filled, so no change
   // between a value's computation and the follower's start goes unseen.
   const follower = await followChanges({ ...deps, freshness: deps, models: spec.slots.map((s) => s.model) });
+  // Memos, the first background results and other per-process reads are slow on a large library
+  // (at a million members, 7-10 s of CPU a process). They start once this subgraph has answered a
+  // readiness probe "ready" (or WARM_AFTER_MS after it listens, when nobody probes): started at
+  // listening, the whole graph's warming shared the cores with the probes, and at a million
+  // members the gateway was ready after 29 s on a quiet two-core machine.
+  let warmed = false;
+  let warmAnyway: NodeJS.Timeout | undefined;
+  const warm = (): void => {
+    if (warmed) return;
+    warmed = true;
+    clearTimeout(warmAnyway);
+    void services.warm?.();
+  };
   const running = await startSubgraphServer<TContext>(
     {
       name: spec.name,
@@ -264,7 +280,11 @@ export async function startModelSubgraph<TServices extends SubgraphServices, TCo
         const models = Object.values(slots).map((s) => s.status());
         return { fallback: models.some((m) => m.fallback), models };
       },
+      onReadinessAnswered: (ready) => {
+        if (ready) setImmediate(warm);
+      },
       onStop: async () => {
+        clearTimeout(warmAnyway);
         services.stop?.();
         await follower.stop();
         await closeModelDeps(deps);
@@ -272,9 +292,9 @@ export async function startModelSubgraph<TServices extends SubgraphServices, TCo
     },
     port,
   );
-  // Memos, the first background results and other per-process reads are slow on a large library:
-  // started once the server listens (SQLite reads block the event loop while they run, and
-  // before listening nothing could answer even the health check), so the first requests do not pay.
-  void services.warm?.();
+  if (!warmed) {
+    warmAnyway = setTimeout(warm, WARM_AFTER_MS);
+    warmAnyway.unref();
+  }
   return { ...running, deps, services, follower };
 }
