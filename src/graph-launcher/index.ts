@@ -36,7 +36,38 @@ export interface LaunchedGraph {
   stopProcess(name: string): Promise<void>;
   /** Starts a stopped subgraph again on its previous port. */
   restartSubgraph(name: SubgraphName): Promise<void>;
+  /**
+   * Settles once every subgraph (or those named) is ready and has finished its warm-up (see
+   * `untilWarmed`): what a test or a bench that counts its requests' work waits for first.
+   */
+  warmed(names?: readonly SubgraphName[]): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** How long `untilWarmed` waits by default: a small library warms in seconds, a large one in minutes. */
+const WARMED_TIMEOUT_MS = 300_000;
+
+/** How often `untilWarmed` asks; each ask is a readiness probe, which also starts the warm-up. */
+const WARMED_POLL_MS = 50;
+
+/**
+ * Settles once the subgraph at `url` (its GraphQL URL) answers its readiness probe "ready" with a
+ * body that does not say `warmed: false`: a model subgraph's caches are filled and its first
+ * background rankings computed (or failed), so their inference runs are over; the library
+ * subgraph has no warm-up. Rejects after `timeoutMs`.
+ */
+export async function untilWarmed(url: string, timeoutMs = WARMED_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const readyUrl = url.replace(/\/graphql$/, '/health/ready');
+  for (;;) {
+    const answer = await fetch(readyUrl).then(
+      async (response) => ({ ok: response.ok, body: (await response.json().catch(() => ({}))) as { warmed?: boolean } }),
+      () => undefined,
+    );
+    if (answer?.ok && answer.body.warmed !== false) return;
+    if (Date.now() > deadline) throw new Error(`${readyUrl} was not ready and warmed within ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, WARMED_POLL_MS));
+  }
 }
 
 interface Listening {
@@ -130,6 +161,15 @@ export async function launchGraph(options: LaunchOptions): Promise<LaunchedGraph
         if (child) await stopChild(child, grace);
       },
       restartSubgraph: (name) => startSubgraph(name, Number(ports[name] ?? 0)),
+      warmed: async (names = options.subgraphs) => {
+        await Promise.all(
+          names.map((name) => {
+            const url = subgraphUrls[name];
+            if (!url) throw new Error(`subgraph ${name} was not launched`);
+            return untilWarmed(url, Math.max(timeout, WARMED_TIMEOUT_MS));
+          }),
+        );
+      },
       stop: async () => {
         const gatewayProcess = processes.get('gateway');
         if (gatewayProcess) await stopChild(gatewayProcess, grace);
