@@ -96,7 +96,11 @@ export function refreshedRanking<T>(name: string, slot: ModelSlot, deps: Ranking
   const checkLogged = (result: BackgroundResult<{ version: string; value: T }>): Promise<void> =>
     check(result).catch((error: unknown) => deps.logger.warn({ result: name, err: (error as Error).message }, 'checking a background ranking failed'));
 
-  /** Settles once the run asked for last is no longer queued or running (with Redis, any replica's). */
+  /**
+   * Settles once the run asked for last is no longer queued or running (with Redis, in any
+   * replica; there a request still on its way to the queue reads as not pending, so this can
+   * settle before the run starts).
+   */
   const settled = async (result: BackgroundResult<unknown>): Promise<void> => {
     while (asked && !stopped) {
       try {
