@@ -37,8 +37,8 @@ export interface LaunchedGraph {
   /** Starts a stopped subgraph again on its previous port. */
   restartSubgraph(name: SubgraphName): Promise<void>;
   /**
-   * Settles once every subgraph (or those named) is ready and has finished its warm-up (see
-   * `untilWarmed`): what a test or a bench that counts its requests' work waits for first.
+   * Settles once every subgraph (or those named) has finished its warm-up (see `untilWarmed`):
+   * what a test or a bench that counts its requests' work waits for first.
    */
   warmed(names?: readonly SubgraphName[]): Promise<void>;
   stop(): Promise<void>;
@@ -51,10 +51,12 @@ const WARMED_TIMEOUT_MS = 300_000;
 const WARMED_POLL_MS = 50;
 
 /**
- * Settles once the subgraph at `url` (its GraphQL URL) answers its readiness probe "ready" with a
- * body that does not say `warmed: false`: a model subgraph's caches are filled and its first
- * background rankings computed (or failed), so their inference runs are over; the library
- * subgraph has no warm-up. Rejects after `timeoutMs`.
+ * Settles once the subgraph at `url` (its GraphQL URL) says `warmed: true` in its readiness body:
+ * a model subgraph's caches are filled and its first background rankings computed (or failed),
+ * so their inference runs are over. A model subgraph with no version to serve is not ready but
+ * still warms (2 s after listening), so its 503 counts too. A subgraph without `warmed` in its
+ * body (the library, or a build from before the field) settles once it answers "ready". Rejects
+ * after `timeoutMs`.
  */
 export async function untilWarmed(url: string, timeoutMs = WARMED_TIMEOUT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -64,7 +66,7 @@ export async function untilWarmed(url: string, timeoutMs = WARMED_TIMEOUT_MS): P
       async (response) => ({ ok: response.ok, body: (await response.json().catch(() => ({}))) as { warmed?: boolean } }),
       () => undefined,
     );
-    if (answer?.ok && answer.body.warmed !== false) return;
+    if (answer && (answer.body.warmed === true || (answer.ok && answer.body.warmed === undefined))) return;
     if (Date.now() > deadline) throw new Error(`${readyUrl} was not ready and warmed within ${timeoutMs / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, WARMED_POLL_MS));
   }
