@@ -338,7 +338,8 @@ async function live(config: Config, graph: LaunchedGraph, databaseUrl: string, s
     return result;
   };
 
-  process.stderr.write('living: waiting for the feature memos to fill...\n');
+  process.stderr.write('living: waiting for every subgraph to finish warming up and the feature memos to fill...\n');
+  await graph.warmed();
   await quiesce(urls, { timeoutMs: 600_000, pollMs: 2000 });
   const rolling = new Set(Object.keys(graph.subgraphUrls).filter((name) => name !== 'library'));
   const rollSampler = sampleRolls(urls, rolling);

@@ -15,7 +15,7 @@ import { loadConfig, MODEL_NAMES, SUBGRAPH_NAMES, type Config, type Role, type S
 import { readProductionPointer } from '../registry';
 import { signDevelopmentToken } from '../../gateway/auth';
 import { loadSupergraph, subgraphsIn } from '../../gateway/subgraphs';
-import { launchGraph, type LaunchedGraph } from '../graph-launcher';
+import { launchGraph, untilWarmed, type LaunchedGraph } from '../graph-launcher';
 import { openStore, sqlitePath } from '../store';
 import { openFloor, type Floor, type FloorResult } from '../../bench/floor';
 import { closedLoop, fixedRate, type LoadResult, type LoadTarget } from '../../bench/load';
@@ -344,12 +344,14 @@ async function main(): Promise<void> {
     );
 
     const settleStarted = Date.now();
+    // A model subgraph warms up after its first ready answer: nothing is timed before every one has.
+    await Promise.all([...graph.urls].filter(([name]) => name !== 'gateway').map(([, url]) => untilWarmed(url)));
     const memoEntries = await quiesce(graph.urls, { pollMs: 1000 });
     const idleRssMb = rssMbByProcess(graph.pids);
     const idleMemory = graphMemory(graph.pids.values());
     graph.sharedMb = idleMemory.sharedMb;
     process.stdout.write(
-      `feature memos filled: ${memoEntries} entries (waited ${((Date.now() - settleStarted) / 1000).toFixed(1)} s for the graph to be at rest)\n` +
+      `feature memos filled: ${memoEntries} entries (waited ${((Date.now() - settleStarted) / 1000).toFixed(1)} s for every subgraph to be warmed up and the graph to be at rest)\n` +
         `whole graph at rest: ${describeMemory(idleMemory)}\n` +
         `  RSS by process: ${Object.entries(idleRssMb).map(([n, mb]) => `${n} ${fmt(mb, 0)}`).join(', ')} MB\n`,
     );

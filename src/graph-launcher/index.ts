@@ -36,7 +36,40 @@ export interface LaunchedGraph {
   stopProcess(name: string): Promise<void>;
   /** Starts a stopped subgraph again on its previous port. */
   restartSubgraph(name: SubgraphName): Promise<void>;
+  /**
+   * Settles once every subgraph (or those named) has finished its warm-up (see `untilWarmed`):
+   * what a test or a bench that counts its requests' work waits for first.
+   */
+  warmed(names?: readonly SubgraphName[]): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** How long `untilWarmed` waits by default: a small library warms in seconds, a large one in minutes. */
+const WARMED_TIMEOUT_MS = 300_000;
+
+/** How often `untilWarmed` asks; each ask is a readiness probe, which also starts the warm-up. */
+const WARMED_POLL_MS = 50;
+
+/**
+ * Settles once the subgraph at `url` (its GraphQL URL) says `warmed: true` in its readiness body:
+ * a model subgraph's caches are filled and its first background rankings computed (or failed),
+ * so their inference runs are over. A model subgraph with no version to serve is not ready but
+ * still warms (2 s after listening), so its 503 counts too. A subgraph without `warmed` in its
+ * body (the library, or a build from before the field) settles once it answers "ready". Rejects
+ * after `timeoutMs`.
+ */
+export async function untilWarmed(url: string, timeoutMs = WARMED_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const readyUrl = url.replace(/\/graphql$/, '/health/ready');
+  for (;;) {
+    const answer = await fetch(readyUrl).then(
+      async (response) => ({ ok: response.ok, body: (await response.json().catch(() => ({}))) as { warmed?: boolean } }),
+      () => undefined,
+    );
+    if (answer && (answer.body.warmed === true || (answer.ok && answer.body.warmed === undefined))) return;
+    if (Date.now() > deadline) throw new Error(`${readyUrl} was not ready and warmed within ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, WARMED_POLL_MS));
+  }
 }
 
 interface Listening {
@@ -130,6 +163,15 @@ export async function launchGraph(options: LaunchOptions): Promise<LaunchedGraph
         if (child) await stopChild(child, grace);
       },
       restartSubgraph: (name) => startSubgraph(name, Number(ports[name] ?? 0)),
+      warmed: async (names = options.subgraphs) => {
+        await Promise.all(
+          names.map((name) => {
+            const url = subgraphUrls[name];
+            if (!url) throw new Error(`subgraph ${name} was not launched`);
+            return untilWarmed(url, Math.max(timeout, WARMED_TIMEOUT_MS));
+          }),
+        );
+      },
       stop: async () => {
         const gatewayProcess = processes.get('gateway');
         if (gatewayProcess) await stopChild(gatewayProcess, grace);

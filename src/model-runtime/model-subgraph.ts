@@ -48,7 +48,11 @@ export interface ModelSubgraphDeps extends Freshness {
 
 /** What a model subgraph keeps for the life of its process: memos, watchlists, catalogues. */
 export interface SubgraphServices {
-  /** Fills what the services keep ahead of the first request, in the background after start; never rejects. */
+  /**
+   * Fills what the services keep ahead of the first request, in the background after start, and
+   * settles when that is done: caches filled, first background results computed (or failed).
+   * Never rejects.
+   */
   warm?: () => Promise<void>;
   /** Stops the services' timers, before the store closes. */
   stop?: () => void;
@@ -193,6 +197,9 @@ export function openAsOfValue<T>(deps: Pick<ModelSubgraphDeps, 'asOf' | 'memos'>
 /** Loan rows read per member the warm-up looks for: the most recent loans name the members most likely to be asked for. */
 const WARM_ROWS_PER_MEMBER = 4;
 
+/** When nobody asked whether the subgraph is ready: warm this long after it listens. */
+const WARM_AFTER_MS = 2000;
+
 /**
  * The up to `n` members with the most recent checkouts, newest first: one bounded read of the
  * checkout-date index, whatever the library's size. Members with no loans are not among them
@@ -238,17 +245,50 @@ export async function closeModelDeps(deps: ModelSubgraphDeps): Promise<void> {
   await deps.store.close();
 }
 
+export interface RunningModelSubgraph<TServices extends SubgraphServices> extends RunningSubgraph {
+  deps: ModelSubgraphDeps;
+  services: TServices;
+  follower: ChangeFollower;
+  /**
+   * Starts the warm-up now if no readiness probe has started it yet, and settles when it has
+   * finished: what the readiness body's `warmed` reports. Never rejects.
+   */
+  warmed: () => Promise<void>;
+}
+
+/**
+ * Opens the store and the slots, then listens. The readiness body says `warmed: true` once the
+ * services' warm-up (started by the first "ready" answer) has finished, so whoever counts the
+ * work of its requests can wait for that instead of meeting the warm-up's.
+ */
 export async function startModelSubgraph<TServices extends SubgraphServices, TContext extends SubgraphContext>(
   config: Config,
   spec: ModelSubgraphSpec<TServices, TContext>,
   port: number = config.ports[spec.name],
-): Promise<RunningSubgraph & { deps: ModelSubgraphDeps; services: TServices; follower: ChangeFollower }> {
+): Promise<RunningModelSubgraph<TServices>> {
   const deps = await openModelDeps(config, spec.name, spec.slots);
   const { logger, metrics, slots } = deps;
   const services = spec.services(deps);
   // Following starts from the newest change record before any memo is filled, so no change
   // between a value's computation and the follower's start goes unseen.
   const follower = await followChanges({ ...deps, freshness: deps, models: spec.slots.map((s) => s.model) });
+  // Memos, the first background results and other per-process reads are slow on a large library
+  // (at a million members, 7-10 s of CPU a process). They start once this subgraph has answered a
+  // readiness probe "ready" (or WARM_AFTER_MS after it listens, when nobody probes): started at
+  // listening, the whole graph's warming shared the cores with the probes, and at a million
+  // members the gateway was ready after 29 s on a quiet two-core machine.
+  let warming: Promise<void> | undefined;
+  let warmed = false;
+  let warmAnyway: NodeJS.Timeout | undefined;
+  const warm = (): Promise<void> => {
+    if (!warming) {
+      clearTimeout(warmAnyway);
+      warming = (services.warm?.() ?? Promise.resolve()).then(() => {
+        warmed = true;
+      });
+    }
+    return warming;
+  };
   const running = await startSubgraphServer<TContext>(
     {
       name: spec.name,
@@ -262,9 +302,13 @@ export async function startModelSubgraph<TServices extends SubgraphServices, TCo
       // Ready while falling back (an earlier version answers), but the body names the fallback.
       readinessDetail: () => {
         const models = Object.values(slots).map((s) => s.status());
-        return { fallback: models.some((m) => m.fallback), models };
+        return { fallback: models.some((m) => m.fallback), models, warmed };
+      },
+      onReadinessAnswered: (ready) => {
+        if (ready) setImmediate(() => void warm());
       },
       onStop: async () => {
+        clearTimeout(warmAnyway);
         services.stop?.();
         await follower.stop();
         await closeModelDeps(deps);
@@ -272,9 +316,9 @@ export async function startModelSubgraph<TServices extends SubgraphServices, TCo
     },
     port,
   );
-  // Memos, the first background results and other per-process reads are slow on a large library:
-  // started once the server listens (SQLite reads block the event loop while they run, and
-  // before listening nothing could answer even the health check), so the first requests do not pay.
-  void services.warm?.();
-  return { ...running, deps, services, follower };
+  if (!warming) {
+    warmAnyway = setTimeout(() => void warm(), WARM_AFTER_MS);
+    warmAnyway.unref();
+  }
+  return { ...running, deps, services, follower, warmed: warm };
 }

@@ -39,14 +39,20 @@ export type RankingDeps = Pick<ModelSubgraphDeps, 'inputs' | 'logger' | 'backgro
 export interface Ranking<T> {
   /** The last result with its age; AGGREGATE_PENDING when none exists within the first wait. */
   current(): Promise<Aged<T>>;
-  /** Asks for the first run now (start-up). */
-  warm(): void;
+  /**
+   * Asks for the first run now (start-up) and settles when it is no longer queued or running
+   * (computed or failed); at once when nothing was asked for (no version loaded). Never rejects.
+   */
+  warm(): Promise<void>;
   /** Stops checking for staleness. */
   stop(): void;
 }
 
 /** Seconds to suggest to a client that meets AGGREGATE_PENDING. */
 const PENDING_RETRY_SECONDS = 5;
+
+/** How often the warm-up looks whether the first run is still going (a result tells its end only when asked). */
+const SETTLED_POLL_MS = 50;
 
 /**
  * `compute` run in the background as `name`, kept per model version and per input count as
@@ -80,15 +86,31 @@ export function refreshedRanking<T>(name: string, slot: ModelSlot, deps: Ranking
   const open = (): BackgroundResult<{ version: string; value: T }> => {
     if (!opened) {
       const result = deps.background.define(name, compute);
-      const timer = setInterval(() => checkLogged(result), deps.config.aggregates.checkIntervalMs);
+      const timer = setInterval(() => void checkLogged(result), deps.config.aggregates.checkIntervalMs);
       timer.unref();
       if (stopped) clearInterval(timer);
       opened = { result, timer };
     }
     return opened.result;
   };
-  const checkLogged = (result: BackgroundResult<{ version: string; value: T }>): void => {
+  const checkLogged = (result: BackgroundResult<{ version: string; value: T }>): Promise<void> =>
     check(result).catch((error: unknown) => deps.logger.warn({ result: name, err: (error as Error).message }, 'checking a background ranking failed'));
+
+  /**
+   * Settles once the run asked for last is no longer queued or running (with Redis, in any
+   * replica; there a request still on its way to the queue reads as not pending, so this can
+   * settle before the run starts).
+   */
+  const settled = async (result: BackgroundResult<unknown>): Promise<void> => {
+    while (asked && !stopped) {
+      try {
+        if (!(await result.pending())) return;
+      } catch (error) {
+        deps.logger.warn({ result: name, err: (error as Error).message }, 'could not read whether a background ranking is still running');
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, SETTLED_POLL_MS));
+    }
   };
 
   return {
@@ -96,7 +118,7 @@ export function refreshedRanking<T>(name: string, slot: ModelSlot, deps: Ranking
       // No version loaded: MODEL_UNAVAILABLE, as every field of the model answers.
       const serving = slot.current().version;
       const result = open();
-      checkLogged(result);
+      void checkLogged(result);
       const latest = await latestWithin(result, deps.config.aggregates.firstResultWaitMs, (r) => r.value.version === serving);
       if (!latest) {
         throw shelfmarkError(ErrorCode.AGGREGATE_PENDING, `${name} is being computed for the first time since the graph started; retry in a few seconds`, {
@@ -106,7 +128,11 @@ export function refreshedRanking<T>(name: string, slot: ModelSlot, deps: Ranking
       const ageSeconds = Math.max(0, (Date.now() - Date.parse(latest.computedAt)) / 1000);
       return { value: latest.value.value, version: latest.value.version, computedAt: latest.computedAt, ageSeconds };
     },
-    warm: () => checkLogged(open()),
+    warm: async () => {
+      const result = open();
+      await checkLogged(result);
+      await settled(result);
+    },
     stop: () => {
       stopped = true;
       if (opened) clearInterval(opened.timer);

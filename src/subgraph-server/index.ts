@@ -45,6 +45,8 @@ export interface SubgraphServerOptions<TContext extends SubgraphContext> {
   isReady?: () => boolean | Promise<boolean>;
   /** More for the readiness body (what each model serves, say), beside status and subgraph. */
   readinessDetail?: () => Record<string, unknown>;
+  /** Called after each readiness probe is answered, with what it answered. */
+  onReadinessAnswered?: (ready: boolean) => void;
   /** Called when the server stops, after in-flight requests finish. */
   onStop?: () => Promise<void>;
   /** Told when each GraphQL request starts; the returned function is called when its answer is sent or the connection closes. */
@@ -173,6 +175,7 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
   app.get('/health/ready', async (_req, res) => {
     const ready = options.isReady ? await options.isReady() : true;
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', subgraph: name, ...options.readinessDetail?.() });
+    options.onReadinessAnswered?.(ready);
   });
   app.get('/metrics', metricsHandler(metrics.registry, { token: config.metricsToken, loopbackOnlyWithoutToken: config.isProduction }));
   const verifiedIdentities = new VerifiedTokens();

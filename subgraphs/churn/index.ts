@@ -34,7 +34,7 @@ export interface ChurnServices extends ChurnScoring, SubgraphServices {
 
 interface ChurnWatchlist {
   top: (first: number, minProbability: number) => Promise<ChurnWatchEntry[]>;
-  warm: () => void;
+  warm: () => Promise<void>;
   stop: () => void;
 }
 
@@ -120,8 +120,7 @@ export function createChurnServices(deps: ModelSubgraphDeps): ChurnServices {
   const scoring = openScoring(deps, CHURN_SLOT, CHURN_MEMOS);
   const watchlist = createWatchlist(scoring);
   const warm = async (): Promise<void> => {
-    watchlist.warm();
-    await warmMemos(deps, scoring.memos);
+    await Promise.all([watchlist.warm(), warmMemos(deps, scoring.memos)]);
   };
   return { ...scoring, watchlist, warm, stop: watchlist.stop };
 }

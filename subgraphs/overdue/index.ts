@@ -64,7 +64,7 @@ export interface OverdueServices extends OverdueScoring, SubgraphServices {
 
 interface OverdueWatchlist {
   top: (first: number, minProbability: number) => Promise<OverdueWatchEntry[]>;
-  warm: () => void;
+  warm: () => Promise<void>;
   stop: () => void;
 }
 
@@ -188,8 +188,7 @@ export function createOverdueServices(deps: ModelSubgraphDeps): OverdueServices 
   const scoring = openScoring(deps, OVERDUE_SLOT, OVERDUE_MEMOS);
   const watchlist = createWatchlist(scoring);
   const warm = async (): Promise<void> => {
-    watchlist.warm();
-    await warmMemos(deps, scoring.memos);
+    await Promise.all([watchlist.warm(), warmMemos(deps, scoring.memos)]);
   };
   return { ...scoring, watchlist, warm, stop: watchlist.stop };
 }

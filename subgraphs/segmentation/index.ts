@@ -97,7 +97,7 @@ export async function predictSegments({ deps, slot, memos }: SegmentationScoring
 export interface SegmentOverview {
   /** The last summaries the background job computed, each carrying their age. */
   summaries: () => Promise<SegmentSummary[]>;
-  /** Asks for the first run, ahead of the first request; never rejects. */
+  /** Asks for the first run, ahead of the first request, and settles when it is done; never rejects. */
   warm: () => Promise<void>;
   stop: () => void;
 }
@@ -171,11 +171,7 @@ export function createSegmentOverview({ deps, slot, memos }: SegmentationScoring
     return value.map((summary) => ({ ...summary, computedAt: new Date(computedAt), ageSeconds }));
   };
 
-  const warm = async (): Promise<void> => {
-    ranking.warm();
-  };
-
-  return { summaries, warm, stop: ranking.stop };
+  return { summaries, warm: ranking.warm, stop: ranking.stop };
 }
 
 /** The segmentation subgraph's memos and segment overview, once per process. */

@@ -53,6 +53,8 @@ export async function startTestGraph(env: NodeJS.ProcessEnv = {}): Promise<TestG
     ...env,
   };
   const graph = await launchGraph({ projectRoot: PROJECT_ROOT, subgraphs: ['library', 'churn'], env: baseEnv, logs: 'ignore' });
+  // Measured as a graph at rest: churn's warm-up (its first watchlist ranking) has finished.
+  await graph.warmed();
   const gatewayEnv: NodeJS.ProcessEnv = { ...baseEnv };
   for (const [name, url] of Object.entries(graph.subgraphUrls)) gatewayEnv[`${name.toUpperCase()}_URL`] = url;
   return {

@@ -63,6 +63,7 @@ beforeAll(async () => {
   await store.close();
   const subgraphs = subgraphsIn(loadSupergraph(loadConfig({ SHELFMARK_ROOT: ROOT })));
   graph = await launchGraph({ projectRoot: ROOT, subgraphs, env: { ...library.env, MONITOR_INTERVAL_MS: '500', PREDICTION_LOG_FLUSH_INTERVAL_MS: '50', SUBGRAPH_TIMEOUT_MS: '30000', GATEWAY_COST_RATE_ANALYST_PER_SECOND: '1000000' }, logs: 'ignore' });
+  await graph.warmed();
 
   const served = await ok(`{ members(first: ${MEMBERS}) { nodes { id branch { id } churnRisk { probability level } segment { name } } } }`);
   const members = (served.members.nodes as { id: string; branch: { id: string }; churnRisk: { level: string } }[]).filter((m) => m.churnRisk.level !== 'LAPSED');

@@ -65,6 +65,8 @@ beforeAll(async () => {
     env: { ...library.env, MODELS_DIR: modelsDir, MODEL_RELOAD_INTERVAL_MS: '250', SUBGRAPH_TIMEOUT_MS: '3000', GATEWAY_MAX_CONCURRENT_PER_SUBJECT: '1000' },
     logs: 'ignore',
   });
+  // The tests below count inference runs: the warm-up's (its first background rankings) come first.
+  await graph.warmed();
 }, 240_000);
 
 afterAll(async () => {
@@ -128,6 +130,7 @@ describe('partial answers', () => {
       expect(churnError?.extensions?.code).toBe('MODEL_UNAVAILABLE');
     } finally {
       await graph.restartSubgraph('churn');
+      await graph.warmed(['churn']);
     }
   });
 });

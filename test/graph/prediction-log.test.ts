@@ -75,6 +75,7 @@ describe('a member query through the real graph', () => {
     databaseUrl = await ownCopy('graph');
     const subgraphs = subgraphsIn(loadSupergraph(loadConfig({ SHELFMARK_ROOT: ROOT })));
     graph = await launchGraph({ projectRoot: ROOT, subgraphs, env: { ...library.env, DATABASE_URL: databaseUrl, PREDICTION_LOG_FLUSH_INTERVAL_MS: '50' }, logs: 'ignore' });
+    await graph.warmed();
   }, 180_000);
   afterAll(async () => {
     await graph?.stop();

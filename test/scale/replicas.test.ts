@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SUBGRAPH_NAMES } from '../../src/config';
-import { launchGateway, launchGraph, launchSubgraph, type LaunchedGateway, type LaunchedGraph, type LaunchedSubgraph } from '../../src/graph-launcher';
+import { launchGateway, launchGraph, launchSubgraph, untilWarmed, type LaunchedGateway, type LaunchedGraph, type LaunchedSubgraph } from '../../src/graph-launcher';
 import { closedPort, post, PROJECT_ROOT, token } from '../gateway/helpers';
 import { metricValue, smallLibrary } from '../fixtures/small-library';
 
@@ -38,6 +38,8 @@ beforeAll(async () => {
   const env = { ...elsewhere, ...library.env, LOG_LEVEL: 'error', NODE_ENV: 'test', REDIS_URL: '', GATEWAY_READINESS_INTERVAL_MS: '200' };
   single = await launchGraph({ projectRoot: PROJECT_ROOT, subgraphs: ['library', 'recommendations'], env, logs: 'ignore' });
   second = await launchSubgraph(PROJECT_ROOT, 'recommendations', env);
+  // The test counts each replica's inference runs: their warm-ups come first.
+  await Promise.all([single.warmed(), untilWarmed(second.url)]);
   const urls = { library: single.subgraphUrls.library!, recommendations: `${single.subgraphUrls.recommendations!},${second.url}` };
   balanced = await launchGateway(PROJECT_ROOT, urls, env);
 }, 600_000);

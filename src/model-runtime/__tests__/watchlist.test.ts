@@ -108,7 +108,7 @@ describe('refreshedRanking', () => {
       return { version: version(), value: `run ${run}` };
     });
     stops.push(ranking.stop);
-    ranking.warm();
+    void ranking.warm();
     // Many checks (every 10 ms) pass while the first run goes on, each past the refresh interval.
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(runs).toBe(1);
@@ -116,6 +116,36 @@ describe('refreshedRanking', () => {
     expect((await ranking.current()).value).toBe('run 1');
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(runs).toBe(1);
+  });
+
+  it('settles its warm-up only once the first run has finished, and once a failed first run has ended', async () => {
+    const { slot, deps, version } = setup(5000);
+    let release: (() => void) | undefined;
+    let runs = 0;
+    const ranking = refreshedRanking('segments', slot, deps, async () => {
+      runs++;
+      await new Promise<void>((resolve) => (release = resolve));
+      return { version: version(), value: 'ranked' };
+    });
+    stops.push(ranking.stop);
+    let settled = false;
+    const warming = ranking.warm().then(() => (settled = true));
+    // Resolved by the run itself, once it has started: the warm-up is still waiting then.
+    while (!release) await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    release();
+    await warming;
+    expect((await ranking.current()).value).toBe('ranked');
+    expect(runs).toBe(1);
+
+    let failed = 0;
+    const broken = refreshedRanking('broken', slot, deps, async () => {
+      failed++;
+      throw new Error('store unavailable');
+    });
+    stops.push(broken.stop);
+    await broken.warm();
+    expect(failed).toBe(1);
   });
 
   it('asks again after a first run that failed', async () => {
@@ -159,7 +189,7 @@ describe('refreshedRanking', () => {
     const ranking = refreshedRanking('churnWatchlist', unloaded, deps, async () => ({ version: 'v1', value: ++runs }));
     stops.push(ranking.stop);
     expect((await rejection(ranking.current())).extensions?.code).toBe(ErrorCode.MODEL_UNAVAILABLE);
-    ranking.warm();
+    void ranking.warm();
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(runs).toBe(0);
   });

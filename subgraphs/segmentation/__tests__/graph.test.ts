@@ -38,6 +38,8 @@ beforeAll(async () => {
   const subgraphs = subgraphsIn(loadSupergraph(loadConfig({ SHELFMARK_ROOT: root })));
   expect(subgraphs).toContain('segmentation');
   graph = await launchGraph({ projectRoot: root, subgraphs, env: library.env, logs: 'ignore' });
+  // The tests count inference runs: the warm-up's (the first segment overview) come first.
+  await graph.warmed();
 }, 180_000);
 
 afterAll(async () => {
