@@ -56,7 +56,7 @@ import { createOverdueContext, createOverdueServices } from '../subgraphs/overdu
 const ORACLE_DAYS = CHURN_WINDOW_DAYS;
 const MAX_DAYS = MAX_LIVING_DAYS - ORACLE_DAYS;
 
-const USAGE = `usage: node dist/bench/live-quality.js [--db PATH] [--models DIR] [--days N] [--alerts-only [--shift NAME=VALUE@DAY ...]] [--json]
+const USAGE = `usage: node dist/bench/live-quality.js [--db PATH] [--models DIR] [--days N] [--alerts-only [--shift NAME=VALUE@DAY ...]] [--json] [--trace-drift]
   --db PATH     the library to copy (default: DATABASE_URL's SQLite file)
   --models DIR  the models (default: MODELS_DIR)
   --days N      simulated days served and monitored (default 100, at most ${MAX_DAYS}); churn's
@@ -64,7 +64,9 @@ const USAGE = `usage: node dist/bench/live-quality.js [--db PATH] [--models DIR]
   --alerts-only the monitor's alerts per rule only: no oracle days, no AUC figures
   --shift S     with --alerts-only: change a hidden cause from a lived day on, as simulate --shift
                 (e.g. reliability=0.2@30); may repeat
-  --json        print one JSON object instead of text`;
+  --json        print one JSON object instead of text
+  --trace-drift after each monitor run, one JSON line on stderr per served model: the week
+                window's drift verdict of every feature (rows, test, statistic, p, threshold)`;
 
 const IDENTITY = { sub: 'bench-live-quality', role: 'staff' as const };
 
@@ -208,6 +210,16 @@ function recordFigure(into: Record<string, number[][]>, model: string, d: number
   if (figure && Number.isFinite(figure.value)) (into[model] ??= []).push([d, ...[figure.value, figure.low, figure.high].map((x) => Number(x.toFixed(3))), figure.rows]);
 }
 
+/** One JSON line per served model on stderr: the week window's drift verdicts of day `d`. */
+function traceDrift(monitor: LiveMonitor, d: number): void {
+  for (const model of SERVED) {
+    const health = monitor.health(model, 'week')[0];
+    if (!health) continue;
+    const verdicts = health.drift.map((v) => ({ feature: v.feature, rows: v.count, test: v.test, statistic: Number(v.statistic.toPrecision(4)), p: v.pValue === null ? null : Number(v.pValue.toPrecision(3)), threshold: Number(v.threshold.toPrecision(3)), drifted: v.drifted }));
+    process.stderr.write(`${JSON.stringify({ trace: 'drift', day: d, model, version: health.version, verdicts })}\n`);
+  }
+}
+
 /** Records the week window's alerts of each served model after a monitor run on day `d`. */
 function recordAlerts(monitor: LiveMonitor, d: number, into: AlertDays): void {
   for (const model of SERVED) {
@@ -230,7 +242,7 @@ function recordAlerts(monitor: LiveMonitor, d: number, into: AlertDays): void {
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), { db: 'string', models: 'string', days: 'number', 'alerts-only': 'boolean', shift: 'strings', json: 'boolean' }, USAGE);
+  const { flags } = parseFlags(process.argv.slice(2), { db: 'string', models: 'string', days: 'number', 'alerts-only': 'boolean', shift: 'strings', json: 'boolean', 'trace-drift': 'boolean' }, USAGE);
   const base = loadConfig();
   const source = flags.db ?? sqlitePath(base.databaseUrl);
   if (!source || !existsSync(source)) throw new UsageError(`no SQLite library at ${source ?? base.databaseUrl}\n${USAGE}`);
@@ -258,6 +270,7 @@ async function main(): Promise<void> {
       await monitor.runOnce();
       runs.push(performance.now() - t0);
       recordAlerts(monitor, d, alerts);
+      if (flags['trace-drift']) traceDrift(monitor, d);
       // A run stopped early still says what it saw.
       if (flags.json && flags['alerts-only']) process.stderr.write(`${JSON.stringify({ day: d, alerts })}\n`);
       else if (!flags.json) process.stderr.write(`\rday ${d}/${days}`);

@@ -31,7 +31,7 @@ import {
 } from '../registry';
 import { referencesFromRows } from '../monitoring/references';
 import { versionReferenceRows } from '../training/references';
-import { CALIBRATED_MODELS, calibratedDriftConfig, calibrationWindows, isCalibratedModel } from '../training/calibration-windows';
+import { CALIBRATED_MODELS, calibratedDriftConfig, calibrationWindows, CLOCK_FEATURES, isCalibratedModel, recentReferences } from '../training/calibration-windows';
 import type { DriftConfig } from '../monitoring/drift';
 import type { RegisteredVersion, Rescore, ValidationReport } from '../registry';
 import { rescoreOnEvidence } from '../evaluation/promotion-gate';
@@ -74,7 +74,9 @@ Options:
                       reference (overdue, churn, segmentation, recommendations): also calibrate the version's
                       drift thresholds on n weekly 7-day windows of --db up to its training date, as the drift
                       bench does (n from 2 to 520; 104, two years, is the bench's), and store them as
-                      driftThresholds, which the live monitor then judges the version's drift with
+                      driftThresholds, which the live monitor then judges the version's drift with; the
+                      references of the features that grow with the clock (a member's tenure) are then
+                      taken from the newest 13 of those weeks, not from the whole training period
   --out <file>        \`card\` writes the card to <file> (relative to the current directory); without
                       it, \`card\` prints the path of the card registered in the version's folder
   --live              \`card --out\`: add the live section, computed from the prediction log and circulation of
@@ -311,10 +313,12 @@ export async function runModelsCommand(argv: string[], context: ModelsCommandCon
           const metadata = await setDriftReferences(modelsDir, name, version, async (dir, current) => {
             const rows = await versionReferenceRows(store, current, dir);
             seasons = rows.outcomeSeasons !== undefined;
-            const driftReferences = referencesFromRows(rows);
+            let driftReferences = referencesFromRows(rows);
             let driftThresholds: DriftConfig | undefined;
             if (weeks !== undefined && isCalibratedModel(name)) {
               const windows = await calibrationWindows(store, { [name]: { dir, metadata: current } }, { weeks, asOf: current.trainingData.asOf });
+              // The clock features' references are their newest weeks, and the thresholds are calibrated against those.
+              driftReferences = recentReferences(driftReferences, windows[name] ?? [], CLOCK_FEATURES[name]);
               driftThresholds = calibratedDriftConfig(driftReferences, windows[name] ?? []);
             }
             return { driftReferences, outcomeSeasons: rows.outcomeSeasons, driftThresholds, heldOutWeeks: rows.heldOutWeeks };

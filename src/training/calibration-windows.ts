@@ -23,6 +23,18 @@
  * (two years show every season twice, so no threshold rests on one year's version of a week)
  * and runs calibrateThresholds on them with the p-value tests' α divided among the version's
  * features × a year of days (thresholds.ts), fixed before any live day is seen.
+ *
+ * Features that grow with the clock by construction (CLOCK_FEATURES: a member's days since
+ * joining) are compared with their newest weeks, not with the whole training period. The
+ * library's members age a day a day and its 2020–2022 cohorts were large, so the loans' tenure
+ * at checkout rose about 100 days a year (mean 1,762 in 2022, 1,863 in 2023, 1,975 in 2024 on
+ * the 10,000-member library): a training period of 2.6 years is centred more than a year before
+ * the version serves, the KS D of unshifted weeks against it grew from 0.03 (mid-2023) to 0.08
+ * (the last weeks before the as-of date), and on lived days it kept growing past the calibrated
+ * threshold (overdue's tenure fired on days 86–89 of 90 unshifted days). Against the newest
+ * RECENT_REFERENCE_WEEKS weeks the reference is the era served, and the calibration weeks, up to
+ * two years older, measure how far two years of ageing move the statistic: more than the year
+ * a version's thresholds stand for (thresholds.ts FAMILY_DAYS).
  */
 import path from 'node:path';
 import type { ModelName } from '../config';
@@ -32,7 +44,7 @@ import { borrowingHistories } from '../features/recommendations';
 import { segmentationFeatures } from '../features/segmentation';
 import { SEGMENTATION_OUTPUTS } from '../ml/kmeans';
 import { ACTIVE_WITHIN_DAYS, isActiveRow } from '../models/churn';
-import { calibrateThresholds, type DriftConfig, type DriftReferences, type DriftWindow, type FeatureValue } from '../monitoring/drift';
+import { buildReference, calibrateThresholds, type DriftConfig, type DriftReferences, type DriftWindow, type FeatureValue } from '../monitoring/drift';
 import { SCORE_REFERENCE } from '../monitoring/references';
 import { familyTestsOf } from '../monitoring/thresholds';
 import { parseSegmentationServing } from '../models/segmentation';
@@ -40,6 +52,9 @@ import type { ProductionModel } from '../registry';
 import type { Store } from '../store';
 import { addDays } from '../util/dates';
 import { bookGenres, scoreRows } from './references';
+
+/** Newest weekly windows a clock feature's reference is built from (a quarter). */
+export const RECENT_REFERENCE_WEEKS = 13;
 
 /** The models whose drift thresholds can be calibrated on windows of the library's past. */
 export const CALIBRATED_MODELS = ['overdue', 'churn', 'segmentation', 'recommendations'] as const satisfies readonly ModelName[];
@@ -57,6 +72,30 @@ export const CALIBRATION_SMALL_WINDOW = 5_000;
 
 /** A version as calibration needs it: its folder (for model.onnx) and metadata. */
 export type CalibratedVersion = Pick<ProductionModel, 'dir' | 'metadata'>;
+
+/** Per model, the features that grow with the clock by construction: compared with their newest weeks (see above). */
+export const CLOCK_FEATURES: Record<CalibratedModel, readonly string[]> = {
+  overdue: ['member_tenure_days'],
+  churn: ['tenure_days'],
+  segmentation: ['tenure_days'],
+  recommendations: [],
+};
+
+/**
+ * `references` with each of `features` rebuilt from the newest `weeks` of `windows` (newest
+ * first, as calibrationWindows returns them): the values those windows hold, as one numeric
+ * reference. A feature absent from the references or with no value in those windows is left as it is.
+ */
+export function recentReferences(references: DriftReferences, windows: readonly DriftWindow[], features: readonly string[], weeks = RECENT_REFERENCE_WEEKS): DriftReferences {
+  if (!Number.isInteger(weeks) || weeks < 1) throw new RangeError(`a recent reference needs at least 1 week, got ${weeks}`);
+  const rebuilt = { ...references.features };
+  for (const feature of features) {
+    if (!rebuilt[feature]) continue;
+    const values = windows.slice(0, weeks).flatMap((w) => w[feature] ?? []).filter((v) => v !== null && !(typeof v === 'number' && Number.isNaN(v)));
+    if (values.length > 0) rebuilt[feature] = buildReference(values, { kind: 'numeric' });
+  }
+  return { features: rebuilt };
+}
 
 export function isCalibratedModel(name: string): name is CalibratedModel {
   return (CALIBRATED_MODELS as readonly string[]).includes(name);
