@@ -28,9 +28,9 @@ export const OVERDUE_PARAMS: RandomForestParams = {
 };
 
 /**
- * The most loans a training window contributes rows (a seeded, time-stratified sample past it,
- * `TrainingSample`): what the trainer holds stays flat past about 55,000 members instead of
- * growing with the library. The forest draws 60 × 60,000 rows, so a sample 33 times one tree's
+ * The most loans a training or threshold-validation window contributes rows (a seeded,
+ * time-stratified sample past it, `TrainingSample`; the held-out test window is scored whole):
+ * the training rows stay flat past about 55,000 members instead of growing with the library. The forest draws 60 × 60,000 rows, so a sample 33 times one tree's
  * rows leaves the trees nearly as independent as the whole window would; at 10,000 members
  * (about 360,000 training loans) the windows are kept whole and the model is the one without a cap.
  */
@@ -84,8 +84,9 @@ async function thresholdFold(
   progress: TrainOptions['progress'],
 ): Promise<{ validation: OverdueTrainingSet; validationScores: Float64Array }> {
   progress('overdue: thresholds on validation loans', { train: `${w.trainStart}..${w.validationStart}`, validation: `${w.validationStart}..${w.validationEnd}` });
-  const foldTrain = await overdueTrainingSet(store, w.trainStart, w.validationStart, w.validationStart, { maxRows: OVERDUE_MAX_TRAINING_ROWS, seed });
-  const validation = await overdueTrainingSet(store, w.validationStart, w.validationEnd, w.testStart);
+  const sample = { maxRows: OVERDUE_MAX_TRAINING_ROWS, seed };
+  const foldTrain = await overdueTrainingSet(store, w.trainStart, w.validationStart, w.validationStart, sample);
+  const validation = await overdueTrainingSet(store, w.validationStart, w.validationEnd, w.testStart, sample);
   const foldModel = trainRandomForest(
     { features: foldTrain.features.values, labels: foldTrain.labels, rowCount: foldTrain.labels.length, featureCount: OVERDUE_FEATURES.length, featureNames: OVERDUE_FEATURE_NAMES },
     { ...OVERDUE_PARAMS, seed },
@@ -170,7 +171,7 @@ export async function trainOverdue(store: Store, options: TrainOptions): Promise
         reference: featureMedians(train.features.values, nTrain, d),
         riskThresholds: { medium: served.medium, high: served.high },
         thresholdRules: served.rules,
-        thresholdValidation: { from: validationStart, to: validationEnd, rows: validation.labels.length },
+        thresholdValidation: { from: validationStart, to: validationEnd, rows: validation.labels.length, ...(validation.sampledFrom === undefined ? {} : { sampledFrom: validation.sampledFrom }) },
         featureImportance: Object.fromEntries(names.map((n, j) => [n, importance[j]!])),
       },
       notes:
