@@ -5,7 +5,7 @@
 import { overdueHoldout, overdueOracle, overdueWindows } from '../../src/evaluation/classifier-holdout';
 import { forEachLoanCheckedOut, loansCheckedOutCount, loanWasLate, OVERDUE_FEATURES, overdueTrainingSet } from '../../src/features/overdue';
 import { calibrateOutcomeSeasons, type SettledRow } from '../../src/monitoring/seasons';
-import { overdueOutcomeSeasons } from '../../src/training/overdue';
+import { OVERDUE_MAX_TRAINING_ROWS, overdueOutcomeSeasons, overdueTrainingSample } from '../../src/training/overdue';
 import { addDays } from '../../src/util/dates';
 import { readOnlySmallLibraryStore } from '../fixtures/small-library';
 
@@ -62,6 +62,11 @@ it('samples a training window to its cap, one loan of each stretch in checkout o
   expect(await overdueTrainingSet(library(), w.trainStart, w.testStart, w.testStart, { maxRows, seed: 3 })).toEqual(sample);
   const uncapped = await overdueTrainingSet(library(), w.trainStart, w.testStart, w.testStart, { maxRows: population, seed: 3 });
   expect(uncapped).toEqual(whole);
+});
+
+it("rebuilds a version's training sample from its metadata: the cap it recorded and its seed, none before the cap", () => {
+  expect(overdueTrainingSample({ trees: 60, maxTrainingRows: OVERDUE_MAX_TRAINING_ROWS }, 42)).toEqual({ maxRows: OVERDUE_MAX_TRAINING_ROWS, seed: 42 });
+  expect(overdueTrainingSample({ trees: 60 }, 42)).toBeUndefined();
 });
 
 it("reads the oracle a slice of loans at a time, each held-out loan's own truth", async () => {
