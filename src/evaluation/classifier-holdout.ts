@@ -12,7 +12,7 @@
 import { CHURN_FEATURE_NAMES, CHURN_WINDOW_DAYS, churnFeatures, churnLabels } from '../features/churn';
 import { forEachLoanCheckedOut, loanWasLate, OVERDUE_FEATURE_NAMES, overdueTrainingSet } from '../features/overdue';
 import { isActiveRow } from '../models/churn';
-import { inChunks, readAsOf, type Store } from '../store';
+import { chunks, IDS_PER_QUERY, readAsOf, type Store } from '../store';
 import { addDays } from '../util/dates';
 
 /** Loans checked out in the last OVERDUE_TEST_DAYS before the test window's end are held out. */
@@ -51,9 +51,16 @@ export async function churnCutoffs(store: Store, asOf?: string): Promise<ChurnCu
 }
 
 /** The simulator's true late probability of each loan, or undefined when the library has no truth for every one. */
-export async function overdueOracle(store: Store, loanIds: readonly number[]): Promise<Float64Array | undefined> {
-  const rows = await inChunks(loanIds, (slice) => store.db.selectFrom('sim_loan_truth').select(['loan_id', 'late_probability']).where('loan_id', 'in', slice).execute());
-  return everyOne(loanIds, new Map(rows.map((r) => [r.loan_id, r.late_probability])));
+export async function overdueOracle(store: Store, loanIds: readonly number[], sliceSize = IDS_PER_QUERY): Promise<Float64Array | undefined> {
+  const values = new Float64Array(loanIds.length);
+  // A slice of loans at a time: one object per held-out loan at once is gigabytes of heap at a million members.
+  for (const [k, slice] of chunks(loanIds, sliceSize).entries()) {
+    const rows = await store.db.selectFrom('sim_loan_truth').select(['loan_id', 'late_probability']).where('loan_id', 'in', slice).execute();
+    const truth = everyOne(slice, new Map(rows.map((r) => [r.loan_id, r.late_probability])));
+    if (!truth) return undefined;
+    values.set(truth, k * sliceSize);
+  }
+  return loanIds.length > 0 ? values : undefined;
 }
 
 /** The simulator's true churn probability of each member at the cut-off, or undefined when not known for every one. */

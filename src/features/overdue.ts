@@ -10,6 +10,7 @@
  */
 import { inChunks, type BookTable, type LoanTable, type Store } from '../store';
 import { addDays, dayToMs, daysBetween, msToDay } from '../util/dates';
+import { stratifiedPicker } from '../util/stratified-sample';
 
 export const OVERDUE_FEATURES = [
   { name: 'member_late_share', type: 'numeric', description: "Share of the borrower's loans returned before this checkout that came back late (smoothed towards 10%)" },
@@ -214,6 +215,8 @@ export interface OverdueTrainingSet {
   memberIds: Int32Array;
   /** Each row's final due date, in days since 1970-01-01 (see `dueDateOf`): what its outcome is settled by. */
   dueDays: Int32Array;
+  /** When the rows are a sample (the window held more loans than its cap): the window's loans. */
+  sampledFrom?: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -256,8 +259,32 @@ export async function forEachLoanCheckedOut(
 }
 
 /**
- * Training: every loan checked out in [from, to) whose outcome is known on `asOf`, with its
- * features and label, in id order.
+ * A cap on a window's training rows: a seeded sample of the window's loans, stratified by
+ * checkout order (`stratifiedPicker`): the loans in id (= checkout) order are cut into `maxRows`
+ * equal blocks and one loan of each is kept, so each loan has the same chance and each stretch of
+ * the window its share. A window of at most `maxRows` loans is kept whole.
+ */
+export interface TrainingSample {
+  maxRows: number;
+  seed: number;
+}
+
+/** Loans checked out in [from, to): the population a training sample is drawn from. */
+export async function loansCheckedOutCount(store: Store, from: string, to: string): Promise<number> {
+  const row = await store.db
+    .selectFrom('loans')
+    .select((eb) => eb.fn.countAll().as('loans'))
+    .where('checked_out_at', '>=', from)
+    .where('checked_out_at', '<', to)
+    .executeTakeFirstOrThrow();
+  // PostgreSQL answers a count as a string (bigint).
+  return Number(row.loans);
+}
+
+/**
+ * Training: every loan checked out in [from, to) whose outcome is known on `asOf` (or, with
+ * `sample`, those of the sampled loans), with its features and label, in id order. A sampled
+ * loan's features are computed from its borrower's whole history, as serving computes them.
  *
  * Built in two passes so that memory grows by about 65 bytes a row (the rows themselves),
  * not by a few hundred bytes for every loan before `to` held as an object (1.4 GB of objects
@@ -267,12 +294,15 @@ export async function forEachLoanCheckedOut(
  * chunk's rows computed by `overdueFeatures` and written at their place. A row's features
  * depend only on its borrower's loans, so the rows are the ones one pass over everything gives.
  */
-export async function overdueTrainingSet(store: Store, from: string, to: string, asOf: string): Promise<OverdueTrainingSet> {
+export async function overdueTrainingSet(store: Store, from: string, to: string, asOf: string, sample?: TrainingSample): Promise<OverdueTrainingSet> {
+  const population = sample ? await loansCheckedOutCount(store, from, to) : 0;
+  const sampled = sample ? stratifiedPicker(population, sample.maxRows, sample.seed) : () => true;
   const loanIds: number[] = [];
   let members = new Int32Array(1024);
   let labels = new Uint8Array(1024);
   let dues = new Int32Array(1024);
   await forEachLoanCheckedOut(store, from, to, (loan) => {
+    if (!sampled()) return;
     const late = loanWasLate(loan, asOf);
     if (late === undefined) return;
     if (loanIds.length === members.length) {
@@ -309,7 +339,8 @@ export async function overdueTrainingSet(store: Store, from: string, to: string,
     const rows = overdueFeatures(targets, histories, books, new Map(joined.map((m) => [m.id, m.joined_at]))).values;
     places.forEach((place, k) => values.set(rows.subarray(k * d, (k + 1) * d), place * d));
   }
-  return { features: { loanIds, values }, labels: labels.slice(0, n), memberIds, dueDays: dues.slice(0, n) };
+  const set: OverdueTrainingSet = { features: { loanIds, values }, labels: labels.slice(0, n), memberIds, dueDays: dues.slice(0, n) };
+  return sample && population > sample.maxRows ? { ...set, sampledFrom: population } : set;
 }
 
 function grown<T extends Int32Array | Uint8Array>(old: T, next: T): T {

@@ -297,6 +297,11 @@ function tensorList(tensors: TensorSpec[]): string {
   return tensors.map((t) => `<code>${escapeXml(t.name)}</code> ${escapeXml(t.elementType)} [${escapeXml(t.shape.join(', '))}]${t.description ? ` — ${escapeXml(t.description)}` : ''}`).join('<br>');
 }
 
+/** " (a seeded sample of the N in its window)" when the training rows are a sample, else nothing. */
+function sampledFrom(rows: ModelMetadata['trainingData']['rows']): string {
+  return rows.sampledFrom === undefined ? '' : ` (a seeded, time-stratified sample of the ${escapeXml(formatNumber(rows.sampledFrom))} in its window)`;
+}
+
 function definitionList(items: [string, string][]): string {
   return `<dl>${items.map(([term, detail]) => `<dt>${escapeXml(term)}</dt><dd>${detail}</dd>`).join('')}</dl>`;
 }
@@ -408,7 +413,7 @@ export function renderModelCard(metadata: ModelMetadata, charts: ChartData[] = [
     definitionList([
       ['Period', `${escapeXml(trainingData.window.from)} to ${escapeXml(trainingData.window.to)}`],
       ['"Today" for the features', escapeXml(trainingData.asOf)],
-      ['Rows', `${escapeXml(formatNumber(trainingData.rows.train))} for training, ${escapeXml(formatNumber(trainingData.rows.test))} held out for testing`],
+      ['Rows', `${escapeXml(formatNumber(trainingData.rows.train))} for training${sampledFrom(trainingData.rows)}, ${escapeXml(formatNumber(trainingData.rows.test))} held out for testing`],
       ...(trainingData.source ? ([['Source', escapeXml(trainingData.source)]] as [string, string][]) : []),
       ['Random seed', escapeXml(String(trainingData.seed))],
     ]),

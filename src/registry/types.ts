@@ -149,7 +149,8 @@ export interface ModelMetadata {
   trainingData: {
     /** Calendar days, YYYY-MM-DD. */
     window: { from: string; to: string };
-    rows: { train: number; test: number };
+    /** sampledFrom: when the training rows are a sample, the training window's loans (or members) they were drawn from. */
+    rows: { train: number; test: number; sampledFrom?: number };
     /** The system's "now" for features. */
     asOf: string;
     seed: number;

@@ -8,7 +8,7 @@
  * before the test window, outcomes as known when it starts), scored by a model trained on the
  * loans before it.
  */
-import { dueDateOf, OVERDUE_FEATURE_NAMES, OVERDUE_FEATURES, overdueTrainingSet, type OverdueTrainingSet } from '../features/overdue';
+import { dueDateOf, OVERDUE_FEATURE_NAMES, OVERDUE_FEATURES, overdueTrainingSet, type OverdueTrainingSet, type TrainingSample } from '../features/overdue';
 import { trainRandomForest, TREE_ENSEMBLE_INPUT, TREE_ENSEMBLE_OUTPUT, type RandomForestParams } from '../ml/trees';
 import { OVERDUE_THRESHOLD_RULES } from '../models/overdue';
 import { heldOutWeeklyAuc, type HeldOutWeeks } from '../monitoring/quality';
@@ -26,6 +26,21 @@ export const OVERDUE_PARAMS: RandomForestParams = {
   minSamplesLeaf: 50,
   rowsPerTree: 60_000,
 };
+
+/**
+ * The most loans a training or threshold-validation window contributes rows (a seeded,
+ * time-stratified sample past it, `TrainingSample`; the held-out test window is scored whole):
+ * the training rows stay flat past about 55,000 members instead of growing with the library. The forest draws 60 × 60,000 rows, so a sample 33 times one tree's
+ * rows leaves the trees nearly as independent as the whole window would; at 10,000 members
+ * (about 360,000 training loans) the windows are kept whole and the model is the one without a cap.
+ */
+export const OVERDUE_MAX_TRAINING_ROWS = 2_000_000;
+
+/** The training sample of a version trained with `seed` and the hyperparameters it recorded (none before the cap: every loan). */
+export function overdueTrainingSample(hyperparameters: Record<string, unknown>, seed: number): TrainingSample | undefined {
+  const maxRows = hyperparameters.maxTrainingRows;
+  return typeof maxRows === 'number' ? { maxRows, seed } : undefined;
+}
 
 /**
  * Overdue's outcome seasons (src/monitoring/seasons.ts) from its training rows and their
@@ -69,8 +84,9 @@ async function thresholdFold(
   progress: TrainOptions['progress'],
 ): Promise<{ validation: OverdueTrainingSet; validationScores: Float64Array }> {
   progress('overdue: thresholds on validation loans', { train: `${w.trainStart}..${w.validationStart}`, validation: `${w.validationStart}..${w.validationEnd}` });
-  const foldTrain = await overdueTrainingSet(store, w.trainStart, w.validationStart, w.validationStart);
-  const validation = await overdueTrainingSet(store, w.validationStart, w.validationEnd, w.testStart);
+  const sample = { maxRows: OVERDUE_MAX_TRAINING_ROWS, seed };
+  const foldTrain = await overdueTrainingSet(store, w.trainStart, w.validationStart, w.validationStart, sample);
+  const validation = await overdueTrainingSet(store, w.validationStart, w.validationEnd, w.testStart, sample);
   const foldModel = trainRandomForest(
     { features: foldTrain.features.values, labels: foldTrain.labels, rowCount: foldTrain.labels.length, featureCount: OVERDUE_FEATURES.length, featureNames: OVERDUE_FEATURE_NAMES },
     { ...OVERDUE_PARAMS, seed },
@@ -91,12 +107,12 @@ export async function trainOverdue(store: Store, options: TrainOptions): Promise
   const { validation, validationScores } = await thresholdFold(store, { trainStart, validationStart, validationEnd, testStart }, seed, progress);
 
   progress('overdue: loan features', { train: `${trainStart}..${testStart}`, test: `${testStart}..${testEnd}` });
-  const train = await overdueTrainingSet(store, trainStart, testStart, testStart);
+  const train = await overdueTrainingSet(store, trainStart, testStart, testStart, { maxRows: OVERDUE_MAX_TRAINING_ROWS, seed });
   const test = await overdueTrainingSet(store, testStart, testEnd, asOf);
   const nTrain = train.labels.length;
   const nTest = test.labels.length;
 
-  progress('overdue: random forest', { rows: nTrain, features: d });
+  progress('overdue: random forest', { rows: nTrain, ...(train.sampledFrom === undefined ? {} : { sampledFrom: train.sampledFrom }), features: d });
   const model = trainRandomForest(
     { features: train.features.values, labels: train.labels, rowCount: nTrain, featureCount: d, featureNames: names },
     { ...OVERDUE_PARAMS, seed },
@@ -133,7 +149,7 @@ export async function trainOverdue(store: Store, options: TrainOptions): Promise
       algorithm: 'random forest (ai.onnx.ml TreeEnsembleRegressor, average of leaf late shares)',
       trainingData: {
         window: { from: trainStart, to: testEnd },
-        rows: { train: nTrain, test: nTest },
+        rows: { train: nTrain, test: nTest, ...(train.sampledFrom === undefined ? {} : { sampledFrom: train.sampledFrom }) },
         asOf,
         seed,
         source: 'simulated library loans',
@@ -149,17 +165,18 @@ export async function trainOverdue(store: Store, options: TrainOptions): Promise
         thresholds: thresholdFigures,
       },
       headlineMetric: { name: 'auc', value: heldOut.auc, higherIsBetter: true },
-      hyperparameters: { ...OVERDUE_PARAMS, seed },
+      hyperparameters: { ...OVERDUE_PARAMS, seed, maxTrainingRows: OVERDUE_MAX_TRAINING_ROWS },
       outcomeSeasons,
       serving: {
         reference: featureMedians(train.features.values, nTrain, d),
         riskThresholds: { medium: served.medium, high: served.high },
         thresholdRules: served.rules,
-        thresholdValidation: { from: validationStart, to: validationEnd, rows: validation.labels.length },
+        thresholdValidation: { from: validationStart, to: validationEnd, rows: validation.labels.length, ...(validation.sampledFrom === undefined ? {} : { sampledFrom: validation.sampledFrom }) },
         featureImportance: Object.fromEntries(names.map((n, j) => [n, importance[j]!])),
       },
       notes:
-        `Trained on loans checked out ${trainStart} to ${testStart} (outcomes as known on ${testStart}); held out: loans checked ` +
+        `Trained on loans checked out ${trainStart} to ${testStart} (outcomes as known on ${testStart}` +
+        `${train.sampledFrom === undefined ? '' : `; a sample of the window's ${train.sampledFrom} loans: one loan of each of ${OVERDUE_MAX_TRAINING_ROWS} equal stretches in checkout order, seed ${seed}`}); held out: loans checked ` +
         `out ${testStart} to ${testEnd}, outcomes as known on ${asOf}. Features use only what was known at checkout, plus renewals. ` +
         `Served thresholds chosen on loans checked out ${validationStart} to ${validationEnd} (outcomes as known on ${testStart}), ` +
         `scored by a forest trained on the loans before ${validationStart}: HIGH = ${served.rules.high}; MEDIUM = ${served.rules.medium}.`,

@@ -26,7 +26,7 @@ import type { OutcomeSeasons } from '../monitoring/seasons';
 import type { ModelMetadata } from '../registry';
 import type { Store } from '../store';
 import { churnPanelCutoffs, stack } from './churn';
-import { overdueHeldOutWeeks, overdueOutcomeSeasons } from './overdue';
+import { overdueHeldOutWeeks, overdueOutcomeSeasons, overdueTrainingSample } from './overdue';
 import { demandReferenceRows, forecastThroughOnnx, HOLDOUT_WEEKS, servedForecasts, truncate } from './demand';
 
 /** Rows per ONNX run, so a large library never becomes one tensor. */
@@ -97,7 +97,7 @@ export async function versionReferenceRows(store: Store, metadata: ModelMetadata
   switch (name) {
     case 'overdue': {
       const w = await overdueWindows(store, asOf);
-      const train = await overdueTrainingSet(store, w.trainStart, w.testStart, w.testStart);
+      const train = await overdueTrainingSet(store, w.trainStart, w.testStart, w.testStart, overdueTrainingSample(metadata.hyperparameters, metadata.trainingData.seed));
       const rowCount = train.labels.length;
       const score = await scoreRows(modelFile, metadata, train.features.values, rowCount);
       const test = await overdueTrainingSet(store, w.testStart, w.testEnd, asOf);

@@ -2,10 +2,10 @@
  * The overdue passes that hold a page or a row at a time, not the whole window: they give what
  * holding everything gives.
  */
-import { overdueHoldout, overdueWindows } from '../../src/evaluation/classifier-holdout';
-import { forEachLoanCheckedOut, loanWasLate } from '../../src/features/overdue';
+import { overdueHoldout, overdueOracle, overdueWindows } from '../../src/evaluation/classifier-holdout';
+import { forEachLoanCheckedOut, loansCheckedOutCount, loanWasLate, OVERDUE_FEATURES, overdueTrainingSet } from '../../src/features/overdue';
 import { calibrateOutcomeSeasons, type SettledRow } from '../../src/monitoring/seasons';
-import { overdueOutcomeSeasons } from '../../src/training/overdue';
+import { OVERDUE_MAX_TRAINING_ROWS, overdueOutcomeSeasons, overdueTrainingSample } from '../../src/training/overdue';
 import { addDays } from '../../src/util/dates';
 import { readOnlySmallLibraryStore } from '../fixtures/small-library';
 
@@ -33,6 +33,52 @@ it('visits the loans of a window in id order, a small page at a time, as one que
     await forEachLoanCheckedOut(library(), w.trainStart, w.testStart, (loan) => visited.push(loan), pageSize);
     expect(visited).toEqual(all);
   }
+});
+
+it('samples a training window to its cap, one loan of each stretch in checkout order, with the rows the whole window gives those loans', async () => {
+  const w = await overdueWindows(library());
+  const whole = await overdueTrainingSet(library(), w.trainStart, w.testStart, w.testStart);
+  const population = await loansCheckedOutCount(library(), w.trainStart, w.testStart);
+  expect(population).toBeGreaterThanOrEqual(whole.labels.length);
+  const maxRows = Math.floor(population / 5);
+  const sample = await overdueTrainingSet(library(), w.trainStart, w.testStart, w.testStart, { maxRows, seed: 3 });
+  expect(sample.sampledFrom).toBe(population);
+  // Loans still out and not yet due have no label: the sample keeps at most one loan a stretch.
+  expect(sample.labels.length).toBeLessThanOrEqual(maxRows);
+  expect(sample.labels.length).toBeGreaterThan(maxRows * 0.9);
+  const d = OVERDUE_FEATURES.length;
+  const rowOf = new Map(whole.features.loanIds.map((id, i) => [id, i]));
+  sample.features.loanIds.forEach((id, k) => {
+    const i = rowOf.get(id)!;
+    expect(Array.from(sample.features.values.subarray(k * d, (k + 1) * d))).toEqual(Array.from(whole.features.values.subarray(i * d, (i + 1) * d)));
+    expect(sample.labels[k]).toBe(whole.labels[i]);
+  });
+  // Each fifth of the window, in checkout order, holds a fifth of the sample.
+  const all = (await everyLoan(w.trainStart, w.testStart)).map((l) => l.id);
+  const fifth = (id: number) => Math.floor((5 * all.indexOf(id)) / all.length);
+  const perFifth = [0, 0, 0, 0, 0];
+  for (const id of sample.features.loanIds) perFifth[fifth(id)]!++;
+  for (const count of perFifth) expect(Math.abs(count - sample.labels.length / 5)).toBeLessThan(maxRows * 0.03);
+  expect(await overdueTrainingSet(library(), w.trainStart, w.testStart, w.testStart, { maxRows, seed: 3 })).toEqual(sample);
+  const uncapped = await overdueTrainingSet(library(), w.trainStart, w.testStart, w.testStart, { maxRows: population, seed: 3 });
+  expect(uncapped).toEqual(whole);
+});
+
+it("rebuilds a version's training sample from its metadata: the cap it recorded and its seed, none before the cap", () => {
+  expect(overdueTrainingSample({ trees: 60, maxTrainingRows: OVERDUE_MAX_TRAINING_ROWS }, 42)).toEqual({ maxRows: OVERDUE_MAX_TRAINING_ROWS, seed: 42 });
+  expect(overdueTrainingSample({ trees: 60 }, 42)).toBeUndefined();
+});
+
+it("reads the oracle a slice of loans at a time, each held-out loan's own truth", async () => {
+  const holdout = await overdueHoldout(library());
+  const w = await overdueWindows(library());
+  const test = await overdueTrainingSet(library(), w.testStart, w.testEnd, w.asOf);
+  const truth = await library().db.selectFrom('sim_loan_truth').select(['loan_id', 'late_probability']).execute();
+  const byLoan = new Map(truth.map((t) => [t.loan_id, t.late_probability]));
+  const expected = Float64Array.from(test.features.loanIds, (id) => byLoan.get(id)!);
+  expect(holdout.oracle).toEqual(expected);
+  expect(await overdueOracle(library(), test.features.loanIds, 7)).toEqual(expected);
+  expect(await overdueOracle(library(), [...test.features.loanIds, -1], 7)).toBeUndefined();
 });
 
 it("gives the holdout's prior the late share of every training loan whose outcome is known", async () => {

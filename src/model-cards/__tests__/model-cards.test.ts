@@ -68,6 +68,13 @@ describe('renderModelCard', () => {
     expect(html).toContain('Parity failed.');
   });
 
+  it('says when the training rows are a sample of their window, and not otherwise', () => {
+    const base = metadata();
+    const sampled = renderModelCard(metadata({ trainingData: { ...base.trainingData, rows: { train: 1_999_000, test: 600_000, sampledFrom: 3_700_000 } } }));
+    expect(sampled).toMatch(/1.999.000 for training \(a seeded, time-stratified sample of the 3.700.000 in its window\), 600.000 held out/);
+    expect(renderModelCard(base)).not.toContain('sample of the');
+  });
+
   it('escapes text from metadata', () => {
     const html = renderModelCard(metadata({ predicts: '<b>risk</b> & "more"', notes: '<script>alert(1)</script>' }), [
       { kind: 'segment-profiles', measures: ['<m>'], segments: [{ name: 'A&B', members: 1, values: [1] }] },
