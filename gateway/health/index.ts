@@ -4,6 +4,12 @@
  * endpoint is called (it needs no token), the subgraphs see one check per interval, so readiness
  * probes cannot add load to the graph. Liveness stays trivial: the process answers.
  *
+ * A replica that answers "not ready" or refuses the connection is not ready from that round on.
+ * One that was ready and then misses the check's deadline is busy, not gone (a model subgraph
+ * warming its caches on a large library holds its event loop for a second at times): it stays
+ * ready until it has missed `BUSY_ROUNDS` checks in a row, as a Kubernetes readiness probe's
+ * failure threshold does.
+ *
  * On shutdown `drain()` flips readiness to 503 first; from then on every request is answered
  * 503 SHUTTING_DOWN with `Connection: close` (so a client on a kept-alive socket gets an
  * answer and opens its next connection elsewhere, never a reset), while requests already in
@@ -34,13 +40,18 @@ export interface Readiness {
   stop(): void;
 }
 
-async function subgraphReady(url: string, timeoutMs: number): Promise<boolean> {
+/** Checks in a row a ready replica may miss the deadline of before it counts as not ready. */
+export const BUSY_ROUNDS = 3;
+
+type Answer = 'ready' | 'not ready' | 'no answer in time';
+
+async function subgraphAnswer(url: string, timeoutMs: number): Promise<Answer> {
   try {
     const response = await fetch(healthUrl(url, 'ready'), { signal: AbortSignal.timeout(timeoutMs) });
     await response.body?.cancel();
-    return response.ok;
-  } catch {
-    return false;
+    return response.ok ? 'ready' : 'not ready';
+  } catch (error) {
+    return (error as Error).name === 'TimeoutError' ? 'no answer in time' : 'not ready';
   }
 }
 
@@ -50,12 +61,22 @@ export function readinessMonitor({ subgraphs, intervalMs, timeoutMs, onReplica }
   let checkedAt: string | null = null;
   let draining = false;
   let round: Promise<void> | undefined;
+  /** By replica URL: whether it counted as ready after the last round, and the checks it has missed in a row since. */
+  const replicaState = new Map<string, { ready: boolean; missed: number }>();
+  const replicaReady = async (url: string): Promise<boolean> => {
+    const answer = await subgraphAnswer(url, timeoutMs);
+    const last = replicaState.get(url) ?? { ready: false, missed: 0 };
+    const missed = answer === 'no answer in time' ? last.missed + 1 : 0;
+    const ready = answer === 'ready' || (answer === 'no answer in time' && last.ready && missed < BUSY_ROUNDS);
+    replicaState.set(url, { ready, missed });
+    return ready;
+  };
 
   const check = (): Promise<void> => {
     round ??= (async () => {
       const checks = await Promise.all(
         names.map(async (name) => {
-          const replicas = await Promise.all((subgraphs[name] ?? []).map(async (url) => [url, await subgraphReady(url, timeoutMs)] as const));
+          const replicas = await Promise.all((subgraphs[name] ?? []).map(async (url) => [url, await replicaReady(url)] as const));
           for (const [url, ready] of replicas) onReplica?.(name, url, ready);
           return [name, replicas.some(([, ready]) => ready)] as const;
         }),
