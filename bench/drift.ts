@@ -65,7 +65,7 @@ import { liveOn, parseShift } from '../src/simulator/living';
 import { openStore, readAsOf } from '../src/store';
 import { trainAndRegister } from '../src/training';
 import { bookGenres } from '../src/training/references';
-import { CALIBRATION_SMALL_WINDOW, CALIBRATION_WEEKS, calibratedDriftConfig, calibrationWindows, CLOCK_FEATURES, overdueAtCheckout, recentReferences, windowsAt, type OverdueRows, type WindowSource } from '../src/training/calibration-windows';
+import { CALIBRATION_SMALL_WINDOW, CALIBRATION_WEEKS, calibratedDriftConfig, calibrationWindows, RECENT_REFERENCE_COLUMNS, overdueAtCheckout, recentReferences, windowsAt, type OverdueRows, type WindowSource } from '../src/training/calibration-windows';
 import { addDays } from '../src/util/dates';
 
 const USAGE = `node dist/bench/drift.js [--members N] [--seed S] [--window DAYS] [--days N] [--after N] [--dir DIR] [--calibration-weeks N] [--stored-thresholds] [--only NAME[,NAME...]] [--reuse DIR] [--trace] [--json]
@@ -292,8 +292,8 @@ async function main(): Promise<void> {
         },
       });
       for (const model of MONITORED) {
-        // As `models reference --calibrate-weeks`: the clock features' references are their newest weeks.
-        references[model] = recentReferences(references[model], windows[model] ?? [], CLOCK_FEATURES[model]);
+        // As `models reference --calibrate-weeks`: the clock features' and the classifiers' scores' references are their newest weeks.
+        references[model] = recentReferences(references[model], windows[model] ?? [], RECENT_REFERENCE_COLUMNS[model]);
         configs[model] = calibratedDriftConfig(references[model], windows[model] ?? []);
       }
       say(`calibrated on ${calibrationWeeks} weekly windows up to ${asOf} (${((Date.now() - started) / 1000).toFixed(0)} s)`);

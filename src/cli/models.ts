@@ -31,7 +31,7 @@ import {
 } from '../registry';
 import { referencesFromRows } from '../monitoring/references';
 import { versionReferenceRows } from '../training/references';
-import { CALIBRATED_MODELS, calibratedDriftConfig, calibrationWindows, CLOCK_FEATURES, isCalibratedModel, recentReferences } from '../training/calibration-windows';
+import { CALIBRATED_MODELS, calibratedDriftConfig, calibrationWindows, RECENT_REFERENCE_COLUMNS, isCalibratedModel, recentReferences } from '../training/calibration-windows';
 import type { DriftConfig } from '../monitoring/drift';
 import type { RegisteredVersion, Rescore, ValidationReport } from '../registry';
 import { rescoreOnEvidence } from '../evaluation/promotion-gate';
@@ -317,8 +317,8 @@ export async function runModelsCommand(argv: string[], context: ModelsCommandCon
             let driftThresholds: DriftConfig | undefined;
             if (weeks !== undefined && isCalibratedModel(name)) {
               const windows = await calibrationWindows(store, { [name]: { dir, metadata: current } }, { weeks, asOf: current.trainingData.asOf });
-              // The clock features' references are their newest weeks, and the thresholds are calibrated against those.
-              driftReferences = recentReferences(driftReferences, windows[name] ?? [], CLOCK_FEATURES[name]);
+              // The clock features' and the classifiers' scores' references are their newest weeks (RECENT_REFERENCE_COLUMNS), and the thresholds are calibrated against those.
+              driftReferences = recentReferences(driftReferences, windows[name] ?? [], RECENT_REFERENCE_COLUMNS[name]);
               driftThresholds = calibratedDriftConfig(driftReferences, windows[name] ?? []);
             }
             return { driftReferences, outcomeSeasons: rows.outcomeSeasons, driftThresholds, heldOutWeeks: rows.heldOutWeeks };

@@ -34,7 +34,9 @@
  * threshold (overdue's tenure fired on days 86–89 of 90 unshifted days). Against the newest
  * RECENT_REFERENCE_WEEKS weeks the reference is the era served, and the calibration weeks, up to
  * two years older, measure how far two years of ageing move the statistic: more than the year
- * a version's thresholds stand for (thresholds.ts FAMILY_DAYS).
+ * a version's thresholds stand for (thresholds.ts FAMILY_DAYS). A classifier's score, computed
+ * from such a feature, moves with the clock too, and is compared the same way
+ * (RECENT_REFERENCE_COLUMNS).
  */
 import path from 'node:path';
 import type { ModelName } from '../config';
@@ -79,6 +81,23 @@ export const CLOCK_FEATURES: Record<CalibratedModel, readonly string[]> = {
   churn: ['tenure_days'],
   segmentation: ['tenure_days'],
   recommendations: [],
+};
+
+/**
+ * Per model, the columns whose reference is their newest weeks: the clock features, and the
+ * probability of each classifier that takes one as an input. A churn or overdue score is a
+ * function of its tenure feature among others, so it moves with the clock by the same
+ * construction, and the cohorts' ageing moved it: the 10,000-member library's active members'
+ * mean churn score in early March was 0.190 in 2023, 0.177 in 2024 and 0.159 in 2025, against
+ * a reference of the training cut-offs (2023-08 to 2024-07, mean 0.180), and an unshifted living
+ * run raised churn's score alarm on days 63–69. Segmentation's output is a segment name (a
+ * categorical reference), and stays on its training reference.
+ */
+export const RECENT_REFERENCE_COLUMNS: Record<CalibratedModel, readonly string[]> = {
+  overdue: [...CLOCK_FEATURES.overdue, SCORE_REFERENCE],
+  churn: [...CLOCK_FEATURES.churn, SCORE_REFERENCE],
+  segmentation: CLOCK_FEATURES.segmentation,
+  recommendations: CLOCK_FEATURES.recommendations,
 };
 
 /**

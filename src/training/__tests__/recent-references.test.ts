@@ -1,5 +1,6 @@
 import { buildReference, calibrateThresholds, compareFeature, type DriftReferences, type DriftWindow } from '../../monitoring/drift';
-import { CLOCK_FEATURES, RECENT_REFERENCE_WEEKS, recentReferences } from '../calibration-windows';
+import { CLOCK_FEATURES, RECENT_REFERENCE_COLUMNS, RECENT_REFERENCE_WEEKS, recentReferences } from '../calibration-windows';
+import { SCORE_REFERENCE } from '../../monitoring/references';
 import { Random } from '../../util/random';
 
 /**
@@ -42,6 +43,19 @@ describe('recentReferences', () => {
   it('names the tenure features of the calibrated models', () => {
     expect(CLOCK_FEATURES.overdue).toEqual(['member_tenure_days']);
     expect(CLOCK_FEATURES.churn).toEqual(['tenure_days']);
+  });
+
+  it("rebuilds the classifiers' scores with their tenure features, and leaves segmentation's segment on its training reference", () => {
+    expect(RECENT_REFERENCE_COLUMNS.overdue).toEqual(['member_tenure_days', SCORE_REFERENCE]);
+    expect(RECENT_REFERENCE_COLUMNS.churn).toEqual(['tenure_days', SCORE_REFERENCE]);
+    expect(RECENT_REFERENCE_COLUMNS.segmentation).not.toContain(SCORE_REFERENCE);
+    const scored: DriftReferences = { features: { ...references.features, [SCORE_REFERENCE]: buildReference(whole.map((t) => 1 / (1 + t / 1000))) } };
+    const scoredWeeks = weeks.map((w) => ({ ...w, [SCORE_REFERENCE]: (w.tenure as number[]).map((t) => 1 / (1 + t / 1000)) }));
+    const recent = recentReferences(scored, scoredWeeks, RECENT_REFERENCE_COLUMNS.churn.map((c) => (c === 'tenure_days' ? 'tenure' : c)));
+    expect(recent.features[SCORE_REFERENCE]).toEqual(buildReference(scoredWeeks.slice(0, RECENT_REFERENCE_WEEKS).flatMap((w) => w[SCORE_REFERENCE]), { kind: 'numeric' }));
+    // A score that falls as the members age: its newest weeks' mean lies below the whole period's.
+    const meanOf = (reference: DriftReferences['features'][string] | undefined) => (reference?.kind === 'numeric' ? reference.mean : Number.NaN);
+    expect(meanOf(recent.features[SCORE_REFERENCE])).toBeLessThan(meanOf(scored.features[SCORE_REFERENCE]));
   });
 
   it('refuses a recent reference of no weeks', () => {
