@@ -1,10 +1,11 @@
 /**
  * Wakes a follower of a SQLite store soon after a writer commits change records to it, as
- * NOTIFY does on PostgreSQL. The writer rewrites the store's change signal file after each such
- * commit (src/circulation/feed `notifyChanges`), and a watch on that file (inotify on Linux)
- * reports it. Only the change feed's commits touch the file: watching the write-ahead log woke
- * every follower for every commit of the prediction log and the monitor too, several a second
- * under load, each wake a read of the change records that found nothing new.
+ * NOTIFY does on PostgreSQL. The writer touches the store's change signal file (sets its
+ * modification time) after each such commit (src/circulation/feed `notifyChanges`), and a watch
+ * on that file (inotify on Linux) reports it. Only the change feed's commits touch the file:
+ * watching the write-ahead log woke every follower for every commit of the prediction log and
+ * the monitor too, several a second under load, each wake a read of the change records that
+ * found nothing new.
  *
  * Wakes come at most one per `minGapMs`: the first signal after a quiet spell wakes at once, later
  * ones within the gap are gathered into one wake at its end, so a flood of commits costs a
@@ -42,7 +43,7 @@ export function watchCommits(databaseUrl: string, wake: () => void, minGapMs: nu
     else pending = setTimeout(fire, wait);
   };
   const arm = (create: boolean): FSWatcher => {
-    // No writer may have signalled yet: an empty file to watch, which the first signal rewrites.
+    // No writer may have signalled yet: an empty file to watch, which the first signal touches.
     if (create) closeSync(openSync(signal, 'a'));
     const started = watch(signal, { persistent: false }, onSignal);
     started.on('error', (error) => {
