@@ -91,7 +91,7 @@ export async function membersActiveBetween(store: Store, from: string, to: strin
 /**
  * Starts following from the newest change record now (the memos, filled from the store from now
  * on, already reflect what came before), and from the library clock now. Polls every `config.follow.intervalMs`; on PostgreSQL a
- * NOTIFY on the changes channel also wakes it, on SQLite a write to the store's log (commit-watch). A failed read is logged and retried on the next tick.
+ * NOTIFY on the changes channel also wakes it, on SQLite a rewrite of the store's change signal file (commit-watch). A failed read is logged and retried on the next tick.
  */
 export async function followChanges(deps: FollowerDeps): Promise<ChangeFollower> {
   const { store, freshness, logger, metrics } = deps;

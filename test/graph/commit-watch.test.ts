@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { applyEvent, parseEvent } from '../../src/circulation';
+import { applyEvent, changeSignalFile, parseEvent } from '../../src/circulation';
 import { memberOpenLoanFeatures } from '../../src/features/overdue';
 import { createLogger } from '../../src/logging';
 import { createProcessMetrics } from '../../src/metrics';
@@ -40,7 +40,10 @@ describe('watching a SQLite store for commits', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('wakes on a commit from another connection, and not on reads', async () => {
+  const register = (store: Store, i: number) =>
+    applyEvent(store, parseEvent({ id: `reg-watch-${i}`, type: 'registerMember', at: '2025-06-30T12:00:00Z', name: `Reader ${i}`, email: `reader${i}@example.org`, branchId: '1' }));
+
+  it('wakes on change records committed by another connection, and not on reads or on commits without change records', async () => {
     let wakes = 0;
     const watch = watchCommits(`sqlite:${file}`, () => (wakes += 1), 20, logger);
     expect(watch).toBeDefined();
@@ -48,10 +51,15 @@ describe('watching a SQLite store for commits', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       const before = wakes;
       await reader.db.selectFrom('members').selectAll().execute();
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(wakes).toBe(before);
+      // A commit the change feed does not carry, as the prediction log's and the monitor's are.
       await writer.db.updateTable('members').set({ name: 'Renamed' }).where('id', '=', 1).execute();
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(wakes).toBe(before);
+      const touched = statSync(changeSignalFile(file)).mtimeMs;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await register(writer, 0);
       await eventually(() => wakes > before);
+      expect(statSync(changeSignalFile(file)).mtimeMs).toBeGreaterThan(touched);
     } finally {
       watch?.close();
     }
@@ -63,13 +71,28 @@ describe('watching a SQLite store for commits', () => {
     const watch = watchCommits(`sqlite:${file}`, () => (wakes += 1), gapMs, logger);
     try {
       const started = performance.now();
-      for (let i = 0; i < 50; i += 1) await writer.db.updateTable('members').set({ name: `Name ${i}` }).where('id', '=', 1).execute();
+      for (let i = 0; i < 50; i += 1) await register(writer, i);
       await eventually(() => wakes > 0);
       await new Promise((resolve) => setTimeout(resolve, gapMs * 2));
       const gaps = (performance.now() - started) / gapMs;
       expect(wakes).toBeGreaterThan(0);
       expect(wakes).toBeLessThanOrEqual(Math.ceil(gaps) + 1);
       expect(wakes).toBeLessThan(50);
+    } finally {
+      watch?.close();
+    }
+  });
+
+  it('watches a signal file that a writer replaced', async () => {
+    let wakes = 0;
+    const watch = watchCommits(`sqlite:${file}`, () => (wakes += 1), 20, logger);
+    try {
+      renameSync(changeSignalFile(file), `${changeSignalFile(file)}.old`);
+      writeFileSync(changeSignalFile(file), '0\n');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const before = wakes;
+      await register(writer, 100);
+      await eventually(() => wakes > before);
     } finally {
       watch?.close();
     }
