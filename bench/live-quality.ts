@@ -70,14 +70,28 @@ const USAGE = `usage: node dist/bench/live-quality.js [--db PATH] [--models DIR]
 
 const IDENTITY = { sub: 'bench-live-quality', role: 'staff' as const };
 
+/**
+ * Serves `keys` in slices of half the log's queue, writing the log after each: a day's batch in
+ * one call (some 10,000 open loans, every member) would fill the queue, and the records past
+ * it, the newest loans and members, would be dropped. Throws if any record was dropped.
+ */
+async function serveInSlices(deps: Awaited<ReturnType<typeof openModelDeps>>, config: Config, keys: readonly string[], load: (slice: string[]) => Promise<unknown>): Promise<void> {
+  const slice = Math.max(1, Math.floor(config.predictionLog.capacity / 2));
+  for (let at = 0; at < keys.length; at += slice) {
+    await load(keys.slice(at, at + slice));
+    await deps.predictionLog.flush();
+  }
+  const dropped = (await deps.metrics.predictionLogDropped.get()).values.reduce((sum, v) => sum + v.value, 0);
+  if (dropped > 0) throw new Error(`the prediction log dropped ${dropped} records of a served day: the monitor would not see them`);
+}
+
 async function serveDay(config: Config, store: Store, day: number): Promise<void> {
   const today = await readClock(store);
   const overdue = await openModelDeps(config, 'overdue', [OVERDUE_SLOT]);
   try {
     const loans = await store.db.selectFrom('loans').select('id').where('returned_at', 'is', null).where('due_at', '>=', today).execute();
     const context = createOverdueContext(IDENTITY, createOverdueServices(overdue), `day-${day}-overdue`);
-    await context.overdueRisk.loadMany(loans.map((l) => `L:${l.id}` as const));
-    await overdue.predictionLog.flush();
+    await serveInSlices(overdue, config, loans.map((l) => `L:${l.id}`), (slice) => context.overdueRisk.loadMany(slice as `L:${string}`[]));
   } finally {
     await closeModelDeps(overdue);
   }
@@ -86,8 +100,7 @@ async function serveDay(config: Config, store: Store, day: number): Promise<void
   try {
     const members = await store.db.selectFrom('members').select('id').where('joined_at', '<=', today).execute();
     const context = createChurnContext(IDENTITY, createChurnServices(churn), `day-${day}-churn`);
-    await context.churnRisk.loadMany(members.map((m) => String(m.id)));
-    await churn.predictionLog.flush();
+    await serveInSlices(churn, config, members.map((m) => String(m.id)), (slice) => context.churnRisk.loadMany(slice));
   } finally {
     await closeModelDeps(churn);
   }

@@ -76,7 +76,7 @@ interface Leg {
   rssByProcess: Record<string, number>;
   /** CPU seconds each process used during the leg. */
   cpuSecondsByProcess: Record<string, number>;
-  /** V8 heap in use of each process at the end of the leg (MB), from its /metrics. */
+  /** V8 heap in use of each process's serving thread at the end of the leg (MB), from its /metrics, and of the library's monitor thread ("library monitor thread"). */
   heapMbByProcess: Record<string, number>;
   /** What the daily rolls of the features cost each model subgraph during the leg. */
   rolls: Record<string, RollSummary>;
@@ -300,13 +300,20 @@ function cpuSecondsOf(processes: ReadonlyMap<string, number>): Map<string, numbe
   return new Map([...processes].map(([name, pid]) => [name, sampleProcess(pid)?.cpuSeconds ?? NaN]));
 }
 
-/** V8 heap in use of each process (MB), from its /metrics; a process that does not answer in 30 s is left out. */
+/**
+ * V8 heap in use of each process's serving thread (MB), from its /metrics, and of the library's
+ * live-monitor thread as "<name> monitor thread"; a process that does not answer in 30 s is left out.
+ */
 async function heapMbOf(urls: ReadonlyMap<string, string>): Promise<Record<string, number>> {
   const heaps: Record<string, number> = {};
+  const mb = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
   await Promise.all([...urls].map(async ([name, url]) => {
     try {
       const response = await fetch(metricsUrl(url), { signal: AbortSignal.timeout(30_000) });
-      heaps[name] = Number((total(parsePrometheus(await response.text()), 'nodejs_heap_size_used_bytes') / 2 ** 20).toFixed(1));
+      const samples = parsePrometheus(await response.text());
+      heaps[name] = mb(total(samples, 'nodejs_heap_size_used_bytes'));
+      const monitor = total(samples, 'monitor_thread_heap_used_bytes');
+      if (monitor > 0) heaps[`${name} monitor thread`] = mb(monitor);
     } catch {
       // Reported as missing.
     }

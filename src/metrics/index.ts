@@ -53,6 +53,8 @@ export interface ProcessMetrics {
   modelOfflineMetric: Gauge<'model' | 'version' | 'metric'>;
   /** Drift of one feature (or of the score, feature="__score__") against the version's reference. */
   modelFeatureDrift: Gauge<'model' | 'version' | 'feature' | 'statistic'>;
+  /** V8 heap in use of the library subgraph's live-monitor thread, as it posted after its last run (bytes). */
+  monitorThreadHeap: Gauge;
 }
 
 export function createProcessMetrics(service: string): ProcessMetrics {
@@ -188,6 +190,11 @@ export function createProcessMetrics(service: string): ProcessMetrics {
       name: 'prediction_log_dropped_total',
       help: 'Prediction-log records dropped (queue full or a batch the store refused), by model',
       labelNames: ['model'],
+      registers: [registry],
+    }),
+    monitorThreadHeap: new Gauge({
+      name: 'monitor_thread_heap_used_bytes',
+      help: "V8 heap in use of the live monitor's worker thread (the library subgraph), as posted after its last run; nodejs_heap_size_used_bytes is the serving thread's only",
       registers: [registry],
     }),
     ...createMonitoringGauges(registry),

@@ -204,6 +204,10 @@ describe("the monitor's own thread (what the library subgraph runs)", () => {
       const auc = (await served.modelLiveMetric.get()).values.find((v) => v.labels.model === 'overdue' && v.labels.metric === 'auc' && v.labels.window === 'week');
       expect(auc?.value).toBe(here.health('overdue', 'week')[0]?.metrics.find((m) => m.name === 'auc' && !m.estimated)?.value);
       expect((await served.modelOfflineMetric.get()).values.length).toBeGreaterThan(0);
+      // The thread's own heap, not the serving thread's: it holds the monitor's windows.
+      const heap = (await served.monitorThreadHeap.get()).values[0]?.value ?? 0;
+      expect(heap).toBeGreaterThan(1024 * 1024);
+      expect(heap).not.toBe(process.memoryUsage().heapUsed);
     } finally {
       await thread.stop();
       await here.stop();
