@@ -43,9 +43,10 @@
  *   (left truncation). The loans already out when the log began are such loans, and they were
  *   the ones settled in the first two weeks of a run.
  * - Memory is bounded by the windows (30 day summaries per version and figure), one pending
- *   prediction per subject (loan, member@day, book@week), at most `driftSample` values per
- *   feature, version and day, the subjects taken into a drift window in the last 30 days, and
- *   the pending loans seen on their checkout day.
+ *   prediction per subject (loan, member@day, book@week) without its features and factors, the
+ *   subjects judged in the last 31 days, at most `driftSample` values per feature, version and
+ *   day, the subjects taken into a drift window in the last 30 days, the pending loans seen on
+ *   their checkout day, and per member its last 30 segment changes.
  *
  * Alerts are the conditions of monitoring/alerts.yml's model rules evaluated on the same
  * figures at the time of the run, without the rules' `for` durations; Prometheus' alert API is
@@ -94,7 +95,8 @@ import {
 import { outcomeSeasonsOf, type OutcomeSeasons } from './seasons';
 import { driftThresholdsOf, monitoredDriftConfig } from './thresholds';
 import type { Interval } from './statistics';
-import { DailyWindows, QUALITY_WINDOWS, WINDOW_DAYS, type QualityWindow } from './windows';
+import { SegmentHistory } from './segment-history';
+import { DailyWindows, LONGEST_WINDOW_DAYS, QUALITY_WINDOWS, WINDOW_DAYS, type QualityWindow } from './windows';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 
@@ -178,6 +180,15 @@ interface VersionMetadata {
   floors: Record<string, number>;
   /** The version's seasonal expectation of its outcome ratio (metadata `outcomeSeasons`), or null to judge against 1. */
   outcomeSeasons: OutcomeSeasons | null;
+}
+
+/**
+ * What a prediction waiting for its outcome keeps: what judging it (outcomes.ts) and its row
+ * (`row`) read. Its features, factors and request id are in the log and not needed here.
+ */
+function pendingForm(record: PredictionRecord): PredictionRecord {
+  const { processId, sequence, acceptedThrough, at, asOf, model, version, arm, entityKind, entityId, score, items, label } = record;
+  return { processId, sequence, acceptedThrough, requestId: '', at, asOf, model, version, arm, entityKind, entityId, score, items, label, factors: [], features: null, featureRef: null };
 }
 
 /** A reservoir of feature values per day. */
@@ -303,7 +314,7 @@ export class LiveMonitor {
   private readonly seenAtCheckout = new Set<string>();
   /** Per member: segments served, by day, ascending (for segment stability and slicing). */
   private readonly segments = new Map<string, { day: string; segment: string }>();
-  private readonly segmentHistory = new Map<string, Array<{ day: string; segment: string }>>();
+  private readonly segmentHistory = new SegmentHistory();
   private snapshot = new Map<string, ModelHealth>();
   private snapshotClock = '';
   private running: Promise<void> | null = null;
@@ -538,17 +549,8 @@ export class LiveMonitor {
     for (const change of segmentChanges(records, this.segments)) this.state('segmentation', change.version).segments.add(change.day, change.previous, change.segment);
     for (const r of records) {
       if (r.model !== 'segmentation' || !r.label) continue;
-      const history = this.segmentHistory.get(r.entityId) ?? [];
-      history.push({ day: predictionDay(r), segment: r.label });
-      history.sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
-      this.segmentHistory.set(r.entityId, history.slice(-30));
+      this.segmentHistory.add(r.entityId, predictionDay(r), r.label);
     }
-  }
-
-  private segmentOn(memberId: string, day: string): string | null {
-    let found: string | null = null;
-    for (const entry of this.segmentHistory.get(memberId) ?? []) if (entry.day <= day) found = entry.segment;
-    return found;
   }
 
   /** Judges new and pending predictions of one model; returns the rows to write. */
@@ -572,13 +574,15 @@ export class LiveMonitor {
       if (j.status !== 'pending' || resolved.has(j.subject)) continue;
       const seen = pending.get(j.subject);
       if (seen && !madeLater(j.prediction, seen)) continue;
-      pending.set(j.subject, j.prediction);
+      pending.set(j.subject, pendingForm(j.prediction));
       rows.push(this.row(model, j));
     }
     // A loan seen on its checkout day and not pending was judged after the fact (back the same day): nothing to wait for.
     if (model === 'overdue') for (const subject of this.seenAtCheckout) if (!pending.has(subject)) this.seenAtCheckout.delete(subject);
-    // Subjects known long ago can no longer meet a prediction inside any window.
-    for (const [subject, knownOn] of resolved) if (knownOn < addDays(clock, -120)) resolved.delete(subject);
+    // A subject known before the longest window can change no window if judged again (its day is
+    // forgotten there), and its stored row is fixed once known (upsertPredictionOutcomes).
+    const forgotten = addDays(clock, -LONGEST_WINDOW_DAYS - 1);
+    for (const [subject, knownOn] of resolved) if (knownOn < forgotten) resolved.delete(subject);
     return rows;
   }
 
@@ -642,11 +646,11 @@ export class LiveMonitor {
     for (const row of rows) {
       if (row.entity_kind === 'member') {
         row.branch_id = members.get(Number(row.entity_id)) ?? null;
-        row.segment = this.segmentOn(row.entity_id, row.predicted_on);
+        row.segment = this.segmentHistory.on(row.entity_id, row.predicted_on);
       } else if (row.entity_kind === 'loan') {
         const loan = loans.get(Number(row.entity_id));
         row.branch_id = loan?.branch ?? null;
-        row.segment = loan ? this.segmentOn(String(loan.member), row.predicted_on) : null;
+        row.segment = loan ? this.segmentHistory.on(String(loan.member), row.predicted_on) : null;
       }
     }
   }
