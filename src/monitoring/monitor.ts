@@ -34,8 +34,13 @@
  *     features of its references, which matched none before). Not yet its reference's
  *     population (every member on the training date): the members asked about are a subset
  *     the traffic chooses, and its calibration windows are the week's borrowers, a third one.
- *   - the models that log their features (recommendations, demand): each subject once a day,
- *     with the features logged.
+ *   - recommendations: the day's borrowers, on each day a version served lists (lists carry
+ *     no features or score), once the day is over: the genre of each book checked out, and a
+ *     sample of the borrowers' history lengths as of the day. The traffic does not choose
+ *     them: they are the population of its references and calibration windows (what members
+ *     borrow and how much history they bring is what it is asked with).
+ *   - the models that log their features (demand): each subject once a day, with the features
+ *     logged.
  * - Overdue's outcome ratio counts the loans whose checkout-day prediction the monitor saw, each
  *   judged with its prediction live at the outcome (as the other figures). A loan first asked
  *   about when already out has survived its first days unreturned: the on-time early returns of
@@ -63,6 +68,7 @@
  */
 import { CHURN_FEATURE_NAMES, churnFeatures } from '../features/churn';
 import { OVERDUE_FEATURE_NAMES, overdueCheckoutFeatures } from '../features/overdue';
+import { borrowingHistories } from '../features/recommendations';
 import { SEGMENTATION_FEATURE_NAMES, segmentationFeatures } from '../features/segmentation';
 import type { Logger } from '../logging';
 import type { ProcessMetrics } from '../metrics';
@@ -312,6 +318,8 @@ export class LiveMonitor {
   private readonly admitted = new Map<string, Set<string>>();
   /** Overdue's loans (`loan:ID`) the log holds a checkout-day prediction of, until their outcome is known. */
   private readonly seenAtCheckout = new Set<string>();
+  /** Per recommendations version: the days it served lists on whose borrowers are not yet in its drift window. */
+  private readonly listDays = new Map<string, Set<string>>();
   /** Per member: segments served, by day, ascending (for segment stability and slicing). */
   private readonly segments = new Map<string, { day: string; segment: string }>();
   private readonly segmentHistory = new SegmentHistory();
@@ -385,6 +393,7 @@ export class LiveMonitor {
     this.foldSegments(records);
     for (const record of records) this.foldServed(record);
     await this.foldRecomputedPopulations(records);
+    await this.foldBorrowers(records, clock);
     for (const day of this.admitted.keys()) if (day <= addDays(clock, -DRIFT_DAYS)) this.admitted.delete(day);
     const rows: PredictionOutcomeTable[] = [];
     for (const model of new Set([...records.map((r) => r.model), ...this.pending.keys()])) {
@@ -493,7 +502,7 @@ export class LiveMonitor {
     const state = this.state(record.model, record.version);
     const day = predictionDay(record);
     if (this.isClassifierRecord(record) && record.score !== null) state.estimated.add(day, Math.min(1, Math.max(0, record.score)));
-    if (isRecomputed(record.model) || !this.admit(record, day)) return;
+    if (isRecomputed(record.model) || record.model === 'recommendations' || !this.admit(record, day)) return;
     state.addFeatures(day, { ...(record.features ?? {}) });
   }
 
@@ -523,6 +532,40 @@ export class LiveMonitor {
       for (const r of wanted) {
         const row = rows.get(`${Number(r.entityId)}@${predictionDay(r)}`);
         if (row) this.state(r.model, r.version).addFeatures(predictionDay(r), row);
+      }
+    }
+  }
+
+  /**
+   * Recommendations' drift population (its reference's and calibration windows'): each day a
+   * version served lists on, once that day is over, the genre of every book checked out that
+   * day (`borrowed_genre`) and the history length of each member who borrowed (`history_books`,
+   * as of the day; a random sample of at most `featureSample`). Lists carry no features or score.
+   */
+  private async foldBorrowers(records: readonly PredictionRecord[], clock: string): Promise<void> {
+    for (const r of records) {
+      if (r.model !== 'recommendations' || r.entityKind !== 'member' || !r.items) continue;
+      const days = this.listDays.get(r.version) ?? new Set<string>();
+      days.add(predictionDay(r));
+      this.listDays.set(r.version, days);
+    }
+    const oldest = addDays(clock, -LONGEST_WINDOW_DAYS);
+    for (const [version, days] of this.listDays) {
+      for (const day of [...days].sort()) {
+        if (day >= clock) continue;
+        days.delete(day);
+        if (day <= oldest) continue;
+        const loans = await this.deps.store.db
+          .selectFrom('loans')
+          .innerJoin('books', 'books.id', 'loans.book_id')
+          .select(['loans.member_id', 'books.genre'])
+          .where('loans.checked_out_at', '=', day)
+          .execute();
+        const state = this.state('recommendations', version);
+        for (const loan of loans) state.addFeatures(day, { borrowed_genre: loan.genre ?? 'unknown' });
+        const members = [...new Set(loans.map((l) => l.member_id))];
+        const wanted = members.length <= this.featureSample ? members : Array.from(sampleWithoutReplacement(members.length, this.featureSample, this.random), (i) => members[i]!);
+        for (const history of await borrowingHistories(this.deps.store, wanted, day)) if (history) state.addFeatures(day, { history_books: history.bookIds.length });
       }
     }
   }
