@@ -1,7 +1,7 @@
 /**
  * Live quality against offline, on a copy of a library that lives on: every simulated day the
  * production overdue model scores the open loans, the churn model every member (weekly), and
- * the recommender lists for up to 200 of the day's borrowers, through the subgraphs' own
+ * the recommender lists for up to 200 of the last week's borrowers, through the subgraphs' own
  * serving and logging path; the live monitor runs once a day; the
  * simulator moves circulation one day (one continuous `liveOn`, so day N costs what day 1 does).
  *
@@ -71,7 +71,7 @@ const USAGE = `usage: node dist/bench/live-quality.js [--db PATH] [--models DIR]
                 window's drift verdict of every feature (rows, test, statistic, p, threshold)`;
 
 const IDENTITY = { sub: 'bench-live-quality', role: 'staff' as const };
-/** Members a day given recommendations (of the day's borrowers). */
+/** Members a day given recommendations (of the last week's borrowers). */
 const LISTS_PER_DAY = 200;
 
 
@@ -100,10 +100,11 @@ async function serveDay(config: Config, store: Store, day: number): Promise<void
   } finally {
     await closeModelDeps(overdue);
   }
-  // Lists for some of the day's borrowers (recommendations' drift window is every borrower of a day it served on, whoever asked).
+  // Lists for some recent borrowers (recommendations' drift window is every borrower of a day it served on, whoever asked).
   const recommendations = await openModelDeps(config, 'recommendations', [RECOMMENDATIONS_SUBGRAPH_SLOT]);
   try {
-    const borrowers = await store.db.selectFrom('loans').select('member_id').distinct().where('checked_out_at', '=', today).orderBy('member_id').limit(LISTS_PER_DAY).execute();
+    // The clock is already on the next day, whose circulation has not happened: last week's borrowers.
+    const borrowers = await store.db.selectFrom('loans').select('member_id').distinct().where('checked_out_at', '>=', addDays(today, -7)).orderBy('member_id').limit(LISTS_PER_DAY).execute();
     const context = createRecommendationsContext(IDENTITY, createRecommendationsServices(recommendations), `day-${day}-recommendations`);
     await serveInSlices(recommendations, config, borrowers.map((b) => String(b.member_id)), (slice) => Promise.all(slice.map((id) => context.recommendations.load(id, RECOMMENDATION_K))));
   } finally {
