@@ -86,6 +86,8 @@ interface Leg {
   cpuSecondsByProcess: Record<string, number>;
   /** V8 heap in use of each process's serving thread at the end of the leg (MB), from its /metrics, and of the library's monitor thread ("library monitor thread"). */
   heapMbByProcess: Record<string, number>;
+  /** The V8 heap each of those threads holds from the system at the end of the leg (MB), in use or not. */
+  heapHeldMbByProcess: Record<string, number>;
   /** What the daily rolls of the features cost each model subgraph during the leg. */
   rolls: Record<string, RollSummary>;
   /** Each process's event-loop delay over the leg, from its /metrics every 2 s. */
@@ -342,23 +344,28 @@ function cpuSecondsOf(processes: ReadonlyMap<string, number>): Map<string, numbe
 
 /**
  * V8 heap in use of each process's serving thread (MB), from its /metrics, and of the library's
- * live-monitor thread as "<name> monitor thread"; a process that does not answer in 30 s is left out.
+ * live-monitor thread as "<name> monitor thread"; `held`, the heap each holds from the system
+ * (in use or not: V8 keeps what a peak needed). A process that does not answer in 30 s is left out.
  */
-async function heapMbOf(urls: ReadonlyMap<string, string>): Promise<Record<string, number>> {
-  const heaps: Record<string, number> = {};
+async function heapMbOf(urls: ReadonlyMap<string, string>): Promise<{ used: Record<string, number>; held: Record<string, number> }> {
+  const used: Record<string, number> = {};
+  const held: Record<string, number> = {};
   const mb = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
   await Promise.all([...urls].map(async ([name, url]) => {
     try {
       const response = await fetch(metricsUrl(url), { signal: AbortSignal.timeout(30_000) });
       const samples = parsePrometheus(await response.text());
-      heaps[name] = mb(total(samples, 'nodejs_heap_size_used_bytes'));
+      used[name] = mb(total(samples, 'nodejs_heap_size_used_bytes'));
+      held[name] = mb(total(samples, 'nodejs_heap_size_total_bytes'));
       const monitor = total(samples, 'monitor_thread_heap_used_bytes');
-      if (monitor > 0) heaps[`${name} monitor thread`] = mb(monitor);
+      if (monitor > 0) used[`${name} monitor thread`] = mb(monitor);
+      const monitorHeld = total(samples, 'monitor_thread_heap_total_bytes');
+      if (monitorHeld > 0) held[`${name} monitor thread`] = mb(monitorHeld);
     } catch {
       // Reported as missing.
     }
   }));
-  return heaps;
+  return { used, held };
 }
 
 async function readClock(gatewayUrl: string, token: string): Promise<string> {
@@ -423,7 +430,7 @@ async function live(config: Config, graph: LaunchedGraph, databaseUrl: string, s
       rssByProcess: rssMbByProcess(pidByName),
       settleRss: settleRss.stop(),
       cpuSecondsByProcess: Object.fromEntries([...cpuAfter].map(([name, seconds]) => [name, Number((seconds - (cpuBefore.get(name) ?? NaN)).toFixed(1))])),
-      heapMbByProcess: await heapMbOf(urls),
+      ...(await heapMbOf(urls).then(({ used, held }) => ({ heapMbByProcess: used, heapHeldMbByProcess: held }))),
       ...rollSampler.take(),
       clock: await readClock(graph.gatewayUrl, tokens[0]!),
       load: loadAverage(),
@@ -447,7 +454,7 @@ function describeLeg(leg: Leg): string {
     + `\n  inference runs per subgraph request that ran the model: ${inRequests || 'none counted'}`
     + `\n  RSS by process: ${Object.entries(leg.rssByProcess).map(([name, mb]) => `${name} ${fmt(mb, 0)} MB`).join(', ')}`
     + `\n  RSS over the settle (median of ${leg.settleRss.readings} readings): Σ ${fmt(leg.settleRss.sumMedianMb, 0)} MB; ${Object.entries(leg.settleRss.byProcess).map(([name, mb]) => `${name} ${fmt(mb, 0)} MB`).join(', ')}`
-    + `\n  heap in use by process: ${Object.entries(leg.heapMbByProcess).map(([name, mb]) => `${name} ${fmt(mb, 0)} MB`).join(', ')}`
+    + `\n  heap in use / held by process: ${Object.entries(leg.heapMbByProcess).map(([name, mb]) => `${name} ${fmt(mb, 0)} / ${fmt(leg.heapHeldMbByProcess[name] ?? NaN, 0)} MB`).join(', ')}`
     + `\n  CPU by process: ${Object.entries(leg.cpuSecondsByProcess).map(([name, seconds]) => `${name} ${fmt(seconds)} s`).join(', ')}`
     + `\n  event-loop delay p99 per 2-s window (median / worst of the windows), max: ${Object.entries(leg.loopDelay).map(([name, d]) => `${name} ${fmt(d.p99MedianMs, 0)} / ${fmt(d.p99WorstMs, 0)} ms, ${fmt(d.maxMs, 0)} ms (${d.windows} windows)`).join('; ')}`
     + Object.entries(leg.rolls).map(([name, r]) => `\n  ${name}: ${r.rolls} rolls, ${fmt(r.meanSeconds)} s and ${fmt(r.meanCpuSeconds)} CPU s each; `

@@ -82,7 +82,7 @@ import { addToCalibration, binsOf, emptyCalibrationSums, mergeCalibration, type 
 import { compareWindow, type DriftConfig, type DriftReferences, type FeatureDrift, type FeatureValue } from './drift';
 import { publishDrift, publishLiveQuality } from './gauges';
 import { upsertPredictionOutcomes, type PredictionOutcomeTable } from './outcome-store';
-import { answeredByRule, isJudgedModel, judgeOutcomes, liveOutcomes, madeLater, predictionDay, segmentChanges, type Judgement } from './outcomes';
+import { answeredByRule, isJudgedModel, judgeOutcomes, liveOutcomes, madeLater, predictionDay, RECOMMENDATION_HIT_DAYS, segmentChanges, type Judgement } from './outcomes';
 import type { PredictionRecord } from './prediction-log';
 import { recordsOf, type PredictionLogDatabase, type StoreDb } from './prediction-log-store';
 import {
@@ -320,6 +320,9 @@ export class LiveMonitor {
   private readonly seenAtCheckout = new Set<string>();
   /** Per recommendations version: the days it served lists on whose borrowers are not yet in its drift window. */
   private readonly listDays = new Map<string, Set<string>>();
+  /** Runs so far, and per model the run its pending predictions were last judged in. */
+  private runs = 0;
+  private readonly pendingJudgedIn = new Map<string, number>();
   /** Per member: segments served, by day, ascending (for segment stability and slicing). */
   private readonly segments = new Map<string, { day: string; segment: string }>();
   private readonly segmentHistory = new SegmentHistory();
@@ -380,6 +383,7 @@ export class LiveMonitor {
 
   private async run(): Promise<void> {
     const clock = await this.deps.clock();
+    this.runs += 1;
     // A long log (the first run after a restart) is taken a slice at a time, so memory holds one slice.
     for (;;) {
       const records = await this.readNewRecords();
@@ -602,8 +606,12 @@ export class LiveMonitor {
     this.pending.set(model, pending);
     const resolved = this.resolved.get(model) ?? new Map<string, string>();
     this.resolved.set(model, resolved);
+    // The pending ones once a run (a later slice's pass has the same clock and circulation), and a
+    // recommendation list only once its window is over: its outcome cannot be known before.
+    const again = this.pendingJudgedIn.get(model) === this.runs ? [] : [...pending.values()].filter((p) => model !== 'recommendations' || addDays(predictionDay(p), RECOMMENDATION_HIT_DAYS) < clock);
+    this.pendingJudgedIn.set(model, this.runs);
     const candidates = new Map<string, PredictionRecord>();
-    for (const r of [...pending.values(), ...fresh]) candidates.set(`${r.processId}#${r.sequence}#${r.entityKind}:${r.entityId}`, r);
+    for (const r of [...again, ...fresh]) candidates.set(`${r.processId}#${r.sequence}#${r.entityKind}:${r.entityId}`, r);
     const judgements = (await judgeOutcomes(this.deps.store, model, [...candidates.values()], clock)).filter((j) => !resolved.has(j.subject));
     const rows: PredictionOutcomeTable[] = [];
     for (const j of liveOutcomes(judgements)) {

@@ -231,6 +231,8 @@ describe("the monitor's own thread (what the library subgraph runs)", () => {
       const heap = (await served.monitorThreadHeap.get()).values[0]?.value ?? 0;
       expect(heap).toBeGreaterThan(1024 * 1024);
       expect(heap).not.toBe(process.memoryUsage().heapUsed);
+      // All the heap it holds, in use or not, is at least what it uses.
+      expect((await served.monitorThreadHeapTotal.get()).values[0]?.value ?? 0).toBeGreaterThanOrEqual(heap);
     } finally {
       await thread.stop();
       await here.stop();
