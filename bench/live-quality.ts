@@ -1,7 +1,8 @@
 /**
  * Live quality against offline, on a copy of a library that lives on: every simulated day the
- * production overdue model scores the open loans and the churn model every member (weekly),
- * through the subgraphs' own serving and logging path; the live monitor runs once a day; the
+ * production overdue model scores the open loans, the churn model every member (weekly), and
+ * the recommender lists for up to 200 of the last week's borrowers, through the subgraphs' own
+ * serving and logging path; the live monitor runs once a day; the
  * simulator moves circulation one day (one continuous `liveOn`, so day N costs what day 1 does).
  *
  * At the end it prints, per model and window, the monitor's live AUC with its interval; the
@@ -40,7 +41,7 @@ import { auc } from '../src/ml/metrics';
 import { closeModelDeps, openModelDeps } from '../src/model-runtime/model-subgraph';
 import { CHURN_SLOT } from '../src/models/churn';
 import { OVERDUE_SLOT } from '../src/models/overdue';
-import { LiveMonitor, type ModelHealth } from '../src/monitoring/monitor';
+import { LiveMonitor, RECOMMENDATION_K, type ModelHealth } from '../src/monitoring/monitor';
 import { judgeOutcomes, liveOutcomes, predictionDay, type Judgement } from '../src/monitoring/outcomes';
 import { recordsOf, type PredictionLogDatabase, type StoreDb } from '../src/monitoring/prediction-log-store';
 import { QUALITY_WINDOWS, WINDOW_DAYS, type QualityWindow } from '../src/monitoring/windows';
@@ -51,6 +52,7 @@ import { chunks } from '../src/store/in-chunks';
 import { addDays } from '../src/util/dates';
 import { createChurnContext, createChurnServices } from '../subgraphs/churn';
 import { createOverdueContext, createOverdueServices } from '../subgraphs/overdue';
+import { createRecommendationsContext, createRecommendationsServices, RECOMMENDATIONS_SUBGRAPH_SLOT } from '../subgraphs/recommendations';
 
 /** Days lived after the figures, so that the simulator has stored churn truth at every cut-off served. */
 const ORACLE_DAYS = CHURN_WINDOW_DAYS;
@@ -69,6 +71,9 @@ const USAGE = `usage: node dist/bench/live-quality.js [--db PATH] [--models DIR]
                 window's drift verdict of every feature (rows, test, statistic, p, threshold)`;
 
 const IDENTITY = { sub: 'bench-live-quality', role: 'staff' as const };
+/** Members a day given recommendations (of the last week's borrowers). */
+const LISTS_PER_DAY = 200;
+
 
 /**
  * Serves `keys` in slices of half the log's queue, writing the log after each: a day's batch in
@@ -94,6 +99,16 @@ async function serveDay(config: Config, store: Store, day: number): Promise<void
     await serveInSlices(overdue, config, loans.map((l) => `L:${l.id}`), (slice) => context.overdueRisk.loadMany(slice as `L:${string}`[]));
   } finally {
     await closeModelDeps(overdue);
+  }
+  // Lists for some recent borrowers (recommendations' drift window is every borrower of a day it served on, whoever asked).
+  const recommendations = await openModelDeps(config, 'recommendations', [RECOMMENDATIONS_SUBGRAPH_SLOT]);
+  try {
+    // The clock is already on the next day, whose circulation has not happened: last week's borrowers.
+    const borrowers = await store.db.selectFrom('loans').select('member_id').distinct().where('checked_out_at', '>=', addDays(today, -7)).orderBy('member_id').limit(LISTS_PER_DAY).execute();
+    const context = createRecommendationsContext(IDENTITY, createRecommendationsServices(recommendations), `day-${day}-recommendations`);
+    await serveInSlices(recommendations, config, borrowers.map((b) => String(b.member_id)), (slice) => Promise.all(slice.map((id) => context.recommendations.load(id, RECOMMENDATION_K))));
+  } finally {
+    await closeModelDeps(recommendations);
   }
   if (day % 7 !== 0) return;
   const churn = await openModelDeps(config, 'churn', [CHURN_SLOT]);
@@ -204,7 +219,7 @@ function figuresOf({ model, known, versions, live }: Measured, oracle: Oracle, c
 }
 
 /** The served models whose alerts are recorded. */
-const SERVED = ['overdue', 'churn'] as const;
+const SERVED = ['overdue', 'churn', 'recommendations'] as const;
 
 interface AlertDays {
   /** Per rule: the days (0 = the first served day) with at least one alert, and every feature named. */

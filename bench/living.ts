@@ -9,7 +9,8 @@
  *
  * Reports failed queries (goal 0), inference runs per model per query from the processes'
  * /metrics counters (goal 1 for each model a query asks), and the graph's memory at the
- * checkpoint and at the end: Σ RSS of every process (goal: under 5% growth). The database is
+ * checkpoint and at the end: Σ RSS of every process (goal: under 5% growth), read at the end of
+ * each settle and as the median of a reading a second over the settle. The database is
  * kept at `--db` for later work (live against offline evaluation).
  *
  *   node dist/bench/living.js --db FILE [--from FILE] [--days 90] [--checkpoint 30] [--day-seconds 6]
@@ -29,6 +30,7 @@ import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { signDevelopmentToken } from '../gateway/auth';
 import { parseFlags, UsageError } from '../src/cli/flags';
+import { quantileOfSorted } from '../src/evaluation/intervals';
 import { loadConfig, SUBGRAPH_NAMES, type Config } from '../src/config';
 import { launchGraph, type LaunchedGraph } from '../src/graph-launcher';
 import { openStore, sqlitePath } from '../src/store';
@@ -74,10 +76,18 @@ interface Leg {
   memory: GraphMemory;
   /** RSS of each process (MB), to tell which one grows. */
   rssByProcess: Record<string, number>;
+  /**
+   * RSS read every second of the settle (MB): the median Σ over the graph, and each process's
+   * median. One reading swings with each process's garbage collections (by up to 100 MB for a
+   * model subgraph); the median of the settle's readings does not.
+   */
+  settleRss: { readings: number; sumMedianMb: number; byProcess: Record<string, number> };
   /** CPU seconds each process used during the leg. */
   cpuSecondsByProcess: Record<string, number>;
   /** V8 heap in use of each process's serving thread at the end of the leg (MB), from its /metrics, and of the library's monitor thread ("library monitor thread"). */
   heapMbByProcess: Record<string, number>;
+  /** The V8 heap each of those threads holds from the system at the end of the leg (MB), in use or not. */
+  heapHeldMbByProcess: Record<string, number>;
   /** What the daily rolls of the features cost each model subgraph during the leg. */
   rolls: Record<string, RollSummary>;
   /** Each process's event-loop delay over the leg, from its /metrics every 2 s. */
@@ -265,6 +275,38 @@ async function loadWhile(send: (seconds: number) => Promise<LoadResult>, until: 
   return results;
 }
 
+const median = (values: readonly number[]): number => quantileOfSorted([...values].sort((a, b) => a - b), 0.5);
+
+/** Reads every process's RSS each second from the moment `from` resolves (the settle) until `stop`, which gives the medians (MB). */
+function sampleRssFrom(from: Promise<void>, pids: ReadonlyMap<string, number>): { stop: () => Leg['settleRss'] } {
+  const sums: number[] = [];
+  const byProcess = new Map<string, number[]>([...pids.keys()].map((name) => [name, []]));
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const read = (): void => {
+    let sum = 0;
+    for (const [name, pid] of pids) {
+      const rss = (sampleProcess(pid)?.rssBytes ?? 0) / 2 ** 20;
+      byProcess.get(name)!.push(rss);
+      sum += rss;
+    }
+    sums.push(sum);
+  };
+  from.then(() => {
+    if (stopped) return;
+    read();
+    timer = setInterval(read, 1000);
+    timer.unref();
+  }, () => undefined);
+  return {
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+      return { readings: sums.length, sumMedianMb: median(sums), byProcess: Object.fromEntries([...byProcess].map(([name, values]) => [name, median(values)])) };
+    },
+  };
+}
+
 /** A loaded machine may keep a process from answering /metrics for minutes: every process must answer within ten tries of 30 s, or the run stops. */
 async function scrapeEvery(urls: ReadonlyMap<string, string>): Promise<Map<string, ProcessCounters>> {
   for (let attempt = 1; ; attempt++) {
@@ -302,23 +344,28 @@ function cpuSecondsOf(processes: ReadonlyMap<string, number>): Map<string, numbe
 
 /**
  * V8 heap in use of each process's serving thread (MB), from its /metrics, and of the library's
- * live-monitor thread as "<name> monitor thread"; a process that does not answer in 30 s is left out.
+ * live-monitor thread as "<name> monitor thread"; `held`, the heap each holds from the system
+ * (in use or not: V8 keeps what a peak needed). A process that does not answer in 30 s is left out.
  */
-async function heapMbOf(urls: ReadonlyMap<string, string>): Promise<Record<string, number>> {
-  const heaps: Record<string, number> = {};
+async function heapMbOf(urls: ReadonlyMap<string, string>): Promise<{ used: Record<string, number>; held: Record<string, number> }> {
+  const used: Record<string, number> = {};
+  const held: Record<string, number> = {};
   const mb = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
   await Promise.all([...urls].map(async ([name, url]) => {
     try {
       const response = await fetch(metricsUrl(url), { signal: AbortSignal.timeout(30_000) });
       const samples = parsePrometheus(await response.text());
-      heaps[name] = mb(total(samples, 'nodejs_heap_size_used_bytes'));
+      used[name] = mb(total(samples, 'nodejs_heap_size_used_bytes'));
+      held[name] = mb(total(samples, 'nodejs_heap_size_total_bytes'));
       const monitor = total(samples, 'monitor_thread_heap_used_bytes');
-      if (monitor > 0) heaps[`${name} monitor thread`] = mb(monitor);
+      if (monitor > 0) used[`${name} monitor thread`] = mb(monitor);
+      const monitorHeld = total(samples, 'monitor_thread_heap_total_bytes');
+      if (monitorHeld > 0) held[`${name} monitor thread`] = mb(monitorHeld);
     } catch {
       // Reported as missing.
     }
   }));
-  return heaps;
+  return { used, held };
 }
 
 async function readClock(gatewayUrl: string, token: string): Promise<string> {
@@ -364,6 +411,7 @@ async function live(config: Config, graph: LaunchedGraph, databaseUrl: string, s
     const simulatedSeconds = simulated.then(() => (Date.now() - started) / 1000);
     // A failed simulation is reported by loadWhile; this handler only keeps it from ending the process before the graph stops.
     simulatedSeconds.catch(() => undefined);
+    const settleRss = sampleRssFrom(simulated, pidByName);
     const results = await loadWhile(send, simulated, settings.settle);
     const after = await scrapeEvery(urls);
     const cpuAfter = cpuSecondsOf(pidByName);
@@ -380,8 +428,9 @@ async function live(config: Config, graph: LaunchedGraph, databaseUrl: string, s
       requestRuns: requestRuns(before, after),
       memory,
       rssByProcess: rssMbByProcess(pidByName),
+      settleRss: settleRss.stop(),
       cpuSecondsByProcess: Object.fromEntries([...cpuAfter].map(([name, seconds]) => [name, Number((seconds - (cpuBefore.get(name) ?? NaN)).toFixed(1))])),
-      heapMbByProcess: await heapMbOf(urls),
+      ...(await heapMbOf(urls).then(({ used, held }) => ({ heapMbByProcess: used, heapHeldMbByProcess: held }))),
       ...rollSampler.take(),
       clock: await readClock(graph.gatewayUrl, tokens[0]!),
       load: loadAverage(),
@@ -404,7 +453,8 @@ function describeLeg(leg: Leg): string {
     + `Σ RSS ${fmt(leg.memory.rssSumMb, 0)} MB (resident, shared pages once: ${fmt(leg.memory.residentMb, 0)} MB); load average ${leg.load}`
     + `\n  inference runs per subgraph request that ran the model: ${inRequests || 'none counted'}`
     + `\n  RSS by process: ${Object.entries(leg.rssByProcess).map(([name, mb]) => `${name} ${fmt(mb, 0)} MB`).join(', ')}`
-    + `\n  heap in use by process: ${Object.entries(leg.heapMbByProcess).map(([name, mb]) => `${name} ${fmt(mb, 0)} MB`).join(', ')}`
+    + `\n  RSS over the settle (median of ${leg.settleRss.readings} readings): Σ ${fmt(leg.settleRss.sumMedianMb, 0)} MB; ${Object.entries(leg.settleRss.byProcess).map(([name, mb]) => `${name} ${fmt(mb, 0)} MB`).join(', ')}`
+    + `\n  heap in use / held by process: ${Object.entries(leg.heapMbByProcess).map(([name, mb]) => `${name} ${fmt(mb, 0)} / ${fmt(leg.heapHeldMbByProcess[name] ?? NaN, 0)} MB`).join(', ')}`
     + `\n  CPU by process: ${Object.entries(leg.cpuSecondsByProcess).map(([name, seconds]) => `${name} ${fmt(seconds)} s`).join(', ')}`
     + `\n  event-loop delay p99 per 2-s window (median / worst of the windows), max: ${Object.entries(leg.loopDelay).map(([name, d]) => `${name} ${fmt(d.p99MedianMs, 0)} / ${fmt(d.p99WorstMs, 0)} ms, ${fmt(d.maxMs, 0)} ms (${d.windows} windows)`).join('; ')}`
     + Object.entries(leg.rolls).map(([name, r]) => `\n  ${name}: ${r.rolls} rolls, ${fmt(r.meanSeconds)} s and ${fmt(r.meanCpuSeconds)} CPU s each; `
@@ -446,11 +496,13 @@ async function main(argv: string[]): Promise<void> {
     const legs = await live(config, graph, databaseUrl, settings);
     const [first, last] = [legs[0]!, legs[legs.length - 1]!];
     const growth = last.memory.rssSumMb / first.memory.rssSumMb - 1;
-    const result = { db: file, settings, legs, rssGrowth: growth };
+    const settleGrowth = last.settleRss.sumMedianMb / first.settleRss.sumMedianMb - 1;
+    const result = { db: file, settings, legs, rssGrowth: growth, settleRssGrowth: settleGrowth };
     if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
     else {
       for (const leg of legs) process.stdout.write(`${describeLeg(leg)}\n`);
-      process.stdout.write(`Σ RSS from day ${first.throughDay} to day ${last.throughDay}: ${fmt(first.memory.rssSumMb, 0)} -> ${fmt(last.memory.rssSumMb, 0)} MB (${fmt(growth * 100, 1)}%); the living library is kept at ${file}\n`);
+      process.stdout.write(`Σ RSS from day ${first.throughDay} to day ${last.throughDay}: ${fmt(first.memory.rssSumMb, 0)} -> ${fmt(last.memory.rssSumMb, 0)} MB (${fmt(growth * 100, 1)}%) at the end of each settle; `
+        + `${fmt(first.settleRss.sumMedianMb, 0)} -> ${fmt(last.settleRss.sumMedianMb, 0)} MB (${fmt(settleGrowth * 100, 1)}%) as the settle's median; the living library is kept at ${file}\n`);
     }
   } finally {
     await graph.stop();

@@ -53,8 +53,9 @@ export interface ProcessMetrics {
   modelOfflineMetric: Gauge<'model' | 'version' | 'metric'>;
   /** Drift of one feature (or of the score, feature="__score__") against the version's reference. */
   modelFeatureDrift: Gauge<'model' | 'version' | 'feature' | 'statistic'>;
-  /** V8 heap in use of the library subgraph's live-monitor thread, as it posted after its last run (bytes). */
+  /** V8 heap in use of the library subgraph's live-monitor thread, as it posted after its last run (bytes); and all the heap it holds (`monitorThreadHeapTotal`). */
   monitorThreadHeap: Gauge;
+  monitorThreadHeapTotal: Gauge;
 }
 
 export function createProcessMetrics(service: string): ProcessMetrics {
@@ -195,6 +196,11 @@ export function createProcessMetrics(service: string): ProcessMetrics {
     monitorThreadHeap: new Gauge({
       name: 'monitor_thread_heap_used_bytes',
       help: "V8 heap in use of the live monitor's worker thread (the library subgraph), as posted after its last run; nodejs_heap_size_used_bytes is the serving thread's only",
+      registers: [registry],
+    }),
+    monitorThreadHeapTotal: new Gauge({
+      name: 'monitor_thread_heap_total_bytes',
+      help: "V8 heap the live monitor's worker thread holds from the system (in use or not), as posted after its last run",
       registers: [registry],
     }),
     ...createMonitoringGauges(registry),

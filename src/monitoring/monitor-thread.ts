@@ -9,9 +9,9 @@
  * - Each posted run sets the monitoring gauges (`model_live_metric`, `model_feature_drift`,
  *   `model_offline_metric`) of the process's registry to the thread's values, so /metrics shows
  *   them as when the monitor ran on the serving thread. Like there, a sample the monitor no
- *   longer sets keeps its last value. It also sets `monitor_thread_heap_used_bytes` to the
- *   thread's V8 heap in use at the end of the run (the default nodejs_heap_* metrics are the
- *   serving thread's).
+ *   longer sets keeps its last value. It also sets `monitor_thread_heap_used_bytes` and
+ *   `monitor_thread_heap_total_bytes` to the thread's V8 heap in use and held at the end of the
+ *   run (the default nodejs_heap_* metrics are the serving thread's).
  * - A thread that ends unexpectedly (an uncaught error) is logged and started again after
  *   `intervalMs`; the last snapshot keeps answering meanwhile.
  * - `stop` lets the run in hand finish and ends the thread; the thread never keeps the process
@@ -35,7 +35,7 @@ export interface MonitorThread {
 
 export interface MonitorThreadOptions {
   /** The monitoring gauges, and where the thread's heap goes (the library's process metrics have both). */
-  metrics: MonitoringGauges & Partial<Pick<ProcessMetrics, 'monitorThreadHeap'>>;
+  metrics: MonitoringGauges & Partial<Pick<ProcessMetrics, 'monitorThreadHeap' | 'monitorThreadHeapTotal'>>;
   logger: Logger;
   /** The compiled worker script; found beside this module by default. */
   workerFile?: string;
@@ -53,6 +53,7 @@ export function startMonitorThread(settings: MonitorThreadSettings, { metrics, l
     snapshot = message.health;
     for (const { gauge, labels, value } of message.gauges) (metrics[gauge] as Gauge<string>).set(labels, value);
     if (Number.isFinite(message.heapUsedBytes)) metrics.monitorThreadHeap?.set(message.heapUsedBytes);
+    if (Number.isFinite(message.heapTotalBytes)) metrics.monitorThreadHeapTotal?.set(message.heapTotalBytes);
     const heard = waiting;
     waiting = [];
     for (const resolve of heard) resolve();

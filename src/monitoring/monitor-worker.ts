@@ -48,8 +48,8 @@ export interface GaugeSample {
 
 export type ToMonitor = { kind: 'stop' };
 
-/** After each run: the health snapshot, the gauges' values, and the thread's V8 heap in use (bytes). */
-export type FromMonitor = { kind: 'run'; health: ModelHealth[]; gauges: GaugeSample[]; heapUsedBytes: number };
+/** After each run: the health snapshot, the gauges' values, and the thread's V8 heap in use and held (bytes). */
+export type FromMonitor = { kind: 'run'; health: ModelHealth[]; gauges: GaugeSample[]; heapUsedBytes: number; heapTotalBytes: number };
 
 async function samplesOf(gauges: MonitoringGauges): Promise<GaugeSample[]> {
   const samples: GaugeSample[] = [];
@@ -66,7 +66,8 @@ function run(port: NonNullable<typeof parentPort>, settings: MonitorThreadSettin
   const monitor = new LiveMonitor({ store, modelsDir: settings.modelsDir, metrics: gauges, logger, clock: () => readClock(store, { mode: settings.clock }) });
   monitor.start(settings.intervalMs, () => {
     void samplesOf(gauges).then((samples) => {
-      const message: FromMonitor = { kind: 'run', health: monitor.snapshotEntries(), gauges: samples, heapUsedBytes: process.memoryUsage().heapUsed };
+      const { heapUsed, heapTotal } = process.memoryUsage();
+      const message: FromMonitor = { kind: 'run', health: monitor.snapshotEntries(), gauges: samples, heapUsedBytes: heapUsed, heapTotalBytes: heapTotal };
       port.postMessage(message);
     });
   });

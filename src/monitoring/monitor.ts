@@ -34,8 +34,13 @@
  *     features of its references, which matched none before). Not yet its reference's
  *     population (every member on the training date): the members asked about are a subset
  *     the traffic chooses, and its calibration windows are the week's borrowers, a third one.
- *   - the models that log their features (recommendations, demand): each subject once a day,
- *     with the features logged.
+ *   - recommendations: the day's borrowers, on each day a version served lists (lists carry
+ *     no features or score), once the day is over: the genre of each book checked out, and a
+ *     sample of the borrowers' history lengths as of the day. The traffic does not choose
+ *     them: they are the population of its references and calibration windows (what members
+ *     borrow and how much history they bring is what it is asked with).
+ *   - the models that log their features (demand): each subject once a day, with the features
+ *     logged.
  * - Overdue's outcome ratio counts the loans whose checkout-day prediction the monitor saw, each
  *   judged with its prediction live at the outcome (as the other figures). A loan first asked
  *   about when already out has survived its first days unreturned: the on-time early returns of
@@ -43,9 +48,10 @@
  *   (left truncation). The loans already out when the log began are such loans, and they were
  *   the ones settled in the first two weeks of a run.
  * - Memory is bounded by the windows (30 day summaries per version and figure), one pending
- *   prediction per subject (loan, member@day, book@week), at most `driftSample` values per
- *   feature, version and day, the subjects taken into a drift window in the last 30 days, and
- *   the pending loans seen on their checkout day.
+ *   prediction per subject (loan, member@day, book@week) without its features and factors, the
+ *   subjects judged in the last 31 days, at most `driftSample` values per feature, version and
+ *   day, the subjects taken into a drift window in the last 30 days, the pending loans seen on
+ *   their checkout day, and per member its last 30 segment changes.
  *
  * Alerts are the conditions of monitoring/alerts.yml's model rules evaluated on the same
  * figures at the time of the run, without the rules' `for` durations; Prometheus' alert API is
@@ -62,6 +68,7 @@
  */
 import { CHURN_FEATURE_NAMES, churnFeatures } from '../features/churn';
 import { OVERDUE_FEATURE_NAMES, overdueCheckoutFeatures } from '../features/overdue';
+import { borrowingHistories } from '../features/recommendations';
 import { SEGMENTATION_FEATURE_NAMES, segmentationFeatures } from '../features/segmentation';
 import type { Logger } from '../logging';
 import type { ProcessMetrics } from '../metrics';
@@ -75,7 +82,7 @@ import { addToCalibration, binsOf, emptyCalibrationSums, mergeCalibration, type 
 import { compareWindow, type DriftConfig, type DriftReferences, type FeatureDrift, type FeatureValue } from './drift';
 import { publishDrift, publishLiveQuality } from './gauges';
 import { upsertPredictionOutcomes, type PredictionOutcomeTable } from './outcome-store';
-import { answeredByRule, isJudgedModel, judgeOutcomes, liveOutcomes, madeLater, predictionDay, segmentChanges, type Judgement } from './outcomes';
+import { answeredByRule, isJudgedModel, judgeOutcomes, liveOutcomes, madeLater, predictionDay, RECOMMENDATION_HIT_DAYS, segmentChanges, type Judgement } from './outcomes';
 import type { PredictionRecord } from './prediction-log';
 import { recordsOf, type PredictionLogDatabase, type StoreDb } from './prediction-log-store';
 import {
@@ -94,7 +101,8 @@ import {
 import { outcomeSeasonsOf, type OutcomeSeasons } from './seasons';
 import { driftThresholdsOf, monitoredDriftConfig } from './thresholds';
 import type { Interval } from './statistics';
-import { DailyWindows, QUALITY_WINDOWS, WINDOW_DAYS, type QualityWindow } from './windows';
+import { SegmentHistory } from './segment-history';
+import { DailyWindows, LONGEST_WINDOW_DAYS, QUALITY_WINDOWS, WINDOW_DAYS, type QualityWindow } from './windows';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 
@@ -178,6 +186,15 @@ interface VersionMetadata {
   floors: Record<string, number>;
   /** The version's seasonal expectation of its outcome ratio (metadata `outcomeSeasons`), or null to judge against 1. */
   outcomeSeasons: OutcomeSeasons | null;
+}
+
+/**
+ * What a prediction waiting for its outcome keeps: what judging it (outcomes.ts) and its row
+ * (`row`) read. Its features, factors and request id are in the log and not needed here.
+ */
+function pendingForm(record: PredictionRecord): PredictionRecord {
+  const { processId, sequence, acceptedThrough, at, asOf, model, version, arm, entityKind, entityId, score, items, label } = record;
+  return { processId, sequence, acceptedThrough, requestId: '', at, asOf, model, version, arm, entityKind, entityId, score, items, label, factors: [], features: null, featureRef: null };
 }
 
 /** A reservoir of feature values per day. */
@@ -301,9 +318,14 @@ export class LiveMonitor {
   private readonly admitted = new Map<string, Set<string>>();
   /** Overdue's loans (`loan:ID`) the log holds a checkout-day prediction of, until their outcome is known. */
   private readonly seenAtCheckout = new Set<string>();
+  /** Per recommendations version: the days it served lists on whose borrowers are not yet in its drift window. */
+  private readonly listDays = new Map<string, Set<string>>();
+  /** Runs so far, and per model the run its pending predictions were last judged in. */
+  private runs = 0;
+  private readonly pendingJudgedIn = new Map<string, number>();
   /** Per member: segments served, by day, ascending (for segment stability and slicing). */
   private readonly segments = new Map<string, { day: string; segment: string }>();
-  private readonly segmentHistory = new Map<string, Array<{ day: string; segment: string }>>();
+  private readonly segmentHistory = new SegmentHistory();
   private snapshot = new Map<string, ModelHealth>();
   private snapshotClock = '';
   private running: Promise<void> | null = null;
@@ -361,6 +383,7 @@ export class LiveMonitor {
 
   private async run(): Promise<void> {
     const clock = await this.deps.clock();
+    this.runs += 1;
     // A long log (the first run after a restart) is taken a slice at a time, so memory holds one slice.
     for (;;) {
       const records = await this.readNewRecords();
@@ -374,6 +397,7 @@ export class LiveMonitor {
     this.foldSegments(records);
     for (const record of records) this.foldServed(record);
     await this.foldRecomputedPopulations(records);
+    await this.foldBorrowers(records, clock);
     for (const day of this.admitted.keys()) if (day <= addDays(clock, -DRIFT_DAYS)) this.admitted.delete(day);
     const rows: PredictionOutcomeTable[] = [];
     for (const model of new Set([...records.map((r) => r.model), ...this.pending.keys()])) {
@@ -482,7 +506,7 @@ export class LiveMonitor {
     const state = this.state(record.model, record.version);
     const day = predictionDay(record);
     if (this.isClassifierRecord(record) && record.score !== null) state.estimated.add(day, Math.min(1, Math.max(0, record.score)));
-    if (isRecomputed(record.model) || !this.admit(record, day)) return;
+    if (isRecomputed(record.model) || record.model === 'recommendations' || !this.admit(record, day)) return;
     state.addFeatures(day, { ...(record.features ?? {}) });
   }
 
@@ -516,6 +540,40 @@ export class LiveMonitor {
     }
   }
 
+  /**
+   * Recommendations' drift population (its reference's and calibration windows'): each day a
+   * version served lists on, once that day is over, the genre of every book checked out that
+   * day (`borrowed_genre`) and the history length of each member who borrowed (`history_books`,
+   * as of the day; a random sample of at most `featureSample`). Lists carry no features or score.
+   */
+  private async foldBorrowers(records: readonly PredictionRecord[], clock: string): Promise<void> {
+    for (const r of records) {
+      if (r.model !== 'recommendations' || r.entityKind !== 'member' || !r.items) continue;
+      const days = this.listDays.get(r.version) ?? new Set<string>();
+      days.add(predictionDay(r));
+      this.listDays.set(r.version, days);
+    }
+    const oldest = addDays(clock, -LONGEST_WINDOW_DAYS);
+    for (const [version, days] of this.listDays) {
+      for (const day of [...days].sort()) {
+        if (day >= clock) continue;
+        days.delete(day);
+        if (day <= oldest) continue;
+        const loans = await this.deps.store.db
+          .selectFrom('loans')
+          .innerJoin('books', 'books.id', 'loans.book_id')
+          .select(['loans.member_id', 'books.genre'])
+          .where('loans.checked_out_at', '=', day)
+          .execute();
+        const state = this.state('recommendations', version);
+        for (const loan of loans) state.addFeatures(day, { borrowed_genre: loan.genre ?? 'unknown' });
+        const members = [...new Set(loans.map((l) => l.member_id))];
+        const wanted = members.length <= this.featureSample ? members : Array.from(sampleWithoutReplacement(members.length, this.featureSample, this.random), (i) => members[i]!);
+        for (const history of await borrowingHistories(this.deps.store, wanted, day)) if (history) state.addFeatures(day, { history_books: history.bookIds.length });
+      }
+    }
+  }
+
   /** `model`'s features of each record's subject as of the record's day (overdue: its loan's checkout day), by `id@day`. */
   private async featureRows(model: RecomputedModel, records: readonly PredictionRecord[]): Promise<Map<string, Record<string, number>>> {
     const rows = new Map<string, Record<string, number>>();
@@ -538,17 +596,8 @@ export class LiveMonitor {
     for (const change of segmentChanges(records, this.segments)) this.state('segmentation', change.version).segments.add(change.day, change.previous, change.segment);
     for (const r of records) {
       if (r.model !== 'segmentation' || !r.label) continue;
-      const history = this.segmentHistory.get(r.entityId) ?? [];
-      history.push({ day: predictionDay(r), segment: r.label });
-      history.sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
-      this.segmentHistory.set(r.entityId, history.slice(-30));
+      this.segmentHistory.add(r.entityId, predictionDay(r), r.label);
     }
-  }
-
-  private segmentOn(memberId: string, day: string): string | null {
-    let found: string | null = null;
-    for (const entry of this.segmentHistory.get(memberId) ?? []) if (entry.day <= day) found = entry.segment;
-    return found;
   }
 
   /** Judges new and pending predictions of one model; returns the rows to write. */
@@ -557,8 +606,12 @@ export class LiveMonitor {
     this.pending.set(model, pending);
     const resolved = this.resolved.get(model) ?? new Map<string, string>();
     this.resolved.set(model, resolved);
+    // The pending ones once a run (a later slice's pass has the same clock and circulation), and a
+    // recommendation list only once its window is over: its outcome cannot be known before.
+    const again = this.pendingJudgedIn.get(model) === this.runs ? [] : [...pending.values()].filter((p) => model !== 'recommendations' || addDays(predictionDay(p), RECOMMENDATION_HIT_DAYS) < clock);
+    this.pendingJudgedIn.set(model, this.runs);
     const candidates = new Map<string, PredictionRecord>();
-    for (const r of [...pending.values(), ...fresh]) candidates.set(`${r.processId}#${r.sequence}#${r.entityKind}:${r.entityId}`, r);
+    for (const r of [...again, ...fresh]) candidates.set(`${r.processId}#${r.sequence}#${r.entityKind}:${r.entityId}`, r);
     const judgements = (await judgeOutcomes(this.deps.store, model, [...candidates.values()], clock)).filter((j) => !resolved.has(j.subject));
     const rows: PredictionOutcomeTable[] = [];
     for (const j of liveOutcomes(judgements)) {
@@ -572,13 +625,15 @@ export class LiveMonitor {
       if (j.status !== 'pending' || resolved.has(j.subject)) continue;
       const seen = pending.get(j.subject);
       if (seen && !madeLater(j.prediction, seen)) continue;
-      pending.set(j.subject, j.prediction);
+      pending.set(j.subject, pendingForm(j.prediction));
       rows.push(this.row(model, j));
     }
     // A loan seen on its checkout day and not pending was judged after the fact (back the same day): nothing to wait for.
     if (model === 'overdue') for (const subject of this.seenAtCheckout) if (!pending.has(subject)) this.seenAtCheckout.delete(subject);
-    // Subjects known long ago can no longer meet a prediction inside any window.
-    for (const [subject, knownOn] of resolved) if (knownOn < addDays(clock, -120)) resolved.delete(subject);
+    // A subject known before the longest window can change no window if judged again (its day is
+    // forgotten there), and its stored row is fixed once known (upsertPredictionOutcomes).
+    const forgotten = addDays(clock, -LONGEST_WINDOW_DAYS - 1);
+    for (const [subject, knownOn] of resolved) if (knownOn < forgotten) resolved.delete(subject);
     return rows;
   }
 
@@ -642,11 +697,11 @@ export class LiveMonitor {
     for (const row of rows) {
       if (row.entity_kind === 'member') {
         row.branch_id = members.get(Number(row.entity_id)) ?? null;
-        row.segment = this.segmentOn(row.entity_id, row.predicted_on);
+        row.segment = this.segmentHistory.on(row.entity_id, row.predicted_on);
       } else if (row.entity_kind === 'loan') {
         const loan = loans.get(Number(row.entity_id));
         row.branch_id = loan?.branch ?? null;
-        row.segment = loan ? this.segmentOn(String(loan.member), row.predicted_on) : null;
+        row.segment = loan ? this.segmentHistory.on(String(loan.member), row.predicted_on) : null;
       }
     }
   }

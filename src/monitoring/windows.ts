@@ -12,7 +12,9 @@ import { addDays } from '../util/dates';
 export type QualityWindow = 'day' | 'week' | '30d';
 export const QUALITY_WINDOWS: readonly QualityWindow[] = ['day', 'week', '30d'];
 export const WINDOW_DAYS: Record<QualityWindow, number> = { day: 1, week: 7, '30d': 30 };
-const LONGEST = Math.max(...Object.values(WINDOW_DAYS));
+/** The longest window's days: a day summary older than this before the latest day is forgotten. */
+export const LONGEST_WINDOW_DAYS = Math.max(...Object.values(WINDOW_DAYS));
+const LONGEST = LONGEST_WINDOW_DAYS;
 
 /** How one kind of day summary is made, fed and merged. */
 export interface Summary<S, R> {

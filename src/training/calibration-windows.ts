@@ -25,7 +25,8 @@
  * features × a year of days (thresholds.ts), fixed before any live day is seen.
  *
  * Features that grow with the clock by construction (CLOCK_FEATURES: a member's days since
- * joining) are compared with their newest weeks, not with the whole training period. The
+ * joining, and the books in a borrower's history) are compared with their newest weeks, not
+ * with the whole training period. The
  * library's members age a day a day and its 2020–2022 cohorts were large, so the loans' tenure
  * at checkout rose about 100 days a year (mean 1,762 in 2022, 1,863 in 2023, 1,975 in 2024 on
  * the 10,000-member library): a training period of 2.6 years is centred more than a year before
@@ -80,7 +81,7 @@ export const CLOCK_FEATURES: Record<CalibratedModel, readonly string[]> = {
   overdue: ['member_tenure_days'],
   churn: ['tenure_days'],
   segmentation: ['tenure_days'],
-  recommendations: [],
+  recommendations: ['history_books'],
 };
 
 /**

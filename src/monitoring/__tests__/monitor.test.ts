@@ -6,7 +6,8 @@
  * carry the same figure, the judged predictions are in the store, the CBPE estimate is labelled
  * as one, and a version without drift references says so. Churn answers a rule gave (LAPSED)
  * stay out of churn's live figures. Overdue's drift window holds each loan once, as of its
- * checkout day, and its outcome ratio the loans seen from their checkout day. The monitor's own thread, as the library subgraph runs it,
+ * checkout day, and its outcome ratio the loans seen from their checkout day. Recommendations'
+ * drift window holds the borrowers of the days it served lists on. The monitor's own thread, as the library subgraph runs it,
  * answers the same health and sets the same gauges as a monitor on the calling thread.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -32,17 +33,19 @@ let store: Store;
 let metrics: ProcessMetrics;
 let monitor: LiveMonitor;
 let version = '';
+let listsVersion = '';
 let clock = '';
 const logged: PredictionRecord[] = [];
 
 beforeAll(async () => {
-  copy = writableCopy(await smallLibrary({ models: ['overdue', 'churn'] }));
+  copy = writableCopy(await smallLibrary({ models: ['overdue', 'churn', 'recommendations'] }));
 }, 1_200_000);
 
 beforeAll(async () => {
   store = openStore(copy.databaseUrl);
   await migrateStore(store);
   version = getProduction(copy.modelsDir, 'overdue')?.version ?? '';
+  listsVersion = getProduction(copy.modelsDir, 'recommendations')?.version ?? '';
   metrics = createProcessMetrics('library');
   monitor = new LiveMonitor({ store, modelsDir: copy.modelsDir, metrics, logger: createLogger('monitor-test', 'warn'), clock: () => readClock(store) });
   const sink = createStorePredictionSink(store.db);
@@ -64,7 +67,12 @@ beforeAll(async () => {
         model: 'overdue', version, arm: null, entityKind: 'loan', entityId: String(loan.id), score: loan.late_probability, items: null, label: null, factors: [], features: null, featureRef: `as-of:${today}`,
       };
     });
-    await sink.write(records);
+    // One member's recommendations a day: recommendations' drift window is the day's borrowers, not the members lists were for.
+    const list: PredictionRecord = {
+      processId: 'recommendations-test', sequence: day + 1, acceptedThrough: day + 1, requestId: `day-${day}`, at: new Date(Date.UTC(2030, 0, 1, 0, 0, day)).toISOString(), asOf: today,
+      model: 'recommendations', version: listsVersion, arm: null, entityKind: 'member', entityId: '1', score: null, items: [{ id: '1', score: 1 }], label: null, factors: [], features: null, featureRef: null,
+    };
+    await sink.write([...records, list]);
     logged.push(...records);
     await monitor.runOnce();
   };
@@ -152,6 +160,21 @@ describe("overdue's drift window and outcome ratio: each loan once, from its che
   });
 });
 
+describe("recommendations' drift window: the borrowers of the days it served lists on", () => {
+  it('holds the genre of every book checked out on each day that is over, and the history lengths of those days\' borrowers', async () => {
+    const health = monitor.health('recommendations', 'week').find((h) => h.version === listsVersion);
+    const metadata = getProduction(copy.modelsDir, 'recommendations')?.metadata as unknown as { driftThresholds?: { windowRows?: Record<string, number> } };
+    const most = (feature: string) => metadata.driftThresholds?.windowRows?.[feature] ?? Infinity;
+    // The week window ends at the clock; the clock's own day is not over.
+    const loans = await store.db.selectFrom('loans').select(['member_id', 'checked_out_at']).where('checked_out_at', '>', addDays(clock, -7)).where('checked_out_at', '<', clock).execute();
+    const borrowersByDay = new Set(loans.map((l) => `${l.member_id}@${l.checked_out_at}`));
+    expect(health?.driftReference).toBe(true);
+    expect(loans.length).toBeGreaterThan(50);
+    expect(health?.drift.find((d) => d.feature === 'borrowed_genre')?.count).toBe(Math.min(loans.length, most('borrowed_genre')));
+    expect(health?.drift.find((d) => d.feature === 'history_books')?.count).toBe(Math.min(borrowersByDay.size, most('history_books')));
+  });
+});
+
 describe('churn answers a rule gave instead of the model', () => {
   it('leaves LAPSED answers out of the live AUC and the outcomes it counts', async () => {
     // Predictions made 95 days before the clock: "churned" outcomes are known 4 days ago, inside the 30-day window.
@@ -208,6 +231,8 @@ describe("the monitor's own thread (what the library subgraph runs)", () => {
       const heap = (await served.monitorThreadHeap.get()).values[0]?.value ?? 0;
       expect(heap).toBeGreaterThan(1024 * 1024);
       expect(heap).not.toBe(process.memoryUsage().heapUsed);
+      // All the heap it holds, in use or not, is at least what it uses.
+      expect((await served.monitorThreadHeapTotal.get()).values[0]?.value ?? 0).toBeGreaterThanOrEqual(heap);
     } finally {
       await thread.stop();
       await here.stop();

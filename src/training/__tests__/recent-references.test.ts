@@ -40,9 +40,11 @@ describe('recentReferences', () => {
     expect(compareFeature('tenure', recent.features.tenure!, cohort, calibrated(recent)).drifted).toBe(true);
   });
 
-  it('names the tenure features of the calibrated models', () => {
+  it('names the tenure features of the calibrated models, and the recommender\'s history length', () => {
     expect(CLOCK_FEATURES.overdue).toEqual(['member_tenure_days']);
     expect(CLOCK_FEATURES.churn).toEqual(['tenure_days']);
+    expect(CLOCK_FEATURES.recommendations).toEqual(['history_books']);
+    expect(RECENT_REFERENCE_COLUMNS.recommendations).not.toContain('borrowed_genre');
   });
 
   it("rebuilds the classifiers' scores with their tenure features, and leaves segmentation's segment on its training reference", () => {
