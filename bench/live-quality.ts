@@ -74,7 +74,6 @@ const IDENTITY = { sub: 'bench-live-quality', role: 'staff' as const };
 /** Members a day given recommendations (of the last week's borrowers). */
 const LISTS_PER_DAY = 200;
 
-
 /**
  * Serves `keys` in slices of half the log's queue, writing the log after each: a day's batch in
  * one call (some 10,000 open loans, every member) would fill the queue, and the records past

@@ -531,7 +531,7 @@ export class LiveMonitor {
       const population = candidates[model].filter((r) => this.admit(r, predictionDay(r)));
       for (const r of population) this.state(r.model, r.version).addFeatures(predictionDay(r), { [SCORE_REFERENCE]: model === 'segmentation' ? (r.label ?? null) : r.score });
       // A random sample, not the last ones read: a batch served in member or loan order would leave the newest members' rows only.
-      const wanted = population.length <= this.featureSample ? population : Array.from(sampleWithoutReplacement(population.length, this.featureSample, this.random), (i) => population[i]!);
+      const wanted = this.featureSampleOf(population);
       const rows = await this.featureRows(model, wanted);
       for (const r of wanted) {
         const row = rows.get(`${Number(r.entityId)}@${predictionDay(r)}`);
@@ -553,7 +553,7 @@ export class LiveMonitor {
       days.add(predictionDay(r));
       this.listDays.set(r.version, days);
     }
-    const oldest = addDays(clock, -LONGEST_WINDOW_DAYS);
+    const oldest = addDays(clock, -DRIFT_DAYS);
     for (const [version, days] of this.listDays) {
       for (const day of [...days].sort()) {
         if (day >= clock) continue;
@@ -568,10 +568,15 @@ export class LiveMonitor {
         const state = this.state('recommendations', version);
         for (const loan of loans) state.addFeatures(day, { borrowed_genre: loan.genre ?? 'unknown' });
         const members = [...new Set(loans.map((l) => l.member_id))];
-        const wanted = members.length <= this.featureSample ? members : Array.from(sampleWithoutReplacement(members.length, this.featureSample, this.random), (i) => members[i]!);
+        const wanted = this.featureSampleOf(members);
         for (const history of await borrowingHistories(this.deps.store, wanted, day)) if (history) state.addFeatures(day, { history_books: history.bookIds.length });
       }
     }
+  }
+
+  /** At most `featureSample` of `items`, drawn at random (all of them when they are fewer). */
+  private featureSampleOf<T>(items: readonly T[]): readonly T[] {
+    return items.length <= this.featureSample ? items : Array.from(sampleWithoutReplacement(items.length, this.featureSample, this.random), (i) => items[i]!);
   }
 
   /** `model`'s features of each record's subject as of the record's day (overdue: its loan's checkout day), by `id@day`. */

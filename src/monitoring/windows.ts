@@ -14,7 +14,6 @@ export const QUALITY_WINDOWS: readonly QualityWindow[] = ['day', 'week', '30d'];
 export const WINDOW_DAYS: Record<QualityWindow, number> = { day: 1, week: 7, '30d': 30 };
 /** The longest window's days: a day summary older than this before the latest day is forgotten. */
 export const LONGEST_WINDOW_DAYS = Math.max(...Object.values(WINDOW_DAYS));
-const LONGEST = LONGEST_WINDOW_DAYS;
 
 /** How one kind of day summary is made, fed and merged. */
 export interface Summary<S, R> {
@@ -34,14 +33,14 @@ export class DailyWindows<S, R> {
     if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new Error(`day must be YYYY-MM-DD, got "${day}"`);
     let summary = this.days.get(day);
     if (!summary) {
-      if (this.latest !== '' && day <= addDays(this.latest, -LONGEST)) return;
+      if (this.latest !== '' && day <= addDays(this.latest, -LONGEST_WINDOW_DAYS)) return;
       summary = this.summary.empty();
       this.days.set(day, summary);
     }
     this.summary.add(summary, record);
     if (day > this.latest) {
       this.latest = day;
-      const oldest = addDays(day, -LONGEST);
+      const oldest = addDays(day, -LONGEST_WINDOW_DAYS);
       for (const kept of this.days.keys()) if (kept <= oldest) this.days.delete(kept);
     }
   }
